@@ -1,0 +1,129 @@
+# afd — build, test, run.
+#
+#   make            build ./afd
+#   make run        install what is missing, build, run ./afd -f etc/afd.conf
+#   make test       install what is missing, build, run every test, one summary
+#   make asan       the same suite built with ASan + UBSan
+#   make valgrind   the unit tests and a daemon smoke run under valgrind
+#   make fuzz       libFuzzer on the SIP parser for FUZZ_SECONDS (default 60)
+#   make bench      the REGISTER load generator against a fresh afd
+#   make bench-compare   the same load against afd and Kamailio 5.6, one run
+#
+# Sources are found by wildcard: a new .c file in sip/, ipc/, schema/,
+# workers/ or daemon/ is part of afd; a new t/unit/test_*.c is part of the
+# unit test binary (register its suite in t/unit/main.c).
+
+CC       ?= cc
+PKGS      = libuv talloc sqlite3 libcrypto inih
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+            -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS))
+LDLIBS   += $(shell pkg-config --libs $(PKGS))
+BUILD    ?= build
+
+LIB_SRC   = $(wildcard sip/*.c ipc/*.c schema/*.c workers/*.c daemon/*.c)
+LIB_SRC  := $(filter-out daemon/main.c,$(LIB_SRC))
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema/schema_sql.o
+UNIT_SRC  = $(wildcard t/unit/*.c)
+UNIT_OBJ  = $(UNIT_SRC:%.c=$(BUILD)/%.o)
+TOOLS     = $(patsubst t/tools/%.c,$(BUILD)/t/tools/%,$(wildcard t/tools/*.c))
+BENCHES   = $(patsubst t/bench/%.c,$(BUILD)/t/bench/%,$(wildcard t/bench/*.c))
+HDRS      = $(wildcard */*.h)
+
+.PHONY: all build-test run test asan valgrind fuzz bench bench-compare \
+        clean deps install check-format format
+
+all: afd
+
+afd: $(BUILD)/daemon/main.o $(BUILD)/libafd.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libafd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The schema is compiled in: schema/schema.sql becomes a C string.
+$(BUILD)/schema/schema_sql.c: schema/schema.sql mk/embed.sh
+	@mkdir -p $(dir $@)
+	sh mk/embed.sh afd_schema_sql < $< > $@
+
+$(BUILD)/schema/schema_sql.o: $(BUILD)/schema/schema_sql.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/t/unit/run: $(UNIT_OBJ) $(BUILD)/libafd.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+$(BUILD)/t/tools/%: t/tools/%.c $(BUILD)/libafd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/t/bench/%: t/bench/%.c $(BUILD)/libafd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build-test: afd $(BUILD)/t/unit/run $(TOOLS)
+
+deps:
+	@sh mk/deps.sh build
+
+run:
+	@sh mk/deps.sh build
+	@$(MAKE) --no-print-directory afd
+	./afd -f etc/afd.conf
+
+# One summary line at the end: "N passed, N failed".
+test:
+	@sh mk/deps.sh test
+	@$(MAKE) --no-print-directory build-test
+	@sh t/run-tests.sh $(BUILD)
+
+asan:
+	@sh mk/deps.sh asan
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" build-test
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    AFD_BIN=./build-asan/afd sh t/run-tests.sh build-asan
+
+valgrind:
+	@sh mk/deps.sh valgrind
+	@$(MAKE) --no-print-directory build-test
+	@VALGRIND=1 sh t/run-tests.sh $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh mk/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    $(BUILD)-fuzz-dummy build-fuzz/libafd.a
+	@sh t/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+$(BUILD)-fuzz-dummy:
+
+bench:
+	@sh mk/deps.sh bench
+	@$(MAKE) --no-print-directory afd $(BENCHES)
+	@sh t/bench/bench.sh afd
+
+bench-compare:
+	@sh mk/deps.sh bench-compare
+	@$(MAKE) --no-print-directory afd $(BENCHES)
+	@sh t/bench/bench.sh compare
+
+PREFIX ?= /usr/local
+install: afd
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/afd
+	install -m 755 afd $(DESTDIR)$(PREFIX)/sbin/afd
+	install -m 644 etc/afd.conf $(DESTDIR)$(PREFIX)/share/afd/afd.conf.example
+
+format:
+	clang-format -i $(wildcard */*.c */*.h t/*/*.c)
+
+clean:
+	rm -rf build build-asan build-fuzz afd

@@ -1,0 +1,46 @@
+/*
+ * daemon/conf.h: afd's configuration (the INI file of DESIGN.md).
+ * conf_load() reads and checks a file; every later reader uses the struct.
+ * Relative paths in the file are made absolute against the file's folder.
+ */
+#ifndef AFD_CONF_H
+#define AFD_CONF_H
+
+#include "daemon/log.h"
+
+enum conf_durability { CONF_DUR_NORMAL, CONF_DUR_FULL };
+enum conf_auth { CONF_AUTH_NONE, CONF_AUTH_DIGEST, CONF_AUTH_AKA };
+
+struct conf {
+	/* [afd] */
+	char listen[64];	/* one IPv4/IPv6 address for UDP and TCP */
+	int port;
+	char domain[256];	/* the home domain afd serves */
+	char database[4096];	/* absolute path */
+	enum conf_durability durability;
+	char run_dir[4096];	/* absolute path */
+	enum log_level log_level;
+	size_t max_message;	/* bytes; [afd] max_message, default 65536 */
+	/* [workers] */
+	int tcp_min_spare;
+	int tcp_max;
+	/* [registrar] */
+	int default_expires;
+	int min_expires;
+	int max_expires;
+	int max_contacts;
+	/* [auth] */
+	enum conf_auth auth_mode;
+	char realm[256];
+	/* where it came from */
+	char path[4096];
+};
+
+/* Defaults of every key (as in DESIGN.md). */
+void conf_defaults(struct conf *c);
+
+/* Read and check the file at path into c. Returns 0, or -1 after writing
+ * "FILE:LINE: reason" into err. */
+int conf_load(struct conf *c, const char *path, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,114 @@
+-- schema/schema.sql: afd's database, version 1 (PRAGMA user_version = 1).
+-- The master applies it at start (schema/db.c); an older file is upgraded in
+-- place by the steps in db.c. Times are Unix seconds; the active_* views show
+-- them as text. The tables are a user interface: read them with sqlite3.
+
+CREATE TABLE IF NOT EXISTS subscribers (
+	impi      TEXT PRIMARY KEY,         -- private identity (user@realm)
+	impu      TEXT NOT NULL,            -- public identity (sip:user@domain)
+	password  TEXT,                     -- Digest password
+	k         TEXT,                     -- AKA key, 32 hex digits
+	opc       TEXT,                     -- AKA OPc, 32 hex digits
+	amf       TEXT DEFAULT '8000',      -- AKA AMF, 4 hex digits
+	sqn       INTEGER NOT NULL DEFAULT 0, -- AKA sequence number
+	extra_impu TEXT                     -- more public identities, comma-separated
+);
+CREATE INDEX IF NOT EXISTS subscribers_impu ON subscribers(impu);
+
+CREATE TABLE IF NOT EXISTS registrations (
+	id          INTEGER PRIMARY KEY,
+	aor         TEXT NOT NULL,          -- address of record, normalised
+	contact     TEXT NOT NULL,          -- the contact URI
+	params      TEXT NOT NULL DEFAULT '', -- contact params as sent (feature tags), without expires/q
+	expires_at  INTEGER NOT NULL,       -- Unix seconds
+	q           REAL,                   -- NULL: no q given
+	call_id     TEXT NOT NULL,
+	cseq        INTEGER NOT NULL,
+	path        TEXT,                   -- Path header values, comma-separated
+	received    TEXT,                   -- source address:port of the REGISTER
+	transport   TEXT NOT NULL,          -- udp | tcp
+	conn_slot   TEXT,                   -- TCP: worker slot (t3) of the flow
+	conn_id     INTEGER,                -- TCP: connection id of the flow
+	instance    TEXT,                   -- +sip.instance (RFC 5626)
+	reg_id      INTEGER,                -- reg-id (RFC 5626)
+	user_agent  TEXT,
+	registered_at INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	UNIQUE (aor, contact)
+);
+CREATE INDEX IF NOT EXISTS registrations_expires ON registrations(expires_at);
+
+CREATE TABLE IF NOT EXISTS reg_subscriptions (
+	id          INTEGER PRIMARY KEY,
+	aor         TEXT NOT NULL,
+	call_id     TEXT NOT NULL,
+	from_tag    TEXT NOT NULL,
+	to_tag      TEXT NOT NULL,
+	contact     TEXT NOT NULL,          -- where NOTIFYs go
+	route       TEXT,                   -- route set, comma-separated
+	received    TEXT,
+	transport   TEXT,
+	cseq        INTEGER NOT NULL DEFAULT 0, -- our last NOTIFY CSeq
+	expires_at  INTEGER NOT NULL,
+	version     INTEGER NOT NULL DEFAULT 0, -- reginfo version last sent
+	UNIQUE (call_id, from_tag, to_tag)
+);
+CREATE INDEX IF NOT EXISTS reg_subscriptions_aor ON reg_subscriptions(aor);
+CREATE INDEX IF NOT EXISTS reg_subscriptions_expires ON reg_subscriptions(expires_at);
+
+CREATE TABLE IF NOT EXISTS dialogs (
+	id          INTEGER PRIMARY KEY,
+	a_call_id   TEXT NOT NULL,
+	a_from_tag  TEXT,
+	a_to_tag    TEXT,
+	a_cseq      INTEGER,
+	b_call_id   TEXT NOT NULL,
+	b_from_tag  TEXT,
+	b_to_tag    TEXT,
+	b_cseq      INTEGER,
+	caller      TEXT NOT NULL,
+	callee      TEXT NOT NULL,
+	stage       TEXT NOT NULL DEFAULT 'trying'
+	            CHECK (stage IN ('trying','early','ringing','answered',
+	                             'confirmed','terminating','ended')),
+	owner_slot  TEXT,
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dialogs_a ON dialogs(a_call_id);
+CREATE INDEX IF NOT EXISTS dialogs_b ON dialogs(b_call_id);
+
+CREATE TABLE IF NOT EXISTS calls (
+	id          INTEGER PRIMARY KEY,
+	caller      TEXT NOT NULL,
+	callee      TEXT NOT NULL,
+	started_at  INTEGER NOT NULL,
+	answered_at INTEGER,
+	ended_at    INTEGER,
+	end_reason  TEXT
+);
+
+CREATE TABLE IF NOT EXISTS workers (
+	slot        TEXT PRIMARY KEY,       -- u0, t0, t1, ...
+	kind        TEXT NOT NULL,          -- udp | tcp
+	pid         INTEGER,
+	state       TEXT NOT NULL,          -- starting | idle | busy | stopped
+	serving     TEXT,                   -- tcp: the peer address:port
+	started_at  INTEGER,
+	restarts    INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE VIEW IF NOT EXISTS active_registrations AS
+	SELECT aor, contact, expires_at - CAST(strftime('%s','now') AS INTEGER) AS expires_in,
+	       datetime(expires_at, 'unixepoch') AS expires, q, transport, received,
+	       instance, reg_id, user_agent, call_id, cseq,
+	       datetime(registered_at, 'unixepoch') AS registered
+	FROM registrations
+	WHERE expires_at > CAST(strftime('%s','now') AS INTEGER);
+
+CREATE VIEW IF NOT EXISTS active_calls AS
+	SELECT id, caller, callee, stage, owner_slot, a_call_id, b_call_id,
+	       datetime(created_at, 'unixepoch') AS created,
+	       datetime(updated_at, 'unixepoch') AS updated
+	FROM dialogs
+	WHERE stage <> 'ended';
