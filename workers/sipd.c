@@ -119,6 +119,12 @@ sipd_stats(const struct sipd *sd)
 	return &sd->st;
 }
 
+sqlite3 *
+sipd_db(struct sipd *sd)
+{
+	return sd->db;
+}
+
 struct reg *
 sipd_reg(struct sipd *sd)
 {
