@@ -236,7 +236,7 @@ test_too_large(void)
 	/* one long header, then the end */
 	memcpy(big + hl, "X-Pad: ", 7);
 	memset(big + hl + 7, 'x', n - hl - 7 - 25);
-	memcpy(big + n - 25, "\r\nContent-Length: 0\r\n\r\n", 25);
+	memcpy(big + n - 25, "\r\nContent-Length: 0\r\n\r\n", 24);
 	big[n] = '\0';
 	const char *r = tsd_onen(T, big, n, SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL(r);
