@@ -60,8 +60,10 @@ proctitle_set(const char *fmt, ...)
 	va_end(ap);
 	/* The kernel's comm name (15 characters): "afd udp worker". */
 	char comm[16];
-	snprintf(comm, sizeof(comm), "afd %s",
-		 strncmp(buf, "afd: ", 5) == 0 ? buf + 5 : buf);
+	const char *rest = strncmp(buf, "afd: ", 5) == 0 ? buf + 5 : buf;
+	memcpy(comm, "afd ", 4);
+	strncpy(comm + 4, rest, sizeof(comm) - 5);
+	comm[sizeof(comm) - 1] = '\0';
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 	if (proctitle_start == NULL || proctitle_len < 2)
 		return;

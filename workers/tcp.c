@@ -66,7 +66,7 @@ tcp_idle(struct tcp_worker *tw)
 
 	proctitle_set("afd: %s [idle]", w->name);
 	if (!w->stopping)
-		worker_state(w, "idle", NULL);
+		worker_state(w, "idle", NULL, 0);
 }
 
 static void

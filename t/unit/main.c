@@ -14,7 +14,10 @@
 #define SUITES(X)                                                              \
 	X(sip)                                                                 \
 	X(stream)                                                              \
-	X(torture)
+	X(torture)                                                             \
+	X(ipc)                                                                 \
+	X(conf)                                                                \
+	X(db)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
