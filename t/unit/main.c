@@ -15,6 +15,8 @@
 	X(sip)                                                                 \
 	X(stream)                                                              \
 	X(torture)                                                             \
+	X(sipd)                                                                \
+	X(registrar)                                                           \
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)
