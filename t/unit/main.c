@@ -14,7 +14,9 @@
 #define SUITES(X)                                                              \
 	X(sip)                                                                 \
 	X(stream)                                                              \
-	X(torture)
+	X(torture)                                                             \
+	X(sipd)                                                                \
+	X(registrar)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
