@@ -14,8 +14,8 @@
 
 extern char **environ;
 
-static char *proctitle_start; /* argv[0] */
-static size_t proctitle_len;  /* bytes usable from there */
+static char *proctitle_start;         /* argv[0] */
+static size_t proctitle_len;          /* bytes usable from there */
 static char **volatile proctitle_env; /* the moved environment, for good */
 
 void
