@@ -144,14 +144,15 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		const struct sipd_out *o = &out[i];
 
 		if (o->to.tp == SIP_TP_TCP &&
-		    (o->to.slot[0] == '\0' || strcmp(o->to.slot, w->slot) == 0)) {
+		    (o->to.slot[0] == '\0' ||
+		     strcmp(o->to.slot, w->slot) == 0)) {
 			if (c != NULL && !c->closing &&
 			    (o->to.conn_id == 0 || o->to.conn_id == c->id))
 				tcp_write(c, o->buf, o->len);
 			else
 				log_debug("answer for a closed connection "
-					  "%llu dropped",
-					  (unsigned long long)o->to.conn_id);
+				          "%llu dropped",
+				          (unsigned long long)o->to.conn_id);
 			continue;
 		}
 		worker_route(w, o);
@@ -174,7 +175,7 @@ tcp_process(struct tcp_conn *c)
 		ssize_t r;
 
 		r = sip_stream_frame(c->buf + off, c->len - off,
-				     w->conf->max_message, &skip, &pings);
+		                     w->conf->max_message, &skip, &pings);
 		for (int i = 0; i < pings; i++)
 			tcp_write(c, "\r\n", 2);
 		if (skip > c->len - off)
@@ -186,9 +187,9 @@ tcp_process(struct tcp_conn *c)
 			char s[80];
 
 			log_warnx("tcp: framing error from %s: \"%s\"",
-				  c->peer_s,
-				  log_sample(s, sizeof(s), c->buf + off,
-					     c->len - off));
+			          c->peer_s,
+			          log_sample(s, sizeof(s), c->buf + off,
+			                     c->len - off));
 			tcp_conn_close(c, "framing error");
 			return;
 		}
@@ -200,9 +201,9 @@ tcp_process(struct tcp_conn *c)
 		if (rc == -1 && !c->closing) {
 			char s[80];
 
-			log_warnx("tcp: bad message from %s: \"%s\"", c->peer_s,
-				  log_sample(s, sizeof(s), c->buf + off,
-					     (size_t)r));
+			log_warnx(
+			    "tcp: bad message from %s: \"%s\"", c->peer_s,
+			    log_sample(s, sizeof(s), c->buf + off, (size_t)r));
 			tcp_conn_close(c, "bad message");
 			return;
 		}
@@ -249,7 +250,7 @@ tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	}
 	if (nread < 0) {
 		tcp_conn_close(c, nread == UV_EOF ? "closed by peer"
-						  : uv_strerror((int)nread));
+		                                  : uv_strerror((int)nread));
 		return;
 	}
 	c->len += (size_t)nread;
@@ -286,7 +287,7 @@ tcp_conn_close(struct tcp_conn *c, const char *why)
 		return;
 	c->closing = 1;
 	log_info("connection %llu from %s closed: %s", (unsigned long long)id,
-		 c->peer_s, why);
+	         c->peer_s, why);
 	uv_read_stop((uv_stream_t *)c->h);
 	if (uv_fileno((uv_handle_t *)c->h, &fd) == 0 && fd >= 0)
 		shutdown(fd, SHUT_RDWR);
@@ -315,14 +316,14 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 		return -1;
 	if (tw->conn != NULL || w->stopping) {
 		log_warnx("BUG: CONN_NEW %llu while busy: refused",
-			  (unsigned long long)m->hdr.conn_id);
+		          (unsigned long long)m->hdr.conn_id);
 		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
 		return 0;
 	}
 	blocks = talloc_total_blocks(tw);
 	if (blocks != tw->baseline)
 		log_warnx("memory: %zu blocks while idle, expected %zu", blocks,
-			  tw->baseline);
+		          tw->baseline);
 	c = talloc_zero(tw, struct tcp_conn);
 	if (c == NULL)
 		return 0;
@@ -346,7 +347,7 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	c->h->data = c;
 	if (uv_tcp_open(c->h, m->fd) != 0) {
 		log_warnx("tcp: cannot use connection %llu",
-			  (unsigned long long)c->id);
+		          (unsigned long long)c->id);
 		talloc_free(c);
 		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
 		return 0;
@@ -357,7 +358,7 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	uv_tcp_nodelay(c->h, 1);
 	uv_read_start((uv_stream_t *)c->h, tcp_alloc, tcp_on_read);
 	log_info("connection %llu from %s%s", (unsigned long long)c->id,
-		 c->peer_s, resumed ? " (resumed after its worker died)" : "");
+	         c->peer_s, resumed ? " (resumed after its worker died)" : "");
 	proctitle_set("afd: %s [%s]", w->name, c->peer_s);
 	worker_state(w, "busy", c->peer_s, c->id);
 	return 0;
@@ -391,8 +392,8 @@ tcp_stop(struct worker *w)
 	if (c->queued > 0) {
 		uv_read_stop((uv_stream_t *)c->h);
 		req = talloc_zero(c->h, uv_shutdown_t);
-		if (req != NULL &&
-		    uv_shutdown(req, (uv_stream_t *)c->h, tcp_stop_flushed) == 0)
+		if (req != NULL && uv_shutdown(req, (uv_stream_t *)c->h,
+		                               tcp_stop_flushed) == 0)
 			return;
 		talloc_free(req);
 	}
