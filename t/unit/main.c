@@ -16,7 +16,10 @@
 	X(stream)                                                              \
 	X(torture)                                                             \
 	X(sipd)                                                                \
-	X(registrar)
+	X(registrar)                                                           \
+	X(ipc)                                                                 \
+	X(conf)                                                                \
+	X(db)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
