@@ -61,6 +61,7 @@ struct mconn {
 	char peer_s[64];
 	int resumes; /* times its worker died while serving it */
 	int sent;    /* CONN_NEW went to the slot's current process */
+	int handed;  /* how many processes it was given to */
 };
 
 struct mslot {
@@ -153,7 +154,7 @@ master_give(struct mslot *s)
 	if (c == NULL || c->sent || s->state != SLOT_READY)
 		return;
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
-	ipc_put_u8(&wb, c->resumes > 0);
+	ipc_put_u8(&wb, c->handed > 0);
 	ipc_put_sockaddr(&wb, (struct sockaddr *)&c->peer, c->peerlen);
 	if (ipc_send(s->ctl_fd, NULL, IPC_CONN_NEW, "master", c->id, &wb,
 	             c->fd) == -1) {
@@ -164,6 +165,7 @@ master_give(struct mslot *s)
 		return;
 	}
 	c->sent = 1;
+	c->handed++;
 	log_debug("connection %llu from %s to %s (pid %d)",
 	          (unsigned long long)c->id, c->peer_s, s->name, (int)s->pid);
 }
@@ -399,7 +401,9 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	}
 	if (s->conn != NULL) {
 		s->conn->sent = 0;
-		if (++s->conn->resumes >= PROC_MAX_RESUMES) {
+		/* Only a crash counts against the connection. */
+		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
+		    ++s->conn->resumes >= PROC_MAX_RESUMES) {
 			log_warnx("closing connection %llu from %s: %d workers "
 			          "died serving it",
 			          (unsigned long long)s->conn->id,
@@ -535,9 +539,15 @@ master_on_listen(uv_poll_t *h, int status, int events)
 		fd = accept4(m->tcp_fd, (struct sockaddr *)&ss, &sl,
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				break;
+			/* Out of descriptors or memory: the socket stays
+			 * readable, so pause a second instead of spinning. */
+			log_warn("accept (pausing 1 s)");
+			master_listen(m, 0);
+			uv_timer_start(m->backlog_timer, master_on_backlog,
+			               1000, 0);
 			break;
 		}
 		c = talloc_zero(m, struct mconn);
