@@ -293,6 +293,16 @@ int sip_str_to_u32(sip_str s, uint32_t *out);
 ssize_t sip_stream_frame(const char *buf, size_t len, size_t max,
 			 size_t *skip, int *pings);
 
+/*
+ * The same for a connection that keeps *scanned (a size_t set to 0 at
+ * first and whenever the caller consumes bytes from buf): the part of the
+ * data already searched for the end of the headers is not searched again,
+ * so a header section arriving a few bytes at a time costs O(n), not
+ * O(n^2).
+ */
+ssize_t sip_stream_frame_r(const char *buf, size_t len, size_t max,
+			   size_t *skip, int *pings, size_t *scanned);
+
 /* Print a parsed message: for a message nobody changed this is the original
  * bytes. Returns a talloc string under ctx, length in *len. */
 char *sip_msg_print(TALLOC_CTX *ctx, const struct sip_msg *msg, size_t *len);

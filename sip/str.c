@@ -92,6 +92,14 @@ sip_mem_zalloc(struct sip_mem *m, size_t n)
 		memset(r, 0, n);
 		return r;
 	}
+	if (m->grow && n <= SIP_MEM_BLOCK / 4) {
+		if ((r = talloc_size(m->ctx, SIP_MEM_BLOCK)) == NULL)
+			return NULL;
+		m->p = (char *)r + n;
+		m->end = (char *)r + SIP_MEM_BLOCK;
+		memset(r, 0, n);
+		return r;
+	}
 	return talloc_zero_size(m->ctx, n);
 }
 

@@ -23,7 +23,7 @@ fuzz_headers(TALLOC_CTX *ctx, const struct sip_msg *m)
 	uint32_t n;
 
 	for (const struct sip_hdr *h = m->hdrs; h != NULL; h = h->next) {
-		struct sip_mem mem = {ctx, NULL, NULL};
+		struct sip_mem mem = {ctx, NULL, NULL, 0};
 		struct sip_via *v = NULL, **tail = &v;
 		int count = 0;
 
@@ -84,11 +84,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *buf = (const char *)data;
 	size_t skip, max = SIP_MAX_MSG_DEFAULT;
 	int pings;
-	ssize_t n;
+	ssize_t n = 0;
 
 	/* a small limit now and then, to reach the 513 and framing paths */
 	if (size > 0 && data[size - 1] == '~')
 		max = size / 2;
+	/* the scan hint never changes the answer */
+	{
+		size_t sc = 0, sk1, sk2;
+		int p1, p2;
+		ssize_t h = sip_stream_frame_r(buf, size / 2, max, &sk1, &p1,
+					       &sc);
+		if (h == 0) {
+			ssize_t a = sip_stream_frame_r(buf, size, max, &sk1,
+						       &p1, &sc);
+			ssize_t b = sip_stream_frame(buf, size, max, &sk2, &p2);
+			if (a != b || sk1 != sk2 || p1 != p2)
+				abort();
+		}
+	}
 	fuzz_msg(ctx, buf, size, SIP_TP_UDP, max);
 	fuzz_msg(ctx, buf, size, SIP_TP_TCP, max);
 	while (size > 0) {
