@@ -38,7 +38,7 @@ main(int argc, char **argv)
 	struct sockaddr_in *sin = (struct sockaddr_in *)&peer.addr;
 	struct sipd *sd;
 	sqlite3 *db;
-	char (*msgs)[700];
+	char(*msgs)[700];
 	size_t *lens;
 	long ok = 0, bad = 0;
 	double t0, t1, c0, c1;
