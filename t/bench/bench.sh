@@ -5,7 +5,9 @@
 #   afd      a fresh afd (durability = normal), then a fresh afd with
 #            durability = full
 #   compare  the same, then Kamailio 5.6 (../shared/bench/kamailio/,
-#            variants mem and wt-wal, one UDP child) in the same run
+#            variants mem and wt-wal, one UDP child) in the same run, then
+#            "null": regload -R, a registrar that does nothing (the ceiling
+#            of the harness itself: regload and the kernel's UDP path)
 #
 # For each server: a closed-loop run ("as fast as it answers", BENCH_WINDOW
 # requests outstanding) measures its capacity C; then fixed-rate runs from a
@@ -19,7 +21,7 @@
 # Environment: BENCH_SECONDS (10, each run's sending time), BENCH_WINDOW
 # (200), BENCH_RATES (the ladder), BENCH_P99_RATE (10000), BENCH_TRIES (4),
 # BENCH_SERVERS (which to run, e.g. "afd kam-mem"; names: afd afd-full
-# kam-mem kam-wt-wal and the other run-kamailio.sh variants as kam-VARIANT),
+# kam-mem kam-wt-wal null, and other run-kamailio.sh variants as kam-VARIANT),
 # BENCH_PERF=1 (perf profile of afd's UDP worker at its held rate),
 # BENCH_STRICT=1 (exit 1 when afd misses a target), BENCH_KEEP=1 (keep the
 # temporary directory), AFD_BIN (./afd), REGLOAD, AFD_SHARED.
@@ -42,7 +44,7 @@ HZ=$(getconf CLK_TCK)
 
 case "$MODE" in
 afd) SERVERS=${BENCH_SERVERS:-"afd afd-full"} ;;
-compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal"} ;;
+compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal null"} ;;
 *) echo "usage: $0 afd|compare" >&2; exit 2 ;;
 esac
 
@@ -176,6 +178,16 @@ start_kam() {   # start_kam VARIANT
 	# run-kamailio.sh prints the pid it started (kamailio -DD) first.
 	MASTER=${k_pids%% *}
 	KIND=kam
+}
+
+start_null() {   # regload -R: a do-nothing registrar, the harness's ceiling
+	PORT=$(free_port)
+	taskset -c "$SCPU" "$REGLOAD" -R "127.0.0.1:$PORT" -d 3600 \
+	    >"$TMP/null.log" 2>&1 &
+	MASTER=$!
+	KIND=null
+	LOG=$TMP/null.log
+	wait_udp "$PORT" "$MASTER"
 }
 
 stop_server() {
@@ -314,6 +326,7 @@ bench_server() {
 	afd) LABEL="afd normal"; start_afd normal ;;
 	afd-full) LABEL="afd full"; start_afd full ;;
 	kam-*) LABEL="kamailio ${name#kam-}"; start_kam "${name#kam-}" ;;
+	null) LABEL="null responder"; start_null ;;
 	*) say "bench: unknown server $name"; return 1 ;;
 	esac || { stop_server; echo "$LABEL|start failed" >>"$RESULTS"; return 0; }
 	probe || { stop_server; echo "$LABEL|no 200" >>"$RESULTS"; return 0; }
