@@ -276,11 +276,12 @@ row() {
 	res=held
 	[ "$OK" = 1 ] || res=NOT
 	[ "$w_rate" = closed ] && res="-"
-	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%% %5s%%  %s\n' \
+	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%% %5s%% %5s%%  %s\n' \
 	    "$LABEL" "$w_rate" "$(kv "$LINE" sent)" "$(kv "$LINE" ok)" \
 	    "$(kv "$LINE" fail)" "$(kv "$LINE" retrans)" "$(kv "$LINE" held)" \
 	    "$(ms "$(kv "$LINE" p50_us)")" "$(ms "$(kv "$LINE" p99_us)")" \
-	    "$(ms "$(kv "$LINE" max_us)")" "$WCPU" "$ACPU" "$WWAIT" "$res"
+	    "$(ms "$(kv "$LINE" max_us)")" "$WCPU" "$ACPU" "$WWAIT" \
+	    "$(kv "$LINE" gen_wait)" "$res"
 	drain
 }
 
@@ -300,32 +301,38 @@ drain() {
 }
 
 header() {
-	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s %6s  %s\n' \
+	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s %6s %6s  %s\n' \
 	    server rate/s sent 200 fail retrans 2xx/s p50ms p99ms maxms \
-	    worker all wait result
+	    worker all wait gwait result
 }
 
-# profile: perf record of the UDP worker during one run at RATE
+# profile RATE: perf record (DWARF call graphs) of the UDP worker during one
+# more run at RATE; prints the top functions by self time, the afd functions
+# by inclusive time, and the split by shared object.
 profile() {
 	wpid=$(udp_worker)
 	[ -n "$wpid" ] || return 0
 	command -v perf >/dev/null || { say "bench: no perf"; return 0; }
-	perf record -q -g -p "$wpid" -o "$TMP/perf.data" -- sleep "$SECS" \
-	    >/dev/null 2>&1 &
+	taskset -c "$LCPU" perf record -q --call-graph dwarf,8192 -F 499 \
+	    -p "$wpid" -o "$TMP/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
 	ppid=$!
 	load "$1" >/dev/null
 	wait "$ppid" || true
+	rep() {
+		perf report -i "$TMP/perf.data" --stdio -g none "$@" 2>/dev/null |
+		    grep -v '^#' | grep -v '^$' | sed 's/  *-  *-  *$//'
+	}
 	say ""
-	say "== perf profile of $LABEL's UDP worker (pid $wpid) at $1/s: \
-$(kv "$LINE" ok) answered, worker CPU $WCPU% =="
-	perf report -i "$TMP/perf.data" --stdio --no-children \
-	    --percent-limit 0.7 -g none --sort symbol 2>/dev/null |
-	    grep -v '^#' | grep -v '^$' | head -40
-	say ""
+	say "== perf profile of $LABEL's UDP worker (pid $wpid) at $1/s:" \
+	    "$(kv "$LINE" ok) answered, worker CPU $WCPU%, wait $WWAIT% =="
+	say "-- self time, top functions --"
+	rep --no-children --sort symbol --percent-limit 0.8 | head -30
+	say "-- inclusive time (children), afd and SQLite entry points --"
+	rep --children --sort symbol --percent-limit 2 |
+	    grep -v '\[k\]' | grep -v ' 0x0' | grep -v -e uv_run -e main \
+	    -e _start -e libc_start | head -40
 	say "-- by shared object --"
-	perf report -i "$TMP/perf.data" --stdio --no-children \
-	    --percent-limit 1 -g none --sort dso 2>/dev/null |
-	    grep -v '^#' | grep -v '^$' | head -12
+	rep --no-children --sort dso --percent-limit 1 | head -12
 	say ""
 }
 

@@ -639,15 +639,38 @@ rl_onsig(int sig)
 	stop_req = 1;
 }
 
+/* This process's CPU time and run-queue wait, ns (/proc/self/schedstat). */
+static void
+rl_self_sched(uint64_t *cpu, uint64_t *wait)
+{
+	unsigned long long c = 0, w = 0;
+	FILE	*f = fopen("/proc/self/schedstat", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%llu %llu", &c, &w) != 2)
+			c = w = 0;
+		fclose(f);
+	}
+	*cpu = c;
+	*wait = w;
+}
+
+static uint64_t gen_cpu0, gen_wait0;
+
 static void
 rl_report(double elapsed, double steady)
 {
+	uint64_t gen_cpu, gen_wait;
+	double	 gcpu, gwait;
 	uint64_t p50 = rl_percentile(0.50), p99 = rl_percentile(0.99);
 	uint64_t p999 = rl_percentile(0.999);
 	uint64_t fails = st.fail_status + st.fail_timeout;
 	double	 held = steady > 0 ? (double)st.ok_steady / steady : 0;
 	double	 avg = st.lat_n ? (double)st.lat_sum / (double)st.lat_n : 0;
 
+	rl_self_sched(&gen_cpu, &gen_wait);
+	gcpu = elapsed > 0 ? (double)(gen_cpu - gen_cpu0) / 1e7 / elapsed : 0;
+	gwait = elapsed > 0 ? (double)(gen_wait - gen_wait0) / 1e7 / elapsed : 0;
 	if (opts.kv) {
 		printf("rate=%.0f sent=%" PRIu64 " ok=%" PRIu64
 		    " fail=%" PRIu64 " timeout=%" PRIu64 " retrans=%" PRIu64
@@ -656,11 +679,12 @@ rl_report(double elapsed, double steady)
 		    " c2xx=%" PRIu64 " c3xx=%" PRIu64 " c4xx=%" PRIu64
 		    " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
 		    " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
-		    " elapsed=%.2f\n",
+		    " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f\n",
 		    opts.rate, st.sent, st.cls[2], fails, st.fail_timeout,
 		    st.retrans, held, p50, p99, p999, st.lat_max, avg,
 		    st.cls[2], st.cls[3], st.cls[4], st.cls[5], st.cls[6],
-		    st.prov, st.dup, st.stray, st.send_errors, elapsed);
+		    st.prov, st.dup, st.stray, st.send_errors, gcpu, gwait,
+		    elapsed);
 		return;
 	}
 	printf("target      %s:%u, %s\n", inet_ntoa(opts.dst.sin_addr),
@@ -688,6 +712,8 @@ rl_report(double elapsed, double steady)
 		printf("other       %" PRIu64 " stray answers, %" PRIu64
 		    " send errors, %" PRIu64 " ICMP errors\n", st.stray,
 		    st.send_errors, st.recv_errors);
+	printf("regload     %.0f%% of a core, %.0f%% waiting for it\n", gcpu,
+	    gwait);
 	printf("elapsed     %.2f s\n", elapsed);
 }
 
@@ -905,6 +931,7 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	rl_self_sched(&gen_cpu0, &gen_wait0);
 	t0 = rl_now();
 	t_stop = t0 + (uint64_t)(opts.seconds * 1e9);
 	t_steady0 = t0 + (uint64_t)(opts.warmup * 1e9);
