@@ -462,8 +462,8 @@ sip_parse(TALLOC_CTX *ctx, const char *buf, size_t len, enum sip_transport tp,
 	memset(&ps, 0, sizeof(ps));
 	ps = (struct sip_parser){
 	    .m = &impl->m, .impl = impl, .err = err, .tp = tp, .end = end};
-	ps.mem = (struct sip_mem){impl, impl->arena.b,
-				  impl->arena.b + SIP_ARENA, 1};
+	ps.mem =
+	    (struct sip_mem){impl, impl->arena.b, impl->arena.b + SIP_ARENA, 1};
 	impl->m.buf = p;
 	impl->m.len = (size_t)(end - p);
 	impl->m.max_forwards = -1;

@@ -41,7 +41,7 @@ sip_memcaseeq(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (a[i] != b[i] && sip_lower((unsigned char)a[i]) !=
-					sip_lower((unsigned char)b[i]))
+		                        sip_lower((unsigned char)b[i]))
 			return 0;
 	return 1;
 }

@@ -77,7 +77,7 @@ sip_stream_field_end(const char *p, const char *end)
  * and *cl, 0 if incomplete, -1 on a framing error. */
 static ssize_t
 sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl,
-		   size_t from)
+                   size_t from)
 {
 	const char *p, *end = buf + len, *nl, *le;
 	int ncl = 0, r;
@@ -104,7 +104,7 @@ sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl,
 
 ssize_t
 sip_stream_frame_r(const char *buf, size_t len, size_t max, size_t *skip,
-		   int *pings, size_t *scanned)
+                   int *pings, size_t *scanned)
 {
 	uint64_t cl = 0;
 	size_t from;
@@ -133,7 +133,7 @@ sip_stream_frame_r(const char *buf, size_t len, size_t max, size_t *skip,
 
 ssize_t
 sip_stream_frame(const char *buf, size_t len, size_t max, size_t *skip,
-		 int *pings)
+                 int *pings)
 {
 	size_t scanned = 0;
 

@@ -737,8 +737,8 @@ test_strings(void)
 static char *
 with_fields(TALLOC_CTX *ctx, const char *fields)
 {
-	return mutate(ctx, seed_reg1, "Expires: ",
-		      talloc_asprintf(ctx, "%sExpires: ", fields));
+	return mutate(ctx, seed_reg1,
+	              "Expires: ", talloc_asprintf(ctx, "%sExpires: ", fields));
 }
 
 static void
@@ -753,13 +753,12 @@ test_limits(void)
 	for (i = 0; i < SIP_MAX_HEADERS - 22; i++)
 		many = talloc_asprintf_append(many, "X-%d: %d\r\n", i, i);
 	TALLOC_CTX *t = talloc_new(c);
-	CU_ASSERT_PTR_NOT_NULL(parse_ok(t, with_fields(c, many),
-					strlen(with_fields(c, many)),
-					SIP_TP_UDP));
+	CU_ASSERT_PTR_NOT_NULL(parse_ok(
+	    t, with_fields(c, many), strlen(with_fields(c, many)), SIP_TP_UDP));
 	talloc_free(t);
 	many = talloc_asprintf_append(many, "X-last: 1\r\n");
 	expect_err(with_fields(c, many), SIP_TP_UDP, max, 400,
-		   "Too Many Headers");
+	           "Too Many Headers");
 	/* header length */
 	char *lng = talloc_zero_size(c, SIP_MAX_HDR_LEN + 16);
 	memcpy(lng, "X-Long: ", 8);
@@ -770,19 +769,19 @@ test_limits(void)
 	talloc_free(t);
 	lng[SIP_MAX_HDR_LEN] = 'a';
 	expect_err(with_fields(c, talloc_asprintf(c, "%s\r\n", lng)),
-		   SIP_TP_UDP, max, 400, "Header Too Long");
+	           SIP_TP_UDP, max, 400, "Header Too Long");
 	/* Via count: 2 in the seed, SIP_MAX_VIAS in all is fine */
 	char *vias = talloc_strdup(c, "");
 	for (i = 0; i < SIP_MAX_VIAS - 2; i++)
 		vias = talloc_asprintf_append(vias, "%sSIP/2.0/UDP h%d",
-					      i % 8 ? ", " : "\r\nVia: ", i);
+		                              i % 8 ? ", " : "\r\nVia: ", i);
 	t = talloc_new(c);
 	buf = with_fields(c, talloc_asprintf(c, "%s\r\n", vias + 2));
 	CU_ASSERT_PTR_NOT_NULL(parse_ok(t, buf, strlen(buf), SIP_TP_UDP));
 	talloc_free(t);
-	expect_err(with_fields(c, talloc_asprintf(c, "%s,SIP/2.0/UDP x\r\n",
-						  vias + 2)),
-		   SIP_TP_UDP, max, 400, "Too Many Via");
+	expect_err(with_fields(
+	               c, talloc_asprintf(c, "%s,SIP/2.0/UDP x\r\n", vias + 2)),
+	           SIP_TP_UDP, max, 400, "Too Many Via");
 	/* parameters in one list */
 	char *prm = talloc_strdup(c, "Via: SIP/2.0/UDP h");
 	for (i = 0; i < 64; i++)
@@ -792,7 +791,7 @@ test_limits(void)
 	CU_ASSERT_PTR_NOT_NULL(parse_ok(t, buf, strlen(buf), SIP_TP_UDP));
 	talloc_free(t);
 	expect_err(with_fields(c, talloc_asprintf(c, "%s;x\r\n", prm)),
-		   SIP_TP_UDP, max, 400, "Malformed Via");
+	           SIP_TP_UDP, max, 400, "Malformed Via");
 	talloc_free(c);
 }
 
