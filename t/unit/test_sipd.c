@@ -447,6 +447,30 @@ test_savepoint_isolation(void)
 	CU_ASSERT_EQUAL(count_rows("sip:gc6@afd.test"), 1);
 }
 
+static void
+test_memory_returns(void)
+{
+	const struct sipd_out *out;
+	const char r7[] = REG_MSG("7", "gc7@x", "1");
+	const char opt[] = OPTIONS_MSG("");
+	size_t n0, n1;
+
+	sipd_batch_begin(T->sd);
+	sipd_batch_end(T->sd, &out);
+	sipd_batch_begin(T->sd);
+	n0 = talloc_total_blocks(T->sd);
+	for (int i = 0; i < 50; i++) {
+		sipd_handle(T->sd, r7, strlen(r7), &T->udp_peer);
+		sipd_handle(T->sd, opt, strlen(opt), &T->udp_peer);
+		sipd_handle(T->sd, "junk", 4, &T->udp_peer);
+	}
+	CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 100);
+	CU_ASSERT(talloc_total_blocks(T->sd) > n0);
+	sipd_batch_begin(T->sd);
+	n1 = talloc_total_blocks(T->sd);
+	CU_ASSERT_EQUAL(n0, n1);
+}
+
 int
 suite_sipd(void)
 {
@@ -467,7 +491,9 @@ suite_sipd(void)
 	    !CU_add_test(s, "group commit", test_group_commit) ||
 	    !CU_add_test(s, "group commit failure",
 	                 test_group_commit_failure) ||
-	    !CU_add_test(s, "savepoint per REGISTER", test_savepoint_isolation))
+	    !CU_add_test(s, "savepoint per REGISTER",
+	                 test_savepoint_isolation) ||
+	    !CU_add_test(s, "memory returns", test_memory_returns))
 		return -1;
 	return 0;
 }
