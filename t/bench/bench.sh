@@ -365,7 +365,7 @@ bench_server() {
 		awk -v r="$r" -v c="$cap" 'BEGIN { exit !(r <= c) }' && start=$r
 	done
 	[ -n "$start" ] || start=${LADDER%% *}
-	tries=0 r=$start failed_above=
+	tries=0 r=$start failed_above= lpass=
 	while [ "$tries" -lt "$TRIES" ] && [ -n "$r" ]; do
 		tries=$((tries + 1))
 		if [ "$r" = "$held" ] && [ -n "$h_line" ]; then
@@ -374,16 +374,19 @@ bench_server() {
 			load "$r"
 		fi
 		if [ "$OK" = 1 ]; then
+			lpass=$r
 			if [ "$r" -gt "$held" ]; then
 				held=$r h_line=$LINE h_cpu=$WCPU%/$WWAIT%
 			fi
 			[ -n "$failed_above" ] && break
 			r=$(for x in $LADDER; do [ "$x" -gt "$r" ] && { echo "$x"; break; }; done)
-			[ -n "$r" ] && awk -v r="$r" -v c="$cap" \
-			    'BEGIN { exit !(r <= 1.3 * c) }' || break
+			if [ -z "$r" ] || ! awk -v r="$r" -v c="$cap" \
+			    'BEGIN { exit !(r <= 1.3 * c) }'; then
+				break
+			fi
 		else
 			failed_above=$r
-			[ "$held" -gt 0 ] && [ "$held" -lt "$r" ] && break
+			[ -n "$lpass" ] && break
 			r=$(for x in $LADDER; do [ "$x" -lt "$r" ] && echo "$x"; done | tail -1)
 		fi
 	done
