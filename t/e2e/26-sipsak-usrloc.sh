@@ -1,0 +1,31 @@
+#!/bin/bash
+# sipsak's usrloc mode registers users and gets 200s; the rows are there.
+. "$(dirname "$0")/lib.sh"
+command -v sipsak >/dev/null || fail "sipsak is not installed (apt-get install sipsak)"
+
+# sipsak writes the AOR as sip:user@HOST[:PORT] from the URI it is given
+# (and cuts a 5-digit port to 4 digits in To), so this afd serves the domain
+# 127.0.0.1 on a port below 10000.
+AFD_PORT_LOW=2000
+DOMAIN=127.0.0.1
+afd_start afd.domain=127.0.0.1
+
+out=$(timeout $(( 20 * SCALE )) sipsak -U -vv -e 3 -b 1 -x 600 -s "sip:user@127.0.0.1:$AFD_PORT" 2>&1)
+rc=$?
+echo "$out"
+assert_eq 0 "$rc" "sipsak -U exit status"
+assert_match 'SIP/2.0 200 ' "$out" "sipsak sees 200"
+sql "SELECT aor, contact, expires_at - strftime('%s','now') FROM registrations"
+n=$(sql "SELECT count(*) FROM registrations WHERE aor LIKE 'sip:user_@127.0.0.1%'")
+[ "$n" -ge 1 ] || fail "no rows for sipsak's users"
+
+# One user, plain: register with expires 600, check the row.
+out=$(timeout $(( 20 * SCALE )) sipsak -U -vv -C "sip:plain@127.0.0.1:5999" -x 600 -s "sip:plain@127.0.0.1:$AFD_PORT" 2>&1)
+rc=$?
+echo "$out"
+assert_eq 0 "$rc" "sipsak -U -C exit status"
+assert_eq 1 "$(sql "SELECT count(*) FROM registrations WHERE aor LIKE 'sip:plain@127.0.0.1%' AND contact = 'sip:plain@127.0.0.1:5999'")" \
+	"sipsak's binding of plain"
+assert_alive
+afd_stop
+assert_eq 0 "$AFD_RC" "exit status"
