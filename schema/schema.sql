@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS registrations (
 	q           REAL,                   -- NULL: no q given
 	call_id     TEXT NOT NULL,
 	cseq        INTEGER NOT NULL,
+	branch      TEXT,                   -- top Via branch of the REGISTER (retransmissions)
 	path        TEXT,                   -- Path header values, comma-separated
 	received    TEXT,                   -- source address:port of the REGISTER
 	transport   TEXT NOT NULL,          -- udp | tcp

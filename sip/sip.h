@@ -24,6 +24,7 @@
 #define SIP_MAX_MSG_DEFAULT (64 * 1024) /* bytes of one message */
 #define SIP_MAX_HEADERS 256		/* header fields in one message */
 #define SIP_MAX_VIAS 64			/* Via values in one message */
+#define SIP_MAX_HDR_LEN 8192		/* bytes of one header field */
 
 /* A slice of a buffer; s is not NUL-terminated. */
 typedef struct sip_str {
@@ -115,6 +116,10 @@ struct sip_hdr {
 	struct sip_hdr *next;	   /* next header field in message order */
 	struct sip_hdr *next_same; /* next field with the same id (not for
 				      SIP_HDR_OTHER) */
+	sip_str raw; /* the whole field as received, with its line end;
+			sip_msg_print() prints raw while value lies inside
+			it: to change a header, point value elsewhere or set
+			raw to SIP_STR_NULL */
 };
 
 /* A ;name=value parameter (URI, header or Via). value.s is NULL when the
@@ -226,6 +231,11 @@ struct sip_msg {
 	long content_length; /* -1 when absent */
 
 	sip_str body;
+
+	sip_str start;	 /* the start line as received, with its CRLF */
+	sip_str version; /* "SIP/2.0" (see sip_check_request()) */
+	sip_str eoh;	 /* the empty line ending the headers as received
+			    ("\r\n"; empty when a datagram had none) */
 };
 
 /*
@@ -254,6 +264,22 @@ struct sip_err {
 int sip_parse(TALLOC_CTX *ctx, const char *buf, size_t len,
 	      enum sip_transport tp, size_t max, struct sip_msg **out,
 	      struct sip_err *err);
+
+/*
+ * What sip_parse() leaves to the server: checks on a request that parsed
+ * but that RFC 4475 says a server must still refuse. In order:
+ * SIP-Version not SIP/2.0: 505; Request-URI scheme not sip, sips or tel:
+ * 416; Request-URI with escaped headers ('?'): 400; a Contact, Route or
+ * Record-Route value that does not parse (e.g. an addr-spec Contact with
+ * '?', empty params): 400. Method policy (501/405), Require (420) and
+ * Max-Forwards 0 (483) are the service's. Returns 0 (also for a response),
+ * or -1 with *err set.
+ */
+int sip_check_request(const struct sip_msg *m, struct sip_err *err);
+
+/* A header value (or any slice) that is 1*DIGIT within 0..2^32-1, with
+ * outer whitespace: 0 and *out, or -1. */
+int sip_str_to_u32(sip_str s, uint32_t *out);
 
 /*
  * Stream framing (TCP). Looks at the unconsumed bytes of a connection.

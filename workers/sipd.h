@@ -42,9 +42,11 @@ struct sipd_out {
 
 struct sipd_stats {
 	uint64_t received, answered, dropped, bad, registers;
+	uint64_t responses; /* SIP responses received (dropped for now) */
 };
 
 struct sipd;
+struct reg;
 
 /* A worker's SIP service: opens its own database connection (conf's
  * database and durability) and prepares its statements. slot names the
@@ -70,5 +72,11 @@ int sipd_batch_end(struct sipd *sd, const struct sipd_out **out);
 int sipd_sweep(struct sipd *sd);
 
 const struct sipd_stats *sipd_stats(const struct sipd *sd);
+
+/* The registrar of this service (for reg_set_removal_hook()). */
+struct reg *sipd_reg(struct sipd *sd);
+
+/* "ip:port" ("[v6]:port") of a peer into buf; returns buf. */
+const char *sipd_peer_str(const struct sip_peer *p, char *buf, size_t bufsz);
 
 #endif

@@ -1,0 +1,102 @@
+/*
+ * sip/stream.c: framing of SIP messages on a byte stream (RFC 3261 18.3):
+ * skip keep-alive CRLFs (RFC 5626 4.4.1), find the end of the header section,
+ * read Content-Length from it (mandatory on a stream), and say whether the
+ * whole message is there. Looks only at [buf, buf + len).
+ */
+#include "sip/sip_impl.h"
+
+/* Leading keep-alives: whole "\r\n\r\n" pings and lone "\r\n"s before a
+ * message. A lone CRLF at the end of the data may be half a ping: it is
+ * left for the next call. Returns the count of bytes to skip. */
+static size_t
+sip_stream_crlf(const char *buf, size_t len, int *pings)
+{
+	size_t i = 0;
+
+	while (len - i >= 2 && buf[i] == '\r' && buf[i + 1] == '\n') {
+		if (len - i >= 4 && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+			(*pings)++;
+			i += 4;
+		} else if (len - i > 2 && buf[i + 2] != '\r') {
+			i += 2; /* a pong, or a stray CRLF */
+		} else {
+			break; /* "\r\n" or "\r\n\r" so far */
+		}
+	}
+	return i;
+}
+
+/* Content-Length (or l) of the header field [p, le): 1 and *cl if it is
+ * one, 0 if another field, -1 if malformed. */
+static int
+sip_stream_cl(const char *p, const char *le, uint64_t max, uint64_t *cl)
+{
+	const char *n = p, *q;
+	sip_str v;
+
+	p = sip_skip_cls(p, le, SIP_C_TOKEN);
+	if (sip_hdr_id((sip_str){n, (size_t)(p - n)}) != SIP_HDR_CONTENT_LENGTH)
+		return 0;
+	q = sip_skip_lws(p, le);
+	if (q >= le || *q != ':')
+		return -1;
+	v = sip_str_trim((sip_str){q + 1, (size_t)(le - q - 1)});
+	if (v.len == 0 || sip_parse_num(v.s, v.s + v.len, max, cl) < 0)
+		return -1;
+	return 1;
+}
+
+/* The header section at buf: its length (up to the end of the empty line)
+ * and *cl, 0 if incomplete, -1 on a framing error. */
+static ssize_t
+sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl)
+{
+	const char *p = buf, *end = buf + len, *nl, *le;
+	int ncl = 0, r;
+
+	/* the start line */
+	if ((nl = memchr(p, '\n', len)) == NULL)
+		return len > max ? -1 : 0;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+		if (le == p) { /* the empty line */
+			if (ncl != 1)
+				return -1;
+			return (ssize_t)(nl + 1 - buf);
+		}
+		/* a folded continuation is part of the field before it */
+		if (*p == ' ' || *p == '\t')
+			continue;
+		if ((r = sip_stream_cl(p, le, max, cl)) < 0)
+			return -1;
+		ncl += r;
+		if (ncl > 1)
+			return -1;
+	}
+	return len > max ? -1 : 0;
+}
+
+ssize_t
+sip_stream_frame(const char *buf, size_t len, size_t max, size_t *skip,
+                 int *pings)
+{
+	uint64_t cl = 0;
+	ssize_t hl;
+
+	*pings = 0;
+	*skip = sip_stream_crlf(buf, len, pings);
+	buf += *skip;
+	len -= *skip;
+	if (len == 0 || (len < 4 && buf[0] == '\r'))
+		return 0;
+	if ((hl = sip_stream_headers(buf, len, max, &cl)) <= 0)
+		return hl;
+	if ((uint64_t)hl + cl > max)
+		return -1;
+	if ((uint64_t)hl + cl > len)
+		return 0;
+	return (ssize_t)(hl + (ssize_t)cl);
+}

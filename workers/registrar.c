@@ -1,0 +1,905 @@
+/*
+ * workers/registrar.c: the registrar (see registrar.h for the contract and
+ * the status codes chosen).
+ *
+ * One REGISTER costs: one indexed SELECT of the AOR's bindings, the
+ * decisions in C (reg_plan, no database), then only the INSERT / UPDATE /
+ * DELETE statements needed, all prepared, inside a SAVEPOINT of the
+ * batch's transaction; the 200 is built from the in-memory result. Memory
+ * comes from the caller's per-batch context.
+ *
+ * Choices written down here:
+ * - AOR: the To URI as "sip:user@domain" (sips: kept). Every host afd
+ *   serves (the [afd] domain, any case, and the listen address) names the
+ *   same domain, so the AOR always carries the configured domain: Alice
+ *   registering as sip:alice@127.0.0.1 and as sip:alice@DOMAIN is one user.
+ *   The Request-URI is not checked (any R-URI reaching afd is afd's).
+ * - Expiry: a binding registered at Unix second t with expiry N has
+ *   expires_at = t + N; it is live while now < expires_at (the
+ *   active_registrations view uses the same rule) and the sweeper removes
+ *   it once expires_at <= now.
+ * - A binding matches a Contact by +sip.instance and reg-id (RFC 5626; an
+ *   instance without reg-id matches the same instance without reg-id, as
+ *   RFC 5627 does), else by the contact URI compared byte for byte. A
+ *   matched instance binding takes the new contact URI; another binding
+ *   that already had that URI is replaced too.
+ * - Expired rows not yet swept do not count and are not listed; a Contact
+ *   matching one renews it as a fresh registration.
+ * - Path is stored always; echoed in the 200 only when the UE supports it
+ *   (Supported or Require has "path", RFC 3327 5.3).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/log.h"
+#include "schema/db.h"
+#include "workers/registrar.h"
+
+#define REG_MAX_CONTACTS_REQ 64 /* Contact values in one REGISTER */
+
+struct reg {
+	const struct conf *c;
+	sqlite3 *db;
+	struct db_reg *dr;
+	reg_removal_fn removal;
+	void *removal_arg;
+	time_t date_t;
+	char date[40];		 /* "Date: ...\r\n" for date_t */
+	char service_route[600]; /* "Service-Route: <...>\r\n" */
+};
+
+struct reg *
+reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
+{
+	struct reg *r;
+	const char *host = c->listen;
+	int v6;
+
+	if ((r = talloc_zero(ctx, struct reg)) == NULL)
+		goto oom;
+	r->c = c;
+	r->db = db;
+	if ((r->dr = db_reg_new(r, db)) == NULL)
+		goto oom;
+	/* RFC 3608: later requests of the UE come back to afd itself. */
+	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
+	    strcmp(host, "::") == 0)
+		host = c->domain;
+	v6 = strchr(host, ':') != NULL && host[0] != '[';
+	snprintf(r->service_route, sizeof(r->service_route),
+		 "Service-Route: <sip:orig@%s%s%s:%d;lr>\r\n", v6 ? "[" : "",
+		 host, v6 ? "]" : "", c->port);
+	return r;
+oom:
+	log_warnx("registrar: out of memory");
+	talloc_free(r);
+	return NULL;
+}
+
+void
+reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg)
+{
+	r->removal = fn;
+	r->removal_arg = arg;
+}
+
+/* ---------------------------------------------------------------- AOR */
+
+static int
+reg_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* May this byte stand unescaped in a canonical user part (RFC 3261
+ * unreserved / user-unreserved)? */
+static int
+reg_user_plain(int c)
+{
+	return isalnum(c) || strchr("-_.!~*'()&=+$,;?/", c) != NULL;
+}
+
+/* The user part with %HH decoded where the byte may stand plain; other
+ * bytes (CTLs, %00, '@', ':', space, non-ASCII ...) stay as "%HH". */
+static char *
+reg_user_unescape(TALLOC_CTX *ctx, sip_str u)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = talloc_size(ctx, u.len * 3 + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < u.len; i++) {
+		int c = (unsigned char)u.s[i];
+		if (c == '%' && i + 2 < u.len && reg_hexval(u.s[i + 1]) >= 0 &&
+		    reg_hexval(u.s[i + 2]) >= 0) {
+			c = reg_hexval(u.s[i + 1]) * 16 +
+			    reg_hexval(u.s[i + 2]);
+			i += 2;
+		}
+		if (reg_user_plain(c)) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* If s (NUL-terminated) is a telephone number (global "+digits" or
+ * digits, with visual separators - . ( ) allowed), rewrite it in place
+ * without the separators and return 1; else 0. With force (user=phone, tel:)
+ * anything after the first ';' (phone params) is dropped first. */
+static int
+reg_phone(char *s, int force)
+{
+	char *p, *o;
+	int digits = 0;
+
+	if (force && (p = strchr(s, ';')) != NULL)
+		*p = '\0';
+	p = s;
+	if (*p == '+')
+		p++;
+	for (char *q = p; *q; q++) {
+		if (isdigit((unsigned char)*q))
+			digits++;
+		else if (strchr("-.()", *q) == NULL)
+			return 0;
+	}
+	if (digits == 0)
+		return 0;
+	for (o = p; *p; p++)
+		if (isdigit((unsigned char)*p))
+			*o++ = *p;
+	*o = '\0';
+	return 1;
+}
+
+/* Is host (a URI host, IPv6 in brackets) one afd serves? */
+static int
+reg_host_served(sip_str host, const struct conf *c)
+{
+	size_t ll = strlen(c->listen);
+
+	if (host.len == 0)
+		return 0;
+	if (sip_str_caseeq_lit(host, c->domain))
+		return 1;
+	if (ll == 0)
+		return 0;
+	if (host.s[0] == '[' && host.len == ll + 2 &&
+	    strncasecmp(host.s + 1, c->listen, ll) == 0)
+		return 1;
+	return sip_str_caseeq_lit(host, c->listen);
+}
+
+char *
+reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
+	int *status, const char **reason)
+{
+	const char *scheme = "sip:";
+	char *user, *aor, *dom;
+	const struct sip_param *up;
+
+	switch (to->scheme) {
+	case SIP_SCHEME_TEL:
+		user = reg_user_unescape(ctx, to->user);
+		if (user == NULL)
+			goto oom;
+		if (!reg_phone(user, 1)) {
+			*status = 400;
+			*reason = "Malformed tel URI in To";
+			return NULL;
+		}
+		break;
+	case SIP_SCHEME_SIPS:
+		scheme = "sips:";
+		/* FALLTHROUGH */
+	case SIP_SCHEME_SIP:
+		if (to->user.len == 0) {
+			*status = 400;
+			*reason = "No User in To URI";
+			return NULL;
+		}
+		if (!reg_host_served(to->host, c)) {
+			*status = 403;
+			*reason = "Domain Not Served";
+			return NULL;
+		}
+		if ((user = reg_user_unescape(ctx, to->user)) == NULL)
+			goto oom;
+		up = sip_param_find(to->params, "user");
+		reg_phone(user, up != NULL && up->value.s != NULL &&
+				    sip_str_caseeq_lit(up->value, "phone"));
+		break;
+	default:
+		*status = 416;
+		*reason = "Unsupported URI Scheme in To";
+		return NULL;
+	}
+	if ((dom = talloc_strdup(ctx, c->domain)) == NULL)
+		goto oom;
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	aor = talloc_asprintf(ctx, "%s%s@%s", scheme, user, dom);
+	if (aor == NULL)
+		goto oom;
+	return aor;
+oom:
+	*status = 500;
+	*reason = NULL;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ decisions */
+
+long
+reg_expiry(long param, long header, const struct conf *c)
+{
+	long e = param >= 0 ? param : header >= 0 ? header : c->default_expires;
+
+	if (e == 0)
+		return 0;
+	if (e < c->min_expires)
+		return -1;
+	if (e > c->max_expires)
+		e = c->max_expires;
+	return e;
+}
+
+enum reg_cseq
+reg_cseq_check(const struct db_binding *b, const char *call_id,
+	       uint32_t cseq, const char *branch)
+{
+	if (b->call_id == NULL || strcmp(b->call_id, call_id) != 0)
+		return REG_CSEQ_OK;
+	if (cseq > b->cseq)
+		return REG_CSEQ_OK;
+	if (cseq == b->cseq && branch != NULL && branch[0] != '\0' &&
+	    b->branch != NULL && strcmp(branch, b->branch) == 0)
+		return REG_CSEQ_RETRANS;
+	return REG_CSEQ_STALE;
+}
+
+static int
+reg_streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The working-set entry a contact refers to, or -1. */
+static int
+reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
+{
+	*by_inst = 0;
+	if (k->instance != NULL) {
+		for (int j = 0; j < p->n; j++) {
+			if (p->op[j] == REG_OP_DELETE)
+				continue;
+			if (reg_streq(p->b[j].instance, k->instance) &&
+			    p->b[j].reg_id == k->reg_id) {
+				*by_inst = 1;
+				return j;
+			}
+		}
+	}
+	for (int j = 0; j < p->n; j++) {
+		if (p->op[j] != REG_OP_DELETE &&
+		    reg_streq(p->b[j].contact, k->uri))
+			return j;
+	}
+	return -1;
+}
+
+/* Give binding b the request's facts for contact k. */
+static void
+reg_fill(struct db_binding *b, const struct reg_req *rq,
+	 const struct reg_contact *k, long e, time_t now, int fresh)
+{
+	b->contact = k->uri;
+	b->params = k->params ? k->params : "";
+	b->expires_at = (int64_t)now + e;
+	b->q = k->q;
+	b->has_q = k->has_q;
+	b->call_id = rq->call_id;
+	b->cseq = rq->cseq;
+	b->branch = rq->branch;
+	b->instance = k->instance;
+	b->reg_id = k->reg_id;
+	b->updated_at = now;
+	if (fresh)
+		b->registered_at = now;
+}
+
+static int
+reg_plan_star(const struct reg_req *rq, struct reg_plan *p, time_t now,
+	      const char **reason)
+{
+	if (rq->ncontacts > 0) {
+		*reason = "Contact * Must Be Alone";
+		return 400;
+	}
+	if (rq->expires_hdr != 0) {
+		*reason = "Contact * Needs Expires: 0";
+		return 400;
+	}
+	for (int j = 0; j < p->n; j++) {
+		if (p->b[j].expires_at <= now)
+			continue;
+		switch (reg_cseq_check(&p->b[j], rq->call_id, rq->cseq,
+				       rq->branch)) {
+		case REG_CSEQ_OK:
+			break;
+		case REG_CSEQ_RETRANS:
+			p->retrans = 1;
+			return 200;
+		case REG_CSEQ_STALE:
+			*reason = "Out of Order CSeq";
+			return 500;
+		}
+	}
+	for (int j = 0; j < p->n; j++) {
+		p->op[j] = REG_OP_DELETE;
+		p->why[j] = REG_WHY_UNREGISTERED;
+	}
+	return 200;
+}
+
+int
+reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
+	 int ncur, const struct conf *c, time_t now, struct reg_plan *p,
+	 const char **reason)
+{
+	int cap = ncur + rq->ncontacts, live = 0;
+
+	memset(p, 0, sizeof(*p));
+	*reason = NULL;
+	p->b = talloc_array(ctx, struct db_binding, cap ? cap : 1);
+	p->op = talloc_zero_array(ctx, enum reg_op, cap ? cap : 1);
+	p->why = talloc_zero_array(ctx, enum reg_why, cap ? cap : 1);
+	if (p->b == NULL || p->op == NULL || p->why == NULL) {
+		*reason = "Out of Memory";
+		return 500;
+	}
+	if (ncur > 0)
+		memcpy(p->b, cur, sizeof(*cur) * (size_t)ncur);
+	p->n = ncur;
+	if (rq->star)
+		return reg_plan_star(rq, p, now, reason);
+
+	/* Expiry first: a 423 changes nothing. */
+	for (int i = 0; i < rq->ncontacts; i++) {
+		if (reg_expiry(rq->contacts[i].expires, rq->expires_hdr, c) <
+		    0) {
+			*reason = "Interval Too Brief";
+			return 423;
+		}
+	}
+	for (int i = 0; i < rq->ncontacts; i++) {
+		const struct reg_contact *k = &rq->contacts[i];
+		long e = reg_expiry(k->expires, rq->expires_hdr, c);
+		int by_inst, j = reg_match(p, k, &by_inst);
+		int existed = j >= 0 && j < ncur && p->op[j] != REG_OP_INSERT;
+		int live_before = j >= 0 && p->b[j].expires_at > now;
+
+		if (existed && live_before) {
+			switch (reg_cseq_check(&cur[j], rq->call_id, rq->cseq,
+					       rq->branch)) {
+			case REG_CSEQ_OK:
+				break;
+			case REG_CSEQ_RETRANS:
+				/* answer the state as it is */
+				for (int x = 0; x < p->n; x++)
+					p->op[x] = REG_OP_KEEP;
+				p->n = ncur;
+				memcpy(p->b, cur, sizeof(*cur) * (size_t)ncur);
+				p->retrans = 1;
+				return 200;
+			case REG_CSEQ_STALE:
+				*reason = "Out of Order CSeq";
+				return 500;
+			}
+		}
+		if (by_inst) {
+			/* the new URI replaces whatever else held it */
+			for (int x = 0; x < p->n; x++) {
+				if (x != j && p->op[x] != REG_OP_DELETE &&
+				    reg_streq(p->b[x].contact, k->uri)) {
+					p->op[x] = REG_OP_DELETE;
+					p->why[x] = REG_WHY_REPLACED;
+				}
+			}
+		}
+		if (e == 0) {
+			if (j >= 0) {
+				p->op[j] = REG_OP_DELETE;
+				p->why[j] = REG_WHY_UNREGISTERED;
+			}
+			continue;
+		}
+		if (j < 0) {
+			j = p->n++;
+			memset(&p->b[j], 0, sizeof(p->b[j]));
+			p->op[j] = REG_OP_INSERT;
+			reg_fill(&p->b[j], rq, k, e, now, 1);
+			continue;
+		}
+		reg_fill(&p->b[j], rq, k, e, now, !live_before);
+		if (p->op[j] != REG_OP_INSERT)
+			p->op[j] = REG_OP_UPDATE;
+	}
+	for (int j = 0; j < p->n; j++)
+		if (p->op[j] != REG_OP_DELETE && p->b[j].expires_at > now)
+			live++;
+	if (c->max_contacts > 0 && live > c->max_contacts) {
+		*reason = "Too Many Registered Contacts";
+		return 503;
+	}
+	return 200;
+}
+
+/* ------------------------------------------------------ request reading */
+
+/* delta-seconds: digits only, clamped at 2^32-1 (RFC 3261 20.19). Returns
+ * 0 with *out, or -1. */
+static int
+reg_delta(sip_str s, long *out)
+{
+	unsigned long long v = 0;
+
+	s = sip_str_trim(s);
+	if (s.len == 0)
+		return -1;
+	for (size_t i = 0; i < s.len; i++) {
+		if (!isdigit((unsigned char)s.s[i]))
+			return -1;
+		if (v < 0xffffffffULL)
+			v = v * 10 + (unsigned)(s.s[i] - '0');
+	}
+	*out = v > 0xffffffffULL ? 0xffffffffL : (long)v;
+	return 0;
+}
+
+/* qvalue: "0", "1", "0.ddd", "1.000" -> 0 or -1 */
+static int
+reg_qvalue(sip_str s, double *out)
+{
+	char buf[8];
+	char *end;
+	double q;
+
+	s = sip_str_trim(s);
+	if (s.len == 0 || s.len >= sizeof(buf) || !isdigit((unsigned char)s.s[0]))
+		return -1;
+	memcpy(buf, s.s, s.len);
+	buf[s.len] = '\0';
+	for (size_t i = 0; i < s.len; i++)
+		if (!isdigit((unsigned char)buf[i]) && buf[i] != '.')
+			return -1;
+	q = strtod(buf, &end);
+	if (*end != '\0' || q < 0 || q > 1)
+		return -1;
+	*out = q;
+	return 0;
+}
+
+/* One Contact value into k: 0, or 400 with *reason. */
+static int
+reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
+		 struct reg_contact *k, const char **reason)
+{
+	struct sip_buf pb;
+
+	memset(k, 0, sizeof(*k));
+	k->expires = -1;
+	if ((k->uri = sip_str_dup(ctx, a->uri.raw)) == NULL)
+		return 500;
+	sip_buf_init(&pb, ctx, 128);
+	for (const struct sip_param *prm = a->params; prm; prm = prm->next) {
+		if (sip_str_caseeq_lit(prm->name, "expires")) {
+			if (prm->value.s == NULL ||
+			    reg_delta(prm->value, &k->expires) == -1) {
+				*reason = "Invalid expires Parameter";
+				return 400;
+			}
+			continue;
+		}
+		if (sip_str_caseeq_lit(prm->name, "q")) {
+			if (prm->value.s == NULL ||
+			    reg_qvalue(prm->value, &k->q) == -1) {
+				*reason = "Invalid q Parameter";
+				return 400;
+			}
+			k->has_q = 1;
+			continue;
+		}
+		if (sip_str_caseeq_lit(prm->name, "+sip.instance") &&
+		    prm->value.s != NULL) {
+			sip_str v = sip_str_trim(prm->value);
+			if (v.len >= 2 && v.s[0] == '"' && v.s[v.len - 1] == '"') {
+				v.s++;
+				v.len -= 2;
+			}
+			if (v.len > 0 && (k->instance = sip_str_dup(ctx, v)) == NULL)
+				return 500;
+		} else if (sip_str_caseeq_lit(prm->name, "reg-id") &&
+			   prm->value.s != NULL) {
+			long id;
+			if (reg_delta(prm->value, &id) == -1 || id == 0) {
+				*reason = "Invalid reg-id Parameter";
+				return 400;
+			}
+			k->reg_id = id;
+		}
+		if (pb.len > 0)
+			sip_buf_add(&pb, ";", 1);
+		sip_buf_adds(&pb, prm->name);
+		if (prm->value.s != NULL) {
+			sip_buf_add(&pb, "=", 1);
+			sip_buf_adds(&pb, prm->value);
+		}
+	}
+	sip_buf_add(&pb, "", 1); /* NUL */
+	if (pb.oom)
+		return 500;
+	k->params = pb.s;
+	/* RFC 5626 6: reg-id without an instance is ignored */
+	if (k->instance == NULL)
+		k->reg_id = 0;
+	return 0;
+}
+
+/* The request-level facts of a REGISTER: 0, or a status with *reason. */
+static int
+reg_req_read(TALLOC_CTX *ctx, const struct sip_msg *req, struct reg_req *rq,
+	     const char **reason)
+{
+	struct sip_addr *list = NULL;
+	const struct sip_hdr *eh = req->first[SIP_HDR_EXPIRES];
+	int n = 0, st;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->expires_hdr = -1;
+	rq->cseq = req->cseq.num;
+	if ((rq->call_id = sip_str_dup(ctx, req->call_id)) == NULL)
+		return 500;
+	rq->branch = "";
+	if (req->via != NULL && req->via->branch.len > 0 &&
+	    (rq->branch = sip_str_dup(ctx, req->via->branch)) == NULL)
+		return 500;
+	if (eh != NULL && reg_delta(eh->value, &rq->expires_hdr) == -1) {
+		*reason = "Malformed Expires";
+		return 400;
+	}
+	if (sip_msg_addrs(ctx, req->first[SIP_HDR_CONTACT], &list) == -1) {
+		*reason = "Malformed Contact";
+		return 400;
+	}
+	for (const struct sip_addr *a = list; a != NULL; a = a->next)
+		n++;
+	if (n > REG_MAX_CONTACTS_REQ) {
+		*reason = "Too Many Contacts in Request";
+		return 400;
+	}
+	rq->contacts = talloc_array(ctx, struct reg_contact, n ? n : 1);
+	if (rq->contacts == NULL)
+		return 500;
+	for (const struct sip_addr *a = list; a != NULL; a = a->next) {
+		if (a->star) {
+			rq->star = 1;
+			continue;
+		}
+		st = reg_contact_read(ctx, a, &rq->contacts[rq->ncontacts],
+				      reason);
+		if (st != 0)
+			return st;
+		rq->ncontacts++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- answering */
+
+static int
+reg_has_tag(const struct sip_msg *req, const char *tag)
+{
+	return sip_hdr_has_token(req->first[SIP_HDR_SUPPORTED], tag) ||
+	       sip_hdr_has_token(req->first[SIP_HDR_REQUIRE], tag);
+}
+
+static void
+reg_add_date(struct reg *r, struct sip_buf *b, time_t now)
+{
+	if (r->date_t != now) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(r->date, sizeof(r->date),
+			 "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		r->date_t = now;
+	}
+	sip_buf_add(b, r->date, strlen(r->date));
+}
+
+/* "q=0.5": at most 3 decimals, at least one. */
+static void
+reg_add_q(struct sip_buf *b, double q)
+{
+	char s[16];
+	int n = snprintf(s, sizeof(s), "%.3f", q);
+
+	while (n > 0 && s[n - 1] == '0' && s[n - 2] != '.')
+		n--;
+	sip_buf_add(b, ";q=", 3);
+	sip_buf_add(b, s, (size_t)n);
+}
+
+static void
+reg_add_contacts(struct sip_buf *b, const struct reg_plan *p, time_t now,
+		 int *count)
+{
+	char num[24];
+
+	*count = 0;
+	for (int j = 0; j < p->n; j++) {
+		const struct db_binding *x = &p->b[j];
+		if (p->op[j] == REG_OP_DELETE || x->expires_at <= now)
+			continue;
+		sip_buf_add(b, "Contact: <", 10);
+		sip_buf_add(b, x->contact, strlen(x->contact));
+		sip_buf_add(b, ">", 1);
+		if (x->params != NULL && x->params[0] != '\0') {
+			sip_buf_add(b, ";", 1);
+			sip_buf_add(b, x->params, strlen(x->params));
+		}
+		if (x->has_q)
+			reg_add_q(b, x->q);
+		int n = snprintf(num, sizeof(num), ";expires=%lld\r\n",
+				 (long long)(x->expires_at - now));
+		sip_buf_add(b, num, (size_t)n);
+		(*count)++;
+	}
+}
+
+/* P-Associated-URI: the subscriber's identities, else the AOR. */
+static int
+reg_add_pau(struct reg *r, TALLOC_CTX *ctx, struct sip_buf *b,
+	    const char *aor)
+{
+	char *impu, *extra;
+
+	if (db_reg_identities(r->dr, ctx, aor, &impu, &extra) == -1)
+		return -1;
+	sip_buf_add(b, "P-Associated-URI: <", 19);
+	if (impu == NULL) {
+		sip_buf_add(b, aor, strlen(aor));
+		sip_buf_add(b, ">\r\n", 3);
+		return 0;
+	}
+	sip_buf_add(b, impu, strlen(impu));
+	sip_buf_add(b, ">", 1);
+	for (char *s = extra, *e; s != NULL && *s; s = e) {
+		sip_str it;
+		if ((e = strchr(s, ',')) == NULL)
+			e = s + strlen(s);
+		it = sip_str_trim((sip_str){s, (size_t)(e - s)});
+		if (*e == ',')
+			e++;
+		if (it.len >= 2 && it.s[0] == '<' && it.s[it.len - 1] == '>') {
+			it.s++;
+			it.len -= 2;
+		}
+		if (it.len == 0)
+			continue;
+		sip_buf_add(b, ", <", 3);
+		sip_buf_adds(b, it);
+		sip_buf_add(b, ">", 1);
+	}
+	sip_buf_add(b, "\r\n", 2);
+	return 0;
+}
+
+/* All Path values of the request, comma-joined (NULL when none). */
+static char *
+reg_path(TALLOC_CTX *ctx, const struct sip_msg *req)
+{
+	struct sip_buf b;
+
+	if (req->first[SIP_HDR_PATH] == NULL)
+		return NULL;
+	sip_buf_init(&b, ctx, 256);
+	for (const struct sip_hdr *h = req->first[SIP_HDR_PATH]; h;
+	     h = h->next_same) {
+		if (b.len > 0)
+			sip_buf_add(&b, ", ", 2);
+		sip_buf_adds(&b, sip_str_trim(h->value));
+	}
+	sip_buf_add(&b, "", 1);
+	return b.oom ? NULL : b.s;
+}
+
+/* The headers of a 200 from the plan. */
+static int
+reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
+	       const char *aor, const char *path, const struct reg_plan *p,
+	       const struct reg_req *rq, time_t now, struct reg_result *res)
+{
+	struct sip_buf *b = &res->hdrs;
+	const struct sip_hdr *pcv = req->first[SIP_HDR_P_CHARGING_VECTOR];
+	int ob = 0;
+
+	reg_add_contacts(b, p, now, &res->nbindings);
+	if (path != NULL && reg_has_tag(req, "path")) {
+		sip_buf_add(b, "Path: ", 6);
+		sip_buf_add(b, path, strlen(path));
+		sip_buf_add(b, "\r\n", 2);
+	}
+	for (int i = 0; i < rq->ncontacts; i++)
+		if (rq->contacts[i].reg_id != 0)
+			ob = 1;
+	if (ob && reg_has_tag(req, "outbound"))
+		sip_buf_add(b, "Require: outbound\r\n", 19);
+	sip_buf_add(b, r->service_route, strlen(r->service_route));
+	if (reg_add_pau(r, mem, b, aor) == -1)
+		return -1;
+	if (pcv != NULL) {
+		sip_str v = sip_str_trim(pcv->value);
+		sip_buf_add(b, "P-Charging-Vector: ", 19);
+		sip_buf_adds(b, v);
+		if (memmem(v.s, v.len, "term-ioi=", 9) == NULL) {
+			sip_buf_add(b, ";term-ioi=", 10);
+			sip_buf_add(b, r->c->domain, strlen(r->c->domain));
+		}
+		sip_buf_add(b, "\r\n", 2);
+	}
+	reg_add_date(r, b, now);
+	return 0;
+}
+
+/* Write the plan: deletes first (they may free a contact URI an update
+ * takes), then updates, then inserts. 0 or -1. */
+static int
+reg_apply(struct reg *r, struct reg_plan *p)
+{
+	for (int j = 0; j < p->n; j++)
+		if (p->op[j] == REG_OP_DELETE && p->b[j].id != 0 &&
+		    db_reg_delete(r->dr, p->b[j].id) == -1)
+			return -1;
+	for (int j = 0; j < p->n; j++)
+		if (p->op[j] == REG_OP_UPDATE &&
+		    db_reg_update(r->dr, &p->b[j]) == -1)
+			return -1;
+	for (int j = 0; j < p->n; j++)
+		if (p->op[j] == REG_OP_INSERT &&
+		    db_reg_insert(r->dr, &p->b[j]) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+reg_fail(struct reg_result *res, int status, const char *reason)
+{
+	res->status = status;
+	res->reason = reason;
+}
+
+int
+reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
+	     const struct sip_peer *from, time_t now, struct reg_result *res)
+{
+	struct reg_req rq;
+	struct reg_plan plan;
+	struct db_binding *cur;
+	const char *reason = NULL;
+	char *aor, *path, *received, *ua = NULL, *slot = NULL;
+	char addr[80];
+	int st, ncur, wrote = 0;
+
+	memset(res, 0, sizeof(*res));
+	sip_buf_init(&res->hdrs, mem, 1024);
+	if (req->to == NULL) {
+		reg_fail(res, 400, "Missing To");
+		return 0;
+	}
+	if ((aor = reg_aor(mem, &req->to->uri, r->c, &st, &reason)) == NULL) {
+		reg_fail(res, st, reason);
+		return 0;
+	}
+	if ((st = reg_req_read(mem, req, &rq, &reason)) != 0) {
+		reg_fail(res, st, reason);
+		return 0;
+	}
+	path = reg_path(mem, req);
+	received = talloc_strdup(mem, sipd_peer_str(from, addr, sizeof(addr)));
+	if (req->first[SIP_HDR_USER_AGENT] != NULL)
+		ua = sip_str_dup(mem, req->first[SIP_HDR_USER_AGENT]->value);
+	if (from->tp == SIP_TP_TCP)
+		slot = talloc_strndup(mem, from->slot, sizeof(from->slot));
+
+	if (db_reg_savepoint(r->dr) == -1)
+		goto dbfail;
+	if (db_reg_load(r->dr, mem, aor, &cur, &ncur) == -1)
+		goto rollback;
+	st = reg_plan(mem, &rq, cur, ncur, r->c, now, &plan, &reason);
+	if (st != 200) {
+		reg_fail(res, st, reason);
+		if (st == 423)
+			sip_buf_addf(&res->hdrs, "Min-Expires: %d\r\n",
+				     r->c->min_expires);
+		if (db_reg_release(r->dr) == -1)
+			goto dbfail;
+		return 0;
+	}
+	for (int j = 0; j < plan.n; j++) {
+		struct db_binding *b = &plan.b[j];
+		if (plan.op[j] != REG_OP_INSERT && plan.op[j] != REG_OP_UPDATE)
+			continue;
+		b->aor = aor;
+		b->path = path;
+		b->received = received;
+		b->transport = from->tp == SIP_TP_TCP ? "tcp" : "udp";
+		b->conn_slot = slot;
+		b->conn_id = from->tp == SIP_TP_TCP ? (int64_t)from->conn_id : 0;
+		b->user_agent = ua;
+		wrote = 1;
+	}
+	for (int j = 0; j < plan.n; j++)
+		if (plan.op[j] == REG_OP_DELETE && plan.b[j].id != 0)
+			wrote = 1;
+	if (wrote && reg_apply(r, &plan) == -1)
+		goto rollback;
+	res->status = 200;
+	res->wrote = wrote;
+	if (reg_answer_200(r, mem, req, aor, path, &plan, &rq, now, res) == -1)
+		goto rollback;
+	if (res->hdrs.oom) {
+		log_warnx("registrar: out of memory");
+		goto rollback;
+	}
+	if (db_reg_release(r->dr) == -1)
+		goto rollback;
+	return 0;
+rollback:
+	db_reg_rollback(r->dr);
+dbfail:
+	memset(res, 0, sizeof(*res));
+	res->status = 500;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- sweep */
+
+static void
+reg_swept(void *arg, const struct db_binding *b)
+{
+	struct reg *r = arg;
+
+	log_debug("registrar: binding %s -> %s expired", b->aor, b->contact);
+	if (r->removal != NULL)
+		r->removal(r->removal_arg, b, REG_WHY_EXPIRED);
+}
+
+int
+reg_sweep(struct reg *r, time_t now)
+{
+	int n, m;
+
+	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1)
+		return -1;
+	if ((m = db_reg_expire_subscriptions(r->dr, now)) == -1)
+		return -1;
+	return n + m;
+}

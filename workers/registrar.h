@@ -1,0 +1,152 @@
+/*
+ * workers/registrar.h: the registrar (RFC 3261 10.3, RFC 3327 Path,
+ * RFC 3608 Service-Route, RFC 5626 instance/reg-id), run by sipd for every
+ * REGISTER, over UDP and TCP alike.
+ *
+ * The decisions are pure functions (reg_aor, reg_expiry, reg_cseq_check,
+ * reg_plan) that take the request's contacts and the address of record's
+ * current bindings and say what must change; reg_register() glues them to
+ * the data layer (schema/db_reg.h) inside the SAVEPOINT that sipd opened,
+ * and returns the status and the headers of the answer. sipd builds and
+ * queues the answer; it leaves only after the batch is committed.
+ *
+ * Status codes chosen (the README lists them):
+ *   To host not served (neither [afd] domain nor the listen address): 403
+ *   Contact '*' with other contacts or a non-zero Expires:            400
+ *   expiry below min_expires (and not 0):                    423 + Min-Expires
+ *   same Call-ID, CSeq not higher than the binding's:                 500
+ *     (RFC 3261 10.3 step 7 "the request fails"; 500 is the status
+ *     RFC 3261 12.2.2 gives out-of-order requests. Kamailio answers 200
+ *     and changes nothing; we refuse, as the RFC says.) A retransmission
+ *     (same Call-ID, CSeq and top Via branch) is answered 200 with the
+ *     current bindings and changes nothing, as a transaction layer would.
+ *   more than max_contacts live bindings:        503 "Too Many Contacts"
+ *     (what Kamailio's registrar answers: 503 "Too many registered
+ *     contacts"), with Retry-After.
+ */
+#ifndef AFD_REGISTRAR_H
+#define AFD_REGISTRAR_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <sqlite3.h>
+#include <talloc.h>
+
+#include "daemon/conf.h"
+#include "schema/db_reg.h"
+#include "sip/sip.h"
+#include "workers/sipd.h"
+
+struct reg;
+
+/* Why a binding went away (for the removal hook). */
+enum reg_why { REG_WHY_EXPIRED, REG_WHY_UNREGISTERED, REG_WHY_REPLACED };
+
+typedef void (*reg_removal_fn)(void *arg, const struct db_binding *b,
+			       enum reg_why why);
+
+/* The registrar of one database connection. NULL on failure (logged). */
+struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db);
+
+/* Called for every binding the sweeper removes (the reg-event layer). */
+void reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg);
+
+/* What reg_register() decided. hdrs holds the extra header lines of the
+ * answer (CRLF-terminated), allocated under the mem given. */
+struct reg_result {
+	int status;
+	const char *reason; /* NULL: the standard phrase */
+	struct sip_buf hdrs;
+	int wrote; /* the database was changed */
+	int nbindings;
+};
+
+/*
+ * Handle one REGISTER (already through sipd's generic checks). Runs its
+ * database work inside the caller's transaction, in a SAVEPOINT of its own:
+ * a failure rolls back this REGISTER alone. Returns 0 with *res filled, or
+ * -1 when the database failed (res->status is then 500).
+ */
+int reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
+		 const struct sip_peer *from, time_t now,
+		 struct reg_result *res);
+
+/* Remove bindings expired at now (and expired reg-event subscriptions);
+ * calls the removal hook for each binding. Returns the number of rows
+ * removed, or -1. */
+int reg_sweep(struct reg *r, time_t now);
+
+/* ---- the pure decisions, exposed for the unit tests ---- */
+
+/* One Contact of a REGISTER, as the registrar sees it. */
+struct reg_contact {
+	char *uri;	/* the contact URI (NUL-terminated copy) */
+	char *params;	/* header params as sent, minus expires and q */
+	long expires;	/* the expires param, -1 when absent */
+	double q;
+	int has_q;
+	char *instance; /* +sip.instance without quotes, NULL when none */
+	int64_t reg_id; /* 0 when none (or without an instance) */
+};
+
+/*
+ * The address of record of a To URI, normalised: "sip:user@host" with the
+ * host lower-cased, parameters and port dropped, the user %-unescaped
+ * except for bytes that must stay escaped (then "%HH", upper case; %00
+ * stays %00). A tel: URI or a user that is a phone number (global "+digits"
+ * or only digits, visual separators - . ( ) removed; also ;user=phone) maps
+ * to "sip:NUMBER@domain". Hosts served: [afd] domain and the listen
+ * address. Returns the AOR (talloc under ctx), or NULL with *status (400,
+ * 403, 416) and *reason set.
+ */
+char *reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
+	      int *status, const char **reason);
+
+/* The expiry a contact gets: its expires param (>= 0) else the Expires
+ * header (>= 0) else default_expires; above max_expires lowered to it.
+ * Returns the seconds (0: remove), or -1 when it is below min_expires
+ * (423). */
+long reg_expiry(long param, long header, const struct conf *c);
+
+enum reg_cseq { REG_CSEQ_OK, REG_CSEQ_RETRANS, REG_CSEQ_STALE };
+
+/* RFC 3261 10.3 step 7 for one existing binding. */
+enum reg_cseq reg_cseq_check(const struct db_binding *b, const char *call_id,
+			     uint32_t cseq, const char *branch);
+
+/* A REGISTER's request-level facts for reg_plan(). */
+struct reg_req {
+	const char *call_id;
+	uint32_t cseq;
+	const char *branch;
+	long expires_hdr; /* -1 when absent */
+	int star;	  /* Contact: * */
+	struct reg_contact *contacts;
+	int ncontacts;
+};
+
+/* What to do with one binding. */
+enum reg_op { REG_OP_KEEP, REG_OP_INSERT, REG_OP_UPDATE, REG_OP_DELETE };
+
+struct reg_plan {
+	struct db_binding *b; /* working set: current bindings, then new */
+	enum reg_op *op;
+	enum reg_why *why; /* for REG_OP_DELETE */
+	int n;
+	int retrans; /* a retransmission: answer the current state */
+};
+
+/*
+ * Decide what a REGISTER does to the AOR's current bindings (cur, n; taken
+ * over into the plan). The new and changed bindings get the request's
+ * facts (call_id, cseq, branch, expires_at = now + expiry) but not the
+ * where-from fields (the caller fills those). Returns 200 with *plan, or an
+ * error status (400, 423, 500, 503) with *reason; nothing is to be changed
+ * then.
+ */
+int reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
+	     int ncur, const struct conf *c, time_t now, struct reg_plan *plan,
+	     const char **reason);
+
+#endif
