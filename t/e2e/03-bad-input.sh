@@ -57,18 +57,16 @@ assert_eq 0 "$(sql "SELECT count(*) FROM registrations")" "rows after Max-Forwar
 # Unknown method: 501.
 req FOOBAR "sip:$DOMAIN" | expect_status 501 '' "unknown method"
 
-# Known method that afd does not serve: 405 with Allow, which lists what is
-# served and not PUBLISH.
-req PUBLISH "sip:alice@$DOMAIN" "Event: presence" | expect_status 405 '' "PUBLISH"
-assert_match '^Allow:.*REGISTER' "$LAST_OUT" "Allow in 405"
-assert_no_match '^Allow:.*PUBLISH' "$LAST_OUT" "Allow in 405"
-
 # An extension afd does not support: 420 with Unsupported naming it.
 options_msg "Require: foo" | expect_status 420 '' "Require: foo"
 assert_match '^Unsupported: foo$' "$LAST_OUT" "Unsupported in 420"
-options_msg "Require: path, foo, bar" | expect_status 420 '' "Require: path, foo, bar"
+req REGISTER "sip:$DOMAIN" "Contact: <sip:alice@127.0.0.1:5999>" "Require: path, foo, bar" |
+	expect_status 420 '' "REGISTER with Require: path, foo, bar"
 unsup=$(hdr Unsupported "$LAST_OUT" | tr ',' '\n' | tr -d ' ' | sort | tr '\n' ' ')
 assert_eq "bar foo " "$unsup" "Unsupported lists exactly the unknown ones"
+assert_eq 0 "$(sql "SELECT count(*) FROM registrations")" "rows after a 420"
+options_msg "Proxy-Require: foo" | expect_status 420 '' "Proxy-Require: foo"
+assert_match '^Unsupported: foo$' "$LAST_OUT" "Unsupported in 420 for Proxy-Require"
 
 # Not SIP/2.0.
 options_msg | sed '1s/SIP\/2.0/SIP\/7.0/' | expect_status 505 '' "SIP/7.0"

@@ -85,7 +85,7 @@ while IFS=$'\t' read -r file section title class expected note; do
 	# look like an INVITE get no answer of their own.
 	nwant=1
 	[ "$file" = dblreq.dat ] && nwant=0
-	out=$(sip -u -r -s -n $nwant -w $(( 700 * SCALE )) "$f" 2>/dev/null)
+	out=$(sip -u -r -V -s -n $nwant -w $(( 700 * SCALE )) "$f" 2>/dev/null)
 	finals=$(printf '%s\n' "$out" | sed -n 's/^SIP\/2\.0 \([2-6][0-9][0-9]\).*/\1/p')
 	first=$(printf '%s\n' "$finals" | head -n 1)
 	count=$(printf '%s\n' "$finals" | grep -c .)
@@ -105,7 +105,7 @@ done <"$T/manifest.tsv"
 
 # The same messages again, all at once without waiting: no crash.
 for f in "$T"/messages/*.dat "$T"/variants/*.dat; do
-	sip -u -r -n 0 -w 0 "$f" >/dev/null 2>&1
+	sip -u -r -V -n 0 -w 0 "$f" >/dev/null 2>&1
 done
 assert_alive "a burst of every torture message"
 assert_eq "$udp_pid" "$(worker_pid udp)" "UDP worker pid (a change means it died)"

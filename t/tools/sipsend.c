@@ -22,6 +22,11 @@
  *   -c        TCP: after the responses, wait for the peer to close the
  *             connection; success means it closed within the timeout
  *   -D N=V    define the template variable $N
+ *   -V        UDP: send from the port named by the message's top Via
+ *             sent-by (5060 when it names none), on a random 127.x.y.z
+ *             address, so that an answer sent by the RFC 3261 18.2.2 rules
+ *             (source address, Via port; no rport) reaches us: for raw
+ *             messages such as the RFC 4475 ones
  *   -i        interactive (TCP or UDP): keep ONE socket; read lines on
  *             stdin, each naming a message file; send it, print the
  *             responses, then a line "#done N", "#timeout N" or "#closed"
@@ -73,7 +78,7 @@ struct ss_buf {
 };
 
 static struct {
-	int tcp, raw, status_only, want_close, interactive;
+	int tcp, raw, status_only, want_close, interactive, via_bind;
 	int port, timeout_ms, nwant;
 	const char *host;
 	struct ss_var vars[SS_MAXVARS];
@@ -301,8 +306,56 @@ ss_render(const char *in, size_t inlen, struct ss_buf *out)
 	}
 }
 
+/* The port of the top Via's sent-by in the message p[0..len): 5060 when
+ * it names none, 0 when there is no Via. Lenient: for test input only. */
+static int
+ss_via_port(const char *p, size_t len)
+{
+	const char *q = p, *end = p + len;
+
+	while (q < end) {
+		const char *eol = memchr(q, '\n', end - q), *v;
+		int slashes = 0;
+
+		if (eol == NULL)
+			eol = end;
+		v = q;
+		if (eol - q > 3 && strncasecmp(q, "via", 3) == 0)
+			v = q + 3;
+		else if (eol - q > 1 && (*q == 'v' || *q == 'V'))
+			v = q + 1;
+		while (v > q && v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v == q || v >= eol || *v != ':') {
+			q = eol + 1;
+			continue;
+		}
+		/* SIP / 2.0 / UDP host[:port] (a folded line is not followed) */
+		for (v++; v < eol && slashes < 2; v++)
+			if (*v == '/')
+				slashes++;
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		while (v < eol && *v != ' ' && *v != '\t')
+			v++; /* the transport */
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v < eol && *v == '[')
+			while (v < eol && *v != ']')
+				v++;
+		while (v < eol && *v != ':' && *v != ';' && *v != ',' &&
+		       *v != ' ' && *v != '\r')
+			v++;
+		if (v < eol && *v == ':' && v + 1 < eol &&
+		    isdigit((unsigned char)v[1]))
+			return atoi(v + 1) & 0xffff;
+		return 5060;
+	}
+	return 0;
+}
+
 static void
-ss_connect(void)
+ss_connect(int via_port)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
@@ -313,9 +366,27 @@ ss_connect(void)
 		ss_die("socket: %s", strerror(errno));
 	if (!ss.tcp) {
 		/* Bind first so that $LPORT is known before the send. */
+		int tries, bound = 0;
+
 		inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-		if (bind(ss.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-			ss_die("bind: %s", strerror(errno));
+		for (tries = 0; via_port > 0 && tries < 50 && !bound; tries++) {
+			sin.sin_addr.s_addr = htonl(0x7f000000 |
+						    (random() % 0xfffffe + 2));
+			sin.sin_port = htons(via_port);
+			bound = bind(ss.fd, (struct sockaddr *)&sin,
+				     sizeof(sin)) == 0;
+		}
+		if (!bound) {
+			if (via_port > 0)
+				fprintf(stderr, "sipsend: cannot bind port %d "
+						"on 127/8; any port then\n",
+					via_port);
+			inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+			sin.sin_port = 0;
+			if (bind(ss.fd, (struct sockaddr *)&sin,
+				 sizeof(sin)) == -1)
+				ss_die("bind: %s", strerror(errno));
+		}
 	}
 	sin.sin_port = htons(ss.port);
 	if (inet_pton(AF_INET, ss.host, &sin.sin_addr) != 1)
@@ -614,7 +685,7 @@ ss_usage(void)
 {
 	fprintf(stderr,
 		"usage: sipsend [-u|-t] -p PORT [-H HOST] [-w MS] [-n N] [-s] [-r] "
-		"[-c] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
+		"[-c] [-V] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
 		"       sipsend -P [-p LOW]\n");
 	exit(2);
 }
@@ -636,7 +707,7 @@ main(int argc, char **argv)
 	ss.nwant = 1;
 	ss.port = (env = getenv("AFD_PORT")) ? atoi(env) : 0;
 
-	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:")) != -1) {
+	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:V")) != -1) {
 		switch (ch) {
 		case 'u': ss.tcp = 0; break;
 		case 't': ss.tcp = 1; break;
@@ -648,6 +719,7 @@ main(int argc, char **argv)
 		case 'r': ss.raw = 1; break;
 		case 'c': ss.want_close = 1; break;
 		case 'i': ss.interactive = 1; break;
+		case 'V': ss.via_bind = 1; break;
 		case 'P': free_port = 1; break;
 		case 'M': mutate = atoi(optarg); break;
 		case 'S': seed = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -675,11 +747,12 @@ main(int argc, char **argv)
 	    (ss.interactive && argc != 0))
 		ss_usage();
 
-	ss_connect();
-	if (ss.interactive)
+	if (ss.interactive) {
+		ss_connect(0);
 		return ss_interactive();
-
+	}
 	ss_read_file(argc ? argv[0] : "-", &in);
+	ss_connect(ss.via_bind && !ss.tcp ? ss_via_port(in.p ? in.p : "", in.len) : 0);
 	ss_render(in.p ? in.p : "", in.len, &msg);
 	if (mutate > 0) {
 		ss_mutate(&msg, mutate);
