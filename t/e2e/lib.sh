@@ -155,11 +155,12 @@ hdr() {
 	printf '%s\n' "$2" | sed -n "s/^$1[ 	]*:[ 	]*//Ip"
 }
 
-# afd_answers [udp|tcp]: OPTIONS answered 200 within 2 s (scaled).
+# afd_answers [udp|tcp] [MS]: OPTIONS answered 200 within MS (2000) ms,
+# scaled.
 afd_answers() {
 	local t=-u out
 	[ "${1:-udp}" = tcp ] && t=-t
-	out=$(options_msg | sip $t -s 2>/dev/null) || return 1
+	out=$(options_msg | sip $t -s -w $(( ${2:-2000} * SCALE )) 2>/dev/null) || return 1
 	case "$out" in "SIP/2.0 200 "*) return 0 ;; esac
 	return 1
 }
@@ -234,7 +235,7 @@ afd_start() {
 	say "afd started: pid $AFD_PID port $AFD_PORT"
 	t0=$(now_ms)
 	limit=$(( 10000 * SCALE ))
-	until afd_answers udp; do
+	until afd_answers udp 200; do
 		kill -0 "$AFD_PID" 2>/dev/null || {
 			wait "$AFD_PID"
 			fail "afd exited at start (status $?)"
@@ -351,6 +352,7 @@ tcp_session() {
 		<"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	E2E_PIDS="$E2E_PIDS $!"
 	eval "SESSION_PID_$n=$!"
+	disown $!
 	# Hold the fifo open for writing on a descriptor of our own.
 	eval "exec {SESSION_FD_$n}>\"$TMP/$n.in\""
 	wait_for "grep -q '^#lport' '$TMP/$n.out'" 5 ||
