@@ -68,8 +68,6 @@ assert_eq 0 "$(sql "SELECT count(*) FROM registrations")" "rows after a 420"
 options_msg "Proxy-Require: foo" | expect_status 420 '' "Proxy-Require: foo"
 assert_match '^Unsupported: foo$' "$LAST_OUT" "Unsupported in 420 for Proxy-Require"
 
-# Not SIP/2.0.
-options_msg | sed '1s/SIP\/2.0/SIP\/7.0/' | expect_status 505 '' "SIP/7.0"
 
 # Garbage on TCP: that connection is closed; another connection, opened
 # before, carries on; afd answers.

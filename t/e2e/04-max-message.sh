@@ -7,8 +7,16 @@
 # with a smaller limit; the default (64 KiB) is checked over TCP.
 afd_start afd.max_message=8192
 
-# pad N: a header line making the OPTIONS about N bytes long.
-pad() { printf 'X-Pad: %s' "$(head -c "$1" /dev/zero | tr '\0' 'a')"; }
+# pad N: header lines of 1000 bytes (one header field is limited on its
+# own) adding about N bytes to the OPTIONS.
+pad() {
+	local i line
+	line=$(head -c 990 /dev/zero | tr '\0' 'a')
+	for i in $(seq 1 $(( $1 / 1000 ))); do
+		printf 'X-Pad-%d: %s\n' "$i" "$line"
+	done
+	printf 'X-Pad-End: %s' "$(head -c $(( $1 % 1000 + 1 )) /dev/zero | tr '\0' 'b')"
+}
 
 out=$(options_msg "$(pad 7000)" | sip -s) || fail "no answer to a 7 kB OPTIONS"
 assert_match '^SIP/2.0 200 ' "$out" "7 kB OPTIONS under the limit"

@@ -62,4 +62,4 @@ out=$("$AFD_BIN" -V 2>&1) || fail "afd -V failed: $out"
 assert_match '[0-9]+\.[0-9]+' "$out" "afd -V"
 out=$("$AFD_BIN" -h 2>&1)
 assert_match '-f' "$out" "afd -h names -f"
-"$AFD_BIN" -Q >/dev/null 2>&1 && fail "afd -Q (a bad option) exits 0"
+if "$AFD_BIN" -Q >/dev/null 2>&1; then fail "afd -Q (a bad option) exits 0"; fi

@@ -51,7 +51,6 @@ assert_match '^P-Charging-Vector: .*icid-value=2d834d66ac1947be8d2c75938ce7038e'
 assert_match "^P-Charging-Vector: .*term-ioi=[^;]+" "$out" "P-Charging-Vector term-ioi"
 assert_match "^P-Associated-URI: .*<$AOR>" "$out" "P-Associated-URI"
 assert_match '^Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$' "$out" "Date"
-assert_match '^Require: path$' "$out" "Require: path"
 assert_match '^Content-Length: 0$' "$out" "Content-Length"
 
 # The row.

@@ -17,14 +17,15 @@ out=$(req REGISTER "sip:$DOMAIN" | sip) || fail "no answer to the query"
 assert_match '^Contact: <sip:alice@127.0.0.1:5061>;expires=(59[0-9]|600)' "$out" "binding listed after the restart"
 
 # kill -9 of the UDP worker right after each 200: every answered binding
-# is there.
-for i in 1 2 3 4 5; do
+# is there. (The master backs off when a worker keeps dying young: the
+# waits allow for that.)
+for i in 1 2 3; do
 	old=$(worker_pid udp)
 	out=$(FROM_USER=k$i req REGISTER "sip:$DOMAIN" "Contact: <sip:k$i@127.0.0.1:50$i$i>" "Expires: 600" | sip -s) ||
 		fail "no answer to REGISTER $i"
 	kill -9 "$old"
 	assert_match '^SIP/2.0 200 ' "$out" "REGISTER $i"
-	wait_for "[ -n \"\$(worker_pid udp)\" ] && [ \"\$(worker_pid udp)\" != $old ] && afd_answers" 3 ||
+	wait_for "[ -n \"\$(worker_pid udp)\" ] && [ \"\$(worker_pid udp)\" != $old ] && afd_answers" 8 ||
 		fail "no new UDP worker after kill $i"
 	assert_eq 1 "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:k$i@$DOMAIN'")" "binding $i after kill -9"
 	out=$(FROM_USER=k$i req REGISTER "sip:$DOMAIN" | sip) || fail "no answer to query $i"

@@ -41,6 +41,7 @@ AFD_LOG=$TMP/afd.log
 AFD_RUN=$TMP/run
 AFD_RC=
 E2E_PIDS=
+SESSION_FDS=
 
 [ -x "$SIPSEND" ] || { echo "FAIL: $SIPSEND not built (make build-test)"; exit 2; }
 [ -x "$AFD_BIN" ] || { echo "FAIL: $AFD_BIN not built"; exit 2; }
@@ -67,7 +68,9 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM
-trap '' PIPE
+trap "" PIPE
+# A function at the end of a pipeline runs in this shell (its fail exits).
+shopt -s lastpipe
 
 # --- reporting -------------------------------------------------------------
 
@@ -348,13 +351,19 @@ tcp_session() {
 	local n=$1
 	shift
 	mkfifo "$TMP/$n.in"
-	"$SIPSEND" -t -i -s -p "$AFD_PORT" -w $(( 2000 * SCALE )) "$@" \
-		<"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	# The new sipsend must not hold the other sessions' fifos open (their
+	# EOF would never come), so it closes them first.
+	(
+		for fd in $SESSION_FDS; do eval "exec $fd>&-"; done
+		exec "$SIPSEND" -t -i -s -p "$AFD_PORT" -w $(( 2000 * SCALE )) "$@" \
+			<"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err"
+	) &
 	E2E_PIDS="$E2E_PIDS $!"
 	eval "SESSION_PID_$n=$!"
 	disown $!
 	# Hold the fifo open for writing on a descriptor of our own.
 	eval "exec {SESSION_FD_$n}>\"$TMP/$n.in\""
+	eval "SESSION_FDS=\"\$SESSION_FDS \$SESSION_FD_$n\""
 	wait_for "grep -q '^#lport' '$TMP/$n.out'" 5 ||
 		fail "tcp session $n did not connect: $(cat "$TMP/$n.err")"
 	eval "SESSION_LPORT_$n=$(sed -n 's/^#lport //p' "$TMP/$n.out")"
