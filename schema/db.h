@@ -34,4 +34,8 @@ sqlite3_stmt *db_stmt(sqlite3 *db, sqlite3_stmt **stmt, const char *sql);
 /* The workers table: a worker's own row. */
 int db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 		  const char *state, const char *serving, int restarts);
+/* The master, at start: forget the rows of a previous run. */
+int db_workers_reset(sqlite3 *db);
+/* The master, at exit: every row's state becomes 'stopped'. */
+int db_workers_stopped(sqlite3 *db);
 #endif

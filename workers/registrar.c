@@ -105,7 +105,7 @@ reg_hexval(int c)
 static int
 reg_user_plain(int c)
 {
-	return isalnum(c) || strchr("-_.!~*'()&=+$,;?/", c) != NULL;
+	return isalnum(c) || (c != 0 && strchr("-_.!~*'()&=+$,;?/", c) != NULL);
 }
 
 /* The user part with %HH decoded where the byte may stand plain; other

@@ -55,6 +55,9 @@
 #define SIPD_SUPPORTED "path, outbound"
 #define SIPD_ACCEPT "application/sdp"
 
+/* The batch pool: a burst of 64 REGISTERs needs about 600 KB. */
+#define SIPD_POOL_SIZE (1024 * 1024)
+
 /* One queued answer's history, to rebuild it when the commit fails. */
 struct sipd_meta {
 	const struct sip_msg *req;
@@ -67,6 +70,7 @@ struct sipd {
 	char slot[8];
 	sqlite3 *db;
 	struct reg *reg;
+	TALLOC_CTX *pool;  /* a talloc pool the batches are carved from */
 	TALLOC_CTX *batch; /* everything of the current batch */
 	struct sipd_out *out;
 	struct sipd_meta *meta;
@@ -103,6 +107,9 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 		sd->conf.max_message = SIP_MAX_MSG_DEFAULT;
 	snprintf(sd->slot, sizeof(sd->slot), "%s", slot ? slot : "?");
 	talloc_set_destructor(sd, sipd_destroy);
+	/* Beyond the pool talloc falls back to malloc: big batches work. */
+	if ((sd->pool = talloc_pool(sd, SIPD_POOL_SIZE)) == NULL)
+		goto fail;
 	if ((sd->db = db_open(c)) == NULL)
 		goto fail;
 	if ((sd->reg = reg_new(sd, &sd->conf, sd->db)) == NULL)
@@ -117,6 +124,12 @@ const struct sipd_stats *
 sipd_stats(const struct sipd *sd)
 {
 	return &sd->st;
+}
+
+sqlite3 *
+sipd_db(struct sipd *sd)
+{
+	return sd->db;
 }
 
 struct reg *
@@ -136,8 +149,10 @@ sipd_batch_begin(struct sipd *sd)
 		db_rollback(sd->db);
 		sd->in_txn = 0;
 	}
+	/* Freeing the batch empties the pool: the next batch's allocations
+	 * are bump allocations in the same block (no malloc per message). */
 	TALLOC_FREE(sd->batch);
-	sd->batch = talloc_new(sd);
+	sd->batch = talloc_new(sd->pool ? sd->pool : sd);
 	sd->out = NULL;
 	sd->meta = NULL;
 	sd->nout = sd->capout = 0;
@@ -214,7 +229,8 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 	tag[16] = '\0';
 }
 
-/* "Via: " of the top value with received= and rport=PORT (RFC 3581). */
+/* "Via: " and the top via-parm with received= and rport=PORT (RFC 3581),
+ * without the line end. */
 static void
 sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 	     const struct sip_peer *from)
@@ -246,18 +262,34 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 		else
 			sip_buf_add(b, ip, strlen(ip));
 	}
-	sip_buf_add(b, "\r\n", 2);
+}
+
+/* "Name: value\r\n" for every field of a header id, as received. */
+static void
+sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
+		 enum sip_hdr_id id, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const struct sip_hdr *h = req->first[id]; h; h = h->next_same) {
+		sip_buf_add(b, name, nl);
+		sip_buf_add(b, ": ", 2);
+		sip_buf_adds(b, h->value);
+		sip_buf_add(b, "\r\n", 2);
+	}
 }
 
 /*
  * Start the answer to req: status line, Vias (the top one amended), From,
- * To with our tag, Call-ID, CSeq, Server. Copes with a request that failed
- * to parse part-way (missing headers are left out).
+ * To with our tag, Call-ID, CSeq (the fields as received, so a request that
+ * failed to parse part-way is still answered with what it had), Server.
  */
 static void
 sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 		const struct sip_peer *from, int status, const char *reason)
 {
+	const struct sip_hdr *h;
+	const struct sip_via *top = req->via;
 	char tag[17];
 	char line[160];
 	int n;
@@ -265,41 +297,38 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 	n = snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", status,
 		     reason ? reason : sip_reason(status));
 	sip_buf_add(b, line, (size_t)n);
-	for (const struct sip_via *v = req->via; v != NULL; v = v->next) {
-		if (v == req->via) {
-			sipd_top_via(b, v, from);
-		} else {
-			sip_buf_add(b, "Via: ", 5);
-			sip_buf_adds(b, v->raw);
+	for (h = req->first[SIP_HDR_VIA]; h != NULL; h = h->next_same) {
+		const char *vs = h->value.s, *ve = h->value.s + h->value.len;
+		if (h == req->first[SIP_HDR_VIA] && top != NULL &&
+		    top->raw.s >= vs && top->raw.s + top->raw.len <= ve) {
+			/* the top via-parm amended, then the rest of the
+			 * field (", SIP/2.0/UDP ...") as received */
+			const char *rest = top->raw.s + top->raw.len;
+			sipd_top_via(b, top, from);
+			sip_buf_add(b, rest, (size_t)(ve - rest));
 			sip_buf_add(b, "\r\n", 2);
+			continue;
 		}
-	}
-	if (req->from != NULL) {
-		sip_buf_add(b, "From: ", 6);
-		sip_buf_adds(b, req->from->raw);
+		sip_buf_add(b, "Via: ", 5);
+		sip_buf_adds(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
-	if (req->to != NULL) {
+	sipd_copy_fields(b, req, SIP_HDR_FROM, "From");
+	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
 		sip_buf_add(b, "To: ", 4);
-		sip_buf_adds(b, req->to->raw);
-		if (req->to->tag.len == 0 && status > 100) {
+		sip_buf_adds(b, h->value);
+		if (h == req->first[SIP_HDR_TO] && req->to != NULL &&
+		    req->to->tag.len == 0 &&
+		    sip_param_find(req->to->params, "tag") == NULL &&
+		    status > 100) {
 			sipd_to_tag(req, tag);
 			sip_buf_add(b, ";tag=", 5);
 			sip_buf_add(b, tag, 16);
 		}
 		sip_buf_add(b, "\r\n", 2);
 	}
-	if (req->call_id.len > 0) {
-		sip_buf_add(b, "Call-ID: ", 9);
-		sip_buf_adds(b, req->call_id);
-		sip_buf_add(b, "\r\n", 2);
-	}
-	if (req->cseq.method.len > 0) {
-		n = snprintf(line, sizeof(line), "CSeq: %u ", req->cseq.num);
-		sip_buf_add(b, line, (size_t)n);
-		sip_buf_adds(b, req->cseq.method);
-		sip_buf_add(b, "\r\n", 2);
-	}
+	sipd_copy_fields(b, req, SIP_HDR_CALL_ID, "Call-ID");
+	sipd_copy_fields(b, req, SIP_HDR_CSEQ, "CSeq");
 	sip_buf_add(b, SIPD_SERVER, sizeof(SIPD_SERVER) - 1);
 }
 
@@ -441,16 +470,18 @@ sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
 	return found;
 }
 
-/* Semantic checks the parser leaves to us: 0, or a status with reason. */
+/* Semantic checks the parser leaves to us (sip_check_request: 505, 416,
+ * 400 for bad URIs and lists), plus a CSeq method that differs from the
+ * request's (400). 0, or the status with its reason in err. */
 static int
-sipd_check_request(const struct sip_msg *req, const char **reason)
+sipd_check_request(const struct sip_msg *req, struct sip_err *err)
 {
-	if (req->ruri.scheme == SIP_SCHEME_OTHER) {
-		*reason = "Unsupported URI Scheme";
-		return 416;
-	}
+	memset(err, 0, sizeof(*err));
+	if (sip_check_request(req, err) == -1)
+		return err->status ? err->status : 400;
 	if (!sip_str_eq(req->cseq.method, req->method)) {
-		*reason = "CSeq Method Does Not Match";
+		snprintf(err->reason, sizeof(err->reason),
+			 "CSeq Method Does Not Match");
 		return 400;
 	}
 	return 0;
@@ -493,7 +524,7 @@ static int
 sipd_request(struct sipd *sd, const struct sip_msg *req,
 	     const struct sip_peer *from)
 {
-	const char *reason = NULL;
+	struct sip_err err;
 	struct sip_buf b;
 	int status;
 
@@ -502,9 +533,11 @@ sipd_request(struct sipd *sd, const struct sip_msg *req,
 		log_debug("sipd: ACK ignored");
 		return 0;
 	}
-	if ((status = sipd_check_request(req, &reason)) != 0) {
+	if ((status = sipd_check_request(req, &err)) != 0) {
 		sd->st.bad++;
-		return sipd_answer_simple(sd, req, from, status, reason, NULL);
+		return sipd_answer_simple(sd, req, from, status,
+					  err.reason[0] ? err.reason : NULL,
+					  NULL);
 	}
 	if (req->max_forwards == 0)
 		return sipd_answer_simple(sd, req, from, 483, NULL, NULL);

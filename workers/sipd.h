@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <sqlite3.h>
 #include <talloc.h>
 
 #include "daemon/conf.h"
@@ -75,6 +76,9 @@ const struct sipd_stats *sipd_stats(const struct sipd *sd);
 
 /* The registrar of this service (for reg_set_removal_hook()). */
 struct reg *sipd_reg(struct sipd *sd);
+
+/* The service's own database connection (tests, later services). */
+sqlite3 *sipd_db(struct sipd *sd);
 
 /* "ip:port" ("[v6]:port") of a peer into buf; returns buf. */
 const char *sipd_peer_str(const struct sip_peer *p, char *buf, size_t bufsz);

@@ -14,7 +14,12 @@
 #define SUITES(X)                                                              \
 	X(sip)                                                                 \
 	X(stream)                                                              \
-	X(torture)
+	X(torture)                                                             \
+	X(sipd)                                                                \
+	X(registrar)                                                           \
+	X(ipc)                                                                 \
+	X(conf)                                                                \
+	X(db)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

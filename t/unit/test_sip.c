@@ -178,7 +178,7 @@ check_chains(const struct sip_msg *m)
 	for (int id = 1; id < SIP_HDR__COUNT; id++)
 		for (const struct sip_hdr *c = m->first[id]; c;
 		     c = c->next_same) {
-			CU_ASSERT_EQUAL(c->id, id);
+			CU_ASSERT_EQUAL((int)c->id, id);
 			inchains++;
 		}
 	CU_ASSERT_EQUAL(inchains + others, n);

@@ -1,0 +1,900 @@
+/*
+ * daemon/master.c: the master. It brings the schema up to date (and closes
+ * that connection before any fork), binds the UDP and TCP sockets, forks
+ * the workers through proc_fork(), and supervises them in its libuv loop
+ * (rules in daemon/proc.h). It accepts TCP connections and hands each to
+ * an idle TCP worker over the worker's control channel, keeping its own
+ * copy of the descriptor until the worker reports the connection closed,
+ * so that a connection whose worker died is handed to the replacement.
+ * The master parses no SIP and never blocks on a client.
+ *
+ * Spawning happens only in the loop's check phase (master_on_check), so a
+ * new child leaves the master's loop (uv_stop) before any other callback
+ * of the iteration could run in it; master_run() then closes the master's
+ * loop and descriptors in the child and returns MASTER_CHILD.
+ *
+ * Reaping: SIGCHLD through a uv_signal_t, then waitpid(WNOHANG) until
+ * nothing is left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <talloc.h>
+#include <uv.h>
+
+#include "daemon/log.h"
+#include "daemon/master.h"
+#include "daemon/proctitle.h"
+#include "daemon/uvh.h"
+#include "schema/db.h"
+#include "workers/worker.h"
+
+#define MASTER_STOP_MS 2000    /* then SIGKILL */
+#define MASTER_BACKLOG_MS 3000 /* a connection waits this long for a worker */
+#define MASTER_ACCEPTS_PER_TURN 32
+
+enum mslot_state {
+	SLOT_EMPTY,    /* no process, none wanted */
+	SLOT_NEED,     /* a process is wanted: spawned in the check phase */
+	SLOT_WAIT,     /* back-off before the respawn */
+	SLOT_STARTING, /* forked, not READY yet */
+	SLOT_READY,    /* working (TCP: idle unless it has a connection) */
+};
+
+/* A TCP connection the master holds for a slot. */
+struct mconn {
+	uint64_t id;
+	int fd;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	char peer_s[64];
+	int resumes; /* times its worker died while serving it */
+	int sent;    /* CONN_NEW went to the slot's current process */
+};
+
+struct mslot {
+	struct master *m;
+	enum proc_kind kind;
+	int index;
+	char name[8]; /* "u0", "t3" */
+	enum mslot_state state;
+	pid_t pid;
+	int ctl_fd;
+	uv_poll_t *ctl_poll;
+	uv_timer_t *backoff_timer;
+	int restarts;
+	uint64_t started_ms;
+	unsigned backoff_ms;
+	struct mconn *conn;
+	int used; /* a process ran here once (its socket to remove) */
+};
+
+struct master {
+	uv_loop_t loop;
+	const struct conf *conf;
+	int udp_fd, tcp_fd;
+	uv_poll_t *listen_poll;
+	int listening;
+	uv_signal_t *sigchld, *sigterm, *sigint;
+	uv_check_t *check;
+	uv_idle_t *idle; /* keeps the loop from sleeping while spawns wait */
+	uv_timer_t *backlog_timer, *stop_timer;
+	struct mslot *slots; /* [0] u0, [1 + i] ti */
+	int nslots;
+	uint64_t next_conn_id;
+	int stopping;
+	int exit_code;
+	struct proc_child *child; /* set in a new worker */
+	unsigned char *ipcbuf;
+};
+
+static void master_pool(struct master *m);
+static void master_listen(struct master *m, int on);
+
+static const char *
+master_slot_kind(const struct mslot *s)
+{
+	return proc_kinds[s->kind].title;
+}
+
+static void
+master_on_idle(uv_idle_t *h)
+{
+	/* Nothing: an active idle handle only keeps the loop from sleeping
+	 * until the check phase has spawned what is wanted. */
+}
+
+static void
+master_want(struct mslot *s)
+{
+	s->state = SLOT_NEED;
+	uv_idle_start(s->m->idle, master_on_idle);
+}
+
+/* An idle READY TCP slot (lowest index first), or NULL. */
+static struct mslot *
+master_idle_tcp(struct master *m)
+{
+	for (int i = 1; i < m->nslots; i++)
+		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
+			return &m->slots[i];
+	return NULL;
+}
+
+static void
+master_conn_free(struct mslot *s)
+{
+	if (s->conn == NULL)
+		return;
+	close(s->conn->fd);
+	talloc_free(s->conn);
+	s->conn = NULL;
+}
+
+/* Send the slot's held connection to its process, if it is ready. */
+static void
+master_give(struct mslot *s)
+{
+	struct mconn *c = s->conn;
+	unsigned char buf[256];
+	struct ipc_wbuf wb;
+
+	if (c == NULL || c->sent || s->state != SLOT_READY)
+		return;
+	ipc_wbuf_init(&wb, buf, sizeof(buf));
+	ipc_put_u8(&wb, c->resumes > 0);
+	ipc_put_sockaddr(&wb, (struct sockaddr *)&c->peer, c->peerlen);
+	if (ipc_send(s->ctl_fd, NULL, IPC_CONN_NEW, "master", c->id, &wb,
+		     c->fd) == -1) {
+		/* The worker is gone or stuck: its death hands the
+		 * connection to the replacement. */
+		log_warn("ipc: CONN_NEW %llu to %s", (unsigned long long)c->id,
+			 s->name);
+		return;
+	}
+	c->sent = 1;
+	log_debug("connection %llu from %s to %s (pid %d)",
+		  (unsigned long long)c->id, c->peer_s, s->name, (int)s->pid);
+}
+
+/* --- messages from workers ------------------------------------------- */
+
+static int
+master_on_ready(void *arg, struct ipc_msg *msg)
+{
+	struct mslot *s = arg;
+	uint32_t pid, restarts;
+
+	if (ipc_get_u32(msg, &pid) == -1 || ipc_get_u32(msg, &restarts) == -1 ||
+	    ipc_get_end(msg) == -1)
+		return -1;
+	if (s->state != SLOT_STARTING)
+		return 0;
+	s->state = SLOT_READY;
+	log_debug("%s %s ready (pid %u)", master_slot_kind(s), s->name, pid);
+	if (s->conn != NULL)
+		master_give(s);
+	else if (s->kind == PROC_TCP && !s->m->stopping)
+		master_listen(s->m, 1);
+	return 0;
+}
+
+static int
+master_on_state(void *arg, struct ipc_msg *msg)
+{
+	struct mslot *s = arg;
+	char state[16], serving[64];
+
+	if (ipc_get_str(msg, state, sizeof(state)) == -1 ||
+	    ipc_get_str(msg, serving, sizeof(serving)) == -1 ||
+	    ipc_get_end(msg) == -1)
+		return -1;
+	log_trace("%s: %s %s", s->name, state, serving);
+	return 0;
+}
+
+static int
+master_on_conn_closed(void *arg, struct ipc_msg *msg)
+{
+	struct mslot *s = arg;
+	struct master *m = s->m;
+
+	if (ipc_get_end(msg) == -1)
+		return -1;
+	if (s->conn == NULL || s->conn->id != msg->hdr.conn_id) {
+		log_warnx("%s closed connection %llu it does not hold", s->name,
+			  (unsigned long long)msg->hdr.conn_id);
+		return 0;
+	}
+	log_debug("connection %llu closed by %s", (unsigned long long)s->conn->id,
+		  s->name);
+	master_conn_free(s);
+	if (!m->stopping)
+		master_listen(m, 1);
+	return 0;
+}
+
+static ipc_handler_fn *const master_handlers[IPC__COUNT] = {
+    [IPC_READY] = master_on_ready,
+    [IPC_STATE] = master_on_state,
+    [IPC_CONN_CLOSED] = master_on_conn_closed,
+};
+
+static void
+master_on_ctl(uv_poll_t *h, int status, int events)
+{
+	struct mslot *s = h->data;
+	struct ipc_msg msg;
+
+	for (int i = 0; i < 64; i++) {
+		int r = ipc_recv(s->ctl_fd, s->m->ipcbuf, IPC_MAX_MSG + 1, &msg);
+		if (r <= 0) {
+			if (r == -1) /* the worker is gone: SIGCHLD says how */
+				uv_poll_stop(h);
+			return;
+		}
+		if (strcmp(msg.hdr.slot, s->name) != 0) {
+			log_warnx("ipc: %s claims to be %s", s->name,
+				  msg.hdr.slot);
+			if (msg.fd >= 0)
+				close(msg.fd);
+			continue;
+		}
+		ipc_dispatch(master_handlers, s, &msg);
+	}
+}
+
+/* --- spawning and reaping -------------------------------------------- */
+
+static void
+master_on_backoff(uv_timer_t *t)
+{
+	struct mslot *s = t->data;
+
+	if (s->state == SLOT_WAIT && !s->m->stopping)
+		master_want(s);
+}
+
+/* Fork the slot's process. Returns 1 in the child, else 0. */
+static int
+master_spawn(struct mslot *s)
+{
+	struct master *m = s->m;
+	struct proc_child pc;
+	pid_t pid;
+	int fd = -1;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.kind = s->kind;
+	pc.index = s->index;
+	snprintf(pc.slot, sizeof(pc.slot), "%s", s->name);
+	pc.restarts = s->restarts;
+	pc.udp_fd = m->udp_fd;
+	s->state = SLOT_STARTING; /* reserved before fork() */
+	s->started_ms = uv_now(&m->loop);
+	pid = proc_fork(&pc, &fd);
+	if (pid == 0) {
+		*m->child = pc;
+		uv_stop(&m->loop);
+		return 1;
+	}
+	if (pid == -1) {
+		s->state = SLOT_WAIT;
+		uv_timer_start(s->backoff_timer, master_on_backoff,
+			       PROC_BACKOFF_MAX_MS, 0);
+		return 0;
+	}
+	s->pid = pid;
+	s->ctl_fd = fd;
+	s->used = 1;
+	s->ctl_poll = uvh_new(m, uv_poll_t);
+	if (s->ctl_poll == NULL || uv_poll_init(&m->loop, s->ctl_poll, fd)) {
+		/* No way to talk to it: stop it, SIGCHLD replaces it. */
+		kill(pid, SIGKILL);
+		return 0;
+	}
+	s->ctl_poll->data = s;
+	uv_poll_start(s->ctl_poll, UV_READABLE | UV_DISCONNECT, master_on_ctl);
+	if (s->conn != NULL)
+		s->conn->sent = 0;
+	log_info("started %s %s (pid %d%s)", master_slot_kind(s), s->name,
+		 (int)pid, s->restarts ? ", a replacement" : "");
+	return 0;
+}
+
+
+/* The check phase: spawn every slot that wants a process. */
+static void
+master_on_check(uv_check_t *h)
+{
+	struct master *m = h->data;
+
+	uv_idle_stop(m->idle);
+	if (m->stopping)
+		return;
+	for (int i = 0; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		if (s->state != SLOT_NEED)
+			continue;
+		if (master_spawn(s))
+			return; /* in the child: leave at once */
+	}
+}
+
+static void
+master_finish(struct master *m)
+{
+	uvh_close(m->listen_poll);
+	m->listen_poll = NULL;
+	uvh_close(m->sigchld);
+	m->sigchld = NULL;
+	uvh_close(m->sigterm);
+	m->sigterm = NULL;
+	uvh_close(m->sigint);
+	m->sigint = NULL;
+	uvh_close(m->check);
+	m->check = NULL;
+	uvh_close(m->idle);
+	m->idle = NULL;
+	uvh_close(m->backlog_timer);
+	m->backlog_timer = NULL;
+	uvh_close(m->stop_timer);
+	m->stop_timer = NULL;
+	for (int i = 0; i < m->nslots; i++) {
+		uvh_close(m->slots[i].backoff_timer);
+		m->slots[i].backoff_timer = NULL;
+	}
+}
+
+static int
+master_all_gone(const struct master *m)
+{
+	for (int i = 0; i < m->nslots; i++)
+		if (m->slots[i].pid > 0)
+			return 0;
+	return 1;
+}
+
+/* A worker died: log it, and replace it by the rules of proc.h. */
+static void
+master_reaped(struct master *m, struct mslot *s, int status)
+{
+	uint64_t lived = uv_now(&m->loop) - s->started_ms;
+	char how[64];
+	int startup_err = 0;
+
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d (%s)",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else {
+		snprintf(how, sizeof(how), "exited with status %d",
+			 WEXITSTATUS(status));
+		startup_err = WEXITSTATUS(status) == PROC_EXIT_STARTUP;
+	}
+	uvh_close(s->ctl_poll);
+	s->ctl_poll = NULL;
+	close(s->ctl_fd);
+	s->ctl_fd = -1;
+	if (m->stopping) {
+		log_info("%s %s (pid %d) %s", master_slot_kind(s), s->name,
+			 (int)s->pid, how);
+		s->pid = 0;
+		s->state = SLOT_EMPTY;
+		master_conn_free(s);
+		if (master_all_gone(m))
+			master_finish(m);
+		return;
+	}
+	if (s->conn != NULL) {
+		s->conn->sent = 0;
+		if (++s->conn->resumes >= PROC_MAX_RESUMES) {
+			log_warnx("closing connection %llu from %s: %d workers "
+				  "died serving it",
+				  (unsigned long long)s->conn->id,
+				  s->conn->peer_s, s->conn->resumes);
+			master_conn_free(s);
+		}
+	}
+	if (startup_err || lived < PROC_MIN_LIFE_MS) {
+		s->backoff_ms = s->backoff_ms == 0 ? PROC_BACKOFF_MIN_MS
+						   : s->backoff_ms * 2;
+		if (s->backoff_ms > PROC_BACKOFF_MAX_MS)
+			s->backoff_ms = PROC_BACKOFF_MAX_MS;
+	} else {
+		s->backoff_ms = 0;
+	}
+	if (s->backoff_ms)
+		log_warnx("%s %s (pid %d) %s after %llu ms%s; replacing it in "
+			  "%u ms (back-off)",
+			  master_slot_kind(s), s->name, (int)s->pid, how,
+			  (unsigned long long)lived,
+			  s->conn ? " while serving a connection" : "",
+			  s->backoff_ms);
+	else
+		log_warnx("%s %s (pid %d) %s after %llu ms%s; replacing it now",
+			  master_slot_kind(s), s->name, (int)s->pid, how,
+			  (unsigned long long)lived,
+			  s->conn ? " while serving a connection" : "");
+	s->pid = 0;
+	s->restarts++;
+	if (s->backoff_ms) {
+		s->state = SLOT_WAIT;
+		uv_timer_start(s->backoff_timer, master_on_backoff,
+			       s->backoff_ms, 0);
+	} else {
+		master_want(s);
+	}
+}
+
+static void
+master_on_sigchld(uv_signal_t *h, int signum)
+{
+	struct master *m = h->data;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct mslot *s = NULL;
+
+		for (int i = 0; i < m->nslots; i++)
+			if (m->slots[i].pid == pid)
+				s = &m->slots[i];
+		if (s == NULL) {
+			log_debug("reaped unknown child %d", (int)pid);
+			continue;
+		}
+		master_reaped(m, s, status);
+	}
+	if (!m->stopping)
+		master_pool(m);
+}
+
+/* Keep tcp_min_spare idle TCP workers (counting those on their way),
+ * never more than tcp_max in all. */
+static void
+master_pool(struct master *m)
+{
+	int spare = 0, total = 0;
+
+	if (m->stopping)
+		return;
+	for (int i = 1; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		if (s->state == SLOT_EMPTY)
+			continue;
+		total++;
+		if (s->conn == NULL)
+			spare++;
+	}
+	for (int i = 1; i < m->nslots && spare < m->conf->tcp_min_spare &&
+			total < m->conf->tcp_max;
+	     i++) {
+		if (m->slots[i].state != SLOT_EMPTY)
+			continue;
+		master_want(&m->slots[i]);
+		spare++;
+		total++;
+	}
+}
+
+/* --- accepting ------------------------------------------------------- */
+
+static void master_on_listen(uv_poll_t *h, int status, int events);
+static void master_on_backlog(uv_timer_t *t);
+
+static void
+master_listen(struct master *m, int on)
+{
+	if (on == m->listening || m->listen_poll == NULL)
+		return;
+	m->listening = on;
+	if (on) {
+		uv_poll_start(m->listen_poll, UV_READABLE, master_on_listen);
+		uv_timer_stop(m->backlog_timer);
+	} else {
+		uv_poll_stop(m->listen_poll);
+	}
+}
+
+static void
+master_on_listen(uv_poll_t *h, int status, int events)
+{
+	struct master *m = h->data;
+
+	for (int i = 0; i < MASTER_ACCEPTS_PER_TURN; i++) {
+		struct mslot *s = master_idle_tcp(m);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct mconn *c;
+		int fd;
+
+		if (s == NULL) {
+			/* Every worker is busy: the connection waits in the
+			 * kernel's backlog until one is idle, or the timer
+			 * refuses it. */
+			master_listen(m, 0);
+			if (!uv_is_active((uv_handle_t *)m->backlog_timer))
+				uv_timer_start(m->backlog_timer,
+					       master_on_backlog,
+					       MASTER_BACKLOG_MS, 0);
+			break;
+		}
+		fd = accept4(m->tcp_fd, (struct sockaddr *)&ss, &sl,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			break;
+		}
+		c = talloc_zero(m, struct mconn);
+		if (c == NULL) {
+			close(fd);
+			break;
+		}
+		c->id = ++m->next_conn_id;
+		c->fd = fd;
+		memcpy(&c->peer, &ss, sizeof(ss));
+		c->peerlen = sl;
+		worker_addr_str(c->peer_s, sizeof(c->peer_s),
+				(struct sockaddr *)&ss);
+		s->conn = c;
+		master_give(s);
+	}
+	master_pool(m);
+}
+
+/* The pool stayed full for MASTER_BACKLOG_MS: refuse what waits. */
+static void
+master_on_backlog(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	int fd;
+
+	if (m->stopping || master_idle_tcp(m) != NULL) {
+		master_listen(m, 1);
+		return;
+	}
+	while ((fd = accept4(m->tcp_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char peer[64] = "?";
+
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+			worker_addr_str(peer, sizeof(peer),
+					(struct sockaddr *)&ss);
+		log_warnx("all %d TCP workers busy for %d ms: closed the "
+			  "connection from %s",
+			  m->conf->tcp_max, MASTER_BACKLOG_MS, peer);
+		close(fd);
+	}
+	master_listen(m, 1);
+}
+
+/* --- stopping -------------------------------------------------------- */
+
+static void
+master_on_stop_timer(uv_timer_t *t)
+{
+	struct master *m = t->data;
+
+	for (int i = 0; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		if (s->pid > 0) {
+			log_warnx("%s (pid %d) still running after %d ms: "
+				  "SIGKILL",
+				  s->name, (int)s->pid, MASTER_STOP_MS);
+			kill(s->pid, SIGKILL);
+		}
+	}
+}
+
+static void
+master_stop(struct master *m, int signum)
+{
+	if (m->stopping)
+		return;
+	m->stopping = 1;
+	log_info("%s: stopping", strsignal(signum));
+	master_listen(m, 0);
+	uv_timer_stop(m->backlog_timer);
+	for (int i = 0; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		uv_timer_stop(s->backoff_timer);
+		if (s->pid > 0)
+			kill(s->pid, SIGTERM);
+		else
+			s->state = SLOT_EMPTY;
+	}
+	if (master_all_gone(m)) {
+		master_finish(m);
+		return;
+	}
+	uv_timer_start(m->stop_timer, master_on_stop_timer, MASTER_STOP_MS, 0);
+}
+
+static void
+master_on_signal(uv_signal_t *h, int signum)
+{
+	master_stop(h->data, signum);
+}
+
+/* --- start ----------------------------------------------------------- */
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+master_schema(const struct conf *c)
+{
+	char dir[4096], *slash;
+	sqlite3 *db;
+	int rc = -1;
+
+	snprintf(dir, sizeof(dir), "%s", c->database);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) == -1) {
+			log_warn("mkdir %s", dir);
+			return -1;
+		}
+	}
+	if ((db = db_open(c)) == NULL)
+		return -1;
+	if (db_migrate(db) == 0 && db_workers_reset(db) == 0)
+		rc = 0;
+	db_close(db); /* no SQLite handle crosses a fork */
+	return rc;
+}
+
+static int
+master_socket(const struct conf *c, int type)
+{
+	struct addrinfo hints, *ai = NULL;
+	char port[16];
+	int fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	snprintf(port, sizeof(port), "%d", c->port);
+	if ((rc = getaddrinfo(c->listen, port, &hints, &ai)) != 0) {
+		log_warnx("listen %s: %s", c->listen, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (type == SOCK_DGRAM) {
+		int sz = 4 * 1024 * 1024;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+			       sizeof(sz)) == -1)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+			       sizeof(sz)) == -1)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		log_warn("bind %s port %d (%s)", c->listen, c->port,
+			 type == SOCK_DGRAM ? "udp" : "tcp");
+		goto fail;
+	}
+	if (type == SOCK_STREAM && listen(fd, 128) == -1) {
+		log_warn("listen");
+		goto fail;
+	}
+	freeaddrinfo(ai);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return -1;
+}
+
+/* A handle of the master, initialised; NULL on failure. */
+#define MASTER_HANDLE(m, type, init)                                           \
+	({                                                                     \
+		type *h_ = uvh_new((m), type);                                 \
+		if (h_ != NULL && init(&(m)->loop, h_) != 0) {                 \
+			talloc_free(h_);                                       \
+			h_ = NULL;                                             \
+		}                                                              \
+		if (h_ != NULL)                                                \
+			h_->data = (m);                                        \
+		h_;                                                            \
+	})
+
+static int
+master_setup(struct master *m)
+{
+	const struct conf *c = m->conf;
+
+	if (mkdir_p(c->run_dir, 0755) == -1) {
+		log_warn("mkdir %s", c->run_dir);
+		return -1;
+	}
+	if (master_schema(c) == -1)
+		return -1;
+	if ((m->udp_fd = master_socket(c, SOCK_DGRAM)) == -1 ||
+	    (m->tcp_fd = master_socket(c, SOCK_STREAM)) == -1)
+		return -1;
+	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL)
+		return -1;
+	m->nslots = 1 + c->tcp_max;
+	m->slots = talloc_zero_array(m, struct mslot, m->nslots);
+	if (m->slots == NULL)
+		return -1;
+	for (int i = 0; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		s->m = m;
+		s->kind = i == 0 ? PROC_UDP : PROC_TCP;
+		s->index = i == 0 ? 0 : i - 1;
+		s->ctl_fd = -1;
+		proc_slot_name(s->name, sizeof(s->name), s->kind, s->index);
+		s->backoff_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init);
+		if (s->backoff_timer == NULL)
+			return -1;
+		s->backoff_timer->data = s;
+	}
+	if ((m->sigchld = MASTER_HANDLE(m, uv_signal_t, uv_signal_init)) ==
+		NULL ||
+	    (m->sigterm = MASTER_HANDLE(m, uv_signal_t, uv_signal_init)) ==
+		NULL ||
+	    (m->sigint = MASTER_HANDLE(m, uv_signal_t, uv_signal_init)) ==
+		NULL ||
+	    (m->check = MASTER_HANDLE(m, uv_check_t, uv_check_init)) == NULL ||
+	    (m->idle = MASTER_HANDLE(m, uv_idle_t, uv_idle_init)) == NULL ||
+	    (m->backlog_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
+		NULL ||
+	    (m->stop_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
+		NULL)
+		return -1;
+	m->listen_poll = uvh_new(m, uv_poll_t);
+	if (m->listen_poll == NULL ||
+	    uv_poll_init(&m->loop, m->listen_poll, m->tcp_fd) != 0)
+		return -1;
+	m->listen_poll->data = m;
+	uv_signal_start(m->sigchld, master_on_sigchld, SIGCHLD);
+	uv_signal_start(m->sigterm, master_on_signal, SIGTERM);
+	uv_signal_start(m->sigint, master_on_signal, SIGINT);
+	uv_check_start(m->check, master_on_check);
+	master_want(&m->slots[0]);
+	master_pool(m);
+	return 0;
+}
+
+/* In a new worker: drop everything of the master (its loop, descriptors
+ * and memory); only the proc_child survives. */
+static void
+master_child_cleanup(struct master *m)
+{
+	uv_loop_fork(&m->loop);
+	master_finish(m);
+	for (int i = 0; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		uvh_close(s->ctl_poll);
+		s->ctl_poll = NULL;
+		if (s->ctl_fd >= 0)
+			close(s->ctl_fd);
+		if (s->conn != NULL) {
+			close(s->conn->fd);
+			s->conn = NULL;
+		}
+	}
+	uv_run(&m->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&m->loop);
+	close(m->tcp_fd);
+}
+
+static void
+master_cleanup(struct master *m)
+{
+	struct sockaddr_un sun;
+	sqlite3 *db;
+
+	for (int i = 0; i < m->nslots; i++) {
+		struct mslot *s = &m->slots[i];
+
+		master_conn_free(s);
+		if (s->used &&
+		    ipc_slot_addr(&sun, m->conf->run_dir, s->name) == 0)
+			unlink(sun.sun_path);
+	}
+	if (m->udp_fd >= 0)
+		close(m->udp_fd);
+	if (m->tcp_fd >= 0)
+		close(m->tcp_fd);
+	if ((db = db_open(m->conf)) != NULL) {
+		db_workers_stopped(db);
+		db_close(db);
+	}
+}
+
+int
+master_run(const struct conf *c, struct proc_child *child)
+{
+	struct master *m;
+	int rc;
+
+	m = talloc_zero(NULL, struct master);
+	if (m == NULL)
+		return 1;
+	m->conf = c;
+	m->child = child;
+	m->udp_fd = m->tcp_fd = -1;
+	log_procname("master");
+	proctitle_set("afd: master");
+	if (uv_loop_init(&m->loop) != 0) {
+		talloc_free(m);
+		return 1;
+	}
+	if (master_setup(m) == -1) {
+		log_warnx("cannot start");
+		master_finish(m);
+		uv_run(&m->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&m->loop);
+		master_cleanup(m);
+		talloc_free(m);
+		return 1;
+	}
+	log_info("listening on %s port %d (udp, tcp); database %s",
+		 c->listen, c->port, c->database);
+	master_listen(m, 1);
+	uv_run(&m->loop, UV_RUN_DEFAULT);
+	if (child->slot[0] != '\0') {
+		/* A new worker left the master's loop. */
+		int keep_udp = m->udp_fd;
+
+		master_child_cleanup(m);
+		talloc_free(m);
+		child->udp_fd = keep_udp;
+		return MASTER_CHILD;
+	}
+	uv_loop_close(&m->loop);
+	master_cleanup(m);
+	rc = m->exit_code;
+	talloc_free(m);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * daemon/proc.c: the process table (one row per kind of worker: its name,
+ * title, slot prefix, start function and control handlers) and proc_fork(),
+ * the one place afd forks. The child's clean start (new loop, new
+ * randomness, its own database connection, title) is workers/worker.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "daemon/proc.h"
+#include "workers/worker.h"
+
+const struct proc_kind_info proc_kinds[PROC__COUNT] = {
+    [PROC_UDP] = {"udp", "udp worker", 'u', 0, udp_start, udp_ctl_handlers},
+    [PROC_TCP] = {"tcp", "tcp worker", 't', 1, tcp_start, tcp_ctl_handlers},
+};
+
+void
+proc_slot_name(char *out, size_t outsz, enum proc_kind kind, int index)
+{
+	snprintf(out, outsz, "%c%d", proc_kinds[kind].prefix, index);
+}
+
+pid_t
+proc_fork(struct proc_child *pc, int *master_fd)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) == -1) {
+		log_warn("socketpair for %s", pc->slot);
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork for %s", pc->slot);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		pc->ctl_fd = sv[1];
+		return 0;
+	}
+	close(sv[1]);
+	*master_fd = sv[0];
+	return pid;
+}

@@ -1,0 +1,149 @@
+/*
+ * ipc/ipc.h: the one catalogue of messages between afd's processes (after
+ * OpenBSD imsg and OpenSMTPD mproc).
+ *
+ * Two carriers, one format:
+ *  - master <-> worker: a SOCK_SEQPACKET socketpair per worker, made before
+ *    fork(); it also carries descriptors (SCM_RIGHTS);
+ *  - worker <-> worker: each worker binds a SOCK_DGRAM Unix socket at
+ *    <run_dir>/<slot>.sock; the address belongs to the slot, not the pid.
+ * Every message is one datagram: a fixed header, then the payload, written
+ * and read field by field with the ipc_put_* / ipc_get_* helpers (native byte
+ * order: both ends are the same program on the same host). Never send a
+ * struct that holds pointers. Bump IPC_VERSION when the catalogue changes.
+ */
+#ifndef AFD_IPC_H
+#define AFD_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define IPC_VERSION 1
+/* The largest payload: a SIP message of the largest max_message plus its
+ * addresses. conf.c keeps max_message at most IPC_MAX_SIP. */
+#define IPC_MAX_SIP (128 * 1024)
+#define IPC_MAX_PAYLOAD (IPC_MAX_SIP + 1024)
+#define IPC_MAX_MSG (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
+
+/*
+ * Every message type, grouped by receiver; the comment names the payload's
+ * fields in order (hdr = carried in the header).
+ */
+enum ipc_type {
+	IPC_NONE = 0,
+
+	/* master -> tcp worker */
+	IPC_CONN_NEW,	 /* hdr conn_id; u8 resumed, sockaddr peer; + the fd */
+
+	/* worker -> master */
+	IPC_READY,	 /* u32 pid, u32 restarts: started, ready for work */
+	IPC_STATE,	 /* str state ("idle"|"busy"), str serving ("" or
+			    "addr:port"); hdr conn_id of what it serves */
+	IPC_CONN_CLOSED, /* hdr conn_id; (empty): the connection is gone */
+
+	/* worker -> worker (over <run_dir>/<slot>.sock) */
+	IPC_SIP_FORWARD, /* u32 transport, sockaddr from, bytes sip: a message
+			    received elsewhere, for this worker to handle;
+			    hdr conn_id of the flow it came on (TCP) */
+	IPC_SIP_SEND,	 /* u32 transport, sockaddr to, bytes sip: send this
+			    on the receiver's transport; hdr conn_id names
+			    the TCP connection */
+
+	IPC__COUNT
+};
+
+/* The fixed header; len counts the payload bytes that follow. */
+struct ipc_hdr {
+	uint16_t type;	  /* enum ipc_type */
+	uint16_t version; /* IPC_VERSION */
+	uint32_t len;	  /* payload bytes */
+	uint64_t conn_id; /* the TCP connection concerned, or 0 */
+	char slot[8];	  /* the sender's slot ("master", "u0", "t3") */
+};
+
+/* The name of a type for logs ("CONN_NEW"; "?" when unknown). */
+const char *ipc_type_name(unsigned type);
+
+/* A payload being written into a caller's buffer. A put that does not fit
+ * sets overflow; ipc_send() refuses an overflowed payload. */
+struct ipc_wbuf {
+	unsigned char *buf;
+	size_t cap, len;
+	int overflow;
+};
+
+void ipc_wbuf_init(struct ipc_wbuf *w, void *buf, size_t cap);
+void ipc_put_u8(struct ipc_wbuf *w, uint8_t v);
+void ipc_put_u32(struct ipc_wbuf *w, uint32_t v);
+void ipc_put_u64(struct ipc_wbuf *w, uint64_t v);
+void ipc_put_bytes(struct ipc_wbuf *w, const void *p, size_t n); /* u32 n + n */
+void ipc_put_str(struct ipc_wbuf *w, const char *s);		  /* bytes */
+void ipc_put_sockaddr(struct ipc_wbuf *w, const struct sockaddr *sa,
+		      socklen_t len); /* bytes of an AF_INET/AF_INET6 addr */
+
+/* A received message. payload points into the receive buffer; fd is a
+ * passed descriptor or -1 (whoever keeps it sets fd to -1). */
+struct ipc_msg {
+	struct ipc_hdr hdr;
+	const unsigned char *payload;
+	size_t off; /* read cursor in payload */
+	int fd;
+};
+
+/* Readers: 0, or -1 when the payload has too few bytes or the value is not
+ * valid (then the message is malformed). */
+int ipc_get_u8(struct ipc_msg *m, uint8_t *v);
+int ipc_get_u32(struct ipc_msg *m, uint32_t *v);
+int ipc_get_u64(struct ipc_msg *m, uint64_t *v);
+/* Zero-copy: *p points into the payload. */
+int ipc_get_bytes(struct ipc_msg *m, const void **p, size_t *n);
+/* A copy NUL-terminated into out; -1 when longer than outsz-1 or it holds
+ * a NUL. */
+int ipc_get_str(struct ipc_msg *m, char *out, size_t outsz);
+/* An AF_INET or AF_INET6 address of the right length. */
+int ipc_get_sockaddr(struct ipc_msg *m, struct sockaddr_storage *ss,
+		     socklen_t *len);
+/* 0 when every payload byte was read, -1 when some are left over. */
+int ipc_get_end(const struct ipc_msg *m);
+
+/*
+ * Send one message on sock (to: the receiver's address for a SOCK_DGRAM
+ * socket, NULL on a connected one), with payload w (NULL: empty) and a
+ * descriptor to pass (fd, or -1). Never blocks (MSG_DONTWAIT).
+ * Returns 0, or -1 with errno set (EAGAIN: the receiver is full; EPIPE:
+ * it is gone; EMSGSIZE: payload overflowed or too large).
+ */
+int ipc_send(int sock, const struct sockaddr_un *to, enum ipc_type type,
+	     const char *slot, uint64_t conn_id, const struct ipc_wbuf *w,
+	     int fd);
+
+/*
+ * Receive and check one message from non-blocking sock into buf (at least
+ * IPC_MAX_MSG + 1 bytes). A message that fails the checks (short header,
+ * wrong version, length beyond IPC_MAX_PAYLOAD or not matching what came,
+ * unknown type, truncated, a descriptor where none belongs) is logged and
+ * dropped (its descriptors closed), and the next one is read.
+ * Returns 1 with *m filled, 0 when nothing is waiting, -1 when the peer
+ * closed the channel (SOCK_SEQPACKET end of file) or on a socket error.
+ */
+int ipc_recv(int sock, void *buf, size_t bufsz, struct ipc_msg *m);
+
+/* A receiver's handler for one type: 0, or -1 when the payload is
+ * malformed (dispatch logs and drops it). */
+typedef int ipc_handler_fn(void *arg, struct ipc_msg *m);
+
+/*
+ * Call table[m->hdr.type] (a table of IPC__COUNT entries). A type with no
+ * handler is a bug in a sibling: logged loudly and dropped. A descriptor
+ * the handler did not keep is closed. Returns the handler's result, or -1.
+ */
+int ipc_dispatch(ipc_handler_fn *const table[IPC__COUNT], void *arg,
+		 struct ipc_msg *m);
+
+/* "<run_dir>/<slot>.sock" into sun; -1 when the path is too long. */
+int ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir,
+		  const char *slot);
+
+#endif

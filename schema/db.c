@@ -1,0 +1,428 @@
+/*
+ * schema/db.c: the data layer's common part (see db.h): opening a
+ * connection with afd's settings, the schema and its upgrades, transactions,
+ * prepared statements kept per connection, and the workers table.
+ *
+ * The schema is schema/schema.sql compiled in as afd_schema_sql. Its
+ * statements are all "IF NOT EXISTS", so applying it to any file creates
+ * what is missing. A file's PRAGMA user_version says which version it has;
+ * db_steps[] upgrades it one version at a time, in order, inside one
+ * transaction with the schema itself. A file newer than this afd is refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/log.h"
+#include "schema/db.h"
+
+extern const char afd_schema_sql[];
+
+sqlite3 *
+db_open(const struct conf *c)
+{
+	sqlite3 *db = NULL;
+	char sql[128];
+	int rc;
+
+	rc = sqlite3_open_v2(c->database, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		log_warnx("db: cannot open %s: %s", c->database,
+			  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+		 "PRAGMA foreign_keys=ON;",
+		 c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL");
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		log_warnx("db: %s: %s", c->database, sqlite3_errmsg(db));
+		goto fail;
+	}
+	return db;
+fail:
+	sqlite3_close(db);
+	return NULL;
+}
+
+void
+db_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (db == NULL)
+		return;
+	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+		sqlite3_finalize(st);
+	if (sqlite3_close(db) != SQLITE_OK)
+		log_warnx("db: close: %s", sqlite3_errmsg(db));
+}
+
+static int
+db_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("db: %s", err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_begin(sqlite3 *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int
+db_commit(sqlite3 *db)
+{
+	return db_exec(db, "COMMIT");
+}
+
+int
+db_rollback(sqlite3 *db)
+{
+	if (sqlite3_get_autocommit(db))
+		return 0;
+	return db_exec(db, "ROLLBACK");
+}
+
+sqlite3_stmt *
+db_stmt(sqlite3 *db, sqlite3_stmt **stmt, const char *sql)
+{
+	if (*stmt == NULL) {
+		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+				       stmt, NULL) != SQLITE_OK) {
+			log_warnx("db: prepare \"%.60s\": %s", sql,
+				  sqlite3_errmsg(db));
+			*stmt = NULL;
+			return NULL;
+		}
+		return *stmt;
+	}
+	sqlite3_reset(*stmt);
+	sqlite3_clear_bindings(*stmt);
+	return *stmt;
+}
+
+static int
+db_user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("db: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (*v < 0) {
+		log_warnx("db: cannot read user_version: %s",
+			  sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Does the file's table t lack a column that the reference has? */
+static int
+db_table_lacks(sqlite3 *db, sqlite3 *ref, const char *t, int *lacks)
+{
+	sqlite3_stmt *st = NULL, *have = NULL;
+	int rc = -1;
+
+	*lacks = 0;
+	if (sqlite3_prepare_v2(ref, "SELECT name FROM pragma_table_info(?)", -1,
+			       &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT 1 FROM pragma_table_info(?1) "
+			       "WHERE name = ?2",
+			       -1, &have, NULL) != SQLITE_OK) {
+		log_warnx("db: %s", sqlite3_errmsg(db));
+		goto done;
+	}
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		sqlite3_reset(have);
+		sqlite3_bind_text(have, 1, t, -1, SQLITE_STATIC);
+		sqlite3_bind_text(have, 2,
+				  (const char *)sqlite3_column_text(st, 0), -1,
+				  SQLITE_TRANSIENT);
+		if (sqlite3_step(have) != SQLITE_ROW)
+			*lacks = 1;
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_finalize(have);
+	return rc;
+}
+
+/*
+ * Copy the rows of old into t (both exist): the columns they share, and for
+ * a NOT NULL column without default that old lacks, a neutral value (now
+ * for *_at times, 0 for numbers, '' for text).
+ */
+static int
+db_copy_rows(sqlite3 *db, const char *t, const char *old)
+{
+	sqlite3_stmt *st = NULL, *has = NULL;
+	char *cols = sqlite3_mprintf(""), *vals = sqlite3_mprintf(""), *sql;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT name, type, \"notnull\", dflt_value, pk "
+			       "FROM pragma_table_info(?)",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT 1 FROM pragma_table_info(?1) "
+			       "WHERE name = ?2",
+			       -1, &has, NULL) != SQLITE_OK) {
+		log_warnx("db: %s", sqlite3_errmsg(db));
+		goto done;
+	}
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		int notnull = sqlite3_column_int(st, 2);
+		int dflt = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		const char *val;
+		char *c2, *v2;
+		size_t nl = strlen(name);
+
+		sqlite3_reset(has);
+		sqlite3_bind_text(has, 1, old, -1, SQLITE_STATIC);
+		sqlite3_bind_text(has, 2, name, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(has) == SQLITE_ROW)
+			val = NULL; /* copied as is */
+		else if (!notnull || dflt)
+			continue; /* NULL or its default */
+		else if (nl > 3 && strcmp(name + nl - 3, "_at") == 0)
+			val = "CAST(strftime('%s','now') AS INTEGER)";
+		else if (type && (strstr(type, "INT") || strstr(type, "REAL")))
+			val = "0";
+		else
+			val = "''";
+		c2 = sqlite3_mprintf("%s%s\"%w\"", cols, *cols ? ", " : "",
+				     name);
+		if (val)
+			v2 = sqlite3_mprintf("%s%s%s", vals, *vals ? ", " : "",
+					     val);
+		else
+			v2 = sqlite3_mprintf("%s%s\"%w\"", vals,
+					     *vals ? ", " : "", name);
+		sqlite3_free(cols);
+		sqlite3_free(vals);
+		cols = c2;
+		vals = v2;
+		if (cols == NULL || vals == NULL)
+			goto done;
+	}
+	sql = sqlite3_mprintf("INSERT INTO \"%w\" (%s) SELECT %s FROM \"%w\"",
+			      t, cols, vals, old);
+	if (sql == NULL)
+		goto done;
+	rc = db_exec(db, sql);
+	sqlite3_free(sql);
+done:
+	sqlite3_free(cols);
+	sqlite3_free(vals);
+	sqlite3_finalize(st);
+	sqlite3_finalize(has);
+	return rc;
+}
+
+/*
+ * Step to version 1, from a file made before the schema had a version
+ * (user_version 0): early prototypes had some of the tables with fewer
+ * columns. Each table of the schema that exists but lacks columns is
+ * rebuilt: renamed to <t>_v0, created anew by the schema, its rows copied,
+ * the old one dropped. Views are dropped and made again by the schema.
+ */
+static int
+db_step_1(sqlite3 *db)
+{
+	sqlite3 *ref = NULL;
+	sqlite3_stmt *st = NULL;
+	char **moved = NULL;
+	int nmoved = 0, rc = -1;
+
+	if (sqlite3_open(":memory:", &ref) != SQLITE_OK ||
+	    db_exec(ref, afd_schema_sql) == -1)
+		goto done;
+	if (db_exec(db, "DROP VIEW IF EXISTS active_registrations;"
+			"DROP VIEW IF EXISTS active_calls;") == -1)
+		goto done;
+	if (sqlite3_prepare_v2(ref,
+			       "SELECT name FROM sqlite_schema "
+			       "WHERE type = 'table' ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		int lacks;
+		char *sql;
+
+		if (db_table_lacks(db, ref, t, &lacks) == -1)
+			goto done;
+		if (!lacks)
+			continue;
+		/* A table the file does not have at all lacks every column:
+		 * the schema creates it, nothing to move. */
+		sqlite3_stmt *ex = NULL;
+		int exists = 0;
+		if (sqlite3_prepare_v2(db,
+				       "SELECT 1 FROM sqlite_schema WHERE "
+				       "type = 'table' AND name = ?",
+				       -1, &ex, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(ex, 1, t, -1, SQLITE_STATIC);
+			exists = sqlite3_step(ex) == SQLITE_ROW;
+		}
+		sqlite3_finalize(ex);
+		if (!exists)
+			continue;
+		log_info("db: upgrading table %s from a version 0 file", t);
+		sql = sqlite3_mprintf("ALTER TABLE \"%w\" RENAME TO \"%w_v0\"",
+				      t, t);
+		rc = sql ? db_exec(db, sql) : -1;
+		sqlite3_free(sql);
+		if (rc == -1)
+			goto done;
+		rc = -1;
+		moved = realloc(moved, sizeof(*moved) * (size_t)(nmoved + 1));
+		if (moved == NULL)
+			goto done;
+		moved[nmoved++] = sqlite3_mprintf("%s", t);
+	}
+	if (db_exec(db, afd_schema_sql) == -1)
+		goto done;
+	for (int i = 0; i < nmoved; i++) {
+		char old[256], *sql;
+
+		snprintf(old, sizeof(old), "%s_v0", moved[i]);
+		if (db_copy_rows(db, moved[i], old) == -1)
+			goto done;
+		sql = sqlite3_mprintf("DROP TABLE \"%w\"", old);
+		rc = sql ? db_exec(db, sql) : -1;
+		sqlite3_free(sql);
+		if (rc == -1)
+			goto done;
+		rc = -1;
+	}
+	rc = 0;
+done:
+	if (rc == -1 && ref && sqlite3_errcode(ref) != SQLITE_OK)
+		log_warnx("db: upgrade to version 1: %s", sqlite3_errmsg(ref));
+	for (int i = 0; i < nmoved; i++)
+		sqlite3_free(moved[i]);
+	free(moved);
+	sqlite3_finalize(st);
+	sqlite3_close(ref);
+	return rc;
+}
+
+/* db_steps[v] brings a file from version v to v + 1. */
+static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
+    db_step_1,
+};
+
+int
+db_migrate(sqlite3 *db)
+{
+	char sql[64];
+	int v;
+
+	if (db_user_version(db, &v) == -1)
+		return -1;
+	if (v > DB_SCHEMA_VERSION) {
+		log_warnx("db: the database has schema version %d, newer than "
+			  "this afd's %d: refusing to use it (use a newer afd "
+			  "or another database file)",
+			  v, DB_SCHEMA_VERSION);
+		return -1;
+	}
+	if (db_begin(db) == -1)
+		return -1;
+	for (int i = v; i < DB_SCHEMA_VERSION; i++) {
+		if (db_steps[i](db) == -1) {
+			log_warnx("db: upgrade from version %d to %d failed", i,
+				  i + 1);
+			goto fail;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		 DB_SCHEMA_VERSION);
+	if (db_exec(db, afd_schema_sql) == -1 || db_exec(db, sql) == -1)
+		goto fail;
+	if (db_commit(db) == -1)
+		goto fail;
+	if (v != DB_SCHEMA_VERSION)
+		log_info("db: schema at version %d (was %d)", DB_SCHEMA_VERSION,
+			 v);
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
+	      const char *state, const char *serving, int restarts)
+{
+	static const char sql[] =
+	    "INSERT INTO workers (slot, kind, pid, state, serving, "
+	    "started_at, restarts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "ON CONFLICT (slot) DO UPDATE SET kind = excluded.kind, "
+	    "pid = excluded.pid, state = excluded.state, "
+	    "serving = excluded.serving, restarts = excluded.restarts, "
+	    "started_at = CASE WHEN workers.pid IS excluded.pid "
+	    "THEN workers.started_at ELSE excluded.started_at END";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* Written a few times per connection: not worth a kept statement
+	 * (and the caller's connection may be shared with sipd's). */
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("db: workers: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, slot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, pid);
+	sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
+	if (serving && *serving)
+		sqlite3_bind_text(st, 5, serving, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int(st, 7, restarts);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		log_warnx("db: workers %s: %s", slot, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+db_workers_reset(sqlite3 *db)
+{
+	return db_exec(db, "DELETE FROM workers");
+}
+
+int
+db_workers_stopped(sqlite3 *db)
+{
+	return db_exec(db, "UPDATE workers SET state = 'stopped', "
+			   "serving = NULL WHERE state <> 'stopped'");
+}

@@ -1,0 +1,424 @@
+#!/bin/sh
+# t/bench/bench.sh afd|compare: the REGISTER benchmark (make bench,
+# make bench-compare).  See t/bench/README.md for how to read the output.
+#
+#   afd      a fresh afd (durability = normal), then a fresh afd with
+#            durability = full
+#   compare  the same, then Kamailio 5.6 (../shared/bench/kamailio/,
+#            variants mem and wt-wal, one UDP child) in the same run
+#
+# For each server: a closed-loop run ("as fast as it answers", BENCH_WINDOW
+# requests outstanding) measures its capacity C; then fixed-rate runs from a
+# ladder of rates, starting at the highest rung not above C and going down
+# (or one rung up after a pass) until one is held: every REGISTER answered
+# 200, no failure, no retransmission, 2xx/s >= 98% of the rate.  afd
+# (normal) also runs at BENCH_P99_RATE (10,000/s) for the p99 target.
+# The server is pinned to BENCH_SERVER_CPU (0), regload to BENCH_LOAD_CPU
+# (1).  Every run registers AORs not registered before (the table grows).
+#
+# Environment: BENCH_SECONDS (10, each run's sending time), BENCH_WINDOW
+# (200), BENCH_RATES (the ladder), BENCH_P99_RATE (10000), BENCH_TRIES (4),
+# BENCH_SERVERS (which to run, e.g. "afd kam-mem"; names: afd afd-full
+# kam-mem kam-wt-wal and the other run-kamailio.sh variants as kam-VARIANT),
+# BENCH_PERF=1 (perf profile of afd's UDP worker at its held rate),
+# BENCH_STRICT=1 (exit 1 when afd misses a target), BENCH_KEEP=1 (keep the
+# temporary directory), AFD_BIN (./afd), REGLOAD, AFD_SHARED.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+MODE=${1:-afd}
+BUILD=${BUILD:-build}
+REGLOAD=${REGLOAD:-$BUILD/t/bench/regload}
+AFD=${AFD_BIN:-./afd}
+SECS=${BENCH_SECONDS:-10}
+WINDOW=${BENCH_WINDOW:-200}
+SCPU=${BENCH_SERVER_CPU:-0}
+LCPU=${BENCH_LOAD_CPU:-1}
+LADDER=${BENCH_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 10000 12500 15000 17500 20000 22500 25000 27500 30000 35000 40000 45000 50000 60000 70000 80000 100000"}
+P99_RATE=${BENCH_P99_RATE:-10000}
+TRIES=${BENCH_TRIES:-4}
+HZ=$(getconf CLK_TCK)
+
+case "$MODE" in
+afd) SERVERS=${BENCH_SERVERS:-"afd afd-full"} ;;
+compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal"} ;;
+*) echo "usage: $0 afd|compare" >&2; exit 2 ;;
+esac
+
+SHARED=${AFD_SHARED:-$ROOT/../shared}
+[ -d "$SHARED" ] || SHARED=/work/shared
+KAMRUN=$SHARED/bench/kamailio/run-kamailio.sh
+
+[ -x "$REGLOAD" ] || { echo "bench: $REGLOAD missing (make $REGLOAD)" >&2; exit 1; }
+
+# Database and logs on disk (not /dev/shm): the durability is the point.
+mkdir -p var
+TMP=$(mktemp -d "$ROOT/var/bench.XXXXXX")
+MASTER=
+KIND=
+RESULTS=$TMP/results
+: >"$RESULTS"
+BASE=0
+
+cleanup() {
+	stop_server || true
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*"; }
+
+# kv LINE KEY: the value of KEY in regload's key=value line
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+free_port() {
+	while :; do
+		f_p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		if ! ss -Hlun "sport = :$f_p" | grep -q . &&
+		   ! ss -Hltn "sport = :$f_p" | grep -q .; then
+			echo "$f_p"
+			return
+		fi
+		sleep 0.1
+	done
+}
+
+# ticks PID: user+system CPU ticks of a process (0 if gone)
+ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
+	    awk '{ print $12 + $13 }' || echo 0
+}
+
+# The server's processes: the master and its children.
+server_pids() { echo "$MASTER $(pgrep -P "$MASTER" | tr '\n' ' ')"; }
+
+# The UDP worker: afd's is titled "afd: udp worker"; for Kamailio, the
+# child that used the most CPU in the last run is reported (its UDP receiver).
+udp_worker() {
+	for u_p in $(pgrep -P "$MASTER"); do
+		tr '\0' ' ' <"/proc/$u_p/cmdline" 2>/dev/null | grep -q 'udp worker' &&
+		    { echo "$u_p"; return; }
+	done
+	echo ""
+}
+
+wait_udp() {   # wait_udp PORT PID
+	for _ in $(seq 100); do
+		ss -Hlun "sport = :$1" | grep -q . && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+start_afd() {   # start_afd normal|full
+	dir=$TMP/afd-$1
+	mkdir -p "$dir/run"
+	PORT=$(free_port)
+	cat >"$dir/afd.conf" <<EOF
+; written by t/bench/bench.sh
+[afd]
+listen = 127.0.0.1
+port = $PORT
+domain = ims.mnc001.mcc001.3gppnetwork.org
+database = $dir/afd.db
+durability = $1
+run_dir = $dir/run
+log_level = warn
+
+[workers]
+tcp_min_spare = 1
+tcp_max = 4
+
+[registrar]
+default_expires = 3600
+min_expires = 60
+max_expires = 600000
+max_contacts = 10
+
+[auth]
+mode = none
+realm = ims.mnc001.mcc001.3gppnetwork.org
+EOF
+	taskset -c "$SCPU" "$AFD" -f "$dir/afd.conf" >"$dir/afd.log" 2>&1 &
+	MASTER=$!
+	KIND=afd
+	LOG=$dir/afd.log
+	if ! wait_udp "$PORT" "$MASTER"; then
+		say "bench: afd did not start; its log:"
+		tail -20 "$LOG"
+		return 1
+	fi
+	for _ in $(seq 50); do
+		[ -n "$(udp_worker)" ] && break
+		sleep 0.1
+	done
+}
+
+start_kam() {   # start_kam VARIANT
+	PORT=${KAM_PORT:-5070}
+	if ss -Hlun "sport = :$PORT" | grep -q .; then
+		PORT=$(free_port)
+	fi
+	mkdir -p "$TMP/kam"
+	LOG=$TMP/kam/kamailio.log
+	k_pids=$(RUN=$TMP/kam PORT=$PORT KAM_CPU=$SCPU bash "$KAMRUN" start "$1" 1) || {
+		say "bench: Kamailio ($1) did not start"
+		tail -20 "$LOG" 2>/dev/null
+		return 1
+	}
+	# run-kamailio.sh prints the pid it started (kamailio -DD) first.
+	MASTER=${k_pids%% *}
+	KIND=kam
+}
+
+stop_server() {
+	[ -n "$MASTER" ] || return 0
+	if [ "$KIND" = kam ]; then
+		RUN=$TMP/kam bash "$KAMRUN" stop >/dev/null 2>&1 || true
+	else
+		kill -TERM "$MASTER" 2>/dev/null || true
+		for _ in $(seq 100); do
+			kill -0 "$MASTER" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$MASTER" 2>/dev/null || true
+		wait "$MASTER" 2>/dev/null || true
+	fi
+	MASTER=
+}
+
+# probe: 20 REGISTERs one at a time; the server must answer all with 200.
+probe() {
+	out=$("$REGLOAD" -k -s "127.0.0.1:$PORT" -r 0 -w 1 -c 20 -d 5 -g 2 \
+	    -b 90000000 -C "$LCPU" 2>&1) || true
+	if [ "$(kv "$out" ok)" != 20 ]; then
+		say "bench: $LABEL does not answer REGISTER with 200: $out"
+		tail -20 "$LOG"
+		return 1
+	fi
+}
+
+# load RATE: one regload run (RATE 0: closed loop); sets LINE, OK, WCPU, ACPU
+load() {
+	rate=$1
+	wpid=$(udp_worker)
+	before=
+	for l_p in $(server_pids); do before="$before $l_p:$(ticks "$l_p")"; done
+	t0=$(date +%s%N)
+	LINE=$("$REGLOAD" -k -q -s "127.0.0.1:$PORT" -r "$rate" -w "$WINDOW" \
+	    -d "$SECS" -b "$BASE" -C "$LCPU" 2>&1 | tail -1) || true
+	t1=$(date +%s%N)
+	BASE=$((BASE + 10000000))
+	# CPU share over the run, per process: the UDP worker's, and all.
+	WCPU=0 ACPU=0 l_best=0
+	for l_pt in $before; do
+		l_p=${l_pt%%:*} l_b=${l_pt#*:}
+		l_d=$(( $(ticks "$l_p") - l_b ))
+		[ "$l_d" -lt 0 ] && l_d=0
+		ACPU=$((ACPU + l_d))
+		if [ -n "$wpid" ]; then
+			[ "$l_p" = "$wpid" ] && WCPU=$l_d
+		elif [ "$l_d" -gt "$l_best" ]; then
+			l_best=$l_d WCPU=$l_d
+		fi
+	done
+	WCPU=$(awk -v d="$WCPU" -v hz="$HZ" -v ns=$((t1 - t0)) \
+	    'BEGIN { printf "%.0f", 100 * d / hz / (ns / 1e9) }')
+	ACPU=$(awk -v d="$ACPU" -v hz="$HZ" -v ns=$((t1 - t0)) \
+	    'BEGIN { printf "%.0f", 100 * d / hz / (ns / 1e9) }')
+	l_held=$(kv "$LINE" held)
+	OK=0
+	if [ -n "$l_held" ] && [ "$(kv "$LINE" fail)" = 0 ] &&
+	   [ "$(kv "$LINE" retrans)" = 0 ] &&
+	   awk -v h="$l_held" -v r="$rate" 'BEGIN { exit !(r == 0 || h >= 0.98 * r) }'; then
+		OK=1
+	fi
+	if [ -z "$l_held" ]; then
+		say "bench: regload failed: $LINE"
+		LINE="rate=$rate sent=0 ok=0 fail=0 retrans=0 held=0 p50_us=0 p99_us=0 max_us=0"
+	fi
+	row
+}
+
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+
+row() {
+	w_rate=$(kv "$LINE" rate)
+	[ "$w_rate" = 0 ] && w_rate="closed"
+	res=held
+	[ "$OK" = 1 ] || res=NOT
+	[ "$w_rate" = closed ] && res="-"
+	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%%  %s\n' \
+	    "$LABEL" "$w_rate" "$(kv "$LINE" sent)" "$(kv "$LINE" ok)" \
+	    "$(kv "$LINE" fail)" "$(kv "$LINE" retrans)" "$(kv "$LINE" held)" \
+	    "$(ms "$(kv "$LINE" p50_us)")" "$(ms "$(kv "$LINE" p99_us)")" \
+	    "$(ms "$(kv "$LINE" max_us)")" "$WCPU" "$ACPU" "$res"
+	drain
+}
+
+# drain: wait (up to 30 s) until the server is idle, so that what a failed
+# run left queued (its retransmissions) does not count against the next run.
+drain() {
+	for _ in $(seq 60); do
+		d_sum=0
+		for d_p in $(server_pids); do d_sum=$((d_sum - $(ticks "$d_p"))); done
+		sleep 0.5
+		for d_p in $(server_pids); do d_sum=$((d_sum + $(ticks "$d_p"))); done
+		d_q=$(ss -Hlun "sport = :$PORT" | awk '{ q += $2 } END { print q + 0 }')
+		[ "$d_sum" -le $((HZ / 50 + 1)) ] && [ "$d_q" = 0 ] && return 0
+	done
+	say "bench: $LABEL still busy 30 s after a run"
+}
+
+header() {
+	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s  %s\n' \
+	    server rate/s sent 200 fail retrans 2xx/s p50ms p99ms maxms \
+	    worker all result
+}
+
+# profile: perf record of the UDP worker during one run at RATE
+profile() {
+	wpid=$(udp_worker)
+	[ -n "$wpid" ] || return 0
+	command -v perf >/dev/null || { say "bench: no perf"; return 0; }
+	perf record -q -g -p "$wpid" -o "$TMP/perf.data" -- sleep "$SECS" \
+	    >/dev/null 2>&1 &
+	ppid=$!
+	load "$1" >/dev/null
+	wait "$ppid" || true
+	say ""
+	say "== perf profile of $LABEL's UDP worker (pid $wpid) at $1/s: \
+$(kv "$LINE" ok) answered, worker CPU $WCPU% =="
+	perf report -i "$TMP/perf.data" --stdio --no-children \
+	    --percent-limit 0.7 -g none --sort symbol 2>/dev/null |
+	    grep -v '^#' | grep -v '^$' | head -40
+	say ""
+	say "-- by shared object --"
+	perf report -i "$TMP/perf.data" --stdio --no-children \
+	    --percent-limit 1 -g none --sort dso 2>/dev/null |
+	    grep -v '^#' | grep -v '^$' | head -12
+	say ""
+}
+
+# bench_server NAME: start it, measure, stop it; appends to $RESULTS
+bench_server() {
+	name=$1
+	case "$name" in
+	afd) LABEL="afd normal"; start_afd normal ;;
+	afd-full) LABEL="afd full"; start_afd full ;;
+	kam-*) LABEL="kamailio ${name#kam-}"; start_kam "${name#kam-}" ;;
+	*) say "bench: unknown server $name"; return 1 ;;
+	esac || { stop_server; echo "$LABEL|start failed" >>"$RESULTS"; return 0; }
+	probe || { stop_server; echo "$LABEL|no 200" >>"$RESULTS"; return 0; }
+
+	load 0
+	cap=$(kv "$LINE" held)
+	cl_p99=$(kv "$LINE" p99_us)
+	cl_cpu=$WCPU
+	held=0 h_line="" h_cpu="" p99line="" p99cpu=""
+	if [ "$name" = afd ]; then
+		load "$P99_RATE"
+		p99line=$LINE p99cpu=$WCPU
+		[ "$OK" = 1 ] && { held=$P99_RATE h_line=$LINE h_cpu=$WCPU; }
+	fi
+	# The ladder: the highest rung <= capacity, then down until one holds;
+	# after a pass, one rung up while it still holds.
+	start=
+	for r in $LADDER; do
+		awk -v r="$r" -v c="$cap" 'BEGIN { exit !(r <= c) }' && start=$r
+	done
+	[ -n "$start" ] || start=${LADDER%% *}
+	tries=0 r=$start failed_above=
+	while [ "$tries" -lt "$TRIES" ] && [ -n "$r" ]; do
+		tries=$((tries + 1))
+		if [ "$r" = "$held" ] && [ -n "$h_line" ]; then
+			OK=1   # already held in the p99 run
+		else
+			load "$r"
+		fi
+		if [ "$OK" = 1 ]; then
+			if [ "$r" -gt "$held" ]; then
+				held=$r h_line=$LINE h_cpu=$WCPU
+			fi
+			[ -n "$failed_above" ] && break
+			r=$(for x in $LADDER; do [ "$x" -gt "$r" ] && { echo "$x"; break; }; done)
+			[ -n "$r" ] && awk -v r="$r" -v c="$cap" \
+			    'BEGIN { exit !(r <= 1.3 * c) }' || break
+		else
+			failed_above=$r
+			[ "$held" -gt 0 ] && [ "$held" -lt "$r" ] && break
+			r=$(for x in $LADDER; do [ "$x" -lt "$r" ] && echo "$x"; done | tail -1)
+		fi
+	done
+	if [ "${BENCH_PERF:-0}" = 1 ] && [ "$KIND" = afd ]; then
+		profile "$([ "$held" -gt 0 ] && echo "$held" || echo "$P99_RATE")"
+	fi
+	stop_server
+	echo "$LABEL|$cap|$cl_p99|$cl_cpu|$held|$h_line|$h_cpu|$p99line|$p99cpu" >>"$RESULTS"
+}
+
+say "REGISTER benchmark ($MODE): $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "${SECS}s per run, server on cpu $SCPU, regload on cpu $LCPU"
+say "one REGISTER = $("$REGLOAD" -P 2>&1 >/dev/null | sed 's/regload: //')," \
+    "each to an AOR not registered before"
+say ""
+header
+for s in $SERVERS; do
+	bench_server "$s"
+done
+
+say ""
+say "== summary: highest rate held (no failure, no retransmission) =="
+printf '%-16s %11s %9s %8s %8s %8s %7s %14s\n' server closed-loop held/s \
+    p50ms p99ms maxms worker "p99@${P99_RATE}"
+miss=0 ran_afd=0
+while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu; do
+	if [ -z "${held:-}" ]; then
+		printf '%-16s %s\n' "$label" "$cap"
+		case "$label" in afd*) ran_afd=1; miss=1 ;; esac
+		continue
+	fi
+	p99s=-
+	if [ -n "$p99line" ]; then
+		p99s="$(ms "$(kv "$p99line" p99_us)")ms"
+		[ "$(kv "$p99line" fail)" = 0 ] && [ "$(kv "$p99line" retrans)" = 0 ] ||
+		    p99s="$p99s(fail)"
+	fi
+	if [ -n "$hline" ]; then
+		printf '%-16s %11s %9s %8s %8s %8s %6s%% %14s\n' "$label" "$cap" \
+		    "$held" "$(ms "$(kv "$hline" p50_us)")" \
+		    "$(ms "$(kv "$hline" p99_us)")" "$(ms "$(kv "$hline" max_us)")" \
+		    "$hcpu" "$p99s"
+	else
+		printf '%-16s %11s %9s %8s %8s %8s %7s %14s\n' "$label" "$cap" \
+		    "none" - - - - "$p99s"
+	fi
+	case "$label" in
+	"afd normal")
+		ran_afd=1
+		[ "$held" -ge 20000 ] || miss=1
+		[ -n "$p99line" ] && [ "$(kv "$p99line" p99_us)" -lt 5000 ] &&
+		    [ "$(kv "$p99line" fail)" = 0 ] && [ "$(kv "$p99line" retrans)" = 0 ] ||
+		    miss=1 ;;
+	"afd full") ran_afd=1; [ "$held" -ge 5000 ] || miss=1 ;;
+	esac
+done <"$RESULTS"
+say ""
+say "targets: afd normal >= 20000/s held and p99 < 5 ms at ${P99_RATE}/s;" \
+    "afd full >= 5000/s held"
+if [ "$ran_afd" = 0 ]; then
+	say "result: afd not measured"
+elif [ "$miss" = 1 ]; then
+	say "result: afd MISSES a target (see above)"
+	[ "${BENCH_STRICT:-0}" = 1 ] && exit 1
+else
+	say "result: afd meets the targets"
+fi
+exit 0

@@ -1,0 +1,201 @@
+/*
+ * t/unit/test_conf.c: the config reader: a good file with every key, the
+ * defaults, relative paths taken from the file's folder, and the errors
+ * that stop afd ("FILE:LINE: reason"): unknown section or key, bad values,
+ * a repeated key, a syntax error, cross-key checks, a missing file.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "daemon/conf.h"
+
+static char dir[PATH_MAX];
+static char file[PATH_MAX + 16];
+
+static int
+setup(void)
+{
+	char tmpl[] = "/tmp/afd-conf-XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL || realpath(tmpl, dir) == NULL)
+		return -1;
+	snprintf(file, sizeof(file), "%s/afd.conf", dir);
+	return 0;
+}
+
+static int
+teardown(void)
+{
+	unlink(file);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+put(const char *text)
+{
+	FILE *f = fopen(file, "w");
+
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Load the text; returns conf_load's result, the error in err. */
+static int
+load(const char *text, struct conf *c, char *err, size_t errsz)
+{
+	put(text);
+	err[0] = '\0';
+	return conf_load(c, file, err, errsz);
+}
+
+static void
+test_good(void)
+{
+	struct conf c;
+	char err[512], want[PATH_MAX + 64];
+
+	CU_ASSERT_FATAL(load("; a comment\n"
+			     "[afd]\n"
+			     "listen = ::1            ; inline comment\n"
+			     "port = 5070\n"
+			     "domain = example.org\n"
+			     "database = db/afd.db\n"
+			     "durability = full\n"
+			     "run_dir = /tmp/afd-run\n"
+			     "log_level = debug\n"
+			     "max_message = 4096\n"
+			     "\n[workers]\n"
+			     "tcp_min_spare = 3\n"
+			     "tcp_max = 9\n"
+			     "[registrar]\n"
+			     "default_expires = 120\n"
+			     "min_expires = 30\n"
+			     "max_expires = 7200\n"
+			     "max_contacts = 4\n"
+			     "[auth]\n"
+			     "mode = aka\n"
+			     "realm = r.example.org\n",
+			     &c, err, sizeof(err)) == 0);
+	CU_ASSERT_STRING_EQUAL(c.listen, "::1");
+	CU_ASSERT(c.port == 5070);
+	CU_ASSERT_STRING_EQUAL(c.domain, "example.org");
+	snprintf(want, sizeof(want), "%s/db/afd.db", dir);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+	CU_ASSERT(c.durability == CONF_DUR_FULL);
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "/tmp/afd-run");
+	CU_ASSERT(c.log_level == LOG_L_DEBUG);
+	CU_ASSERT(c.max_message == 4096);
+	CU_ASSERT(c.tcp_min_spare == 3 && c.tcp_max == 9);
+	CU_ASSERT(c.default_expires == 120 && c.min_expires == 30 &&
+		  c.max_expires == 7200 && c.max_contacts == 4);
+	CU_ASSERT(c.auth_mode == CONF_AUTH_AKA);
+	CU_ASSERT_STRING_EQUAL(c.realm, "r.example.org");
+	CU_ASSERT_STRING_EQUAL(c.path, file);
+}
+
+static void
+test_defaults_relative(void)
+{
+	struct conf c;
+	char err[512], want[PATH_MAX + 64], cwd[PATH_MAX], rel[PATH_MAX];
+
+	CU_ASSERT_FATAL(load("[afd]\nport = 5999\n", &c, err, sizeof(err)) ==
+			0);
+	CU_ASSERT_STRING_EQUAL(c.listen, "127.0.0.1");
+	CU_ASSERT(c.max_message == 65536);
+	CU_ASSERT(c.tcp_min_spare == 2 && c.tcp_max == 64);
+	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
+	CU_ASSERT(c.durability == CONF_DUR_NORMAL);
+	CU_ASSERT(c.log_level == LOG_L_INFO);
+	/* default paths are relative to the file too */
+	snprintf(want, sizeof(want), "%s/var/afd.db", dir);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+	snprintf(want, sizeof(want), "%s/var/run", dir);
+	CU_ASSERT_STRING_EQUAL(c.run_dir, want);
+
+	/* the file named by a relative path: still its own folder */
+	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
+	CU_ASSERT_FATAL(chdir(dir) == 0);
+	put("[afd]\ndatabase = ../x/afd.db\n");
+	snprintf(rel, sizeof(rel), "./afd.conf");
+	CU_ASSERT(conf_load(&c, rel, err, sizeof(err)) == 0);
+	snprintf(want, sizeof(want), "%s/../x/afd.db", dir);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+	CU_ASSERT(chdir(cwd) == 0);
+}
+
+/* The text must fail with "FILE:LINE: ..." containing what. */
+static void
+bad(const char *text, int line, const char *what)
+{
+	struct conf c;
+	char err[512], prefix[PATH_MAX + 32];
+
+	CU_ASSERT(load(text, &c, err, sizeof(err)) == -1);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", file, line);
+	CU_ASSERT(strncmp(err, prefix, strlen(prefix)) == 0);
+	CU_ASSERT(strstr(err, what) != NULL);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err, what) == NULL)
+		fprintf(stderr, "\n  got \"%s\", want %d and \"%s\"\n", err,
+			line, what);
+}
+
+static void
+test_errors(void)
+{
+	bad("[afd]\nport = 5060\nlisten_on = 1.2.3.4\n", 3,
+	    "unknown key \"listen_on\"");
+	bad("[afd]\n[fun]\nx = 1\n", 3, "unknown section [fun]");
+	bad("[afd]\nport = 70000\n", 2, "port");
+	bad("[afd]\nport = 50x\n", 2, "not a number");
+	bad("[afd]\nport =\n", 2, "port");
+	bad("[afd]\nlisten = localhost\n", 2, "not an IPv4 or IPv6");
+	bad("[afd]\ndurability = sometimes\n", 2, "durability");
+	bad("[afd]\nlog_level = loud\n", 2, "log_level");
+	bad("[afd]\nmax_message = 10\n", 2, "max_message");
+	bad("\n[auth]\nmode = kerberos\n", 3, "mode");
+	bad("[afd]\nport = 1\nport = 2\n", 3, "already set on line 2");
+	bad("[afd]\nthis line is wrong\n", 2, "syntax error");
+	bad("[workers]\ntcp_min_spare = 5\ntcp_max = 4\n", 2,
+	    "tcp_min_spare (5) is larger than tcp_max (4)");
+	bad("[registrar]\nmin_expires = 100\nmax_expires = 50\n"
+	    "default_expires = 70\n",
+	    2, "min_expires");
+	bad("key = before any section\n", 1, "unknown section");
+}
+
+static void
+test_missing(void)
+{
+	struct conf c;
+	char err[512], path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/nope.conf", dir);
+	CU_ASSERT(conf_load(&c, path, err, sizeof(err)) == -1);
+	CU_ASSERT(strncmp(err, path, strlen(path)) == 0);
+	CU_ASSERT(strstr(err, "No such file") != NULL);
+}
+
+int
+suite_conf(void)
+{
+	CU_pSuite s = CU_add_suite("conf", setup, teardown);
+
+	if (s == NULL)
+		return -1;
+	if (!CU_add_test(s, "a good file", test_good) ||
+	    !CU_add_test(s, "defaults and relative paths",
+			 test_defaults_relative) ||
+	    !CU_add_test(s, "errors name file and line", test_errors) ||
+	    !CU_add_test(s, "missing file", test_missing))
+		return -1;
+	return 0;
+}

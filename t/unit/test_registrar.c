@@ -1,0 +1,731 @@
+/*
+ * t/unit/test_registrar.c: the registrar. First its pure decisions
+ * (expiry arithmetic, CSeq ordering, wildcard, instance/reg-id
+ * replacement, AOR normalisation, max_contacts) without a database, then
+ * REGISTERs through sipd on a temporary database, checking the rows with
+ * SQL and the answers' text (the seed capture's REGISTER gets a 200 of the
+ * capture's shape).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <CUnit/CUnit.h>
+
+#include "t/unit/sipd_util.h"
+
+static struct conf RC;
+
+static int
+reg_setup(void)
+{
+	memset(&RC, 0, sizeof(RC));
+	snprintf(RC.domain, sizeof(RC.domain), "Ims.Example.ORG");
+	snprintf(RC.listen, sizeof(RC.listen), "127.0.0.1");
+	RC.port = 5060;
+	RC.default_expires = 3600;
+	RC.min_expires = 60;
+	RC.max_expires = 7200;
+	RC.max_contacts = 3;
+	return 0;
+}
+
+/* ------------------------------------------------------------ expiry */
+
+static void
+test_expiry(void)
+{
+	CU_ASSERT_EQUAL(reg_expiry(-1, -1, &RC), 3600);	 /* default */
+	CU_ASSERT_EQUAL(reg_expiry(-1, 120, &RC), 120);	 /* header */
+	CU_ASSERT_EQUAL(reg_expiry(300, 120, &RC), 300); /* param wins */
+	CU_ASSERT_EQUAL(reg_expiry(0, 120, &RC), 0);	 /* param 0 removes */
+	CU_ASSERT_EQUAL(reg_expiry(120, 0, &RC), 120);	 /* even over hdr 0 */
+	CU_ASSERT_EQUAL(reg_expiry(-1, 0, &RC), 0);
+	CU_ASSERT_EQUAL(reg_expiry(59, -1, &RC), -1);	 /* below min: 423 */
+	CU_ASSERT_EQUAL(reg_expiry(-1, 1, &RC), -1);
+	CU_ASSERT_EQUAL(reg_expiry(60, -1, &RC), 60);	 /* min itself ok */
+	CU_ASSERT_EQUAL(reg_expiry(7201, -1, &RC), 7200); /* lowered */
+	CU_ASSERT_EQUAL(reg_expiry(-1, 4294967295L, &RC), 7200);
+}
+
+/* -------------------------------------------------------------- CSeq */
+
+static void
+test_cseq(void)
+{
+	struct db_binding b = {.call_id = "c1", .cseq = 10, .branch = "z9hG4bKa"};
+
+	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c2", 1, "x"), REG_CSEQ_OK);
+	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 11, "x"), REG_CSEQ_OK);
+	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 10, "z9hG4bKa"),
+			REG_CSEQ_RETRANS);
+	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 10, "z9hG4bKb"),
+			REG_CSEQ_STALE);
+	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 9, "z9hG4bKa"),
+			REG_CSEQ_STALE);
+	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 10, ""), REG_CSEQ_STALE);
+}
+
+/* -------------------------------------------------------------- plan */
+
+static struct reg_contact
+kc(const char *uri, long expires, const char *inst, int64_t reg_id)
+{
+	struct reg_contact k = {.uri = (char *)uri,
+				.params = (char *)"",
+				.expires = expires,
+				.instance = (char *)inst,
+				.reg_id = reg_id};
+	return k;
+}
+
+static struct db_binding
+bc(int64_t id, const char *uri, const char *call_id, uint32_t cseq,
+   int64_t expires_at, const char *inst, int64_t reg_id)
+{
+	struct db_binding b = {.id = id,
+			       .aor = "sip:u@d",
+			       .contact = uri,
+			       .params = "",
+			       .expires_at = expires_at,
+			       .call_id = call_id,
+			       .cseq = cseq,
+			       .branch = "z9hG4bKold",
+			       .transport = "udp",
+			       .instance = inst,
+			       .reg_id = reg_id,
+			       .registered_at = 1,
+			       .updated_at = 1};
+	return b;
+}
+
+static int
+live(const struct reg_plan *p, time_t now)
+{
+	int n = 0;
+	for (int j = 0; j < p->n; j++)
+		if (p->op[j] != REG_OP_DELETE && p->b[j].expires_at > now)
+			n++;
+	return n;
+}
+
+static void
+test_plan_add_refresh_remove(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	time_t now = 1000000;
+	struct db_binding cur[2] = {
+	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, NULL, 0),
+	    bc(2, "sip:u@2.2.2.2", "c2", 7, now + 100, NULL, 0)};
+	struct reg_contact ks[3] = {kc("sip:u@1.1.1.1", -1, NULL, 0),
+				    kc("sip:u@2.2.2.2", 0, NULL, 0),
+				    kc("sip:u@3.3.3.3", 600, NULL, 0)};
+	struct reg_req rq = {.call_id = "c1",
+			     .cseq = 6,
+			     .branch = "z9hG4bKnew",
+			     .expires_hdr = 300,
+			     .contacts = ks,
+			     .ncontacts = 3};
+	struct reg_plan p;
+	const char *reason;
+
+	CU_ASSERT_EQUAL_FATAL(
+	    reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL_FATAL(p.n, 3);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE); /* refresh */
+	CU_ASSERT_EQUAL(p.b[0].expires_at, now + 300);
+	CU_ASSERT_EQUAL(p.b[0].cseq, 6);
+	CU_ASSERT_EQUAL(p.b[0].registered_at, 1); /* kept */
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE); /* expires=0 */
+	CU_ASSERT_EQUAL(p.why[1], REG_WHY_UNREGISTERED);
+	CU_ASSERT_EQUAL(p.op[2], REG_OP_INSERT); /* new */
+	CU_ASSERT_EQUAL(p.b[2].expires_at, now + 600);
+	CU_ASSERT_EQUAL(p.b[2].registered_at, now);
+	CU_ASSERT_STRING_EQUAL(p.b[2].call_id, "c1");
+	CU_ASSERT_EQUAL(live(&p, now), 2);
+
+	/* a query: nothing changes */
+	rq.ncontacts = 0;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT_EQUAL(p.n, 2);
+	CU_ASSERT(p.op[0] == REG_OP_KEEP && p.op[1] == REG_OP_KEEP);
+	talloc_free(ctx);
+}
+
+static void
+test_plan_cseq(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	time_t now = 1000000;
+	struct db_binding cur[1] = {
+	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, NULL, 0)};
+	struct reg_contact ks[1] = {kc("sip:u@1.1.1.1", 600, NULL, 0)};
+	struct reg_req rq = {.call_id = "c1",
+			     .cseq = 5,
+			     .branch = "z9hG4bKother",
+			     .expires_hdr = -1,
+			     .contacts = ks,
+			     .ncontacts = 1};
+	struct reg_plan p;
+	const char *reason;
+
+	/* equal CSeq, another branch: stale */
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
+			500);
+	/* lower: stale */
+	rq.cseq = 4;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
+			500);
+	/* the same request again (same branch): a retransmission */
+	rq.cseq = 5;
+	rq.branch = "z9hG4bKold";
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT(p.retrans);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.b[0].expires_at, now + 100);
+	/* another Call-ID: any CSeq goes */
+	rq.call_id = "c9";
+	rq.cseq = 1;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
+	/* an expired binding is not checked: it no longer exists */
+	cur[0].expires_at = now;
+	rq.call_id = "c1";
+	rq.cseq = 2;
+	rq.branch = "z9hG4bKx";
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
+	CU_ASSERT_EQUAL(p.b[0].registered_at, now);
+	talloc_free(ctx);
+}
+
+static void
+test_plan_star(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	time_t now = 1000000;
+	struct db_binding cur[2] = {
+	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, NULL, 0),
+	    bc(2, "sip:u@2.2.2.2", "c2", 7, now + 100, NULL, 0)};
+	struct reg_contact ks[1] = {kc("sip:u@1.1.1.1", 600, NULL, 0)};
+	struct reg_req rq = {.call_id = "c3",
+			     .cseq = 1,
+			     .branch = "z9hG4bKs",
+			     .expires_hdr = 0,
+			     .star = 1};
+	struct reg_plan p;
+	const char *reason;
+
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT(p.op[0] == REG_OP_DELETE && p.op[1] == REG_OP_DELETE);
+	/* '*' with another contact: 400 */
+	rq.contacts = ks;
+	rq.ncontacts = 1;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+			400);
+	/* '*' without Expires: 0 (absent, or non-zero): 400 */
+	rq.ncontacts = 0;
+	rq.expires_hdr = -1;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+			400);
+	rq.expires_hdr = 3600;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+			400);
+	/* '*' with a stale CSeq for one binding: fails, nothing removed */
+	rq.expires_hdr = 0;
+	rq.call_id = "c2";
+	rq.cseq = 7;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+			500);
+	talloc_free(ctx);
+}
+
+static void
+test_plan_instance(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	time_t now = 1000000;
+	const char *inst = "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";
+	struct db_binding cur[3] = {
+	    bc(1, "sip:u@1.1.1.1:5060", "c1", 5, now + 100, inst, 1),
+	    bc(2, "sip:u@1.1.1.1:6000", "c1", 5, now + 100, inst, 2),
+	    bc(3, "sip:u@9.9.9.9", "c9", 1, now + 100, NULL, 0)};
+	/* the flow reg-id 1 comes back from a new address */
+	struct reg_contact ks[1] = {kc("sip:u@5.5.5.5:7000", -1, inst, 1)};
+	struct reg_req rq = {.call_id = "c2",
+			     .cseq = 1,
+			     .branch = "z9hG4bKi",
+			     .expires_hdr = 600,
+			     .contacts = ks,
+			     .ncontacts = 1};
+	struct reg_plan p;
+	const char *reason;
+
+	CU_ASSERT_EQUAL_FATAL(
+	    reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.n, 3);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
+	CU_ASSERT_STRING_EQUAL(p.b[0].contact, "sip:u@5.5.5.5:7000");
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_KEEP); /* reg-id 2: another flow */
+	CU_ASSERT_EQUAL(p.op[2], REG_OP_KEEP);
+
+	/* an instance without reg-id replaces the same instance without */
+	struct db_binding cur2[1] = {
+	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, inst, 0)};
+	ks[0] = kc("sip:u@2.2.2.2", -1, inst, 0);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur2, 1, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT_EQUAL(p.n, 1);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
+	CU_ASSERT_STRING_EQUAL(p.b[0].contact, "sip:u@2.2.2.2");
+
+	/* the new URI was held by another binding: that one is replaced */
+	struct db_binding cur3[2] = {
+	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, inst, 1),
+	    bc(2, "sip:u@2.2.2.2", "c8", 5, now + 100, NULL, 0)};
+	ks[0] = kc("sip:u@2.2.2.2", -1, inst, 1);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur3, 2, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE);
+	CU_ASSERT_EQUAL(p.why[1], REG_WHY_REPLACED);
+	talloc_free(ctx);
+}
+
+static void
+test_plan_limits(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	time_t now = 1000000;
+	struct db_binding cur[3] = {
+	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, NULL, 0),
+	    bc(2, "sip:u@2.2.2.2", "c1", 5, now + 100, NULL, 0),
+	    bc(3, "sip:u@3.3.3.3", "c1", 5, now, NULL, 0) /* expired */};
+	struct reg_contact ks[2] = {kc("sip:u@4.4.4.4", -1, NULL, 0),
+				    kc("sip:u@5.5.5.5", -1, NULL, 0)};
+	struct reg_req rq = {.call_id = "c2",
+			     .cseq = 1,
+			     .branch = "z9hG4bKl",
+			     .expires_hdr = 600,
+			     .contacts = ks,
+			     .ncontacts = 1};
+	struct reg_plan p;
+	const char *reason;
+
+	/* 2 live + 1 = 3 = max_contacts: fine (the expired one not counted) */
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
+			200);
+	CU_ASSERT_EQUAL(live(&p, now), 3);
+	/* 2 + 2 = 4 > 3: 503, and the plan must not be applied */
+	rq.ncontacts = 2;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
+			503);
+	/* removing one while adding two: 3 again, fine */
+	struct reg_contact ks3[3] = {kc("sip:u@4.4.4.4", -1, NULL, 0),
+				     kc("sip:u@5.5.5.5", -1, NULL, 0),
+				     kc("sip:u@1.1.1.1", 0, NULL, 0)};
+	rq.contacts = ks3;
+	rq.ncontacts = 3;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
+			200);
+	/* any contact below min_expires: 423, whatever the others say */
+	ks3[1].expires = 10;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
+			423);
+	talloc_free(ctx);
+}
+
+/* --------------------------------------------------------------- AOR */
+
+static char *
+aor_of(TALLOC_CTX *ctx, const char *uri, int *status)
+{
+	struct sip_uri u;
+	const char *reason;
+
+	*status = 0;
+	if (sip_parse_uri(ctx, (sip_str){uri, strlen(uri)}, &u) == -1) {
+		*status = -1;
+		return NULL;
+	}
+	return reg_aor(ctx, &u, &RC, status, &reason);
+}
+
+static void
+test_aor(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int st;
+	char *a;
+
+	a = aor_of(ctx, "sip:Alice@IMS.example.org:5060;transport=tcp", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:Alice@ims.example.org");
+	/* the listen address names the same domain */
+	a = aor_of(ctx, "sip:alice@127.0.0.1", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:alice@ims.example.org");
+	/* sips kept */
+	a = aor_of(ctx, "sips:alice@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sips:alice@ims.example.org");
+	/* phone numbers: tel, +digits with separators, user=phone */
+	a = aor_of(ctx, "tel:+86-139-1100-0057", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
+	a = aor_of(ctx, "sip:+86.139.1100.0057@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
+	a = aor_of(ctx, "sip:+8613911000057;npdi@ims.example.org;user=phone",
+		   &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
+	a = aor_of(ctx, "sip:(0)139-1100@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:01391100@ims.example.org");
+	a = aor_of(ctx, "tel:+8613911000057;phone-context=ims.example.org",
+		   &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
+	/* escapes: decoded where harmless, %00 and CTLs stay escaped */
+	a = aor_of(ctx, "sip:%61lice@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:alice@ims.example.org");
+	a = aor_of(ctx, "sip:null-%00-null@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:null-%00-null@ims.example.org");
+	a = aor_of(ctx, "sip:a%40b%0d@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:a%40b%0D@ims.example.org");
+	/* a name is not a number */
+	a = aor_of(ctx, "sip:alice-1@ims.example.org", &st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_STRING_EQUAL(a, "sip:alice-1@ims.example.org");
+	/* refused */
+	CU_ASSERT_PTR_NULL(aor_of(ctx, "sip:alice@other.org", &st));
+	CU_ASSERT_EQUAL(st, 403);
+	CU_ASSERT_PTR_NULL(aor_of(ctx, "sip:ims.example.org", &st));
+	CU_ASSERT_EQUAL(st, 400);
+	talloc_free(ctx);
+}
+
+/* ------------------------------------------------------ through sipd */
+
+#define DOM "ims.mnc000.mcc000.3gppnetwork.org"
+
+/* The capture's second REGISTER (## 4), CRLF line ends. */
+static char *
+capture_register(TALLOC_CTX *ctx)
+{
+	char *f = tsd_read_shared(ctx, "seeds/000_f864e9431b5cb5d9.txt");
+	char *s, *e, *out;
+	size_t o = 0;
+
+	if (f == NULL)
+		return NULL;
+	if ((s = strstr(f, "## 4.register\n")) == NULL ||
+	    (e = strstr(s, "\n## 5")) == NULL)
+		return NULL;
+	s += strlen("## 4.register\n");
+	while (e > s && e[-1] == '\n')
+		e--;
+	out = talloc_size(ctx, (size_t)(e - s) * 2 + 8);
+	for (char *p = s; p < e; p++) {
+		if (*p == '\n')
+			out[o++] = '\r';
+		out[o++] = *p;
+	}
+	memcpy(out + o, "\r\n\r\n", 5);
+	return out;
+}
+
+static void
+test_capture_200(void)
+{
+	struct tsd *t = tsd_new(DOM);
+	const char *r;
+	char *msg, *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	msg = capture_register(t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	r = tsd_one(t, msg, SIP_TP_TCP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 200 OK\r\n", 16) == 0);
+	CU_ASSERT(strstr(r, "\r\nContact: <sip:460003911000057@172.16.106.92>"
+			    ";+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service."
+			    "ims.icsi.mmtel\";+g.3gpp.ics=\"principal\";"
+			    "expires=600000\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nPath: <sip:172.16.106.81:6070;transport=udp;"
+			    "lr;key=0a04f65a2b9bdd01d9d7a4b866>\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nService-Route: <sip:orig@127.0.0.1:5060;lr>"
+			    "\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nP-Charging-Vector: icid-value=2d834d66ac1947"
+			    "be8d2c75938ce7038e;icid-generated-at=pcscf."
+			    "visited.net;orig-ioi=visited.net;term-ioi=" DOM
+			    "\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nP-Associated-URI: <sip:460003911000057@" DOM
+			    ">\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nDate: ") != NULL &&
+		  strstr(strstr(r, "\r\nDate: "), " GMT\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nTo: <sip:460003911000057@" DOM ">;tag=") !=
+		  NULL);
+	CU_ASSERT(strstr(r, "\r\nCSeq: 2 REGISTER\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nVia: SIP/2.0/UDP 172.16.106.92:5060;branch="
+			    "z9hG4bK57ab028-c4e7c91f\r\n") != NULL);
+
+	/* the row */
+	const char *aor = "sip:460003911000057@" DOM;
+	CU_ASSERT_EQUAL(tsd_count(t, "SELECT count(*) FROM registrations "
+				     "WHERE aor = ?1",
+				  aor),
+			1);
+	CU_ASSERT_EQUAL(tsd_count(t, "SELECT expires_at - registered_at FROM "
+				     "registrations WHERE aor = ?1",
+				  aor),
+			600000);
+	v = tsd_text(t, "SELECT transport || ' ' || received || ' ' || "
+			"conn_slot || ' ' || conn_id || ' ' || cseq || ' ' || "
+			"call_id FROM registrations WHERE aor = ?1",
+		     aor);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v, "tcp 127.0.0.1:40001 t3 77 2 "
+				  "29906@172.16.106.92");
+	v = tsd_text(t, "SELECT path FROM registrations WHERE aor = ?1", aor);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v, "<sip:172.16.106.81:6070;transport=udp;lr;"
+				  "key=0a04f65a2b9bdd01d9d7a4b866>");
+	v = tsd_text(t, "SELECT params FROM registrations WHERE aor = ?1", aor);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v, "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-"
+				  "service.ims.icsi.mmtel\";+g.3gpp.ics="
+				  "\"principal\"");
+	tsd_free(t);
+}
+
+#define REG(via_branch, cid, cseq, extra)                                      \
+	"REGISTER sip:afd.test SIP/2.0\r\n"                                    \
+	"Via: SIP/2.0/UDP 10.0.0.9:5060;rport;branch=" via_branch "\r\n"       \
+	"Max-Forwards: 70\r\n"                                                 \
+	"From: <sip:bob@afd.test>;tag=b1\r\n"                                  \
+	"To: <sip:bob@afd.test>\r\n"                                           \
+	"Call-ID: " cid "\r\n"                                                 \
+	"CSeq: " cseq " REGISTER\r\n"                                          \
+	"User-Agent: unit/1\r\n" extra "Content-Length: 0\r\n\r\n"
+
+#define BOB "sip:bob@afd.test"
+
+static long long
+rows(struct tsd *t)
+{
+	return tsd_count(t, "SELECT count(*) FROM registrations WHERE aor = ?1",
+			 BOB);
+}
+
+static int
+status_of(const char *r)
+{
+	return r ? atoi(r + 8) : -1;
+}
+
+static void
+test_register_flow(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	/* two contacts */
+	r = tsd_one(t,
+		    REG("z9hG4bK1", "f1", "1",
+			"Contact: <sip:bob@10.0.0.9>;expires=600, "
+			"<sip:bob@10.0.0.10>;q=0.5\r\nExpires: 120\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.9>;expires=600\r\n") !=
+		  NULL);
+	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.10>;q=0.5;expires=120"
+			    "\r\n") != NULL);
+	CU_ASSERT(strstr(r, "Path:") == NULL);
+	CU_ASSERT_EQUAL(rows(t), 2);
+	CU_ASSERT_STRING_EQUAL(tsd_text(t,
+					"SELECT user_agent FROM registrations "
+					"WHERE aor = ?1 LIMIT 1",
+					BOB),
+			       "unit/1");
+
+	/* the same request again: a retransmission, same answer */
+	r = tsd_one(t,
+		    REG("z9hG4bK1", "f1", "1",
+			"Contact: <sip:bob@10.0.0.9>;expires=600, "
+			"<sip:bob@10.0.0.10>;q=0.5\r\nExpires: 120\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.9>;expires=") != NULL);
+
+	/* same Call-ID, same CSeq, other branch: out of order, no change */
+	r = tsd_one(t,
+		    REG("z9hG4bK2", "f1", "1",
+			"Contact: <sip:bob@10.0.0.9>;expires=0\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 500);
+	CU_ASSERT_EQUAL(rows(t), 2);
+
+	/* query: no Contact */
+	r = tsd_one(t, REG("z9hG4bK3", "f1", "2", ""), SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.9>") != NULL);
+	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.10>") != NULL);
+
+	/* below min_expires: 423 with Min-Expires, nothing changes */
+	r = tsd_one(t,
+		    REG("z9hG4bK4", "f1", "3",
+			"Contact: <sip:bob@10.0.0.11>;expires=5\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 423);
+	CU_ASSERT(strstr(r, "\r\nMin-Expires: 60\r\n") != NULL);
+	CU_ASSERT_EQUAL(rows(t), 2);
+
+	/* remove one */
+	r = tsd_one(t,
+		    REG("z9hG4bK5", "f1", "4",
+			"Contact: <sip:bob@10.0.0.9>;expires=0\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(strstr(r, "<sip:bob@10.0.0.9>") == NULL);
+	CU_ASSERT_EQUAL(rows(t), 1);
+
+	/* '*' with a non-zero Expires: 400, nothing changes */
+	r = tsd_one(t,
+		    REG("z9hG4bK6", "f1", "5",
+			"Contact: *\r\nExpires: 10\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	/* '*' with Expires: 0 removes everything */
+	r = tsd_one(t,
+		    REG("z9hG4bK7", "f1", "6", "Contact: *\r\nExpires: 0\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(strstr(r, "Contact:") == NULL);
+	CU_ASSERT_EQUAL(rows(t), 0);
+
+	/* a foreign domain: 403 */
+	r = tsd_one(t,
+		    "REGISTER sip:other.org SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK8\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:eve@other.org>;tag=e\r\n"
+		    "To: <sip:eve@other.org>\r\n"
+		    "Call-ID: e1\r\nCSeq: 1 REGISTER\r\n"
+		    "Contact: <sip:eve@10.0.0.66>\r\n"
+		    "Content-Length: 0\r\n\r\n",
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 403);
+	CU_ASSERT_EQUAL(tsd_count(t, "SELECT count(*) FROM registrations",
+				  NULL),
+			0);
+	tsd_free(t);
+}
+
+static void
+test_register_max_contacts(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	t->conf.max_contacts = 2;
+	TALLOC_FREE(t->sd);
+	t->sd = sipd_new(t, &t->conf, "u0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->sd);
+	r = tsd_one(t,
+		    REG("z9hG4bKm1", "m1", "1",
+			"Contact: <sip:bob@10.0.0.1>, <sip:bob@10.0.0.2>\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	r = tsd_one(t,
+		    REG("z9hG4bKm2", "m2", "1",
+			"Contact: <sip:bob@10.0.0.3>\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 503);
+	CU_ASSERT_EQUAL(rows(t), 2);
+	/* refreshing one is fine */
+	r = tsd_one(t,
+		    REG("z9hG4bKm3", "m1", "2",
+			"Contact: <sip:bob@10.0.0.2>\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	tsd_free(t);
+}
+
+static int swept;
+
+static void
+count_removed(void *arg, const struct db_binding *b, enum reg_why why)
+{
+	(void)arg;
+	if (why == REG_WHY_EXPIRED && strcmp(b->aor, BOB) == 0)
+		swept++;
+}
+
+static void
+test_sweep(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+	time_t now = time(NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	reg_set_removal_hook(sipd_reg(t->sd), count_removed, NULL);
+	r = tsd_one(t,
+		    REG("z9hG4bKs1", "s1", "1",
+			"Contact: <sip:bob@10.0.0.1>;expires=60, "
+			"<sip:bob@10.0.0.2>;expires=120\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	swept = 0;
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 0);
+	/* at t+60 the first one is gone; expires_at is whole seconds */
+	long long at = tsd_count(t, "SELECT min(expires_at) FROM "
+				    "registrations WHERE aor = ?1",
+				 BOB);
+	CU_ASSERT(at == now + 60 || at == now + 61);
+	CU_ASSERT_EQUAL(reg_sweep(sipd_reg(t->sd), (time_t)at - 1), 0);
+	CU_ASSERT_EQUAL(reg_sweep(sipd_reg(t->sd), (time_t)at), 1);
+	CU_ASSERT_EQUAL(swept, 1);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	CU_ASSERT_EQUAL(reg_sweep(sipd_reg(t->sd), (time_t)at + 60), 1);
+	CU_ASSERT_EQUAL(swept, 2);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	tsd_free(t);
+}
+
+int
+suite_registrar(void)
+{
+	CU_pSuite s = CU_add_suite("registrar", reg_setup, NULL);
+	if (s == NULL)
+		return -1;
+	if (!CU_add_test(s, "expiry", test_expiry) ||
+	    !CU_add_test(s, "cseq", test_cseq) ||
+	    !CU_add_test(s, "plan add/refresh/remove",
+			 test_plan_add_refresh_remove) ||
+	    !CU_add_test(s, "plan cseq", test_plan_cseq) ||
+	    !CU_add_test(s, "plan wildcard", test_plan_star) ||
+	    !CU_add_test(s, "plan instance/reg-id", test_plan_instance) ||
+	    !CU_add_test(s, "plan limits", test_plan_limits) ||
+	    !CU_add_test(s, "aor", test_aor) ||
+	    !CU_add_test(s, "capture 200", test_capture_200) ||
+	    !CU_add_test(s, "register flow", test_register_flow) ||
+	    !CU_add_test(s, "max contacts", test_register_max_contacts) ||
+	    !CU_add_test(s, "sweep", test_sweep))
+		return -1;
+	return 0;
+}

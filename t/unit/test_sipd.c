@@ -1,0 +1,436 @@
+/*
+ * t/unit/test_sipd.c: the SIP service's policy for what comes in (every
+ * bad-input class gets its status or is dropped), OPTIONS, where answers
+ * go (RFC 3581 rport rules), and group commit (answers only after commit,
+ * a failed commit turns them into 500). Runs sipd on a temporary database.
+ * t/unit/sipd_util.h holds the helpers shared with test_registrar.c.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "t/unit/sipd_util.h"
+
+static struct tsd *T;
+
+static int
+sipd_setup(void)
+{
+	T = tsd_new(NULL);
+	return T ? 0 : -1;
+}
+
+static int
+sipd_teardown(void)
+{
+	tsd_free(T);
+	return 0;
+}
+
+#define OPTIONS_MSG(extra)                                                     \
+	"OPTIONS sip:afd.test SIP/2.0\r\n"                                     \
+	"Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-opt1\r\n"               \
+	"Max-Forwards: 70\r\n"                                                 \
+	"From: <sip:alice@afd.test>;tag=a1\r\n"                                \
+	"To: <sip:afd.test>\r\n"                                               \
+	"Call-ID: opt-1@10.0.0.7\r\n"                                          \
+	"CSeq: 1 OPTIONS\r\n" extra "Content-Length: 0\r\n\r\n"
+
+static void
+test_options(void)
+{
+	const char *r = tsd_one(T, OPTIONS_MSG(""), SIP_TP_UDP);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAccept: application/sdp\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nServer: afd/") != NULL);
+	CU_ASSERT(strstr(r, "\r\nTo: <sip:afd.test>;tag=") != NULL);
+	CU_ASSERT(strstr(r, "\r\nCall-ID: opt-1@10.0.0.7\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nCSeq: 1 OPTIONS\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nFrom: <sip:alice@afd.test>;tag=a1\r\n") !=
+		  NULL);
+	CU_ASSERT(strstr(r, "\r\nContent-Length: 0\r\n\r\n") != NULL);
+	/* the top Via gets received= (the sender is 127.0.0.1) */
+	CU_ASSERT(strstr(r, "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-"
+			    "opt1;received=127.0.0.1\r\n") != NULL);
+}
+
+static void
+test_to_tag_stable(void)
+{
+	char a[2048], b[2048];
+	const char *r = tsd_one(T, OPTIONS_MSG(""), SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	snprintf(a, sizeof(a), "%s", strstr(r, "\r\nTo: "));
+	r = tsd_one(T, OPTIONS_MSG(""), SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	snprintf(b, sizeof(b), "%s", strstr(r, "\r\nTo: "));
+	*strchr(a + 2, '\r') = '\0';
+	*strchr(b + 2, '\r') = '\0';
+	CU_ASSERT_STRING_EQUAL(a, b);
+	/* a different From tag: another tag */
+	r = tsd_one(T,
+		    "OPTIONS sip:afd.test SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-opt2\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:alice@afd.test>;tag=other\r\n"
+		    "To: <sip:afd.test>\r\n"
+		    "Call-ID: opt-1@10.0.0.7\r\n"
+		    "CSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	snprintf(b, sizeof(b), "%s", strstr(r, "\r\nTo: "));
+	*strchr(b + 2, '\r') = '\0';
+	CU_ASSERT_STRING_NOT_EQUAL(a, b);
+}
+
+static void
+test_max_forwards(void)
+{
+	const char *r = tsd_one(T,
+				"OPTIONS sip:afd.test SIP/2.0\r\n"
+				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-mf\r\n"
+				"Max-Forwards: 0\r\n"
+				"From: <sip:alice@afd.test>;tag=a1\r\n"
+				"To: <sip:afd.test>\r\n"
+				"Call-ID: mf@10.0.0.7\r\n"
+				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+				SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 483 ", 12) == 0);
+}
+
+static void
+test_unknown_method(void)
+{
+	const char *r = tsd_one(T,
+				"FOO sip:afd.test SIP/2.0\r\n"
+				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-foo\r\n"
+				"Max-Forwards: 70\r\n"
+				"From: <sip:alice@afd.test>;tag=a1\r\n"
+				"To: <sip:afd.test>\r\n"
+				"Call-ID: foo@10.0.0.7\r\n"
+				"CSeq: 1 FOO\r\nContent-Length: 0\r\n\r\n",
+				SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+	r = tsd_one(T,
+		    "MESSAGE sip:bob@afd.test SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-msg\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:alice@afd.test>;tag=a1\r\n"
+		    "To: <sip:bob@afd.test>\r\n"
+		    "Call-ID: msg@10.0.0.7\r\n"
+		    "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+		    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
+}
+
+static void
+test_not_yet_405(void)
+{
+	const char *r = tsd_one(T,
+				"INVITE sip:bob@afd.test SIP/2.0\r\n"
+				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-inv\r\n"
+				"Max-Forwards: 70\r\n"
+				"From: <sip:alice@afd.test>;tag=a1\r\n"
+				"To: <sip:bob@afd.test>\r\n"
+				"Call-ID: inv@10.0.0.7\r\n"
+				"Contact: <sip:alice@10.0.0.7>\r\n"
+				"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+}
+
+static void
+test_require_420(void)
+{
+	const char *r = tsd_one(
+	    T, OPTIONS_MSG("Require: foo, sec-agree\r\nProxy-Require: bar\r\n"),
+	    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 420 ", 12) == 0);
+	CU_ASSERT(strstr(r, "\r\nUnsupported: foo, sec-agree, bar\r\n") !=
+		  NULL);
+	/* path is supported for REGISTER, not for OPTIONS */
+	r = tsd_one(T, OPTIONS_MSG("Require: path\r\n"), SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 420 ", 12) == 0);
+	/* Supported: sec-agree is no reason to refuse */
+	r = tsd_one(T, OPTIONS_MSG("Supported: sec-agree, path\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
+}
+
+static void
+test_bad_requests(void)
+{
+	/* no Call-ID: the parser's 400, naming the problem */
+	const char *r = tsd_one(T,
+				"OPTIONS sip:afd.test SIP/2.0\r\n"
+				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-ci\r\n"
+				"Max-Forwards: 70\r\n"
+				"From: <sip:alice@afd.test>;tag=a1\r\n"
+				"To: <sip:afd.test>\r\n"
+				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+				SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 400 ", 12) == 0);
+	CU_ASSERT(strstr(r, "Call-ID") != NULL);
+
+	/* CSeq method differing from the request's */
+	r = tsd_one(T,
+		    "OPTIONS sip:afd.test SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-cs\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:alice@afd.test>;tag=a1\r\n"
+		    "To: <sip:afd.test>\r\n"
+		    "Call-ID: cs@10.0.0.7\r\n"
+		    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+		    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 400 ", 12) == 0);
+
+	/* an unsupported Request-URI scheme */
+	r = tsd_one(T,
+		    "OPTIONS http://afd.test/ SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-sch\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:alice@afd.test>;tag=a1\r\n"
+		    "To: <sip:afd.test>\r\n"
+		    "Call-ID: sch@10.0.0.7\r\n"
+		    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 416 ", 12) == 0);
+}
+
+static void
+test_too_large(void)
+{
+	size_t max = T->conf.max_message, n = max + 200;
+	char *big = malloc(n + 1);
+	const char *head = "OPTIONS sip:afd.test SIP/2.0\r\n"
+			   "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-big\r\n"
+			   "Max-Forwards: 70\r\n"
+			   "From: <sip:alice@afd.test>;tag=a1\r\n"
+			   "To: <sip:afd.test>\r\n"
+			   "Call-ID: big@10.0.0.7\r\n"
+			   "CSeq: 1 OPTIONS\r\n";
+	size_t hl = strlen(head);
+
+	CU_ASSERT_FATAL(big != NULL);
+	memcpy(big, head, hl);
+	/* one long header, then the end */
+	memcpy(big + hl, "X-Pad: ", 7);
+	memset(big + hl + 7, 'x', n - hl - 7 - 25);
+	memcpy(big + n - 25, "\r\nContent-Length: 0\r\n\r\n", 24);
+	big[n] = '\0';
+	const char *r = tsd_onen(T, big, n, SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL(r);
+	if (r != NULL)
+		CU_ASSERT(strncmp(r, "SIP/2.0 513 ", 12) == 0);
+	free(big);
+}
+
+static void
+test_drop_garbage(void)
+{
+	uint64_t dropped = sipd_stats(T->sd)->dropped;
+	const struct sipd_out *out;
+
+	sipd_batch_begin(T->sd);
+	CU_ASSERT_EQUAL(sipd_handle(T->sd, "\x01\x02garbage\r\n\r\n", 13,
+				    &T->udp_peer),
+			0);
+	CU_ASSERT_EQUAL(sipd_handle(T->sd, "NOTSIP\r\n\r\n", 10, &T->tcp_peer),
+			-1);
+	CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 0);
+	CU_ASSERT_EQUAL(sipd_stats(T->sd)->dropped, dropped + 2);
+}
+
+static void
+test_ack_and_responses(void)
+{
+	const struct sipd_out *out;
+	uint64_t resp = sipd_stats(T->sd)->responses;
+	const char ack[] = "ACK sip:bob@afd.test SIP/2.0\r\n"
+			   "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-ack\r\n"
+			   "Max-Forwards: 0\r\n"
+			   "From: <sip:alice@afd.test>;tag=a1\r\n"
+			   "To: <sip:bob@afd.test>;tag=b1\r\n"
+			   "Call-ID: ack@10.0.0.7\r\n"
+			   "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+	const char resp200[] = "SIP/2.0 200 OK\r\n"
+			       "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-x\r\n"
+			       "From: <sip:alice@afd.test>;tag=a1\r\n"
+			       "To: <sip:bob@afd.test>;tag=b1\r\n"
+			       "Call-ID: r@10.0.0.7\r\n"
+			       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+	sipd_batch_begin(T->sd);
+	CU_ASSERT_EQUAL(sipd_handle(T->sd, ack, strlen(ack), &T->udp_peer), 0);
+	CU_ASSERT_EQUAL(
+	    sipd_handle(T->sd, resp200, strlen(resp200), &T->udp_peer), 0);
+	CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 0);
+	CU_ASSERT_EQUAL(sipd_stats(T->sd)->responses, resp + 1);
+}
+
+static uint16_t
+port_of(const struct sip_peer *p)
+{
+	return ntohs(((const struct sockaddr_in *)&p->addr)->sin_port);
+}
+
+static void
+test_destination(void)
+{
+	const struct sipd_out *out;
+	const char norport[] = OPTIONS_MSG("");
+	const char rport[] =
+	    "OPTIONS sip:afd.test SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 10.0.0.7:5070;rport;branch=z9hG4bK-rp\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@afd.test>;tag=a1\r\n"
+	    "To: <sip:afd.test>\r\n"
+	    "Call-ID: rp@10.0.0.7\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	const char noport[] = "OPTIONS sip:afd.test SIP/2.0\r\n"
+			      "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-np\r\n"
+			      "Max-Forwards: 70\r\n"
+			      "From: <sip:alice@afd.test>;tag=a1\r\n"
+			      "To: <sip:afd.test>\r\n"
+			      "Call-ID: np@10.0.0.7\r\n"
+			      "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+	sipd_batch_begin(T->sd);
+	sipd_handle(T->sd, norport, strlen(norport), &T->udp_peer);
+	sipd_handle(T->sd, rport, strlen(rport), &T->udp_peer);
+	sipd_handle(T->sd, noport, strlen(noport), &T->udp_peer);
+	sipd_handle(T->sd, norport, strlen(norport), &T->tcp_peer);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 4);
+	/* no rport: source IP, Via port */
+	CU_ASSERT_EQUAL(port_of(&out[0].to), 5070);
+	CU_ASSERT_EQUAL(out[0].to.tp, SIP_TP_UDP);
+	/* rport: source IP and port, and rport filled in */
+	CU_ASSERT_EQUAL(port_of(&out[1].to), port_of(&T->udp_peer));
+	CU_ASSERT(memmem(out[1].buf, out[1].len, ";rport=40000;branch", 19) !=
+		  NULL);
+	/* no port in Via: 5060 */
+	CU_ASSERT_EQUAL(port_of(&out[2].to), 5060);
+	/* TCP: the same connection */
+	CU_ASSERT_EQUAL(out[3].to.tp, SIP_TP_TCP);
+	CU_ASSERT_EQUAL(out[3].to.conn_id, T->tcp_peer.conn_id);
+	CU_ASSERT_STRING_EQUAL(out[3].to.slot, "t3");
+	CU_ASSERT_EQUAL(port_of(&out[3].to), port_of(&T->tcp_peer));
+}
+
+#define REG_MSG(n, cid, cseq)                                                  \
+	"REGISTER sip:afd.test SIP/2.0\r\n"                                    \
+	"Via: SIP/2.0/UDP 10.0.0.7:5070;rport;branch=z9hG4bK-gc" n "\r\n"      \
+	"Max-Forwards: 70\r\n"                                                 \
+	"From: <sip:gc" n "@afd.test>;tag=g" n "\r\n"                          \
+	"To: <sip:gc" n "@afd.test>\r\n"                                       \
+	"Call-ID: " cid "\r\n"                                                 \
+	"CSeq: " cseq " REGISTER\r\n"                                          \
+	"Contact: <sip:gc" n "@10.0.0.7:5070>\r\n"                             \
+	"Expires: 3600\r\nContent-Length: 0\r\n\r\n"
+
+static int
+count_rows(const char *aor)
+{
+	return tsd_count(T, "SELECT count(*) FROM registrations WHERE aor = ?1",
+			 aor);
+}
+
+static void
+test_group_commit(void)
+{
+	const struct sipd_out *out;
+	const char r1[] = REG_MSG("1", "gc1@x", "1");
+	const char r2[] = REG_MSG("2", "gc2@x", "1");
+	const char opt[] = OPTIONS_MSG("");
+
+	sipd_batch_begin(T->sd);
+	sipd_handle(T->sd, r1, strlen(r1), &T->udp_peer);
+	sipd_handle(T->sd, opt, strlen(opt), &T->udp_peer);
+	sipd_handle(T->sd, r2, strlen(r2), &T->udp_peer);
+	/* not committed yet: another connection sees nothing */
+	CU_ASSERT_EQUAL(count_rows("sip:gc1@afd.test"), 0);
+	CU_ASSERT_EQUAL(count_rows("sip:gc2@afd.test"), 0);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 3);
+	CU_ASSERT_EQUAL(count_rows("sip:gc1@afd.test"), 1);
+	CU_ASSERT_EQUAL(count_rows("sip:gc2@afd.test"), 1);
+	CU_ASSERT(strncmp(out[0].buf, "SIP/2.0 200 ", 12) == 0);
+	CU_ASSERT(strncmp(out[2].buf, "SIP/2.0 200 ", 12) == 0);
+}
+
+static int
+refuse_commit(void *arg)
+{
+	(void)arg;
+	return 1; /* turns COMMIT into ROLLBACK */
+}
+
+static void
+test_group_commit_failure(void)
+{
+	const struct sipd_out *out;
+	const char r3[] = REG_MSG("3", "gc3@x", "1");
+	const char opt[] = OPTIONS_MSG("");
+
+	sqlite3_commit_hook(sipd_db(T->sd), refuse_commit, NULL);
+	sipd_batch_begin(T->sd);
+	sipd_handle(T->sd, r3, strlen(r3), &T->udp_peer);
+	sipd_handle(T->sd, opt, strlen(opt), &T->udp_peer);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 2);
+	sqlite3_commit_hook(sipd_db(T->sd), NULL, NULL);
+	CU_ASSERT(strncmp(out[0].buf, "SIP/2.0 500 ", 12) == 0);
+	CU_ASSERT(memmem(out[0].buf, out[0].len, "\r\nRetry-After: 1\r\n", 18) !=
+		  NULL);
+	CU_ASSERT(memmem(out[0].buf, out[0].len, "\r\nCall-ID: gc3@x\r\n", 18) !=
+		  NULL);
+	/* the OPTIONS answer did not depend on the commit */
+	CU_ASSERT(strncmp(out[1].buf, "SIP/2.0 200 ", 12) == 0);
+	CU_ASSERT_EQUAL(count_rows("sip:gc3@afd.test"), 0);
+	/* and the service goes on */
+	const char *r = tsd_one(T, r3, SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
+	CU_ASSERT_EQUAL(count_rows("sip:gc3@afd.test"), 1);
+}
+
+int
+suite_sipd(void)
+{
+	CU_pSuite s = CU_add_suite("sipd", sipd_setup, sipd_teardown);
+	if (s == NULL)
+		return -1;
+	if (!CU_add_test(s, "OPTIONS 200", test_options) ||
+	    !CU_add_test(s, "To tag stable", test_to_tag_stable) ||
+	    !CU_add_test(s, "Max-Forwards 0 -> 483", test_max_forwards) ||
+	    !CU_add_test(s, "unknown method -> 501", test_unknown_method) ||
+	    !CU_add_test(s, "not yet served -> 405", test_not_yet_405) ||
+	    !CU_add_test(s, "Require -> 420", test_require_420) ||
+	    !CU_add_test(s, "bad requests -> 400/416", test_bad_requests) ||
+	    !CU_add_test(s, "too large -> 513", test_too_large) ||
+	    !CU_add_test(s, "garbage dropped", test_drop_garbage) ||
+	    !CU_add_test(s, "ACK, responses", test_ack_and_responses) ||
+	    !CU_add_test(s, "destination", test_destination) ||
+	    !CU_add_test(s, "group commit", test_group_commit) ||
+	    !CU_add_test(s, "group commit failure", test_group_commit_failure))
+		return -1;
+	return 0;
+}

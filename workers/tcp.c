@@ -1,0 +1,416 @@
+/*
+ * workers/tcp.c: the TCP worker's transport. The worker serves one
+ * connection at a time for the connection's whole life: the master passes
+ * it (CONN_NEW, descriptor attached), the worker reads into a growing
+ * buffer, cuts messages with sip_stream_frame() (answering each CRLFCRLF
+ * keep-alive ping with CRLF), hands each message to the SIP service as its
+ * own batch and writes the answers back. A framing error, a message larger
+ * than max_message, or the service's verdict closes the connection (with a
+ * short printable sample of what came in); when the connection is gone the
+ * worker tells the master (CONN_CLOSED) and waits for the next one.
+ *
+ * The master keeps its own copy of the descriptor, so closing ours does
+ * not end the connection: shutdown() does.
+ *
+ * Memory: worker -> tcp_worker -> connection -> buffer, handle; the block
+ * count under tcp_worker returns to its baseline after each connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "daemon/proctitle.h"
+#include "daemon/uvh.h"
+#include "workers/worker.h"
+
+#define TCP_BUF_INIT 4096
+#define TCP_WQUEUE_MAX (4 * 1024 * 1024) /* bytes waiting to be written */
+
+struct tcp_conn {
+	struct tcp_worker *tw;
+	uint64_t id;
+	uv_tcp_t *h;
+	struct sip_peer peer;
+	char peer_s[64];
+	char *buf;
+	size_t len, cap, limit;
+	size_t queued; /* bytes in pending uv_write()s */
+	int closing;
+	int busy; /* > 0: in use up the stack, freed when it drops to 0 */
+};
+
+struct tcp_worker {
+	struct worker *w;
+	struct tcp_conn *conn;
+	size_t baseline; /* talloc blocks under tcp_worker when idle */
+};
+
+/* A write that did not complete at once. It hangs off the handle, not
+ * the connection: libuv calls it back (ECANCELED) when the handle closes,
+ * which may be after the connection is freed (then h->data is NULL). */
+struct tcp_wreq {
+	uv_write_t req;
+	size_t len;
+	char buf[];
+};
+
+static void tcp_conn_close(struct tcp_conn *c, const char *why);
+
+static void
+tcp_idle(struct tcp_worker *tw)
+{
+	struct worker *w = tw->w;
+
+	proctitle_set("afd: %s [idle]", w->name);
+	if (!w->stopping)
+		worker_state(w, "idle", NULL, 0);
+}
+
+static void
+tcp_written(uv_write_t *req, int status)
+{
+	struct tcp_wreq *wr = req->data;
+	struct tcp_conn *c = req->handle->data;
+
+	if (c != NULL) {
+		c->queued -= wr->len;
+		if (status < 0 && status != UV_ECANCELED)
+			tcp_conn_close(c, uv_strerror(status));
+	}
+	talloc_free(wr);
+}
+
+/* Write bytes to the connection: what the socket takes now, the rest
+ * queued (copied). */
+static void
+tcp_write(struct tcp_conn *c, const char *buf, size_t len)
+{
+	struct tcp_wreq *wr;
+	uv_buf_t b;
+	int n = 0;
+
+	if (c->closing || len == 0)
+		return;
+	if (c->queued == 0) {
+		b = uv_buf_init((char *)buf, (unsigned)len);
+		n = uv_try_write((uv_stream_t *)c->h, &b, 1);
+		if (n == UV_EAGAIN)
+			n = 0;
+		if (n < 0) {
+			tcp_conn_close(c, uv_strerror(n));
+			return;
+		}
+		if ((size_t)n == len)
+			return;
+	}
+	if (c->queued + (len - (size_t)n) > TCP_WQUEUE_MAX) {
+		tcp_conn_close(c, "peer does not read its answers");
+		return;
+	}
+	/* The request lives under the handle: libuv may call back after the
+	 * connection is freed, but never after the handle's close. */
+	wr = talloc_size(c->h, sizeof(*wr) + len - (size_t)n);
+	if (wr == NULL) {
+		tcp_conn_close(c, "out of memory");
+		return;
+	}
+	talloc_set_name_const(wr, "struct tcp_wreq");
+	wr->len = len - (size_t)n;
+	memcpy(wr->buf, buf + n, wr->len);
+	wr->req.data = wr;
+	b = uv_buf_init(wr->buf, (unsigned)wr->len);
+	if (uv_write(&wr->req, (uv_stream_t *)c->h, &b, 1, tcp_written) != 0) {
+		talloc_free(wr);
+		tcp_conn_close(c, "write failed");
+		return;
+	}
+	c->queued += wr->len;
+}
+
+/* The worker's deliver: answers on this worker's connection are written,
+ * the rest is routed. */
+static void
+tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
+{
+	struct tcp_worker *tw = w->priv;
+	struct tcp_conn *c = tw->conn;
+
+	if (c != NULL)
+		c->busy++;
+	for (int i = 0; i < n; i++) {
+		const struct sipd_out *o = &out[i];
+
+		if (o->to.tp == SIP_TP_TCP &&
+		    (o->to.slot[0] == '\0' || strcmp(o->to.slot, w->slot) == 0)) {
+			if (c != NULL && !c->closing &&
+			    (o->to.conn_id == 0 || o->to.conn_id == c->id))
+				tcp_write(c, o->buf, o->len);
+			else
+				log_debug("answer for a closed connection "
+					  "%llu dropped",
+					  (unsigned long long)o->to.conn_id);
+			continue;
+		}
+		worker_route(w, o);
+	}
+	if (c != NULL && --c->busy == 0 && c->closing)
+		talloc_free(c);
+}
+
+/* Cut and handle every complete message in the buffer. */
+static void
+tcp_process(struct tcp_conn *c)
+{
+	struct worker *w = c->tw->w;
+	size_t off = 0;
+
+	while (!c->closing && off < c->len) {
+		const struct sipd_out *out;
+		size_t skip = 0;
+		int pings = 0, rc, n;
+		ssize_t r;
+
+		r = sip_stream_frame(c->buf + off, c->len - off,
+				     w->conf->max_message, &skip, &pings);
+		for (int i = 0; i < pings; i++)
+			tcp_write(c, "\r\n", 2);
+		if (skip > c->len - off)
+			skip = c->len - off;
+		off += skip;
+		if (r == 0)
+			break;
+		if (r < 0 || (size_t)r > c->len - off) {
+			char s[80];
+
+			log_warnx("tcp: framing error from %s: \"%s\"",
+				  c->peer_s,
+				  log_sample(s, sizeof(s), c->buf + off,
+					     c->len - off));
+			tcp_conn_close(c, "framing error");
+			return;
+		}
+		sipd_batch_begin(w->sipd);
+		rc = sipd_handle(w->sipd, c->buf + off, (size_t)r, &c->peer);
+		n = sipd_batch_end(w->sipd, &out);
+		if (n > 0)
+			tcp_deliver(w, out, n);
+		if (rc == -1 && !c->closing) {
+			char s[80];
+
+			log_warnx("tcp: bad message from %s: \"%s\"", c->peer_s,
+				  log_sample(s, sizeof(s), c->buf + off,
+					     (size_t)r));
+			tcp_conn_close(c, "bad message");
+			return;
+		}
+		off += (size_t)r;
+	}
+	if (c->closing)
+		return;
+	if (off > 0) {
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	}
+}
+
+static void
+tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct tcp_conn *c = h->data;
+
+	if (c->cap - c->len < 2048 && c->cap < c->limit) {
+		size_t ncap = c->cap * 2;
+		char *nb;
+
+		if (ncap > c->limit)
+			ncap = c->limit;
+		nb = talloc_realloc(c, c->buf, char, ncap);
+		if (nb != NULL) {
+			c->buf = nb;
+			c->cap = ncap;
+		}
+	}
+	*b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void
+tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct tcp_conn *c = s->data;
+
+	if (nread == 0)
+		return;
+	if (nread == UV_ENOBUFS) {
+		tcp_conn_close(c, "message larger than max_message");
+		return;
+	}
+	if (nread < 0) {
+		tcp_conn_close(c, nread == UV_EOF ? "closed by peer"
+						  : uv_strerror((int)nread));
+		return;
+	}
+	c->len += (size_t)nread;
+	c->busy++;
+	tcp_process(c);
+	if (!c->closing && c->len == c->limit)
+		tcp_conn_close(c, "message larger than max_message");
+	if (--c->busy == 0 && c->closing)
+		talloc_free(c);
+}
+
+static int
+tcp_conn_destructor(struct tcp_conn *c)
+{
+	if (c->h != NULL)
+		c->h->data = NULL; /* late callbacks see no connection */
+	return 0;
+}
+
+/*
+ * End the connection: shut the socket down (the master holds another
+ * descriptor, so closing ours would not end it), free the connection with
+ * its handle, tell the master, go idle.
+ */
+static void
+tcp_conn_close(struct tcp_conn *c, const char *why)
+{
+	struct tcp_worker *tw = c->tw;
+	struct worker *w = tw->w;
+	uint64_t id = c->id;
+	uv_os_fd_t fd = -1;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	log_info("connection %llu from %s closed: %s", (unsigned long long)id,
+		 c->peer_s, why);
+	uv_read_stop((uv_stream_t *)c->h);
+	if (uv_fileno((uv_handle_t *)c->h, &fd) == 0 && fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	tw->conn = NULL;
+	if (c->busy == 0)
+		talloc_free(c);
+	worker_to_master(w, IPC_CONN_CLOSED, id, NULL);
+	tcp_idle(tw);
+}
+
+/* CONN_NEW from the master: a connection to serve. */
+static int
+tcp_conn_new(void *arg, struct ipc_msg *m)
+{
+	struct worker *w = arg;
+	struct tcp_worker *tw = w->priv;
+	struct tcp_conn *c;
+	uint8_t resumed;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	size_t blocks;
+
+	if (ipc_get_u8(m, &resumed) == -1 ||
+	    ipc_get_sockaddr(m, &ss, &sslen) == -1 || ipc_get_end(m) == -1 ||
+	    m->fd < 0)
+		return -1;
+	if (tw->conn != NULL || w->stopping) {
+		log_warnx("BUG: CONN_NEW %llu while busy: refused",
+			  (unsigned long long)m->hdr.conn_id);
+		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
+		return 0;
+	}
+	blocks = talloc_total_blocks(tw);
+	if (blocks != tw->baseline)
+		log_warnx("memory: %zu blocks while idle, expected %zu", blocks,
+			  tw->baseline);
+	c = talloc_zero(tw, struct tcp_conn);
+	if (c == NULL)
+		return 0;
+	c->tw = tw;
+	c->id = m->hdr.conn_id;
+	memcpy(&c->peer.addr, &ss, sizeof(ss));
+	c->peer.addrlen = sslen;
+	c->peer.tp = SIP_TP_TCP;
+	c->peer.conn_id = c->id;
+	snprintf(c->peer.slot, sizeof(c->peer.slot), "%s", w->slot);
+	worker_addr_str(c->peer_s, sizeof(c->peer_s), (struct sockaddr *)&ss);
+	c->limit = w->conf->max_message + 4096;
+	c->cap = TCP_BUF_INIT;
+	c->buf = talloc_size(c, c->cap);
+	c->h = uvh_new(c, uv_tcp_t);
+	if (c->buf == NULL || c->h == NULL ||
+	    uv_tcp_init(&w->loop, c->h) != 0) {
+		talloc_free(c);
+		return 0;
+	}
+	c->h->data = c;
+	if (uv_tcp_open(c->h, m->fd) != 0) {
+		log_warnx("tcp: cannot use connection %llu",
+			  (unsigned long long)c->id);
+		talloc_free(c);
+		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
+		return 0;
+	}
+	m->fd = -1; /* the handle owns it now */
+	talloc_set_destructor(c, tcp_conn_destructor);
+	tw->conn = c;
+	uv_tcp_nodelay(c->h, 1);
+	uv_read_start((uv_stream_t *)c->h, tcp_alloc, tcp_on_read);
+	log_info("connection %llu from %s%s", (unsigned long long)c->id,
+		 c->peer_s, resumed ? " (resumed after its worker died)" : "");
+	proctitle_set("afd: %s [%s]", w->name, c->peer_s);
+	worker_state(w, "busy", c->peer_s, c->id);
+	return 0;
+}
+
+ipc_handler_fn *const tcp_ctl_handlers[IPC__COUNT] = {
+    [IPC_CONN_NEW] = tcp_conn_new,
+};
+
+static void
+tcp_stop_flushed(uv_shutdown_t *req, int status)
+{
+	struct tcp_conn *c = req->handle->data;
+
+	if (c != NULL)
+		tcp_conn_close(c, "afd is stopping");
+	talloc_free(req);
+}
+
+/* Stopping: answers already queued leave first (uv_shutdown waits for
+ * them), then the connection is closed. */
+static void
+tcp_stop(struct worker *w)
+{
+	struct tcp_worker *tw = w->priv;
+	struct tcp_conn *c = tw->conn;
+	uv_shutdown_t *req;
+
+	if (c == NULL || c->closing)
+		return;
+	if (c->queued > 0) {
+		uv_read_stop((uv_stream_t *)c->h);
+		req = talloc_zero(c->h, uv_shutdown_t);
+		if (req != NULL &&
+		    uv_shutdown(req, (uv_stream_t *)c->h, tcp_stop_flushed) == 0)
+			return;
+		talloc_free(req);
+	}
+	tcp_conn_close(c, "afd is stopping");
+}
+
+int
+tcp_start(struct worker *w)
+{
+	struct tcp_worker *tw;
+
+	tw = talloc_zero(w, struct tcp_worker);
+	if (tw == NULL)
+		return -1;
+	tw->w = w;
+	w->priv = tw;
+	w->stop = tcp_stop;
+	w->deliver = tcp_deliver;
+	tw->baseline = talloc_total_blocks(tw);
+	return 0;
+}

@@ -1,0 +1,397 @@
+/*
+ * workers/worker.c: the common life of a worker process after fork():
+ * a clean start (its own libuv loop, re-seeded randomness, its own SQLite
+ * connections, its title and log name), its control channel to the master,
+ * its sibling socket <run_dir>/<slot>.sock, a graceful stop on SIGTERM or
+ * when the master goes away, and the routing of SIP outputs that are not
+ * for its own transport.
+ *
+ * Memory: one talloc tree per worker, rooted at struct worker.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "daemon/log.h"
+#include "daemon/proctitle.h"
+#include "daemon/uvh.h"
+#include "schema/db.h"
+#include "workers/worker.h"
+
+void
+worker_addr_str(char *out, size_t outsz, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, outsz, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, outsz, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, outsz, "?");
+	}
+}
+
+int
+worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
+		 const struct ipc_wbuf *wb)
+{
+	if (w->ctl_fd < 0)
+		return -1;
+	if (ipc_send(w->ctl_fd, NULL, type, w->slot, conn_id, wb, -1) == -1) {
+		log_warn("ipc: send %s to master", ipc_type_name(type));
+		return -1;
+	}
+	return 0;
+}
+
+void
+worker_state(struct worker *w, const char *state, const char *serving,
+	     uint64_t conn_id)
+{
+	unsigned char buf[256];
+	struct ipc_wbuf wb;
+
+	if (w->db != NULL)
+		db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), state,
+			      serving, w->restarts);
+	ipc_wbuf_init(&wb, buf, sizeof(buf));
+	ipc_put_str(&wb, state);
+	ipc_put_str(&wb, serving ? serving : "");
+	worker_to_master(w, IPC_STATE, conn_id, &wb);
+}
+
+void
+worker_route(struct worker *w, const struct sipd_out *o)
+{
+	struct sockaddr_un sun;
+	struct ipc_wbuf wb;
+	ssize_t n;
+
+	if (o->to.tp == SIP_TP_UDP) {
+		if (w->udp_fd < 0)
+			return;
+		n = sendto(w->udp_fd, o->buf, o->len, MSG_DONTWAIT,
+			   (const struct sockaddr *)&o->to.addr, o->to.addrlen);
+		if (n == -1)
+			log_warn("udp: sendto");
+		return;
+	}
+	/* TCP of another worker: its sibling socket. */
+	if (o->to.slot[0] == '\0' ||
+	    ipc_slot_addr(&sun, w->conf->run_dir, o->to.slot) == -1) {
+		log_warnx("route: TCP output without a valid slot, dropped");
+		return;
+	}
+	ipc_wbuf_init(&wb, w->ipcbuf, IPC_MAX_PAYLOAD);
+	ipc_put_u32(&wb, SIP_TP_TCP);
+	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
+			 o->to.addrlen);
+	ipc_put_bytes(&wb, o->buf, o->len);
+	if (ipc_send(w->sib_fd, &sun, IPC_SIP_SEND, w->slot, o->to.conn_id, &wb,
+		     -1) == -1)
+		log_warn("ipc: SIP_SEND to %s", o->to.slot);
+}
+
+/* Read the common SIP payload of SIP_FORWARD / SIP_SEND. */
+static int
+worker_get_sip(struct ipc_msg *m, struct sip_peer *p, const void **buf,
+	       size_t *len)
+{
+	uint32_t tp;
+
+	memset(p, 0, sizeof(*p));
+	if (ipc_get_u32(m, &tp) == -1 || tp > SIP_TP_TCP ||
+	    ipc_get_sockaddr(m, &p->addr, &p->addrlen) == -1 ||
+	    ipc_get_bytes(m, buf, len) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	p->tp = (enum sip_transport)tp;
+	p->conn_id = m->hdr.conn_id;
+	if (p->tp == SIP_TP_TCP)
+		snprintf(p->slot, sizeof(p->slot), "%s", m->hdr.slot);
+	return 0;
+}
+
+/* SIP_FORWARD: a message received by a sibling, for this worker's SIP
+ * service (e.g. a response to a request this worker sent). */
+static int
+worker_sip_forward(void *arg, struct ipc_msg *m)
+{
+	struct worker *w = arg;
+	const struct sipd_out *out;
+	struct sip_peer from;
+	const void *buf;
+	size_t len;
+	int n;
+
+	if (worker_get_sip(m, &from, &buf, &len) == -1)
+		return -1;
+	sipd_batch_begin(w->sipd);
+	sipd_handle(w->sipd, buf, len, &from);
+	n = sipd_batch_end(w->sipd, &out);
+	if (n > 0)
+		w->deliver(w, out, n);
+	return 0;
+}
+
+/* SIP_SEND: send these bytes on this worker's transport. */
+static int
+worker_sip_send(void *arg, struct ipc_msg *m)
+{
+	struct worker *w = arg;
+	struct sipd_out o;
+	const void *buf;
+
+	memset(&o, 0, sizeof(o));
+	if (worker_get_sip(m, &o.to, &buf, &o.len) == -1)
+		return -1;
+	o.buf = buf;
+	if (o.to.tp == SIP_TP_TCP)
+		snprintf(o.to.slot, sizeof(o.to.slot), "%s", w->slot);
+	w->deliver(w, &o, 1);
+	return 0;
+}
+
+static ipc_handler_fn *const worker_sib_handlers[IPC__COUNT] = {
+    [IPC_SIP_FORWARD] = worker_sip_forward,
+    [IPC_SIP_SEND] = worker_sip_send,
+};
+
+static void
+worker_sib_readable(uv_poll_t *h, int status, int events)
+{
+	struct worker *w = h->data;
+	struct ipc_msg m;
+
+	/* A bounded number per turn: the loop has other work. */
+	for (int i = 0; i < 64 && !w->stopping; i++) {
+		int r = ipc_recv(w->sib_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
+		if (r <= 0)
+			break;
+		ipc_dispatch(worker_sib_handlers, w, &m);
+	}
+}
+
+static void
+worker_ctl_readable(uv_poll_t *h, int status, int events)
+{
+	struct worker *w = h->data;
+	struct ipc_msg m;
+
+	for (int i = 0; i < 64 && !w->stopping; i++) {
+		int r = ipc_recv(w->ctl_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
+		if (r == 0)
+			return;
+		if (r == -1) {
+			log_info("control channel closed (master gone): "
+				 "stopping");
+			worker_stop(w);
+			return;
+		}
+		ipc_dispatch(w->ki->ctl_handlers, w, &m);
+	}
+}
+
+static void
+worker_on_sigterm(uv_signal_t *h, int signum)
+{
+	struct worker *w = h->data;
+
+	log_debug("SIGTERM: stopping");
+	worker_stop(w);
+}
+
+void
+worker_stop(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	if (w->stop)
+		w->stop(w);
+	uvh_close(w->ctl_poll);
+	w->ctl_poll = NULL;
+	uvh_close(w->sib_poll);
+	w->sib_poll = NULL;
+	uvh_close(w->sigterm);
+	w->sigterm = NULL;
+}
+
+/* Bind <run_dir>/<slot>.sock; the address belongs to the slot, so a
+ * replacement removes what its predecessor left. */
+static int
+worker_bind_sibling(struct worker *w)
+{
+	struct sockaddr_un sun;
+	int sz = 4 * 1024 * 1024;
+
+	if (ipc_slot_addr(&sun, w->conf->run_dir, w->slot) == -1) {
+		log_warnx("run_dir path too long for a socket: %s",
+			  w->conf->run_dir);
+		return -1;
+	}
+	w->sib_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			   0);
+	if (w->sib_fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	if (setsockopt(w->sib_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+		       sizeof(sz)) == -1)
+		setsockopt(w->sib_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	unlink(sun.sun_path);
+	if (bind(w->sib_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("bind %s", sun.sun_path);
+		return -1;
+	}
+	w->sib_poll = uvh_new(w, uv_poll_t);
+	if (w->sib_poll == NULL ||
+	    uv_poll_init(&w->loop, w->sib_poll, w->sib_fd) != 0)
+		return -1;
+	w->sib_poll->data = w;
+	uv_poll_start(w->sib_poll, UV_READABLE, worker_sib_readable);
+	return 0;
+}
+
+/* Fresh randomness after fork: the parent's generator state is shared. */
+static void
+worker_reseed(void)
+{
+	unsigned int seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (unsigned)time(NULL);
+	seed ^= (unsigned)getpid();
+	srandom(seed);
+	srand(seed);
+	srand48(seed);
+}
+
+static int
+worker_start(struct worker *w)
+{
+	struct ipc_wbuf wb;
+	unsigned char buf[16];
+
+	w->ipcbuf = talloc_size(w, IPC_MAX_MSG + 1);
+	if (w->ipcbuf == NULL)
+		return -1;
+	w->sigterm = uvh_new(w, uv_signal_t);
+	if (w->sigterm == NULL || uv_signal_init(&w->loop, w->sigterm) != 0)
+		return -1;
+	w->sigterm->data = w;
+	uv_signal_start(w->sigterm, worker_on_sigterm, SIGTERM);
+	w->ctl_poll = uvh_new(w, uv_poll_t);
+	if (w->ctl_poll == NULL ||
+	    uv_poll_init(&w->loop, w->ctl_poll, w->ctl_fd) != 0)
+		return -1;
+	w->ctl_poll->data = w;
+	uv_poll_start(w->ctl_poll, UV_READABLE | UV_DISCONNECT,
+		      worker_ctl_readable);
+
+	if ((w->db = db_open(w->conf)) == NULL)
+		return -1;
+	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
+		      NULL, w->restarts);
+	if ((w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
+		log_warnx("cannot start the SIP service");
+		return -1;
+	}
+	if (worker_bind_sibling(w) == -1)
+		return -1;
+	if (w->ki->start(w) == -1)
+		return -1;
+	worker_state(w, "idle", NULL, 0);
+	ipc_wbuf_init(&wb, buf, sizeof(buf));
+	ipc_put_u32(&wb, (uint32_t)getpid());
+	ipc_put_u32(&wb, (uint32_t)w->restarts);
+	if (worker_to_master(w, IPC_READY, 0, &wb) == -1)
+		return -1;
+	return 0;
+}
+
+int
+worker_main(const struct proc_child *pc, const struct conf *c)
+{
+	struct worker *w;
+	int rc = PROC_EXIT_STARTUP;
+
+	signal(SIGINT, SIG_IGN); /* the master stops us with SIGTERM */
+	signal(SIGPIPE, SIG_IGN);
+	worker_reseed();
+	w = talloc_zero(NULL, struct worker);
+	if (w == NULL)
+		return PROC_EXIT_STARTUP;
+	w->conf = c;
+	w->kind = pc->kind;
+	w->ki = &proc_kinds[pc->kind];
+	w->index = pc->index;
+	w->restarts = pc->restarts;
+	w->ctl_fd = pc->ctl_fd;
+	w->udp_fd = pc->udp_fd;
+	w->sib_fd = -1;
+	snprintf(w->slot, sizeof(w->slot), "%s", pc->slot);
+	if (w->ki->pool)
+		snprintf(w->name, sizeof(w->name), "%s %d", w->ki->title,
+			 w->index);
+	else
+		snprintf(w->name, sizeof(w->name), "%s", w->ki->title);
+	log_procname(w->name);
+	if (w->ki->pool)
+		proctitle_set("afd: %s [idle]", w->name);
+	else
+		proctitle_set("afd: %s", w->name);
+
+	if (uv_loop_init(&w->loop) != 0) {
+		log_warnx("uv_loop_init failed");
+		talloc_free(w);
+		return PROC_EXIT_STARTUP;
+	}
+	if (worker_start(w) == 0) {
+		rc = PROC_EXIT_DONE;
+		log_debug("started (slot %s, restarts %d)", w->slot,
+			  w->restarts);
+	} else {
+		worker_stop(w);
+	}
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+
+	if (w->db != NULL) {
+		if (rc == PROC_EXIT_DONE)
+			db_worker_set(w->db, w->slot, w->ki->kind,
+				      (int)getpid(), "stopped", NULL,
+				      w->restarts);
+		db_close(w->db);
+		w->db = NULL;
+	}
+	talloc_free(w->sipd);
+	w->sipd = NULL;
+	/* Anything closed by the frees above finishes here. */
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&w->loop) != 0)
+		log_warnx("BUG: handles left open at exit");
+	if (w->ctl_fd >= 0)
+		close(w->ctl_fd);
+	if (w->udp_fd >= 0)
+		close(w->udp_fd);
+	if (w->sib_fd >= 0)
+		close(w->sib_fd);
+	talloc_free(w);
+	if (rc == PROC_EXIT_DONE)
+		log_debug("stopped");
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * workers/worker.h: what every worker process shares: the bootstrap after
+ * fork (worker_main), its control channel to the master, its sibling
+ * socket <run_dir>/<slot>.sock, its SIP service, its row in the workers
+ * table, and the routing of outputs that are not for its own transport.
+ * The UDP worker (udp.c) and the TCP worker (tcp.c) add their transport.
+ */
+#ifndef AFD_WORKER_H
+#define AFD_WORKER_H
+
+#include <stdint.h>
+#include <sys/un.h>
+
+#include <sqlite3.h>
+#include <talloc.h>
+#include <uv.h>
+
+#include "daemon/conf.h"
+#include "daemon/proc.h"
+#include "ipc/ipc.h"
+#include "workers/sipd.h"
+
+struct worker {
+	uv_loop_t loop;
+	const struct conf *conf;
+	const struct proc_kind_info *ki;
+	enum proc_kind kind;
+	int index;
+	char slot[8];  /* "u0", "t3" */
+	char name[32]; /* "udp worker", "tcp worker 3" */
+	int restarts;
+	int ctl_fd, udp_fd, sib_fd;
+	uv_poll_t *ctl_poll, *sib_poll;
+	uv_signal_t *sigterm;
+	sqlite3 *db; /* for the workers row only; sipd has its own */
+	struct sipd *sipd;
+	unsigned char *ipcbuf; /* IPC_MAX_MSG + 1 */
+	int stopping;
+	/* The kind's part. */
+	void *priv;
+	void (*stop)(struct worker *w); /* begin a graceful stop */
+	/* Send n outputs of the SIP service (the kind's own transport,
+	 * everything else through worker_route()). */
+	void (*deliver)(struct worker *w, const struct sipd_out *out, int n);
+};
+
+/* The child's life after proc_fork(): returns its exit status. */
+int worker_main(const struct proc_child *pc, const struct conf *c);
+
+/* Stop gracefully: finish what is in flight, close every handle; the loop
+ * then ends and the worker exits 0. */
+void worker_stop(struct worker *w);
+
+/* Record the worker's state: its row in the workers table and a STATE
+ * message to the master. serving: "addr:port" or NULL. */
+void worker_state(struct worker *w, const char *state, const char *serving,
+		  uint64_t conn_id);
+
+/* A message to the master (payload wb may be NULL). 0 or -1 (logged). */
+int worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
+		     const struct ipc_wbuf *wb);
+
+/* Send an output that is not for the worker's own transport: UDP through
+ * the shared UDP socket, TCP of another slot as SIP_SEND to that slot. */
+void worker_route(struct worker *w, const struct sipd_out *o);
+
+/* "addr:port" of a socket address ("[v6]:port"). */
+void worker_addr_str(char *out, size_t outsz, const struct sockaddr *sa);
+
+/* The kinds (proc.c's table). */
+int udp_start(struct worker *w);
+int tcp_start(struct worker *w);
+extern ipc_handler_fn *const udp_ctl_handlers[IPC__COUNT];
+extern ipc_handler_fn *const tcp_ctl_handlers[IPC__COUNT];
+
+#endif
