@@ -39,6 +39,12 @@ all: afd
 afd: $(BUILD)/daemon/main.o $(BUILD)/libafd.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Other builds (make asan: BUILD=build-asan) keep their daemon in $(BUILD)/afd
+# and leave ./afd alone; the test runner gets it as AFD_BIN.
+AFD_OUT   = $(if $(filter build,$(BUILD)),afd,$(BUILD)/afd)
+$(BUILD)/afd: $(BUILD)/daemon/main.o $(BUILD)/libafd.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/libafd.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -66,7 +72,7 @@ $(BUILD)/t/bench/%: t/bench/%.c $(BUILD)/libafd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build-test: afd $(BUILD)/t/unit/run $(TOOLS)
+build-test: $(AFD_OUT) $(BUILD)/t/unit/run $(TOOLS)
 
 deps:
 	@sh mk/deps.sh build

@@ -55,6 +55,10 @@ e2e_cleanup() {
 	if [ -n "$AFD_PID" ] && kill -0 "$AFD_PID" 2>/dev/null; then
 		afd_kill_all
 	fi
+	# A scenario that passed still fails on a sanitizer or valgrind report.
+	if [ $rc -eq 0 ]; then
+		( sanitizer_check; valgrind_check ) || rc=1
+	fi
 	if [ "${E2E_KEEP:-}" = 1 ] || [ $rc -ne 0 ]; then
 		if [ $rc -ne 0 ] && [ -f "$AFD_LOG" ]; then
 			echo "---- afd log (last 40 lines of $AFD_LOG)"
@@ -273,6 +277,7 @@ afd_stop() {
 	AFD_STOP_MS=$(( $(now_ms) - t0 ))
 	AFD_PID=
 	valgrind_check
+	sanitizer_check
 }
 
 # afd_kill_all: SIGKILL the master and its workers (cleanup).
@@ -283,6 +288,16 @@ afd_kill_all() {
 	done
 	wait "$AFD_PID" 2>/dev/null
 	AFD_PID=
+}
+
+# sanitizer_check: fail when an ASan/UBSan/LSan report is in afd's log
+# (a worker that aborts on one is replaced, so the answers alone would not
+# show it).
+sanitizer_check() {
+	if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$AFD_LOG" 2>/dev/null; then
+		grep -E -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$AFD_LOG" | head -n 60
+		fail "a sanitizer reported an error in afd's log"
+	fi
 }
 
 # valgrind_check: fail when a valgrind log of ours reports an error.

@@ -574,7 +574,7 @@ ss_free_port(int low)
 	for (tries = 0; tries < 200; tries++) {
 		struct sockaddr_in sin;
 		socklen_t sl = sizeof(sin);
-		int t, u, port, ok;
+		int t = -1, u = -1, port, ok;
 
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
