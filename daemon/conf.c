@@ -51,7 +51,7 @@ conf_defaults(struct conf *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
 	c->port = 5060;
 	snprintf(c->domain, sizeof(c->domain),
-		 "ims.mnc001.mcc001.3gppnetwork.org");
+	         "ims.mnc001.mcc001.3gppnetwork.org");
 	snprintf(c->database, sizeof(c->database), "var/afd.db");
 	c->durability = CONF_DUR_NORMAL;
 	snprintf(c->run_dir, sizeof(c->run_dir), "var/run");
@@ -65,13 +65,13 @@ conf_defaults(struct conf *c)
 	c->max_contacts = 10;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
-		 "ims.mnc001.mcc001.3gppnetwork.org");
+	         "ims.mnc001.mcc001.3gppnetwork.org");
 }
 
 /* A whole decimal integer in [lo, hi]. */
 static int
-conf_int(struct conf_parse *p, const char *key, const char *v, long lo,
-	 long hi, long *out)
+conf_int(struct conf_parse *p, const char *key, const char *v, long lo, long hi,
+         long *out)
 {
 	char *end;
 	long n;
@@ -80,7 +80,7 @@ conf_int(struct conf_parse *p, const char *key, const char *v, long lo,
 	n = strtol(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || errno != 0 || n < lo || n > hi) {
 		conf_fail(p, "%s: \"%s\" is not a number from %ld to %ld", key,
-			  v, lo, hi);
+		          v, lo, hi);
 		return -1;
 	}
 	*out = n;
@@ -89,7 +89,7 @@ conf_int(struct conf_parse *p, const char *key, const char *v, long lo,
 
 static int
 conf_str(struct conf_parse *p, const char *key, const char *v, char *out,
-	 size_t outsz)
+         size_t outsz)
 {
 	if (*v == '\0') {
 		conf_fail(p, "%s: empty value", key);
@@ -97,7 +97,7 @@ conf_str(struct conf_parse *p, const char *key, const char *v, char *out,
 	}
 	if (strlen(v) >= outsz) {
 		conf_fail(p, "%s: value longer than %zu characters", key,
-			  outsz - 1);
+		          outsz - 1);
 		return -1;
 	}
 	snprintf(out, outsz, "%s", v);
@@ -107,7 +107,7 @@ conf_str(struct conf_parse *p, const char *key, const char *v, char *out,
 /* A path; relative ones are taken from the config file's folder. */
 static int
 conf_path(struct conf_parse *p, const char *key, const char *v, char *out,
-	  size_t outsz)
+          size_t outsz)
 {
 	int n;
 
@@ -127,10 +127,22 @@ conf_path(struct conf_parse *p, const char *key, const char *v, char *out,
 }
 
 enum conf_key_id {
-	K_LISTEN, K_PORT, K_DOMAIN, K_DATABASE, K_DURABILITY, K_RUN_DIR,
-	K_LOG_LEVEL, K_MAX_MESSAGE, K_TCP_MIN_SPARE, K_TCP_MAX,
-	K_DEFAULT_EXPIRES, K_MIN_EXPIRES, K_MAX_EXPIRES, K_MAX_CONTACTS,
-	K_AUTH_MODE, K_REALM
+	K_LISTEN,
+	K_PORT,
+	K_DOMAIN,
+	K_DATABASE,
+	K_DURABILITY,
+	K_RUN_DIR,
+	K_LOG_LEVEL,
+	K_MAX_MESSAGE,
+	K_TCP_MIN_SPARE,
+	K_TCP_MAX,
+	K_DEFAULT_EXPIRES,
+	K_MIN_EXPIRES,
+	K_MAX_EXPIRES,
+	K_MAX_CONTACTS,
+	K_AUTH_MODE,
+	K_REALM
 };
 
 static const struct {
@@ -158,7 +170,7 @@ static const struct {
 
 static int
 conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
-	 const char *v)
+         const char *v)
 {
 	struct conf *c = p->c;
 	long n;
@@ -169,9 +181,10 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 
 		if (inet_pton(AF_INET, v, a) != 1 &&
 		    inet_pton(AF_INET6, v, a) != 1) {
-			conf_fail(p, "listen: \"%s\" is not an IPv4 or IPv6 "
-				     "address",
-				  v);
+			conf_fail(p,
+			          "listen: \"%s\" is not an IPv4 or IPv6 "
+			          "address",
+			          v);
 			return -1;
 		}
 		return conf_str(p, name, v, c->listen, sizeof(c->listen));
@@ -192,7 +205,7 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			c->durability = CONF_DUR_FULL;
 		else {
 			conf_fail(p, "durability: \"%s\" is not normal or full",
-				  v);
+			          v);
 			return -1;
 		}
 		return 0;
@@ -200,9 +213,10 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		return conf_path(p, name, v, c->run_dir, sizeof(c->run_dir));
 	case K_LOG_LEVEL:
 		if (log_level_parse(v, &c->log_level) == -1) {
-			conf_fail(p, "log_level: \"%s\" is not error, warn, "
-				     "info, debug or trace",
-				  v);
+			conf_fail(p,
+			          "log_level: \"%s\" is not error, warn, "
+			          "info, debug or trace",
+			          v);
 			return -1;
 		}
 		return 0;
@@ -247,7 +261,7 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			c->auth_mode = CONF_AUTH_AKA;
 		else {
 			conf_fail(p, "mode: \"%s\" is not none, digest or aka",
-				  v);
+			          v);
 			return -1;
 		}
 		return 0;
@@ -259,7 +273,7 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 
 static int
 conf_handler(void *user, const char *section, const char *name,
-	     const char *value)
+             const char *value)
 {
 	struct conf_parse *p = user;
 	int known_section = 0;
@@ -274,7 +288,7 @@ conf_handler(void *user, const char *section, const char *name,
 			continue;
 		if (p->seen[i]) {
 			conf_fail(p, "%s: already set on line %u", name,
-				  p->seen[i]);
+			          p->seen[i]);
 			return 0;
 		}
 		p->seen[i] = (unsigned)p->lineno;
@@ -314,23 +328,24 @@ conf_check(struct conf_parse *p)
 {
 	struct conf *c = p->c;
 
-	p->lineno = p->seen[K_MIN_EXPIRES] ? (int)p->seen[K_MIN_EXPIRES]
-					   : p->lineno;
+	p->lineno =
+	    p->seen[K_MIN_EXPIRES] ? (int)p->seen[K_MIN_EXPIRES] : p->lineno;
 	if (c->min_expires > c->max_expires)
 		conf_fail(p, "min_expires (%d) is larger than max_expires (%d)",
-			  c->min_expires, c->max_expires);
+		          c->min_expires, c->max_expires);
 	p->lineno = p->seen[K_DEFAULT_EXPIRES] ? (int)p->seen[K_DEFAULT_EXPIRES]
-					       : p->lineno;
+	                                       : p->lineno;
 	if (c->default_expires < c->min_expires ||
 	    c->default_expires > c->max_expires)
-		conf_fail(p, "default_expires (%d) is not within min_expires "
-			     "(%d) and max_expires (%d)",
-			  c->default_expires, c->min_expires, c->max_expires);
+		conf_fail(p,
+		          "default_expires (%d) is not within min_expires "
+		          "(%d) and max_expires (%d)",
+		          c->default_expires, c->min_expires, c->max_expires);
 	p->lineno = p->seen[K_TCP_MIN_SPARE] ? (int)p->seen[K_TCP_MIN_SPARE]
-					     : p->lineno;
+	                                     : p->lineno;
 	if (c->tcp_min_spare > c->tcp_max)
 		conf_fail(p, "tcp_min_spare (%d) is larger than tcp_max (%d)",
-			  c->tcp_min_spare, c->tcp_max);
+		          c->tcp_min_spare, c->tcp_max);
 }
 
 int
@@ -348,7 +363,7 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 	p->c = c;
 	if ((p->f = fopen(path, "r")) == NULL) {
 		snprintf(err, errsz, "%s:0: cannot open: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		goto done;
 	}
 	if (realpath(path, c->path) == NULL) {
@@ -360,14 +375,15 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 		*(slash == p->dir ? slash + 1 : slash) = '\0';
 	/* Defaults are relative to the file too. */
 	conf_path(p, "database", "var/afd.db", c->database,
-		  sizeof(c->database));
+	          sizeof(c->database));
 	conf_path(p, "run_dir", "var/run", c->run_dir, sizeof(c->run_dir));
 
 	r = ini_parse_stream(conf_reader, p, conf_handler, p);
 	if (r > 0 && !p->errline) {
 		p->errline = r;
-		snprintf(p->why, sizeof(p->why), "syntax error (expected "
-						 "[section] or key = value)");
+		snprintf(p->why, sizeof(p->why),
+		         "syntax error (expected "
+		         "[section] or key = value)");
 	} else if (r < 0 && !p->errline) {
 		p->errline = 1;
 		snprintf(p->why, sizeof(p->why), "cannot read the file");

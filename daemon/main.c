@@ -25,13 +25,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: afd [-t] -f FILE\n"
-		   "       afd -V | -h\n"
-		   "  -f FILE  run with this config, in the foreground, "
-		   "logging to stderr\n"
-		   "  -t       check the config and exit (0: good, 1: the "
-		   "reason is printed)\n"
-		   "  -V       print the version\n"
-		   "  -h       print this help\n");
+	           "       afd -V | -h\n"
+	           "  -f FILE  run with this config, in the foreground, "
+	           "logging to stderr\n"
+	           "  -t       check the config and exit (0: good, 1: the "
+	           "reason is printed)\n"
+	           "  -V       print the version\n"
+	           "  -h       print this help\n");
 }
 
 int

@@ -61,6 +61,7 @@ struct mconn {
 	char peer_s[64];
 	int resumes; /* times its worker died while serving it */
 	int sent;    /* CONN_NEW went to the slot's current process */
+	int handed;  /* how many processes it was given to */
 };
 
 struct mslot {
@@ -153,19 +154,20 @@ master_give(struct mslot *s)
 	if (c == NULL || c->sent || s->state != SLOT_READY)
 		return;
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
-	ipc_put_u8(&wb, c->resumes > 0);
+	ipc_put_u8(&wb, c->handed > 0);
 	ipc_put_sockaddr(&wb, (struct sockaddr *)&c->peer, c->peerlen);
 	if (ipc_send(s->ctl_fd, NULL, IPC_CONN_NEW, "master", c->id, &wb,
-		     c->fd) == -1) {
+	             c->fd) == -1) {
 		/* The worker is gone or stuck: its death hands the
 		 * connection to the replacement. */
 		log_warn("ipc: CONN_NEW %llu to %s", (unsigned long long)c->id,
-			 s->name);
+		         s->name);
 		return;
 	}
 	c->sent = 1;
+	c->handed++;
 	log_debug("connection %llu from %s to %s (pid %d)",
-		  (unsigned long long)c->id, c->peer_s, s->name, (int)s->pid);
+	          (unsigned long long)c->id, c->peer_s, s->name, (int)s->pid);
 }
 
 /* --- messages from workers ------------------------------------------- */
@@ -214,11 +216,11 @@ master_on_conn_closed(void *arg, struct ipc_msg *msg)
 		return -1;
 	if (s->conn == NULL || s->conn->id != msg->hdr.conn_id) {
 		log_warnx("%s closed connection %llu it does not hold", s->name,
-			  (unsigned long long)msg->hdr.conn_id);
+		          (unsigned long long)msg->hdr.conn_id);
 		return 0;
 	}
-	log_debug("connection %llu closed by %s", (unsigned long long)s->conn->id,
-		  s->name);
+	log_debug("connection %llu closed by %s",
+	          (unsigned long long)s->conn->id, s->name);
 	master_conn_free(s);
 	if (!m->stopping)
 		master_listen(m, 1);
@@ -238,7 +240,8 @@ master_on_ctl(uv_poll_t *h, int status, int events)
 	struct ipc_msg msg;
 
 	for (int i = 0; i < 64; i++) {
-		int r = ipc_recv(s->ctl_fd, s->m->ipcbuf, IPC_MAX_MSG + 1, &msg);
+		int r =
+		    ipc_recv(s->ctl_fd, s->m->ipcbuf, IPC_MAX_MSG + 1, &msg);
 		if (r <= 0) {
 			if (r == -1) /* the worker is gone: SIGCHLD says how */
 				uv_poll_stop(h);
@@ -246,7 +249,7 @@ master_on_ctl(uv_poll_t *h, int status, int events)
 		}
 		if (strcmp(msg.hdr.slot, s->name) != 0) {
 			log_warnx("ipc: %s claims to be %s", s->name,
-				  msg.hdr.slot);
+			          msg.hdr.slot);
 			if (msg.fd >= 0)
 				close(msg.fd);
 			continue;
@@ -292,7 +295,7 @@ master_spawn(struct mslot *s)
 	if (pid == -1) {
 		s->state = SLOT_WAIT;
 		uv_timer_start(s->backoff_timer, master_on_backoff,
-			       PROC_BACKOFF_MAX_MS, 0);
+		               PROC_BACKOFF_MAX_MS, 0);
 		return 0;
 	}
 	s->pid = pid;
@@ -309,10 +312,9 @@ master_spawn(struct mslot *s)
 	if (s->conn != NULL)
 		s->conn->sent = 0;
 	log_info("started %s %s (pid %d%s)", master_slot_kind(s), s->name,
-		 (int)pid, s->restarts ? ", a replacement" : "");
+	         (int)pid, s->restarts ? ", a replacement" : "");
 	return 0;
 }
-
 
 /* The check phase: spawn every slot that wants a process. */
 static void
@@ -377,10 +379,10 @@ master_reaped(struct master *m, struct mslot *s, int status)
 
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "killed by signal %d (%s)",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		         WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else {
 		snprintf(how, sizeof(how), "exited with status %d",
-			 WEXITSTATUS(status));
+		         WEXITSTATUS(status));
 		startup_err = WEXITSTATUS(status) == PROC_EXIT_STARTUP;
 	}
 	uvh_close(s->ctl_poll);
@@ -389,7 +391,7 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	s->ctl_fd = -1;
 	if (m->stopping) {
 		log_info("%s %s (pid %d) %s", master_slot_kind(s), s->name,
-			 (int)s->pid, how);
+		         (int)s->pid, how);
 		s->pid = 0;
 		s->state = SLOT_EMPTY;
 		master_conn_free(s);
@@ -399,17 +401,19 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	}
 	if (s->conn != NULL) {
 		s->conn->sent = 0;
-		if (++s->conn->resumes >= PROC_MAX_RESUMES) {
+		/* Only a crash counts against the connection. */
+		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
+		    ++s->conn->resumes >= PROC_MAX_RESUMES) {
 			log_warnx("closing connection %llu from %s: %d workers "
-				  "died serving it",
-				  (unsigned long long)s->conn->id,
-				  s->conn->peer_s, s->conn->resumes);
+			          "died serving it",
+			          (unsigned long long)s->conn->id,
+			          s->conn->peer_s, s->conn->resumes);
 			master_conn_free(s);
 		}
 	}
 	if (startup_err || lived < PROC_MIN_LIFE_MS) {
 		s->backoff_ms = s->backoff_ms == 0 ? PROC_BACKOFF_MIN_MS
-						   : s->backoff_ms * 2;
+		                                   : s->backoff_ms * 2;
 		if (s->backoff_ms > PROC_BACKOFF_MAX_MS)
 			s->backoff_ms = PROC_BACKOFF_MAX_MS;
 	} else {
@@ -417,22 +421,22 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	}
 	if (s->backoff_ms)
 		log_warnx("%s %s (pid %d) %s after %llu ms%s; replacing it in "
-			  "%u ms (back-off)",
-			  master_slot_kind(s), s->name, (int)s->pid, how,
-			  (unsigned long long)lived,
-			  s->conn ? " while serving a connection" : "",
-			  s->backoff_ms);
+		          "%u ms (back-off)",
+		          master_slot_kind(s), s->name, (int)s->pid, how,
+		          (unsigned long long)lived,
+		          s->conn ? " while serving a connection" : "",
+		          s->backoff_ms);
 	else
 		log_warnx("%s %s (pid %d) %s after %llu ms%s; replacing it now",
-			  master_slot_kind(s), s->name, (int)s->pid, how,
-			  (unsigned long long)lived,
-			  s->conn ? " while serving a connection" : "");
+		          master_slot_kind(s), s->name, (int)s->pid, how,
+		          (unsigned long long)lived,
+		          s->conn ? " while serving a connection" : "");
 	s->pid = 0;
 	s->restarts++;
 	if (s->backoff_ms) {
 		s->state = SLOT_WAIT;
 		uv_timer_start(s->backoff_timer, master_on_backoff,
-			       s->backoff_ms, 0);
+		               s->backoff_ms, 0);
 	} else {
 		master_want(s);
 	}
@@ -480,7 +484,7 @@ master_pool(struct master *m)
 			spare++;
 	}
 	for (int i = 1; i < m->nslots && spare < m->conf->tcp_min_spare &&
-			total < m->conf->tcp_max;
+	                total < m->conf->tcp_max;
 	     i++) {
 		if (m->slots[i].state != SLOT_EMPTY)
 			continue;
@@ -528,16 +532,22 @@ master_on_listen(uv_poll_t *h, int status, int events)
 			master_listen(m, 0);
 			if (!uv_is_active((uv_handle_t *)m->backlog_timer))
 				uv_timer_start(m->backlog_timer,
-					       master_on_backlog,
-					       MASTER_BACKLOG_MS, 0);
+				               master_on_backlog,
+				               MASTER_BACKLOG_MS, 0);
 			break;
 		}
 		fd = accept4(m->tcp_fd, (struct sockaddr *)&ss, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				break;
+			/* Out of descriptors or memory: the socket stays
+			 * readable, so pause a second instead of spinning. */
+			log_warn("accept (pausing 1 s)");
+			master_listen(m, 0);
+			uv_timer_start(m->backlog_timer, master_on_backlog,
+			               1000, 0);
 			break;
 		}
 		c = talloc_zero(m, struct mconn);
@@ -550,7 +560,7 @@ master_on_listen(uv_poll_t *h, int status, int events)
 		memcpy(&c->peer, &ss, sizeof(ss));
 		c->peerlen = sl;
 		worker_addr_str(c->peer_s, sizeof(c->peer_s),
-				(struct sockaddr *)&ss);
+		                (struct sockaddr *)&ss);
 		s->conn = c;
 		master_give(s);
 	}
@@ -575,10 +585,10 @@ master_on_backlog(uv_timer_t *t)
 
 		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 			worker_addr_str(peer, sizeof(peer),
-					(struct sockaddr *)&ss);
+			                (struct sockaddr *)&ss);
 		log_warnx("all %d TCP workers busy for %d ms: closed the "
-			  "connection from %s",
-			  m->conf->tcp_max, MASTER_BACKLOG_MS, peer);
+		          "connection from %s",
+		          m->conf->tcp_max, MASTER_BACKLOG_MS, peer);
 		close(fd);
 	}
 	master_listen(m, 1);
@@ -596,8 +606,8 @@ master_on_stop_timer(uv_timer_t *t)
 
 		if (s->pid > 0) {
 			log_warnx("%s (pid %d) still running after %d ms: "
-				  "SIGKILL",
-				  s->name, (int)s->pid, MASTER_STOP_MS);
+			          "SIGKILL",
+			          s->name, (int)s->pid, MASTER_STOP_MS);
 			kill(s->pid, SIGKILL);
 		}
 	}
@@ -706,15 +716,15 @@ master_socket(const struct conf *c, int type)
 		int sz = 4 * 1024 * 1024;
 
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
-			       sizeof(sz)) == -1)
+		               sizeof(sz)) == -1)
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz,
-			       sizeof(sz)) == -1)
+		               sizeof(sz)) == -1)
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	}
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
 		log_warn("bind %s port %d (%s)", c->listen, c->port,
-			 type == SOCK_DGRAM ? "udp" : "tcp");
+		         type == SOCK_DGRAM ? "udp" : "tcp");
 		goto fail;
 	}
 	if (type == SOCK_STREAM && listen(fd, 128) == -1) {
@@ -777,17 +787,17 @@ master_setup(struct master *m)
 		s->backoff_timer->data = s;
 	}
 	if ((m->sigchld = MASTER_HANDLE(m, uv_signal_t, uv_signal_init)) ==
-		NULL ||
+	        NULL ||
 	    (m->sigterm = MASTER_HANDLE(m, uv_signal_t, uv_signal_init)) ==
-		NULL ||
+	        NULL ||
 	    (m->sigint = MASTER_HANDLE(m, uv_signal_t, uv_signal_init)) ==
-		NULL ||
+	        NULL ||
 	    (m->check = MASTER_HANDLE(m, uv_check_t, uv_check_init)) == NULL ||
 	    (m->idle = MASTER_HANDLE(m, uv_idle_t, uv_idle_init)) == NULL ||
 	    (m->backlog_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
-		NULL ||
+	        NULL ||
 	    (m->stop_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
-		NULL)
+	        NULL)
 		return -1;
 	m->listen_poll = uvh_new(m, uv_poll_t);
 	if (m->listen_poll == NULL ||
@@ -878,8 +888,8 @@ master_run(const struct conf *c, struct proc_child *child)
 		talloc_free(m);
 		return 1;
 	}
-	log_info("listening on %s port %d (udp, tcp); database %s",
-		 c->listen, c->port, c->database);
+	log_info("listening on %s port %d (udp, tcp); database %s", c->listen,
+	         c->port, c->database);
 	master_listen(m, 1);
 	uv_run(&m->loop, UV_RUN_DEFAULT);
 	if (child->slot[0] != '\0') {

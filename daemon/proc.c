@@ -32,7 +32,7 @@ proc_fork(struct proc_child *pc, int *master_fd)
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       0, sv) == -1) {
+	               0, sv) == -1) {
 		log_warn("socketpair for %s", pc->slot);
 		return -1;
 	}

@@ -41,8 +41,8 @@ struct worker;
 struct proc_kind_info {
 	const char *kind;  /* the workers table's kind: "udp", "tcp" */
 	const char *title; /* "udp worker" (+ " N" for a pool) */
-	char prefix;	   /* slot names: 'u' -> "u0" */
-	int pool;	   /* several of this kind, numbered */
+	char prefix;       /* slot names: 'u' -> "u0" */
+	int pool;          /* several of this kind, numbered */
 	/* The kind's start in the child (after the common bootstrap):
 	 * 0, or -1 (the worker exits PROC_EXIT_STARTUP). */
 	int (*start)(struct worker *w);

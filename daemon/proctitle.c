@@ -14,8 +14,9 @@
 
 extern char **environ;
 
-static char *proctitle_start; /* argv[0] */
-static size_t proctitle_len;  /* bytes usable from there */
+static char *proctitle_start;         /* argv[0] */
+static size_t proctitle_len;          /* bytes usable from there */
+static char **volatile proctitle_env; /* the moved environment, for good */
 
 void
 proctitle_init(int argc, char **argv)
@@ -42,7 +43,7 @@ proctitle_init(int argc, char **argv)
 			env[i] = environ[i]; /* keep the old string */
 	}
 	env[n] = NULL;
-	environ = env;
+	environ = proctitle_env = env;
 	/* argv[1..] stay readable until the first title; callers copy what
 	 * they need (conf_load keeps its own path). */
 	proctitle_start = argv[0];

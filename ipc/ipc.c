@@ -164,8 +164,7 @@ ipc_get_str(struct ipc_msg *m, char *out, size_t outsz)
 }
 
 int
-ipc_get_sockaddr(struct ipc_msg *m, struct sockaddr_storage *ss,
-		 socklen_t *len)
+ipc_get_sockaddr(struct ipc_msg *m, struct sockaddr_storage *ss, socklen_t *len)
 {
 	const void *p;
 	size_t n, save = m->off;
@@ -196,7 +195,7 @@ ipc_get_end(const struct ipc_msg *m)
 
 int
 ipc_send(int sock, const struct sockaddr_un *to, enum ipc_type type,
-	 const char *slot, uint64_t conn_id, const struct ipc_wbuf *w, int fd)
+         const char *slot, uint64_t conn_id, const struct ipc_wbuf *w, int fd)
 {
 	struct ipc_hdr hdr;
 	struct iovec iov[2];
@@ -267,7 +266,8 @@ ipc_take_fds(struct msghdr *mh, int keep)
 		for (size_t i = 0; i < nfd; i++) {
 			int fd;
 
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
 			if (keep && first == -1)
 				first = fd;
 			else
@@ -280,7 +280,7 @@ ipc_take_fds(struct msghdr *mh, int keep)
 /* Check one received datagram of n bytes; 0 if good, else -1 with why. */
 static int
 ipc_check(const struct ipc_hdr *hdr, size_t n, int flags, int nfd,
-	  const char **why)
+          const char **why)
 {
 	if (flags & MSG_TRUNC) {
 		*why = "message larger than the limit";
@@ -368,7 +368,7 @@ ipc_recv(int sock, void *buf, size_t bufsz, struct ipc_msg *m)
 			socklen_t tl = sizeof(type);
 
 			if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) ==
-				0 &&
+			        0 &&
 			    type == SOCK_SEQPACKET)
 				return -1;
 		}
@@ -377,14 +377,14 @@ ipc_recv(int sock, void *buf, size_t bufsz, struct ipc_msg *m)
 		       (size_t)n < sizeof(hdr) ? (size_t)n : sizeof(hdr));
 		if ((size_t)n > bufsz - 1 && !(mh.msg_flags & MSG_TRUNC))
 			mh.msg_flags |= MSG_TRUNC; /* no room to tell */
-		if (ipc_check(&hdr, (size_t)n, mh.msg_flags,
-			      ipc_count_fds(&mh), &why) == -1) {
+		if (ipc_check(&hdr, (size_t)n, mh.msg_flags, ipc_count_fds(&mh),
+		              &why) == -1) {
 			ipc_take_fds(&mh, 0);
 			hdr.slot[sizeof(hdr.slot) - 1] = '\0';
 			log_warnx("ipc: dropped a message (type %u %s, %zd "
-				  "bytes, from \"%s\"): %s",
-				  hdr.type, ipc_type_name(hdr.type), n,
-				  hdr.slot, why);
+			          "bytes, from \"%s\"): %s",
+			          hdr.type, ipc_type_name(hdr.type), n,
+			          hdr.slot, why);
 			continue;
 		}
 		m->hdr = hdr;
@@ -397,16 +397,16 @@ ipc_recv(int sock, void *buf, size_t bufsz, struct ipc_msg *m)
 
 int
 ipc_dispatch(ipc_handler_fn *const table[IPC__COUNT], void *arg,
-	     struct ipc_msg *m)
+             struct ipc_msg *m)
 {
 	int r = -1;
 
 	if (m->hdr.type >= IPC__COUNT || table[m->hdr.type] == NULL) {
 		log_warnx("ipc: BUG: unexpected %s from %s, dropped",
-			  ipc_type_name(m->hdr.type), m->hdr.slot);
+		          ipc_type_name(m->hdr.type), m->hdr.slot);
 	} else if ((r = table[m->hdr.type](arg, m)) == -1) {
 		log_warnx("ipc: malformed %s from %s, dropped",
-			  ipc_type_name(m->hdr.type), m->hdr.slot);
+		          ipc_type_name(m->hdr.type), m->hdr.slot);
 	}
 	if (m->fd >= 0) {
 		close(m->fd);
@@ -423,7 +423,7 @@ ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir, const char *slot)
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s.sock",
-		     run_dir, slot);
+	             run_dir, slot);
 	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
 		return -1;
 	return 0;

@@ -35,32 +35,32 @@ enum ipc_type {
 	IPC_NONE = 0,
 
 	/* master -> tcp worker */
-	IPC_CONN_NEW,	 /* hdr conn_id; u8 resumed, sockaddr peer; + the fd */
+	IPC_CONN_NEW, /* hdr conn_id; u8 resumed, sockaddr peer; + the fd */
 
 	/* worker -> master */
-	IPC_READY,	 /* u32 pid, u32 restarts: started, ready for work */
-	IPC_STATE,	 /* str state ("idle"|"busy"), str serving ("" or
-			    "addr:port"); hdr conn_id of what it serves */
+	IPC_READY,       /* u32 pid, u32 restarts: started, ready for work */
+	IPC_STATE,       /* str state ("idle"|"busy"), str serving ("" or
+	                    "addr:port"); hdr conn_id of what it serves */
 	IPC_CONN_CLOSED, /* hdr conn_id; (empty): the connection is gone */
 
 	/* worker -> worker (over <run_dir>/<slot>.sock) */
 	IPC_SIP_FORWARD, /* u32 transport, sockaddr from, bytes sip: a message
-			    received elsewhere, for this worker to handle;
-			    hdr conn_id of the flow it came on (TCP) */
-	IPC_SIP_SEND,	 /* u32 transport, sockaddr to, bytes sip: send this
-			    on the receiver's transport; hdr conn_id names
-			    the TCP connection */
+	                    received elsewhere, for this worker to handle;
+	                    hdr conn_id of the flow it came on (TCP) */
+	IPC_SIP_SEND,    /* u32 transport, sockaddr to, bytes sip: send this
+	                    on the receiver's transport; hdr conn_id names
+	                    the TCP connection */
 
 	IPC__COUNT
 };
 
 /* The fixed header; len counts the payload bytes that follow. */
 struct ipc_hdr {
-	uint16_t type;	  /* enum ipc_type */
+	uint16_t type;    /* enum ipc_type */
 	uint16_t version; /* IPC_VERSION */
-	uint32_t len;	  /* payload bytes */
+	uint32_t len;     /* payload bytes */
 	uint64_t conn_id; /* the TCP connection concerned, or 0 */
-	char slot[8];	  /* the sender's slot ("master", "u0", "t3") */
+	char slot[8];     /* the sender's slot ("master", "u0", "t3") */
 };
 
 /* The name of a type for logs ("CONN_NEW"; "?" when unknown). */
@@ -79,9 +79,9 @@ void ipc_put_u8(struct ipc_wbuf *w, uint8_t v);
 void ipc_put_u32(struct ipc_wbuf *w, uint32_t v);
 void ipc_put_u64(struct ipc_wbuf *w, uint64_t v);
 void ipc_put_bytes(struct ipc_wbuf *w, const void *p, size_t n); /* u32 n + n */
-void ipc_put_str(struct ipc_wbuf *w, const char *s);		  /* bytes */
+void ipc_put_str(struct ipc_wbuf *w, const char *s);             /* bytes */
 void ipc_put_sockaddr(struct ipc_wbuf *w, const struct sockaddr *sa,
-		      socklen_t len); /* bytes of an AF_INET/AF_INET6 addr */
+                      socklen_t len); /* bytes of an AF_INET/AF_INET6 addr */
 
 /* A received message. payload points into the receive buffer; fd is a
  * passed descriptor or -1 (whoever keeps it sets fd to -1). */
@@ -104,7 +104,7 @@ int ipc_get_bytes(struct ipc_msg *m, const void **p, size_t *n);
 int ipc_get_str(struct ipc_msg *m, char *out, size_t outsz);
 /* An AF_INET or AF_INET6 address of the right length. */
 int ipc_get_sockaddr(struct ipc_msg *m, struct sockaddr_storage *ss,
-		     socklen_t *len);
+                     socklen_t *len);
 /* 0 when every payload byte was read, -1 when some are left over. */
 int ipc_get_end(const struct ipc_msg *m);
 
@@ -116,8 +116,8 @@ int ipc_get_end(const struct ipc_msg *m);
  * it is gone; EMSGSIZE: payload overflowed or too large).
  */
 int ipc_send(int sock, const struct sockaddr_un *to, enum ipc_type type,
-	     const char *slot, uint64_t conn_id, const struct ipc_wbuf *w,
-	     int fd);
+             const char *slot, uint64_t conn_id, const struct ipc_wbuf *w,
+             int fd);
 
 /*
  * Receive and check one message from non-blocking sock into buf (at least
@@ -140,10 +140,10 @@ typedef int ipc_handler_fn(void *arg, struct ipc_msg *m);
  * the handler did not keep is closed. Returns the handler's result, or -1.
  */
 int ipc_dispatch(ipc_handler_fn *const table[IPC__COUNT], void *arg,
-		 struct ipc_msg *m);
+                 struct ipc_msg *m);
 
 /* "<run_dir>/<slot>.sock" into sun; -1 when the path is too long. */
 int ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir,
-		  const char *slot);
+                  const char *slot);
 
 #endif

@@ -27,19 +27,19 @@ db_open(const struct conf *c)
 	int rc;
 
 	rc = sqlite3_open_v2(c->database, &db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				 SQLITE_OPEN_NOMUTEX,
-			     NULL);
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                         SQLITE_OPEN_NOMUTEX,
+	                     NULL);
 	if (rc != SQLITE_OK) {
 		log_warnx("db: cannot open %s: %s", c->database,
-			  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		          db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
 	snprintf(sql, sizeof(sql),
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
-		 "PRAGMA foreign_keys=ON;",
-		 c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL");
+	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+	         "PRAGMA foreign_keys=ON;",
+	         c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL");
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		log_warnx("db: %s: %s", c->database, sqlite3_errmsg(db));
 		goto fail;
@@ -101,9 +101,9 @@ db_stmt(sqlite3 *db, sqlite3_stmt **stmt, const char *sql)
 {
 	if (*stmt == NULL) {
 		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-				       stmt, NULL) != SQLITE_OK) {
+		                       stmt, NULL) != SQLITE_OK) {
 			log_warnx("db: prepare \"%.60s\": %s", sql,
-				  sqlite3_errmsg(db));
+			          sqlite3_errmsg(db));
 			*stmt = NULL;
 			return NULL;
 		}
@@ -130,7 +130,7 @@ db_user_version(sqlite3 *db, int *v)
 	sqlite3_finalize(st);
 	if (*v < 0) {
 		log_warnx("db: cannot read user_version: %s",
-			  sqlite3_errmsg(db));
+		          sqlite3_errmsg(db));
 		return -1;
 	}
 	return 0;
@@ -145,11 +145,11 @@ db_table_lacks(sqlite3 *db, sqlite3 *ref, const char *t, int *lacks)
 
 	*lacks = 0;
 	if (sqlite3_prepare_v2(ref, "SELECT name FROM pragma_table_info(?)", -1,
-			       &st, NULL) != SQLITE_OK ||
+	                       &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "SELECT 1 FROM pragma_table_info(?1) "
-			       "WHERE name = ?2",
-			       -1, &have, NULL) != SQLITE_OK) {
+	                       "SELECT 1 FROM pragma_table_info(?1) "
+	                       "WHERE name = ?2",
+	                       -1, &have, NULL) != SQLITE_OK) {
 		log_warnx("db: %s", sqlite3_errmsg(db));
 		goto done;
 	}
@@ -158,8 +158,8 @@ db_table_lacks(sqlite3 *db, sqlite3 *ref, const char *t, int *lacks)
 		sqlite3_reset(have);
 		sqlite3_bind_text(have, 1, t, -1, SQLITE_STATIC);
 		sqlite3_bind_text(have, 2,
-				  (const char *)sqlite3_column_text(st, 0), -1,
-				  SQLITE_TRANSIENT);
+		                  (const char *)sqlite3_column_text(st, 0), -1,
+		                  SQLITE_TRANSIENT);
 		if (sqlite3_step(have) != SQLITE_ROW)
 			*lacks = 1;
 	}
@@ -183,13 +183,13 @@ db_copy_rows(sqlite3 *db, const char *t, const char *old)
 	int rc = -1;
 
 	if (sqlite3_prepare_v2(db,
-			       "SELECT name, type, \"notnull\", dflt_value, pk "
-			       "FROM pragma_table_info(?)",
-			       -1, &st, NULL) != SQLITE_OK ||
+	                       "SELECT name, type, \"notnull\", dflt_value, pk "
+	                       "FROM pragma_table_info(?)",
+	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "SELECT 1 FROM pragma_table_info(?1) "
-			       "WHERE name = ?2",
-			       -1, &has, NULL) != SQLITE_OK) {
+	                       "SELECT 1 FROM pragma_table_info(?1) "
+	                       "WHERE name = ?2",
+	                       -1, &has, NULL) != SQLITE_OK) {
 		log_warnx("db: %s", sqlite3_errmsg(db));
 		goto done;
 	}
@@ -217,13 +217,13 @@ db_copy_rows(sqlite3 *db, const char *t, const char *old)
 		else
 			val = "''";
 		c2 = sqlite3_mprintf("%s%s\"%w\"", cols, *cols ? ", " : "",
-				     name);
+		                     name);
 		if (val)
 			v2 = sqlite3_mprintf("%s%s%s", vals, *vals ? ", " : "",
-					     val);
+			                     val);
 		else
 			v2 = sqlite3_mprintf("%s%s\"%w\"", vals,
-					     *vals ? ", " : "", name);
+			                     *vals ? ", " : "", name);
 		sqlite3_free(cols);
 		sqlite3_free(vals);
 		cols = c2;
@@ -232,7 +232,7 @@ db_copy_rows(sqlite3 *db, const char *t, const char *old)
 			goto done;
 	}
 	sql = sqlite3_mprintf("INSERT INTO \"%w\" (%s) SELECT %s FROM \"%w\"",
-			      t, cols, vals, old);
+	                      t, cols, vals, old);
 	if (sql == NULL)
 		goto done;
 	rc = db_exec(db, sql);
@@ -264,12 +264,12 @@ db_step_1(sqlite3 *db)
 	    db_exec(ref, afd_schema_sql) == -1)
 		goto done;
 	if (db_exec(db, "DROP VIEW IF EXISTS active_registrations;"
-			"DROP VIEW IF EXISTS active_calls;") == -1)
+	                "DROP VIEW IF EXISTS active_calls;") == -1)
 		goto done;
 	if (sqlite3_prepare_v2(ref,
-			       "SELECT name FROM sqlite_schema "
-			       "WHERE type = 'table' ORDER BY name",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "SELECT name FROM sqlite_schema "
+	                       "WHERE type = 'table' ORDER BY name",
+	                       -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
@@ -285,9 +285,9 @@ db_step_1(sqlite3 *db)
 		sqlite3_stmt *ex = NULL;
 		int exists = 0;
 		if (sqlite3_prepare_v2(db,
-				       "SELECT 1 FROM sqlite_schema WHERE "
-				       "type = 'table' AND name = ?",
-				       -1, &ex, NULL) == SQLITE_OK) {
+		                       "SELECT 1 FROM sqlite_schema WHERE "
+		                       "type = 'table' AND name = ?",
+		                       -1, &ex, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(ex, 1, t, -1, SQLITE_STATIC);
 			exists = sqlite3_step(ex) == SQLITE_ROW;
 		}
@@ -296,7 +296,7 @@ db_step_1(sqlite3 *db)
 			continue;
 		log_info("db: upgrading table %s from a version 0 file", t);
 		sql = sqlite3_mprintf("ALTER TABLE \"%w\" RENAME TO \"%w_v0\"",
-				      t, t);
+		                      t, t);
 		rc = sql ? db_exec(db, sql) : -1;
 		sqlite3_free(sql);
 		if (rc == -1)
@@ -349,9 +349,9 @@ db_migrate(sqlite3 *db)
 		return -1;
 	if (v > DB_SCHEMA_VERSION) {
 		log_warnx("db: the database has schema version %d, newer than "
-			  "this afd's %d: refusing to use it (use a newer afd "
-			  "or another database file)",
-			  v, DB_SCHEMA_VERSION);
+		          "this afd's %d: refusing to use it (use a newer afd "
+		          "or another database file)",
+		          v, DB_SCHEMA_VERSION);
 		return -1;
 	}
 	if (db_begin(db) == -1)
@@ -359,19 +359,19 @@ db_migrate(sqlite3 *db)
 	for (int i = v; i < DB_SCHEMA_VERSION; i++) {
 		if (db_steps[i](db) == -1) {
 			log_warnx("db: upgrade from version %d to %d failed", i,
-				  i + 1);
+			          i + 1);
 			goto fail;
 		}
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-		 DB_SCHEMA_VERSION);
+	         DB_SCHEMA_VERSION);
 	if (db_exec(db, afd_schema_sql) == -1 || db_exec(db, sql) == -1)
 		goto fail;
 	if (db_commit(db) == -1)
 		goto fail;
 	if (v != DB_SCHEMA_VERSION)
 		log_info("db: schema at version %d (was %d)", DB_SCHEMA_VERSION,
-			 v);
+		         v);
 	return 0;
 fail:
 	db_rollback(db);
@@ -380,7 +380,7 @@ fail:
 
 int
 db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
-	      const char *state, const char *serving, int restarts)
+              const char *state, const char *serving, int restarts)
 {
 	static const char sql[] =
 	    "INSERT INTO workers (slot, kind, pid, state, serving, "
@@ -424,5 +424,5 @@ int
 db_workers_stopped(sqlite3 *db)
 {
 	return db_exec(db, "UPDATE workers SET state = 'stopped', "
-			   "serving = NULL WHERE state <> 'stopped'");
+	                   "serving = NULL WHERE state <> 'stopped'");
 }

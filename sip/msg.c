@@ -136,15 +136,23 @@ sip_parse_start(struct sip_parser *ps, const char *p, const char **next)
 {
 	const char *nl, *le, *sp;
 
-	if ((nl = memchr(p, '\n', (size_t)(ps->end - p))) == NULL)
+	if ((nl = memchr(p, '\n', (size_t)(ps->end - p))) == NULL) {
+		sip_fail(ps, 0, "Truncated Start Line");
 		return -1;
+	}
 	le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
 	ps->m->start = (sip_str){p, (size_t)(nl + 1 - p)};
 	*next = nl + 1;
-	if (le - p >= 4 && sip_str_caseeq_lit((sip_str){p, 4}, "SIP/"))
-		return sip_parse_status_line(ps, p, le);
-	if ((sp = memchr(p, ' ', (size_t)(le - p))) == NULL)
+	if (le - p >= 4 && sip_str_caseeq_lit((sip_str){p, 4}, "SIP/")) {
+		if (sip_parse_status_line(ps, p, le) == 0)
+			return 0;
+		sip_fail(ps, 0, "Malformed Status-Line");
 		return -1;
+	}
+	if ((sp = memchr(p, ' ', (size_t)(le - p))) == NULL) {
+		sip_fail(ps, 0, "Malformed Request-Line");
+		return -1;
+	}
 	sip_parse_request_line(ps, p, le, sp);
 	return 0;
 }

@@ -2,7 +2,6 @@
  * sip/str.c: slices, character classes, method and header names, and the
  * small allocator of parsed parts. Nothing here reads outside (s, len).
  */
-#include <ctype.h>
 #include <string.h>
 
 #include "sip/sip_impl.h"
@@ -29,13 +28,20 @@ sip_str_eq(sip_str a, sip_str b)
 	return a.len == b.len && (a.len == 0 || memcmp(a.s, b.s, a.len) == 0);
 }
 
+/* ASCII lower case, whatever the locale. */
+static inline unsigned char
+sip_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
 /* ASCII case-insensitive comparison of n bytes (NUL is an ordinary byte). */
 static int
 sip_memcaseeq(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i] && tolower((unsigned char)a[i]) !=
-		                        tolower((unsigned char)b[i]))
+		if (a[i] != b[i] && sip_lower((unsigned char)a[i]) !=
+					sip_lower((unsigned char)b[i]))
 			return 0;
 	return 1;
 }
@@ -237,7 +243,7 @@ sip_hdr_id(sip_str name)
 
 	if (name.len == 0 || name.len > 32)
 		return SIP_HDR_OTHER;
-	c = tolower((unsigned char)name.s[0]);
+	c = sip_lower((unsigned char)name.s[0]);
 	if (c < 'a' || c > 'z')
 		return SIP_HDR_OTHER;
 	if (!sip_hdr_index_ready)

@@ -47,33 +47,55 @@ sip_stream_cl(const char *p, const char *le, uint64_t max, uint64_t *cl)
 	return 1;
 }
 
+/* Is there an empty line (LF CRLF or LF LF) in the data at all? memmem is
+ * fast, so data arriving in small pieces costs little until it is there. */
+static int
+sip_stream_has_eoh(const char *buf, size_t len)
+{
+	return memmem(buf, len, "\n\r\n", 3) != NULL ||
+	       memmem(buf, len, "\n\n", 2) != NULL;
+}
+
+/* The end of the field at p, folded lines included: the LF ending its last
+ * line, or NULL if the data ends before we can tell. */
+static const char *
+sip_stream_field_end(const char *p, const char *end)
+{
+	const char *nl;
+
+	for (;;) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    nl + 1 >= end)
+			return NULL;
+		if (nl[1] != ' ' && nl[1] != '\t')
+			return nl;
+		p = nl + 1;
+	}
+}
+
 /* The header section at buf: its length (up to the end of the empty line)
  * and *cl, 0 if incomplete, -1 on a framing error. */
 static ssize_t
 sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl)
 {
-	const char *p = buf, *end = buf + len, *nl, *le;
+	const char *p, *end = buf + len, *nl, *le;
 	int ncl = 0, r;
 
-	/* the start line */
-	if ((nl = memchr(p, '\n', len)) == NULL)
+	if (!sip_stream_has_eoh(buf, len) ||
+	    (nl = memchr(buf, '\n', len)) == NULL)
 		return len > max ? -1 : 0;
 	for (p = nl + 1; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-		if (le == p) { /* the empty line */
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) {
 			if (ncl != 1)
 				return -1;
-			return (ssize_t)(nl + 1 - buf);
+			return (ssize_t)(p + (*p == '\n' ? 1 : 2) - buf);
 		}
-		/* a folded continuation is part of the field before it */
-		if (*p == ' ' || *p == '\t')
-			continue;
+		if ((nl = sip_stream_field_end(p, end)) == NULL)
+			break;
+		le = nl[-1] == '\r' ? nl - 1 : nl;
 		if ((r = sip_stream_cl(p, le, max, cl)) < 0)
 			return -1;
-		ncl += r;
-		if (ncl > 1)
+		if ((ncl += r) > 1)
 			return -1;
 	}
 	return len > max ? -1 : 0;

@@ -739,7 +739,7 @@ reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 {
 	struct sip_buf *b = &res->hdrs;
 	const struct sip_hdr *pcv = req->first[SIP_HDR_P_CHARGING_VECTOR];
-	int ob = 0;
+	int ob = 0, req_path;
 
 	reg_add_contacts(b, p, now, &res->nbindings);
 	if (path != NULL && reg_has_tag(req, "path")) {
@@ -749,8 +749,17 @@ reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	}
 	for (int i = 0; i < rq->ncontacts; i++)
 		if (rq->contacts[i].reg_id != 0)
-			ob = 1;
-	if (ob && reg_has_tag(req, "outbound"))
+			ob = reg_has_tag(req, "outbound");
+	/* The capture's registrar echoes "Require: path" to a UE that
+	 * required it; RFC 5626 6 asks for "Require: outbound" when the
+	 * registrar used reg-id. */
+	req_path = path != NULL &&
+		   sip_hdr_has_token(req->first[SIP_HDR_REQUIRE], "path");
+	if (req_path && ob)
+		sip_buf_add(b, "Require: path, outbound\r\n", 25);
+	else if (req_path)
+		sip_buf_add(b, "Require: path\r\n", 15);
+	else if (ob)
 		sip_buf_add(b, "Require: outbound\r\n", 19);
 	sip_buf_add(b, r->service_route, strlen(r->service_route));
 	if (reg_add_pau(r, mem, b, aor) == -1)

@@ -416,6 +416,8 @@ sipd_answer_simple(struct sipd *sd, const struct sip_msg *req,
 			   extra ? strlen(extra) : 0, 0);
 }
 
+static void sipd_fail_batch(struct sipd *sd);
+
 /* Start the batch's transaction if not yet: 0 or -1. */
 static int
 sipd_txn(struct sipd *sd)
@@ -512,6 +514,14 @@ sipd_register(struct sipd *sd, const struct sip_msg *req,
 	memset(&res, 0, sizeof(res));
 	if (reg_register(sd->reg, sd->batch, req, from, time(NULL), &res) ==
 	    -1) {
+		if (sqlite3_get_autocommit(sd->db)) {
+			/* SQLite rolled the whole transaction back (I/O
+			 * error, ...): what the batch wrote so far is lost;
+			 * its answers become 500s now, the next REGISTER
+			 * starts afresh. */
+			sd->in_txn = 0;
+			sipd_fail_batch(sd);
+		}
 		return sipd_answer_simple(sd, req, from, 500, NULL,
 					  "Retry-After: 1\r\n");
 	}
@@ -639,6 +649,7 @@ sipd_fail_batch(struct sipd *sd)
 		}
 		sd->out[i].buf = b.s;
 		sd->out[i].len = b.len;
+		m->needs_commit = 0;
 	}
 }
 

@@ -28,6 +28,7 @@
 
 #define TCP_BUF_INIT 4096
 #define TCP_WQUEUE_MAX (4 * 1024 * 1024) /* bytes waiting to be written */
+#define TCP_DRAIN_MS 1000                /* stopping: wait for queued writes */
 
 struct tcp_conn {
 	struct tcp_worker *tw;
@@ -39,13 +40,15 @@ struct tcp_conn {
 	size_t len, cap, limit;
 	size_t queued; /* bytes in pending uv_write()s */
 	int closing;
-	int busy; /* > 0: in use up the stack, freed when it drops to 0 */
+	int busy;     /* > 0: in use up the stack, freed when it drops to 0 */
+	int draining; /* stopping: released once its writes are done */
 };
 
 struct tcp_worker {
 	struct worker *w;
 	struct tcp_conn *conn;
-	size_t baseline; /* talloc blocks under tcp_worker when idle */
+	size_t baseline;   /* talloc blocks under tcp_worker when idle */
+	uv_timer_t *drain; /* stopping: the longest wait for queued writes */
 };
 
 /* A write that did not complete at once. It hangs off the handle, not
@@ -58,6 +61,7 @@ struct tcp_wreq {
 };
 
 static void tcp_conn_close(struct tcp_conn *c, const char *why);
+static void tcp_conn_release(struct tcp_conn *c);
 
 static void
 tcp_idle(struct tcp_worker *tw)
@@ -79,6 +83,8 @@ tcp_written(uv_write_t *req, int status)
 		c->queued -= wr->len;
 		if (status < 0 && status != UV_ECANCELED)
 			tcp_conn_close(c, uv_strerror(status));
+		else if (c->draining && c->queued == 0)
+			tcp_conn_release(c);
 	}
 	talloc_free(wr);
 }
@@ -144,14 +150,15 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		const struct sipd_out *o = &out[i];
 
 		if (o->to.tp == SIP_TP_TCP &&
-		    (o->to.slot[0] == '\0' || strcmp(o->to.slot, w->slot) == 0)) {
+		    (o->to.slot[0] == '\0' ||
+		     strcmp(o->to.slot, w->slot) == 0)) {
 			if (c != NULL && !c->closing &&
 			    (o->to.conn_id == 0 || o->to.conn_id == c->id))
 				tcp_write(c, o->buf, o->len);
 			else
 				log_debug("answer for a closed connection "
-					  "%llu dropped",
-					  (unsigned long long)o->to.conn_id);
+				          "%llu dropped",
+				          (unsigned long long)o->to.conn_id);
 			continue;
 		}
 		worker_route(w, o);
@@ -174,7 +181,7 @@ tcp_process(struct tcp_conn *c)
 		ssize_t r;
 
 		r = sip_stream_frame(c->buf + off, c->len - off,
-				     w->conf->max_message, &skip, &pings);
+		                     w->conf->max_message, &skip, &pings);
 		for (int i = 0; i < pings; i++)
 			tcp_write(c, "\r\n", 2);
 		if (skip > c->len - off)
@@ -186,9 +193,9 @@ tcp_process(struct tcp_conn *c)
 			char s[80];
 
 			log_warnx("tcp: framing error from %s: \"%s\"",
-				  c->peer_s,
-				  log_sample(s, sizeof(s), c->buf + off,
-					     c->len - off));
+			          c->peer_s,
+			          log_sample(s, sizeof(s), c->buf + off,
+			                     c->len - off));
 			tcp_conn_close(c, "framing error");
 			return;
 		}
@@ -200,9 +207,9 @@ tcp_process(struct tcp_conn *c)
 		if (rc == -1 && !c->closing) {
 			char s[80];
 
-			log_warnx("tcp: bad message from %s: \"%s\"", c->peer_s,
-				  log_sample(s, sizeof(s), c->buf + off,
-					     (size_t)r));
+			log_warnx(
+			    "tcp: bad message from %s: \"%s\"", c->peer_s,
+			    log_sample(s, sizeof(s), c->buf + off, (size_t)r));
 			tcp_conn_close(c, "bad message");
 			return;
 		}
@@ -249,7 +256,7 @@ tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	}
 	if (nread < 0) {
 		tcp_conn_close(c, nread == UV_EOF ? "closed by peer"
-						  : uv_strerror((int)nread));
+		                                  : uv_strerror((int)nread));
 		return;
 	}
 	c->len += (size_t)nread;
@@ -286,7 +293,7 @@ tcp_conn_close(struct tcp_conn *c, const char *why)
 		return;
 	c->closing = 1;
 	log_info("connection %llu from %s closed: %s", (unsigned long long)id,
-		 c->peer_s, why);
+	         c->peer_s, why);
 	uv_read_stop((uv_stream_t *)c->h);
 	if (uv_fileno((uv_handle_t *)c->h, &fd) == 0 && fd >= 0)
 		shutdown(fd, SHUT_RDWR);
@@ -315,14 +322,14 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 		return -1;
 	if (tw->conn != NULL || w->stopping) {
 		log_warnx("BUG: CONN_NEW %llu while busy: refused",
-			  (unsigned long long)m->hdr.conn_id);
+		          (unsigned long long)m->hdr.conn_id);
 		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
 		return 0;
 	}
 	blocks = talloc_total_blocks(tw);
 	if (blocks != tw->baseline)
 		log_warnx("memory: %zu blocks while idle, expected %zu", blocks,
-			  tw->baseline);
+		          tw->baseline);
 	c = talloc_zero(tw, struct tcp_conn);
 	if (c == NULL)
 		return 0;
@@ -346,7 +353,7 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	c->h->data = c;
 	if (uv_tcp_open(c->h, m->fd) != 0) {
 		log_warnx("tcp: cannot use connection %llu",
-			  (unsigned long long)c->id);
+		          (unsigned long long)c->id);
 		talloc_free(c);
 		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
 		return 0;
@@ -357,7 +364,8 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	uv_tcp_nodelay(c->h, 1);
 	uv_read_start((uv_stream_t *)c->h, tcp_alloc, tcp_on_read);
 	log_info("connection %llu from %s%s", (unsigned long long)c->id,
-		 c->peer_s, resumed ? " (resumed after its worker died)" : "");
+	         c->peer_s,
+	         resumed ? " (resumed from this slot's previous worker)" : "");
 	proctitle_set("afd: %s [%s]", w->name, c->peer_s);
 	worker_state(w, "busy", c->peer_s, c->id);
 	return 0;
@@ -367,36 +375,64 @@ ipc_handler_fn *const tcp_ctl_handlers[IPC__COUNT] = {
     [IPC_CONN_NEW] = tcp_conn_new,
 };
 
+/*
+ * Stopping: leave the connection without ending it. The master holds its
+ * own descriptor: when afd stops it closes that (the peer sees the end);
+ * when only this worker was stopped, the replacement in this slot gets the
+ * connection. Answers already queued are written first (for at most
+ * TCP_DRAIN_MS).
+ */
 static void
-tcp_stop_flushed(uv_shutdown_t *req, int status)
+tcp_conn_release(struct tcp_conn *c)
 {
-	struct tcp_conn *c = req->handle->data;
+	struct tcp_worker *tw = c->tw;
 
-	if (c != NULL)
-		tcp_conn_close(c, "afd is stopping");
-	talloc_free(req);
+	if (c->closing)
+		return;
+	c->closing = 1;
+	log_info("connection %llu from %s left to the master",
+	         (unsigned long long)c->id, c->peer_s);
+	uv_read_stop((uv_stream_t *)c->h);
+	tw->conn = NULL;
+	if (c->busy == 0)
+		talloc_free(c);
+	uvh_close(tw->drain);
+	tw->drain = NULL;
 }
 
-/* Stopping: answers already queued leave first (uv_shutdown waits for
- * them), then the connection is closed. */
+static void
+tcp_on_drain(uv_timer_t *t)
+{
+	struct tcp_worker *tw = t->data;
+
+	if (tw->conn != NULL) {
+		log_warnx("connection %llu: answers unwritten after %d ms",
+		          (unsigned long long)tw->conn->id, TCP_DRAIN_MS);
+		tcp_conn_release(tw->conn);
+	}
+}
+
 static void
 tcp_stop(struct worker *w)
 {
 	struct tcp_worker *tw = w->priv;
 	struct tcp_conn *c = tw->conn;
-	uv_shutdown_t *req;
 
 	if (c == NULL || c->closing)
 		return;
+	uv_read_stop((uv_stream_t *)c->h);
 	if (c->queued > 0) {
-		uv_read_stop((uv_stream_t *)c->h);
-		req = talloc_zero(c->h, uv_shutdown_t);
-		if (req != NULL &&
-		    uv_shutdown(req, (uv_stream_t *)c->h, tcp_stop_flushed) == 0)
+		tw->drain = uvh_new(tw, uv_timer_t);
+		if (tw->drain != NULL &&
+		    uv_timer_init(&w->loop, tw->drain) == 0) {
+			tw->drain->data = tw;
+			c->draining = 1;
+			uv_timer_start(tw->drain, tcp_on_drain, TCP_DRAIN_MS,
+			               0);
 			return;
-		talloc_free(req);
+		}
 	}
-	tcp_conn_close(c, "afd is stopping");
+	tcp_conn_release(c);
 }
 
 int

@@ -21,9 +21,9 @@
 #include "daemon/uvh.h"
 #include "workers/worker.h"
 
-#define UDP_BURST 64	     /* datagrams per recvmmsg / sendmmsg */
+#define UDP_BURST 64          /* datagrams per recvmmsg / sendmmsg */
 #define UDP_BURSTS_PER_TURN 8 /* then yield to the loop */
-#define UDP_QUEUE_MAX 8192   /* answers waiting for a writable socket */
+#define UDP_QUEUE_MAX 8192    /* answers waiting for a writable socket */
 #define UDP_SWEEP_MS 500
 
 struct udp_qent {
@@ -64,7 +64,7 @@ udp_poll_update(struct udp_worker *uw)
 		return;
 	uw->writing = want;
 	uv_poll_start(uw->poll, UV_READABLE | (want ? UV_WRITABLE : 0),
-		      udp_on_poll);
+	              udp_on_poll);
 }
 
 /* Copy one answer into the queue (it must outlive the batch). */
@@ -76,9 +76,9 @@ udp_enqueue(struct udp_worker *uw, const struct sipd_out *o)
 	if (uw->qlen >= UDP_QUEUE_MAX) {
 		if (uw->qdropped++ % 1000 == 0)
 			log_warnx("udp: send queue full (%d): dropped %llu "
-				  "answers so far",
-				  UDP_QUEUE_MAX,
-				  (unsigned long long)uw->qdropped);
+			          "answers so far",
+			          UDP_QUEUE_MAX,
+			          (unsigned long long)uw->qdropped);
 		return;
 	}
 	q = talloc_size(uw, sizeof(*q) + o->len);
@@ -122,7 +122,7 @@ udp_sendmmsg(struct udp_worker *uw, int k)
 
 static void
 udp_prep(struct udp_worker *uw, int i, const void *buf, size_t len,
-	 const void *to, socklen_t tolen)
+         const void *to, socklen_t tolen)
 {
 	uw->outiov[i].iov_base = (void *)buf;
 	uw->outiov[i].iov_len = len;
@@ -182,7 +182,7 @@ udp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		if (uw->qhead == NULL) {
 			for (int j = 0; j < k; j++)
 				udp_prep(uw, j, udp[j]->buf, udp[j]->len,
-					 &udp[j]->to.addr, udp[j]->to.addrlen);
+				         &udp[j]->to.addr, udp[j]->to.addrlen);
 			while (sent < k) {
 				int r = udp_sendmmsg(uw, k - sent);
 				if (r == -1)
@@ -191,9 +191,9 @@ udp_deliver(struct worker *w, const struct sipd_out *out, int n)
 				/* shift the rest to the front */
 				for (int j = 0; j < k - sent; j++)
 					udp_prep(uw, j, udp[sent + j]->buf,
-						 udp[sent + j]->len,
-						 &udp[sent + j]->to.addr,
-						 udp[sent + j]->to.addrlen);
+					         udp[sent + j]->len,
+					         &udp[sent + j]->to.addr,
+					         udp[sent + j]->to.addrlen);
 			}
 		}
 		for (int j = sent; j < k; j++)
@@ -208,13 +208,13 @@ udp_read(struct udp_worker *uw)
 {
 	struct worker *w = uw->w;
 
-	for (int turn = 0; turn < UDP_BURSTS_PER_TURN && !w->stopping;
-	     turn++) {
+	for (int turn = 0; turn < UDP_BURSTS_PER_TURN && !w->stopping; turn++) {
 		const struct sipd_out *out;
 		int n, nout;
 
 		for (int i = 0; i < UDP_BURST; i++) {
-			uw->iniov[i].iov_base = uw->bufs + (size_t)i * uw->bufsz;
+			uw->iniov[i].iov_base =
+			    uw->bufs + (size_t)i * uw->bufsz;
 			uw->iniov[i].iov_len = uw->bufsz;
 			uw->in[i].msg_hdr.msg_name = &uw->peers[i].addr;
 			uw->in[i].msg_hdr.msg_namelen =
@@ -246,7 +246,7 @@ udp_read(struct udp_worker *uw)
 			/* A truncated datagram reads as bufsz bytes: longer
 			 * than max_message, so the service answers 513. */
 			sipd_handle(w->sipd, uw->iniov[i].iov_base,
-				    uw->in[i].msg_len, p);
+			            uw->in[i].msg_len, p);
 		}
 		nout = sipd_batch_end(w->sipd, &out);
 		if (nout > 0)

@@ -48,7 +48,7 @@ worker_addr_str(char *out, size_t outsz, const struct sockaddr *sa)
 
 int
 worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
-		 const struct ipc_wbuf *wb)
+                 const struct ipc_wbuf *wb)
 {
 	if (w->ctl_fd < 0)
 		return -1;
@@ -61,14 +61,14 @@ worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
 
 void
 worker_state(struct worker *w, const char *state, const char *serving,
-	     uint64_t conn_id)
+             uint64_t conn_id)
 {
 	unsigned char buf[256];
 	struct ipc_wbuf wb;
 
 	if (w->db != NULL)
 		db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), state,
-			      serving, w->restarts);
+		              serving, w->restarts);
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_str(&wb, state);
 	ipc_put_str(&wb, serving ? serving : "");
@@ -86,7 +86,7 @@ worker_route(struct worker *w, const struct sipd_out *o)
 		if (w->udp_fd < 0)
 			return;
 		n = sendto(w->udp_fd, o->buf, o->len, MSG_DONTWAIT,
-			   (const struct sockaddr *)&o->to.addr, o->to.addrlen);
+		           (const struct sockaddr *)&o->to.addr, o->to.addrlen);
 		if (n == -1)
 			log_warn("udp: sendto");
 		return;
@@ -100,17 +100,17 @@ worker_route(struct worker *w, const struct sipd_out *o)
 	ipc_wbuf_init(&wb, w->ipcbuf, IPC_MAX_PAYLOAD);
 	ipc_put_u32(&wb, SIP_TP_TCP);
 	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
-			 o->to.addrlen);
+	                 o->to.addrlen);
 	ipc_put_bytes(&wb, o->buf, o->len);
 	if (ipc_send(w->sib_fd, &sun, IPC_SIP_SEND, w->slot, o->to.conn_id, &wb,
-		     -1) == -1)
+	             -1) == -1)
 		log_warn("ipc: SIP_SEND to %s", o->to.slot);
 }
 
 /* Read the common SIP payload of SIP_FORWARD / SIP_SEND. */
 static int
 worker_get_sip(struct ipc_msg *m, struct sip_peer *p, const void **buf,
-	       size_t *len)
+               size_t *len)
 {
 	uint32_t tp;
 
@@ -198,7 +198,7 @@ worker_ctl_readable(uv_poll_t *h, int status, int events)
 			return;
 		if (r == -1) {
 			log_info("control channel closed (master gone): "
-				 "stopping");
+			         "stopping");
 			worker_stop(w);
 			return;
 		}
@@ -241,17 +241,17 @@ worker_bind_sibling(struct worker *w)
 
 	if (ipc_slot_addr(&sun, w->conf->run_dir, w->slot) == -1) {
 		log_warnx("run_dir path too long for a socket: %s",
-			  w->conf->run_dir);
+		          w->conf->run_dir);
 		return -1;
 	}
-	w->sib_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			   0);
+	w->sib_fd =
+	    socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->sib_fd == -1) {
 		log_warn("socket");
 		return -1;
 	}
 	if (setsockopt(w->sib_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
-		       sizeof(sz)) == -1)
+	               sizeof(sz)) == -1)
 		setsockopt(w->sib_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	unlink(sun.sun_path);
 	if (bind(w->sib_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -301,12 +301,12 @@ worker_start(struct worker *w)
 		return -1;
 	w->ctl_poll->data = w;
 	uv_poll_start(w->ctl_poll, UV_READABLE | UV_DISCONNECT,
-		      worker_ctl_readable);
+	              worker_ctl_readable);
 
 	if ((w->db = db_open(w->conf)) == NULL)
 		return -1;
 	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
-		      NULL, w->restarts);
+	              NULL, w->restarts);
 	if ((w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
 		log_warnx("cannot start the SIP service");
 		return -1;
@@ -347,7 +347,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	snprintf(w->slot, sizeof(w->slot), "%s", pc->slot);
 	if (w->ki->pool)
 		snprintf(w->name, sizeof(w->name), "%s %d", w->ki->title,
-			 w->index);
+		         w->index);
 	else
 		snprintf(w->name, sizeof(w->name), "%s", w->ki->title);
 	log_procname(w->name);
@@ -364,7 +364,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	if (worker_start(w) == 0) {
 		rc = PROC_EXIT_DONE;
 		log_debug("started (slot %s, restarts %d)", w->slot,
-			  w->restarts);
+		          w->restarts);
 	} else {
 		worker_stop(w);
 	}
@@ -373,8 +373,8 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	if (w->db != NULL) {
 		if (rc == PROC_EXIT_DONE)
 			db_worker_set(w->db, w->slot, w->ki->kind,
-				      (int)getpid(), "stopped", NULL,
-				      w->restarts);
+			              (int)getpid(), "stopped", NULL,
+			              w->restarts);
 		db_close(w->db);
 		w->db = NULL;
 	}

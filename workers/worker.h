@@ -54,11 +54,11 @@ void worker_stop(struct worker *w);
 /* Record the worker's state: its row in the workers table and a STATE
  * message to the master. serving: "addr:port" or NULL. */
 void worker_state(struct worker *w, const char *state, const char *serving,
-		  uint64_t conn_id);
+                  uint64_t conn_id);
 
 /* A message to the master (payload wb may be NULL). 0 or -1 (logged). */
 int worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
-		     const struct ipc_wbuf *wb);
+                     const struct ipc_wbuf *wb);
 
 /* Send an output that is not for the worker's own transport: UDP through
  * the shared UDP socket, TCP of another slot as SIP_SEND to that slot. */

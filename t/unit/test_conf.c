@@ -62,27 +62,27 @@ test_good(void)
 	char err[512], want[PATH_MAX + 64];
 
 	CU_ASSERT_FATAL(load("; a comment\n"
-			     "[afd]\n"
-			     "listen = ::1            ; inline comment\n"
-			     "port = 5070\n"
-			     "domain = example.org\n"
-			     "database = db/afd.db\n"
-			     "durability = full\n"
-			     "run_dir = /tmp/afd-run\n"
-			     "log_level = debug\n"
-			     "max_message = 4096\n"
-			     "\n[workers]\n"
-			     "tcp_min_spare = 3\n"
-			     "tcp_max = 9\n"
-			     "[registrar]\n"
-			     "default_expires = 120\n"
-			     "min_expires = 30\n"
-			     "max_expires = 7200\n"
-			     "max_contacts = 4\n"
-			     "[auth]\n"
-			     "mode = aka\n"
-			     "realm = r.example.org\n",
-			     &c, err, sizeof(err)) == 0);
+	                     "[afd]\n"
+	                     "listen = ::1            ; inline comment\n"
+	                     "port = 5070\n"
+	                     "domain = example.org\n"
+	                     "database = db/afd.db\n"
+	                     "durability = full\n"
+	                     "run_dir = /tmp/afd-run\n"
+	                     "log_level = debug\n"
+	                     "max_message = 4096\n"
+	                     "\n[workers]\n"
+	                     "tcp_min_spare = 3\n"
+	                     "tcp_max = 9\n"
+	                     "[registrar]\n"
+	                     "default_expires = 120\n"
+	                     "min_expires = 30\n"
+	                     "max_expires = 7200\n"
+	                     "max_contacts = 4\n"
+	                     "[auth]\n"
+	                     "mode = aka\n"
+	                     "realm = r.example.org\n",
+	                     &c, err, sizeof(err)) == 0);
 	CU_ASSERT_STRING_EQUAL(c.listen, "::1");
 	CU_ASSERT(c.port == 5070);
 	CU_ASSERT_STRING_EQUAL(c.domain, "example.org");
@@ -94,7 +94,7 @@ test_good(void)
 	CU_ASSERT(c.max_message == 4096);
 	CU_ASSERT(c.tcp_min_spare == 3 && c.tcp_max == 9);
 	CU_ASSERT(c.default_expires == 120 && c.min_expires == 30 &&
-		  c.max_expires == 7200 && c.max_contacts == 4);
+	          c.max_expires == 7200 && c.max_contacts == 4);
 	CU_ASSERT(c.auth_mode == CONF_AUTH_AKA);
 	CU_ASSERT_STRING_EQUAL(c.realm, "r.example.org");
 	CU_ASSERT_STRING_EQUAL(c.path, file);
@@ -107,7 +107,7 @@ test_defaults_relative(void)
 	char err[512], want[PATH_MAX + 64], cwd[PATH_MAX], rel[PATH_MAX];
 
 	CU_ASSERT_FATAL(load("[afd]\nport = 5999\n", &c, err, sizeof(err)) ==
-			0);
+	                0);
 	CU_ASSERT_STRING_EQUAL(c.listen, "127.0.0.1");
 	CU_ASSERT(c.max_message == 65536);
 	CU_ASSERT(c.tcp_min_spare == 2 && c.tcp_max == 64);
@@ -145,7 +145,7 @@ bad(const char *text, int line, const char *what)
 	if (strncmp(err, prefix, strlen(prefix)) != 0 ||
 	    strstr(err, what) == NULL)
 		fprintf(stderr, "\n  got \"%s\", want %d and \"%s\"\n", err,
-			line, what);
+		        line, what);
 }
 
 static void
@@ -193,7 +193,7 @@ suite_conf(void)
 		return -1;
 	if (!CU_add_test(s, "a good file", test_good) ||
 	    !CU_add_test(s, "defaults and relative paths",
-			 test_defaults_relative) ||
+	                 test_defaults_relative) ||
 	    !CU_add_test(s, "errors name file and line", test_errors) ||
 	    !CU_add_test(s, "missing file", test_missing))
 		return -1;

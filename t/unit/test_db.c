@@ -69,9 +69,14 @@ q1(sqlite3 *db, const char *sql)
 }
 
 static const char *const objects[] = {
-    "table:subscribers", "table:registrations", "table:reg_subscriptions",
-    "table:dialogs",	 "table:calls",		"table:workers",
-    "view:active_registrations", "view:active_calls",
+    "table:subscribers",
+    "table:registrations",
+    "table:reg_subscriptions",
+    "table:dialogs",
+    "table:calls",
+    "table:workers",
+    "view:active_registrations",
+    "view:active_calls",
 };
 
 static void
@@ -83,9 +88,9 @@ check_objects(sqlite3 *db)
 		const char *colon = strchr(objects[i], ':');
 
 		snprintf(sql, sizeof(sql),
-			 "SELECT count(*) FROM sqlite_schema WHERE type = "
-			 "'%.*s' AND name = '%s'",
-			 (int)(colon - objects[i]), objects[i], colon + 1);
+		         "SELECT count(*) FROM sqlite_schema WHERE type = "
+		         "'%.*s' AND name = '%s'",
+		         (int)(colon - objects[i]), objects[i], colon + 1);
 		CU_ASSERT(q1(db, sql) == 1);
 	}
 	CU_ASSERT(q1(db, "PRAGMA user_version") == DB_SCHEMA_VERSION);
@@ -103,7 +108,7 @@ test_fresh(void)
 	CU_ASSERT(db_migrate(db) == 0);
 	check_objects(db);
 	CU_ASSERT(q1(db, "PRAGMA journal_mode = WAL") == -1 ||
-		  1); /* returns text; just must not fail */
+	          1); /* returns text; just must not fail */
 	CU_ASSERT(q1(db, "PRAGMA synchronous") == 1); /* NORMAL */
 	/* idempotent: again, and nothing changes */
 	long before = q1(db, "SELECT count(*) FROM sqlite_schema");
@@ -122,37 +127,37 @@ test_upgrade_v0(void)
 	/* A prototype's file: no version, a smaller registrations table. */
 	CU_ASSERT_FATAL(
 	    sqlite3_exec(db,
-			 "CREATE TABLE registrations (id INTEGER PRIMARY KEY, "
-			 "aor TEXT NOT NULL, contact TEXT NOT NULL, "
-			 "expires_at INTEGER NOT NULL, call_id TEXT NOT NULL, "
-			 "cseq INTEGER NOT NULL, UNIQUE (aor, contact));"
-			 "INSERT INTO registrations (aor, contact, expires_at, "
-			 "call_id, cseq) VALUES ('sip:a@x', 'sip:a@1.2.3.4', "
-			 "4000000000, 'c1', 7);"
-			 "CREATE VIEW active_registrations AS SELECT aor FROM "
-			 "registrations;",
-			 NULL, NULL, NULL) == SQLITE_OK);
+	                 "CREATE TABLE registrations (id INTEGER PRIMARY KEY, "
+	                 "aor TEXT NOT NULL, contact TEXT NOT NULL, "
+	                 "expires_at INTEGER NOT NULL, call_id TEXT NOT NULL, "
+	                 "cseq INTEGER NOT NULL, UNIQUE (aor, contact));"
+	                 "INSERT INTO registrations (aor, contact, expires_at, "
+	                 "call_id, cseq) VALUES ('sip:a@x', 'sip:a@1.2.3.4', "
+	                 "4000000000, 'c1', 7);"
+	                 "CREATE VIEW active_registrations AS SELECT aor FROM "
+	                 "registrations;",
+	                 NULL, NULL, NULL) == SQLITE_OK);
 	CU_ASSERT(q1(db, "PRAGMA user_version") == 0);
 	CU_ASSERT(db_migrate(db) == 0);
 	check_objects(db);
 	/* the row survived, the new columns are there */
 	CU_ASSERT(q1(db, "SELECT cseq FROM registrations WHERE aor = "
-			 "'sip:a@x'") == 7);
+	                 "'sip:a@x'") == 7);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations WHERE "
-			 "transport = '' AND registered_at > 0 AND "
-			 "params = ''") == 1);
+	                 "transport = '' AND registered_at > 0 AND "
+	                 "params = ''") == 1);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM active_registrations") == 1);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
-			 "'registrations_v0'") == 0);
+	                 "'registrations_v0'") == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
-			 "'registrations_expires'") == 1);
+	                 "'registrations_expires'") == 1);
 	/* the unique key came with the new definition */
 	CU_ASSERT(sqlite3_exec(db,
-			       "INSERT INTO registrations (aor, contact, "
-			       "expires_at, call_id, cseq, transport, "
-			       "registered_at, updated_at) VALUES ('sip:a@x', "
-			       "'sip:a@1.2.3.4', 1, 'c', 1, 'udp', 1, 1)",
-			       NULL, NULL, NULL) != SQLITE_OK);
+	                       "INSERT INTO registrations (aor, contact, "
+	                       "expires_at, call_id, cseq, transport, "
+	                       "registered_at, updated_at) VALUES ('sip:a@x', "
+	                       "'sip:a@1.2.3.4', 1, 'c', 1, 'udp', 1, 1)",
+	                       NULL, NULL, NULL) != SQLITE_OK);
 	/* idempotent */
 	CU_ASSERT(db_migrate(db) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 1);
@@ -166,7 +171,7 @@ test_newer_refused(void)
 
 	CU_ASSERT_FATAL(db != NULL);
 	CU_ASSERT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
-			       NULL) == SQLITE_OK);
+	                       NULL) == SQLITE_OK);
 	CU_ASSERT(db_migrate(db) == -1);
 	CU_ASSERT(q1(db, "PRAGMA user_version") == 99);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema") == 0);
@@ -182,19 +187,19 @@ test_workers_rows(void)
 	CU_ASSERT_FATAL(db != NULL);
 	CU_ASSERT_FATAL(db_migrate(db) == 0);
 	CU_ASSERT(db_worker_set(db, "t3", "tcp", 100, "idle", NULL, 0) == 0);
-	CU_ASSERT(db_worker_set(db, "t3", "tcp", 100, "busy",
-				"127.0.0.1:4000", 0) == 0);
+	CU_ASSERT(db_worker_set(db, "t3", "tcp", 100, "busy", "127.0.0.1:4000",
+	                        0) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM workers WHERE slot = 't3' AND "
-			 "state = 'busy' AND serving = '127.0.0.1:4000'") == 1);
+	                 "state = 'busy' AND serving = '127.0.0.1:4000'") == 1);
 	/* a replacement takes over the row */
 	CU_ASSERT(db_worker_set(db, "t3", "tcp", 200, "idle", NULL, 1) == 0);
 	CU_ASSERT(q1(db, "SELECT pid FROM workers WHERE slot = 't3'") == 200);
 	CU_ASSERT(q1(db, "SELECT restarts FROM workers WHERE slot = 't3'") ==
-		  1);
+	          1);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM workers") == 1);
 	CU_ASSERT(db_workers_stopped(db) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM workers WHERE state = "
-			 "'stopped'") == 1);
+	                 "'stopped'") == 1);
 	CU_ASSERT(db_workers_reset(db) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM workers") == 0);
 	/* a kept statement: prepared once, reset on reuse */
@@ -205,7 +210,7 @@ test_workers_rows(void)
 	CU_ASSERT(sqlite3_step(st) == SQLITE_ROW);
 	CU_ASSERT(db_begin(db) == 0 && db_rollback(db) == 0);
 	CU_ASSERT(db_rollback(db) == 0); /* none open: fine */
-	db_close(db);			 /* finalizes st */
+	db_close(db);                    /* finalizes st */
 }
 
 int

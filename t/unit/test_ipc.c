@@ -54,8 +54,8 @@ test_round_trip(void)
 	ipc_put_u64(&w, 0x0102030405060708ULL);
 	ipc_put_str(&w, "hello");
 	ipc_put_bytes(&w, "\0\1\2", 3);
-	CU_ASSERT(ipc_send(sv[0], NULL, IPC_CONN_NEW, "master", 42, &w,
-			   pfd[1]) == 0);
+	CU_ASSERT(
+	    ipc_send(sv[0], NULL, IPC_CONN_NEW, "master", 42, &w, pfd[1]) == 0);
 	close(pfd[1]);
 
 	CU_ASSERT_FATAL(ipc_recv(sv[1], rbuf, sizeof(rbuf), &m) == 1);
@@ -67,13 +67,13 @@ test_round_trip(void)
 	CU_ASSERT(ipc_get_sockaddr(&m, &ss, &sl) == 0);
 	got = (struct sockaddr_in *)&ss;
 	CU_ASSERT(sl == sizeof(sin) && got->sin_port == htons(40512) &&
-		  got->sin_addr.s_addr == htonl(0x7f000001));
+	          got->sin_addr.s_addr == htonl(0x7f000001));
 	CU_ASSERT(ipc_get_u32(&m, &u32) == 0 && u32 == 0xdeadbeef);
 	CU_ASSERT(ipc_get_u64(&m, &u64) == 0 && u64 == 0x0102030405060708ULL);
 	CU_ASSERT(ipc_get_str(&m, str, sizeof(str)) == 0);
 	CU_ASSERT_STRING_EQUAL(str, "hello");
 	CU_ASSERT(ipc_get_bytes(&m, &p, &n) == 0 && n == 3 &&
-		  memcmp(p, "\0\1\2", 3) == 0);
+	          memcmp(p, "\0\1\2", 3) == 0);
 	CU_ASSERT(ipc_get_end(&m) == 0);
 	/* The passed descriptor is the pipe's write end: closing it and
 	 * ours gives end of file on the read end. */
@@ -133,7 +133,7 @@ test_truncated_payload(void)
 	CU_ASSERT_FATAL(ipc_recv(sv[1], rbuf, sizeof(rbuf), &m) == 1);
 	CU_ASSERT(ipc_get_str(&m, str, sizeof(str)) == -1);
 	CU_ASSERT(ipc_get_str(&m, str, 64 > sizeof(str) ? sizeof(str) : 64) ==
-		  -1);
+	          -1);
 	/* a sockaddr that is not one */
 	ipc_wbuf_init(&w, buf, sizeof(buf));
 	ipc_put_bytes(&w, "\2\0\0\0", 4);
@@ -209,7 +209,7 @@ test_oversize(void)
 	raw_send(sv[0], IPC_STATE, 100, 8, -1);
 	/* a datagram larger than the limit (truncated on receive) */
 	raw_send(sv[0], IPC_STATE, IPC_MAX_PAYLOAD + 8, IPC_MAX_PAYLOAD + 8,
-		 -1);
+	         -1);
 	CU_ASSERT(ipc_recv(sv[1], rbuf, sizeof(rbuf), &m) == 0);
 	/* ipc_send refuses a payload over the limit */
 	ipc_wbuf_init(&w, big, sizeof(big));
@@ -315,7 +315,7 @@ test_dgram_slot(void)
 	CU_ASSERT(m.hdr.conn_id == 5 && strcmp(m.hdr.slot, "u0") == 0);
 	/* an empty datagram is no end of file on a datagram socket */
 	CU_ASSERT(sendto(a, "", 0, 0, (struct sockaddr *)&sun, sizeof(sun)) ==
-		  0);
+	          0);
 	CU_ASSERT(ipc_recv(b, rbuf, sizeof(rbuf), &m) == 0);
 	close(a);
 	close(b);
@@ -356,7 +356,7 @@ suite_ipc(void)
 	    !CU_add_test(s, "truncated payloads", test_truncated_payload) ||
 	    !CU_add_test(s, "oversize and length mismatch", test_oversize) ||
 	    !CU_add_test(s, "unknown types, dispatch, leftovers",
-			 test_unknown_and_dispatch) ||
+	                 test_unknown_and_dispatch) ||
 	    !CU_add_test(s, "datagram to a slot address", test_dgram_slot))
 		return -1;
 	return 0;

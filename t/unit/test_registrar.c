@@ -464,6 +464,7 @@ test_capture_200(void)
 			    "expires=600000\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nPath: <sip:172.16.106.81:6070;transport=udp;"
 			    "lr;key=0a04f65a2b9bdd01d9d7a4b866>\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nRequire: path\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nService-Route: <sip:orig@127.0.0.1:5060;lr>"
 			    "\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nP-Charging-Vector: icid-value=2d834d66ac1947"
@@ -665,6 +666,75 @@ test_register_max_contacts(void)
 	tsd_free(t);
 }
 
+#define INST "<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"
+
+static void
+test_register_outbound(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+	char *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	/* a provisioned user: P-Associated-URI lists its identities */
+	CU_ASSERT_EQUAL(sqlite3_exec(t->peek,
+				     "INSERT INTO subscribers (impi, impu, "
+				     "extra_impu) VALUES ('bob@afd.test', "
+				     "'sip:bob@afd.test', 'tel:+15551234, "
+				     "<sip:bobby@afd.test>')",
+				     NULL, NULL, NULL),
+			SQLITE_OK);
+	r = tsd_one(t,
+		    REG("z9hG4bKo1", "o1", "1",
+			"Supported: outbound, path\r\n"
+			"Contact: <sip:bob@10.0.0.1:5062;ob>;reg-id=1;"
+			"+sip.instance=\"" INST "\";audio;video\r\n"),
+		    SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(strstr(r, "\r\nContact: <sip:bob@10.0.0.1:5062;ob>;reg-id=1;"
+			    "+sip.instance=\"" INST "\";audio;video;"
+			    "expires=3600\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nRequire: outbound\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nP-Associated-URI: <sip:bob@afd.test>, "
+			    "<tel:+15551234>, <sip:bobby@afd.test>\r\n") != NULL);
+	v = tsd_text(t, "SELECT instance || ' ' || reg_id || ' ' || transport "
+			"FROM registrations WHERE aor = ?1",
+		     BOB);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v, INST " 1 tcp");
+	/* the same flow from a new address replaces the binding */
+	r = tsd_one(t,
+		    REG("z9hG4bKo2", "o2", "1",
+			"Supported: outbound\r\n"
+			"Contact: <sip:bob@10.0.0.2:5064;ob>;reg-id=1;"
+			"+sip.instance=\"" INST "\"\r\n"),
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	v = tsd_text(t, "SELECT contact || ' ' || transport FROM "
+			"registrations WHERE aor = ?1",
+		     BOB);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v, "sip:bob@10.0.0.2:5064;ob udp");
+	/* a tel: To is the same AOR as sip:+number@domain */
+	r = tsd_one(t,
+		    "REGISTER sip:afd.test SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKo3\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <tel:+1-555-1234>;tag=x\r\n"
+		    "To: <tel:+1-555-1234>\r\n"
+		    "Call-ID: o3\r\nCSeq: 1 REGISTER\r\n"
+		    "Contact: <sip:+15551234@10.0.0.3>\r\n"
+		    "Content-Length: 0\r\n\r\n",
+		    SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(tsd_count(t, "SELECT count(*) FROM registrations "
+				     "WHERE aor = ?1",
+				  "sip:+15551234@afd.test"),
+			1);
+	tsd_free(t);
+}
+
 static int swept;
 
 static void
@@ -725,6 +795,8 @@ suite_registrar(void)
 	    !CU_add_test(s, "capture 200", test_capture_200) ||
 	    !CU_add_test(s, "register flow", test_register_flow) ||
 	    !CU_add_test(s, "max contacts", test_register_max_contacts) ||
+	    !CU_add_test(s, "outbound, identities, tel",
+			 test_register_outbound) ||
 	    !CU_add_test(s, "sweep", test_sweep))
 		return -1;
 	return 0;

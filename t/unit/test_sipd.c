@@ -412,6 +412,38 @@ test_group_commit_failure(void)
 	CU_ASSERT_EQUAL(count_rows("sip:gc3@afd.test"), 1);
 }
 
+static void
+test_savepoint_isolation(void)
+{
+	const struct sipd_out *out;
+	const char r4[] = REG_MSG("4", "gc4@x", "1");
+	const char r5[] = REG_MSG("5", "gc5@x", "1");
+	const char r6[] = REG_MSG("6", "gc6@x", "1");
+
+	/* the database refuses gc5's binding */
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_exec(T->peek,
+			 "CREATE TRIGGER boom BEFORE INSERT ON registrations "
+			 "WHEN NEW.aor = 'sip:gc5@afd.test' BEGIN "
+			 "SELECT RAISE(ABORT, 'boom'); END",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sipd_batch_begin(T->sd);
+	sipd_handle(T->sd, r4, strlen(r4), &T->udp_peer);
+	sipd_handle(T->sd, r5, strlen(r5), &T->udp_peer);
+	sipd_handle(T->sd, r6, strlen(r6), &T->udp_peer);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 3);
+	sqlite3_exec(T->peek, "DROP TRIGGER boom", NULL, NULL, NULL);
+	CU_ASSERT(strncmp(out[0].buf, "SIP/2.0 200 ", 12) == 0);
+	CU_ASSERT(strncmp(out[1].buf, "SIP/2.0 500 ", 12) == 0);
+	CU_ASSERT(memmem(out[1].buf, out[1].len, "\r\nRetry-After: 1\r\n", 18) !=
+		  NULL);
+	CU_ASSERT(strncmp(out[2].buf, "SIP/2.0 200 ", 12) == 0);
+	CU_ASSERT_EQUAL(count_rows("sip:gc4@afd.test"), 1);
+	CU_ASSERT_EQUAL(count_rows("sip:gc5@afd.test"), 0);
+	CU_ASSERT_EQUAL(count_rows("sip:gc6@afd.test"), 1);
+}
+
 int
 suite_sipd(void)
 {
@@ -430,7 +462,8 @@ suite_sipd(void)
 	    !CU_add_test(s, "ACK, responses", test_ack_and_responses) ||
 	    !CU_add_test(s, "destination", test_destination) ||
 	    !CU_add_test(s, "group commit", test_group_commit) ||
-	    !CU_add_test(s, "group commit failure", test_group_commit_failure))
+	    !CU_add_test(s, "group commit failure", test_group_commit_failure) ||
+	    !CU_add_test(s, "savepoint per REGISTER", test_savepoint_isolation))
 		return -1;
 	return 0;
 }

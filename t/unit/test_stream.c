@@ -94,6 +94,14 @@ test_keepalive(void)
 	CU_ASSERT_EQUAL(skip, 0);
 	CU_ASSERT_EQUAL(pings, 0);
 	CU_ASSERT_EQUAL(frame("\r", 1, &skip, &pings), 0);
+	/* a folded Content-Length, bare LF line ends */
+	const char *fold = "OPTIONS sip:a SIP/2.0\r\nContent-Length:\r\n 3\r\n"
+			   "X: y\r\n\r\nabcZ";
+	CU_ASSERT_EQUAL(frame(fold, strlen(fold), &skip, &pings),
+			(ssize_t)strlen(fold) - 1);
+	const char *lf = "OPTIONS sip:a SIP/2.0\nl: 2\n\nab";
+	CU_ASSERT_EQUAL(frame(lf, strlen(lf), &skip, &pings),
+			(ssize_t)strlen(lf));
 	CU_ASSERT_EQUAL(frame("", 0, &skip, &pings), 0);
 	/* a lone CRLF before a message is skipped, not a ping */
 	char buf[512];

@@ -70,54 +70,97 @@ out:
 }
 
 /* What afd does with each message: 0 accept, a status to answer, or -1
- * drop silently. */
+ * drop silently; and the reason given (NULL: not checked). */
 static const struct {
 	const char *file;
 	int want;
+	const char *reason;
 } expect[] = {
-    {"wsinv.dat", 0},        {"intmeth.dat", 0},    {"esc01.dat", 0},
-    {"escnull.dat", 0},      {"esc02.dat", 0},      {"lwsdisp.dat", 0},
-    {"longreq.dat", 0},      {"dblreq.dat", 0},     {"semiuri.dat", 0},
-    {"transports.dat", 0},   {"mpart01.dat", 0},    {"unreason.dat", 0},
-    {"noreason.dat", 0},     {"badinv01.dat", 400}, {"clerr.dat", 400},
-    {"ncl.dat", 400},        {"scalar02.dat", 400}, {"scalarlg.dat", -1},
-    {"quotbal.dat", 400},    {"ltgtruri.dat", 400}, {"lwsruri.dat", 400},
-    {"lwsstart.dat", 400},   {"trws.dat", 400},     {"escruri.dat", 400},
-    {"baddate.dat", 0},      {"regbadct.dat", 400}, {"badaspec.dat", 400},
-    {"baddn.dat", 400},      {"badvers.dat", 505},  {"mismatch01.dat", 400},
-    {"mismatch02.dat", 400}, {"bigcode.dat", -1},   {"badbranch.dat", 0},
-    {"insuf.dat", 400},      {"unkscm.dat", 416},   {"novelsc.dat", 416},
-    {"unksm2.dat", 0},       {"bext01.dat", 0},     {"invut.dat", 0},
-    {"regaut01.dat", 0},     {"multi01.dat", 400},  {"mcl01.dat", 400},
-    {"bcast.dat", 0},        {"zeromf.dat", 0},     {"cparam01.dat", 0},
-    {"cparam02.dat", 0},     {"regescrt.dat", 0},   {"sdp01.dat", 0},
-    {"inv2543.dat", 400},    {"test.dat", -1},
+    {"wsinv.dat", 0, NULL},
+    {"intmeth.dat", 0, NULL},
+    {"esc01.dat", 0, NULL},
+    {"escnull.dat", 0, NULL},
+    {"esc02.dat", 0, NULL},
+    {"lwsdisp.dat", 0, NULL},
+    {"longreq.dat", 0, NULL},
+    {"dblreq.dat", 0, NULL},
+    {"semiuri.dat", 0, NULL},
+    {"transports.dat", 0, NULL},
+    {"mpart01.dat", 0, NULL},
+    {"unreason.dat", 0, NULL},
+    {"noreason.dat", 0, NULL},
+    {"badinv01.dat", 400, "Malformed Via"},
+    {"clerr.dat", 400, "Content-Length Exceeds Message"},
+    {"ncl.dat", 400, "Malformed Content-Length"},
+    {"scalar02.dat", 400, "Malformed CSeq"},
+    {"scalarlg.dat", -1, "Malformed CSeq"},
+    {"quotbal.dat", 400, "Malformed To"},
+    {"ltgtruri.dat", 400, "Malformed Request-URI"},
+    {"lwsruri.dat", 400, "Malformed Request-URI"},
+    {"lwsstart.dat", 400, "Malformed Request-URI"},
+    {"trws.dat", 400, "Malformed Request-Line"},
+    {"escruri.dat", 400, "Headers In Request-URI"},
+    {"baddate.dat", 0, NULL},
+    {"regbadct.dat", 400, "Malformed Contact"},
+    {"badaspec.dat", 400, "Malformed To"},
+    {"baddn.dat", 400, "Malformed From"},
+    {"badvers.dat", 505, "Version Not Supported"},
+    {"mismatch01.dat", 400, "CSeq Method Mismatch"},
+    {"mismatch02.dat", 400, "CSeq Method Mismatch"},
+    {"bigcode.dat", -1, "Malformed Status-Line"},
+    {"badbranch.dat", 0, NULL},
+    {"insuf.dat", 400, "Missing From"},
+    {"unkscm.dat", 416, "Unsupported URI Scheme"},
+    {"novelsc.dat", 416, "Unsupported URI Scheme"},
+    {"unksm2.dat", 0, NULL},
+    {"bext01.dat", 0, NULL},
+    {"invut.dat", 0, NULL},
+    {"regaut01.dat", 0, NULL},
+    {"multi01.dat", 400, "Multiple From"},
+    {"mcl01.dat", 400, "Multiple Content-Length"},
+    {"bcast.dat", 0, NULL},
+    {"zeromf.dat", 0, NULL},
+    {"cparam01.dat", 0, NULL},
+    {"cparam02.dat", 0, NULL},
+    {"regescrt.dat", 0, NULL},
+    {"sdp01.dat", 0, NULL},
+    {"inv2543.dat", 400, "Missing Max-Forwards"},
+    {"test.dat", -1, "Malformed Request-Line"},
 };
 
 #define NEXPECT (sizeof(expect) / sizeof(expect[0]))
 
 static int
-expected(const char *file)
+expected(const char *file, const char **reason)
 {
 	for (size_t i = 0; i < NEXPECT; i++)
-		if (strcmp(expect[i].file, file) == 0)
+		if (strcmp(expect[i].file, file) == 0) {
+			*reason = expect[i].reason;
 			return expect[i].want;
+		}
 	return -2;
 }
 
-/* Parse (UDP) and check; returns 0 accepted, the status, or -1 dropped. */
+/* Parse and check; returns 0 accepted, the status, or -1 dropped. */
+static int
+outcome_tp(TALLOC_CTX *ctx, const char *buf, size_t len,
+	   enum sip_transport tp, struct sip_msg **out, struct sip_err *err)
+{
+	*out = NULL;
+	err->reason[0] = '\0';
+	if (sip_parse(ctx, buf, len, tp, SIP_MAX_MSG_DEFAULT, out, err) < 0)
+		return err->status == 0 ? -1 : err->status;
+	if (sip_check_request(*out, err) < 0)
+		return err->status;
+	return 0;
+}
+
 static int
 outcome(TALLOC_CTX *ctx, const char *buf, size_t len, struct sip_msg **out)
 {
 	struct sip_err err;
 
-	*out = NULL;
-	if (sip_parse(ctx, buf, len, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT, out,
-	              &err) < 0)
-		return err.status == 0 ? -1 : err.status;
-	if (sip_check_request(*out, &err) < 0)
-		return err.status;
-	return 0;
+	return outcome_tp(ctx, buf, len, SIP_TP_UDP, out, &err);
 }
 
 static struct sip_msg *
@@ -156,7 +199,8 @@ test_manifest(void)
 		           cls) != 2)
 			continue;
 		rows++;
-		int want = expected(file);
+		const char *reason = NULL;
+		int want = expected(file, &reason);
 		CU_ASSERT_NOT_EQUAL(want, -2);
 		if (strcmp(cls, "invalid-must-reject-with-4xx") == 0)
 			CU_ASSERT(want >= 400 && want < 500);
@@ -165,21 +209,23 @@ test_manifest(void)
 		char *buf = sip_test_read_shared(ctx, rel, &mlen);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
 		struct sip_msg *m;
-		int got = outcome(ctx, buf, mlen, &m);
-		if (got != want)
-			fprintf(stderr, "\n%s: want %d, got %d\n", file, want,
-			        got);
+		struct sip_err err;
+		int got = outcome_tp(ctx, buf, mlen, SIP_TP_UDP, &m, &err);
+		if (got != want || (reason && strcmp(reason, err.reason)))
+			fprintf(stderr, "\n%s: want %d %s, got %d %s\n", file,
+				want, reason ? reason : "", got, err.reason);
 		CU_ASSERT_EQUAL(got, want);
+		if (reason != NULL)
+			CU_ASSERT_STRING_EQUAL(err.reason, reason);
 		if (m != NULL) {
 			size_t n;
 			char *r = sip_resp_simple(ctx, m, 400, NULL, S("t"),
-			                          NULL, &n);
+						  NULL, &n);
 			CU_ASSERT_PTR_NOT_NULL(r);
 			char *p = sip_msg_print(ctx, m, &n);
 			CU_ASSERT_PTR_NOT_NULL(p);
+			/* an accepted message prints back as received */
 			if (got == 0) {
-				/* an accepted message prints back as received
-				 */
 				CU_ASSERT_EQUAL(n, m->len);
 				CU_ASSERT(memcmp(p, m->buf, n) == 0);
 			}
@@ -187,8 +233,16 @@ test_manifest(void)
 		size_t skip;
 		int pings;
 		ssize_t fr = sip_stream_frame(buf, mlen, SIP_MAX_MSG_DEFAULT,
-		                              &skip, &pings);
+					      &skip, &pings);
 		CU_ASSERT(fr >= -1 && fr <= (ssize_t)mlen);
+		/* what the framer cuts out fares on TCP as on UDP */
+		if (fr > 0) {
+			struct sip_msg *t;
+			struct sip_err terr;
+			CU_ASSERT_EQUAL(outcome_tp(ctx, buf + skip, (size_t)fr,
+						   SIP_TP_TCP, &t, &terr),
+					got);
+		}
 	}
 	CU_ASSERT_EQUAL(rows, NEXPECT);
 	talloc_free(ctx);
