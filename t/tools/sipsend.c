@@ -27,6 +27,8 @@
  *             address, so that an answer sent by the RFC 3261 18.2.2 rules
  *             (source address, Via port; no rport) reaches us: for raw
  *             messages such as the RFC 4475 ones
+ *   -C N      TCP: send the message in pieces of N bytes, 5 ms apart (tests
+ *             the receiver's framing)
  *   -i        interactive (TCP or UDP): keep ONE socket; read lines on
  *             stdin, each naming a message file; send it, print the
  *             responses, then a line "#done N", "#timeout N" or "#closed"
@@ -41,7 +43,8 @@
  * TP (the transport for Via: UDP or TCP),
  * CALLID, BRANCH (z9hG4bK...), TAG (fresh random values each send unless
  * given with -D), any -D name, and CLEN (the body's length, computed last).
- * Unknown $NAMEs are left as they are.
+ * Unknown $NAMEs are left as they are. A line "#--" separates messages
+ * in one file (sent in one write on TCP): each is rendered on its own.
  *
  * Exit: 0 success, 1 timeout (fewer responses than asked, or no close with
  * -c), 2 usage or system error, 3 the peer closed the connection before the
@@ -79,7 +82,7 @@ struct ss_buf {
 
 static struct {
 	int tcp, raw, status_only, want_close, interactive, via_bind;
-	int port, timeout_ms, nwant;
+	int port, timeout_ms, nwant, chunk;
 	const char *host;
 	struct ss_var vars[SS_MAXVARS];
 	int nvars;
@@ -211,9 +214,9 @@ ss_clen(const char *p, size_t len)
 	return -1;
 }
 
-/* Build the message to send from the file's bytes. */
+/* Render one template (one message) into out (replacing its contents). */
 static void
-ss_render(const char *in, size_t inlen, struct ss_buf *out)
+ss_render_one(const char *in, size_t inlen, struct ss_buf *out)
 {
 	struct ss_buf crlf = {0};
 	char callid[33], branch[40], tag[17], lport[16], port[16];
@@ -224,10 +227,6 @@ ss_render(const char *in, size_t inlen, struct ss_buf *out)
 	size_t i;
 
 	out->len = 0;
-	if (ss.raw) {
-		ss_buf_add(out, in, inlen);
-		return;
-	}
 	for (i = 0; i < inlen; i++) {
 		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
 			ss_buf_add(&crlf, "\r", 1);
@@ -304,6 +303,46 @@ ss_render(const char *in, size_t inlen, struct ss_buf *out)
 		free(out->p);
 		*out = fin;
 	}
+}
+
+/* Build what to send from the file's bytes: raw, or each template part
+ * (parts are separated by a line "#--") rendered on its own, with its own
+ * random values and its own $CLEN, and the parts concatenated. */
+static void
+ss_render(const char *in, size_t inlen, struct ss_buf *out)
+{
+	struct ss_buf part = {0};
+	const char *p = in, *end = in + inlen;
+
+	out->len = 0;
+	if (ss.raw) {
+		ss_buf_add(out, in, inlen);
+		return;
+	}
+	while (p <= end) {
+		const char *q = p, *sep = NULL, *next = end + 1;
+
+		/* the next separator line */
+		while (q < end) {
+			const char *eol = memchr(q, '\n', end - q);
+			size_t l = (eol ? eol : end) - q;
+
+			if (l > 0 && q[l - 1] == '\r')
+				l--;
+			if (l == 3 && memcmp(q, "#--", 3) == 0) {
+				sep = q;
+				next = eol ? eol + 1 : end;
+				break;
+			}
+			q = eol ? eol + 1 : end;
+		}
+		ss_render_one(p, (sep ? sep : end) - p, &part);
+		ss_buf_add(out, part.p ? part.p : "", part.len);
+		if (sep == NULL)
+			break;
+		p = next;
+	}
+	free(part.p);
 }
 
 /* The port of the top Via's sent-by in the message p[0..len): 5060 when
@@ -417,7 +456,16 @@ ss_send(const struct ss_buf *b)
 		return 0;
 	}
 	while (off < b->len) {
-		ssize_t n = send(ss.fd, b->p + off, b->len - off, MSG_NOSIGNAL);
+		size_t want = b->len - off;
+		ssize_t n;
+
+		if (ss.chunk > 0) {
+			if (off > 0)
+				usleep(5000);
+			if (want > (size_t)ss.chunk)
+				want = (size_t)ss.chunk;
+		}
+		n = send(ss.fd, b->p + off, want, MSG_NOSIGNAL);
 
 		if (n == -1) {
 			if (errno == EINTR)
@@ -685,7 +733,7 @@ ss_usage(void)
 {
 	fprintf(stderr,
 		"usage: sipsend [-u|-t] -p PORT [-H HOST] [-w MS] [-n N] [-s] [-r] "
-		"[-c] [-V] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
+		"[-c] [-V] [-C N] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
 		"       sipsend -P [-p LOW]\n");
 	exit(2);
 }
@@ -707,7 +755,7 @@ main(int argc, char **argv)
 	ss.nwant = 1;
 	ss.port = (env = getenv("AFD_PORT")) ? atoi(env) : 0;
 
-	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:V")) != -1) {
+	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:VC:")) != -1) {
 		switch (ch) {
 		case 'u': ss.tcp = 0; break;
 		case 't': ss.tcp = 1; break;
@@ -720,6 +768,7 @@ main(int argc, char **argv)
 		case 'c': ss.want_close = 1; break;
 		case 'i': ss.interactive = 1; break;
 		case 'V': ss.via_bind = 1; break;
+		case 'C': ss.chunk = atoi(optarg); break;
 		case 'P': free_port = 1; break;
 		case 'M': mutate = atoi(optarg); break;
 		case 'S': seed = (unsigned)strtoul(optarg, NULL, 10); break;
