@@ -61,7 +61,7 @@ db_reg_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i, int keep_empty)
 	if (t == NULL)
 		return keep_empty ? "" : NULL;
 	return talloc_strndup(ctx, (const char *)t,
-			      (size_t)sqlite3_column_bytes(st, i));
+	                      (size_t)sqlite3_column_bytes(st, i));
 }
 
 /* One row (DB_REG_COLS order) into b. */
@@ -95,7 +95,7 @@ db_reg_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_binding *b)
 
 int
 db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
-	    struct db_binding **out, int *n)
+            struct db_binding **out, int *n)
 {
 	sqlite3_stmt *st;
 	struct db_binding *v = NULL;
@@ -103,8 +103,9 @@ db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 
 	*out = NULL;
 	*n = 0;
-	st = db_stmt(dr->db, &dr->load,
-		     "SELECT " DB_REG_COLS " FROM registrations WHERE aor = ?1");
+	st =
+	    db_stmt(dr->db, &dr->load,
+	            "SELECT " DB_REG_COLS " FROM registrations WHERE aor = ?1");
 	if (st == NULL)
 		return -1;
 	db_reg_text(st, 1, aor);
@@ -184,9 +185,9 @@ db_reg_insert(struct db_reg *dr, struct db_binding *b)
 	sqlite3_stmt *st;
 
 	st = db_stmt(dr->db, &dr->insert,
-		     "INSERT INTO registrations (" DB_REG_COLS ") VALUES "
-		     "(NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-		     "?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+	             "INSERT INTO registrations (" DB_REG_COLS ") VALUES "
+	             "(NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+	             "?13, ?14, ?15, ?16, ?17, ?18, ?19)");
 	if (st == NULL)
 		return -1;
 	db_reg_bind(st, b);
@@ -202,12 +203,12 @@ db_reg_update(struct db_reg *dr, const struct db_binding *b)
 	sqlite3_stmt *st;
 
 	st = db_stmt(dr->db, &dr->update,
-		     "UPDATE registrations SET aor = ?2, contact = ?3, "
-		     "params = ?4, expires_at = ?5, q = ?6, call_id = ?7, "
-		     "cseq = ?8, branch = ?9, path = ?10, received = ?11, "
-		     "transport = ?12, conn_slot = ?13, conn_id = ?14, "
-		     "instance = ?15, reg_id = ?16, user_agent = ?17, "
-		     "registered_at = ?18, updated_at = ?19 WHERE id = ?1");
+	             "UPDATE registrations SET aor = ?2, contact = ?3, "
+	             "params = ?4, expires_at = ?5, q = ?6, call_id = ?7, "
+	             "cseq = ?8, branch = ?9, path = ?10, received = ?11, "
+	             "transport = ?12, conn_slot = ?13, conn_id = ?14, "
+	             "instance = ?15, reg_id = ?16, user_agent = ?17, "
+	             "registered_at = ?18, updated_at = ?19 WHERE id = ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, b->id);
@@ -221,7 +222,7 @@ db_reg_delete(struct db_reg *dr, int64_t id)
 	sqlite3_stmt *st;
 
 	st = db_stmt(dr->db, &dr->delete,
-		     "DELETE FROM registrations WHERE id = ?1");
+	             "DELETE FROM registrations WHERE id = ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -230,15 +231,15 @@ db_reg_delete(struct db_reg *dr, int64_t id)
 
 int
 db_reg_identities(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
-		  char **impu, char **extra)
+                  char **impu, char **extra)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	*impu = *extra = NULL;
 	st = db_stmt(dr->db, &dr->ident,
-		     "SELECT impu, extra_impu FROM subscribers WHERE impu = ?1 "
-		     "LIMIT 1");
+	             "SELECT impu, extra_impu FROM subscribers WHERE impu = ?1 "
+	             "LIMIT 1");
 	if (st == NULL)
 		return -1;
 	db_reg_text(st, 1, aor);
@@ -258,15 +259,15 @@ db_reg_identities(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 
 int
 db_reg_expire(struct db_reg *dr, time_t now,
-	      void (*fn)(void *arg, const struct db_binding *b), void *arg)
+              void (*fn)(void *arg, const struct db_binding *b), void *arg)
 {
 	sqlite3_stmt *st;
 	TALLOC_CTX *tmp;
 	int rc, n = 0;
 
 	st = db_stmt(dr->db, &dr->expire,
-		     "DELETE FROM registrations WHERE expires_at <= ?1 "
-		     "RETURNING " DB_REG_COLS);
+	             "DELETE FROM registrations WHERE expires_at <= ?1 "
+	             "RETURNING " DB_REG_COLS);
 	if (st == NULL)
 		return -1;
 	if ((tmp = talloc_new(NULL)) == NULL)
@@ -295,7 +296,7 @@ db_reg_expire_subscriptions(struct db_reg *dr, time_t now)
 	sqlite3_stmt *st;
 
 	st = db_stmt(dr->db, &dr->expire_sub,
-		     "DELETE FROM reg_subscriptions WHERE expires_at <= ?1");
+	             "DELETE FROM reg_subscriptions WHERE expires_at <= ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
@@ -321,8 +322,7 @@ db_reg_release(struct db_reg *dr)
 int
 db_reg_rollback(struct db_reg *dr)
 {
-	sqlite3_stmt *st =
-	    db_stmt(dr->db, &dr->rollback, "ROLLBACK TO reg");
+	sqlite3_stmt *st = db_stmt(dr->db, &dr->rollback, "ROLLBACK TO reg");
 	if (st == NULL || db_reg_exec(dr, st, "rollback to") == -1)
 		return -1;
 	return db_reg_release(dr);

@@ -30,7 +30,7 @@ struct db_binding {
 	uint32_t cseq;
 	const char *branch; /* top Via branch of the REGISTER that wrote it */
 	const char *path;
-	const char *received; /* "ip:port" */
+	const char *received;  /* "ip:port" */
 	const char *transport; /* "udp" | "tcp" */
 	const char *conn_slot;
 	int64_t conn_id; /* 0: none */
@@ -49,7 +49,7 @@ struct db_reg *db_reg_new(TALLOC_CTX *ctx, sqlite3 *db);
 /* Every binding of aor (expired or not), as an array under ctx.
  * 0 with *out and *n, or -1 (logged). */
 int db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
-		struct db_binding **out, int *n);
+                struct db_binding **out, int *n);
 
 /* Insert b (sets b->id), update the row b->id with every column of b, or
  * delete the row id. 0 or -1 (logged). */
@@ -61,13 +61,12 @@ int db_reg_delete(struct db_reg *dr, int64_t id);
  * then extra_impu (comma-separated, as stored). 0 with *impu = NULL when
  * not provisioned; -1 on error. Strings under ctx. */
 int db_reg_identities(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
-		      char **impu, char **extra);
+                      char **impu, char **extra);
 
 /* Delete the bindings with expires_at <= now; fn (when not NULL) sees
  * each deleted row. Returns the number deleted or -1. */
 int db_reg_expire(struct db_reg *dr, time_t now,
-		  void (*fn)(void *arg, const struct db_binding *b),
-		  void *arg);
+                  void (*fn)(void *arg, const struct db_binding *b), void *arg);
 
 /* Delete reg-event subscriptions with expires_at <= now: count or -1. */
 int db_reg_expire_subscriptions(struct db_reg *dr, time_t now);

@@ -116,7 +116,7 @@ sip_parse_addr_list_mem(struct sip_mem *m, sip_str in, struct sip_addr **out)
 int
 sip_parse_addr_list(TALLOC_CTX *ctx, sip_str in, struct sip_addr **out)
 {
-	struct sip_mem m = {ctx, NULL, NULL};
+	struct sip_mem m = {ctx, NULL, NULL, 0};
 
 	return sip_parse_addr_list_mem(&m, in, out);
 }

@@ -37,6 +37,7 @@ struct sip_parser {
 	const char *body;      /* where the body starts */
 	struct sip_hdr **tail; /* where the next field is linked */
 	unsigned npool;
+	int full; /* SIP_MAX_HEADERS reached: stop splitting */
 	struct sip_hdr *last[SIP_HDR__COUNT];
 };
 
@@ -206,6 +207,7 @@ sip_add_header(struct sip_parser *ps, const char *p, const char *le,
 	}
 	if (m->nhdrs >= SIP_MAX_HEADERS) {
 		sip_fail(ps, 400, "Too Many Headers");
+		ps->full = 1;
 		return;
 	}
 	if ((h = sip_hdr_new(ps)) == NULL) {
@@ -236,7 +238,8 @@ sip_split_headers(struct sip_parser *ps, const char *p)
 
 	ps->tail = &ps->m->hdrs;
 	for (;;) {
-		if (p >= end) {
+		if (p >= end || ps->full) {
+			p = end;
 			ps->m->eoh = (sip_str){p, 0};
 			break;
 		}
@@ -460,7 +463,7 @@ sip_parse(TALLOC_CTX *ctx, const char *buf, size_t len, enum sip_transport tp,
 	ps = (struct sip_parser){
 	    .m = &impl->m, .impl = impl, .err = err, .tp = tp, .end = end};
 	ps.mem =
-	    (struct sip_mem){impl, impl->arena.b, impl->arena.b + SIP_ARENA};
+	    (struct sip_mem){impl, impl->arena.b, impl->arena.b + SIP_ARENA, 1};
 	impl->m.buf = p;
 	impl->m.len = (size_t)(end - p);
 	impl->m.max_forwards = -1;

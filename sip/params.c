@@ -60,6 +60,7 @@ sip_parse_hparams(struct sip_mem *m, const char *p, const char *end,
                   struct sip_param **list)
 {
 	struct sip_param **tail = list, *prm;
+	int n = 0;
 
 	while (*tail != NULL)
 		tail = &(*tail)->next;
@@ -67,6 +68,8 @@ sip_parse_hparams(struct sip_mem *m, const char *p, const char *end,
 		p = sip_skip_lws(p, end);
 		if (p >= end || *p != ';')
 			return p;
+		if (++n > SIP_MAX_PARAMS)
+			return NULL;
 		p = sip_skip_lws(p + 1, end);
 		if ((p = sip_parse_hparam(m, p, end, &prm)) == NULL)
 			return NULL;

@@ -260,6 +260,9 @@ struct sip_err {
  * Returns 0 and *out, or -1 with *err filled; when the request was parsed
  * far enough to be answered, *out is still set (for building the error
  * response) and err->status is non-zero.
+ * (afd: *out is set exactly when 0 is returned or err->status != 0; a
+ * response with a bad core header, and anything without a usable top Via
+ * or start line, gets status 0 and *out NULL; err->reason still says why.)
  */
 int sip_parse(TALLOC_CTX *ctx, const char *buf, size_t len,
 	      enum sip_transport tp, size_t max, struct sip_msg **out,
@@ -289,9 +292,21 @@ int sip_str_to_u32(sip_str s, uint32_t *out);
  * starts at buf + *skip, 0 if more bytes are needed, or -1 on a framing
  * error (no or malformed Content-Length, header section or message larger
  * than max): the connection must be closed.
+ * *skip and *pings are set whatever the result (a half ping, "\r\n" or
+ * "\r\n\r", is left unskipped until the rest arrives).
  */
 ssize_t sip_stream_frame(const char *buf, size_t len, size_t max,
 			 size_t *skip, int *pings);
+
+/*
+ * The same for a connection that keeps *scanned (a size_t set to 0 at
+ * first and whenever the caller consumes bytes from buf): the part of the
+ * data already searched for the end of the headers is not searched again,
+ * so a header section arriving a few bytes at a time costs O(n), not
+ * O(n^2).
+ */
+ssize_t sip_stream_frame_r(const char *buf, size_t len, size_t max,
+			   size_t *skip, int *pings, size_t *scanned);
 
 /* Print a parsed message: for a message nobody changed this is the original
  * bytes. Returns a talloc string under ctx, length in *len. */

@@ -13,6 +13,9 @@
 
 #include "sip/sip.h"
 
+/* Parameters in one list (URI or header): more is an attack, not SIP. */
+#define SIP_MAX_PARAMS 64
+
 /* Character classes (sip_ctype[] bits). */
 #define SIP_C_TOKEN 0x01 /* token (RFC 3261 25.1) */
 #define SIP_C_LWS 0x02   /* SP HTAB CR LF */
@@ -35,7 +38,10 @@ extern const unsigned char sip_ctype[256];
 struct sip_mem {
 	TALLOC_CTX *ctx;
 	char *p, *end;
+	int grow; /* when the block is used up, get another from ctx */
 };
+
+#define SIP_MEM_BLOCK 4096
 
 void *sip_mem_zalloc(struct sip_mem *m, size_t n);
 

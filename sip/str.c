@@ -41,7 +41,7 @@ sip_memcaseeq(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (a[i] != b[i] && sip_lower((unsigned char)a[i]) !=
-					sip_lower((unsigned char)b[i]))
+		                        sip_lower((unsigned char)b[i]))
 			return 0;
 	return 1;
 }
@@ -89,6 +89,14 @@ sip_mem_zalloc(struct sip_mem *m, size_t n)
 	if ((size_t)(m->end - m->p) >= n) {
 		r = m->p;
 		m->p += n;
+		memset(r, 0, n);
+		return r;
+	}
+	if (m->grow && n <= SIP_MEM_BLOCK / 4) {
+		if ((r = talloc_size(m->ctx, SIP_MEM_BLOCK)) == NULL)
+			return NULL;
+		m->p = (char *)r + n;
+		m->end = (char *)r + SIP_MEM_BLOCK;
 		memset(r, 0, n);
 		return r;
 	}

@@ -47,13 +47,13 @@ sip_stream_cl(const char *p, const char *le, uint64_t max, uint64_t *cl)
 	return 1;
 }
 
-/* Is there an empty line (LF CRLF or LF LF) in the data at all? memmem is
- * fast, so data arriving in small pieces costs little until it is there. */
+/* Is there an empty line (LF CRLF or LF LF) in [from, len)? memmem is
+ * fast, and with the caller's *scanned nothing is searched twice. */
 static int
-sip_stream_has_eoh(const char *buf, size_t len)
+sip_stream_has_eoh(const char *buf, size_t from, size_t len)
 {
-	return memmem(buf, len, "\n\r\n", 3) != NULL ||
-	       memmem(buf, len, "\n\n", 2) != NULL;
+	return memmem(buf + from, len - from, "\n\r\n", 3) != NULL ||
+	       memmem(buf + from, len - from, "\n\n", 2) != NULL;
 }
 
 /* The end of the field at p, folded lines included: the LF ending its last
@@ -76,12 +76,13 @@ sip_stream_field_end(const char *p, const char *end)
 /* The header section at buf: its length (up to the end of the empty line)
  * and *cl, 0 if incomplete, -1 on a framing error. */
 static ssize_t
-sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl)
+sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl,
+                   size_t from)
 {
 	const char *p, *end = buf + len, *nl, *le;
 	int ncl = 0, r;
 
-	if (!sip_stream_has_eoh(buf, len) ||
+	if (!sip_stream_has_eoh(buf, from, len) ||
 	    (nl = memchr(buf, '\n', len)) == NULL)
 		return len > max ? -1 : 0;
 	for (p = nl + 1; p < end; p = nl + 1) {
@@ -102,23 +103,39 @@ sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl)
 }
 
 ssize_t
-sip_stream_frame(const char *buf, size_t len, size_t max, size_t *skip,
-                 int *pings)
+sip_stream_frame_r(const char *buf, size_t len, size_t max, size_t *skip,
+                   int *pings, size_t *scanned)
 {
 	uint64_t cl = 0;
+	size_t from;
 	ssize_t hl;
 
 	*pings = 0;
 	*skip = sip_stream_crlf(buf, len, pings);
+	from = *scanned > *skip + 3 ? *scanned - *skip - 3 : 0;
 	buf += *skip;
 	len -= *skip;
 	if (len == 0 || (len < 4 && buf[0] == '\r'))
 		return 0;
-	if ((hl = sip_stream_headers(buf, len, max, &cl)) <= 0)
+	if (from > len)
+		from = 0; /* the caller did not reset *scanned */
+	if ((hl = sip_stream_headers(buf, len, max, &cl, from)) <= 0) {
+		if (hl == 0)
+			*scanned = *skip + len;
 		return hl;
+	}
 	if ((uint64_t)hl + cl > max)
 		return -1;
 	if ((uint64_t)hl + cl > len)
 		return 0;
 	return (ssize_t)(hl + (ssize_t)cl);
+}
+
+ssize_t
+sip_stream_frame(const char *buf, size_t len, size_t max, size_t *skip,
+                 int *pings)
+{
+	size_t scanned = 0;
+
+	return sip_stream_frame_r(buf, len, max, skip, pings, &scanned);
 }

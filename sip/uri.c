@@ -13,10 +13,13 @@ sip_parse_uparams(struct sip_mem *m, const char *p, const char *end,
 {
 	struct sip_param **tail = list, *prm;
 	const char *n, *v;
+	int count = 0;
 
 	while (*tail != NULL)
 		tail = &(*tail)->next;
 	while (p < end && *p == ';') {
+		if (++count > SIP_MAX_PARAMS)
+			return NULL;
 		n = ++p;
 		p = sip_skip_escaped(p, end, SIP_C_UPARAM);
 		if (p == NULL || p == n)
@@ -200,7 +203,7 @@ sip_parse_uri_mem(struct sip_mem *m, sip_str in, struct sip_uri *out)
 int
 sip_parse_uri(TALLOC_CTX *ctx, sip_str in, struct sip_uri *out)
 {
-	struct sip_mem m = {ctx, NULL, NULL};
+	struct sip_mem m = {ctx, NULL, NULL, 0};
 
 	return sip_parse_uri_mem(&m, in, out);
 }

@@ -48,7 +48,7 @@ struct reg {
 	reg_removal_fn removal;
 	void *removal_arg;
 	time_t date_t;
-	char date[40];		 /* "Date: ...\r\n" for date_t */
+	char date[40];           /* "Date: ...\r\n" for date_t */
 	char service_route[600]; /* "Service-Route: <...>\r\n" */
 };
 
@@ -71,8 +71,8 @@ reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
 		host = c->domain;
 	v6 = strchr(host, ':') != NULL && host[0] != '[';
 	snprintf(r->service_route, sizeof(r->service_route),
-		 "Service-Route: <sip:orig@%s%s%s:%d;lr>\r\n", v6 ? "[" : "",
-		 host, v6 ? "]" : "", c->port);
+	         "Service-Route: <sip:orig@%s%s%s:%d;lr>\r\n", v6 ? "[" : "",
+	         host, v6 ? "]" : "", c->port);
 	return r;
 oom:
 	log_warnx("registrar: out of memory");
@@ -189,7 +189,7 @@ reg_host_served(sip_str host, const struct conf *c)
 
 char *
 reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
-	int *status, const char **reason)
+        int *status, const char **reason)
 {
 	const char *scheme = "sip:";
 	char *user, *aor, *dom;
@@ -224,7 +224,7 @@ reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
 			goto oom;
 		up = sip_param_find(to->params, "user");
 		reg_phone(user, up != NULL && up->value.s != NULL &&
-				    sip_str_caseeq_lit(up->value, "phone"));
+		                    sip_str_caseeq_lit(up->value, "phone"));
 		break;
 	default:
 		*status = 416;
@@ -262,8 +262,8 @@ reg_expiry(long param, long header, const struct conf *c)
 }
 
 enum reg_cseq
-reg_cseq_check(const struct db_binding *b, const char *call_id,
-	       uint32_t cseq, const char *branch)
+reg_cseq_check(const struct db_binding *b, const char *call_id, uint32_t cseq,
+               const char *branch)
 {
 	if (b->call_id == NULL || strcmp(b->call_id, call_id) != 0)
 		return REG_CSEQ_OK;
@@ -308,7 +308,7 @@ reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
 /* Give binding b the request's facts for contact k. */
 static void
 reg_fill(struct db_binding *b, const struct reg_req *rq,
-	 const struct reg_contact *k, long e, time_t now, int fresh)
+         const struct reg_contact *k, long e, time_t now, int fresh)
 {
 	b->contact = k->uri;
 	b->params = k->params ? k->params : "";
@@ -327,7 +327,7 @@ reg_fill(struct db_binding *b, const struct reg_req *rq,
 
 static int
 reg_plan_star(const struct reg_req *rq, struct reg_plan *p, time_t now,
-	      const char **reason)
+              const char **reason)
 {
 	if (rq->ncontacts > 0) {
 		*reason = "Contact * Must Be Alone";
@@ -341,7 +341,7 @@ reg_plan_star(const struct reg_req *rq, struct reg_plan *p, time_t now,
 		if (p->b[j].expires_at <= now)
 			continue;
 		switch (reg_cseq_check(&p->b[j], rq->call_id, rq->cseq,
-				       rq->branch)) {
+		                       rq->branch)) {
 		case REG_CSEQ_OK:
 			break;
 		case REG_CSEQ_RETRANS:
@@ -361,8 +361,8 @@ reg_plan_star(const struct reg_req *rq, struct reg_plan *p, time_t now,
 
 int
 reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
-	 int ncur, const struct conf *c, time_t now, struct reg_plan *p,
-	 const char **reason)
+         int ncur, const struct conf *c, time_t now, struct reg_plan *p,
+         const char **reason)
 {
 	int cap = ncur + rq->ncontacts, live = 0;
 
@@ -398,7 +398,7 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 
 		if (existed && live_before) {
 			switch (reg_cseq_check(&cur[j], rq->call_id, rq->cseq,
-					       rq->branch)) {
+			                       rq->branch)) {
 			case REG_CSEQ_OK:
 				break;
 			case REG_CSEQ_RETRANS:
@@ -483,7 +483,8 @@ reg_qvalue(sip_str s, double *out)
 	double q;
 
 	s = sip_str_trim(s);
-	if (s.len == 0 || s.len >= sizeof(buf) || !isdigit((unsigned char)s.s[0]))
+	if (s.len == 0 || s.len >= sizeof(buf) ||
+	    !isdigit((unsigned char)s.s[0]))
 		return -1;
 	memcpy(buf, s.s, s.len);
 	buf[s.len] = '\0';
@@ -500,7 +501,7 @@ reg_qvalue(sip_str s, double *out)
 /* One Contact value into k: 0, or 400 with *reason. */
 static int
 reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
-		 struct reg_contact *k, const char **reason)
+                 struct reg_contact *k, const char **reason)
 {
 	struct sip_buf pb;
 
@@ -530,14 +531,16 @@ reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
 		if (sip_str_caseeq_lit(prm->name, "+sip.instance") &&
 		    prm->value.s != NULL) {
 			sip_str v = sip_str_trim(prm->value);
-			if (v.len >= 2 && v.s[0] == '"' && v.s[v.len - 1] == '"') {
+			if (v.len >= 2 && v.s[0] == '"' &&
+			    v.s[v.len - 1] == '"') {
 				v.s++;
 				v.len -= 2;
 			}
-			if (v.len > 0 && (k->instance = sip_str_dup(ctx, v)) == NULL)
+			if (v.len > 0 &&
+			    (k->instance = sip_str_dup(ctx, v)) == NULL)
 				return 500;
 		} else if (sip_str_caseeq_lit(prm->name, "reg-id") &&
-			   prm->value.s != NULL) {
+		           prm->value.s != NULL) {
 			long id;
 			if (reg_delta(prm->value, &id) == -1 || id == 0) {
 				*reason = "Invalid reg-id Parameter";
@@ -566,7 +569,7 @@ reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
 /* The request-level facts of a REGISTER: 0, or a status with *reason. */
 static int
 reg_req_read(TALLOC_CTX *ctx, const struct sip_msg *req, struct reg_req *rq,
-	     const char **reason)
+             const char **reason)
 {
 	struct sip_addr *list = NULL;
 	const struct sip_hdr *eh = req->first[SIP_HDR_EXPIRES];
@@ -604,7 +607,7 @@ reg_req_read(TALLOC_CTX *ctx, const struct sip_msg *req, struct reg_req *rq,
 			continue;
 		}
 		st = reg_contact_read(ctx, a, &rq->contacts[rq->ncontacts],
-				      reason);
+		                      reason);
 		if (st != 0)
 			return st;
 		rq->ncontacts++;
@@ -628,7 +631,7 @@ reg_add_date(struct reg *r, struct sip_buf *b, time_t now)
 		struct tm tm;
 		gmtime_r(&now, &tm);
 		strftime(r->date, sizeof(r->date),
-			 "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		         "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 		r->date_t = now;
 	}
 	sip_buf_add(b, r->date, strlen(r->date));
@@ -649,7 +652,7 @@ reg_add_q(struct sip_buf *b, double q)
 
 static void
 reg_add_contacts(struct sip_buf *b, const struct reg_plan *p, time_t now,
-		 int *count)
+                 int *count)
 {
 	char num[24];
 
@@ -668,7 +671,7 @@ reg_add_contacts(struct sip_buf *b, const struct reg_plan *p, time_t now,
 		if (x->has_q)
 			reg_add_q(b, x->q);
 		int n = snprintf(num, sizeof(num), ";expires=%lld\r\n",
-				 (long long)(x->expires_at - now));
+		                 (long long)(x->expires_at - now));
 		sip_buf_add(b, num, (size_t)n);
 		(*count)++;
 	}
@@ -676,8 +679,7 @@ reg_add_contacts(struct sip_buf *b, const struct reg_plan *p, time_t now,
 
 /* P-Associated-URI: the subscriber's identities, else the AOR. */
 static int
-reg_add_pau(struct reg *r, TALLOC_CTX *ctx, struct sip_buf *b,
-	    const char *aor)
+reg_add_pau(struct reg *r, TALLOC_CTX *ctx, struct sip_buf *b, const char *aor)
 {
 	char *impu, *extra;
 
@@ -734,8 +736,8 @@ reg_path(TALLOC_CTX *ctx, const struct sip_msg *req)
 /* The headers of a 200 from the plan. */
 static int
 reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
-	       const char *aor, const char *path, const struct reg_plan *p,
-	       const struct reg_req *rq, time_t now, struct reg_result *res)
+               const char *aor, const char *path, const struct reg_plan *p,
+               const struct reg_req *rq, time_t now, struct reg_result *res)
 {
 	struct sip_buf *b = &res->hdrs;
 	const struct sip_hdr *pcv = req->first[SIP_HDR_P_CHARGING_VECTOR];
@@ -754,7 +756,7 @@ reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	 * required it; RFC 5626 6 asks for "Require: outbound" when the
 	 * registrar used reg-id. */
 	req_path = path != NULL &&
-		   sip_hdr_has_token(req->first[SIP_HDR_REQUIRE], "path");
+	           sip_hdr_has_token(req->first[SIP_HDR_REQUIRE], "path");
 	if (req_path && ob)
 		sip_buf_add(b, "Require: path, outbound\r\n", 25);
 	else if (req_path)
@@ -807,7 +809,7 @@ reg_fail(struct reg_result *res, int status, const char *reason)
 
 int
 reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
-	     const struct sip_peer *from, time_t now, struct reg_result *res)
+             const struct sip_peer *from, time_t now, struct reg_result *res)
 {
 	struct reg_req rq;
 	struct reg_plan plan;
@@ -847,7 +849,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		reg_fail(res, st, reason);
 		if (st == 423)
 			sip_buf_addf(&res->hdrs, "Min-Expires: %d\r\n",
-				     r->c->min_expires);
+			             r->c->min_expires);
 		if (db_reg_release(r->dr) == -1)
 			goto dbfail;
 		return 0;
@@ -861,7 +863,8 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		b->received = received;
 		b->transport = from->tp == SIP_TP_TCP ? "tcp" : "udp";
 		b->conn_slot = slot;
-		b->conn_id = from->tp == SIP_TP_TCP ? (int64_t)from->conn_id : 0;
+		b->conn_id =
+		    from->tp == SIP_TP_TCP ? (int64_t)from->conn_id : 0;
 		b->user_agent = ua;
 		wrote = 1;
 	}

@@ -44,7 +44,7 @@ struct reg;
 enum reg_why { REG_WHY_EXPIRED, REG_WHY_UNREGISTERED, REG_WHY_REPLACED };
 
 typedef void (*reg_removal_fn)(void *arg, const struct db_binding *b,
-			       enum reg_why why);
+                               enum reg_why why);
 
 /* The registrar of one database connection. NULL on failure (logged). */
 struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db);
@@ -69,8 +69,8 @@ struct reg_result {
  * -1 when the database failed (res->status is then 500).
  */
 int reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
-		 const struct sip_peer *from, time_t now,
-		 struct reg_result *res);
+                 const struct sip_peer *from, time_t now,
+                 struct reg_result *res);
 
 /* Remove bindings expired at now (and expired reg-event subscriptions);
  * calls the removal hook for each binding. Returns the number of rows
@@ -81,9 +81,9 @@ int reg_sweep(struct reg *r, time_t now);
 
 /* One Contact of a REGISTER, as the registrar sees it. */
 struct reg_contact {
-	char *uri;	/* the contact URI (NUL-terminated copy) */
-	char *params;	/* header params as sent, minus expires and q */
-	long expires;	/* the expires param, -1 when absent */
+	char *uri;    /* the contact URI (NUL-terminated copy) */
+	char *params; /* header params as sent, minus expires and q */
+	long expires; /* the expires param, -1 when absent */
 	double q;
 	int has_q;
 	char *instance; /* +sip.instance without quotes, NULL when none */
@@ -101,7 +101,7 @@ struct reg_contact {
  * 403, 416) and *reason set.
  */
 char *reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
-	      int *status, const char **reason);
+              int *status, const char **reason);
 
 /* The expiry a contact gets: its expires param (>= 0) else the Expires
  * header (>= 0) else default_expires; above max_expires lowered to it.
@@ -113,7 +113,7 @@ enum reg_cseq { REG_CSEQ_OK, REG_CSEQ_RETRANS, REG_CSEQ_STALE };
 
 /* RFC 3261 10.3 step 7 for one existing binding. */
 enum reg_cseq reg_cseq_check(const struct db_binding *b, const char *call_id,
-			     uint32_t cseq, const char *branch);
+                             uint32_t cseq, const char *branch);
 
 /* A REGISTER's request-level facts for reg_plan(). */
 struct reg_req {
@@ -121,7 +121,7 @@ struct reg_req {
 	uint32_t cseq;
 	const char *branch;
 	long expires_hdr; /* -1 when absent */
-	int star;	  /* Contact: * */
+	int star;         /* Contact: * */
 	struct reg_contact *contacts;
 	int ncontacts;
 };
@@ -146,7 +146,7 @@ struct reg_plan {
  * then.
  */
 int reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
-	     int ncur, const struct conf *c, time_t now, struct reg_plan *plan,
-	     const char **reason);
+             int ncur, const struct conf *c, time_t now, struct reg_plan *plan,
+             const char **reason);
 
 #endif

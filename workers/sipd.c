@@ -145,7 +145,7 @@ sipd_batch_begin(struct sipd *sd)
 		/* The previous batch was never ended: its answers were not
 		 * sent, so its changes must not stay either. */
 		log_warnx("sipd: batch begun with a transaction open; "
-			  "rolling it back");
+		          "rolling it back");
 		db_rollback(sd->db);
 		sd->in_txn = 0;
 	}
@@ -169,7 +169,7 @@ sipd_mem(struct sipd *sd)
 /* The printable "ip:port" of a socket address into buf. */
 static const char *
 sipd_addr_str(const struct sockaddr_storage *ss, char *buf, size_t bufsz,
-	      char *ip, size_t ipsz, uint16_t *port)
+              char *ip, size_t ipsz, uint16_t *port)
 {
 	char tmp[INET6_ADDRSTRLEN];
 
@@ -212,7 +212,7 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 	static const char hex[] = "0123456789abcdef";
 	uint64_t h = 0xcbf29ce484222325ULL;
 	sip_str parts[2] = {req->call_id,
-			    req->from ? req->from->tag : SIP_STR_NULL};
+	                    req->from ? req->from->tag : SIP_STR_NULL};
 
 	for (int i = 0; i < 2; i++) {
 		for (size_t k = 0; k < parts[i].len; k++) {
@@ -233,7 +233,7 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
  * without the line end. */
 static void
 sipd_top_via(struct sip_buf *b, const struct sip_via *v,
-	     const struct sip_peer *from)
+             const struct sip_peer *from)
 {
 	char addr[80], ip[64], num[8];
 	uint16_t port;
@@ -267,7 +267,7 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 /* "Name: value\r\n" for every field of a header id, as received. */
 static void
 sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
-		 enum sip_hdr_id id, const char *name)
+                 enum sip_hdr_id id, const char *name)
 {
 	size_t nl = strlen(name);
 
@@ -286,7 +286,7 @@ sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
  */
 static void
 sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
-		const struct sip_peer *from, int status, const char *reason)
+                const struct sip_peer *from, int status, const char *reason)
 {
 	const struct sip_hdr *h;
 	const struct sip_via *top = req->via;
@@ -295,7 +295,7 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 	int n;
 
 	n = snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", status,
-		     reason ? reason : sip_reason(status));
+	             reason ? reason : sip_reason(status));
 	sip_buf_add(b, line, (size_t)n);
 	for (h = req->first[SIP_HDR_VIA]; h != NULL; h = h->next_same) {
 		const char *vs = h->value.s, *ve = h->value.s + h->value.len;
@@ -337,7 +337,7 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
  * the top Via has rport, else the Via's sent-by port (default 5060). */
 static void
 sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
-	  struct sip_peer *to)
+          struct sip_peer *to)
 {
 	uint16_t port;
 
@@ -354,8 +354,7 @@ sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
 /* Append an answer to the batch's queue. */
 static int
 sipd_queue(struct sipd *sd, const struct sip_msg *req,
-	   const struct sip_peer *from, char *buf, size_t len,
-	   int needs_commit)
+           const struct sip_peer *from, char *buf, size_t len, int needs_commit)
 {
 	if (sd->nout == sd->capout) {
 		size_t cap = sd->capout ? sd->capout * 2 : 64;
@@ -382,7 +381,7 @@ sipd_queue(struct sipd *sd, const struct sip_msg *req,
 		char a[80];
 		sipd_peer_str(&sd->out[sd->nout - 1].to, a, sizeof(a));
 		log_trace("out to %s (%zu bytes):\n%.*s", a, len, (int)len,
-			  buf);
+		          buf);
 	}
 	return 0;
 }
@@ -390,8 +389,8 @@ sipd_queue(struct sipd *sd, const struct sip_msg *req,
 /* Build and queue an answer with extra header lines (may be NULL). */
 static int
 sipd_answer(struct sipd *sd, const struct sip_msg *req,
-	    const struct sip_peer *from, int status, const char *reason,
-	    const char *extra, size_t extralen, int needs_commit)
+            const struct sip_peer *from, int status, const char *reason,
+            const char *extra, size_t extralen, int needs_commit)
 {
 	struct sip_buf b;
 
@@ -409,11 +408,11 @@ sipd_answer(struct sipd *sd, const struct sip_msg *req,
 
 static int
 sipd_answer_simple(struct sipd *sd, const struct sip_msg *req,
-		   const struct sip_peer *from, int status,
-		   const char *reason, const char *extra)
+                   const struct sip_peer *from, int status, const char *reason,
+                   const char *extra)
 {
 	return sipd_answer(sd, req, from, status, reason, extra,
-			   extra ? strlen(extra) : 0, 0);
+	                   extra ? strlen(extra) : 0, 0);
 }
 
 static void sipd_fail_batch(struct sipd *sd);
@@ -446,7 +445,7 @@ static int
 sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_REQUIRE,
-					      SIP_HDR_PROXY_REQUIRE};
+	                                      SIP_HDR_PROXY_REQUIRE};
 	sip_str items[32];
 	int found = 0;
 
@@ -483,7 +482,7 @@ sipd_check_request(const struct sip_msg *req, struct sip_err *err)
 		return err->status ? err->status : 400;
 	if (!sip_str_eq(req->cseq.method, req->method)) {
 		snprintf(err->reason, sizeof(err->reason),
-			 "CSeq Method Does Not Match");
+		         "CSeq Method Does Not Match");
 		return 400;
 	}
 	return 0;
@@ -491,26 +490,26 @@ sipd_check_request(const struct sip_msg *req, struct sip_err *err)
 
 static int
 sipd_options(struct sipd *sd, const struct sip_msg *req,
-	     const struct sip_peer *from)
+             const struct sip_peer *from)
 {
 	static const char extra[] = "Allow: " SIPD_ALLOW "\r\n"
-				    "Accept: " SIPD_ACCEPT "\r\n"
-				    "Supported: " SIPD_SUPPORTED "\r\n";
+	                            "Accept: " SIPD_ACCEPT "\r\n"
+	                            "Supported: " SIPD_SUPPORTED "\r\n";
 
 	return sipd_answer(sd, req, from, 200, NULL, extra, sizeof(extra) - 1,
-			   0);
+	                   0);
 }
 
 static int
 sipd_register(struct sipd *sd, const struct sip_msg *req,
-	      const struct sip_peer *from)
+              const struct sip_peer *from)
 {
 	struct reg_result res;
 
 	sd->st.registers++;
 	if (sipd_txn(sd) == -1)
 		return sipd_answer_simple(sd, req, from, 500, NULL,
-					  "Retry-After: 1\r\n");
+		                          "Retry-After: 1\r\n");
 	memset(&res, 0, sizeof(res));
 	if (reg_register(sd->reg, sd->batch, req, from, time(NULL), &res) ==
 	    -1) {
@@ -523,16 +522,15 @@ sipd_register(struct sipd *sd, const struct sip_msg *req,
 			sipd_fail_batch(sd);
 		}
 		return sipd_answer_simple(sd, req, from, 500, NULL,
-					  "Retry-After: 1\r\n");
+		                          "Retry-After: 1\r\n");
 	}
-	return sipd_answer(sd, req, from, res.status, res.reason,
-			   res.hdrs.s, res.hdrs.s ? res.hdrs.len : 0,
-			   res.status == 200);
+	return sipd_answer(sd, req, from, res.status, res.reason, res.hdrs.s,
+	                   res.hdrs.s ? res.hdrs.len : 0, res.status == 200);
 }
 
 static int
 sipd_request(struct sipd *sd, const struct sip_msg *req,
-	     const struct sip_peer *from)
+             const struct sip_peer *from)
 {
 	struct sip_err err;
 	struct sip_buf b;
@@ -546,8 +544,8 @@ sipd_request(struct sipd *sd, const struct sip_msg *req,
 	if ((status = sipd_check_request(req, &err)) != 0) {
 		sd->st.bad++;
 		return sipd_answer_simple(sd, req, from, status,
-					  err.reason[0] ? err.reason : NULL,
-					  NULL);
+		                          err.reason[0] ? err.reason : NULL,
+		                          NULL);
 	}
 	if (req->max_forwards == 0)
 		return sipd_answer_simple(sd, req, from, 483, NULL, NULL);
@@ -563,10 +561,10 @@ sipd_request(struct sipd *sd, const struct sip_msg *req,
 	case SIP_M_PRACK:
 	case SIP_M_UPDATE:
 		return sipd_answer_simple(sd, req, from, 405, NULL,
-					  "Allow: " SIPD_ALLOW "\r\n");
+		                          "Allow: " SIPD_ALLOW "\r\n");
 	default:
 		return sipd_answer_simple(sd, req, from, 501, NULL,
-					  "Allow: " SIPD_ALLOW "\r\n");
+		                          "Allow: " SIPD_ALLOW "\r\n");
 	}
 	sip_buf_init(&b, sd->batch, 128);
 	if (sipd_unsupported(req, &b) > 0 && !b.oom)
@@ -578,7 +576,7 @@ sipd_request(struct sipd *sd, const struct sip_msg *req,
 
 int
 sipd_handle(struct sipd *sd, const char *buf, size_t len,
-	    const struct sip_peer *from)
+            const struct sip_peer *from)
 {
 	TALLOC_CTX *mem = sipd_mem(sd);
 	struct sip_msg *msg = NULL;
@@ -589,38 +587,37 @@ sipd_handle(struct sipd *sd, const char *buf, size_t len,
 	if (log_level >= LOG_L_TRACE) {
 		sipd_peer_str(from, a, sizeof(a));
 		log_trace("in from %s (%zu bytes):\n%.*s", a, len, (int)len,
-			  buf);
+		          buf);
 	}
 	memset(&err, 0, sizeof(err));
 	if (sip_parse(mem, buf, len, from->tp, sd->conf.max_message, &msg,
-		      &err) == -1) {
+	              &err) == -1) {
 		sd->st.bad++;
 		if (err.status != 0 && msg != NULL && msg->is_request &&
 		    msg->mid != SIP_M_ACK && msg->via != NULL) {
 			log_debug("sipd: bad request from %s: %d %s",
-				  sipd_peer_str(from, a, sizeof(a)),
-				  err.status, err.reason);
-			if (sipd_answer_simple(sd, msg, from, err.status,
-					       err.reason[0] ? err.reason
-							     : NULL,
-					       NULL) == -1)
+			          sipd_peer_str(from, a, sizeof(a)), err.status,
+			          err.reason);
+			if (sipd_answer_simple(
+			        sd, msg, from, err.status,
+			        err.reason[0] ? err.reason : NULL, NULL) == -1)
 				return from->tp == SIP_TP_UDP ? 0 : -1;
 			return 0;
 		}
 		char sample[128];
 		sd->st.dropped++;
 		log_info("sipd: dropped unanswerable message from %s (%s): %s",
-			 sipd_peer_str(from, a, sizeof(a)),
-			 err.reason[0] ? err.reason : "malformed",
-			 log_sample(sample, sizeof(sample), buf,
-				    len < 96 ? len : 96));
+		         sipd_peer_str(from, a, sizeof(a)),
+		         err.reason[0] ? err.reason : "malformed",
+		         log_sample(sample, sizeof(sample), buf,
+		                    len < 96 ? len : 96));
 		return from->tp == SIP_TP_UDP ? 0 : -1;
 	}
 	if (!msg->is_request) {
 		sd->st.responses++;
 		log_debug("sipd: response %d from %s dropped (nothing to "
-			  "route it to)",
-			  msg->status, sipd_peer_str(from, a, sizeof(a)));
+		          "route it to)",
+		          msg->status, sipd_peer_str(from, a, sizeof(a)));
 		return 0;
 	}
 	if (sipd_request(sd, msg, from) == -1)

@@ -97,7 +97,8 @@ worker_route(struct worker *w, const struct sipd_out *o)
 		log_warnx("route: TCP output without a valid slot, dropped");
 		return;
 	}
-	ipc_wbuf_init(&wb, w->ipcbuf, IPC_MAX_PAYLOAD);
+	/* Not ipcbuf: o may point into the message being handled. */
+	ipc_wbuf_init(&wb, w->sendbuf, IPC_MAX_PAYLOAD);
 	ipc_put_u32(&wb, SIP_TP_TCP);
 	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
 	                 o->to.addrlen);
@@ -288,7 +289,8 @@ worker_start(struct worker *w)
 	unsigned char buf[16];
 
 	w->ipcbuf = talloc_size(w, IPC_MAX_MSG + 1);
-	if (w->ipcbuf == NULL)
+	w->sendbuf = talloc_size(w, IPC_MAX_PAYLOAD);
+	if (w->ipcbuf == NULL || w->sendbuf == NULL)
 		return -1;
 	w->sigterm = uvh_new(w, uv_signal_t);
 	if (w->sigterm == NULL || uv_signal_init(&w->loop, w->sigterm) != 0)

@@ -34,7 +34,8 @@ struct worker {
 	uv_signal_t *sigterm;
 	sqlite3 *db; /* for the workers row only; sipd has its own */
 	struct sipd *sipd;
-	unsigned char *ipcbuf; /* IPC_MAX_MSG + 1 */
+	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
+	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */
 	int stopping;
 	/* The kind's part. */
 	void *priv;

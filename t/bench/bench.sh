@@ -5,7 +5,9 @@
 #   afd      a fresh afd (durability = normal), then a fresh afd with
 #            durability = full
 #   compare  the same, then Kamailio 5.6 (../shared/bench/kamailio/,
-#            variants mem and wt-wal, one UDP child) in the same run
+#            variants mem and wt-wal, one UDP child) in the same run, then
+#            "null": regload -R, a registrar that does nothing (the ceiling
+#            of the harness itself: regload and the kernel's UDP path)
 #
 # For each server: a closed-loop run ("as fast as it answers", BENCH_WINDOW
 # requests outstanding) measures its capacity C; then fixed-rate runs from a
@@ -19,7 +21,7 @@
 # Environment: BENCH_SECONDS (10, each run's sending time), BENCH_WINDOW
 # (200), BENCH_RATES (the ladder), BENCH_P99_RATE (10000), BENCH_TRIES (4),
 # BENCH_SERVERS (which to run, e.g. "afd kam-mem"; names: afd afd-full
-# kam-mem kam-wt-wal and the other run-kamailio.sh variants as kam-VARIANT),
+# kam-mem kam-wt-wal null, and other run-kamailio.sh variants as kam-VARIANT),
 # BENCH_PERF=1 (perf profile of afd's UDP worker at its held rate),
 # BENCH_STRICT=1 (exit 1 when afd misses a target), BENCH_KEEP=1 (keep the
 # temporary directory), AFD_BIN (./afd), REGLOAD, AFD_SHARED.
@@ -38,11 +40,10 @@ LCPU=${BENCH_LOAD_CPU:-1}
 LADDER=${BENCH_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 10000 12500 15000 17500 20000 22500 25000 27500 30000 35000 40000 45000 50000 60000 70000 80000 100000"}
 P99_RATE=${BENCH_P99_RATE:-10000}
 TRIES=${BENCH_TRIES:-4}
-HZ=$(getconf CLK_TCK)
 
 case "$MODE" in
 afd) SERVERS=${BENCH_SERVERS:-"afd afd-full"} ;;
-compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal"} ;;
+compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal null"} ;;
 *) echo "usage: $0 afd|compare" >&2; exit 2 ;;
 esac
 
@@ -89,11 +90,12 @@ free_port() {
 	done
 }
 
-# ticks PID: user+system CPU ticks of a process (0 if gone)
-ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
-	    awk '{ print $12 + $13 }' || echo 0
-}
+# sched PID: "cpu_ns wait_ns" of a process (/proc/PID/schedstat: time on a
+# CPU, time runnable but waiting for one); "0 0" if gone
+sched() { cat "/proc/$1/schedstat" 2>/dev/null | cut -d' ' -f1,2 || echo "0 0"; }
+
+# ticks PID: CPU time of a process in ns (for drain)
+ticks() { sched "$1" | cut -d' ' -f1; }
 
 # The server's processes: the master and its children.
 server_pids() { echo "$MASTER $(pgrep -P "$MASTER" | tr '\n' ' ')"; }
@@ -178,6 +180,16 @@ start_kam() {   # start_kam VARIANT
 	KIND=kam
 }
 
+start_null() {   # regload -R: a do-nothing registrar, the harness's ceiling
+	PORT=$(free_port)
+	taskset -c "$SCPU" "$REGLOAD" -R "127.0.0.1:$PORT" -d 3600 \
+	    >"$TMP/null.log" 2>&1 &
+	MASTER=$!
+	KIND=null
+	LOG=$TMP/null.log
+	wait_udp "$PORT" "$MASTER"
+}
+
 stop_server() {
 	[ -n "$MASTER" ] || return 0
 	if [ "$KIND" = kam ]; then
@@ -210,29 +222,36 @@ load() {
 	rate=$1
 	wpid=$(udp_worker)
 	before=
-	for l_p in $(server_pids); do before="$before $l_p:$(ticks "$l_p")"; done
+	for l_p in $(server_pids); do
+		before="$before $l_p:$(sched "$l_p" | tr ' ' :)"
+	done
 	t0=$(date +%s%N)
 	LINE=$("$REGLOAD" -k -q -s "127.0.0.1:$PORT" -r "$rate" -w "$WINDOW" \
 	    -d "$SECS" -b "$BASE" -C "$LCPU" 2>&1 | tail -1) || true
 	t1=$(date +%s%N)
 	BASE=$((BASE + 10000000))
-	# CPU share over the run, per process: the UDP worker's, and all.
-	WCPU=0 ACPU=0 l_best=0
+	# Over the run, as % of one core: CPU of the UDP worker (for Kamailio,
+	# its busiest process) and of all the server's processes, and the time
+	# the worker was runnable but another process had its core (WAIT: the
+	# noise from whatever else runs on the machine).
+	WCPU=0 ACPU=0 WWAIT=0 l_best=-1
 	for l_pt in $before; do
-		l_p=${l_pt%%:*} l_b=${l_pt#*:}
-		l_d=$(( $(ticks "$l_p") - l_b ))
-		[ "$l_d" -lt 0 ] && l_d=0
-		ACPU=$((ACPU + l_d))
+		l_p=${l_pt%%:*} l_r=${l_pt#*:}
+		l_c0=${l_r%%:*} l_w0=${l_r#*:}
+		l_now=$(sched "$l_p")
+		l_dc=$(( ${l_now%% *} - l_c0 )) l_dw=$(( ${l_now#* } - l_w0 ))
+		[ "$l_dc" -lt 0 ] && l_dc=0
+		[ "$l_dw" -lt 0 ] && l_dw=0
+		ACPU=$((ACPU + l_dc))
 		if [ -n "$wpid" ]; then
-			[ "$l_p" = "$wpid" ] && WCPU=$l_d
-		elif [ "$l_d" -gt "$l_best" ]; then
-			l_best=$l_d WCPU=$l_d
+			[ "$l_p" = "$wpid" ] && WCPU=$l_dc WWAIT=$l_dw
+		elif [ "$l_dc" -gt "$l_best" ]; then
+			l_best=$l_dc WCPU=$l_dc WWAIT=$l_dw
 		fi
 	done
-	WCPU=$(awk -v d="$WCPU" -v hz="$HZ" -v ns=$((t1 - t0)) \
-	    'BEGIN { printf "%.0f", 100 * d / hz / (ns / 1e9) }')
-	ACPU=$(awk -v d="$ACPU" -v hz="$HZ" -v ns=$((t1 - t0)) \
-	    'BEGIN { printf "%.0f", 100 * d / hz / (ns / 1e9) }')
+	WCPU=$(pct "$WCPU" $((t1 - t0)))
+	ACPU=$(pct "$ACPU" $((t1 - t0)))
+	WWAIT=$(pct "$WWAIT" $((t1 - t0)))
 	l_held=$(kv "$LINE" held)
 	OK=0
 	if [ -n "$l_held" ] && [ "$(kv "$LINE" fail)" = 0 ] &&
@@ -247,6 +266,8 @@ load() {
 	row
 }
 
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }'; }
+
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 
 row() {
@@ -255,11 +276,12 @@ row() {
 	res=held
 	[ "$OK" = 1 ] || res=NOT
 	[ "$w_rate" = closed ] && res="-"
-	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%%  %s\n' \
+	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%% %5s%% %5s%%  %s\n' \
 	    "$LABEL" "$w_rate" "$(kv "$LINE" sent)" "$(kv "$LINE" ok)" \
 	    "$(kv "$LINE" fail)" "$(kv "$LINE" retrans)" "$(kv "$LINE" held)" \
 	    "$(ms "$(kv "$LINE" p50_us)")" "$(ms "$(kv "$LINE" p99_us)")" \
-	    "$(ms "$(kv "$LINE" max_us)")" "$WCPU" "$ACPU" "$res"
+	    "$(ms "$(kv "$LINE" max_us)")" "$WCPU" "$ACPU" "$WWAIT" \
+	    "$(kv "$LINE" gen_wait)" "$res"
 	drain
 }
 
@@ -272,38 +294,45 @@ drain() {
 		sleep 0.5
 		for d_p in $(server_pids); do d_sum=$((d_sum + $(ticks "$d_p"))); done
 		d_q=$(ss -Hlun "sport = :$PORT" | awk '{ q += $2 } END { print q + 0 }')
-		[ "$d_sum" -le $((HZ / 50 + 1)) ] && [ "$d_q" = 0 ] && return 0
+		# idle: under 2% of a core over the half second, nothing queued
+		[ "$d_sum" -le 10000000 ] && [ "$d_q" = 0 ] && return 0
 	done
 	say "bench: $LABEL still busy 30 s after a run"
 }
 
 header() {
-	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s  %s\n' \
+	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s %6s %6s  %s\n' \
 	    server rate/s sent 200 fail retrans 2xx/s p50ms p99ms maxms \
-	    worker all result
+	    worker all wait gwait result
 }
 
-# profile: perf record of the UDP worker during one run at RATE
+# profile RATE: perf record (DWARF call graphs) of the UDP worker during one
+# more run at RATE; prints the top functions by self time, the afd functions
+# by inclusive time, and the split by shared object.
 profile() {
 	wpid=$(udp_worker)
 	[ -n "$wpid" ] || return 0
 	command -v perf >/dev/null || { say "bench: no perf"; return 0; }
-	perf record -q -g -p "$wpid" -o "$TMP/perf.data" -- sleep "$SECS" \
-	    >/dev/null 2>&1 &
+	taskset -c "$LCPU" perf record -q --call-graph dwarf,8192 -F 499 \
+	    -p "$wpid" -o "$TMP/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
 	ppid=$!
 	load "$1" >/dev/null
 	wait "$ppid" || true
+	rep() {
+		perf report -i "$TMP/perf.data" --stdio -g none "$@" 2>/dev/null |
+		    grep -v '^#' | grep -v '^$' | sed 's/  *-  *-  *$//'
+	}
 	say ""
-	say "== perf profile of $LABEL's UDP worker (pid $wpid) at $1/s: \
-$(kv "$LINE" ok) answered, worker CPU $WCPU% =="
-	perf report -i "$TMP/perf.data" --stdio --no-children \
-	    --percent-limit 0.7 -g none --sort symbol 2>/dev/null |
-	    grep -v '^#' | grep -v '^$' | head -40
-	say ""
+	say "== perf profile of $LABEL's UDP worker (pid $wpid) at $1/s:" \
+	    "$(kv "$LINE" ok) answered, worker CPU $WCPU%, wait $WWAIT% =="
+	say "-- self time, top functions --"
+	rep --no-children --sort symbol --percent-limit 0.8 | head -30
+	say "-- inclusive time (children), afd and SQLite entry points --"
+	rep --children --sort symbol --percent-limit 2 |
+	    grep -v '\[k\]' | grep -v ' 0x0' | grep -v -e uv_run -e main \
+	    -e _start -e libc_start | head -40
 	say "-- by shared object --"
-	perf report -i "$TMP/perf.data" --stdio --no-children \
-	    --percent-limit 1 -g none --sort dso 2>/dev/null |
-	    grep -v '^#' | grep -v '^$' | head -12
+	rep --no-children --sort dso --percent-limit 1 | head -12
 	say ""
 }
 
@@ -314,6 +343,7 @@ bench_server() {
 	afd) LABEL="afd normal"; start_afd normal ;;
 	afd-full) LABEL="afd full"; start_afd full ;;
 	kam-*) LABEL="kamailio ${name#kam-}"; start_kam "${name#kam-}" ;;
+	null) LABEL="null responder"; start_null ;;
 	*) say "bench: unknown server $name"; return 1 ;;
 	esac || { stop_server; echo "$LABEL|start failed" >>"$RESULTS"; return 0; }
 	probe || { stop_server; echo "$LABEL|no 200" >>"$RESULTS"; return 0; }
@@ -326,7 +356,7 @@ bench_server() {
 	if [ "$name" = afd ]; then
 		load "$P99_RATE"
 		p99line=$LINE p99cpu=$WCPU
-		[ "$OK" = 1 ] && { held=$P99_RATE h_line=$LINE h_cpu=$WCPU; }
+		[ "$OK" = 1 ] && { held=$P99_RATE h_line=$LINE h_cpu=$WCPU%/$WWAIT%; }
 	fi
 	# The ladder: the highest rung <= capacity, then down until one holds;
 	# after a pass, one rung up while it still holds.
@@ -335,7 +365,7 @@ bench_server() {
 		awk -v r="$r" -v c="$cap" 'BEGIN { exit !(r <= c) }' && start=$r
 	done
 	[ -n "$start" ] || start=${LADDER%% *}
-	tries=0 r=$start failed_above=
+	tries=0 r=$start failed_above= lpass=
 	while [ "$tries" -lt "$TRIES" ] && [ -n "$r" ]; do
 		tries=$((tries + 1))
 		if [ "$r" = "$held" ] && [ -n "$h_line" ]; then
@@ -344,16 +374,19 @@ bench_server() {
 			load "$r"
 		fi
 		if [ "$OK" = 1 ]; then
+			lpass=$r
 			if [ "$r" -gt "$held" ]; then
-				held=$r h_line=$LINE h_cpu=$WCPU
+				held=$r h_line=$LINE h_cpu=$WCPU%/$WWAIT%
 			fi
 			[ -n "$failed_above" ] && break
 			r=$(for x in $LADDER; do [ "$x" -gt "$r" ] && { echo "$x"; break; }; done)
-			[ -n "$r" ] && awk -v r="$r" -v c="$cap" \
-			    'BEGIN { exit !(r <= 1.3 * c) }' || break
+			if [ -z "$r" ] || ! awk -v r="$r" -v c="$cap" \
+			    'BEGIN { exit !(r <= 1.3 * c) }'; then
+				break
+			fi
 		else
 			failed_above=$r
-			[ "$held" -gt 0 ] && [ "$held" -lt "$r" ] && break
+			[ -n "$lpass" ] && break
 			r=$(for x in $LADDER; do [ "$x" -lt "$r" ] && echo "$x"; done | tail -1)
 		fi
 	done
@@ -376,8 +409,8 @@ done
 
 say ""
 say "== summary: highest rate held (no failure, no retransmission) =="
-printf '%-16s %11s %9s %8s %8s %8s %7s %14s\n' server closed-loop held/s \
-    p50ms p99ms maxms worker "p99@${P99_RATE}"
+printf '%-16s %11s %9s %8s %8s %8s %11s %14s\n' server closed-loop held/s \
+    p50ms p99ms maxms cpu/wait "p99@${P99_RATE}"
 miss=0 ran_afd=0
 while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu; do
 	if [ -z "${held:-}" ]; then
@@ -392,12 +425,12 @@ while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu; do
 		    p99s="$p99s(fail)"
 	fi
 	if [ -n "$hline" ]; then
-		printf '%-16s %11s %9s %8s %8s %8s %6s%% %14s\n' "$label" "$cap" \
+		printf '%-16s %11s %9s %8s %8s %8s %11s %14s\n' "$label" "$cap" \
 		    "$held" "$(ms "$(kv "$hline" p50_us)")" \
 		    "$(ms "$(kv "$hline" p99_us)")" "$(ms "$(kv "$hline" max_us)")" \
 		    "$hcpu" "$p99s"
 	else
-		printf '%-16s %11s %9s %8s %8s %8s %7s %14s\n' "$label" "$cap" \
+		printf '%-16s %11s %9s %8s %8s %8s %11s %14s\n' "$label" "$cap" \
 		    "none" - - - - "$p99s"
 	fi
 	case "$label" in

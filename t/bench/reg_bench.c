@@ -26,6 +26,13 @@ clock_s(clockid_t id)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -38,9 +45,10 @@ main(int argc, char **argv)
 	struct sockaddr_in *sin = (struct sockaddr_in *)&peer.addr;
 	struct sipd *sd;
 	sqlite3 *db;
-	char (*msgs)[700];
+	char(*msgs)[700];
 	size_t *lens;
-	long ok = 0, bad = 0;
+	long ok = 0, bad = 0, nb = 0;
+	double *bt;
 	double t0, t1, c0, c1;
 
 	if (n <= 0 || users <= 0 || batch <= 0 || mkdtemp(dir) == NULL)
@@ -63,6 +71,12 @@ main(int argc, char **argv)
 	db_close(db);
 	if ((sd = sipd_new(NULL, &c, "u0")) == NULL)
 		return 1;
+	if (getenv("WAL_AUTOCHECKPOINT") != NULL) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %s",
+		         getenv("WAL_AUTOCHECKPOINT"));
+		sqlite3_exec(sipd_db(sd), sql, NULL, NULL, NULL);
+	}
 	memset(&peer, 0, sizeof(peer));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(5070);
@@ -72,11 +86,13 @@ main(int argc, char **argv)
 
 	msgs = malloc((size_t)batch * sizeof(*msgs));
 	lens = malloc((size_t)batch * sizeof(*lens));
+	bt = malloc(sizeof(*bt) * (size_t)(n / batch + 2));
 	t0 = clock_s(CLOCK_MONOTONIC);
 	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	for (long i = 0; i < n;) {
 		int k = 0;
 		const struct sipd_out *out;
+		double b0 = clock_s(CLOCK_MONOTONIC);
 		sipd_batch_begin(sd);
 		for (; k < batch && i < n; k++, i++) {
 			long u = i % users, round = i / users;
@@ -101,6 +117,7 @@ main(int argc, char **argv)
 			sipd_handle(sd, msgs[k], lens[k], &peer);
 		}
 		int m = sipd_batch_end(sd, &out);
+		bt[nb++] = clock_s(CLOCK_MONOTONIC) - b0;
 		for (int j = 0; j < m; j++) {
 			if (out[j].len > 12 &&
 			    memcmp(out[j].buf, "SIP/2.0 200 ", 12) == 0)
@@ -116,6 +133,11 @@ main(int argc, char **argv)
 	       "%ld other\n",
 	       n, users, batch, t1 - t0, (double)n / (t1 - t0),
 	       (double)n / (c1 - c0), ok, bad);
+	qsort(bt, (size_t)nb, sizeof(*bt), cmp_double);
+	printf("reg_bench: batch time (includes building the requests): "
+	       "median %.2f ms, p99 %.2f ms, max %.2f ms\n",
+	       bt[nb / 2] * 1e3, bt[nb * 99 / 100] * 1e3, bt[nb - 1] * 1e3);
+	free(bt);
 	talloc_free(sd);
 	free(msgs);
 	free(lens);

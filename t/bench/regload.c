@@ -89,6 +89,7 @@ struct rl_opts {
 	int	 kv;	      /* one key=value line */
 	int	 quiet;
 	int	 print;	      /* print request 0 and exit */
+	int	 respond;     /* -R: be a do-nothing registrar */
 };
 
 struct rl_stats {
@@ -513,6 +514,124 @@ rl_start(uint64_t k, uint64_t now)
 	st.sent++;
 }
 
+/* Copy the header line starting with name (or its compact form) from the
+ * request p..end to out; returns the bytes written. */
+static size_t
+rl_copy_hdr(const char *p, const char *end, const char *name, char cname,
+    char *out, size_t room)
+{
+	const char *l = p, *e;
+	size_t	 nl = strlen(name), len;
+
+	while (l < end) {
+		e = memchr(l, '\n', (size_t)(end - l));
+		if (e == NULL)
+			return 0;
+		e++;
+		if ((((size_t)(e - l) > nl && strncasecmp(l, name, nl) == 0) ||
+		    ((size_t)(e - l) > 2 && l[0] == cname && (l[1] == ':' ||
+		    l[1] == ' '))) && memchr(l, ':', (size_t)(e - l)) != NULL) {
+			len = (size_t)(e - l);
+			if (len > room)
+				return 0;
+			memcpy(out, l, len);
+			return len;
+		}
+		if (e - l <= 2)
+			return 0; /* end of headers */
+		l = e;
+	}
+	return 0;
+}
+
+/* -R: a do-nothing registrar that answers every request 200 OK at once,
+ * echoing Via, From, To (with a tag), Call-ID and CSeq; it measures the
+ * harness's own ceiling (regload plus the kernel's UDP path). */
+static int
+rl_responder(void)
+{
+	static char	    in[RL_BATCH][RL_RECV_MAX], out[RL_BATCH][RL_RECV_MAX];
+	struct sockaddr_in  from[RL_BATCH];
+	struct mmsghdr	    rm[RL_BATCH], sm[RL_BATCH];
+	struct iovec	    riov[RL_BATCH], siov[RL_BATCH];
+	struct pollfd	    pfd;
+	uint64_t	    t_stop, answered = 0;
+	int		    fd, n, i, m, buf = 8 << 20;
+	size_t		    len, c;
+	char		   *o, *to;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	if (fd == -1 ||
+	    bind(fd, (struct sockaddr *)&opts.dst, sizeof(opts.dst)) == -1) {
+		perror("regload: responder socket");
+		return 1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+	t_stop = rl_now() + (uint64_t)(opts.seconds * 1e9);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (!stop_req && rl_now() < t_stop) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		memset(rm, 0, sizeof(rm));
+		for (i = 0; i < RL_BATCH; i++) {
+			riov[i].iov_base = in[i];
+			riov[i].iov_len = RL_RECV_MAX;
+			rm[i].msg_hdr.msg_iov = &riov[i];
+			rm[i].msg_hdr.msg_iovlen = 1;
+			rm[i].msg_hdr.msg_name = &from[i];
+			rm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(fd, rm, RL_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			continue;
+		memset(sm, 0, sizeof(sm));
+		for (i = 0, m = 0; i < n; i++) {
+			const char *p = in[i], *end = in[i] + rm[i].msg_len;
+
+			if (rm[i].msg_len < 8 || memcmp(p, "SIP/2.0", 7) == 0)
+				continue;
+			o = out[m];
+			len = (size_t)snprintf(o, RL_RECV_MAX, "SIP/2.0 200 OK\r\n");
+			len += rl_copy_hdr(p, end, "Via:", 'v', o + len,
+			    RL_RECV_MAX - len);
+			len += rl_copy_hdr(p, end, "From:", 'f', o + len,
+			    RL_RECV_MAX - len);
+			c = rl_copy_hdr(p, end, "To:", 't', o + len,
+			    RL_RECV_MAX - len - 16);
+			to = o + len;
+			if (c > 2 && memmem(to, c, "tag=", 4) == NULL) {
+				memcpy(to + c - 2, ";tag=rl\r\n", 9);
+				c += 7;
+			}
+			len += c;
+			len += rl_copy_hdr(p, end, "Call-ID:", 'i', o + len,
+			    RL_RECV_MAX - len);
+			len += rl_copy_hdr(p, end, "CSeq:", '\0', o + len,
+			    RL_RECV_MAX - len);
+			if (len + 24 > RL_RECV_MAX)
+				continue;
+			len += (size_t)snprintf(o + len, RL_RECV_MAX - len,
+			    "Content-Length: 0\r\n\r\n");
+			siov[m].iov_base = o;
+			siov[m].iov_len = len;
+			sm[m].msg_hdr.msg_iov = &siov[m];
+			sm[m].msg_hdr.msg_iovlen = 1;
+			sm[m].msg_hdr.msg_name = &from[i];
+			sm[m].msg_hdr.msg_namelen = rm[i].msg_hdr.msg_namelen;
+			m++;
+		}
+		if (m > 0 && sendmmsg(fd, sm, (unsigned)m, 0) > 0)
+			answered += (uint64_t)m;
+	}
+	if (!opts.kv)
+		fprintf(stderr, "regload: responder answered %" PRIu64 "\n",
+		    answered);
+	close(fd);
+	return 0;
+}
+
 static void
 rl_onsig(int sig)
 {
@@ -520,15 +639,38 @@ rl_onsig(int sig)
 	stop_req = 1;
 }
 
+/* This process's CPU time and run-queue wait, ns (/proc/self/schedstat). */
+static void
+rl_self_sched(uint64_t *cpu, uint64_t *wait)
+{
+	unsigned long long c = 0, w = 0;
+	FILE	*f = fopen("/proc/self/schedstat", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%llu %llu", &c, &w) != 2)
+			c = w = 0;
+		fclose(f);
+	}
+	*cpu = c;
+	*wait = w;
+}
+
+static uint64_t gen_cpu0, gen_wait0;
+
 static void
 rl_report(double elapsed, double steady)
 {
+	uint64_t gen_cpu, gen_wait;
+	double	 gcpu, gwait;
 	uint64_t p50 = rl_percentile(0.50), p99 = rl_percentile(0.99);
 	uint64_t p999 = rl_percentile(0.999);
 	uint64_t fails = st.fail_status + st.fail_timeout;
 	double	 held = steady > 0 ? (double)st.ok_steady / steady : 0;
 	double	 avg = st.lat_n ? (double)st.lat_sum / (double)st.lat_n : 0;
 
+	rl_self_sched(&gen_cpu, &gen_wait);
+	gcpu = elapsed > 0 ? (double)(gen_cpu - gen_cpu0) / 1e7 / elapsed : 0;
+	gwait = elapsed > 0 ? (double)(gen_wait - gen_wait0) / 1e7 / elapsed : 0;
 	if (opts.kv) {
 		printf("rate=%.0f sent=%" PRIu64 " ok=%" PRIu64
 		    " fail=%" PRIu64 " timeout=%" PRIu64 " retrans=%" PRIu64
@@ -537,11 +679,12 @@ rl_report(double elapsed, double steady)
 		    " c2xx=%" PRIu64 " c3xx=%" PRIu64 " c4xx=%" PRIu64
 		    " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
 		    " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
-		    " elapsed=%.2f\n",
+		    " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f\n",
 		    opts.rate, st.sent, st.cls[2], fails, st.fail_timeout,
 		    st.retrans, held, p50, p99, p999, st.lat_max, avg,
 		    st.cls[2], st.cls[3], st.cls[4], st.cls[5], st.cls[6],
-		    st.prov, st.dup, st.stray, st.send_errors, elapsed);
+		    st.prov, st.dup, st.stray, st.send_errors, gcpu, gwait,
+		    elapsed);
 		return;
 	}
 	printf("target      %s:%u, %s\n", inet_ntoa(opts.dst.sin_addr),
@@ -569,6 +712,8 @@ rl_report(double elapsed, double steady)
 		printf("other       %" PRIu64 " stray answers, %" PRIu64
 		    " send errors, %" PRIu64 " ICMP errors\n", st.stray,
 		    st.send_errors, st.recv_errors);
+	printf("regload     %.0f%% of a core, %.0f%% waiting for it\n", gcpu,
+	    gwait);
 	printf("elapsed     %.2f s\n", elapsed);
 }
 
@@ -598,7 +743,7 @@ main(int argc, char *argv[])
 	opts.domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	rl_parse_dst("127.0.0.1:5060", &opts.dst);
 
-	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPh")) !=
+	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:h")) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -653,10 +798,18 @@ main(int argc, char *argv[])
 		case 'P':
 			opts.print = 1;
 			break;
+		case 'R':
+			opts.respond = 1;
+			if (rl_parse_dst(optarg, &opts.dst) == -1) {
+				fprintf(stderr, "regload: bad address %s\n",
+				    optarg);
+				return 2;
+			}
+			break;
 		default:
 			rl_usage();
 		}
-		if (ch != 'D' && ch != 's' && ch != 'k' && ch != 'q' && ch != 'P' &&
+		if (ch != 'D' && ch != 's' && ch != 'R' && ch != 'k' && ch != 'q' && ch != 'P' &&
 		    *end != '\0') {
 			fprintf(stderr, "regload: bad number for -%c: %s\n",
 			    ch, optarg);
@@ -669,6 +822,22 @@ main(int argc, char *argv[])
 		fprintf(stderr, "regload: %s is not a loopback address "
 		    "(127.0.0.0/8 only)\n", inet_ntoa(opts.dst.sin_addr));
 		return 2;
+	}
+	if (opts.respond) {
+		struct sigaction rsa;
+
+		memset(&rsa, 0, sizeof(rsa));
+		rsa.sa_handler = rl_onsig;
+		sigaction(SIGINT, &rsa, NULL);
+		sigaction(SIGTERM, &rsa, NULL);
+		if (opts.cpu >= 0) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(opts.cpu, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
+		return rl_responder();
 	}
 	if (opts.rate < 0 || opts.seconds <= 0 || opts.t1_ms == 0 ||
 	    opts.t1_ms > 10000 || opts.seconds > 3600 || opts.grace < 0 ||
@@ -762,6 +931,7 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	rl_self_sched(&gen_cpu0, &gen_wait0);
 	t0 = rl_now();
 	t_stop = t0 + (uint64_t)(opts.seconds * 1e9);
 	t_steady0 = t0 + (uint64_t)(opts.warmup * 1e9);

@@ -23,14 +23,14 @@ fuzz_headers(TALLOC_CTX *ctx, const struct sip_msg *m)
 	uint32_t n;
 
 	for (const struct sip_hdr *h = m->hdrs; h != NULL; h = h->next) {
-		struct sip_mem mem = {ctx, NULL, NULL};
+		struct sip_mem mem = {ctx, NULL, NULL, 0};
 		struct sip_via *v = NULL, **tail = &v;
 		int count = 0;
 
 		(void)sip_parse_addr_list(ctx, h->value, &a);
 		(void)sip_parse_uri(ctx, h->value, &u);
 		(void)sip_parse_via_list(&mem, h->value, &tail, &count,
-					 SIP_MAX_VIAS);
+		                         SIP_MAX_VIAS);
 		(void)sip_split_tokens(h->value, items, 8);
 		(void)sip_str_to_u32(h->value, &n);
 	}
@@ -42,7 +42,7 @@ fuzz_headers(TALLOC_CTX *ctx, const struct sip_msg *m)
 
 static void
 fuzz_msg(TALLOC_CTX *ctx, const char *buf, size_t len, enum sip_transport tp,
-	 size_t max)
+         size_t max)
 {
 	struct sip_msg *m = NULL, *r = NULL;
 	struct sip_err err, rerr;
@@ -56,21 +56,21 @@ fuzz_msg(TALLOC_CTX *ctx, const char *buf, size_t len, enum sip_transport tp,
 	fuzz_headers(ctx, m);
 	(void)sip_check_request(m, &rerr);
 	p = sip_msg_print(ctx, m, &plen);
-	if (rc == 0 && (p == NULL || plen != m->len ||
-			memcmp(p, m->buf, plen) != 0)) {
+	if (rc == 0 &&
+	    (p == NULL || plen != m->len || memcmp(p, m->buf, plen) != 0)) {
 		fprintf(stderr, "print differs from the message\n");
 		abort();
 	}
 	p = sip_resp_simple(ctx, m, rc == 0 ? 200 : err.status,
-			    rc == 0 ? NULL : err.reason, SIP_STR_LIT("ft1"),
-			    NULL, &plen);
+	                    rc == 0 ? NULL : err.reason, SIP_STR_LIT("ft1"),
+	                    NULL, &plen);
 	if (p == NULL)
 		abort();
 	if (rc == 0 && m->is_request &&
 	    sip_parse(ctx, p, plen, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT * 2, &r,
-		      &rerr) != 0) {
+	              &rerr) != 0) {
 		fprintf(stderr, "response does not parse: %s\n%.*s\n",
-			rerr.reason, (int)plen, p);
+		        rerr.reason, (int)plen, p);
 		abort();
 	}
 }
@@ -84,11 +84,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *buf = (const char *)data;
 	size_t skip, max = SIP_MAX_MSG_DEFAULT;
 	int pings;
-	ssize_t n;
+	ssize_t n = 0;
 
 	/* a small limit now and then, to reach the 513 and framing paths */
 	if (size > 0 && data[size - 1] == '~')
 		max = size / 2;
+	/* the scan hint never changes the answer */
+	{
+		size_t sc = 0, sk1, sk2;
+		int p1, p2;
+		ssize_t h =
+		    sip_stream_frame_r(buf, size / 2, max, &sk1, &p1, &sc);
+		if (h == 0) {
+			ssize_t a =
+			    sip_stream_frame_r(buf, size, max, &sk1, &p1, &sc);
+			ssize_t b = sip_stream_frame(buf, size, max, &sk2, &p2);
+			if (a != b || sk1 != sk2 || p1 != p2)
+				abort();
+		}
+	}
 	fuzz_msg(ctx, buf, size, SIP_TP_UDP, max);
 	fuzz_msg(ctx, buf, size, SIP_TP_TCP, max);
 	while (size > 0) {

@@ -19,7 +19,8 @@
 	X(registrar)                                                           \
 	X(ipc)                                                                 \
 	X(conf)                                                                \
-	X(db)
+	X(db)                                                                  \
+	X(proc)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

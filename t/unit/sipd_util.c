@@ -45,7 +45,7 @@ tsd_new(const char *domain)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
 	c->port = 5060;
 	snprintf(c->domain, sizeof(c->domain), "%s",
-		 domain ? domain : "afd.test");
+	         domain ? domain : "afd.test");
 	snprintf(c->database, sizeof(c->database), "%s/afd.db", t->dir);
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", t->dir);
 	c->durability = CONF_DUR_NORMAL;
@@ -91,7 +91,7 @@ tsd_free(struct tsd *t)
 	TALLOC_FREE(t->sd);
 	if (t->dir[0] != '\0' && strncmp(t->dir, "/tmp/afd-unit-", 14) == 0) {
 		static const char *const f[] = {"afd.db", "afd.db-wal",
-						"afd.db-shm"};
+		                                "afd.db-shm"};
 		for (size_t i = 0; i < 3; i++) {
 			snprintf(p, sizeof(p), "%s/%s", t->dir, f[i]);
 			unlink(p);
@@ -110,7 +110,7 @@ tsd_onen(struct tsd *t, const char *msg, size_t len, enum sip_transport tp)
 	TALLOC_FREE(t->last);
 	sipd_batch_begin(t->sd);
 	sipd_handle(t->sd, msg, len,
-		    tp == SIP_TP_TCP ? &t->tcp_peer : &t->udp_peer);
+	            tp == SIP_TP_TCP ? &t->tcp_peer : &t->udp_peer);
 	n = sipd_batch_end(t->sd, &out);
 	if (n < 1)
 		return NULL;
@@ -176,7 +176,8 @@ tsd_shared(void)
 
 	if (env != NULL && *env != '\0')
 		return env;
-	if (stat("../shared/seeds", &sb) == 0 && getcwd(dir, sizeof(dir) - 16)) {
+	if (stat("../shared/seeds", &sb) == 0 &&
+	    getcwd(dir, sizeof(dir) - 16)) {
 		strcat(dir, "/../shared");
 		return dir;
 	}

@@ -19,10 +19,10 @@ struct tsd {
 	struct conf conf;
 	char dir[256];
 	struct sipd *sd;
-	sqlite3 *peek;			/* a second connection, for checks */
-	struct sip_peer udp_peer;	/* 127.0.0.1:40000 over UDP */
-	struct sip_peer tcp_peer;	/* 127.0.0.1:40001, slot t3, conn 77 */
-	char *last;			/* the last answer, NUL-terminated */
+	sqlite3 *peek;            /* a second connection, for checks */
+	struct sip_peer udp_peer; /* 127.0.0.1:40000 over UDP */
+	struct sip_peer tcp_peer; /* 127.0.0.1:40001, slot t3, conn 77 */
+	char *last;               /* the last answer, NUL-terminated */
 };
 
 /* A service for domain (NULL: "afd.test") on a fresh database. */
@@ -33,7 +33,7 @@ void tsd_free(struct tsd *t);
  * copy valid until the next call) or NULL when none. */
 const char *tsd_one(struct tsd *t, const char *msg, enum sip_transport tp);
 const char *tsd_onen(struct tsd *t, const char *msg, size_t len,
-		     enum sip_transport tp);
+                     enum sip_transport tp);
 
 /* The integer of "SELECT ... ?1" (arg bound as text; -1 on error). */
 long long tsd_count(struct tsd *t, const char *sql, const char *arg);

@@ -36,15 +36,15 @@ reg_setup(void)
 static void
 test_expiry(void)
 {
-	CU_ASSERT_EQUAL(reg_expiry(-1, -1, &RC), 3600);	 /* default */
-	CU_ASSERT_EQUAL(reg_expiry(-1, 120, &RC), 120);	 /* header */
+	CU_ASSERT_EQUAL(reg_expiry(-1, -1, &RC), 3600);  /* default */
+	CU_ASSERT_EQUAL(reg_expiry(-1, 120, &RC), 120);  /* header */
 	CU_ASSERT_EQUAL(reg_expiry(300, 120, &RC), 300); /* param wins */
-	CU_ASSERT_EQUAL(reg_expiry(0, 120, &RC), 0);	 /* param 0 removes */
-	CU_ASSERT_EQUAL(reg_expiry(120, 0, &RC), 120);	 /* even over hdr 0 */
+	CU_ASSERT_EQUAL(reg_expiry(0, 120, &RC), 0);     /* param 0 removes */
+	CU_ASSERT_EQUAL(reg_expiry(120, 0, &RC), 120);   /* even over hdr 0 */
 	CU_ASSERT_EQUAL(reg_expiry(-1, 0, &RC), 0);
-	CU_ASSERT_EQUAL(reg_expiry(59, -1, &RC), -1);	 /* below min: 423 */
+	CU_ASSERT_EQUAL(reg_expiry(59, -1, &RC), -1); /* below min: 423 */
 	CU_ASSERT_EQUAL(reg_expiry(-1, 1, &RC), -1);
-	CU_ASSERT_EQUAL(reg_expiry(60, -1, &RC), 60);	 /* min itself ok */
+	CU_ASSERT_EQUAL(reg_expiry(60, -1, &RC), 60);     /* min itself ok */
 	CU_ASSERT_EQUAL(reg_expiry(7201, -1, &RC), 7200); /* lowered */
 	CU_ASSERT_EQUAL(reg_expiry(-1, 4294967295L, &RC), 7200);
 }
@@ -54,16 +54,17 @@ test_expiry(void)
 static void
 test_cseq(void)
 {
-	struct db_binding b = {.call_id = "c1", .cseq = 10, .branch = "z9hG4bKa"};
+	struct db_binding b = {
+	    .call_id = "c1", .cseq = 10, .branch = "z9hG4bKa"};
 
 	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c2", 1, "x"), REG_CSEQ_OK);
 	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 11, "x"), REG_CSEQ_OK);
 	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 10, "z9hG4bKa"),
-			REG_CSEQ_RETRANS);
+	                REG_CSEQ_RETRANS);
 	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 10, "z9hG4bKb"),
-			REG_CSEQ_STALE);
+	                REG_CSEQ_STALE);
 	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 9, "z9hG4bKa"),
-			REG_CSEQ_STALE);
+	                REG_CSEQ_STALE);
 	CU_ASSERT_EQUAL(reg_cseq_check(&b, "c1", 10, ""), REG_CSEQ_STALE);
 }
 
@@ -73,10 +74,10 @@ static struct reg_contact
 kc(const char *uri, long expires, const char *inst, int64_t reg_id)
 {
 	struct reg_contact k = {.uri = (char *)uri,
-				.params = (char *)"",
-				.expires = expires,
-				.instance = (char *)inst,
-				.reg_id = reg_id};
+	                        .params = (char *)"",
+	                        .expires = expires,
+	                        .instance = (char *)inst,
+	                        .reg_id = reg_id};
 	return k;
 }
 
@@ -85,18 +86,18 @@ bc(int64_t id, const char *uri, const char *call_id, uint32_t cseq,
    int64_t expires_at, const char *inst, int64_t reg_id)
 {
 	struct db_binding b = {.id = id,
-			       .aor = "sip:u@d",
-			       .contact = uri,
-			       .params = "",
-			       .expires_at = expires_at,
-			       .call_id = call_id,
-			       .cseq = cseq,
-			       .branch = "z9hG4bKold",
-			       .transport = "udp",
-			       .instance = inst,
-			       .reg_id = reg_id,
-			       .registered_at = 1,
-			       .updated_at = 1};
+	                       .aor = "sip:u@d",
+	                       .contact = uri,
+	                       .params = "",
+	                       .expires_at = expires_at,
+	                       .call_id = call_id,
+	                       .cseq = cseq,
+	                       .branch = "z9hG4bKold",
+	                       .transport = "udp",
+	                       .instance = inst,
+	                       .reg_id = reg_id,
+	                       .registered_at = 1,
+	                       .updated_at = 1};
 	return b;
 }
 
@@ -119,25 +120,25 @@ test_plan_add_refresh_remove(void)
 	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, NULL, 0),
 	    bc(2, "sip:u@2.2.2.2", "c2", 7, now + 100, NULL, 0)};
 	struct reg_contact ks[3] = {kc("sip:u@1.1.1.1", -1, NULL, 0),
-				    kc("sip:u@2.2.2.2", 0, NULL, 0),
-				    kc("sip:u@3.3.3.3", 600, NULL, 0)};
+	                            kc("sip:u@2.2.2.2", 0, NULL, 0),
+	                            kc("sip:u@3.3.3.3", 600, NULL, 0)};
 	struct reg_req rq = {.call_id = "c1",
-			     .cseq = 6,
-			     .branch = "z9hG4bKnew",
-			     .expires_hdr = 300,
-			     .contacts = ks,
-			     .ncontacts = 3};
+	                     .cseq = 6,
+	                     .branch = "z9hG4bKnew",
+	                     .expires_hdr = 300,
+	                     .contacts = ks,
+	                     .ncontacts = 3};
 	struct reg_plan p;
 	const char *reason;
 
-	CU_ASSERT_EQUAL_FATAL(
-	    reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL_FATAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
+	                      200);
 	CU_ASSERT_EQUAL_FATAL(p.n, 3);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE); /* refresh */
 	CU_ASSERT_EQUAL(p.b[0].expires_at, now + 300);
 	CU_ASSERT_EQUAL(p.b[0].cseq, 6);
 	CU_ASSERT_EQUAL(p.b[0].registered_at, 1); /* kept */
-	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE); /* expires=0 */
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE);  /* expires=0 */
 	CU_ASSERT_EQUAL(p.why[1], REG_WHY_UNREGISTERED);
 	CU_ASSERT_EQUAL(p.op[2], REG_OP_INSERT); /* new */
 	CU_ASSERT_EQUAL(p.b[2].expires_at, now + 600);
@@ -147,8 +148,7 @@ test_plan_add_refresh_remove(void)
 
 	/* a query: nothing changes */
 	rq.ncontacts = 0;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.n, 2);
 	CU_ASSERT(p.op[0] == REG_OP_KEEP && p.op[1] == REG_OP_KEEP);
 	talloc_free(ctx);
@@ -163,42 +163,37 @@ test_plan_cseq(void)
 	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, NULL, 0)};
 	struct reg_contact ks[1] = {kc("sip:u@1.1.1.1", 600, NULL, 0)};
 	struct reg_req rq = {.call_id = "c1",
-			     .cseq = 5,
-			     .branch = "z9hG4bKother",
-			     .expires_hdr = -1,
-			     .contacts = ks,
-			     .ncontacts = 1};
+	                     .cseq = 5,
+	                     .branch = "z9hG4bKother",
+	                     .expires_hdr = -1,
+	                     .contacts = ks,
+	                     .ncontacts = 1};
 	struct reg_plan p;
 	const char *reason;
 
 	/* equal CSeq, another branch: stale */
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
-			500);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason), 500);
 	/* lower: stale */
 	rq.cseq = 4;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
-			500);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason), 500);
 	/* the same request again (same branch): a retransmission */
 	rq.cseq = 5;
 	rq.branch = "z9hG4bKold";
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason), 200);
 	CU_ASSERT(p.retrans);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
 	CU_ASSERT_EQUAL(p.b[0].expires_at, now + 100);
 	/* another Call-ID: any CSeq goes */
 	rq.call_id = "c9";
 	rq.cseq = 1;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
 	/* an expired binding is not checked: it no longer exists */
 	cur[0].expires_at = now;
 	rq.call_id = "c1";
 	rq.cseq = 2;
 	rq.branch = "z9hG4bKx";
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
 	CU_ASSERT_EQUAL(p.b[0].registered_at, now);
 	talloc_free(ctx);
@@ -214,35 +209,30 @@ test_plan_star(void)
 	    bc(2, "sip:u@2.2.2.2", "c2", 7, now + 100, NULL, 0)};
 	struct reg_contact ks[1] = {kc("sip:u@1.1.1.1", 600, NULL, 0)};
 	struct reg_req rq = {.call_id = "c3",
-			     .cseq = 1,
-			     .branch = "z9hG4bKs",
-			     .expires_hdr = 0,
-			     .star = 1};
+	                     .cseq = 1,
+	                     .branch = "z9hG4bKs",
+	                     .expires_hdr = 0,
+	                     .star = 1};
 	struct reg_plan p;
 	const char *reason;
 
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT(p.op[0] == REG_OP_DELETE && p.op[1] == REG_OP_DELETE);
 	/* '*' with another contact: 400 */
 	rq.contacts = ks;
 	rq.ncontacts = 1;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
-			400);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 400);
 	/* '*' without Expires: 0 (absent, or non-zero): 400 */
 	rq.ncontacts = 0;
 	rq.expires_hdr = -1;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
-			400);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 400);
 	rq.expires_hdr = 3600;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
-			400);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 400);
 	/* '*' with a stale CSeq for one binding: fails, nothing removed */
 	rq.expires_hdr = 0;
 	rq.call_id = "c2";
 	rq.cseq = 7;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason),
-			500);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 2, &RC, now, &p, &reason), 500);
 	talloc_free(ctx);
 }
 
@@ -259,16 +249,16 @@ test_plan_instance(void)
 	/* the flow reg-id 1 comes back from a new address */
 	struct reg_contact ks[1] = {kc("sip:u@5.5.5.5:7000", -1, inst, 1)};
 	struct reg_req rq = {.call_id = "c2",
-			     .cseq = 1,
-			     .branch = "z9hG4bKi",
-			     .expires_hdr = 600,
-			     .contacts = ks,
-			     .ncontacts = 1};
+	                     .cseq = 1,
+	                     .branch = "z9hG4bKi",
+	                     .expires_hdr = 600,
+	                     .contacts = ks,
+	                     .ncontacts = 1};
 	struct reg_plan p;
 	const char *reason;
 
-	CU_ASSERT_EQUAL_FATAL(
-	    reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL_FATAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
+	                      200);
 	CU_ASSERT_EQUAL(p.n, 3);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
 	CU_ASSERT_STRING_EQUAL(p.b[0].contact, "sip:u@5.5.5.5:7000");
@@ -280,7 +270,7 @@ test_plan_instance(void)
 	    bc(1, "sip:u@1.1.1.1", "c1", 5, now + 100, inst, 0)};
 	ks[0] = kc("sip:u@2.2.2.2", -1, inst, 0);
 	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur2, 1, &RC, now, &p, &reason),
-			200);
+	                200);
 	CU_ASSERT_EQUAL(p.n, 1);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
 	CU_ASSERT_STRING_EQUAL(p.b[0].contact, "sip:u@2.2.2.2");
@@ -291,7 +281,7 @@ test_plan_instance(void)
 	    bc(2, "sip:u@2.2.2.2", "c8", 5, now + 100, NULL, 0)};
 	ks[0] = kc("sip:u@2.2.2.2", -1, inst, 1);
 	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur3, 2, &RC, now, &p, &reason),
-			200);
+	                200);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
 	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE);
 	CU_ASSERT_EQUAL(p.why[1], REG_WHY_REPLACED);
@@ -308,36 +298,32 @@ test_plan_limits(void)
 	    bc(2, "sip:u@2.2.2.2", "c1", 5, now + 100, NULL, 0),
 	    bc(3, "sip:u@3.3.3.3", "c1", 5, now, NULL, 0) /* expired */};
 	struct reg_contact ks[2] = {kc("sip:u@4.4.4.4", -1, NULL, 0),
-				    kc("sip:u@5.5.5.5", -1, NULL, 0)};
+	                            kc("sip:u@5.5.5.5", -1, NULL, 0)};
 	struct reg_req rq = {.call_id = "c2",
-			     .cseq = 1,
-			     .branch = "z9hG4bKl",
-			     .expires_hdr = 600,
-			     .contacts = ks,
-			     .ncontacts = 1};
+	                     .cseq = 1,
+	                     .branch = "z9hG4bKl",
+	                     .expires_hdr = 600,
+	                     .contacts = ks,
+	                     .ncontacts = 1};
 	struct reg_plan p;
 	const char *reason;
 
 	/* 2 live + 1 = 3 = max_contacts: fine (the expired one not counted) */
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(live(&p, now), 3);
 	/* 2 + 2 = 4 > 3: 503, and the plan must not be applied */
 	rq.ncontacts = 2;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
-			503);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason), 503);
 	/* removing one while adding two: 3 again, fine */
 	struct reg_contact ks3[3] = {kc("sip:u@4.4.4.4", -1, NULL, 0),
-				     kc("sip:u@5.5.5.5", -1, NULL, 0),
-				     kc("sip:u@1.1.1.1", 0, NULL, 0)};
+	                             kc("sip:u@5.5.5.5", -1, NULL, 0),
+	                             kc("sip:u@1.1.1.1", 0, NULL, 0)};
 	rq.contacts = ks3;
 	rq.ncontacts = 3;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
-			200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason), 200);
 	/* any contact below min_expires: 423, whatever the others say */
 	ks3[1].expires = 10;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason),
-			423);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, cur, 3, &RC, now, &p, &reason), 423);
 	talloc_free(ctx);
 }
 
@@ -383,14 +369,14 @@ test_aor(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
 	a = aor_of(ctx, "sip:+8613911000057;npdi@ims.example.org;user=phone",
-		   &st);
+	           &st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
 	a = aor_of(ctx, "sip:(0)139-1100@ims.example.org", &st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_STRING_EQUAL(a, "sip:01391100@ims.example.org");
 	a = aor_of(ctx, "tel:+8613911000057;phone-context=ims.example.org",
-		   &st);
+	           &st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_STRING_EQUAL(a, "sip:+8613911000057@ims.example.org");
 	/* escapes: decoded where harmless, %00 and CTLs stay escaped */
@@ -459,54 +445,57 @@ test_capture_200(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 OK\r\n", 16) == 0);
 	CU_ASSERT(strstr(r, "\r\nContact: <sip:460003911000057@172.16.106.92>"
-			    ";+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service."
-			    "ims.icsi.mmtel\";+g.3gpp.ics=\"principal\";"
-			    "expires=600000\r\n") != NULL);
+	                    ";+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service."
+	                    "ims.icsi.mmtel\";+g.3gpp.ics=\"principal\";"
+	                    "expires=600000\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nPath: <sip:172.16.106.81:6070;transport=udp;"
-			    "lr;key=0a04f65a2b9bdd01d9d7a4b866>\r\n") != NULL);
+	                    "lr;key=0a04f65a2b9bdd01d9d7a4b866>\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nRequire: path\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nService-Route: <sip:orig@127.0.0.1:5060;lr>"
-			    "\r\n") != NULL);
+	                    "\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nP-Charging-Vector: icid-value=2d834d66ac1947"
-			    "be8d2c75938ce7038e;icid-generated-at=pcscf."
-			    "visited.net;orig-ioi=visited.net;term-ioi=" DOM
-			    "\r\n") != NULL);
+	                    "be8d2c75938ce7038e;icid-generated-at=pcscf."
+	                    "visited.net;orig-ioi=visited.net;term-ioi=" DOM
+	                    "\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nP-Associated-URI: <sip:460003911000057@" DOM
-			    ">\r\n") != NULL);
+	                    ">\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nDate: ") != NULL &&
-		  strstr(strstr(r, "\r\nDate: "), " GMT\r\n") != NULL);
+	          strstr(strstr(r, "\r\nDate: "), " GMT\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nTo: <sip:460003911000057@" DOM ">;tag=") !=
-		  NULL);
+	          NULL);
 	CU_ASSERT(strstr(r, "\r\nCSeq: 2 REGISTER\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nVia: SIP/2.0/UDP 172.16.106.92:5060;branch="
-			    "z9hG4bK57ab028-c4e7c91f\r\n") != NULL);
+	                    "z9hG4bK57ab028-c4e7c91f\r\n") != NULL);
 
 	/* the row */
 	const char *aor = "sip:460003911000057@" DOM;
-	CU_ASSERT_EQUAL(tsd_count(t, "SELECT count(*) FROM registrations "
-				     "WHERE aor = ?1",
-				  aor),
-			1);
-	CU_ASSERT_EQUAL(tsd_count(t, "SELECT expires_at - registered_at FROM "
-				     "registrations WHERE aor = ?1",
-				  aor),
-			600000);
-	v = tsd_text(t, "SELECT transport || ' ' || received || ' ' || "
-			"conn_slot || ' ' || conn_id || ' ' || cseq || ' ' || "
-			"call_id FROM registrations WHERE aor = ?1",
-		     aor);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT count(*) FROM registrations "
+	                          "WHERE aor = ?1",
+	                          aor),
+	                1);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT expires_at - registered_at FROM "
+	                          "registrations WHERE aor = ?1",
+	                          aor),
+	                600000);
+	v = tsd_text(t,
+	             "SELECT transport || ' ' || received || ' ' || "
+	             "conn_slot || ' ' || conn_id || ' ' || cseq || ' ' || "
+	             "call_id FROM registrations WHERE aor = ?1",
+	             aor);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_STRING_EQUAL(v, "tcp 127.0.0.1:40001 t3 77 2 "
-				  "29906@172.16.106.92");
+	                          "29906@172.16.106.92");
 	v = tsd_text(t, "SELECT path FROM registrations WHERE aor = ?1", aor);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_STRING_EQUAL(v, "<sip:172.16.106.81:6070;transport=udp;lr;"
-				  "key=0a04f65a2b9bdd01d9d7a4b866>");
+	                          "key=0a04f65a2b9bdd01d9d7a4b866>");
 	v = tsd_text(t, "SELECT params FROM registrations WHERE aor = ?1", aor);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_STRING_EQUAL(v, "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-"
-				  "service.ims.icsi.mmtel\";+g.3gpp.ics="
-				  "\"principal\"");
+	                          "service.ims.icsi.mmtel\";+g.3gpp.ics="
+	                          "\"principal\"");
 	tsd_free(t);
 }
 
@@ -526,7 +515,7 @@ static long long
 rows(struct tsd *t)
 {
 	return tsd_count(t, "SELECT count(*) FROM registrations WHERE aor = ?1",
-			 BOB);
+	                 BOB);
 }
 
 static int
@@ -544,37 +533,37 @@ test_register_flow(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	/* two contacts */
 	r = tsd_one(t,
-		    REG("z9hG4bK1", "f1", "1",
-			"Contact: <sip:bob@10.0.0.9>;expires=600, "
-			"<sip:bob@10.0.0.10>;q=0.5\r\nExpires: 120\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK1", "f1", "1",
+	                "Contact: <sip:bob@10.0.0.9>;expires=600, "
+	                "<sip:bob@10.0.0.10>;q=0.5\r\nExpires: 120\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.9>;expires=600\r\n") !=
-		  NULL);
+	          NULL);
 	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.10>;q=0.5;expires=120"
-			    "\r\n") != NULL);
+	                    "\r\n") != NULL);
 	CU_ASSERT(strstr(r, "Path:") == NULL);
 	CU_ASSERT_EQUAL(rows(t), 2);
 	CU_ASSERT_STRING_EQUAL(tsd_text(t,
-					"SELECT user_agent FROM registrations "
-					"WHERE aor = ?1 LIMIT 1",
-					BOB),
-			       "unit/1");
+	                                "SELECT user_agent FROM registrations "
+	                                "WHERE aor = ?1 LIMIT 1",
+	                                BOB),
+	                       "unit/1");
 
 	/* the same request again: a retransmission, same answer */
 	r = tsd_one(t,
-		    REG("z9hG4bK1", "f1", "1",
-			"Contact: <sip:bob@10.0.0.9>;expires=600, "
-			"<sip:bob@10.0.0.10>;q=0.5\r\nExpires: 120\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK1", "f1", "1",
+	                "Contact: <sip:bob@10.0.0.9>;expires=600, "
+	                "<sip:bob@10.0.0.10>;q=0.5\r\nExpires: 120\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT(strstr(r, "Contact: <sip:bob@10.0.0.9>;expires=") != NULL);
 
 	/* same Call-ID, same CSeq, other branch: out of order, no change */
 	r = tsd_one(t,
-		    REG("z9hG4bK2", "f1", "1",
-			"Contact: <sip:bob@10.0.0.9>;expires=0\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK2", "f1", "1",
+	                "Contact: <sip:bob@10.0.0.9>;expires=0\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 500);
 	CU_ASSERT_EQUAL(rows(t), 2);
 
@@ -586,52 +575,50 @@ test_register_flow(void)
 
 	/* below min_expires: 423 with Min-Expires, nothing changes */
 	r = tsd_one(t,
-		    REG("z9hG4bK4", "f1", "3",
-			"Contact: <sip:bob@10.0.0.11>;expires=5\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK4", "f1", "3",
+	                "Contact: <sip:bob@10.0.0.11>;expires=5\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 423);
 	CU_ASSERT(strstr(r, "\r\nMin-Expires: 60\r\n") != NULL);
 	CU_ASSERT_EQUAL(rows(t), 2);
 
 	/* remove one */
 	r = tsd_one(t,
-		    REG("z9hG4bK5", "f1", "4",
-			"Contact: <sip:bob@10.0.0.9>;expires=0\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK5", "f1", "4",
+	                "Contact: <sip:bob@10.0.0.9>;expires=0\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT(strstr(r, "<sip:bob@10.0.0.9>") == NULL);
 	CU_ASSERT_EQUAL(rows(t), 1);
 
 	/* '*' with a non-zero Expires: 400, nothing changes */
 	r = tsd_one(t,
-		    REG("z9hG4bK6", "f1", "5",
-			"Contact: *\r\nExpires: 10\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK6", "f1", "5", "Contact: *\r\nExpires: 10\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 400);
 	CU_ASSERT_EQUAL(rows(t), 1);
 	/* '*' with Expires: 0 removes everything */
 	r = tsd_one(t,
-		    REG("z9hG4bK7", "f1", "6", "Contact: *\r\nExpires: 0\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bK7", "f1", "6", "Contact: *\r\nExpires: 0\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT(strstr(r, "Contact:") == NULL);
 	CU_ASSERT_EQUAL(rows(t), 0);
 
 	/* a foreign domain: 403 */
 	r = tsd_one(t,
-		    "REGISTER sip:other.org SIP/2.0\r\n"
-		    "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK8\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:eve@other.org>;tag=e\r\n"
-		    "To: <sip:eve@other.org>\r\n"
-		    "Call-ID: e1\r\nCSeq: 1 REGISTER\r\n"
-		    "Contact: <sip:eve@10.0.0.66>\r\n"
-		    "Content-Length: 0\r\n\r\n",
-		    SIP_TP_UDP);
+	            "REGISTER sip:other.org SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK8\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:eve@other.org>;tag=e\r\n"
+	            "To: <sip:eve@other.org>\r\n"
+	            "Call-ID: e1\r\nCSeq: 1 REGISTER\r\n"
+	            "Contact: <sip:eve@10.0.0.66>\r\n"
+	            "Content-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 403);
-	CU_ASSERT_EQUAL(tsd_count(t, "SELECT count(*) FROM registrations",
-				  NULL),
-			0);
+	CU_ASSERT_EQUAL(
+	    tsd_count(t, "SELECT count(*) FROM registrations", NULL), 0);
 	tsd_free(t);
 }
 
@@ -647,21 +634,19 @@ test_register_max_contacts(void)
 	t->sd = sipd_new(t, &t->conf, "u0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t->sd);
 	r = tsd_one(t,
-		    REG("z9hG4bKm1", "m1", "1",
-			"Contact: <sip:bob@10.0.0.1>, <sip:bob@10.0.0.2>\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bKm1", "m1", "1",
+	                "Contact: <sip:bob@10.0.0.1>, <sip:bob@10.0.0.2>\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
-	r = tsd_one(t,
-		    REG("z9hG4bKm2", "m2", "1",
-			"Contact: <sip:bob@10.0.0.3>\r\n"),
-		    SIP_TP_UDP);
+	r = tsd_one(
+	    t, REG("z9hG4bKm2", "m2", "1", "Contact: <sip:bob@10.0.0.3>\r\n"),
+	    SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 503);
 	CU_ASSERT_EQUAL(rows(t), 2);
 	/* refreshing one is fine */
-	r = tsd_one(t,
-		    REG("z9hG4bKm3", "m1", "2",
-			"Contact: <sip:bob@10.0.0.2>\r\n"),
-		    SIP_TP_UDP);
+	r = tsd_one(
+	    t, REG("z9hG4bKm3", "m1", "2", "Contact: <sip:bob@10.0.0.2>\r\n"),
+	    SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	tsd_free(t);
 }
@@ -678,60 +663,64 @@ test_register_outbound(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	/* a provisioned user: P-Associated-URI lists its identities */
 	CU_ASSERT_EQUAL(sqlite3_exec(t->peek,
-				     "INSERT INTO subscribers (impi, impu, "
-				     "extra_impu) VALUES ('bob@afd.test', "
-				     "'sip:bob@afd.test', 'tel:+15551234, "
-				     "<sip:bobby@afd.test>')",
-				     NULL, NULL, NULL),
-			SQLITE_OK);
+	                             "INSERT INTO subscribers (impi, impu, "
+	                             "extra_impu) VALUES ('bob@afd.test', "
+	                             "'sip:bob@afd.test', 'tel:+15551234, "
+	                             "<sip:bobby@afd.test>')",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
 	r = tsd_one(t,
-		    REG("z9hG4bKo1", "o1", "1",
-			"Supported: outbound, path\r\n"
-			"Contact: <sip:bob@10.0.0.1:5062;ob>;reg-id=1;"
-			"+sip.instance=\"" INST "\";audio;video\r\n"),
-		    SIP_TP_TCP);
+	            REG("z9hG4bKo1", "o1", "1",
+	                "Supported: outbound, path\r\n"
+	                "Contact: <sip:bob@10.0.0.1:5062;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\";audio;video\r\n"),
+	            SIP_TP_TCP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT(strstr(r, "\r\nContact: <sip:bob@10.0.0.1:5062;ob>;reg-id=1;"
-			    "+sip.instance=\"" INST "\";audio;video;"
-			    "expires=3600\r\n") != NULL);
+	                    "+sip.instance=\"" INST "\";audio;video;"
+	                    "expires=3600\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nRequire: outbound\r\n") != NULL);
-	CU_ASSERT(strstr(r, "\r\nP-Associated-URI: <sip:bob@afd.test>, "
-			    "<tel:+15551234>, <sip:bobby@afd.test>\r\n") != NULL);
-	v = tsd_text(t, "SELECT instance || ' ' || reg_id || ' ' || transport "
-			"FROM registrations WHERE aor = ?1",
-		     BOB);
+	CU_ASSERT(strstr(r,
+	                 "\r\nP-Associated-URI: <sip:bob@afd.test>, "
+	                 "<tel:+15551234>, <sip:bobby@afd.test>\r\n") != NULL);
+	v = tsd_text(t,
+	             "SELECT instance || ' ' || reg_id || ' ' || transport "
+	             "FROM registrations WHERE aor = ?1",
+	             BOB);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_STRING_EQUAL(v, INST " 1 tcp");
 	/* the same flow from a new address replaces the binding */
 	r = tsd_one(t,
-		    REG("z9hG4bKo2", "o2", "1",
-			"Supported: outbound\r\n"
-			"Contact: <sip:bob@10.0.0.2:5064;ob>;reg-id=1;"
-			"+sip.instance=\"" INST "\"\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bKo2", "o2", "1",
+	                "Supported: outbound\r\n"
+	                "Contact: <sip:bob@10.0.0.2:5064;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT_EQUAL(rows(t), 1);
-	v = tsd_text(t, "SELECT contact || ' ' || transport FROM "
-			"registrations WHERE aor = ?1",
-		     BOB);
+	v = tsd_text(t,
+	             "SELECT contact || ' ' || transport FROM "
+	             "registrations WHERE aor = ?1",
+	             BOB);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_STRING_EQUAL(v, "sip:bob@10.0.0.2:5064;ob udp");
 	/* a tel: To is the same AOR as sip:+number@domain */
 	r = tsd_one(t,
-		    "REGISTER sip:afd.test SIP/2.0\r\n"
-		    "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKo3\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <tel:+1-555-1234>;tag=x\r\n"
-		    "To: <tel:+1-555-1234>\r\n"
-		    "Call-ID: o3\r\nCSeq: 1 REGISTER\r\n"
-		    "Contact: <sip:+15551234@10.0.0.3>\r\n"
-		    "Content-Length: 0\r\n\r\n",
-		    SIP_TP_UDP);
+	            "REGISTER sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKo3\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <tel:+1-555-1234>;tag=x\r\n"
+	            "To: <tel:+1-555-1234>\r\n"
+	            "Call-ID: o3\r\nCSeq: 1 REGISTER\r\n"
+	            "Contact: <sip:+15551234@10.0.0.3>\r\n"
+	            "Content-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
-	CU_ASSERT_EQUAL(tsd_count(t, "SELECT count(*) FROM registrations "
-				     "WHERE aor = ?1",
-				  "sip:+15551234@afd.test"),
-			1);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT count(*) FROM registrations "
+	                          "WHERE aor = ?1",
+	                          "sip:+15551234@afd.test"),
+	                1);
 	tsd_free(t);
 }
 
@@ -755,17 +744,18 @@ test_sweep(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	reg_set_removal_hook(sipd_reg(t->sd), count_removed, NULL);
 	r = tsd_one(t,
-		    REG("z9hG4bKs1", "s1", "1",
-			"Contact: <sip:bob@10.0.0.1>;expires=60, "
-			"<sip:bob@10.0.0.2>;expires=120\r\n"),
-		    SIP_TP_UDP);
+	            REG("z9hG4bKs1", "s1", "1",
+	                "Contact: <sip:bob@10.0.0.1>;expires=60, "
+	                "<sip:bob@10.0.0.2>;expires=120\r\n"),
+	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	swept = 0;
 	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 0);
 	/* at t+60 the first one is gone; expires_at is whole seconds */
-	long long at = tsd_count(t, "SELECT min(expires_at) FROM "
-				    "registrations WHERE aor = ?1",
-				 BOB);
+	long long at = tsd_count(t,
+	                         "SELECT min(expires_at) FROM "
+	                         "registrations WHERE aor = ?1",
+	                         BOB);
 	CU_ASSERT(at == now + 60 || at == now + 61);
 	CU_ASSERT_EQUAL(reg_sweep(sipd_reg(t->sd), (time_t)at - 1), 0);
 	CU_ASSERT_EQUAL(reg_sweep(sipd_reg(t->sd), (time_t)at), 1);
@@ -786,7 +776,7 @@ suite_registrar(void)
 	if (!CU_add_test(s, "expiry", test_expiry) ||
 	    !CU_add_test(s, "cseq", test_cseq) ||
 	    !CU_add_test(s, "plan add/refresh/remove",
-			 test_plan_add_refresh_remove) ||
+	                 test_plan_add_refresh_remove) ||
 	    !CU_add_test(s, "plan cseq", test_plan_cseq) ||
 	    !CU_add_test(s, "plan wildcard", test_plan_star) ||
 	    !CU_add_test(s, "plan instance/reg-id", test_plan_instance) ||
@@ -796,7 +786,7 @@ suite_registrar(void)
 	    !CU_add_test(s, "register flow", test_register_flow) ||
 	    !CU_add_test(s, "max contacts", test_register_max_contacts) ||
 	    !CU_add_test(s, "outbound, identities, tel",
-			 test_register_outbound) ||
+	                 test_register_outbound) ||
 	    !CU_add_test(s, "sweep", test_sweep))
 		return -1;
 	return 0;

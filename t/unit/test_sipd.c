@@ -55,11 +55,11 @@ test_options(void)
 	CU_ASSERT(strstr(r, "\r\nCall-ID: opt-1@10.0.0.7\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nCSeq: 1 OPTIONS\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nFrom: <sip:alice@afd.test>;tag=a1\r\n") !=
-		  NULL);
+	          NULL);
 	CU_ASSERT(strstr(r, "\r\nContent-Length: 0\r\n\r\n") != NULL);
 	/* the top Via gets received= (the sender is 127.0.0.1) */
 	CU_ASSERT(strstr(r, "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-"
-			    "opt1;received=127.0.0.1\r\n") != NULL);
+	                    "opt1;received=127.0.0.1\r\n") != NULL);
 }
 
 static void
@@ -77,14 +77,14 @@ test_to_tag_stable(void)
 	CU_ASSERT_STRING_EQUAL(a, b);
 	/* a different From tag: another tag */
 	r = tsd_one(T,
-		    "OPTIONS sip:afd.test SIP/2.0\r\n"
-		    "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-opt2\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:alice@afd.test>;tag=other\r\n"
-		    "To: <sip:afd.test>\r\n"
-		    "Call-ID: opt-1@10.0.0.7\r\n"
-		    "CSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-		    SIP_TP_UDP);
+	            "OPTIONS sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-opt2\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=other\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "Call-ID: opt-1@10.0.0.7\r\n"
+	            "CSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	snprintf(b, sizeof(b), "%s", strstr(r, "\r\nTo: "));
 	*strchr(b + 2, '\r') = '\0';
@@ -94,15 +94,16 @@ test_to_tag_stable(void)
 static void
 test_max_forwards(void)
 {
-	const char *r = tsd_one(T,
-				"OPTIONS sip:afd.test SIP/2.0\r\n"
-				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-mf\r\n"
-				"Max-Forwards: 0\r\n"
-				"From: <sip:alice@afd.test>;tag=a1\r\n"
-				"To: <sip:afd.test>\r\n"
-				"Call-ID: mf@10.0.0.7\r\n"
-				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-				SIP_TP_UDP);
+	const char *r =
+	    tsd_one(T,
+	            "OPTIONS sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-mf\r\n"
+	            "Max-Forwards: 0\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "Call-ID: mf@10.0.0.7\r\n"
+	            "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 483 ", 12) == 0);
 }
@@ -110,27 +111,28 @@ test_max_forwards(void)
 static void
 test_unknown_method(void)
 {
-	const char *r = tsd_one(T,
-				"FOO sip:afd.test SIP/2.0\r\n"
-				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-foo\r\n"
-				"Max-Forwards: 70\r\n"
-				"From: <sip:alice@afd.test>;tag=a1\r\n"
-				"To: <sip:afd.test>\r\n"
-				"Call-ID: foo@10.0.0.7\r\n"
-				"CSeq: 1 FOO\r\nContent-Length: 0\r\n\r\n",
-				SIP_TP_UDP);
+	const char *r =
+	    tsd_one(T,
+	            "FOO sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-foo\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "Call-ID: foo@10.0.0.7\r\n"
+	            "CSeq: 1 FOO\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
 	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
 	r = tsd_one(T,
-		    "MESSAGE sip:bob@afd.test SIP/2.0\r\n"
-		    "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-msg\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:alice@afd.test>;tag=a1\r\n"
-		    "To: <sip:bob@afd.test>\r\n"
-		    "Call-ID: msg@10.0.0.7\r\n"
-		    "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
-		    SIP_TP_UDP);
+	            "MESSAGE sip:bob@afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-msg\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:bob@afd.test>\r\n"
+	            "Call-ID: msg@10.0.0.7\r\n"
+	            "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
 }
@@ -138,16 +140,17 @@ test_unknown_method(void)
 static void
 test_not_yet_405(void)
 {
-	const char *r = tsd_one(T,
-				"INVITE sip:bob@afd.test SIP/2.0\r\n"
-				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-inv\r\n"
-				"Max-Forwards: 70\r\n"
-				"From: <sip:alice@afd.test>;tag=a1\r\n"
-				"To: <sip:bob@afd.test>\r\n"
-				"Call-ID: inv@10.0.0.7\r\n"
-				"Contact: <sip:alice@10.0.0.7>\r\n"
-				"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
-				SIP_TP_UDP);
+	const char *r =
+	    tsd_one(T,
+	            "INVITE sip:bob@afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-inv\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:bob@afd.test>\r\n"
+	            "Call-ID: inv@10.0.0.7\r\n"
+	            "Contact: <sip:alice@10.0.0.7>\r\n"
+	            "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
 	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
@@ -162,14 +165,14 @@ test_require_420(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 420 ", 12) == 0);
 	CU_ASSERT(strstr(r, "\r\nUnsupported: foo, sec-agree, bar\r\n") !=
-		  NULL);
+	          NULL);
 	/* path is supported for REGISTER, not for OPTIONS */
 	r = tsd_one(T, OPTIONS_MSG("Require: path\r\n"), SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 420 ", 12) == 0);
 	/* Supported: sec-agree is no reason to refuse */
 	r = tsd_one(T, OPTIONS_MSG("Supported: sec-agree, path\r\n"),
-		    SIP_TP_UDP);
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
 }
@@ -178,41 +181,42 @@ static void
 test_bad_requests(void)
 {
 	/* no Call-ID: the parser's 400, naming the problem */
-	const char *r = tsd_one(T,
-				"OPTIONS sip:afd.test SIP/2.0\r\n"
-				"Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-ci\r\n"
-				"Max-Forwards: 70\r\n"
-				"From: <sip:alice@afd.test>;tag=a1\r\n"
-				"To: <sip:afd.test>\r\n"
-				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-				SIP_TP_UDP);
+	const char *r =
+	    tsd_one(T,
+	            "OPTIONS sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-ci\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 400 ", 12) == 0);
 	CU_ASSERT(strstr(r, "Call-ID") != NULL);
 
 	/* CSeq method differing from the request's */
 	r = tsd_one(T,
-		    "OPTIONS sip:afd.test SIP/2.0\r\n"
-		    "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-cs\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:alice@afd.test>;tag=a1\r\n"
-		    "To: <sip:afd.test>\r\n"
-		    "Call-ID: cs@10.0.0.7\r\n"
-		    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
-		    SIP_TP_UDP);
+	            "OPTIONS sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-cs\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "Call-ID: cs@10.0.0.7\r\n"
+	            "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 400 ", 12) == 0);
 
 	/* an unsupported Request-URI scheme */
 	r = tsd_one(T,
-		    "OPTIONS http://afd.test/ SIP/2.0\r\n"
-		    "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-sch\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:alice@afd.test>;tag=a1\r\n"
-		    "To: <sip:afd.test>\r\n"
-		    "Call-ID: sch@10.0.0.7\r\n"
-		    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-		    SIP_TP_UDP);
+	            "OPTIONS http://afd.test/ SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-sch\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:alice@afd.test>;tag=a1\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "Call-ID: sch@10.0.0.7\r\n"
+	            "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 416 ", 12) == 0);
 }
@@ -223,12 +227,12 @@ test_too_large(void)
 	size_t max = T->conf.max_message, n = max + 200;
 	char *big = malloc(n + 1);
 	const char *head = "OPTIONS sip:afd.test SIP/2.0\r\n"
-			   "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-big\r\n"
-			   "Max-Forwards: 70\r\n"
-			   "From: <sip:alice@afd.test>;tag=a1\r\n"
-			   "To: <sip:afd.test>\r\n"
-			   "Call-ID: big@10.0.0.7\r\n"
-			   "CSeq: 1 OPTIONS\r\n";
+	                   "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-big\r\n"
+	                   "Max-Forwards: 70\r\n"
+	                   "From: <sip:alice@afd.test>;tag=a1\r\n"
+	                   "To: <sip:afd.test>\r\n"
+	                   "Call-ID: big@10.0.0.7\r\n"
+	                   "CSeq: 1 OPTIONS\r\n";
 	size_t hl = strlen(head);
 
 	CU_ASSERT_FATAL(big != NULL);
@@ -252,11 +256,10 @@ test_drop_garbage(void)
 	const struct sipd_out *out;
 
 	sipd_batch_begin(T->sd);
-	CU_ASSERT_EQUAL(sipd_handle(T->sd, "\x01\x02garbage\r\n\r\n", 13,
-				    &T->udp_peer),
-			0);
+	CU_ASSERT_EQUAL(
+	    sipd_handle(T->sd, "\x01\x02garbage\r\n\r\n", 13, &T->udp_peer), 0);
 	CU_ASSERT_EQUAL(sipd_handle(T->sd, "NOTSIP\r\n\r\n", 10, &T->tcp_peer),
-			-1);
+	                -1);
 	CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 0);
 	CU_ASSERT_EQUAL(sipd_stats(T->sd)->dropped, dropped + 2);
 }
@@ -267,18 +270,18 @@ test_ack_and_responses(void)
 	const struct sipd_out *out;
 	uint64_t resp = sipd_stats(T->sd)->responses;
 	const char ack[] = "ACK sip:bob@afd.test SIP/2.0\r\n"
-			   "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-ack\r\n"
-			   "Max-Forwards: 0\r\n"
-			   "From: <sip:alice@afd.test>;tag=a1\r\n"
-			   "To: <sip:bob@afd.test>;tag=b1\r\n"
-			   "Call-ID: ack@10.0.0.7\r\n"
-			   "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+	                   "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-ack\r\n"
+	                   "Max-Forwards: 0\r\n"
+	                   "From: <sip:alice@afd.test>;tag=a1\r\n"
+	                   "To: <sip:bob@afd.test>;tag=b1\r\n"
+	                   "Call-ID: ack@10.0.0.7\r\n"
+	                   "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
 	const char resp200[] = "SIP/2.0 200 OK\r\n"
-			       "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-x\r\n"
-			       "From: <sip:alice@afd.test>;tag=a1\r\n"
-			       "To: <sip:bob@afd.test>;tag=b1\r\n"
-			       "Call-ID: r@10.0.0.7\r\n"
-			       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	                       "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-x\r\n"
+	                       "From: <sip:alice@afd.test>;tag=a1\r\n"
+	                       "To: <sip:bob@afd.test>;tag=b1\r\n"
+	                       "Call-ID: r@10.0.0.7\r\n"
+	                       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
 	sipd_batch_begin(T->sd);
 	CU_ASSERT_EQUAL(sipd_handle(T->sd, ack, strlen(ack), &T->udp_peer), 0);
@@ -308,12 +311,12 @@ test_destination(void)
 	    "Call-ID: rp@10.0.0.7\r\n"
 	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 	const char noport[] = "OPTIONS sip:afd.test SIP/2.0\r\n"
-			      "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-np\r\n"
-			      "Max-Forwards: 70\r\n"
-			      "From: <sip:alice@afd.test>;tag=a1\r\n"
-			      "To: <sip:afd.test>\r\n"
-			      "Call-ID: np@10.0.0.7\r\n"
-			      "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	                      "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-np\r\n"
+	                      "Max-Forwards: 70\r\n"
+	                      "From: <sip:alice@afd.test>;tag=a1\r\n"
+	                      "To: <sip:afd.test>\r\n"
+	                      "Call-ID: np@10.0.0.7\r\n"
+	                      "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
 	sipd_batch_begin(T->sd);
 	sipd_handle(T->sd, norport, strlen(norport), &T->udp_peer);
@@ -327,7 +330,7 @@ test_destination(void)
 	/* rport: source IP and port, and rport filled in */
 	CU_ASSERT_EQUAL(port_of(&out[1].to), port_of(&T->udp_peer));
 	CU_ASSERT(memmem(out[1].buf, out[1].len, ";rport=40000;branch", 19) !=
-		  NULL);
+	          NULL);
 	/* no port in Via: 5060 */
 	CU_ASSERT_EQUAL(port_of(&out[2].to), 5060);
 	/* TCP: the same connection */
@@ -352,7 +355,7 @@ static int
 count_rows(const char *aor)
 {
 	return tsd_count(T, "SELECT count(*) FROM registrations WHERE aor = ?1",
-			 aor);
+	                 aor);
 }
 
 static void
@@ -398,10 +401,10 @@ test_group_commit_failure(void)
 	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 2);
 	sqlite3_commit_hook(sipd_db(T->sd), NULL, NULL);
 	CU_ASSERT(strncmp(out[0].buf, "SIP/2.0 500 ", 12) == 0);
-	CU_ASSERT(memmem(out[0].buf, out[0].len, "\r\nRetry-After: 1\r\n", 18) !=
-		  NULL);
-	CU_ASSERT(memmem(out[0].buf, out[0].len, "\r\nCall-ID: gc3@x\r\n", 18) !=
-		  NULL);
+	CU_ASSERT(memmem(out[0].buf, out[0].len, "\r\nRetry-After: 1\r\n",
+	                 18) != NULL);
+	CU_ASSERT(memmem(out[0].buf, out[0].len, "\r\nCall-ID: gc3@x\r\n",
+	                 18) != NULL);
 	/* the OPTIONS answer did not depend on the commit */
 	CU_ASSERT(strncmp(out[1].buf, "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT_EQUAL(count_rows("sip:gc3@afd.test"), 0);
@@ -423,10 +426,10 @@ test_savepoint_isolation(void)
 	/* the database refuses gc5's binding */
 	CU_ASSERT_EQUAL_FATAL(
 	    sqlite3_exec(T->peek,
-			 "CREATE TRIGGER boom BEFORE INSERT ON registrations "
-			 "WHEN NEW.aor = 'sip:gc5@afd.test' BEGIN "
-			 "SELECT RAISE(ABORT, 'boom'); END",
-			 NULL, NULL, NULL),
+	                 "CREATE TRIGGER boom BEFORE INSERT ON registrations "
+	                 "WHEN NEW.aor = 'sip:gc5@afd.test' BEGIN "
+	                 "SELECT RAISE(ABORT, 'boom'); END",
+	                 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sipd_batch_begin(T->sd);
 	sipd_handle(T->sd, r4, strlen(r4), &T->udp_peer);
@@ -436,12 +439,36 @@ test_savepoint_isolation(void)
 	sqlite3_exec(T->peek, "DROP TRIGGER boom", NULL, NULL, NULL);
 	CU_ASSERT(strncmp(out[0].buf, "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT(strncmp(out[1].buf, "SIP/2.0 500 ", 12) == 0);
-	CU_ASSERT(memmem(out[1].buf, out[1].len, "\r\nRetry-After: 1\r\n", 18) !=
-		  NULL);
+	CU_ASSERT(memmem(out[1].buf, out[1].len, "\r\nRetry-After: 1\r\n",
+	                 18) != NULL);
 	CU_ASSERT(strncmp(out[2].buf, "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT_EQUAL(count_rows("sip:gc4@afd.test"), 1);
 	CU_ASSERT_EQUAL(count_rows("sip:gc5@afd.test"), 0);
 	CU_ASSERT_EQUAL(count_rows("sip:gc6@afd.test"), 1);
+}
+
+static void
+test_memory_returns(void)
+{
+	const struct sipd_out *out;
+	const char r7[] = REG_MSG("7", "gc7@x", "1");
+	const char opt[] = OPTIONS_MSG("");
+	size_t n0, n1;
+
+	sipd_batch_begin(T->sd);
+	sipd_batch_end(T->sd, &out);
+	sipd_batch_begin(T->sd);
+	n0 = talloc_total_blocks(T->sd);
+	for (int i = 0; i < 50; i++) {
+		sipd_handle(T->sd, r7, strlen(r7), &T->udp_peer);
+		sipd_handle(T->sd, opt, strlen(opt), &T->udp_peer);
+		sipd_handle(T->sd, "junk", 4, &T->udp_peer);
+	}
+	CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 100);
+	CU_ASSERT(talloc_total_blocks(T->sd) > n0);
+	sipd_batch_begin(T->sd);
+	n1 = talloc_total_blocks(T->sd);
+	CU_ASSERT_EQUAL(n0, n1);
 }
 
 int
@@ -462,8 +489,11 @@ suite_sipd(void)
 	    !CU_add_test(s, "ACK, responses", test_ack_and_responses) ||
 	    !CU_add_test(s, "destination", test_destination) ||
 	    !CU_add_test(s, "group commit", test_group_commit) ||
-	    !CU_add_test(s, "group commit failure", test_group_commit_failure) ||
-	    !CU_add_test(s, "savepoint per REGISTER", test_savepoint_isolation))
+	    !CU_add_test(s, "group commit failure",
+	                 test_group_commit_failure) ||
+	    !CU_add_test(s, "savepoint per REGISTER",
+	                 test_savepoint_isolation) ||
+	    !CU_add_test(s, "memory returns", test_memory_returns))
 		return -1;
 	return 0;
 }

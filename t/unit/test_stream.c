@@ -46,6 +46,35 @@ test_every_split(void)
 	CU_ASSERT_EQUAL(pings, 0);
 }
 
+/* The same with the *scanned hint kept across calls, as a connection
+ * does; the data starts with a lone CRLF whose skip appears only later. */
+static void
+test_every_split_r(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	char *all = talloc_asprintf(ctx, "\r\n%s%s", msg2, msg1);
+	size_t n = strlen(all), off = 0, scanned = 0, skip;
+	int pings, got = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		char *p = talloc_memdup(ctx, all + off, i - off + 1);
+		ssize_t r = sip_stream_frame_r(p, i - off, SIP_MAX_MSG_DEFAULT,
+		                               &skip, &pings, &scanned);
+		CU_ASSERT(r >= 0);
+		talloc_free(p);
+		if (r > 0) {
+			CU_ASSERT_EQUAL(off + skip + (size_t)r, i);
+			CU_ASSERT_EQUAL((size_t)r,
+			                strlen(got == 0 ? msg2 : msg1));
+			off = i;
+			scanned = 0;
+			got++;
+		}
+	}
+	CU_ASSERT_EQUAL(got, 2);
+	talloc_free(ctx);
+}
+
 static void
 test_several(void)
 {
@@ -96,12 +125,12 @@ test_keepalive(void)
 	CU_ASSERT_EQUAL(frame("\r", 1, &skip, &pings), 0);
 	/* a folded Content-Length, bare LF line ends */
 	const char *fold = "OPTIONS sip:a SIP/2.0\r\nContent-Length:\r\n 3\r\n"
-			   "X: y\r\n\r\nabcZ";
+	                   "X: y\r\n\r\nabcZ";
 	CU_ASSERT_EQUAL(frame(fold, strlen(fold), &skip, &pings),
-			(ssize_t)strlen(fold) - 1);
+	                (ssize_t)strlen(fold) - 1);
 	const char *lf = "OPTIONS sip:a SIP/2.0\nl: 2\n\nab";
 	CU_ASSERT_EQUAL(frame(lf, strlen(lf), &skip, &pings),
-			(ssize_t)strlen(lf));
+	                (ssize_t)strlen(lf));
 	CU_ASSERT_EQUAL(frame("", 0, &skip, &pings), 0);
 	/* a lone CRLF before a message is skipped, not a ping */
 	char buf[512];
@@ -155,6 +184,8 @@ suite_stream(void)
 
 	if (s == NULL ||
 	    !CU_add_test(s, "split at every byte", test_every_split) ||
+	    !CU_add_test(s, "split at every byte, with the scan hint",
+	                 test_every_split_r) ||
 	    !CU_add_test(s, "several messages and pings", test_several) ||
 	    !CU_add_test(s, "CRLF keep-alives", test_keepalive) ||
 	    !CU_add_test(s, "framing errors", test_errors))
