@@ -313,9 +313,27 @@ valgrind_check() {
 
 # --- processes -------------------------------------------------------------
 
-# ps_afd: "PID ARGS" of the master's children.
+# ps_afd: "PID ARGS" of the master's children. Under valgrind the titles
+# are not visible (ps shows valgrind's command line), so they are made up
+# from the workers table for the children that are alive.
 ps_afd() {
-	ps -eo pid=,ppid=,args= | awk -v m="$AFD_PID" '$2 == m { $2 = ""; print }'
+	if [ "${VALGRIND:-}" != 1 ]; then
+		ps -eo pid=,ppid=,args= | awk -v m="$AFD_PID" '$2 == m { $2 = ""; print }'
+		return
+	fi
+	local kids pid kind slot state serving
+	kids=" $(ps -eo pid=,ppid= | awk -v m="$AFD_PID" '$2 == m { print $1 }' | tr '\n' ' ') "
+	sql "SELECT pid, kind, slot, state, coalesce(serving, '') FROM workers WHERE state <> 'stopped'" |
+	while IFS='|' read -r pid kind slot state serving; do
+		case "$kids" in *" $pid "*) ;; *) continue ;; esac
+		if [ "$kind" = udp ]; then
+			echo "$pid afd: udp worker"
+		elif [ "$state" = busy ]; then
+			echo "$pid afd: tcp worker ${slot#t} [$serving]"
+		else
+			echo "$pid afd: tcp worker ${slot#t} [idle]"
+		fi
+	done
 }
 
 # worker_pid SLOT: the pid of u0 (or "udp"), tN, or "master"; from the
