@@ -20,7 +20,7 @@ assert_match '^t[0-9]+$' "$slot" "conn_slot"
 assert_match '^[0-9]+$' "$(sql "SELECT conn_id FROM registrations WHERE aor = '$AOR'")" "conn_id"
 # The slot is the worker that serves our connection.
 pid=$(worker_pid "$slot")
-assert_match "\\[127\\.0\\.0\\.1:$lport\\]" "$(ps -o args= -p "$pid")" "title of the worker of $slot"
+assert_match "\\[127\\.0\\.0\\.1:$lport\\]" "$(ps_afd | awk -v p="$pid" '$1 == p')" "title of the worker of $slot"
 
 # The full response over TCP has the same shape as over UDP.
 sed 's/^/  /' "$TMP/a.out" | tail -n 3

@@ -232,7 +232,7 @@ afd_start() {
 	echo "==== afd start $(date +%T.%N)" >>"$AFD_LOG"
 	if [ "${VALGRIND:-}" = 1 ]; then
 		valgrind -q --trace-children=yes --error-exitcode=99 \
-			--leak-check=full --errors-for-leak-kinds=definite \
+			--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 			--log-file="$TMP/valgrind.%p.log" \
 			"$AFD_BIN" -f "$AFD_CONF" 2>>"$AFD_LOG" &
 	else
@@ -330,6 +330,8 @@ ps_afd() {
 			echo "$pid afd: udp worker"
 		elif [ "$state" = busy ]; then
 			echo "$pid afd: tcp worker ${slot#t} [$serving]"
+		elif [ "$state" = starting ]; then
+			echo "$pid afd: tcp worker ${slot#t} [starting]"
 		else
 			echo "$pid afd: tcp worker ${slot#t} [idle]"
 		fi
