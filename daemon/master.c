@@ -43,6 +43,10 @@
 #define MASTER_STOP_MS 2000    /* then SIGKILL */
 #define MASTER_BACKLOG_MS 3000 /* a connection waits this long for a worker */
 #define MASTER_ACCEPTS_PER_TURN 32
+#define MASTER_TRIM_MS 5000 /* how often the pool's size is checked */
+#ifndef MASTER_IDLE_MS
+#define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
+#endif
 
 enum mslot_state {
 	SLOT_EMPTY,    /* no process, none wanted */
@@ -50,6 +54,7 @@ enum mslot_state {
 	SLOT_WAIT,     /* back-off before the respawn */
 	SLOT_STARTING, /* forked, not READY yet */
 	SLOT_READY,    /* working (TCP: idle unless it has a connection) */
+	SLOT_RETIRING, /* an idle TCP worker told to stop (pool too big) */
 };
 
 /* A TCP connection the master holds for a slot. */
@@ -76,6 +81,7 @@ struct mslot {
 	uv_timer_t *backoff_timer;
 	int restarts;
 	uint64_t started_ms;
+	uint64_t idle_ms; /* TCP: when it last became idle */
 	unsigned backoff_ms;
 	struct mconn *conn;
 	int used; /* a process ran here once (its socket to remove) */
@@ -91,7 +97,8 @@ struct master {
 	uv_check_t *check;
 	uv_idle_t *idle; /* keeps the loop from sleeping while spawns wait */
 	uv_timer_t *backlog_timer, *stop_timer;
-	struct mslot *slots; /* [0] u0, [1 + i] ti */
+	uv_timer_t *trim_timer; /* retires idle TCP workers beyond the spares */
+	struct mslot *slots;    /* [0] u0, [1 + i] ti */
 	int nslots;
 	uint64_t next_conn_id;
 	int stopping;
@@ -184,6 +191,7 @@ master_on_ready(void *arg, struct ipc_msg *msg)
 	if (s->state != SLOT_STARTING)
 		return 0;
 	s->state = SLOT_READY;
+	s->idle_ms = uv_now(&s->m->loop);
 	log_debug("%s %s ready (pid %u)", master_slot_kind(s), s->name, pid);
 	if (s->conn != NULL)
 		master_give(s);
@@ -222,6 +230,7 @@ master_on_conn_closed(void *arg, struct ipc_msg *msg)
 	log_debug("connection %llu closed by %s",
 	          (unsigned long long)s->conn->id, s->name);
 	master_conn_free(s);
+	s->idle_ms = uv_now(&m->loop);
 	if (!m->stopping)
 		master_listen(m, 1);
 	return 0;
@@ -354,6 +363,8 @@ master_finish(struct master *m)
 	m->backlog_timer = NULL;
 	uvh_close(m->stop_timer);
 	m->stop_timer = NULL;
+	uvh_close(m->trim_timer);
+	m->trim_timer = NULL;
 	for (int i = 0; i < m->nslots; i++) {
 		uvh_close(m->slots[i].backoff_timer);
 		m->slots[i].backoff_timer = NULL;
@@ -389,13 +400,15 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	s->ctl_poll = NULL;
 	close(s->ctl_fd);
 	s->ctl_fd = -1;
-	if (m->stopping) {
-		log_info("%s %s (pid %d) %s", master_slot_kind(s), s->name,
-		         (int)s->pid, how);
+	if (m->stopping || s->state == SLOT_RETIRING) {
+		log_info("%s %s (pid %d) %s%s", master_slot_kind(s), s->name,
+		         (int)s->pid, how,
+		         m->stopping ? ""
+		                     : " (retired: more idle than needed)");
 		s->pid = 0;
 		s->state = SLOT_EMPTY;
 		master_conn_free(s);
-		if (master_all_gone(m))
+		if (m->stopping && master_all_gone(m))
 			master_finish(m);
 		return;
 	}
@@ -480,7 +493,7 @@ master_pool(struct master *m)
 		if (s->state == SLOT_EMPTY)
 			continue;
 		total++;
-		if (s->conn == NULL)
+		if (s->conn == NULL && s->state != SLOT_RETIRING)
 			spare++;
 	}
 	for (int i = 1; i < m->nslots && spare < m->conf->tcp_min_spare &&
@@ -491,6 +504,37 @@ master_pool(struct master *m)
 		master_want(&m->slots[i]);
 		spare++;
 		total++;
+	}
+}
+
+/*
+ * Every MASTER_TRIM_MS: when more TCP workers are idle than tcp_min_spare,
+ * retire one (the highest slot) that has been idle for MASTER_IDLE_MS, so
+ * that the pool shrinks back after a burst of connections.
+ */
+static void
+master_on_trim(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	uint64_t now = uv_now(&m->loop);
+	int idle = 0;
+
+	if (m->stopping)
+		return;
+	for (int i = 1; i < m->nslots; i++)
+		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
+			idle++;
+	for (int i = m->nslots - 1; i >= 1 && idle > m->conf->tcp_min_spare;
+	     i--) {
+		struct mslot *s = &m->slots[i];
+
+		if (s->state != SLOT_READY || s->conn != NULL ||
+		    now - s->idle_ms < MASTER_IDLE_MS)
+			continue;
+		log_debug("retiring idle %s (pid %d)", s->name, (int)s->pid);
+		s->state = SLOT_RETIRING;
+		kill(s->pid, SIGTERM);
+		break;
 	}
 }
 
@@ -797,6 +841,8 @@ master_setup(struct master *m)
 	    (m->backlog_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
 	        NULL ||
 	    (m->stop_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
+	        NULL ||
+	    (m->trim_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
 	        NULL)
 		return -1;
 	m->listen_poll = uvh_new(m, uv_poll_t);
@@ -808,6 +854,8 @@ master_setup(struct master *m)
 	uv_signal_start(m->sigterm, master_on_signal, SIGTERM);
 	uv_signal_start(m->sigint, master_on_signal, SIGINT);
 	uv_check_start(m->check, master_on_check);
+	uv_timer_start(m->trim_timer, master_on_trim, MASTER_TRIM_MS,
+	               MASTER_TRIM_MS);
 	master_want(&m->slots[0]);
 	master_pool(m);
 	return 0;

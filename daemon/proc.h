@@ -16,8 +16,14 @@
  *    is replaced after a delay that starts at PROC_BACKOFF_MIN_MS and
  *    doubles each time, up to PROC_BACKOFF_MAX_MS; a worker that lived
  *    longer resets it and is replaced at once.
- *  - a TCP connection whose worker died PROC_MAX_RESUMES times while
+ *  - a TCP connection whose worker crashed PROC_MAX_RESUMES times while
  *    serving it is closed (it is probably what kills them).
+ *  - the TCP pool: tcp_min_spare idle workers are kept ready (a new one
+ *    is forked as soon as a connection takes one), never more than
+ *    tcp_max in all; beyond that a connection waits in the kernel's
+ *    backlog and is closed after 3 s. When more than tcp_min_spare are
+ *    idle, one that has been idle for 30 s is stopped (SIGTERM) every 5 s
+ *    and not replaced.
  */
 #ifndef AFD_PROC_H
 #define AFD_PROC_H

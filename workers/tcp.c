@@ -2,7 +2,7 @@
  * workers/tcp.c: the TCP worker's transport. The worker serves one
  * connection at a time for the connection's whole life: the master passes
  * it (CONN_NEW, descriptor attached), the worker reads into a growing
- * buffer, cuts messages with sip_stream_frame() (answering each CRLFCRLF
+ * buffer, cuts messages with sip_stream_frame_r() (answering each CRLFCRLF
  * keep-alive ping with CRLF), hands each message to the SIP service as its
  * own batch and writes the answers back. A framing error, a message larger
  * than max_message, or the service's verdict closes the connection (with a
@@ -38,6 +38,8 @@ struct tcp_conn {
 	char peer_s[64];
 	char *buf;
 	size_t len, cap, limit;
+	size_t scanned; /* bytes at buf already searched for the end of the
+	                   headers (sip_stream_frame_r); 0 after a consume */
 	size_t queued; /* bytes in pending uv_write()s */
 	int closing;
 	int busy;     /* > 0: in use up the stack, freed when it drops to 0 */
@@ -180,13 +182,16 @@ tcp_process(struct tcp_conn *c)
 		int pings = 0, rc, n;
 		ssize_t r;
 
-		r = sip_stream_frame(c->buf + off, c->len - off,
-		                     w->conf->max_message, &skip, &pings);
+		r = sip_stream_frame_r(c->buf + off, c->len - off,
+		                       w->conf->max_message, &skip, &pings,
+		                       &c->scanned);
 		for (int i = 0; i < pings; i++)
 			tcp_write(c, "\r\n", 2);
 		if (skip > c->len - off)
 			skip = c->len - off;
 		off += skip;
+		if (skip > 0)
+			c->scanned = 0;
 		if (r == 0)
 			break;
 		if (r < 0 || (size_t)r > c->len - off) {
@@ -214,6 +219,7 @@ tcp_process(struct tcp_conn *c)
 			return;
 		}
 		off += (size_t)r;
+		c->scanned = 0;
 	}
 	if (c->closing)
 		return;

@@ -22,7 +22,9 @@
 # (200), BENCH_RATES (the ladder), BENCH_P99_RATE (10000), BENCH_TRIES (4),
 # BENCH_SERVERS (which to run, e.g. "afd kam-mem"; names: afd afd-full
 # kam-mem kam-wt-wal null, and other run-kamailio.sh variants as kam-VARIANT),
-# BENCH_PERF=1 (perf profile of afd's UDP worker at its held rate),
+# BENCH_BUSY (10: a failed run, or the p99 run, during which the worker or
+# regload waited >= 10% of the time for its core is run once more and the
+# less disturbed run kept), BENCH_PERF=1 (perf profile of afd's UDP worker at its held rate),
 # BENCH_STRICT=1 (exit 1 when afd misses a target), BENCH_KEEP=1 (keep the
 # temporary directory), AFD_BIN (./afd), REGLOAD, AFD_SHARED.
 set -eu
@@ -40,6 +42,7 @@ LCPU=${BENCH_LOAD_CPU:-1}
 LADDER=${BENCH_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 10000 12500 15000 17500 20000 22500 25000 27500 30000 35000 40000 45000 50000 60000 70000 80000 100000"}
 P99_RATE=${BENCH_P99_RATE:-10000}
 TRIES=${BENCH_TRIES:-4}
+BUSY=${BENCH_BUSY:-10}
 
 case "$MODE" in
 afd) SERVERS=${BENCH_SERVERS:-"afd afd-full"} ;;
@@ -336,6 +339,27 @@ profile() {
 	say ""
 }
 
+# busy: the last run was disturbed (worker or regload denied >= BENCH_BUSY%
+# of a core by other processes)
+busy() {
+	b_g=$(kv "$LINE" gen_wait)
+	[ "${WWAIT:-0}" -ge "$BUSY" ] || [ "${b_g:-0}" -ge "$BUSY" ]
+}
+
+# try RATE: load RATE; a run that failed or was disturbed on a busy machine
+# is run once more, and the less disturbed of the two is kept.
+try() {
+	load "$1"
+	busy || return 0
+	[ "$1" != "$P99_RATE" ] && [ "$OK" = 1 ] && return 0
+	s_line=$LINE s_ok=$OK s_w=$WCPU s_a=$ACPU s_ww=$WWAIT
+	say "  (machine busy: run again)"
+	load "$1"
+	if [ "$WWAIT" -gt "$s_ww" ]; then
+		LINE=$s_line OK=$s_ok WCPU=$s_w ACPU=$s_a WWAIT=$s_ww
+	fi
+}
+
 # bench_server NAME: start it, measure, stop it; appends to $RESULTS
 bench_server() {
 	name=$1
@@ -354,7 +378,7 @@ bench_server() {
 	cl_cpu=$WCPU
 	held=0 h_line="" h_cpu="" p99line="" p99cpu=""
 	if [ "$name" = afd ]; then
-		load "$P99_RATE"
+		try "$P99_RATE"
 		p99line=$LINE p99cpu=$WCPU
 		[ "$OK" = 1 ] && { held=$P99_RATE h_line=$LINE h_cpu=$WCPU%/$WWAIT%; }
 	fi
@@ -371,7 +395,7 @@ bench_server() {
 		if [ "$r" = "$held" ] && [ -n "$h_line" ]; then
 			OK=1   # already held in the p99 run
 		else
-			load "$r"
+			try "$r"
 		fi
 		if [ "$OK" = 1 ]; then
 			lpass=$r
