@@ -11,13 +11,11 @@
  *   3. ACK: never answered.
  *   4. semantic checks: Request-URI scheme (416), CSeq method (400).
  *   5. Max-Forwards: 0 -> 483, for every request (ACK excepted, above).
- *   6. unknown method -> 501 with Allow. Known methods afd will never serve
- *      (INFO, MESSAGE, REFER, PUBLISH) -> 501 with Allow as well: afd cannot
- *      serve them for any user (RFC 3261 21.5.2).
- *      Methods that afd serves in its design but that are not implemented
- *      yet (INVITE, BYE, CANCEL, SUBSCRIBE, NOTIFY, PRACK, UPDATE) -> 405
- *      with an Allow listing only what works today (REGISTER, OPTIONS), so a
- *      client learns at once what it can use.
+ *   6. unknown method -> 501 with Allow (RFC 3261 8.2.1). A method afd
+ *      recognises but does not serve (today: everything but REGISTER and
+ *      OPTIONS; INVITE, BYE, SUBSCRIBE, ... come with later issues) -> 405
+ *      with an Allow listing only what works today, so a client learns at
+ *      once what it can use.
  *   7. Require / Proxy-Require naming an option tag afd does not support ->
  *      420 with Unsupported listing them. Supported: "path" (RFC 3327) and
  *      "outbound" (RFC 5626), for REGISTER only. sec-agree is not supported
@@ -553,17 +551,11 @@ sipd_request(struct sipd *sd, const struct sip_msg *req,
 	case SIP_M_OPTIONS:
 	case SIP_M_REGISTER:
 		break;
-	case SIP_M_INVITE:
-	case SIP_M_BYE:
-	case SIP_M_CANCEL:
-	case SIP_M_SUBSCRIBE:
-	case SIP_M_NOTIFY:
-	case SIP_M_PRACK:
-	case SIP_M_UPDATE:
-		return sipd_answer_simple(sd, req, from, 405, NULL,
+	case SIP_M_UNKNOWN:
+		return sipd_answer_simple(sd, req, from, 501, NULL,
 		                          "Allow: " SIPD_ALLOW "\r\n");
 	default:
-		return sipd_answer_simple(sd, req, from, 501, NULL,
+		return sipd_answer_simple(sd, req, from, 405, NULL,
 		                          "Allow: " SIPD_ALLOW "\r\n");
 	}
 	sip_buf_init(&b, sd->batch, 128);

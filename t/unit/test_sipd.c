@@ -134,7 +134,9 @@ test_unknown_method(void)
 	            "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
+	/* recognised but not served: 405 (RFC 3261 8.2.1), not 501 */
+	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
 }
 
 static void
