@@ -767,6 +767,215 @@ test_sweep(void)
 	tsd_free(t);
 }
 
+
+/* ------------------------------------------------------- removal hook */
+
+struct gone_rec {
+	char contact[64], instance[64], call_id[32];
+	int64_t reg_id;
+	enum reg_why why;
+};
+static struct gone_rec gone[16];
+static int ngone;
+
+static void
+record_gone(void *arg, const struct db_binding *b, enum reg_why why)
+{
+	struct gone_rec *g;
+
+	(void)arg;
+	CU_ASSERT_STRING_EQUAL(b->aor, BOB);
+	CU_ASSERT(b->id > 0);
+	if (ngone >= 16)
+		return;
+	g = &gone[ngone++];
+	snprintf(g->contact, sizeof(g->contact), "%s", b->contact);
+	snprintf(g->instance, sizeof(g->instance), "%s",
+	         b->instance ? b->instance : "");
+	snprintf(g->call_id, sizeof(g->call_id), "%s", b->call_id);
+	g->reg_id = b->reg_id;
+	g->why = why;
+}
+
+/* Exactly the one removal expected since the last check. */
+static void
+expect_gone(const char *contact, enum reg_why why)
+{
+	CU_ASSERT_EQUAL(ngone, 1);
+	if (ngone >= 1) {
+		CU_ASSERT_STRING_EQUAL(gone[0].contact, contact);
+		CU_ASSERT_EQUAL(gone[0].why, why);
+	}
+}
+
+static int
+refuse_commit(void *arg)
+{
+	(void)arg;
+	return 1; /* COMMIT becomes ROLLBACK */
+}
+
+static void
+test_removal_hook(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const struct sipd_out *out;
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	reg_set_removal_hook(sipd_reg(t->sd), record_gone, NULL);
+	CU_ASSERT_STRING_EQUAL(reg_why_event(REG_WHY_EXPIRED), "expired");
+	CU_ASSERT_STRING_EQUAL(reg_why_event(REG_WHY_UNREGISTERED),
+	                       "unregistered");
+	CU_ASSERT_STRING_EQUAL(reg_why_event(REG_WHY_REPLACED), "unregistered");
+
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKh1", "h1", "1",
+	                "Contact: <sip:bob@10.0.0.1>, <sip:bob@10.0.0.2>, "
+	                "<sip:bob@10.0.0.3>\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0); /* additions are not removals */
+
+	/* expires=0: "unregistered", once, with the binding's facts */
+	r = tsd_one(t,
+	            REG("z9hG4bKh2", "h1", "2",
+	                "Contact: <sip:bob@10.0.0.1>;expires=0\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	expect_gone("sip:bob@10.0.0.1", REG_WHY_UNREGISTERED);
+	CU_ASSERT_STRING_EQUAL(gone[0].call_id, "h1");
+
+	/* refused REGISTERs fire nothing: stale CSeq (500), 423 */
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKh3", "h1", "1",
+	                "Contact: <sip:bob@10.0.0.2>;expires=0\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 500);
+	r = tsd_one(t,
+	            REG("z9hG4bKh4", "h1", "3",
+	                "Contact: <sip:bob@10.0.0.2>;expires=0, "
+	                "<sip:bob@10.0.0.9>;expires=5\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 423);
+	CU_ASSERT_EQUAL(ngone, 0);
+	CU_ASSERT_EQUAL(rows(t), 2);
+
+	/* a failed commit fires nothing and changes nothing */
+	sqlite3_commit_hook(sipd_db(t->sd), refuse_commit, NULL);
+	r = tsd_one(t,
+	            REG("z9hG4bKh5", "h1", "4",
+	                "Contact: <sip:bob@10.0.0.2>;expires=0\r\n"),
+	            SIP_TP_UDP);
+	sqlite3_commit_hook(sipd_db(t->sd), NULL, NULL);
+	CU_ASSERT_EQUAL(status_of(r), 500);
+	CU_ASSERT_EQUAL(ngone, 0);
+	CU_ASSERT_EQUAL(rows(t), 2);
+
+	/* in a batch: told only once the batch is committed */
+	{
+		const char m[] = REG("z9hG4bKh6", "h1", "5",
+		                     "Contact: <sip:bob@10.0.0.2>;expires=0\r\n");
+		sipd_batch_begin(t->sd);
+		sipd_handle(t->sd, m, strlen(m), &t->udp_peer);
+		CU_ASSERT_EQUAL(ngone, 0);
+		CU_ASSERT_EQUAL(sipd_batch_end(t->sd, &out), 1);
+		expect_gone("sip:bob@10.0.0.2", REG_WHY_UNREGISTERED);
+	}
+
+	/* Contact: * with Expires: 0 over TCP: each binding once */
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKh7", "h1", "6",
+	                "Contact: <sip:bob@10.0.0.4>\r\n"),
+	            SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+	r = tsd_one(t, REG("z9hG4bKh8", "h1", "7", "Contact: *\r\nExpires: 0\r\n"),
+	            SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 2);
+	for (int i = 0; i < ngone; i++)
+		CU_ASSERT_EQUAL(gone[i].why, REG_WHY_UNREGISTERED);
+	CU_ASSERT(ngone == 2 && strcmp(gone[0].contact, gone[1].contact) != 0);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	/* the same again: nothing left to remove */
+	ngone = 0;
+	r = tsd_one(t, REG("z9hG4bKh9", "h1", "8", "Contact: *\r\nExpires: 0\r\n"),
+	            SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+
+	/* RFC 5626: the same instance and reg-id at a new URI replaces */
+	r = tsd_one(t,
+	            REG("z9hG4bKha", "h2", "1",
+	                "Contact: <sip:bob@10.0.0.5;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+	r = tsd_one(t,
+	            REG("z9hG4bKhb", "h3", "1",
+	                "Contact: <sip:bob@10.0.0.6;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	expect_gone("sip:bob@10.0.0.5;ob", REG_WHY_REPLACED);
+	CU_ASSERT_STRING_EQUAL(gone[0].instance, INST);
+	CU_ASSERT_EQUAL(gone[0].reg_id, 1);
+	CU_ASSERT_STRING_EQUAL(gone[0].call_id, "h2");
+	CU_ASSERT_EQUAL(rows(t), 1);
+	/* a refresh of it is no removal */
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKhc", "h3", "2",
+	                "Contact: <sip:bob@10.0.0.6;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+
+	/* an expired row not yet swept, renewed by a REGISTER: "expired"
+	 * once, and the sweeper does not report it again */
+	CU_ASSERT_EQUAL(sqlite3_exec(t->peek,
+	                             "UPDATE registrations SET expires_at = "
+	                             "strftime('%s','now') - 5",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	r = tsd_one(t,
+	            REG("z9hG4bKhd", "h3", "3",
+	                "Contact: <sip:bob@10.0.0.6;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	expect_gone("sip:bob@10.0.0.6;ob", REG_WHY_EXPIRED);
+	ngone = 0;
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 0);
+	CU_ASSERT_EQUAL(ngone, 0);
+
+	/* the sweeper: a failed commit removes and fires nothing; then
+	 * "expired" once */
+	CU_ASSERT_EQUAL(sqlite3_exec(t->peek,
+	                             "UPDATE registrations SET expires_at = "
+	                             "strftime('%s','now') - 5",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	sqlite3_commit_hook(sipd_db(t->sd), refuse_commit, NULL);
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), -1);
+	sqlite3_commit_hook(sipd_db(t->sd), NULL, NULL);
+	CU_ASSERT_EQUAL(ngone, 0);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 1);
+	expect_gone("sip:bob@10.0.0.6;ob", REG_WHY_EXPIRED);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	ngone = 0;
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 0);
+	CU_ASSERT_EQUAL(ngone, 0);
+	tsd_free(t);
+}
+
 int
 suite_registrar(void)
 {
@@ -787,7 +996,8 @@ suite_registrar(void)
 	    !CU_add_test(s, "max contacts", test_register_max_contacts) ||
 	    !CU_add_test(s, "outbound, identities, tel",
 	                 test_register_outbound) ||
-	    !CU_add_test(s, "sweep", test_sweep))
+	    !CU_add_test(s, "sweep", test_sweep) ||
+	    !CU_add_test(s, "removal hook", test_removal_hook))
 		return -1;
 	return 0;
 }
