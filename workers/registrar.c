@@ -592,27 +592,44 @@ reg_delta(sip_str s, long *out)
 	return 0;
 }
 
-/* qvalue: "0", "1", "0.ddd", "1.000" -> 0 or -1 */
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+ * (RFC 3261 25.1), exactly: 0 with *out, or -1. A looser reading would
+ * store values it cannot echo ("0.99999" printed as 1.0). */
 static int
 reg_qvalue(sip_str s, double *out)
 {
-	char buf[8];
-	char *end;
-	double q;
+	int thousandths = 0, digits = 0;
 
 	s = sip_str_trim(s);
-	if (s.len == 0 || s.len >= sizeof(buf) ||
-	    !isdigit((unsigned char)s.s[0]))
+	if (s.len == 0 || (s.s[0] != '0' && s.s[0] != '1'))
 		return -1;
-	memcpy(buf, s.s, s.len);
-	buf[s.len] = '\0';
-	for (size_t i = 0; i < s.len; i++)
-		if (!isdigit((unsigned char)buf[i]) && buf[i] != '.')
+	if (s.len > 1 && (s.s[1] != '.' || s.len > 5))
+		return -1;
+	for (size_t i = 2; i < s.len; i++) {
+		if (s.s[i] < '0' || s.s[i] > '9')
 			return -1;
-	q = strtod(buf, &end);
-	if (*end != '\0' || q < 0 || q > 1)
+		thousandths = thousandths * 10 + (s.s[i] - '0');
+		digits++;
+	}
+	while (digits++ < 3)
+		thousandths *= 10;
+	if (s.s[0] == '1' && thousandths != 0)
 		return -1;
-	*out = q;
+	*out = s.s[0] == '1' ? 1.0 : thousandths / 1000.0;
+	return 0;
+}
+
+/* Does s hold a control octet (NUL, CR, LF, ...; HTAB is fine)? Such an
+ * octet is not SIP inside a parameter (qdtext and token have none), would
+ * truncate the stored text at a NUL and be echoed raw into the 200. */
+static int
+reg_has_ctl(sip_str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 1;
+	}
 	return 0;
 }
 
@@ -629,6 +646,10 @@ reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
 		return 500;
 	sip_buf_init(&pb, ctx, 128);
 	for (const struct sip_param *prm = a->params; prm; prm = prm->next) {
+		if (reg_has_ctl(prm->value)) {
+			*reason = "Invalid Contact Parameter";
+			return 400;
+		}
 		if (sip_str_caseeq_lit(prm->name, "expires")) {
 			if (prm->value.s == NULL ||
 			    reg_delta(prm->value, &k->expires) == -1) {
@@ -660,7 +681,10 @@ reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
 		} else if (sip_str_caseeq_lit(prm->name, "reg-id") &&
 		           prm->value.s != NULL) {
 			long id;
-			if (reg_delta(prm->value, &id) == -1 || id == 0) {
+			/* RFC 5626: 1 to 2^31-1; no clamping, which would
+			 * make two flows one */
+			if (reg_delta(prm->value, &id) == -1 || id == 0 ||
+			    id > 2147483647L) {
 				*reason = "Invalid reg-id Parameter";
 				return 400;
 			}

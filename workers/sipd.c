@@ -443,28 +443,35 @@ sipd_tag_supported(enum sip_method m, sip_str tag)
 }
 
 /* 420 check: collects unsupported Require/Proxy-Require tags into b as
- * "Unsupported: a, b\r\n". Returns the number found. */
+ * "Unsupported: a, b\r\n". Returns the number found. Every item of every
+ * field is looked at, however many there are. */
 static int
 sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_REQUIRE,
 	                                      SIP_HDR_PROXY_REQUIRE};
-	sip_str items[32];
 	int found = 0;
 
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		for (const struct sip_hdr *h = req->first[ids[i]]; h != NULL;
 		     h = h->next_same) {
-			int n = sip_split_tokens(h->value, items, 32);
-			for (int k = 0; k < n; k++) {
-				if (items[k].len == 0 ||
-				    sipd_tag_supported(req->mid, items[k]))
+			const char *p = h->value.s, *end = p + h->value.len;
+			while (p != NULL && p < end) {
+				const char *q = memchr(p, ',', (size_t)(end - p));
+				sip_str it;
+				if (q == NULL)
+					q = end;
+				it = sip_str_trim(
+				    (sip_str){p, (size_t)(q - p)});
+				p = q + 1;
+				if (it.len == 0 ||
+				    sipd_tag_supported(req->mid, it))
 					continue;
 				if (found)
 					sip_buf_add(b, ", ", 2);
 				else
 					sip_buf_add(b, "Unsupported: ", 13);
-				sip_buf_adds(b, items[k]);
+				sip_buf_adds(b, it);
 				found++;
 			}
 		}

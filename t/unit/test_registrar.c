@@ -976,6 +976,209 @@ test_removal_hook(void)
 	tsd_free(t);
 }
 
+
+/* ------------------------------------------------ hostile REGISTERs */
+
+/* REG with a binary-safe length (the message may hold NUL bytes). */
+static const char *
+reg_bin(struct tsd *t, const char *m, size_t len)
+{
+	return tsd_onen(t, m, len, SIP_TP_UDP);
+}
+
+static void
+test_hostile_register(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+	char big[4096];
+	size_t o;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+
+	/* an unsupported Require tag after 40 supported ones: still 420 */
+	o = (size_t)snprintf(big, sizeof(big), "Require: ");
+	for (int i = 0; i < 40; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "path, ");
+	snprintf(big + o, sizeof(big) - o, "evil\r\n");
+	{
+		char m[8192];
+		snprintf(m, sizeof(m),
+		         REG("z9hG4bKx1", "x1", "1", "%sContact: <sip:bob@1.1.1.1>\r\n"),
+		         big);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 420);
+		CU_ASSERT(r && strstr(r, "\r\nUnsupported: evil\r\n") != NULL);
+		CU_ASSERT_EQUAL(rows(t), 0);
+	}
+
+	/* a raw NUL inside a quoted +sip.instance: not SIP (qdtext has no
+	 * NUL); stored it would truncate the params (every later 200 of the
+	 * AOR would carry an unterminated quote) and make two instances
+	 * collide */
+	{
+		static const char m[] =
+		    REG("z9hG4bKx2", "x2", "1",
+		        "Contact: <sip:bob@1.1.1.2>;reg-id=1;"
+		        "+sip.instance=\"<urn:a\0x>\"\r\n");
+		r = reg_bin(t, m, sizeof(m) - 1);
+		CU_ASSERT_EQUAL(status_of(r), 400);
+		CU_ASSERT_EQUAL(rows(t), 0);
+	}
+	/* a bare CR inside a quoted parameter would be echoed into the 200 */
+	r = tsd_one(t,
+	            REG("z9hG4bKx3", "x3", "1",
+	                "Contact: <sip:bob@1.1.1.3>;+sip.instance="
+	                "\"<urn:b>\rInjected: yes\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	CU_ASSERT(r == NULL || strstr(r, "\rInjected") == NULL);
+	CU_ASSERT_EQUAL(rows(t), 0);
+
+	/* reg-id is 1 to 2^31-1 (RFC 5626): no silent clamping */
+	r = tsd_one(t,
+	            REG("z9hG4bKx4", "x4", "1",
+	                "Contact: <sip:bob@1.1.1.4>;reg-id=4294967296;"
+	                "+sip.instance=\"<urn:c>\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	r = tsd_one(t,
+	            REG("z9hG4bKx5", "x5", "1",
+	                "Contact: <sip:bob@1.1.1.4>;reg-id=2147483648;"
+	                "+sip.instance=\"<urn:c>\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	r = tsd_one(t,
+	            REG("z9hG4bKx6", "x6", "1",
+	                "Contact: <sip:bob@1.1.1.4>;reg-id=2147483647;"
+	                "+sip.instance=\"<urn:c>\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(tsd_count(t, "SELECT reg_id FROM registrations "
+	                             "WHERE aor = ?1", BOB),
+	                2147483647LL);
+
+	/* qvalue grammar (RFC 3261 25.1): at most three decimals, <= 1 */
+	static const char *const badq[] = {"0.99999", "1.0000001", "00.5",
+	                                   "1.5", ".5", "0,5", "1.001"};
+	for (size_t i = 0; i < sizeof(badq) / sizeof(badq[0]); i++) {
+		char m[1024];
+		snprintf(m, sizeof(m),
+		         REG("z9hG4bKq%zu", "q1", "%zu",
+		             "Contact: <sip:bob@1.1.1.5>;q=%s\r\n"),
+		         i, i + 1, badq[i]);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 400);
+		if (status_of(r) != 400)
+			fprintf(stderr, "q=%s accepted\n", badq[i]);
+	}
+	CU_ASSERT_EQUAL(rows(t), 1);
+	r = tsd_one(t,
+	            REG("z9hG4bKq9", "q1", "20",
+	                "Contact: <sip:bob@1.1.1.5>;q=0.125, "
+	                "<sip:bob@1.1.1.6>;q=1.000, <sip:bob@1.1.1.7>;q=0.\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.5>;q=0.125;") != NULL);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.6>;q=1.0;") != NULL);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.7>;q=0.0;") != NULL);
+	CU_ASSERT_EQUAL(rows(t), 4);
+
+	/* expires beyond 2^32 is clamped then lowered to max_expires; a
+	 * negative one is malformed */
+	r = tsd_one(t,
+	            REG("z9hG4bKe1", "e1", "1",
+	                "Contact: <sip:bob@1.1.1.5>;expires=4294967296\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.5>;expires=600000\r\n") !=
+	                   NULL);
+	r = tsd_one(t,
+	            REG("z9hG4bKe2", "e1", "2",
+	                "Contact: <sip:bob@1.1.1.5>;expires=-1\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	r = tsd_one(t,
+	            REG("z9hG4bKe3", "e1", "3",
+	                "Contact: <sip:bob@1.1.1.5>\r\nExpires: -1\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+
+	/* a new Call-ID replaces the binding whatever its CSeq (10.3 step 7) */
+	r = tsd_one(t,
+	            REG("z9hG4bKc1", "other-call", "1",
+	                "Contact: <sip:bob@1.1.1.5>;expires=300\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_STRING_EQUAL(tsd_text(t,
+	                                "SELECT call_id FROM registrations "
+	                                "WHERE contact = ?1",
+	                                "sip:bob@1.1.1.5"),
+	                       "other-call");
+
+	/* the same contact twice in one REGISTER: one binding, last wins */
+	r = tsd_one(t,
+	            REG("z9hG4bKd1", "d1", "1",
+	                "Contact: <sip:bob@1.1.1.8>;expires=100, "
+	                "<sip:bob@1.1.1.8>;expires=200\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.8>;expires=200\r\n") != NULL);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT count(*) FROM registrations "
+	                          "WHERE contact = ?1",
+	                          "sip:bob@1.1.1.8"),
+	                1);
+	CU_ASSERT_EQUAL(rows(t), 5);
+
+	/* more contacts than max_contacts (10) in one REGISTER: 503, none */
+	o = (size_t)snprintf(big, sizeof(big), "Contact: ");
+	for (int i = 0; i < 12; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+		                      "%s<sip:bob@2.2.2.%d>", i ? ", " : "", i);
+	snprintf(big + o, sizeof(big) - o, "\r\n");
+	{
+		char m[8192];
+		snprintf(m, sizeof(m), REG("z9hG4bKm1", "m1", "1", "%s"), big);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 503);
+		CU_ASSERT_EQUAL(rows(t), 5);
+	}
+	/* 65 Contact values: 400 */
+	o = 0;
+	for (int i = 0; i < 65; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+		                      "Contact: <sip:bob@3.3.3.%d>\r\n", i);
+	{
+		char m[8192];
+		snprintf(m, sizeof(m), REG("z9hG4bKm2", "m2", "1", "%s"), big);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 400);
+		CU_ASSERT_EQUAL(rows(t), 5);
+	}
+
+	/* %00 in the To user stays escaped: its own AOR, no truncation */
+	r = tsd_one(t,
+	            "REGISTER sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKn1\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:bob%00x@afd.test>;tag=n\r\n"
+	            "To: <sip:bob%00x@afd.test>\r\n"
+	            "Call-ID: n1\r\nCSeq: 1 REGISTER\r\n"
+	            "Contact: <sip:bob%00x@1.1.1.9>\r\n"
+	            "Content-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT count(*) FROM registrations "
+	                          "WHERE aor = ?1",
+	                          "sip:bob%00x@afd.test"),
+	                1);
+	CU_ASSERT_EQUAL(rows(t), 5);
+	tsd_free(t);
+}
+
 int
 suite_registrar(void)
 {
@@ -997,7 +1200,8 @@ suite_registrar(void)
 	    !CU_add_test(s, "outbound, identities, tel",
 	                 test_register_outbound) ||
 	    !CU_add_test(s, "sweep", test_sweep) ||
-	    !CU_add_test(s, "removal hook", test_removal_hook))
+	    !CU_add_test(s, "removal hook", test_removal_hook) ||
+	    !CU_add_test(s, "hostile REGISTERs", test_hostile_register))
 		return -1;
 	return 0;
 }
