@@ -372,8 +372,11 @@ reg_expiry(long param, long header, const struct conf *c)
 
 	if (e == 0)
 		return 0;
+	/* RFC 3261 10.3 step 7: 423 "if and only if" the interval is below
+	 * one hour (and min_expires); a longer one under a min_expires above
+	 * an hour is raised to it (the 200 says so). */
 	if (e < c->min_expires)
-		return -1;
+		return e < 3600 ? -1 : c->min_expires;
 	if (e > c->max_expires)
 		e = c->max_expires;
 	return e;

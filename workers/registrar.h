@@ -144,9 +144,10 @@ char *reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
               int *status, const char **reason);
 
 /* The expiry a contact gets: its expires param (>= 0) else the Expires
- * header (>= 0) else default_expires; above max_expires lowered to it.
- * Returns the seconds (0: remove), or -1 when it is below min_expires
- * (423). */
+ * header (>= 0) else default_expires; above max_expires lowered to it;
+ * below min_expires but at least an hour raised to it. Returns the seconds
+ * (0: remove), or -1 when it is below min_expires and below an hour
+ * (423, RFC 3261 10.3 step 7). */
 long reg_expiry(long param, long header, const struct conf *c);
 
 enum reg_cseq { REG_CSEQ_OK, REG_CSEQ_RETRANS, REG_CSEQ_STALE };

@@ -47,6 +47,17 @@ test_expiry(void)
 	CU_ASSERT_EQUAL(reg_expiry(60, -1, &RC), 60);     /* min itself ok */
 	CU_ASSERT_EQUAL(reg_expiry(7201, -1, &RC), 7200); /* lowered */
 	CU_ASSERT_EQUAL(reg_expiry(-1, 4294967295L, &RC), 7200);
+	/* RFC 3261 10.3 step 7: 423 only for an interval under one hour;
+	 * with min_expires above an hour a longer one is raised to it */
+	{
+		struct conf c2 = RC;
+		c2.min_expires = 7200;
+		c2.max_expires = 86400;
+		CU_ASSERT_EQUAL(reg_expiry(3599, -1, &c2), -1);
+		CU_ASSERT_EQUAL(reg_expiry(3600, -1, &c2), 7200);
+		CU_ASSERT_EQUAL(reg_expiry(5000, -1, &c2), 7200);
+		CU_ASSERT_EQUAL(reg_expiry(7201, -1, &c2), 7201);
+	}
 }
 
 /* -------------------------------------------------------------- CSeq */
