@@ -362,7 +362,7 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 	conf_defaults(c);
 	p->c = c;
 	if ((p->f = fopen(path, "r")) == NULL) {
-		snprintf(err, errsz, "%s:0: cannot open: %s", path,
+		snprintf(err, errsz, "%s: cannot open: %s", path,
 		         strerror(errno));
 		goto done;
 	}

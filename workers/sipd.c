@@ -30,6 +30,8 @@
  * REGISTER runs in its own SAVEPOINT (registrar.c); sipd_batch_end()
  * commits, and if that fails every answer that depended on the transaction
  * is rebuilt as 500 with Retry-After: 1. No answer leaves before its commit.
+ * The registrar's removal hook is told of the batch's removed bindings only
+ * after the COMMIT succeeded (reg_txn_end); a failed batch tells it nothing.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -84,6 +86,8 @@ sipd_destroy(struct sipd *sd)
 	 * registrar first, then close. */
 	if (sd->in_txn)
 		db_rollback(sd->db);
+	if (sd->reg != NULL)
+		reg_txn_end(sd->reg, 0);
 	TALLOC_FREE(sd->reg);
 	if (sd->db != NULL)
 		db_close(sd->db);
@@ -146,6 +150,7 @@ sipd_batch_begin(struct sipd *sd)
 		          "rolling it back");
 		db_rollback(sd->db);
 		sd->in_txn = 0;
+		reg_txn_end(sd->reg, 0);
 	}
 	/* Freeing the batch empties the pool: the next batch's allocations
 	 * are bump allocations in the same block (no malloc per message). */
@@ -438,28 +443,35 @@ sipd_tag_supported(enum sip_method m, sip_str tag)
 }
 
 /* 420 check: collects unsupported Require/Proxy-Require tags into b as
- * "Unsupported: a, b\r\n". Returns the number found. */
+ * "Unsupported: a, b\r\n". Returns the number found. Every item of every
+ * field is looked at, however many there are. */
 static int
 sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_REQUIRE,
 	                                      SIP_HDR_PROXY_REQUIRE};
-	sip_str items[32];
 	int found = 0;
 
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		for (const struct sip_hdr *h = req->first[ids[i]]; h != NULL;
 		     h = h->next_same) {
-			int n = sip_split_tokens(h->value, items, 32);
-			for (int k = 0; k < n; k++) {
-				if (items[k].len == 0 ||
-				    sipd_tag_supported(req->mid, items[k]))
+			const char *p = h->value.s, *end = p + h->value.len;
+			while (p != NULL && p < end) {
+				const char *q = memchr(p, ',', (size_t)(end - p));
+				sip_str it;
+				if (q == NULL)
+					q = end;
+				it = sip_str_trim(
+				    (sip_str){p, (size_t)(q - p)});
+				p = q + 1;
+				if (it.len == 0 ||
+				    sipd_tag_supported(req->mid, it))
 					continue;
 				if (found)
 					sip_buf_add(b, ", ", 2);
 				else
 					sip_buf_add(b, "Unsupported: ", 13);
-				sip_buf_adds(b, items[k]);
+				sip_buf_adds(b, it);
 				found++;
 			}
 		}
@@ -517,6 +529,7 @@ sipd_register(struct sipd *sd, const struct sip_msg *req,
 			 * its answers become 500s now, the next REGISTER
 			 * starts afresh. */
 			sd->in_txn = 0;
+			reg_txn_end(sd->reg, 0);
 			sipd_fail_batch(sd);
 		}
 		return sipd_answer_simple(sd, req, from, 500, NULL,
@@ -652,7 +665,11 @@ sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 		if (db_commit(sd->db) == -1) {
 			log_warnx("sipd: batch commit failed; answering 500");
 			db_rollback(sd->db);
+			reg_txn_end(sd->reg, 0);
 			sipd_fail_batch(sd);
+		} else {
+			/* the removal hook hears of what is now durable */
+			reg_txn_end(sd->reg, 1);
 		}
 	}
 	/* drop the answers that could not be built at all */
