@@ -26,6 +26,8 @@
 #include "workers/worker.h"
 
 #define CKPT_TIMER_MS 1000
+#define CKPT_PASSES 4
+#define CKPT_TAIL 32 /* frames */
 #define CKPT_KICKERS 8 /* remembered kickers (u0 and a few tN) */
 
 struct ckpt {
@@ -64,26 +66,38 @@ ckpt_done(struct ckpt *ck, int frames, int copied)
 	ck->nkickers = 0;
 }
 
-/* One PASSIVE checkpoint; why: "kick", "timer" or "start". */
+/*
+ * Checkpoint; why: "kick", "timer" or "start". PASSIVE passes back to
+ * back: each copies what the workers committed during the last, so the
+ * tail shrinks; stop when a pass had at most CKPT_TAIL frames to copy (or
+ * after CKPT_PASSES), then let the kickers copy the rest (CKPT_DONE): the
+ * less is left, the shorter their pause.
+ */
 static void
 ckpt_run(struct ckpt *ck, const char *why)
 {
 	uint64_t t0 = uv_hrtime();
-	int frames, copied, kicks = ck->kicks, r;
+	int frames, copied, kicks = ck->kicks, r, pass, prev = 0;
 
 	ck->kicks = 0;
-	r = db_checkpoint(ck->w->db, &frames, &copied);
-	if (r == -1)
-		return;
-	ck->runs++;
+	for (pass = 1;; pass++) {
+		r = db_checkpoint(ck->w->db, &frames, &copied);
+		if (r == -1)
+			return;
+		ck->runs++;
+		if (r != 0 || frames <= 0 || copied < frames ||
+		    frames - prev <= CKPT_TAIL || pass == CKPT_PASSES)
+			break;
+		prev = copied;
+	}
 	if (r == 0 && frames > 0)
 		ckpt_done(ck, frames, copied);
 	/* The timer's checkpoint of an unchanged WAL says nothing new. */
 	if (kicks > 0 || copied != ck->last_copied)
-		log_debug("checkpoint (%s, %d kicks%s): %d of %d WAL frames in "
-		          "the database file, %.1f ms",
-		          why, kicks, r == 1 ? ", busy" : "", copied, frames,
-		          (double)(uv_hrtime() - t0) / 1e6);
+		log_debug("checkpoint (%s, %d kicks, %d passes%s): %d of %d WAL "
+		          "frames in the database file, %.1f ms",
+		          why, kicks, pass, r == 1 ? ", busy" : "", copied,
+		          frames, (double)(uv_hrtime() - t0) / 1e6);
 	ck->last_copied = copied;
 }
 

@@ -176,13 +176,17 @@ worker_ckpt_done(void *arg, struct ipc_msg *m)
 {
 	struct worker *w = arg;
 	uint32_t frames, copied;
+	uint64_t t0 = uv_hrtime();
 	int f, c;
 
 	if (ipc_get_u32(m, &frames) == -1 || ipc_get_u32(m, &copied) == -1 ||
 	    ipc_get_end(m) == -1)
 		return -1;
-	if (w->sipd != NULL)
-		db_checkpoint(sipd_db(w->sipd), &f, &c);
+	if (w->sipd == NULL || db_checkpoint(sipd_db(w->sipd), &f, &c) != 0)
+		return 0;
+	log_trace("checkpoint after the checkpointer's (%u of %u): %d of %d "
+	          "frames, %.2f ms",
+	          copied, frames, c, f, (double)(uv_hrtime() - t0) / 1e6);
 	return 0;
 }
 
