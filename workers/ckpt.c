@@ -5,8 +5,12 @@
  * COMMIT: SQLite's automatic checkpoint is replaced by a WAL hook on every
  * worker connection (schema/db.h) that sends this process IPC_CKPT_KICK
  * when the WAL passes DB_WAL_KICK_FRAMES. Kicks that arrive together make
- * one checkpoint. A timer (CKPT_TIMER_MS) checkpoints too, so a WAL that
- * stays below the threshold still reaches the database file.
+ * one checkpoint: PASSIVE passes back to back until the tail committed
+ * meanwhile is short, then IPC_CKPT_DONE to the kickers, which copy that
+ * tail themselves between two transactions so that the WAL starts over
+ * (see db_checkpoint in schema/db.h). A timer (CKPT_TIMER_MS) checkpoints
+ * too, so a WAL that stays below the threshold still reaches the database
+ * file.
  *
  * It runs no SIP service and serves no client; it takes the common worker
  * life of worker.c (control channel, workers row, sibling socket
@@ -124,6 +128,12 @@ ckpt_on_kick(void *arg, struct ipc_msg *m)
 	int i;
 
 	if (ipc_get_u32(m, &frames) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	/* A worker's slot ("u0", "t3"): it names the socket CKPT_DONE goes
+	 * to, so nothing else. */
+	if (m->hdr.slot[0] < 'a' || m->hdr.slot[0] > 'z' ||
+	    m->hdr.slot[1] == '\0' ||
+	    strspn(m->hdr.slot + 1, "0123456789") != strlen(m->hdr.slot + 1))
 		return -1;
 	log_trace("kick from %s: %u frames", m->hdr.slot, frames);
 	for (i = 0; i < ck->nkickers; i++)
