@@ -6,9 +6,10 @@
  * worker connection (schema/db.h) that sends this process IPC_CKPT_KICK
  * when the WAL passes DB_WAL_KICK_FRAMES. Kicks that arrive together make
  * one checkpoint: PASSIVE passes back to back until the tail committed
- * meanwhile is short, then IPC_CKPT_DONE to the kickers, which copy that
- * tail themselves between two transactions so that the WAL starts over
- * (see db_checkpoint in schema/db.h). A timer (CKPT_TIMER_MS) checkpoints
+ * meanwhile is short; and when the WAL has grown to DB_WAL_RESTART_FRAMES,
+ * IPC_CKPT_DONE to the kickers, which copy that tail themselves between
+ * two transactions so that the WAL starts over (see db_checkpoint in
+ * schema/db.h). A timer (CKPT_TIMER_MS) checkpoints
  * too, so a WAL that stays below the threshold still reaches the database
  * file.
  *
@@ -94,7 +95,7 @@ ckpt_run(struct ckpt *ck, const char *why)
 			break;
 		prev = copied;
 	}
-	if (r == 0 && frames > 0)
+	if (r == 0 && frames >= DB_WAL_RESTART_FRAMES)
 		ckpt_done(ck, frames, copied);
 	/* The timer's checkpoint of an unchanged WAL says nothing new. */
 	if (kicks > 0 || copied != ck->last_copied)

@@ -32,7 +32,7 @@ burst() {
 		sip -i -s -w $(( 5000 * SCALE )) >"$2" 2>"$2.err"
 }
 
-N=4000
+N=6000
 burst $N "$TMP/b1.out"
 assert_eq $N "$(grep -c '^SIP/2.0 200 ' "$TMP/b1.out")" "200s to the first burst"
 assert_eq $N "$(sql "SELECT count(*) FROM registrations")" "bindings after the first burst"
@@ -47,15 +47,15 @@ echo "$kicked" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") {
 		n++; if ($(i+2) < 1000 || $i < $(i+2) * 0.9) bad = 1; if ($i == $(i+2)) all++ } }
 	END { exit bad || all * 2 < n }' || fail "a kicked checkpoint ran early or copied too little"
 assert_no_match 'checkpoint in-line' "$(cat "$AFD_LOG")" "the log (no worker checkpointed in-line)"
-# The WAL started over after each round: the checkpoints saw ~1000 frames
-# each, not a WAL growing through the whole burst (some 20,000 frames),
-# and its file stayed far below the in-line bound (16,384 frames).
-[ "$(echo "$kicked" | wc -l)" -ge 3 ] || fail "fewer than 3 kicked checkpoints"
-echo "$kicked" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") { n++; if ($(i+2) < 3000) small++ } }
-	END { exit small * 2 < n }' || fail "the WAL did not start over between checkpoints"
+# The WAL started over (the checkpointer's CKPT_DONE once it held 8192
+# frames, then the UDP worker's own short checkpoint) instead of growing
+# through the whole burst (some 30,000 frames) to the in-line bound
+# (16,384): a kicked checkpoint saw fewer frames than the one before.
+echo "$kicked" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") { if ($(i+2) < last) drop = 1; last = $(i+2) } }
+	END { exit !drop }' || fail "the WAL did not start over"
 frames=$(wal_frames)
 say "WAL file: $frames frames after $N REGISTERs"
-assert_le "$frames" 8000 "WAL frames"
+assert_le "$frames" 16000 "WAL frames"
 
 # kill -9 in the middle of a burst, of a checkpointer that has lived more
 # than a second (a younger one is replaced after a back-off).
