@@ -733,6 +733,29 @@ test_uri_eq(void)
 	CU_ASSERT_EQUAL(uri_eq_s("tel:+1555", "tel:+1556"), 0);
 }
 
+
+/* A CR that does not end a line is not LWS (RFC 3261 25.1): the fuzzer's
+ * "CSeq: 70\rOPTIONS" was accepted and its answer, printed unfolded, said
+ * "CSeq: 70OPTIONS" */
+static void
+test_bare_cr(void)
+{
+	TALLOC_CTX *c = talloc_new(NULL);
+	const size_t max = SIP_MAX_MSG_DEFAULT;
+
+	expect_err(mutate(c, seed_reg1, "Expires: ", "X-A: 1\r2\r\nExpires: "),
+	           SIP_TP_UDP, max, 400, "Malformed Header Line");
+	expect_err(mutate(c, seed_reg1, "Expires: ", "X-A: 1\r\r\nExpires: "),
+	           SIP_TP_UDP, max, 400, "Malformed Header Line");
+	/* folding stays fine */
+	{
+		char *b = with_fields(c, "X-A: 1\r\n 2\r\n");
+		TALLOC_CTX *t = talloc_new(c);
+		CU_ASSERT_PTR_NOT_NULL(parse_ok(t, b, strlen(b), SIP_TP_UDP));
+	}
+	talloc_free(c);
+}
+
 int
 suite_sip(void)
 {
@@ -752,7 +775,8 @@ suite_sip(void)
 	                 test_via_and_compact) ||
 	    !CU_add_test(s, "strings and tokens", test_strings) ||
 	    !CU_add_test(s, "limits", test_limits) ||
-	    !CU_add_test(s, "URI equality (19.1.4)", test_uri_eq))
+	    !CU_add_test(s, "URI equality (19.1.4)", test_uri_eq) ||
+	    !CU_add_test(s, "bare CR", test_bare_cr))
 		return -1;
 	return 0;
 }
