@@ -29,7 +29,7 @@ FROM_USER='u$BRANCH' req REGISTER "sip:$DOMAIN" 'Contact: <sip:u$BRANCH@127.0.0.
 burst() {
 	local i
 	for ((i = 0; i < $1; i++)); do echo "$TMP/reg.sip"; done |
-		sip -i -s -w $(( 5000 * SCALE )) >"$2"
+		sip -i -s -w $(( 5000 * SCALE )) >"$2" 2>"$2.err"
 }
 
 N=4000
@@ -66,7 +66,9 @@ bpid=$!
 E2E_PIDS="$E2E_PIDS $bpid"
 wait_for "log_since 'db checkpointer: debug: checkpoint \\(kick'" 5 || fail "no kicked checkpoint in the second burst"
 kill -9 "$c0"
-wait "$bpid" || fail "the second burst did not get every answer"
+# (its exit status says nothing more than the count below, and sipsend -i
+# has a leak report under ASan that makes it non-zero)
+wait "$bpid"
 assert_eq $N "$(grep -c '^SIP/2.0 200 ' "$TMP/b2.out")" "200s to the burst with the checkpointer killed"
 wait_for "log_new | grep -E 'db checkpointer c0 \\(pid $c0\\) killed by signal 9.*replacing it now'" 2 || {
 	log_new | grep -v 'debug: checkpoint'
