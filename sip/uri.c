@@ -238,8 +238,14 @@ sip_uri_octet(const char **p, const char *end)
 static int
 sip_uri_part_eq(sip_str a, sip_str b, int caseless)
 {
-	const char *p = a.s, *pe = a.s + a.len, *q = b.s, *qe = b.s + b.len;
+	const char *p, *pe, *q, *qe;
 
+	if (a.len == 0 || b.len == 0) /* absent parts are NULL slices */
+		return a.len == b.len;
+	p = a.s;
+	pe = a.s + a.len;
+	q = b.s;
+	qe = b.s + b.len;
 	while (p < pe && q < qe) {
 		int x = sip_uri_octet(&p, pe), y = sip_uri_octet(&q, qe);
 		if (caseless) {
