@@ -1,7 +1,8 @@
 /*
  * daemon/master.c: the master. It brings the schema up to date (and closes
  * that connection before any fork), binds the UDP and TCP sockets, forks
- * the workers through proc_fork(), and supervises them in its libuv loop
+ * the workers (the UDP worker, the checkpointer, the TCP pool) through
+ * proc_fork(), and supervises them in its libuv loop
  * (rules in daemon/proc.h). It accepts TCP connections and hands each to
  * an idle TCP worker over the worker's control channel, keeping its own
  * copy of the descriptor until the worker reports the connection closed,
@@ -98,8 +99,10 @@ struct master {
 	uv_idle_t *idle; /* keeps the loop from sleeping while spawns wait */
 	uv_timer_t *backlog_timer, *stop_timer;
 	uv_timer_t *trim_timer; /* retires idle TCP workers beyond the spares */
-	struct mslot *slots;    /* [0] u0, [1 + i] ti */
-	int nslots;
+	/* One slot per kind that is not a pool (u0, c0), in proc_kinds'
+	 * order, then the TCP pool: [tcp0 + i] is ti. */
+	struct mslot *slots;
+	int nslots, tcp0;
 	uint64_t next_conn_id;
 	int stopping;
 	int exit_code;
@@ -134,7 +137,7 @@ master_want(struct mslot *s)
 static struct mslot *
 master_idle_tcp(struct master *m)
 {
-	for (int i = 1; i < m->nslots; i++)
+	for (int i = m->tcp0; i < m->nslots; i++)
 		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
 			return &m->slots[i];
 	return NULL;
@@ -487,7 +490,7 @@ master_pool(struct master *m)
 
 	if (m->stopping)
 		return;
-	for (int i = 1; i < m->nslots; i++) {
+	for (int i = m->tcp0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 
 		if (s->state == SLOT_EMPTY)
@@ -496,7 +499,7 @@ master_pool(struct master *m)
 		if (s->conn == NULL && s->state != SLOT_RETIRING)
 			spare++;
 	}
-	for (int i = 1; i < m->nslots && spare < m->conf->tcp_min_spare &&
+	for (int i = m->tcp0; i < m->nslots && spare < m->conf->tcp_min_spare &&
 	                total < m->conf->tcp_max;
 	     i++) {
 		if (m->slots[i].state != SLOT_EMPTY)
@@ -521,10 +524,11 @@ master_on_trim(uv_timer_t *t)
 
 	if (m->stopping)
 		return;
-	for (int i = 1; i < m->nslots; i++)
+	for (int i = m->tcp0; i < m->nslots; i++)
 		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
 			idle++;
-	for (int i = m->nslots - 1; i >= 1 && idle > m->conf->tcp_min_spare;
+	for (int i = m->nslots - 1;
+	     i >= m->tcp0 && idle > m->conf->tcp_min_spare;
 	     i--) {
 		struct mslot *s = &m->slots[i];
 
@@ -813,16 +817,27 @@ master_setup(struct master *m)
 		return -1;
 	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL)
 		return -1;
-	m->nslots = 1 + c->tcp_max;
+	m->tcp0 = 0;
+	for (int k = 0; k < PROC__COUNT; k++)
+		if (!proc_kinds[k].pool)
+			m->tcp0++;
+	m->nslots = m->tcp0 + c->tcp_max;
 	m->slots = talloc_zero_array(m, struct mslot, m->nslots);
 	if (m->slots == NULL)
 		return -1;
-	for (int i = 0; i < m->nslots; i++) {
+	for (int i = 0, k = 0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 
 		s->m = m;
-		s->kind = i == 0 ? PROC_UDP : PROC_TCP;
-		s->index = i == 0 ? 0 : i - 1;
+		if (i < m->tcp0) {
+			while (proc_kinds[k].pool)
+				k++;
+			s->kind = (enum proc_kind)k++;
+			s->index = 0;
+		} else {
+			s->kind = PROC_TCP;
+			s->index = i - m->tcp0;
+		}
 		s->ctl_fd = -1;
 		proc_slot_name(s->name, sizeof(s->name), s->kind, s->index);
 		s->backoff_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init);
@@ -856,7 +871,8 @@ master_setup(struct master *m)
 	uv_check_start(m->check, master_on_check);
 	uv_timer_start(m->trim_timer, master_on_trim, MASTER_TRIM_MS,
 	               MASTER_TRIM_MS);
-	master_want(&m->slots[0]);
+	for (int i = 0; i < m->tcp0; i++)
+		master_want(&m->slots[i]);
 	master_pool(m);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * daemon/proc.c: the process table (one row per kind of worker: its name,
- * title, slot prefix, start function and control handlers) and proc_fork(),
+ * title, slot prefix, start function, handlers, priority) and proc_fork(),
  * the one place afd forks. The child's clean start (new loop, new
  * randomness, its own database connection, title) is workers/worker.c.
  */
@@ -15,8 +15,12 @@
 #include "workers/worker.h"
 
 const struct proc_kind_info proc_kinds[PROC__COUNT] = {
-    [PROC_UDP] = {"udp", "udp worker", 'u', 0, udp_start, udp_ctl_handlers},
-    [PROC_TCP] = {"tcp", "tcp worker", 't', 1, tcp_start, tcp_ctl_handlers},
+    [PROC_UDP] = {"udp", "udp worker", 'u', 0, udp_start, udp_ctl_handlers,
+                  1, NULL, 0},
+    [PROC_TCP] = {"tcp", "tcp worker", 't', 1, tcp_start, tcp_ctl_handlers,
+                  1, NULL, 0},
+    [PROC_CKPT] = {"checkpointer", "db checkpointer", 'c', 0, ckpt_start,
+                   ckpt_ctl_handlers, 0, ckpt_sib_handlers, CKPT_NICE},
 };
 
 void

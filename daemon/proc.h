@@ -18,6 +18,8 @@
  *    longer resets it and is replaced at once.
  *  - a TCP connection whose worker crashed PROC_MAX_RESUMES times while
  *    serving it is closed (it is probably what kills them).
+ *  - the checkpointer (c0) is one slot like u0: replaced at once after a
+ *    crash; while it is down the workers checkpoint in-line (schema/db.h).
  *  - the TCP pool: tcp_min_spare idle workers are kept ready (a new one
  *    is forked as soon as a connection takes one), never more than
  *    tcp_max in all; beyond that a connection waits in the kernel's
@@ -40,7 +42,7 @@
 #define PROC_BACKOFF_MAX_MS 10000
 #define PROC_MAX_RESUMES 3
 
-enum proc_kind { PROC_UDP, PROC_TCP, PROC__COUNT };
+enum proc_kind { PROC_UDP, PROC_TCP, PROC_CKPT, PROC__COUNT };
 
 struct worker;
 
@@ -54,6 +56,12 @@ struct proc_kind_info {
 	int (*start)(struct worker *w);
 	/* Its handlers for messages from the master. */
 	ipc_handler_fn *const *ctl_handlers;
+	/* It runs the SIP service (and takes SIP_FORWARD / SIP_SEND on its
+	 * sibling socket); else sib_handlers are its sibling handlers. */
+	int sip;
+	ipc_handler_fn *const *sib_handlers;
+	/* nice value (setpriority) for the kind, 0: unchanged */
+	int nice;
 };
 
 extern const struct proc_kind_info proc_kinds[PROC__COUNT];

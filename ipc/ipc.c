@@ -23,6 +23,8 @@ static const char *const ipc_names[IPC__COUNT] = {
     [IPC_CONN_CLOSED] = "CONN_CLOSED",
     [IPC_SIP_FORWARD] = "SIP_FORWARD",
     [IPC_SIP_SEND] = "SIP_SEND",
+    [IPC_CKPT_KICK] = "CKPT_KICK",
+    [IPC_CKPT_DONE] = "CKPT_DONE",
 };
 
 /* Which types may carry a descriptor. */

@@ -51,6 +51,15 @@ enum ipc_type {
 	                    on the receiver's transport; hdr conn_id names
 	                    the TCP connection */
 
+	/* worker <-> checkpointer (over <run_dir>/c0.sock, <slot>.sock) */
+	IPC_CKPT_KICK, /* u32 frames: the sender's commit left this many
+	                  frames in the WAL; checkpoint soon (rate-limited
+	                  by the sender, coalesced by the receiver) */
+	IPC_CKPT_DONE, /* u32 frames, u32 copied: checkpointer -> the
+	                  worker that kicked: done; copy the rest yourself
+	                  between two transactions so that the WAL restarts
+	                  (schema/db.h, db_checkpoint) */
+
 	IPC__COUNT
 };
 

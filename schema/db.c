@@ -8,7 +8,12 @@
  * what is missing. A file's PRAGMA user_version says which version it has;
  * db_steps[] upgrades it one version at a time, in order, inside one
  * transaction with the schema itself. A file newer than this afd is refused.
+ *
+ * Every connection carries afd's WAL hook (struct db_wal, allocated by
+ * db_open, freed by db_close; it is the hook's argument, which is how the
+ * other db_wal_* functions find it): see db.h, "Checkpoints".
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +24,131 @@
 
 extern const char afd_schema_sql[];
 
+#define DB_BUSY_MS 5000
+
+struct db_wal {
+	db_wal_kick_fn *kick;
+	void *arg;
+	int kick_frames, max_frames;
+	int prev;   /* the WAL's frames at the last commit */
+	int kicked; /* kicked in this WAL round */
+	uint64_t kick_ms;
+	unsigned long kicks, fallbacks;
+};
+
+static uint64_t
+db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* sqlite3_wal_hook's callback: after every commit, with the WAL's size. */
+static int
+db_wal_cb(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct db_wal *h = arg;
+	uint64_t now;
+
+	if (h == NULL)
+		return SQLITE_OK;
+	if (frames < h->prev) /* the WAL restarted: a new round */
+		h->kicked = 0;
+	h->prev = frames;
+	if (frames < h->kick_frames)
+		return SQLITE_OK;
+	if (h->kick == NULL || frames >= h->max_frames) {
+		if (h->kick != NULL && h->fallbacks++ % DB_WAL_LOG_EVERY == 0)
+			log_info("db: the WAL has %d frames (the checkpointer "
+			         "is gone or behind): checkpoint in-line "
+			         "(%lu times)",
+			         frames, h->fallbacks);
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+		                          NULL, NULL);
+		return SQLITE_OK;
+	}
+	now = db_now_ms();
+	if (h->kicked && now - h->kick_ms < DB_WAL_REKICK_MS)
+		return SQLITE_OK;
+	h->kicked = 1;
+	h->kick_ms = now;
+	h->kicks++;
+	h->kick(h->arg, frames);
+	return SQLITE_OK;
+}
+
+/* The connection's hook state: swapped out and back (sqlite3_wal_hook
+ * returns the previous argument). NULL when db_open did not make db. */
+static struct db_wal *
+db_wal_get(sqlite3 *db)
+{
+	struct db_wal *h = sqlite3_wal_hook(db, db_wal_cb, NULL);
+
+	sqlite3_wal_hook(db, db_wal_cb, h);
+	return h;
+}
+
+int
+db_wal_hook_install(sqlite3 *db, db_wal_kick_fn *kick, void *arg)
+{
+	struct db_wal *h = db_wal_get(db);
+
+	if (h == NULL)
+		return -1;
+	h->kick = kick;
+	h->arg = arg;
+	return 0;
+}
+
+int
+db_wal_hook_limits(sqlite3 *db, int kick_frames, int max_frames)
+{
+	struct db_wal *h = db_wal_get(db);
+
+	if (h == NULL)
+		return -1;
+	h->kick_frames = kick_frames;
+	h->max_frames = max_frames;
+	return 0;
+}
+
+int
+db_wal_hook_counts(sqlite3 *db, unsigned long *kicks, unsigned long *fallbacks)
+{
+	struct db_wal *h = db_wal_get(db);
+
+	if (h == NULL)
+		return -1;
+	*kicks = h->kicks;
+	*fallbacks = h->fallbacks;
+	return 0;
+}
+
+int
+db_checkpoint(sqlite3 *db, int *frames, int *copied)
+{
+	int rc;
+
+	*frames = *copied = -1;
+	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	                               frames, copied);
+	if (rc == SQLITE_BUSY)
+		return 1;
+	if (rc != SQLITE_OK) {
+		log_warnx("db: checkpoint: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
 sqlite3 *
 db_open(const struct conf *c)
 {
 	sqlite3 *db = NULL;
-	char sql[128];
+	struct db_wal *h;
+	char sql[192];
 	int rc;
 
 	rc = sqlite3_open_v2(c->database, &db,
@@ -35,15 +160,23 @@ db_open(const struct conf *c)
 		          db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
 	snprintf(sql, sizeof(sql),
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
-	         "PRAGMA foreign_keys=ON;",
-	         c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL");
+	         "PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=%d;",
+	         c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL",
+	         DB_WAL_SIZE_LIMIT);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		log_warnx("db: %s: %s", c->database, sqlite3_errmsg(db));
 		goto fail;
 	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		log_warnx("db: out of memory");
+		goto fail;
+	}
+	h->kick_frames = DB_WAL_KICK_FRAMES;
+	h->max_frames = DB_WAL_MAX_FRAMES;
+	sqlite3_wal_hook(db, db_wal_cb, h); /* no automatic checkpoint now */
 	return db;
 fail:
 	sqlite3_close(db);
@@ -54,13 +187,16 @@ void
 db_close(sqlite3 *db)
 {
 	sqlite3_stmt *st;
+	struct db_wal *h;
 
 	if (db == NULL)
 		return;
 	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
 		sqlite3_finalize(st);
+	h = sqlite3_wal_hook(db, NULL, NULL);
 	if (sqlite3_close(db) != SQLITE_OK)
 		log_warnx("db: close: %s", sqlite3_errmsg(db));
+	free(h);
 }
 
 static int

@@ -13,9 +13,59 @@
 #define DB_SCHEMA_VERSION 1
 
 /* Open the database of c: WAL, synchronous NORMAL (FULL with durability =
- * full), busy timeout, foreign keys. NULL on failure (logged). */
+ * full), busy timeout, foreign keys, journal_size_limit DB_WAL_SIZE_LIMIT,
+ * and afd's WAL hook (below) in place of SQLite's automatic checkpoint.
+ * NULL on failure (logged). */
 sqlite3 *db_open(const struct conf *c);
 void db_close(sqlite3 *db);
+
+/*
+ * Checkpoints. SQLite's automatic checkpoint runs inside the COMMIT that
+ * takes the WAL past 1000 frames and stalls the committing worker's loop
+ * for milliseconds; afd replaces it with a WAL hook on every connection
+ * db_open() makes. Without a kicker (db_wal_hook_install not called) the
+ * hook behaves like SQLite's: a PASSIVE checkpoint in-line at
+ * DB_WAL_KICK_FRAMES. With a kicker (the workers: it asks the checkpointer
+ * process to run one), past DB_WAL_KICK_FRAMES it calls kick(arg, frames)
+ * once per WAL round (the WAL restarts after a complete checkpoint), again
+ * every DB_WAL_REKICK_MS while the WAL stays that large; and past
+ * DB_WAL_MAX_FRAMES (the checkpointer is dead or cannot keep up) it runs a
+ * PASSIVE checkpoint in-line, so the WAL never grows without bound (logged
+ * at info, once every DB_WAL_LOG_EVERY times). Checkpoints never change
+ * what is committed: only when the pages reach the database file.
+ */
+#define DB_WAL_KICK_FRAMES 1000
+#define DB_WAL_MAX_FRAMES 16384 /* 64 MiB of 4 KiB pages */
+#define DB_WAL_REKICK_MS 100
+#define DB_WAL_LOG_EVERY 64
+#define DB_WAL_SIZE_LIMIT (64 * 1024 * 1024) /* journal_size_limit */
+
+typedef void db_wal_kick_fn(void *arg, int frames);
+
+/* Set the connection's kicker (NULL: in-line checkpoints, as SQLite's).
+ * Only for connections from db_open(). 0, or -1 (not one of afd's). */
+int db_wal_hook_install(sqlite3 *db, db_wal_kick_fn *kick, void *arg);
+/* Tests: other thresholds than DB_WAL_KICK_FRAMES / DB_WAL_MAX_FRAMES. */
+int db_wal_hook_limits(sqlite3 *db, int kick_frames, int max_frames);
+/* How many kicks and in-line fallback checkpoints the hook made. */
+int db_wal_hook_counts(sqlite3 *db, unsigned long *kicks,
+                       unsigned long *fallbacks);
+
+/*
+ * A PASSIVE checkpoint of the main database: it copies what it can and
+ * never waits for anyone. *frames: the WAL's frames; *copied: how many are
+ * in the database file now. Returns 0, 1 when another checkpoint runs, -1
+ * on an error (logged).
+ *
+ * The WAL starts over from its beginning (and stops growing) only when a
+ * writer begins a transaction while every frame is in the database file,
+ * which a busy worker rarely gives a checkpointer in another process. So
+ * the checkpointer tells the worker that kicked it when it is done, and
+ * the worker runs one more between two transactions: it copies only what
+ * it committed meanwhile (a few pages), and its next transaction restarts
+ * the WAL.
+ */
+int db_checkpoint(sqlite3 *db, int *frames, int *copied);
 
 /* Create or upgrade the schema to DB_SCHEMA_VERSION (the master, at start).
  * 0, or -1 with a log line. */

@@ -20,9 +20,12 @@
  *   it once expires_at <= now.
  * - A binding matches a Contact by +sip.instance and reg-id (RFC 5626; an
  *   instance without reg-id matches the same instance without reg-id, as
- *   RFC 5627 does), else by the contact URI compared byte for byte. A
+ *   RFC 5627 does), else by the contact URI (RFC 3261 19.1.4). A
  *   matched instance binding takes the new contact URI; another binding
- *   that already had that URI is replaced too.
+ *   that already had that URI is replaced too. URIs are compared by RFC
+ *   3261 19.1.4 (host and parameter case, escapes, parameter order), so
+ *   the same contact written otherwise refreshes its binding and takes the
+ *   new spelling.
  * - Expired rows not yet swept do not count and are not listed; a Contact
  *   matching one renews it as a fresh registration.
  * - Path is stored always; echoed in the 200 only when the UE supports it
@@ -41,12 +44,22 @@
 
 #define REG_MAX_CONTACTS_REQ 64 /* Contact values in one REGISTER */
 
+/* A removal held for the hook until its transaction commits. */
+struct reg_gone {
+	struct db_binding b; /* strings under reg->gone_ctx */
+	enum reg_why why;
+};
+
 struct reg {
 	const struct conf *c;
 	sqlite3 *db;
 	struct db_reg *dr;
 	reg_removal_fn removal;
 	void *removal_arg;
+	TALLOC_CTX *gone_ctx; /* the held removals and their strings */
+	struct reg_gone *gone;
+	int ngone, capgone;
+	int gone_oom; /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
 	char service_route[600]; /* "Service-Route: <...>\r\n" */
@@ -85,6 +98,114 @@ reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg)
 {
 	r->removal = fn;
 	r->removal_arg = arg;
+}
+
+const char *
+reg_why_event(enum reg_why why)
+{
+	switch (why) {
+	case REG_WHY_EXPIRED:
+		return "expired";
+	case REG_WHY_UNREGISTERED:
+	case REG_WHY_REPLACED:
+		return "unregistered";
+	}
+	return "unregistered";
+}
+
+/* A string copy under ctx that keeps NULL; *oom set on failure. */
+static const char *
+reg_keep(TALLOC_CTX *ctx, const char *s, int *oom)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = talloc_strdup(ctx, s)) == NULL)
+		*oom = 1;
+	return d;
+}
+
+/* Hold binding b (removed for why) for the hook until the transaction
+ * ends. Nothing is held without a hook. 0, or -1 when out of memory. */
+static int
+reg_hold(struct reg *r, const struct db_binding *b, enum reg_why why)
+{
+	struct db_binding *c;
+	int oom = 0;
+
+	if (r->removal == NULL)
+		return 0;
+	if (r->gone_ctx == NULL && (r->gone_ctx = talloc_new(r)) == NULL)
+		goto oom;
+	if (r->ngone == r->capgone) {
+		int cap = r->capgone ? r->capgone * 2 : 8;
+		struct reg_gone *g = talloc_realloc(r->gone_ctx, r->gone,
+		                                    struct reg_gone, cap);
+		if (g == NULL)
+			goto oom;
+		r->gone = g;
+		r->capgone = cap;
+	}
+	c = &r->gone[r->ngone].b;
+	*c = *b;
+	c->aor = reg_keep(r->gone_ctx, b->aor, &oom);
+	c->contact = reg_keep(r->gone_ctx, b->contact, &oom);
+	c->params = reg_keep(r->gone_ctx, b->params ? b->params : "", &oom);
+	c->call_id = reg_keep(r->gone_ctx, b->call_id, &oom);
+	c->branch = reg_keep(r->gone_ctx, b->branch, &oom);
+	c->path = reg_keep(r->gone_ctx, b->path, &oom);
+	c->received = reg_keep(r->gone_ctx, b->received, &oom);
+	c->transport = reg_keep(r->gone_ctx, b->transport, &oom);
+	c->conn_slot = reg_keep(r->gone_ctx, b->conn_slot, &oom);
+	c->instance = reg_keep(r->gone_ctx, b->instance, &oom);
+	c->user_agent = reg_keep(r->gone_ctx, b->user_agent, &oom);
+	if (oom)
+		goto oom;
+	r->gone[r->ngone].why = why;
+	r->ngone++;
+	return 0;
+oom:
+	log_warnx("registrar: out of memory");
+	return -1;
+}
+
+/* Forget the removals held since mark (their change was rolled back). The
+ * strings stay under gone_ctx until the transaction ends. */
+static void
+reg_unhold(struct reg *r, int mark)
+{
+	if (r->ngone > mark)
+		r->ngone = mark;
+}
+
+void
+reg_txn_end(struct reg *r, int committed)
+{
+	TALLOC_CTX *ctx = r->gone_ctx;
+	struct reg_gone *g = r->gone;
+	int n = r->ngone;
+
+	/* Detach first: the hook may start new work on this registrar. */
+	r->gone_ctx = NULL;
+	r->gone = NULL;
+	r->ngone = r->capgone = 0;
+	for (int i = 0; committed && i < n; i++) {
+		log_debug("registrar: binding %s -> %s %s", g[i].b.aor,
+		          g[i].b.contact, reg_why_event(g[i].why));
+		if (r->removal != NULL)
+			r->removal(r->removal_arg, &g[i].b, g[i].why);
+	}
+	talloc_free(ctx);
+}
+
+/* After a change was released: in autocommit the RELEASE was the commit,
+ * so the held removals go out now; inside a transaction they wait. */
+static void
+reg_released(struct reg *r)
+{
+	if (sqlite3_get_autocommit(r->db))
+		reg_txn_end(r, 1);
 }
 
 /* ---------------------------------------------------------------- AOR */
@@ -254,8 +375,11 @@ reg_expiry(long param, long header, const struct conf *c)
 
 	if (e == 0)
 		return 0;
+	/* RFC 3261 10.3 step 7: 423 "if and only if" the interval is below
+	 * one hour (and min_expires); a longer one under a min_expires above
+	 * an hour is raised to it (the 200 says so). */
 	if (e < c->min_expires)
-		return -1;
+		return e < 3600 ? -1 : c->min_expires;
 	if (e > c->max_expires)
 		e = c->max_expires;
 	return e;
@@ -281,6 +405,28 @@ reg_streq(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
+/* Are two contact URIs the same contact (RFC 3261 10.3 step 7: the URI
+ * comparison rules of 19.1.4)? Byte-equal ones are; others are parsed. */
+static int
+reg_contact_eq(const char *a, const char *b)
+{
+	TALLOC_CTX *tmp;
+	struct sip_uri ua, ub;
+	int eq = 0;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	if (strcmp(a, b) == 0)
+		return 1;
+	if ((tmp = talloc_new(NULL)) == NULL)
+		return 0;
+	if (sip_parse_uri(tmp, (sip_str){a, strlen(a)}, &ua) == 0 &&
+	    sip_parse_uri(tmp, (sip_str){b, strlen(b)}, &ub) == 0)
+		eq = sip_uri_eq(&ua, &ub);
+	talloc_free(tmp);
+	return eq;
+}
+
 /* The working-set entry a contact refers to, or -1. */
 static int
 reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
@@ -299,7 +445,7 @@ reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
 	}
 	for (int j = 0; j < p->n; j++) {
 		if (p->op[j] != REG_OP_DELETE &&
-		    reg_streq(p->b[j].contact, k->uri))
+		    reg_contact_eq(p->b[j].contact, k->uri))
 			return j;
 	}
 	return -1;
@@ -418,7 +564,7 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 			/* the new URI replaces whatever else held it */
 			for (int x = 0; x < p->n; x++) {
 				if (x != j && p->op[x] != REG_OP_DELETE &&
-				    reg_streq(p->b[x].contact, k->uri)) {
+				    reg_contact_eq(p->b[x].contact, k->uri)) {
 					p->op[x] = REG_OP_DELETE;
 					p->why[x] = REG_WHY_REPLACED;
 				}
@@ -474,27 +620,44 @@ reg_delta(sip_str s, long *out)
 	return 0;
 }
 
-/* qvalue: "0", "1", "0.ddd", "1.000" -> 0 or -1 */
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+ * (RFC 3261 25.1), exactly: 0 with *out, or -1. A looser reading would
+ * store values it cannot echo ("0.99999" printed as 1.0). */
 static int
 reg_qvalue(sip_str s, double *out)
 {
-	char buf[8];
-	char *end;
-	double q;
+	int thousandths = 0, digits = 0;
 
 	s = sip_str_trim(s);
-	if (s.len == 0 || s.len >= sizeof(buf) ||
-	    !isdigit((unsigned char)s.s[0]))
+	if (s.len == 0 || (s.s[0] != '0' && s.s[0] != '1'))
 		return -1;
-	memcpy(buf, s.s, s.len);
-	buf[s.len] = '\0';
-	for (size_t i = 0; i < s.len; i++)
-		if (!isdigit((unsigned char)buf[i]) && buf[i] != '.')
+	if (s.len > 1 && (s.s[1] != '.' || s.len > 5))
+		return -1;
+	for (size_t i = 2; i < s.len; i++) {
+		if (s.s[i] < '0' || s.s[i] > '9')
 			return -1;
-	q = strtod(buf, &end);
-	if (*end != '\0' || q < 0 || q > 1)
+		thousandths = thousandths * 10 + (s.s[i] - '0');
+		digits++;
+	}
+	while (digits++ < 3)
+		thousandths *= 10;
+	if (s.s[0] == '1' && thousandths != 0)
 		return -1;
-	*out = q;
+	*out = s.s[0] == '1' ? 1.0 : thousandths / 1000.0;
+	return 0;
+}
+
+/* Does s hold a control octet (NUL, CR, LF, ...; HTAB is fine)? Such an
+ * octet is not SIP inside a parameter (qdtext and token have none), would
+ * truncate the stored text at a NUL and be echoed raw into the 200. */
+static int
+reg_has_ctl(sip_str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 1;
+	}
 	return 0;
 }
 
@@ -511,6 +674,10 @@ reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
 		return 500;
 	sip_buf_init(&pb, ctx, 128);
 	for (const struct sip_param *prm = a->params; prm; prm = prm->next) {
+		if (reg_has_ctl(prm->value)) {
+			*reason = "Invalid Contact Parameter";
+			return 400;
+		}
 		if (sip_str_caseeq_lit(prm->name, "expires")) {
 			if (prm->value.s == NULL ||
 			    reg_delta(prm->value, &k->expires) == -1) {
@@ -542,7 +709,10 @@ reg_contact_read(TALLOC_CTX *ctx, const struct sip_addr *a,
 		} else if (sip_str_caseeq_lit(prm->name, "reg-id") &&
 		           prm->value.s != NULL) {
 			long id;
-			if (reg_delta(prm->value, &id) == -1 || id == 0) {
+			/* RFC 5626: 1 to 2^31-1; no clamping, which would
+			 * make two flows one */
+			if (reg_delta(prm->value, &id) == -1 || id == 0 ||
+			    id > 2147483647L) {
 				*reason = "Invalid reg-id Parameter";
 				return 400;
 			}
@@ -800,6 +970,39 @@ reg_apply(struct reg *r, struct reg_plan *p)
 	return 0;
 }
 
+/* Hold for the hook every stored binding the plan removes: a deleted row,
+ * and a row updated in place that had expired (renewed as a fresh
+ * binding) or whose contact URI changed (an RFC 5626 instance moved to a
+ * new URI: the old contact is gone). cur is the AOR's rows as loaded;
+ * plan entries below ncur are those rows. 0 or -1. */
+static int
+reg_hold_plan(struct reg *r, const struct reg_plan *p,
+              const struct db_binding *cur, int ncur, time_t now)
+{
+	for (int j = 0; j < ncur && j < p->n; j++) {
+		const struct db_binding *old = &cur[j];
+		int expired = old->expires_at <= now;
+
+		if (old->id == 0)
+			continue;
+		if (p->op[j] == REG_OP_DELETE) {
+			if (reg_hold(r, old,
+			             expired ? REG_WHY_EXPIRED : p->why[j]) == -1)
+				return -1;
+		} else if (p->op[j] == REG_OP_UPDATE) {
+			if (expired) {
+				if (reg_hold(r, old, REG_WHY_EXPIRED) == -1)
+					return -1;
+			} else if (!reg_contact_eq(old->contact,
+			                           p->b[j].contact)) {
+				if (reg_hold(r, old, REG_WHY_REPLACED) == -1)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static void
 reg_fail(struct reg_result *res, int status, const char *reason)
 {
@@ -817,7 +1020,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	const char *reason = NULL;
 	char *aor, *path, *received, *ua = NULL, *slot = NULL;
 	char addr[80];
-	int st, ncur, wrote = 0;
+	int st, ncur, wrote = 0, mark = r->ngone;
 
 	memset(res, 0, sizeof(*res));
 	sip_buf_init(&res->hdrs, mem, 1024);
@@ -873,6 +1076,8 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 			wrote = 1;
 	if (wrote && reg_apply(r, &plan) == -1)
 		goto rollback;
+	if (wrote && reg_hold_plan(r, &plan, cur, ncur, now) == -1)
+		goto rollback;
 	res->status = 200;
 	res->wrote = wrote;
 	if (reg_answer_200(r, mem, req, aor, path, &plan, &rq, now, res) == -1)
@@ -883,9 +1088,13 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	}
 	if (db_reg_release(r->dr) == -1)
 		goto rollback;
+	reg_released(r);
 	return 0;
 rollback:
 	db_reg_rollback(r->dr);
+	reg_unhold(r, mark);
+	if (sqlite3_get_autocommit(r->db))
+		reg_txn_end(r, 0); /* the whole transaction is gone */
 dbfail:
 	memset(res, 0, sizeof(*res));
 	res->status = 500;
@@ -899,19 +1108,31 @@ reg_swept(void *arg, const struct db_binding *b)
 {
 	struct reg *r = arg;
 
-	log_debug("registrar: binding %s -> %s expired", b->aor, b->contact);
-	if (r->removal != NULL)
-		r->removal(r->removal_arg, b, REG_WHY_EXPIRED);
+	if (reg_hold(r, b, REG_WHY_EXPIRED) == -1)
+		r->gone_oom = 1;
 }
 
 int
 reg_sweep(struct reg *r, time_t now)
 {
-	int n, m;
+	int n, m, mark = r->ngone;
 
-	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1)
+	r->gone_oom = 0;
+	if (db_reg_savepoint(r->dr) == -1)
 		return -1;
+	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 ||
+	    r->gone_oom)
+		goto rollback;
 	if ((m = db_reg_expire_subscriptions(r->dr, now)) == -1)
-		return -1;
+		goto rollback;
+	if (db_reg_release(r->dr) == -1)
+		goto rollback;
+	reg_released(r);
 	return n + m;
+rollback:
+	db_reg_rollback(r->dr);
+	reg_unhold(r, mark);
+	if (sqlite3_get_autocommit(r->db))
+		reg_txn_end(r, 0);
+	return -1;
 }

@@ -40,17 +40,56 @@
 
 struct reg;
 
-/* Why a binding went away (for the removal hook). */
+/*
+ * Why a binding went away (for the removal hook), with the RFC 3680
+ * section 5.1 contact event a reg-event NOTIFY reports for it
+ * (reg_why_event()):
+ *   REG_WHY_EXPIRED       "expired": its time ran out. The sweeper's
+ *                         removals, and also an expired row not yet swept
+ *                         that a REGISTER removes or renews.
+ *   REG_WHY_UNREGISTERED  "unregistered": removed by a REGISTER, expires=0
+ *                         on its contact or "Contact: *" with Expires: 0.
+ *   REG_WHY_REPLACED      "unregistered" too: a REGISTER of the same UA
+ *                         instance took its place, by +sip.instance/reg-id
+ *                         with a new contact URI (RFC 5626 section 6: the
+ *                         old flow's binding is replaced), or a new instance
+ *                         binding took its contact URI. Not "deactivated":
+ *                         that event asks the UA to re-register at once, and
+ *                         the UA has just done so (a UE that obeyed would
+ *                         loop); nor "rejected"/"probation" (administrative).
+ */
 enum reg_why { REG_WHY_EXPIRED, REG_WHY_UNREGISTERED, REG_WHY_REPLACED };
 
+/* The RFC 3680 <contact event="..."> word for why ("expired", ...). */
+const char *reg_why_event(enum reg_why why);
+
+/* b is the binding as it was stored before it went away (every column:
+ * aor, contact, params, instance, reg_id, call_id, cseq, received, ...);
+ * it and its strings are valid only during the call. */
 typedef void (*reg_removal_fn)(void *arg, const struct db_binding *b,
                                enum reg_why why);
 
 /* The registrar of one database connection. NULL on failure (logged). */
 struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db);
 
-/* Called for every binding the sweeper removes (the reg-event layer). */
+/*
+ * The removal hook (the reg-event layer): called exactly once for every
+ * stored binding that goes away, whatever removed it (the sweeper, a
+ * REGISTER's expires=0 or "Contact: *", an RFC 5626 replacement, a
+ * REGISTER renewing an expired row), and only once the removal is
+ * committed: removals made inside a transaction are held until
+ * reg_txn_end(r, 1) (sipd calls it after the batch's COMMIT succeeded) and
+ * dropped by reg_txn_end(r, 0) (the commit failed or the transaction was
+ * rolled back). A refused REGISTER (4xx/5xx) removes nothing and calls
+ * nothing. Outside a transaction (autocommit) the hook runs as soon as the
+ * change is committed. The hook runs outside any transaction of this
+ * connection; it may use the database. NULL fn: no hook.
+ */
 void reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg);
+
+/* The enclosing transaction ended: committed (1: deliver the removals held
+ * for the hook) or not (0: drop them). */
+void reg_txn_end(struct reg *r, int committed);
 
 /* What reg_register() decided. hdrs holds the extra header lines of the
  * answer (CRLF-terminated), allocated under the mem given. */
@@ -72,9 +111,10 @@ int reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
                  const struct sip_peer *from, time_t now,
                  struct reg_result *res);
 
-/* Remove bindings expired at now (and expired reg-event subscriptions);
- * calls the removal hook for each binding. Returns the number of rows
- * removed, or -1. */
+/* Remove bindings expired at now (and expired reg-event subscriptions),
+ * in a SAVEPOINT of its own; the removal hook sees each binding once the
+ * removal is committed (at once in autocommit, else at reg_txn_end()).
+ * Returns the number of rows removed, or -1 (nothing removed). */
 int reg_sweep(struct reg *r, time_t now);
 
 /* ---- the pure decisions, exposed for the unit tests ---- */
@@ -104,9 +144,10 @@ char *reg_aor(TALLOC_CTX *ctx, const struct sip_uri *to, const struct conf *c,
               int *status, const char **reason);
 
 /* The expiry a contact gets: its expires param (>= 0) else the Expires
- * header (>= 0) else default_expires; above max_expires lowered to it.
- * Returns the seconds (0: remove), or -1 when it is below min_expires
- * (423). */
+ * header (>= 0) else default_expires; above max_expires lowered to it;
+ * below min_expires but at least an hour raised to it. Returns the seconds
+ * (0: remove), or -1 when it is below min_expires and below an hour
+ * (423, RFC 3261 10.3 step 7). */
 long reg_expiry(long param, long header, const struct conf *c);
 
 enum reg_cseq { REG_CSEQ_OK, REG_CSEQ_RETRANS, REG_CSEQ_STALE };

@@ -30,6 +30,8 @@
  * REGISTER runs in its own SAVEPOINT (registrar.c); sipd_batch_end()
  * commits, and if that fails every answer that depended on the transaction
  * is rebuilt as 500 with Retry-After: 1. No answer leaves before its commit.
+ * The registrar's removal hook is told of the batch's removed bindings only
+ * after the COMMIT succeeded (reg_txn_end); a failed batch tells it nothing.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -84,6 +86,8 @@ sipd_destroy(struct sipd *sd)
 	 * registrar first, then close. */
 	if (sd->in_txn)
 		db_rollback(sd->db);
+	if (sd->reg != NULL)
+		reg_txn_end(sd->reg, 0);
 	TALLOC_FREE(sd->reg);
 	if (sd->db != NULL)
 		db_close(sd->db);
@@ -146,6 +150,7 @@ sipd_batch_begin(struct sipd *sd)
 		          "rolling it back");
 		db_rollback(sd->db);
 		sd->in_txn = 0;
+		reg_txn_end(sd->reg, 0);
 	}
 	/* Freeing the batch empties the pool: the next batch's allocations
 	 * are bump allocations in the same block (no malloc per message). */
@@ -227,6 +232,30 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 	tag[16] = '\0';
 }
 
+/* Part of a received field into an answer, unfolded: CR and LF dropped
+ * (folding leaves the whitespace after them), so neither a folded line nor
+ * a stray CR of the request reaches the answer. */
+static void
+sipd_add_value(struct sip_buf *b, const char *s, size_t len)
+{
+	const char *p = s, *end = s + len, *q;
+
+	while (p < end) {
+		for (q = p; q < end && *q != '\r' && *q != '\n'; q++)
+			;
+		sip_buf_add(b, p, (size_t)(q - p));
+		while (q < end && (*q == '\r' || *q == '\n'))
+			q++;
+		p = q;
+	}
+}
+
+static void
+sipd_add_str(struct sip_buf *b, sip_str v)
+{
+	sipd_add_value(b, v.s, v.len);
+}
+
 /* "Via: " and the top via-parm with received= and rport=PORT (RFC 3581),
  * without the line end. */
 static void
@@ -245,11 +274,11 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 	    rp->name.s + rp->name.len <= raw.s + raw.len) {
 		size_t cut = (size_t)(rp->name.s + rp->name.len - raw.s);
 		int n = snprintf(num, sizeof(num), "=%u", port);
-		sip_buf_add(b, raw.s, cut);
+		sipd_add_value(b, raw.s, cut);
 		sip_buf_add(b, num, (size_t)n);
-		sip_buf_add(b, raw.s + cut, raw.len - cut);
+		sipd_add_value(b, raw.s + cut, raw.len - cut);
 	} else {
-		sip_buf_adds(b, raw);
+		sipd_add_str(b, raw);
 	}
 	if (v->received.len == 0 &&
 	    (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
@@ -272,7 +301,7 @@ sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
 	for (const struct sip_hdr *h = req->first[id]; h; h = h->next_same) {
 		sip_buf_add(b, name, nl);
 		sip_buf_add(b, ": ", 2);
-		sip_buf_adds(b, h->value);
+		sipd_add_str(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
 }
@@ -303,18 +332,18 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 			 * field (", SIP/2.0/UDP ...") as received */
 			const char *rest = top->raw.s + top->raw.len;
 			sipd_top_via(b, top, from);
-			sip_buf_add(b, rest, (size_t)(ve - rest));
+			sipd_add_value(b, rest, (size_t)(ve - rest));
 			sip_buf_add(b, "\r\n", 2);
 			continue;
 		}
 		sip_buf_add(b, "Via: ", 5);
-		sip_buf_adds(b, h->value);
+		sipd_add_str(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
 	sipd_copy_fields(b, req, SIP_HDR_FROM, "From");
 	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
 		sip_buf_add(b, "To: ", 4);
-		sip_buf_adds(b, h->value);
+		sipd_add_str(b, h->value);
 		if (h == req->first[SIP_HDR_TO] && req->to != NULL &&
 		    req->to->tag.len == 0 &&
 		    sip_param_find(req->to->params, "tag") == NULL &&
@@ -438,28 +467,35 @@ sipd_tag_supported(enum sip_method m, sip_str tag)
 }
 
 /* 420 check: collects unsupported Require/Proxy-Require tags into b as
- * "Unsupported: a, b\r\n". Returns the number found. */
+ * "Unsupported: a, b\r\n". Returns the number found. Every item of every
+ * field is looked at, however many there are. */
 static int
 sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_REQUIRE,
 	                                      SIP_HDR_PROXY_REQUIRE};
-	sip_str items[32];
 	int found = 0;
 
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		for (const struct sip_hdr *h = req->first[ids[i]]; h != NULL;
 		     h = h->next_same) {
-			int n = sip_split_tokens(h->value, items, 32);
-			for (int k = 0; k < n; k++) {
-				if (items[k].len == 0 ||
-				    sipd_tag_supported(req->mid, items[k]))
+			const char *p = h->value.s, *end = p + h->value.len;
+			while (p != NULL && p < end) {
+				const char *q = memchr(p, ',', (size_t)(end - p));
+				sip_str it;
+				if (q == NULL)
+					q = end;
+				it = sip_str_trim(
+				    (sip_str){p, (size_t)(q - p)});
+				p = q + 1;
+				if (it.len == 0 ||
+				    sipd_tag_supported(req->mid, it))
 					continue;
 				if (found)
 					sip_buf_add(b, ", ", 2);
 				else
 					sip_buf_add(b, "Unsupported: ", 13);
-				sip_buf_adds(b, items[k]);
+				sip_buf_adds(b, it);
 				found++;
 			}
 		}
@@ -517,6 +553,7 @@ sipd_register(struct sipd *sd, const struct sip_msg *req,
 			 * its answers become 500s now, the next REGISTER
 			 * starts afresh. */
 			sd->in_txn = 0;
+			reg_txn_end(sd->reg, 0);
 			sipd_fail_batch(sd);
 		}
 		return sipd_answer_simple(sd, req, from, 500, NULL,
@@ -652,7 +689,11 @@ sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 		if (db_commit(sd->db) == -1) {
 			log_warnx("sipd: batch commit failed; answering 500");
 			db_rollback(sd->db);
+			reg_txn_end(sd->reg, 0);
 			sipd_fail_batch(sd);
+		} else {
+			/* the removal hook hears of what is now durable */
+			reg_txn_end(sd->reg, 1);
 		}
 	}
 	/* drop the answers that could not be built at all */

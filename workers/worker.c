@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -167,15 +168,36 @@ worker_sip_send(void *arg, struct ipc_msg *m)
 	return 0;
 }
 
+/* CKPT_DONE: the checkpointer copied the WAL it saw; copy what this
+ * worker committed since (between two transactions: now), so that its
+ * next transaction starts the WAL over. */
+static int
+worker_ckpt_done(void *arg, struct ipc_msg *m)
+{
+	struct worker *w = arg;
+	uint32_t frames, copied;
+	int f, c;
+
+	if (ipc_get_u32(m, &frames) == -1 || ipc_get_u32(m, &copied) == -1 ||
+	    ipc_get_end(m) == -1)
+		return -1;
+	if (w->sipd != NULL)
+		db_checkpoint(sipd_db(w->sipd), &f, &c);
+	return 0;
+}
+
 static ipc_handler_fn *const worker_sib_handlers[IPC__COUNT] = {
     [IPC_SIP_FORWARD] = worker_sip_forward,
     [IPC_SIP_SEND] = worker_sip_send,
+    [IPC_CKPT_DONE] = worker_ckpt_done,
 };
 
 static void
 worker_sib_readable(uv_poll_t *h, int status, int events)
 {
 	struct worker *w = h->data;
+	ipc_handler_fn *const *table =
+	    w->ki->sib_handlers ? w->ki->sib_handlers : worker_sib_handlers;
 	struct ipc_msg m;
 
 	/* A bounded number per turn: the loop has other work. */
@@ -183,7 +205,7 @@ worker_sib_readable(uv_poll_t *h, int status, int events)
 		int r = ipc_recv(w->sib_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
 		if (r <= 0)
 			break;
-		ipc_dispatch(worker_sib_handlers, w, &m);
+		ipc_dispatch(table, w, &m);
 	}
 }
 
@@ -268,6 +290,43 @@ worker_bind_sibling(struct worker *w)
 	return 0;
 }
 
+/* The WAL hook's kicker (schema/db.h): ask the checkpointer for a
+ * checkpoint. When it is down the send fails and the hook's in-line
+ * fallback keeps the WAL bounded. */
+static void
+worker_ckpt_kick(void *arg, int frames)
+{
+	struct worker *w = arg;
+	unsigned char buf[8];
+	struct ipc_wbuf wb;
+
+	if (w->sib_fd < 0 || w->ckpt_addr.sun_path[0] == '\0')
+		return;
+	ipc_wbuf_init(&wb, buf, sizeof(buf));
+	ipc_put_u32(&wb, (uint32_t)frames);
+	if (ipc_send(w->sib_fd, &w->ckpt_addr, IPC_CKPT_KICK, w->slot, 0, &wb,
+	             -1) == -1)
+		log_debug("ipc: CKPT_KICK to the checkpointer: %s",
+		          strerror(errno));
+}
+
+/* Every SQL connection of a SIP worker kicks the checkpointer. */
+static int
+worker_ckpt_hooks(struct worker *w)
+{
+	char slot[8];
+
+	proc_slot_name(slot, sizeof(slot), PROC_CKPT, 0);
+	if (ipc_slot_addr(&w->ckpt_addr, w->conf->run_dir, slot) == -1)
+		return -1;
+	if (db_wal_hook_install(w->db, worker_ckpt_kick, w) == -1 ||
+	    db_wal_hook_install(sipd_db(w->sipd), worker_ckpt_kick, w) == -1) {
+		log_warnx("db: cannot install the WAL hook");
+		return -1;
+	}
+	return 0;
+}
+
 /* Fresh randomness after fork: the parent's generator state is shared. */
 static void
 worker_reseed(void)
@@ -309,11 +368,14 @@ worker_start(struct worker *w)
 		return -1;
 	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
 	              NULL, w->restarts);
-	if ((w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
+	if (w->ki->sip &&
+	    (w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
 		log_warnx("cannot start the SIP service");
 		return -1;
 	}
 	if (worker_bind_sibling(w) == -1)
+		return -1;
+	if (w->ki->sip && worker_ckpt_hooks(w) == -1)
 		return -1;
 	if (w->ki->start(w) == -1)
 		return -1;
@@ -353,6 +415,8 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	else
 		snprintf(w->name, sizeof(w->name), "%s", w->ki->title);
 	log_procname(w->name);
+	if (w->ki->nice != 0 && setpriority(PRIO_PROCESS, 0, w->ki->nice) == -1)
+		log_warn("setpriority %d", w->ki->nice);
 	if (w->ki->pool)
 		proctitle_set("afd: %s [idle]", w->name);
 	else

@@ -3,7 +3,8 @@
  * fork (worker_main), its control channel to the master, its sibling
  * socket <run_dir>/<slot>.sock, its SIP service, its row in the workers
  * table, and the routing of outputs that are not for its own transport.
- * The UDP worker (udp.c) and the TCP worker (tcp.c) add their transport.
+ * The UDP worker (udp.c) and the TCP worker (tcp.c) add their transport;
+ * the checkpointer (ckpt.c) runs no SIP service, only checkpoints.
  */
 #ifndef AFD_WORKER_H
 #define AFD_WORKER_H
@@ -37,6 +38,7 @@ struct worker {
 	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
 	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */
 	int stopping;
+	struct sockaddr_un ckpt_addr; /* <run_dir>/c0.sock, for kicks */
 	/* The kind's part. */
 	void *priv;
 	void (*stop)(struct worker *w); /* begin a graceful stop */
@@ -71,7 +73,12 @@ void worker_addr_str(char *out, size_t outsz, const struct sockaddr *sa);
 /* The kinds (proc.c's table). */
 int udp_start(struct worker *w);
 int tcp_start(struct worker *w);
+int ckpt_start(struct worker *w);
 extern ipc_handler_fn *const udp_ctl_handlers[IPC__COUNT];
 extern ipc_handler_fn *const tcp_ctl_handlers[IPC__COUNT];
+extern ipc_handler_fn *const ckpt_ctl_handlers[IPC__COUNT];
+extern ipc_handler_fn *const ckpt_sib_handlers[IPC__COUNT];
+/* The checkpointer's nice value: the UDP worker wins a shared core. */
+#define CKPT_NICE 5
 
 #endif

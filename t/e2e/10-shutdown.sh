@@ -10,7 +10,9 @@ for sig in TERM INT; do
 	assert_match '^#done 1' "$(tcp_send conn$sig "$TMP/opt.sip")" "open connection before SIG$sig"
 	pids=$(afd_pids | tr '\n' ' ')
 	say "afd processes before SIG$sig: $pids"
-	[ $(echo $pids | wc -w) -ge 4 ] || fail "expected master, udp worker and 2 tcp workers: $pids"
+	# master, udp worker, db checkpointer, 2 idle tcp workers + the busy one
+	[ $(echo $pids | wc -w) -ge 5 ] || fail "expected master, udp worker, checkpointer and tcp workers: $pids"
+	assert_match 'afd: db checkpointer' "$(ps_afd)" "the checkpointer before SIG$sig"
 	afd_stop $sig
 	say "SIG$sig: master exited with $AFD_RC after $AFD_STOP_MS ms"
 	assert_eq 0 "$AFD_RC" "exit status on SIG$sig"

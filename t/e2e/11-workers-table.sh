@@ -10,6 +10,7 @@ afd_start workers.tcp_min_spare=2 workers.tcp_max=4
 ps_rows() {
 	ps_afd | awk '
 		/afd: udp worker/ { print "u0 udp " $1 }
+		/afd: db checkpointer/ { print "c0 checkpointer " $1 }
 		/afd: tcp worker/ { for (i = 2; i < NF; i++)
 			if ($i == "tcp" && $(i+1) == "worker") print "t" $(i+2) " tcp " $1 }' | sort
 }
@@ -25,6 +26,7 @@ check() { # WHAT
 	say "$1: workers table = ps:"
 	ps_rows
 	assert_eq 1 "$(ps_rows | grep -c ' udp ')" "UDP workers ($1)"
+	assert_eq 1 "$(ps_rows | grep -c '^c0 checkpointer ')" "checkpointers ($1)"
 }
 
 check "at start"
@@ -39,6 +41,13 @@ kill -9 "$old"
 wait_for "[ \"\$(sql \"SELECT pid FROM workers WHERE slot = 'u0'\")\" != $old ]" 3 || fail "u0 row still names $old"
 check "after kill -9 of the UDP worker"
 assert_eq $((restarts + 1)) "$(sql "SELECT restarts FROM workers WHERE slot = 'u0'")" "u0 restarts"
+
+# The checkpointer's row too.
+old=$(worker_pid c0)
+kill -9 "$old"
+wait_for "[ \"\$(sql \"SELECT pid FROM workers WHERE slot = 'c0'\")\" != $old ]" 3 || fail "c0 row still names $old"
+check "after kill -9 of the checkpointer"
+assert_eq 1 "$(sql "SELECT restarts FROM workers WHERE slot = 'c0'")" "c0 restarts"
 
 # A busy TCP worker: its row says busy and serves our peer.
 options_msg >"$TMP/opt.sip"

@@ -328,6 +328,8 @@ ps_afd() {
 		case "$kids" in *" $pid "*) ;; *) continue ;; esac
 		if [ "$kind" = udp ]; then
 			echo "$pid afd: udp worker"
+		elif [ "$kind" = checkpointer ]; then
+			echo "$pid afd: db checkpointer"
 		elif [ "$state" = busy ]; then
 			echo "$pid afd: tcp worker ${slot#t} [$serving]"
 		elif [ "$state" = starting ]; then
@@ -338,19 +340,22 @@ ps_afd() {
 	done
 }
 
-# worker_pid SLOT: the pid of u0 (or "udp"), tN, or "master"; from the
+# worker_pid SLOT: the pid of u0 (or "udp"), c0 (or "checkpointer"), tN,
+# or "master"; from the
 # process titles, else from the workers table.
 worker_pid() {
 	local slot=$1 p
 	case "$slot" in
 	master) echo "$AFD_PID"; return 0 ;;
 	udp|u0) p=$(ps_afd | awk '/afd: udp worker/ { print $1; exit }') ;;
+	checkpointer|c0) p=$(ps_afd | awk '/afd: db checkpointer/ { print $1; exit }') ;;
 	t[0-9]*) p=$(ps_afd | awk -v n="${slot#t}" '
 		{ for (i = 2; i < NF; i++)
 			if ($i == "tcp" && $(i+1) == "worker" && $(i+2) == n) { print $1; exit } }') ;;
 	*) fail "worker_pid: bad slot $slot" ;;
 	esac
 	[ -z "$p" ] && [ "$slot" = udp ] && slot=u0
+	[ -z "$p" ] && [ "$slot" = checkpointer ] && slot=c0
 	[ -n "$p" ] || p=$(sql "SELECT pid FROM workers WHERE slot = '$slot' AND state <> 'stopped'")
 	echo "$p"
 }

@@ -13,8 +13,9 @@ rm -rf "$work"
 mkdir -p "$work"
 cp t/fuzz/corpus/* "$work"/
 echo "fuzz: $BIN for ${SECS}s on $(ls "$work" | wc -l) seeds"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+# exported: assignments on a line of their own would stay in this shell
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rc=0
 "$BIN" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=1024 \
 	-print_final_stats=1 -artifact_prefix="$dir/" "$work" \

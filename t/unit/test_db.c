@@ -3,12 +3,17 @@
  * table and view of schema.sql and user_version = DB_SCHEMA_VERSION; a
  * version 0 file with an old registrations table is upgraded in place,
  * keeping its rows; migrating again changes nothing; a newer file is
- * refused; the workers table helpers.
+ * refused; the workers table helpers; the WAL hook that replaces SQLite's
+ * automatic checkpoint (in-line by default, a kicker rate-limited to once
+ * per WAL round or DB_WAL_REKICK_MS, the in-line fallback past the bound)
+ * and db_checkpoint.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -213,6 +218,155 @@ test_workers_rows(void)
 	db_close(db);                    /* finalizes st */
 }
 
+/* --- the WAL hook ------------------------------------------------------ */
+
+/* The WAL file's size in frames (4 KiB pages). */
+static long
+wal_frames(void)
+{
+	char path[sizeof(conf.database) + 8];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s-wal", conf.database);
+	if (stat(path, &sb) == -1 || sb.st_size < 32)
+		return 0;
+	return (long)((sb.st_size - 32) / (24 + 4096));
+}
+
+/* n commits of one row each (a page or two). */
+static int
+commits(sqlite3 *db, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (sqlite3_exec(db, "INSERT INTO t VALUES (randomblob(3000))",
+		                 NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
+	return 0;
+}
+
+struct kicks {
+	int n, frames;
+};
+
+static void
+count_kick(void *arg, int frames)
+{
+	struct kicks *k = arg;
+
+	k->n++;
+	k->frames = frames;
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Without a kicker: in-line checkpoints, so the WAL stays small; the
+ * connection has journal_size_limit. */
+static void
+test_wal_default(void)
+{
+	sqlite3 *db = fresh("wal-default.db");
+	unsigned long kicks = 9, fallbacks = 9;
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT(q1(db, "PRAGMA journal_size_limit") == DB_WAL_SIZE_LIMIT);
+	CU_ASSERT(db_wal_hook_limits(db, 20, 1000) == 0);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "CREATE TABLE t (x BLOB)", NULL, NULL,
+	                             NULL) == SQLITE_OK);
+	CU_ASSERT(commits(db, 300) == 0);
+	CU_ASSERT(wal_frames() > 0 && wal_frames() <= 30);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM t") == 300);
+	CU_ASSERT(db_wal_hook_counts(db, &kicks, &fallbacks) == 0);
+	CU_ASSERT(kicks == 0 && fallbacks == 0);
+	db_close(db);
+}
+
+/* With a kicker: no in-line checkpoint below the bound; one kick per WAL
+ * round, again only after DB_WAL_REKICK_MS; a new round after another
+ * connection's checkpoint lets the WAL restart. */
+static void
+test_wal_kick(void)
+{
+	sqlite3 *db = fresh("wal-kick.db"), *ck = db_open(&conf);
+	struct kicks k = {0, 0};
+	unsigned long kicks, fallbacks;
+	int frames, copied;
+	long before, t0;
+
+	CU_ASSERT_FATAL(db != NULL && ck != NULL);
+	CU_ASSERT(db_wal_hook_install(db, count_kick, &k) == 0);
+	CU_ASSERT(db_wal_hook_limits(db, 10, 100000) == 0);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "CREATE TABLE t (x BLOB)", NULL, NULL,
+	                             NULL) == SQLITE_OK);
+	CU_ASSERT(commits(db, 2) == 0);
+	CU_ASSERT(k.n == 0); /* below the threshold */
+	t0 = now_ms();
+	CU_ASSERT(commits(db, 60) == 0);
+	/* Rate-limited: once, not once per commit (more only when the
+	 * commits took longer than DB_WAL_REKICK_MS, e.g. under valgrind). */
+	CU_ASSERT(k.n >= 1 &&
+	          k.n <= 1 + (int)((now_ms() - t0) / DB_WAL_REKICK_MS));
+	k.n = 1;
+	CU_ASSERT(k.frames >= 10);
+	before = wal_frames();
+	CU_ASSERT(before >= 60); /* nobody checkpointed: it grew */
+	sleep_ms(DB_WAL_REKICK_MS + 20);
+	CU_ASSERT(commits(db, 1) == 0);
+	CU_ASSERT(k.n == 2); /* still large after DB_WAL_REKICK_MS */
+	CU_ASSERT(db_wal_hook_counts(db, &kicks, &fallbacks) == 0);
+	CU_ASSERT(kicks >= 2 && fallbacks == 0);
+
+	/* The checkpointer's part, on its own connection. */
+	CU_ASSERT(db_checkpoint(ck, &frames, &copied) == 0);
+	CU_ASSERT(frames > 0 && copied == frames);
+	/* The WAL restarts: a new round kicks at once. */
+	CU_ASSERT(commits(db, 1) == 0);
+	CU_ASSERT(k.n == 2 && k.frames > 10);
+	CU_ASSERT(commits(db, 15) == 0);
+	CU_ASSERT(k.n == 3 && k.frames < 30);
+	CU_ASSERT(wal_frames() == before || wal_frames() > before); /* reused */
+	CU_ASSERT(q1(ck, "SELECT count(*) FROM t") == 79);
+	db_close(ck);
+	db_close(db);
+}
+
+/* A kicker that does nothing (the checkpointer is dead): past the bound
+ * the hook checkpoints in-line, and the WAL stays bounded. */
+static void
+test_wal_fallback(void)
+{
+	sqlite3 *db = fresh("wal-fallback.db");
+	struct kicks k = {0, 0};
+	unsigned long kicks, fallbacks;
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT(db_wal_hook_install(db, count_kick, &k) == 0);
+	CU_ASSERT(db_wal_hook_limits(db, 5, 40) == 0);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "CREATE TABLE t (x BLOB)", NULL, NULL,
+	                             NULL) == SQLITE_OK);
+	CU_ASSERT(commits(db, 400) == 0);
+	CU_ASSERT(wal_frames() <= 50);
+	CU_ASSERT(db_wal_hook_counts(db, &kicks, &fallbacks) == 0);
+	CU_ASSERT(fallbacks >= 5);
+	CU_ASSERT(kicks >= 5 && kicks == (unsigned long)k.n);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM t") == 400);
+	db_close(db);
+}
+
 int
 suite_db(void)
 {
@@ -223,7 +377,11 @@ suite_db(void)
 	if (!CU_add_test(s, "fresh file", test_fresh) ||
 	    !CU_add_test(s, "version 0 file upgraded", test_upgrade_v0) ||
 	    !CU_add_test(s, "newer file refused", test_newer_refused) ||
-	    !CU_add_test(s, "workers rows and statements", test_workers_rows))
+	    !CU_add_test(s, "workers rows and statements", test_workers_rows) ||
+	    !CU_add_test(s, "WAL hook: in-line by default", test_wal_default) ||
+	    !CU_add_test(s, "WAL hook: kicks, rate-limited", test_wal_kick) ||
+	    !CU_add_test(s, "WAL hook: fallback past the bound",
+	                 test_wal_fallback))
 		return -1;
 	return 0;
 }

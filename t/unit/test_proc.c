@@ -65,6 +65,16 @@ test_slot_names(void)
 	          proc_kinds[PROC_UDP].pool == 0);
 	CU_ASSERT(proc_kinds[PROC_TCP].ctl_handlers[IPC_CONN_NEW] != NULL);
 	CU_ASSERT(proc_kinds[PROC_UDP].ctl_handlers[IPC_CONN_NEW] == NULL);
+	/* The checkpointer: one slot c0, no SIP service, takes kicks. */
+	proc_slot_name(s, sizeof(s), PROC_CKPT, 0);
+	CU_ASSERT_STRING_EQUAL(s, "c0");
+	CU_ASSERT_STRING_EQUAL(proc_kinds[PROC_CKPT].kind, "checkpointer");
+	CU_ASSERT_STRING_EQUAL(proc_kinds[PROC_CKPT].title, "db checkpointer");
+	CU_ASSERT(proc_kinds[PROC_CKPT].pool == 0 &&
+	          proc_kinds[PROC_CKPT].sip == 0 &&
+	          proc_kinds[PROC_UDP].sip == 1 && proc_kinds[PROC_TCP].sip == 1);
+	CU_ASSERT(proc_kinds[PROC_CKPT].sib_handlers[IPC_CKPT_KICK] != NULL);
+	CU_ASSERT(proc_kinds[PROC_CKPT].sib_handlers[IPC_SIP_FORWARD] == NULL);
 }
 
 static void

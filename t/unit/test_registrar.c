@@ -47,6 +47,17 @@ test_expiry(void)
 	CU_ASSERT_EQUAL(reg_expiry(60, -1, &RC), 60);     /* min itself ok */
 	CU_ASSERT_EQUAL(reg_expiry(7201, -1, &RC), 7200); /* lowered */
 	CU_ASSERT_EQUAL(reg_expiry(-1, 4294967295L, &RC), 7200);
+	/* RFC 3261 10.3 step 7: 423 only for an interval under one hour;
+	 * with min_expires above an hour a longer one is raised to it */
+	{
+		struct conf c2 = RC;
+		c2.min_expires = 7200;
+		c2.max_expires = 86400;
+		CU_ASSERT_EQUAL(reg_expiry(3599, -1, &c2), -1);
+		CU_ASSERT_EQUAL(reg_expiry(3600, -1, &c2), 7200);
+		CU_ASSERT_EQUAL(reg_expiry(5000, -1, &c2), 7200);
+		CU_ASSERT_EQUAL(reg_expiry(7201, -1, &c2), 7201);
+	}
 }
 
 /* -------------------------------------------------------------- CSeq */
@@ -767,6 +778,466 @@ test_sweep(void)
 	tsd_free(t);
 }
 
+
+/* ------------------------------------------------------- removal hook */
+
+struct gone_rec {
+	char contact[64], instance[64], call_id[32];
+	int64_t reg_id;
+	enum reg_why why;
+};
+static struct gone_rec gone[16];
+static int ngone;
+
+static void
+record_gone(void *arg, const struct db_binding *b, enum reg_why why)
+{
+	struct gone_rec *g;
+
+	(void)arg;
+	CU_ASSERT_STRING_EQUAL(b->aor, BOB);
+	CU_ASSERT(b->id > 0);
+	if (ngone >= 16)
+		return;
+	g = &gone[ngone++];
+	snprintf(g->contact, sizeof(g->contact), "%s", b->contact);
+	snprintf(g->instance, sizeof(g->instance), "%s",
+	         b->instance ? b->instance : "");
+	snprintf(g->call_id, sizeof(g->call_id), "%s", b->call_id);
+	g->reg_id = b->reg_id;
+	g->why = why;
+}
+
+/* Exactly the one removal expected since the last check. */
+static void
+expect_gone(const char *contact, enum reg_why why)
+{
+	CU_ASSERT_EQUAL(ngone, 1);
+	if (ngone >= 1) {
+		CU_ASSERT_STRING_EQUAL(gone[0].contact, contact);
+		CU_ASSERT_EQUAL(gone[0].why, why);
+	}
+}
+
+static int
+refuse_commit(void *arg)
+{
+	(void)arg;
+	return 1; /* COMMIT becomes ROLLBACK */
+}
+
+static void
+test_removal_hook(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const struct sipd_out *out;
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	reg_set_removal_hook(sipd_reg(t->sd), record_gone, NULL);
+	CU_ASSERT_STRING_EQUAL(reg_why_event(REG_WHY_EXPIRED), "expired");
+	CU_ASSERT_STRING_EQUAL(reg_why_event(REG_WHY_UNREGISTERED),
+	                       "unregistered");
+	CU_ASSERT_STRING_EQUAL(reg_why_event(REG_WHY_REPLACED), "unregistered");
+
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKh1", "h1", "1",
+	                "Contact: <sip:bob@10.0.0.1>, <sip:bob@10.0.0.2>, "
+	                "<sip:bob@10.0.0.3>\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0); /* additions are not removals */
+
+	/* expires=0: "unregistered", once, with the binding's facts */
+	r = tsd_one(t,
+	            REG("z9hG4bKh2", "h1", "2",
+	                "Contact: <sip:bob@10.0.0.1>;expires=0\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	expect_gone("sip:bob@10.0.0.1", REG_WHY_UNREGISTERED);
+	CU_ASSERT_STRING_EQUAL(gone[0].call_id, "h1");
+
+	/* refused REGISTERs fire nothing: stale CSeq (500), 423 */
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKh3", "h1", "1",
+	                "Contact: <sip:bob@10.0.0.2>;expires=0\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 500);
+	r = tsd_one(t,
+	            REG("z9hG4bKh4", "h1", "3",
+	                "Contact: <sip:bob@10.0.0.2>;expires=0, "
+	                "<sip:bob@10.0.0.9>;expires=5\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 423);
+	CU_ASSERT_EQUAL(ngone, 0);
+	CU_ASSERT_EQUAL(rows(t), 2);
+
+	/* a failed commit fires nothing and changes nothing */
+	sqlite3_commit_hook(sipd_db(t->sd), refuse_commit, NULL);
+	r = tsd_one(t,
+	            REG("z9hG4bKh5", "h1", "4",
+	                "Contact: <sip:bob@10.0.0.2>;expires=0\r\n"),
+	            SIP_TP_UDP);
+	sqlite3_commit_hook(sipd_db(t->sd), NULL, NULL);
+	CU_ASSERT_EQUAL(status_of(r), 500);
+	CU_ASSERT_EQUAL(ngone, 0);
+	CU_ASSERT_EQUAL(rows(t), 2);
+
+	/* in a batch: told only once the batch is committed */
+	{
+		const char m[] = REG("z9hG4bKh6", "h1", "5",
+		                     "Contact: <sip:bob@10.0.0.2>;expires=0\r\n");
+		sipd_batch_begin(t->sd);
+		sipd_handle(t->sd, m, strlen(m), &t->udp_peer);
+		CU_ASSERT_EQUAL(ngone, 0);
+		CU_ASSERT_EQUAL(sipd_batch_end(t->sd, &out), 1);
+		expect_gone("sip:bob@10.0.0.2", REG_WHY_UNREGISTERED);
+	}
+
+	/* Contact: * with Expires: 0 over TCP: each binding once */
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKh7", "h1", "6",
+	                "Contact: <sip:bob@10.0.0.4>\r\n"),
+	            SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+	r = tsd_one(t, REG("z9hG4bKh8", "h1", "7", "Contact: *\r\nExpires: 0\r\n"),
+	            SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 2);
+	for (int i = 0; i < ngone; i++)
+		CU_ASSERT_EQUAL(gone[i].why, REG_WHY_UNREGISTERED);
+	CU_ASSERT(ngone == 2 && strcmp(gone[0].contact, gone[1].contact) != 0);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	/* the same again: nothing left to remove */
+	ngone = 0;
+	r = tsd_one(t, REG("z9hG4bKh9", "h1", "8", "Contact: *\r\nExpires: 0\r\n"),
+	            SIP_TP_TCP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+
+	/* RFC 5626: the same instance and reg-id at a new URI replaces */
+	r = tsd_one(t,
+	            REG("z9hG4bKha", "h2", "1",
+	                "Contact: <sip:bob@10.0.0.5;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+	r = tsd_one(t,
+	            REG("z9hG4bKhb", "h3", "1",
+	                "Contact: <sip:bob@10.0.0.6;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	expect_gone("sip:bob@10.0.0.5;ob", REG_WHY_REPLACED);
+	CU_ASSERT_STRING_EQUAL(gone[0].instance, INST);
+	CU_ASSERT_EQUAL(gone[0].reg_id, 1);
+	CU_ASSERT_STRING_EQUAL(gone[0].call_id, "h2");
+	CU_ASSERT_EQUAL(rows(t), 1);
+	/* a refresh of it is no removal */
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKhc", "h3", "2",
+	                "Contact: <sip:bob@10.0.0.6;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(ngone, 0);
+
+	/* an expired row not yet swept, renewed by a REGISTER: "expired"
+	 * once, and the sweeper does not report it again */
+	CU_ASSERT_EQUAL(sqlite3_exec(t->peek,
+	                             "UPDATE registrations SET expires_at = "
+	                             "strftime('%s','now') - 5",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	r = tsd_one(t,
+	            REG("z9hG4bKhd", "h3", "3",
+	                "Contact: <sip:bob@10.0.0.6;ob>;reg-id=1;"
+	                "+sip.instance=\"" INST "\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	expect_gone("sip:bob@10.0.0.6;ob", REG_WHY_EXPIRED);
+	ngone = 0;
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 0);
+	CU_ASSERT_EQUAL(ngone, 0);
+
+	/* the sweeper: a failed commit removes and fires nothing; then
+	 * "expired" once */
+	CU_ASSERT_EQUAL(sqlite3_exec(t->peek,
+	                             "UPDATE registrations SET expires_at = "
+	                             "strftime('%s','now') - 5",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	sqlite3_commit_hook(sipd_db(t->sd), refuse_commit, NULL);
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), -1);
+	sqlite3_commit_hook(sipd_db(t->sd), NULL, NULL);
+	CU_ASSERT_EQUAL(ngone, 0);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 1);
+	expect_gone("sip:bob@10.0.0.6;ob", REG_WHY_EXPIRED);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	ngone = 0;
+	CU_ASSERT_EQUAL(sipd_sweep(t->sd), 0);
+	CU_ASSERT_EQUAL(ngone, 0);
+	tsd_free(t);
+}
+
+
+/* ------------------------------------------------ hostile REGISTERs */
+
+/* REG with a binary-safe length (the message may hold NUL bytes). */
+static const char *
+reg_bin(struct tsd *t, const char *m, size_t len)
+{
+	return tsd_onen(t, m, len, SIP_TP_UDP);
+}
+
+static void
+test_hostile_register(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+	char big[4096];
+	size_t o;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+
+	/* an unsupported Require tag after 40 supported ones: still 420 */
+	o = (size_t)snprintf(big, sizeof(big), "Require: ");
+	for (int i = 0; i < 40; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "path, ");
+	snprintf(big + o, sizeof(big) - o, "evil\r\n");
+	{
+		char m[8192];
+		snprintf(m, sizeof(m),
+		         REG("z9hG4bKx1", "x1", "1", "%sContact: <sip:bob@1.1.1.1>\r\n"),
+		         big);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 420);
+		CU_ASSERT(r && strstr(r, "\r\nUnsupported: evil\r\n") != NULL);
+		CU_ASSERT_EQUAL(rows(t), 0);
+	}
+
+	/* a raw NUL inside a quoted +sip.instance: not SIP (qdtext has no
+	 * NUL); stored it would truncate the params (every later 200 of the
+	 * AOR would carry an unterminated quote) and make two instances
+	 * collide */
+	{
+		static const char m[] =
+		    REG("z9hG4bKx2", "x2", "1",
+		        "Contact: <sip:bob@1.1.1.2>;reg-id=1;"
+		        "+sip.instance=\"<urn:a\0x>\"\r\n");
+		r = reg_bin(t, m, sizeof(m) - 1);
+		CU_ASSERT_EQUAL(status_of(r), 400);
+		CU_ASSERT_EQUAL(rows(t), 0);
+	}
+	/* a bare CR inside a quoted parameter would be echoed into the 200 */
+	r = tsd_one(t,
+	            REG("z9hG4bKx3", "x3", "1",
+	                "Contact: <sip:bob@1.1.1.3>;+sip.instance="
+	                "\"<urn:b>\rInjected: yes\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	CU_ASSERT(r == NULL || strstr(r, "\rInjected") == NULL);
+	CU_ASSERT_EQUAL(rows(t), 0);
+
+	/* reg-id is 1 to 2^31-1 (RFC 5626): no silent clamping */
+	r = tsd_one(t,
+	            REG("z9hG4bKx4", "x4", "1",
+	                "Contact: <sip:bob@1.1.1.4>;reg-id=4294967296;"
+	                "+sip.instance=\"<urn:c>\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	r = tsd_one(t,
+	            REG("z9hG4bKx5", "x5", "1",
+	                "Contact: <sip:bob@1.1.1.4>;reg-id=2147483648;"
+	                "+sip.instance=\"<urn:c>\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	r = tsd_one(t,
+	            REG("z9hG4bKx6", "x6", "1",
+	                "Contact: <sip:bob@1.1.1.4>;reg-id=2147483647;"
+	                "+sip.instance=\"<urn:c>\"\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(tsd_count(t, "SELECT reg_id FROM registrations "
+	                             "WHERE aor = ?1", BOB),
+	                2147483647LL);
+
+	/* qvalue grammar (RFC 3261 25.1): at most three decimals, <= 1 */
+	static const char *const badq[] = {"0.99999", "1.0000001", "00.5",
+	                                   "1.5", ".5", "0,5", "1.001"};
+	for (size_t i = 0; i < sizeof(badq) / sizeof(badq[0]); i++) {
+		char m[1024];
+		snprintf(m, sizeof(m),
+		         REG("z9hG4bKq%zu", "q1", "%zu",
+		             "Contact: <sip:bob@1.1.1.5>;q=%s\r\n"),
+		         i, i + 1, badq[i]);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 400);
+		if (status_of(r) != 400)
+			fprintf(stderr, "q=%s accepted\n", badq[i]);
+	}
+	CU_ASSERT_EQUAL(rows(t), 1);
+	r = tsd_one(t,
+	            REG("z9hG4bKq9", "q1", "20",
+	                "Contact: <sip:bob@1.1.1.5>;q=0.125, "
+	                "<sip:bob@1.1.1.6>;q=1.000, <sip:bob@1.1.1.7>;q=0.\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.5>;q=0.125;") != NULL);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.6>;q=1.0;") != NULL);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.7>;q=0.0;") != NULL);
+	CU_ASSERT_EQUAL(rows(t), 4);
+
+	/* expires beyond 2^32 is clamped then lowered to max_expires; a
+	 * negative one is malformed */
+	r = tsd_one(t,
+	            REG("z9hG4bKe1", "e1", "1",
+	                "Contact: <sip:bob@1.1.1.5>;expires=4294967296\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.5>;expires=600000\r\n") !=
+	                   NULL);
+	r = tsd_one(t,
+	            REG("z9hG4bKe2", "e1", "2",
+	                "Contact: <sip:bob@1.1.1.5>;expires=-1\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+	r = tsd_one(t,
+	            REG("z9hG4bKe3", "e1", "3",
+	                "Contact: <sip:bob@1.1.1.5>\r\nExpires: -1\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 400);
+
+	/* a new Call-ID replaces the binding whatever its CSeq (10.3 step 7) */
+	r = tsd_one(t,
+	            REG("z9hG4bKc1", "other-call", "1",
+	                "Contact: <sip:bob@1.1.1.5>;expires=300\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_STRING_EQUAL(tsd_text(t,
+	                                "SELECT call_id FROM registrations "
+	                                "WHERE contact = ?1",
+	                                "sip:bob@1.1.1.5"),
+	                       "other-call");
+
+	/* the same contact twice in one REGISTER: one binding, last wins */
+	r = tsd_one(t,
+	            REG("z9hG4bKd1", "d1", "1",
+	                "Contact: <sip:bob@1.1.1.8>;expires=100, "
+	                "<sip:bob@1.1.1.8>;expires=200\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.8>;expires=200\r\n") != NULL);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT count(*) FROM registrations "
+	                          "WHERE contact = ?1",
+	                          "sip:bob@1.1.1.8"),
+	                1);
+	CU_ASSERT_EQUAL(rows(t), 5);
+
+	/* more contacts than max_contacts (10) in one REGISTER: 503, none */
+	o = (size_t)snprintf(big, sizeof(big), "Contact: ");
+	for (int i = 0; i < 12; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+		                      "%s<sip:bob@2.2.2.%d>", i ? ", " : "", i);
+	snprintf(big + o, sizeof(big) - o, "\r\n");
+	{
+		char m[8192];
+		snprintf(m, sizeof(m), REG("z9hG4bKm1", "m1", "1", "%s"), big);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 503);
+		CU_ASSERT_EQUAL(rows(t), 5);
+	}
+	/* 65 Contact values: 400 */
+	o = 0;
+	for (int i = 0; i < 65; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+		                      "Contact: <sip:bob@3.3.3.%d>\r\n", i);
+	{
+		char m[8192];
+		snprintf(m, sizeof(m), REG("z9hG4bKm2", "m2", "1", "%s"), big);
+		r = tsd_one(t, m, SIP_TP_UDP);
+		CU_ASSERT_EQUAL(status_of(r), 400);
+		CU_ASSERT_EQUAL(rows(t), 5);
+	}
+
+	/* %00 in the To user stays escaped: its own AOR, no truncation */
+	r = tsd_one(t,
+	            "REGISTER sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKn1\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: <sip:bob%00x@afd.test>;tag=n\r\n"
+	            "To: <sip:bob%00x@afd.test>\r\n"
+	            "Call-ID: n1\r\nCSeq: 1 REGISTER\r\n"
+	            "Contact: <sip:bob%00x@1.1.1.9>\r\n"
+	            "Content-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT count(*) FROM registrations "
+	                          "WHERE aor = ?1",
+	                          "sip:bob%00x@afd.test"),
+	                1);
+	CU_ASSERT_EQUAL(rows(t), 5);
+	tsd_free(t);
+}
+
+
+/* RFC 3261 10.3 step 7: contacts are matched by the URI comparison rules
+ * of 19.1.4, not byte for byte */
+static void
+test_contact_uri_match(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	reg_set_removal_hook(sipd_reg(t->sd), record_gone, NULL);
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKu1", "u1", "1",
+	                "Contact: <sip:bob@HOST.example:5070;transport=tcp;"
+	                "lr>\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	/* the same URI written otherwise: a refresh, not a second binding */
+	r = tsd_one(t,
+	            REG("z9hG4bKu2", "u1", "2",
+	                "Contact: <sip:%62ob@host.EXAMPLE:5070;lr;"
+	                "Transport=TCP>;expires=300\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	CU_ASSERT(r && strstr(r, ";expires=300\r\n") != NULL);
+	CU_ASSERT_EQUAL(ngone, 0);
+	/* and removable in either spelling */
+	r = tsd_one(t,
+	            REG("z9hG4bKu3", "u1", "3",
+	                "Contact: <sip:bob@host.example:5070;transport=tcp>;"
+	                "expires=0\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	CU_ASSERT_EQUAL(ngone, 1);
+	/* a different user case or an explicit port is another contact */
+	r = tsd_one(t,
+	            REG("z9hG4bKu4", "u1", "4",
+	                "Contact: <sip:bob@h.example>, <sip:BOB@h.example>, "
+	                "<sip:bob@h.example:5060>\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 3);
+	tsd_free(t);
+}
+
 int
 suite_registrar(void)
 {
@@ -787,7 +1258,10 @@ suite_registrar(void)
 	    !CU_add_test(s, "max contacts", test_register_max_contacts) ||
 	    !CU_add_test(s, "outbound, identities, tel",
 	                 test_register_outbound) ||
-	    !CU_add_test(s, "sweep", test_sweep))
+	    !CU_add_test(s, "sweep", test_sweep) ||
+	    !CU_add_test(s, "removal hook", test_removal_hook) ||
+	    !CU_add_test(s, "hostile REGISTERs", test_hostile_register) ||
+	    !CU_add_test(s, "contact URI matching", test_contact_uri_match))
 		return -1;
 	return 0;
 }

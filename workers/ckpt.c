@@ -1,0 +1,165 @@
+/*
+ * workers/ckpt.c: the checkpointer (slot c0, "afd: db checkpointer"), after
+ * PostgreSQL's. It copies the pages of SQLite's WAL into the database file
+ * (a PASSIVE checkpoint), so that no worker's loop stalls doing it inside a
+ * COMMIT: SQLite's automatic checkpoint is replaced by a WAL hook on every
+ * worker connection (schema/db.h) that sends this process IPC_CKPT_KICK
+ * when the WAL passes DB_WAL_KICK_FRAMES. Kicks that arrive together make
+ * one checkpoint. A timer (CKPT_TIMER_MS) checkpoints too, so a WAL that
+ * stays below the threshold still reaches the database file.
+ *
+ * It runs no SIP service and serves no client; it takes the common worker
+ * life of worker.c (control channel, workers row, sibling socket
+ * c0.sock, SIGTERM) and runs at a lower priority (CKPT_NICE) so that the
+ * UDP worker wins a shared core. A checkpoint is safe to interrupt (kill
+ * -9): SQLite starts over from the WAL, which is kept until a checkpoint
+ * completes; committed data is never lost. While it is down the workers'
+ * hooks checkpoint in-line past DB_WAL_MAX_FRAMES.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/uvh.h"
+#include "schema/db.h"
+#include "workers/worker.h"
+
+#define CKPT_TIMER_MS 1000
+#define CKPT_KICKERS 8 /* remembered kickers (u0 and a few tN) */
+
+struct ckpt {
+	struct worker *w;
+	uv_timer_t *soon; /* 0 ms: after this turn's kicks */
+	uv_timer_t *tick; /* every CKPT_TIMER_MS */
+	int kicks;        /* kicks since the last checkpoint */
+	int last_copied;  /* frames in the file after the last one */
+	char kickers[CKPT_KICKERS][8]; /* slots that kicked since */
+	int nkickers;
+	unsigned long runs;
+};
+
+ipc_handler_fn *const ckpt_ctl_handlers[IPC__COUNT] = {NULL};
+
+/* Tell every worker that kicked (CKPT_DONE), see schema/db.h. */
+static void
+ckpt_done(struct ckpt *ck, int frames, int copied)
+{
+	struct worker *w = ck->w;
+	struct sockaddr_un sun;
+	unsigned char buf[16];
+	struct ipc_wbuf wb;
+
+	for (int i = 0; i < ck->nkickers; i++) {
+		if (ipc_slot_addr(&sun, w->conf->run_dir, ck->kickers[i]) == -1)
+			continue;
+		ipc_wbuf_init(&wb, buf, sizeof(buf));
+		ipc_put_u32(&wb, (uint32_t)frames);
+		ipc_put_u32(&wb, (uint32_t)copied);
+		if (ipc_send(w->sib_fd, &sun, IPC_CKPT_DONE, w->slot, 0, &wb,
+		             -1) == -1)
+			log_debug("ipc: CKPT_DONE to %s: %s", ck->kickers[i],
+			          strerror(errno));
+	}
+	ck->nkickers = 0;
+}
+
+/* One PASSIVE checkpoint; why: "kick", "timer" or "start". */
+static void
+ckpt_run(struct ckpt *ck, const char *why)
+{
+	uint64_t t0 = uv_hrtime();
+	int frames, copied, kicks = ck->kicks, r;
+
+	ck->kicks = 0;
+	r = db_checkpoint(ck->w->db, &frames, &copied);
+	if (r == -1)
+		return;
+	ck->runs++;
+	if (r == 0 && frames > 0)
+		ckpt_done(ck, frames, copied);
+	/* The timer's checkpoint of an unchanged WAL says nothing new. */
+	if (kicks > 0 || copied != ck->last_copied)
+		log_debug("checkpoint (%s, %d kicks%s): %d of %d WAL frames in "
+		          "the database file, %.1f ms",
+		          why, kicks, r == 1 ? ", busy" : "", copied, frames,
+		          (double)(uv_hrtime() - t0) / 1e6);
+	ck->last_copied = copied;
+}
+
+static void
+ckpt_on_soon(uv_timer_t *t)
+{
+	ckpt_run(t->data, "kick");
+}
+
+static void
+ckpt_on_tick(uv_timer_t *t)
+{
+	ckpt_run(t->data, "timer");
+}
+
+/* CKPT_KICK: a worker's WAL is large. Several in one turn of the loop
+ * make one checkpoint (the 0 ms timer runs after the turn's I/O). */
+static int
+ckpt_on_kick(void *arg, struct ipc_msg *m)
+{
+	struct worker *w = arg;
+	struct ckpt *ck = w->priv;
+	uint32_t frames;
+	int i;
+
+	if (ipc_get_u32(m, &frames) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	log_trace("kick from %s: %u frames", m->hdr.slot, frames);
+	for (i = 0; i < ck->nkickers; i++)
+		if (strcmp(ck->kickers[i], m->hdr.slot) == 0)
+			break;
+	if (i == ck->nkickers && i < CKPT_KICKERS)
+		snprintf(ck->kickers[ck->nkickers++], sizeof(ck->kickers[0]),
+		         "%s", m->hdr.slot);
+	if (ck->kicks++ == 0)
+		uv_timer_start(ck->soon, ckpt_on_soon, 0, 0);
+	return 0;
+}
+
+ipc_handler_fn *const ckpt_sib_handlers[IPC__COUNT] = {
+    [IPC_CKPT_KICK] = ckpt_on_kick,
+};
+
+static void
+ckpt_stop(struct worker *w)
+{
+	struct ckpt *ck = w->priv;
+
+	uvh_close(ck->soon);
+	ck->soon = NULL;
+	uvh_close(ck->tick);
+	ck->tick = NULL;
+	log_debug("%lu checkpoints", ck->runs);
+}
+
+int
+ckpt_start(struct worker *w)
+{
+	struct ckpt *ck;
+
+	if ((ck = talloc_zero(w, struct ckpt)) == NULL)
+		return -1;
+	ck->w = w;
+	ck->last_copied = -1;
+	w->priv = ck;
+	w->stop = ckpt_stop;
+	if ((ck->soon = uvh_new(ck, uv_timer_t)) == NULL)
+		return -1;
+	uv_timer_init(&w->loop, ck->soon); /* cannot fail */
+	if ((ck->tick = uvh_new(ck, uv_timer_t)) == NULL)
+		return -1;
+	uv_timer_init(&w->loop, ck->tick);
+	ck->soon->data = ck;
+	ck->tick->data = ck;
+	uv_timer_start(ck->tick, ckpt_on_tick, CKPT_TIMER_MS, CKPT_TIMER_MS);
+	/* What the WAL holds from before (a predecessor killed mid-way). */
+	ckpt_run(ck, "start");
+	return 0;
+}
