@@ -197,13 +197,24 @@ sip_add_header(struct sip_parser *ps, const char *p, const char *le,
 {
 	struct sip_msg *m = ps->m;
 	struct sip_hdr *h;
-	const char *n = p, *q;
+	const char *n = p, *q, *cr;
 
 	p = sip_skip_cls(p, le, SIP_C_TOKEN);
 	q = sip_skip_lws(p, le);
 	if (p == n || q >= le || *q != ':') {
 		sip_fail(ps, 400, "Malformed Header Line");
 		return;
+	}
+	/* A CR inside a field must end a (folded) line: a bare one is not
+	 * LWS (RFC 3261 25.1) and would be echoed or dropped downstream,
+	 * changing the value ("CSeq: 70<CR>OPTIONS"). The field is kept so
+	 * the 400 can still carry it. */
+	for (cr = memchr(n, '\r', (size_t)(le - n)); cr != NULL;
+	     cr = memchr(cr + 1, '\r', (size_t)(le - cr - 1))) {
+		if (cr + 1 >= le || cr[1] != '\n') {
+			sip_fail(ps, 400, "Malformed Header Line");
+			break;
+		}
 	}
 	if (m->nhdrs >= SIP_MAX_HEADERS) {
 		sip_fail(ps, 400, "Too Many Headers");

@@ -153,6 +153,14 @@ struct sip_uri {
  * scheme SIP_SCHEME_OTHER). Returns 0, or -1 if malformed. */
 int sip_parse_uri(TALLOC_CTX *ctx, sip_str in, struct sip_uri *out);
 
+/* Are two parsed URIs equal by RFC 3261 19.1.4? sip/sips: same scheme,
+ * user and password equal (case-sensitive, escapes decoded), host equal
+ * (caseless), same port (absent is not 5060), user/ttl/method/maddr/
+ * transport parameters in both or neither and equal, other parameters
+ * equal when in both, headers equal. Other schemes (tel:, ...): byte
+ * equality of the whole URI. 1 or 0. */
+int sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b);
+
 /* name-addr or addr-spec, with header parameters: From, To, Contact, Route,
  * Record-Route, Path, Service-Route, P-Associated-URI. */
 struct sip_addr {

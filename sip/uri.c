@@ -207,3 +207,108 @@ sip_parse_uri(TALLOC_CTX *ctx, sip_str in, struct sip_uri *out)
 
 	return sip_parse_uri_mem(&m, in, out);
 }
+
+/* ------------------------------------------------ RFC 3261 19.1.4 */
+
+static int
+sip_hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The octet at *p (an %HH escape decoded), advancing *p. */
+static int
+sip_uri_octet(const char **p, const char *end)
+{
+	const char *q = *p;
+
+	if (*q == '%' && end - q >= 3 && sip_hexv(q[1]) >= 0 &&
+	    sip_hexv(q[2]) >= 0) {
+		*p = q + 3;
+		return sip_hexv(q[1]) * 16 + sip_hexv(q[2]);
+	}
+	*p = q + 1;
+	return (unsigned char)*q;
+}
+
+/* a and b equal once escapes are decoded; caseless: ASCII case folded. */
+static int
+sip_uri_part_eq(sip_str a, sip_str b, int caseless)
+{
+	const char *p, *pe, *q, *qe;
+
+	if (a.len == 0 || b.len == 0) /* absent parts are NULL slices */
+		return a.len == b.len;
+	p = a.s;
+	pe = a.s + a.len;
+	q = b.s;
+	qe = b.s + b.len;
+	while (p < pe && q < qe) {
+		int x = sip_uri_octet(&p, pe), y = sip_uri_octet(&q, qe);
+		if (caseless) {
+			if (x >= 'A' && x <= 'Z')
+				x += 32;
+			if (y >= 'A' && y <= 'Z')
+				y += 32;
+		}
+		if (x != y)
+			return 0;
+	}
+	return p == pe && q == qe;
+}
+
+/* Parameters that must be in both URIs or in neither (19.1.4). */
+static int
+sip_uri_param_strict(sip_str name)
+{
+	static const char *const names[] = {"user", "ttl", "method", "maddr",
+	                                    "transport"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (sip_str_caseeq_lit(name, names[i]))
+			return 1;
+	return 0;
+}
+
+/* Every parameter of a: equal in b when b has it, and present in b when
+ * it is one of the strict ones. */
+static int
+sip_uri_params_sub(const struct sip_param *a, const struct sip_param *b)
+{
+	for (; a != NULL; a = a->next) {
+		const struct sip_param *o = NULL;
+		for (const struct sip_param *x = b; x != NULL; x = x->next)
+			if (sip_uri_part_eq(x->name, a->name, 1)) {
+				o = x;
+				break;
+			}
+		if (o == NULL) {
+			if (sip_uri_param_strict(a->name))
+				return 0;
+			continue;
+		}
+		if ((a->value.s == NULL) != (o->value.s == NULL) ||
+		    !sip_uri_part_eq(a->value, o->value, 1))
+			return 0;
+	}
+	return 1;
+}
+
+int
+sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b)
+{
+	if (a->scheme != b->scheme)
+		return 0;
+	if (a->scheme != SIP_SCHEME_SIP && a->scheme != SIP_SCHEME_SIPS)
+		return sip_str_eq(a->raw, b->raw);
+	return sip_uri_part_eq(a->user, b->user, 0) &&
+	       (a->password.s == NULL) == (b->password.s == NULL) &&
+	       sip_uri_part_eq(a->password, b->password, 0) &&
+	       sip_uri_part_eq(a->host, b->host, 1) && a->port == b->port &&
+	       sip_uri_params_sub(a->params, b->params) &&
+	       sip_uri_params_sub(b->params, a->params) &&
+	       sip_uri_part_eq(a->headers, b->headers, 1);
+}

@@ -20,9 +20,12 @@
  *   it once expires_at <= now.
  * - A binding matches a Contact by +sip.instance and reg-id (RFC 5626; an
  *   instance without reg-id matches the same instance without reg-id, as
- *   RFC 5627 does), else by the contact URI compared byte for byte. A
+ *   RFC 5627 does), else by the contact URI (RFC 3261 19.1.4). A
  *   matched instance binding takes the new contact URI; another binding
- *   that already had that URI is replaced too.
+ *   that already had that URI is replaced too. URIs are compared by RFC
+ *   3261 19.1.4 (host and parameter case, escapes, parameter order), so
+ *   the same contact written otherwise refreshes its binding and takes the
+ *   new spelling.
  * - Expired rows not yet swept do not count and are not listed; a Contact
  *   matching one renews it as a fresh registration.
  * - Path is stored always; echoed in the 200 only when the UE supports it
@@ -402,6 +405,28 @@ reg_streq(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
+/* Are two contact URIs the same contact (RFC 3261 10.3 step 7: the URI
+ * comparison rules of 19.1.4)? Byte-equal ones are; others are parsed. */
+static int
+reg_contact_eq(const char *a, const char *b)
+{
+	TALLOC_CTX *tmp;
+	struct sip_uri ua, ub;
+	int eq = 0;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	if (strcmp(a, b) == 0)
+		return 1;
+	if ((tmp = talloc_new(NULL)) == NULL)
+		return 0;
+	if (sip_parse_uri(tmp, (sip_str){a, strlen(a)}, &ua) == 0 &&
+	    sip_parse_uri(tmp, (sip_str){b, strlen(b)}, &ub) == 0)
+		eq = sip_uri_eq(&ua, &ub);
+	talloc_free(tmp);
+	return eq;
+}
+
 /* The working-set entry a contact refers to, or -1. */
 static int
 reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
@@ -420,7 +445,7 @@ reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
 	}
 	for (int j = 0; j < p->n; j++) {
 		if (p->op[j] != REG_OP_DELETE &&
-		    reg_streq(p->b[j].contact, k->uri))
+		    reg_contact_eq(p->b[j].contact, k->uri))
 			return j;
 	}
 	return -1;
@@ -539,7 +564,7 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 			/* the new URI replaces whatever else held it */
 			for (int x = 0; x < p->n; x++) {
 				if (x != j && p->op[x] != REG_OP_DELETE &&
-				    reg_streq(p->b[x].contact, k->uri)) {
+				    reg_contact_eq(p->b[x].contact, k->uri)) {
 					p->op[x] = REG_OP_DELETE;
 					p->why[x] = REG_WHY_REPLACED;
 				}
@@ -968,7 +993,8 @@ reg_hold_plan(struct reg *r, const struct reg_plan *p,
 			if (expired) {
 				if (reg_hold(r, old, REG_WHY_EXPIRED) == -1)
 					return -1;
-			} else if (!reg_streq(old->contact, p->b[j].contact)) {
+			} else if (!reg_contact_eq(old->contact,
+			                           p->b[j].contact)) {
 				if (reg_hold(r, old, REG_WHY_REPLACED) == -1)
 					return -1;
 			}

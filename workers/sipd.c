@@ -232,6 +232,30 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 	tag[16] = '\0';
 }
 
+/* Part of a received field into an answer, unfolded: CR and LF dropped
+ * (folding leaves the whitespace after them), so neither a folded line nor
+ * a stray CR of the request reaches the answer. */
+static void
+sipd_add_value(struct sip_buf *b, const char *s, size_t len)
+{
+	const char *p = s, *end = s + len, *q;
+
+	while (p < end) {
+		for (q = p; q < end && *q != '\r' && *q != '\n'; q++)
+			;
+		sip_buf_add(b, p, (size_t)(q - p));
+		while (q < end && (*q == '\r' || *q == '\n'))
+			q++;
+		p = q;
+	}
+}
+
+static void
+sipd_add_str(struct sip_buf *b, sip_str v)
+{
+	sipd_add_value(b, v.s, v.len);
+}
+
 /* "Via: " and the top via-parm with received= and rport=PORT (RFC 3581),
  * without the line end. */
 static void
@@ -250,11 +274,11 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 	    rp->name.s + rp->name.len <= raw.s + raw.len) {
 		size_t cut = (size_t)(rp->name.s + rp->name.len - raw.s);
 		int n = snprintf(num, sizeof(num), "=%u", port);
-		sip_buf_add(b, raw.s, cut);
+		sipd_add_value(b, raw.s, cut);
 		sip_buf_add(b, num, (size_t)n);
-		sip_buf_add(b, raw.s + cut, raw.len - cut);
+		sipd_add_value(b, raw.s + cut, raw.len - cut);
 	} else {
-		sip_buf_adds(b, raw);
+		sipd_add_str(b, raw);
 	}
 	if (v->received.len == 0 &&
 	    (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
@@ -277,7 +301,7 @@ sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
 	for (const struct sip_hdr *h = req->first[id]; h; h = h->next_same) {
 		sip_buf_add(b, name, nl);
 		sip_buf_add(b, ": ", 2);
-		sip_buf_adds(b, h->value);
+		sipd_add_str(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
 }
@@ -308,18 +332,18 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 			 * field (", SIP/2.0/UDP ...") as received */
 			const char *rest = top->raw.s + top->raw.len;
 			sipd_top_via(b, top, from);
-			sip_buf_add(b, rest, (size_t)(ve - rest));
+			sipd_add_value(b, rest, (size_t)(ve - rest));
 			sip_buf_add(b, "\r\n", 2);
 			continue;
 		}
 		sip_buf_add(b, "Via: ", 5);
-		sip_buf_adds(b, h->value);
+		sipd_add_str(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
 	sipd_copy_fields(b, req, SIP_HDR_FROM, "From");
 	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
 		sip_buf_add(b, "To: ", 4);
-		sip_buf_adds(b, h->value);
+		sipd_add_str(b, h->value);
 		if (h == req->first[SIP_HDR_TO] && req->to != NULL &&
 		    req->to->tag.len == 0 &&
 		    sip_param_find(req->to->params, "tag") == NULL &&

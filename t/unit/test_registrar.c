@@ -1190,6 +1190,54 @@ test_hostile_register(void)
 	tsd_free(t);
 }
 
+
+/* RFC 3261 10.3 step 7: contacts are matched by the URI comparison rules
+ * of 19.1.4, not byte for byte */
+static void
+test_contact_uri_match(void)
+{
+	struct tsd *t = tsd_new(NULL);
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	reg_set_removal_hook(sipd_reg(t->sd), record_gone, NULL);
+	ngone = 0;
+	r = tsd_one(t,
+	            REG("z9hG4bKu1", "u1", "1",
+	                "Contact: <sip:bob@HOST.example:5070;transport=tcp;"
+	                "lr>\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	/* the same URI written otherwise: a refresh, not a second binding */
+	r = tsd_one(t,
+	            REG("z9hG4bKu2", "u1", "2",
+	                "Contact: <sip:%62ob@host.EXAMPLE:5070;lr;"
+	                "Transport=TCP>;expires=300\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 1);
+	CU_ASSERT(r && strstr(r, ";expires=300\r\n") != NULL);
+	CU_ASSERT_EQUAL(ngone, 0);
+	/* and removable in either spelling */
+	r = tsd_one(t,
+	            REG("z9hG4bKu3", "u1", "3",
+	                "Contact: <sip:bob@host.example:5070;transport=tcp>;"
+	                "expires=0\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 0);
+	CU_ASSERT_EQUAL(ngone, 1);
+	/* a different user case or an explicit port is another contact */
+	r = tsd_one(t,
+	            REG("z9hG4bKu4", "u1", "4",
+	                "Contact: <sip:bob@h.example>, <sip:BOB@h.example>, "
+	                "<sip:bob@h.example:5060>\r\n"),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(status_of(r), 200);
+	CU_ASSERT_EQUAL(rows(t), 3);
+	tsd_free(t);
+}
+
 int
 suite_registrar(void)
 {
@@ -1212,7 +1260,8 @@ suite_registrar(void)
 	                 test_register_outbound) ||
 	    !CU_add_test(s, "sweep", test_sweep) ||
 	    !CU_add_test(s, "removal hook", test_removal_hook) ||
-	    !CU_add_test(s, "hostile REGISTERs", test_hostile_register))
+	    !CU_add_test(s, "hostile REGISTERs", test_hostile_register) ||
+	    !CU_add_test(s, "contact URI matching", test_contact_uri_match))
 		return -1;
 	return 0;
 }

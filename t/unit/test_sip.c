@@ -671,6 +671,91 @@ test_limits(void)
 	talloc_free(c);
 }
 
+
+/* RFC 3261 19.1.4, its own examples */
+static int
+uri_eq_s(const char *a, const char *b)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct sip_uri ua, ub;
+	int r = -1;
+
+	if (sip_parse_uri(ctx, (sip_str){a, strlen(a)}, &ua) == 0 &&
+	    sip_parse_uri(ctx, (sip_str){b, strlen(b)}, &ub) == 0)
+		r = sip_uri_eq(&ua, &ub) && sip_uri_eq(&ub, &ua);
+	talloc_free(ctx);
+	return r;
+}
+
+static void
+test_uri_eq(void)
+{
+	CU_ASSERT_EQUAL(uri_eq_s("sip:%61lice@atlanta.com;transport=TCP",
+	                         "sip:alice@AtLanTa.CoM;Transport=tcp"),
+	                1);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com",
+	                         "sip:carol@chicago.com;newparam=5"),
+	                1);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com;security=on",
+	                         "sip:carol@chicago.com;newparam=5"),
+	                1);
+	CU_ASSERT_EQUAL(
+	    uri_eq_s("sip:biloxi.com;transport=tcp;method=REGISTER"
+	             "?to=sip:bob%40biloxi.com",
+	             "sip:biloxi.com;method=REGISTER;transport=tcp"
+	             "?to=sip:bob%40biloxi.com"),
+	    1);
+	CU_ASSERT_EQUAL(uri_eq_s("SIP:ALICE@AtLanTa.CoM;Transport=udp",
+	                         "sip:alice@AtLanTa.CoM;Transport=UDP"),
+	                0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:bob@biloxi.com",
+	                         "sip:bob@biloxi.com:5060"),
+	                0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:bob@biloxi.com",
+	                         "sip:bob@biloxi.com;transport=udp"),
+	                0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com;newparam=5",
+	                         "sip:carol@chicago.com;newparam=6"),
+	                0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:bob@phone21.boxesbybob.com",
+	                         "sip:bob@192.0.2.4"),
+	                0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com?Subject=next%20meeting",
+	                         "sip:carol@chicago.com"
+	                         "?Subject=another%20meeting"),
+	                0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:a@h", "sips:a@h"), 0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:a:pw@h", "sip:a@h"), 0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:a@h;ob", "sip:a@h;ob=1"), 0);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:a@h;ob", "sip:a@H;OB"), 1);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:a%00b@h", "sip:a%00c@h"), 0);
+	CU_ASSERT_EQUAL(uri_eq_s("tel:+1555", "tel:+1555"), 1);
+	CU_ASSERT_EQUAL(uri_eq_s("tel:+1555", "tel:+1556"), 0);
+}
+
+
+/* A CR that does not end a line is not LWS (RFC 3261 25.1): the fuzzer's
+ * "CSeq: 70\rOPTIONS" was accepted and its answer, printed unfolded, said
+ * "CSeq: 70OPTIONS" */
+static void
+test_bare_cr(void)
+{
+	TALLOC_CTX *c = talloc_new(NULL);
+	const size_t max = SIP_MAX_MSG_DEFAULT;
+
+	expect_err(mutate(c, seed_reg1, "Expires: ", "X-A: 1\r2\r\nExpires: "),
+	           SIP_TP_UDP, max, 400, "Malformed Header Line");
+	expect_err(mutate(c, seed_reg1, "Expires: ", "X-A: 1\r\r\nExpires: "),
+	           SIP_TP_UDP, max, 400, "Malformed Header Line");
+	/* folding stays fine */
+	{
+		char *b = with_fields(c, "X-A: 1\r\n 2\r\n");
+		TALLOC_CTX *t = talloc_new(c);
+		CU_ASSERT_PTR_NOT_NULL(parse_ok(t, b, strlen(b), SIP_TP_UDP));
+	}
+	talloc_free(c);
+}
+
 int
 suite_sip(void)
 {
@@ -689,7 +774,9 @@ suite_sip(void)
 	    !CU_add_test(s, "Via, compact forms, folding",
 	                 test_via_and_compact) ||
 	    !CU_add_test(s, "strings and tokens", test_strings) ||
-	    !CU_add_test(s, "limits", test_limits))
+	    !CU_add_test(s, "limits", test_limits) ||
+	    !CU_add_test(s, "URI equality (19.1.4)", test_uri_eq) ||
+	    !CU_add_test(s, "bare CR", test_bare_cr))
 		return -1;
 	return 0;
 }

@@ -473,6 +473,28 @@ test_memory_returns(void)
 	CU_ASSERT_EQUAL(n0, n1);
 }
 
+
+/* A bad request is answered without echoing a bare CR of its fields */
+static void
+test_bare_cr_echo(void)
+{
+	const char *r = tsd_one(
+	    T,
+	    "OPTIONS sip:afd.test SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKcr1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: \"a\rInjected: 1\" <sip:a@afd.test>;tag=1\r\n"
+	    "To: <sip:afd.test>\r\n"
+	    "Call-ID: cr1\r\n"
+	    "CSeq: 70\rOPTIONS\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    SIP_TP_UDP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(strncmp(r, "SIP/2.0 400 ", 12) == 0);
+	for (const char *p = r; (p = strchr(p, '\r')) != NULL; p++)
+		CU_ASSERT_EQUAL(p[1], '\n');
+}
+
 int
 suite_sipd(void)
 {
@@ -495,7 +517,8 @@ suite_sipd(void)
 	                 test_group_commit_failure) ||
 	    !CU_add_test(s, "savepoint per REGISTER",
 	                 test_savepoint_isolation) ||
-	    !CU_add_test(s, "memory returns", test_memory_returns))
+	    !CU_add_test(s, "memory returns", test_memory_returns) ||
+	    !CU_add_test(s, "no bare CR echoed", test_bare_cr_echo))
 		return -1;
 	return 0;
 }
