@@ -5,7 +5,8 @@
 #   make test       install what is missing, build, run every test, one summary
 #   make asan       the same suite built with ASan + UBSan
 #   make valgrind   the unit tests and a daemon smoke run under valgrind
-#   make fuzz       libFuzzer on the SIP parser for FUZZ_SECONDS (default 60)
+#   make fuzz       libFuzzer on the SIP parser, then on the SIP service,
+#                   FUZZ_SECONDS each (default 60)
 #   make bench      the REGISTER load generator against a fresh afd
 #   make bench-compare   the same load against afd and Kamailio 5.6, one run
 #
@@ -104,20 +105,33 @@ valgrind:
 
 # libFuzzer on the SIP library: sip/*.c and the target built in one go with
 # clang, run on a scratch copy of the seed corpus; any crash fails.
+# Then on the SIP service (sipd, registrar, data layer on SQLite): afd's
+# library built again with libFuzzer's coverage and the sanitizers in
+# build-fuzz/lib, the target linked against it. Each runs FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -I. \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	      $(shell pkg-config --cflags talloc)
+FUZZ_LIB_OPT = -O1 -fno-omit-frame-pointer \
+	       -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 build-fuzz/fuzz_sip: t/fuzz/fuzz_sip.c $(wildcard sip/*.c) $(wildcard sip/*.h)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ t/fuzz/fuzz_sip.c $(wildcard sip/*.c) \
 	    $(shell pkg-config --libs talloc)
 
+build-fuzz/fuzz_sipd: t/fuzz/fuzz_sipd.c build-fuzz/lib/libafd.a $(HDRS)
+	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -o $@ \
+	    t/fuzz/fuzz_sipd.c build-fuzz/lib/libafd.a $(LDLIBS)
+
 fuzz:
 	@sh mk/deps.sh fuzz
 	@$(MAKE) --no-print-directory build-fuzz/fuzz_sip
+	@$(MAKE) --no-print-directory BUILD=build-fuzz/lib CC=clang \
+	    OPT="$(FUZZ_LIB_OPT)" build-fuzz/lib/libafd.a
+	@$(MAKE) --no-print-directory build-fuzz/fuzz_sipd
 	@sh t/fuzz/run.sh build-fuzz/fuzz_sip $(FUZZ_SECONDS)
+	@sh t/fuzz/run.sh build-fuzz/fuzz_sipd $(FUZZ_SECONDS)
 
 bench:
 	@sh mk/deps.sh bench
