@@ -36,6 +36,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sanitizer/common_interface_defs.h>
+
 #include "daemon/log.h"
 #include "schema/db.h"
 #include "sip/sip.h"
@@ -56,12 +58,31 @@ static struct sip_peer fz_peers[4];
 static size_t fz_base; /* talloc blocks under fz_sd at a batch's start */
 static unsigned long fz_removed;
 
+/* Remove the database files and their folder (at exit, and on a crash:
+ * the reproducer does not need them). */
+static void
+fz_rmdir(void)
+{
+	static const char *const f[] = {"afd.db", "afd.db-wal", "afd.db-shm"};
+	char p[128];
+
+	if (fz_dir[0] == '\0')
+		return;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", fz_dir, f[i]);
+		unlink(p);
+	}
+	rmdir(fz_dir);
+	fz_dir[0] = '\0';
+}
+
 static void
 fz_fail(const char *what, const char *buf, size_t len)
 {
 	fprintf(stderr, "fuzz_sipd: %s\n", what);
 	if (buf != NULL)
 		fprintf(stderr, "---\n%.*s\n---\n", (int)len, buf);
+	fz_rmdir();
 	abort();
 }
 
@@ -103,17 +124,8 @@ fz_removal(void *arg, const struct db_binding *b, enum reg_why why)
 static void
 fz_cleanup(void)
 {
-	static const char *const f[] = {"afd.db", "afd.db-wal", "afd.db-shm"};
-	char p[128];
-
 	TALLOC_FREE(fz_sd);
-	if (fz_dir[0] == '\0')
-		return;
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", fz_dir, f[i]);
-		unlink(p);
-	}
-	rmdir(fz_dir);
+	fz_rmdir();
 }
 
 int
@@ -129,6 +141,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fz_fail("mkdtemp failed", NULL, 0);
 	}
 	atexit(fz_cleanup);
+	__sanitizer_set_death_callback(fz_rmdir);
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
 	c->port = 5060;
 	snprintf(c->domain, sizeof(c->domain), "%s", FZ_DOMAIN);
