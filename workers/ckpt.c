@@ -14,12 +14,12 @@
  * file.
  *
  * It runs no SIP service and serves no client; it takes the common worker
- * life of worker.c (control channel, workers row, sibling socket
- * c0.sock, SIGTERM) and runs at a lower priority (CKPT_NICE) so that the
- * UDP worker wins a shared core. A checkpoint is safe to interrupt (kill
- * -9): SQLite starts over from the WAL, which is kept until a checkpoint
- * completes; committed data is never lost. While it is down the workers'
- * hooks checkpoint in-line past DB_WAL_MAX_FRAMES.
+ * life of worker.c (control channel, workers row, sibling socket c0.sock,
+ * SIGTERM), at the priority CKPT_NICE (worker.h says why 0). A checkpoint
+ * is safe to interrupt (kill -9): SQLite starts over from the WAL, which
+ * is kept until a checkpoint completes; committed data is never lost.
+ * While it is down the workers' hooks checkpoint in-line past
+ * DB_WAL_MAX_FRAMES.
  */
 #include <errno.h>
 #include <stdio.h>
