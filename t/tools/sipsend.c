@@ -651,6 +651,7 @@ ss_interactive(void)
 {
 	char line[4096];
 	struct ss_buf in = {0}, msg = {0};
+	int ret = 0;
 
 	printf("#lport %d\n", ss.lport);
 	fflush(stdout);
@@ -664,21 +665,19 @@ ss_interactive(void)
 			continue;
 		ss_read_file(line, &in);
 		ss_render(in.p ? in.p : "", in.len, &msg);
-		if (ss_send(&msg) == -1) {
+		if (ss_send(&msg) == -1 ||
+		    (rc = ss_receive(ss.nwant, 0, &finals)) == 3) {
 			printf("#closed\n");
 			fflush(stdout);
-			return 3;
-		}
-		rc = ss_receive(ss.nwant, 0, &finals);
-		if (rc == 3) {
-			printf("#closed\n");
-			fflush(stdout);
-			return 3;
+			ret = 3;
+			break;
 		}
 		printf("#%s %d\n", rc == 0 ? "done" : "timeout", finals);
 		fflush(stdout);
 	}
-	return 0;
+	free(in.p);
+	free(msg.p);
+	return ret;
 }
 
 /* -M: send n mutated copies of msg; never waits for answers. */
@@ -798,14 +797,18 @@ main(int argc, char **argv)
 
 	if (ss.interactive) {
 		ss_connect(0);
-		return ss_interactive();
+		rc = ss_interactive();
+		free(ss.rx.p);
+		close(ss.fd);
+		return rc;
 	}
 	ss_read_file(argc ? argv[0] : "-", &in);
 	ss_connect(ss.via_bind && !ss.tcp ? ss_via_port(in.p ? in.p : "", in.len) : 0);
 	ss_render(in.p ? in.p : "", in.len, &msg);
 	if (mutate > 0) {
 		ss_mutate(&msg, mutate);
-		return 0;
+		rc = 0;
+		goto done;
 	}
 	if (ss_send(&msg) == -1) {
 		fprintf(stderr, "sipsend: connection closed by peer\n");
@@ -816,6 +819,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "sipsend: connection closed by peer\n");
 	else if (rc == 1)
 		fprintf(stderr, "sipsend: timeout (%d final responses)\n", finals);
+done:
 	free(in.p);
 	free(msg.p);
 	free(ss.rx.p);
