@@ -142,21 +142,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	atexit(fz_cleanup);
 	__sanitizer_set_death_callback(fz_rmdir);
-	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
-	c->port = 5060;
+	/* afd's defaults, but for the capture's domain and a temporary
+	 * database */
+	conf_defaults(c);
 	snprintf(c->domain, sizeof(c->domain), "%s", FZ_DOMAIN);
 	snprintf(c->database, sizeof(c->database), "%s/afd.db", fz_dir);
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", fz_dir);
-	c->durability = CONF_DUR_NORMAL;
 	c->log_level = log_level;
 	c->max_message = 8192;
-	c->tcp_min_spare = 1;
-	c->tcp_max = 4;
-	c->default_expires = 3600;
-	c->min_expires = 60;
-	c->max_expires = 600000;
-	c->max_contacts = 10;
-	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm), "%s", c->domain);
 	if ((db = db_open(c)) == NULL || db_migrate(db) == -1)
 		fz_fail("cannot create the database", NULL, 0);

@@ -42,22 +42,14 @@ tsd_new(const char *domain)
 	if (mkdtemp(t->dir) == NULL)
 		goto fail;
 	c = &t->conf;
-	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
-	c->port = 5060;
+	/* afd's defaults, but for the test domain, database and size limit */
+	conf_defaults(c);
 	snprintf(c->domain, sizeof(c->domain), "%s",
 	         domain ? domain : "afd.test");
 	snprintf(c->database, sizeof(c->database), "%s/afd.db", t->dir);
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", t->dir);
-	c->durability = CONF_DUR_NORMAL;
 	c->log_level = LOG_L_WARN;
 	c->max_message = 8192;
-	c->tcp_min_spare = 1;
-	c->tcp_max = 4;
-	c->default_expires = 3600;
-	c->min_expires = 60;
-	c->max_expires = 600000;
-	c->max_contacts = 10;
-	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm), "%s", c->domain);
 	if ((db = db_open(c)) == NULL)
 		goto fail;
