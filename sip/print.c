@@ -111,8 +111,8 @@ sip_buf_hdr(struct sip_buf *b, const char *name, const char *fmt, ...)
 
 /* A header value with its folding undone (CR and LF dropped: RFC 3261
  * folding always leaves the whitespace that follows). */
-static void
-sip_buf_unfolded(struct sip_buf *b, sip_str v)
+void
+sip_buf_add_unfolded(struct sip_buf *b, sip_str v)
 {
 	const char *p = v.s, *end = v.s + v.len, *q;
 
@@ -131,7 +131,7 @@ sip_buf_field(struct sip_buf *b, const char *name, sip_str v)
 {
 	sip_buf_add(b, name, strlen(name));
 	sip_buf_add(b, ": ", 2);
-	sip_buf_unfolded(b, v);
+	sip_buf_add_unfolded(b, v);
 	sip_buf_add(b, "\r\n", 2);
 }
 
@@ -197,7 +197,7 @@ sip_resp_start(struct sip_buf *b, const struct sip_msg *req, int status,
 		sip_buf_field(b, "From", h->value);
 	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
 		sip_buf_add(b, "To: ", 4);
-		sip_buf_unfolded(b, h->value);
+		sip_buf_add_unfolded(b, h->value);
 		if (h == req->first[SIP_HDR_TO] && req->to != NULL &&
 		    req->to->tag.len == 0 &&
 		    sip_param_find(req->to->params, "tag") == NULL &&

@@ -332,6 +332,10 @@ void sip_buf_add(struct sip_buf *b, const char *s, size_t n);
 void sip_buf_adds(struct sip_buf *b, sip_str s);
 void sip_buf_addf(struct sip_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A received value with CR and LF dropped: folding undone (RFC 3261 folding
+ * keeps the whitespace after the line break), and no stray CR or LF of a
+ * request can reach an answer. */
+void sip_buf_add_unfolded(struct sip_buf *b, sip_str v);
 /* "Name: value\r\n" */
 void sip_buf_hdr(struct sip_buf *b, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -232,28 +232,11 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 	tag[16] = '\0';
 }
 
-/* Part of a received field into an answer, unfolded: CR and LF dropped
- * (folding leaves the whitespace after them), so neither a folded line nor
- * a stray CR of the request reaches the answer. */
+/* Part of a received field into an answer, unfolded (sip/print.c). */
 static void
 sipd_add_value(struct sip_buf *b, const char *s, size_t len)
 {
-	const char *p = s, *end = s + len, *q;
-
-	while (p < end) {
-		for (q = p; q < end && *q != '\r' && *q != '\n'; q++)
-			;
-		sip_buf_add(b, p, (size_t)(q - p));
-		while (q < end && (*q == '\r' || *q == '\n'))
-			q++;
-		p = q;
-	}
-}
-
-static void
-sipd_add_str(struct sip_buf *b, sip_str v)
-{
-	sipd_add_value(b, v.s, v.len);
+	sip_buf_add_unfolded(b, (sip_str){s, len});
 }
 
 /* "Via: " and the top via-parm with received= and rport=PORT (RFC 3581),
@@ -278,7 +261,7 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 		sip_buf_add(b, num, (size_t)n);
 		sipd_add_value(b, raw.s + cut, raw.len - cut);
 	} else {
-		sipd_add_str(b, raw);
+		sip_buf_add_unfolded(b, raw);
 	}
 	if (v->received.len == 0 &&
 	    (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
@@ -301,7 +284,7 @@ sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
 	for (const struct sip_hdr *h = req->first[id]; h; h = h->next_same) {
 		sip_buf_add(b, name, nl);
 		sip_buf_add(b, ": ", 2);
-		sipd_add_str(b, h->value);
+		sip_buf_add_unfolded(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
 }
@@ -337,13 +320,13 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 			continue;
 		}
 		sip_buf_add(b, "Via: ", 5);
-		sipd_add_str(b, h->value);
+		sip_buf_add_unfolded(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
 	sipd_copy_fields(b, req, SIP_HDR_FROM, "From");
 	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
 		sip_buf_add(b, "To: ", 4);
-		sipd_add_str(b, h->value);
+		sip_buf_add_unfolded(b, h->value);
 		if (h == req->first[SIP_HDR_TO] && req->to != NULL &&
 		    req->to->tag.len == 0 &&
 		    sip_param_find(req->to->params, "tag") == NULL &&
