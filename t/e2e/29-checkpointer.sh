@@ -13,7 +13,9 @@ afd_start afd.log_level=debug
 c0=$(worker_pid c0)
 [ -n "$c0" ] || fail "no checkpointer among: $(ps_afd)"
 assert_match "^ *$c0 +afd: db checkpointer\$" "$(ps_afd)" "the checkpointer's title"
-assert_eq "checkpointer|idle|$c0" "$(sql "SELECT kind, state, pid FROM workers WHERE slot = 'c0'")" "c0's row"
+# (the row says "starting" until c0 has opened its database: slow under valgrind)
+wait_for "[ \"\$(sql \"SELECT kind, state, pid FROM workers WHERE slot = 'c0'\")\" = 'checkpointer|idle|$c0' ]" 5 ||
+	fail "c0's row: $(sql "SELECT * FROM workers WHERE slot = 'c0'")"
 [ -S "$AFD_RUN/c0.sock" ] || fail "no $AFD_RUN/c0.sock"
 
 # wal_frames: the WAL file's size in 4 KiB pages.
@@ -36,22 +38,33 @@ N=6000
 burst $N "$TMP/b1.out"
 assert_eq $N "$(grep -c '^SIP/2.0 200 ' "$TMP/b1.out")" "200s to the first burst"
 assert_eq $N "$(sql "SELECT count(*) FROM registrations")" "bindings after the first burst"
-wait_log 'db checkpointer: debug: checkpoint \(kick' 3
-kicked=$(grep -E 'db checkpointer: debug: checkpoint \(kick' "$AFD_LOG")
-say "checkpoints on kicks: $(echo "$kicked" | wc -l)"
-echo "$kicked" | tail -n 3
-# Each was kicked at 1000 frames or more and copied most of them (a
-# worker's transaction under way may hold back the last few); most copied
-# every frame they saw.
-echo "$kicked" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") {
-		n++; if ($(i+2) < 1000 || $i < $(i+2) * 0.9) bad = 1; if ($i == $(i+2)) all++ } }
-	END { exit bad || all * 2 < n }' || fail "a kicked checkpoint ran early or copied too little"
+# Under valgrind afd answers some 50 times slower: a burst never takes the
+# WAL to the kick threshold between two of the checkpointer's 1 s timed
+# passes, so there the checkpoints to look for are the timed ones (the
+# kick itself is covered by the unit tests of schema/db.c).
+if [ "${VALGRIND:-}" = 1 ]; then
+	CK='(kick|timer)'
+else
+	CK=kick
+	wait_log 'db checkpointer: debug: checkpoint \(kick' 3
+	kicked=$(grep -E 'db checkpointer: debug: checkpoint \(kick' "$AFD_LOG")
+	say "checkpoints on kicks: $(echo "$kicked" | wc -l)"
+	echo "$kicked" | tail -n 3
+	# Each was kicked at 1000 frames or more and copied most of them (a
+	# worker's transaction under way may hold back the last few); most copied
+	# every frame they saw.
+	echo "$kicked" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") {
+			n++; if ($(i+2) < 1000 || $i < $(i+2) * 0.9) bad = 1; if ($i == $(i+2)) all++ } }
+		END { exit bad || all * 2 < n }' || fail "a kicked checkpoint ran early or copied too little"
+fi
 assert_no_match 'checkpoint in-line' "$(cat "$AFD_LOG")" "the log (no worker checkpointed in-line)"
 # The WAL started over (the checkpointer's CKPT_DONE once it held 8192
 # frames, then the UDP worker's own short checkpoint) instead of growing
 # through the whole burst (some 30,000 frames) to the in-line bound
-# (16,384): a kicked checkpoint saw fewer frames than the one before.
-echo "$kicked" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") { if ($(i+2) < last) drop = 1; last = $(i+2) } }
+# (16,384): a checkpoint saw fewer frames than the one before. (All of
+# them, kicked or timed: under valgrind the burst is so slow that the 1 s
+# timer does most of the work and few kicks happen.)
+grep -E 'db checkpointer: debug: checkpoint \((kick|timer)' "$AFD_LOG" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") { if ($(i+2) < last) drop = 1; last = $(i+2) } }
 	END { exit !drop }' || fail "the WAL did not start over"
 frames=$(wal_frames)
 say "WAL file: $frames frames after $N REGISTERs"
@@ -64,7 +77,7 @@ log_mark
 burst $N "$TMP/b2.out" &
 bpid=$!
 E2E_PIDS="$E2E_PIDS $bpid"
-wait_for "log_since 'db checkpointer: debug: checkpoint \\(kick'" 5 || fail "no kicked checkpoint in the second burst"
+wait_for "log_since 'db checkpointer: debug: checkpoint \\($CK'" 5 || fail "no kicked checkpoint in the second burst"
 kill -9 "$c0"
 # (its exit status says nothing more than the count below, and sipsend -i
 # has a leak report under ASan that makes it non-zero)
@@ -86,7 +99,7 @@ assert_eq ok "$(sql "PRAGMA integrity_check")" "integrity_check"
 log_mark
 burst 2000 "$TMP/b3.out"
 assert_eq 2000 "$(grep -c '^SIP/2.0 200 ' "$TMP/b3.out")" "200s to the third burst"
-wait_for "log_new | grep -q 'afd\\[$new\\] db checkpointer: debug: checkpoint (kick'" 3 ||
+wait_for "log_new | grep -qE 'afd\\[$new\\] db checkpointer: debug: checkpoint \\($CK'" 3 ||
 	fail "the replacement $new did not checkpoint on a kick"
 
 afd_stop
