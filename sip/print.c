@@ -183,16 +183,10 @@ sip_msg_print(TALLOC_CTX *ctx, const struct sip_msg *msg, size_t *len)
 }
 
 void
-sip_resp_start(struct sip_buf *b, const struct sip_msg *req, int status,
-               const char *reason, sip_str to_tag)
+sip_resp_fields(struct sip_buf *b, const struct sip_msg *req, sip_str to_tag)
 {
 	const struct sip_hdr *h;
 
-	if (reason == NULL)
-		reason = sip_reason(status);
-	sip_buf_addf(b, "SIP/2.0 %03d %s\r\n", status, reason);
-	for (h = req->first[SIP_HDR_VIA]; h != NULL; h = h->next_same)
-		sip_buf_field(b, "Via", h->value);
 	for (h = req->first[SIP_HDR_FROM]; h != NULL; h = h->next_same)
 		sip_buf_field(b, "From", h->value);
 	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
@@ -211,6 +205,20 @@ sip_resp_start(struct sip_buf *b, const struct sip_msg *req, int status,
 		sip_buf_field(b, "Call-ID", h->value);
 	for (h = req->first[SIP_HDR_CSEQ]; h != NULL; h = h->next_same)
 		sip_buf_field(b, "CSeq", h->value);
+}
+
+void
+sip_resp_start(struct sip_buf *b, const struct sip_msg *req, int status,
+               const char *reason, sip_str to_tag)
+{
+	const struct sip_hdr *h;
+
+	if (reason == NULL)
+		reason = sip_reason(status);
+	sip_buf_addf(b, "SIP/2.0 %03d %s\r\n", status, reason);
+	for (h = req->first[SIP_HDR_VIA]; h != NULL; h = h->next_same)
+		sip_buf_field(b, "Via", h->value);
+	sip_resp_fields(b, req, to_tag);
 }
 
 void

@@ -352,6 +352,12 @@ const char *sip_reason(int status);
 void sip_resp_start(struct sip_buf *b, const struct sip_msg *req, int status,
 		    const char *reason, sip_str to_tag);
 
+/* The part of sip_resp_start() after the Vias: From, To (with to_tag added
+ * as there), Call-ID, CSeq, each as received with folding undone. For a
+ * caller that writes its own status line and Vias. */
+void sip_resp_fields(struct sip_buf *b, const struct sip_msg *req,
+		     sip_str to_tag);
+
 /* Add Content-Length (and the body, which may be empty) and the blank line. */
 void sip_buf_finish(struct sip_buf *b, sip_str body);
 

@@ -274,21 +274,6 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 	}
 }
 
-/* "Name: value\r\n" for every field of a header id, as received. */
-static void
-sipd_copy_fields(struct sip_buf *b, const struct sip_msg *req,
-                 enum sip_hdr_id id, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (const struct sip_hdr *h = req->first[id]; h; h = h->next_same) {
-		sip_buf_add(b, name, nl);
-		sip_buf_add(b, ": ", 2);
-		sip_buf_add_unfolded(b, h->value);
-		sip_buf_add(b, "\r\n", 2);
-	}
-}
-
 /*
  * Start the answer to req: status line, Vias (the top one amended), From,
  * To with our tag, Call-ID, CSeq (the fields as received, so a request that
@@ -323,22 +308,9 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 		sip_buf_add_unfolded(b, h->value);
 		sip_buf_add(b, "\r\n", 2);
 	}
-	sipd_copy_fields(b, req, SIP_HDR_FROM, "From");
-	for (h = req->first[SIP_HDR_TO]; h != NULL; h = h->next_same) {
-		sip_buf_add(b, "To: ", 4);
-		sip_buf_add_unfolded(b, h->value);
-		if (h == req->first[SIP_HDR_TO] && req->to != NULL &&
-		    req->to->tag.len == 0 &&
-		    sip_param_find(req->to->params, "tag") == NULL &&
-		    status > 100) {
-			sipd_to_tag(req, tag);
-			sip_buf_add(b, ";tag=", 5);
-			sip_buf_add(b, tag, 16);
-		}
-		sip_buf_add(b, "\r\n", 2);
-	}
-	sipd_copy_fields(b, req, SIP_HDR_CALL_ID, "Call-ID");
-	sipd_copy_fields(b, req, SIP_HDR_CSEQ, "CSeq");
+	/* a 100 Trying gets no To tag (RFC 3261 8.2.6.2) */
+	sipd_to_tag(req, tag);
+	sip_resp_fields(b, req, (sip_str){tag, status > 100 ? 16 : 0});
 	sip_buf_add(b, SIPD_SERVER, sizeof(SIPD_SERVER) - 1);
 }
 
