@@ -47,7 +47,10 @@ if [ "${VALGRIND:-}" = 1 ]; then
 else
 	CK=kick
 	wait_log 'db checkpointer: debug: checkpoint \(kick' 3
-	kicked=$(grep -E 'db checkpointer: debug: checkpoint \(kick' "$AFD_LOG")
+	# (a pass that found another checkpoint running, the UDP worker's own
+	# catch-up after CKPT_DONE, says "busy" and "-1 of -1": it copied
+	# nothing and the next kick or tick does the work; not counted here)
+	kicked=$(grep -E 'db checkpointer: debug: checkpoint \(kick' "$AFD_LOG" | grep -v ', busy)')
 	say "checkpoints on kicks: $(echo "$kicked" | wc -l)"
 	echo "$kicked" | tail -n 3
 	# Each was kicked at 1000 frames or more and copied most of them (a
@@ -64,7 +67,7 @@ assert_no_match 'checkpoint in-line' "$(cat "$AFD_LOG")" "the log (no worker che
 # (16,384): a checkpoint saw fewer frames than the one before. (All of
 # them, kicked or timed: under valgrind the burst is so slow that the 1 s
 # timer does most of the work and few kicks happen.)
-grep -E 'db checkpointer: debug: checkpoint \((kick|timer)' "$AFD_LOG" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") { if ($(i+2) < last) drop = 1; last = $(i+2) } }
+grep -E 'db checkpointer: debug: checkpoint \((kick|timer)' "$AFD_LOG" | grep -v ', busy)' | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "of") { if ($(i+2) < last) drop = 1; last = $(i+2) } }
 	END { exit !drop }' || fail "the WAL did not start over"
 frames=$(wal_frames)
 say "WAL file: $frames frames after $N REGISTERs"
