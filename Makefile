@@ -23,7 +23,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 LDLIBS   += $(shell pkg-config --libs $(PKGS))
 BUILD    ?= build
 
-LIB_SRC   = $(wildcard sip/*.c ipc/*.c schema/*.c workers/*.c daemon/*.c)
+LIB_SRC   = $(wildcard util/*.c sip/*.c ipc/*.c schema/*.c workers/*.c daemon/*.c)
 LIB_SRC  := $(filter-out daemon/main.c,$(LIB_SRC))
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema/schema_sql.o
 UNIT_SRC  = $(wildcard t/unit/*.c)

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/conf.h"
-#include "daemon/log.h"
+#include "util/conf.h"
+#include "util/log.h"
 #include "daemon/master.h"
-#include "daemon/proctitle.h"
+#include "util/proctitle.h"
 #include "workers/worker.h"
 
 #ifndef AFD_VERSION

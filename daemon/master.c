@@ -3,7 +3,7 @@
  * that connection before any fork), binds the UDP and TCP sockets, forks
  * the workers (the UDP worker, the checkpointer, the TCP pool) through
  * proc_fork(), and supervises them in its libuv loop
- * (rules in daemon/proc.h). It accepts TCP connections and hands each to
+ * (rules in workers/proc.h). It accepts TCP connections and hands each to
  * an idle TCP worker over the worker's control channel, keeping its own
  * copy of the descriptor until the worker reports the connection closed,
  * so that a connection whose worker died is handed to the replacement.
@@ -34,10 +34,10 @@
 #include <talloc.h>
 #include <uv.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "daemon/master.h"
-#include "daemon/proctitle.h"
-#include "daemon/uvh.h"
+#include "util/proctitle.h"
+#include "util/uvh.h"
 #include "schema/db.h"
 #include "workers/worker.h"
 

@@ -5,8 +5,8 @@
 #ifndef AFD_MASTER_H
 #define AFD_MASTER_H
 
-#include "daemon/conf.h"
-#include "daemon/proc.h"
+#include "util/conf.h"
+#include "workers/proc.h"
 
 /* master_run() returned in a freshly forked worker: run worker_main(). */
 #define MASTER_CHILD (-2)

@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "ipc/ipc.h"
 
 static const char *const ipc_names[IPC__COUNT] = {

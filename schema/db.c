@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "schema/db.h"
 
 extern const char afd_schema_sql[];

@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 
 #define DB_SCHEMA_VERSION 1
 

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "schema/db.h"
 #include "schema/db_reg.h"
 

@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/log.h"
-#include "daemon/uvh.h"
+#include "util/log.h"
+#include "util/uvh.h"
 #include "schema/db.h"
 #include "workers/worker.h"
 

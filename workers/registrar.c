@@ -38,7 +38,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "schema/db.h"
 #include "workers/registrar.h"
 

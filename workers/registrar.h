@@ -33,7 +33,7 @@
 #include <sqlite3.h>
 #include <talloc.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 #include "schema/db_reg.h"
 #include "sip/sip.h"
 #include "workers/sipd.h"

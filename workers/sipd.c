@@ -40,7 +40,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "schema/db.h"
 #include "workers/registrar.h"
 #include "workers/sipd.h"

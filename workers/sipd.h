@@ -21,7 +21,7 @@
 #include <sqlite3.h>
 #include <talloc.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 #include "sip/sip.h"
 
 /* Where a message came from (or where an answer goes). */

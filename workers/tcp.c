@@ -21,9 +21,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
-#include "daemon/proctitle.h"
-#include "daemon/uvh.h"
+#include "util/log.h"
+#include "util/proctitle.h"
+#include "util/uvh.h"
 #include "workers/worker.h"
 
 #define TCP_BUF_INIT 4096

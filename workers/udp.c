@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "daemon/log.h"
-#include "daemon/uvh.h"
+#include "util/log.h"
+#include "util/uvh.h"
 #include "workers/worker.h"
 
 #define UDP_BURST 64          /* datagrams per recvmmsg / sendmmsg */

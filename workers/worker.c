@@ -23,9 +23,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "daemon/log.h"
-#include "daemon/proctitle.h"
-#include "daemon/uvh.h"
+#include "util/log.h"
+#include "util/proctitle.h"
+#include "util/uvh.h"
 #include "schema/db.h"
 #include "workers/worker.h"
 

@@ -16,8 +16,8 @@
 #include <talloc.h>
 #include <uv.h>
 
-#include "daemon/conf.h"
-#include "daemon/proc.h"
+#include "util/conf.h"
+#include "workers/proc.h"
 #include "ipc/ipc.h"
 #include "workers/sipd.h"
 

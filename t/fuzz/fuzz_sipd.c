@@ -38,7 +38,7 @@
 
 #include <sanitizer/common_interface_defs.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "schema/db.h"
 #include "sip/sip.h"
 #include "workers/registrar.h"

@@ -10,7 +10,7 @@
 #include <sqlite3.h>
 #include <talloc.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 #include "workers/registrar.h"
 #include "workers/sipd.h"
 

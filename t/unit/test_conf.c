@@ -12,7 +12,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 
 static char dir[PATH_MAX];
 static char file[PATH_MAX + 16];

@@ -18,7 +18,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "schema/db.h"
 
 static char dir[256];

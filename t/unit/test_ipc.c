@@ -13,7 +13,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 #include "ipc/ipc.h"
 
 static unsigned char rbuf[IPC_MAX_MSG + 1];

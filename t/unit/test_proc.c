@@ -12,8 +12,8 @@
 
 #include <CUnit/CUnit.h>
 
-#include "daemon/proc.h"
-#include "daemon/uvh.h"
+#include "workers/proc.h"
+#include "util/uvh.h"
 #include "ipc/ipc.h"
 
 static int timer_fired;

@@ -1,5 +1,5 @@
 /*
- * daemon/proc.h: the kinds of afd process, in one table, and the one
+ * workers/proc.h: the kinds of afd process, in one table, and the one
  * function that forks a worker.
  *
  * Supervision rules (the master applies them in daemon/master.c; the
@@ -32,7 +32,7 @@
 
 #include <sys/types.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 #include "ipc/ipc.h"
 
 #define PROC_EXIT_DONE 0

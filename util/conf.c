@@ -1,5 +1,5 @@
 /*
- * daemon/conf.c: read and check afd's INI file (inih). Every key of
+ * util/conf.c: read and check afd's INI file (inih). Every key of
  * DESIGN.md is known here with its check; an unknown section or key, a bad
  * value, a repeated key or a missing file is an error "FILE:LINE: reason".
  * Relative paths are made absolute against the config file's folder.
@@ -15,7 +15,7 @@
 
 #include <ini.h>
 
-#include "daemon/conf.h"
+#include "util/conf.h"
 #include "ipc/ipc.h"
 
 struct conf_parse {

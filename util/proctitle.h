@@ -1,5 +1,5 @@
 /*
- * daemon/proctitle.h: process titles for ps (nginx-style setproctitle: the
+ * util/proctitle.h: process titles for ps (nginx-style setproctitle: the
  * title is written over the argv and environ strings, whose contents are
  * first copied elsewhere) and the thread name (prctl PR_SET_NAME, for top
  * and pkill without -f).

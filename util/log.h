@@ -1,5 +1,5 @@
 /*
- * daemon/log.h: logging for every afd process (OpenBSD log.c style).
+ * util/log.h: logging for every afd process (OpenBSD log.c style).
  * Lines go to stderr as "afd[pid] <who>: <level>: message"; <who> is the
  * process's name set with log_procname() ("master", "udp worker",
  * "tcp worker 3"). Bad input from the network is never fatal.

@@ -1,9 +1,9 @@
 /*
- * daemon/uvh.c: see uvh.h. The destructor refuses the free while libuv
+ * util/uvh.c: see uvh.h. The destructor refuses the free while libuv
  * still owns the handle: it starts uv_close(), moves the memory out of its
  * owner's tree, and the close callback frees it for good.
  */
-#include "daemon/uvh.h"
+#include "util/uvh.h"
 
 static void
 uvh_closed(uv_handle_t *h)

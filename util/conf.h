@@ -1,12 +1,12 @@
 /*
- * daemon/conf.h: afd's configuration (the INI file of DESIGN.md).
+ * util/conf.h: afd's configuration (the INI file of DESIGN.md).
  * conf_load() reads and checks a file; every later reader uses the struct.
  * Relative paths in the file are made absolute against the file's folder.
  */
 #ifndef AFD_CONF_H
 #define AFD_CONF_H
 
-#include "daemon/log.h"
+#include "util/log.h"
 
 enum conf_durability { CONF_DUR_NORMAL, CONF_DUR_FULL };
 enum conf_auth { CONF_AUTH_NONE, CONF_AUTH_DIGEST, CONF_AUTH_AKA };

@@ -1,5 +1,5 @@
 /*
- * daemon/proc.c: the process table (one row per kind of worker: its name,
+ * workers/proc.c: the process table (one row per kind of worker: its name,
  * title, slot prefix, start function, handlers, priority) and proc_fork(),
  * the one place afd forks. The child's clean start (new loop, new
  * randomness, its own database connection, title) is workers/worker.c.
@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
-#include "daemon/proc.h"
+#include "util/log.h"
+#include "workers/proc.h"
 #include "workers/worker.h"
 
 const struct proc_kind_info proc_kinds[PROC__COUNT] = {

@@ -1,5 +1,5 @@
 /*
- * daemon/proctitle.c: see proctitle.h. Assumes Linux, where the argv and
+ * util/proctitle.c: see proctitle.h. Assumes Linux, where the argv and
  * environ strings are contiguous: the title may use all of that space once
  * environ has been moved to the heap (the copies live as long as the
  * process, on purpose).
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "daemon/proctitle.h"
+#include "util/proctitle.h"
 
 extern char **environ;
 

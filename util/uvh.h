@@ -1,5 +1,5 @@
 /*
- * daemon/uvh.h: libuv handles in talloc trees. A handle made with uvh_new()
+ * util/uvh.h: libuv handles in talloc trees. A handle made with uvh_new()
  * hangs off its owner; freeing the handle (or its owner) uv_close()s it,
  * and the memory is released only in the close callback, as libuv
  * requires (until then it is kept under the talloc null context).

@@ -1,5 +1,5 @@
 /*
- * daemon/log.c: see log.h. Every line names the process that wrote it.
+ * util/log.c: see log.h. Every line names the process that wrote it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "util/log.h"
 
 enum log_level log_level = LOG_L_INFO;
 static char log_who[64] = "afd";
