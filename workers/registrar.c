@@ -1127,6 +1127,8 @@ reg_sweep(struct reg *r, time_t now)
 		goto rollback;
 	if (db_reg_release(r->dr) == -1)
 		goto rollback;
+	if (sqlite3_get_autocommit(r->db))
+		db_ok(r->db); /* a write committed: a lock episode is over */
 	reg_released(r);
 	return n + m;
 rollback:
