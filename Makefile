@@ -75,7 +75,7 @@ $(BUILD)/t/bench/%: t/bench/%.c $(BUILD)/libafd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build-test: $(AFD_OUT) $(BUILD)/t/unit/run $(TOOLS)
+build-test: $(AFD_OUT) $(BUILD)/t/unit/run $(TOOLS) $(BENCHES)
 
 deps:
 	@sh mk/deps.sh build
