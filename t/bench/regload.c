@@ -102,6 +102,7 @@ struct rl_opts {
 			       * Contact: what a mere echo of the request
 			       * gives); regload must not count its 200s */
 	uint64_t first_k;     /* -K: the first request number */
+	uint64_t slow_us;     /* -Z: print answers slower than this (0: no) */
 	const char *runid;    /* -I: the run id (default: random) */
 };
 
@@ -125,6 +126,7 @@ static struct rl_queue	 queues[RL_LEVELS];
 static char		 runid[9];
 static uint16_t		 lport;
 static volatile sig_atomic_t stop_req;
+static uint64_t		 mono_off;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 static uint64_t
 rl_now(void)
@@ -152,6 +154,9 @@ rl_usage(void)
 	    "  -C  pin to this CPU                 -D  domain\n"
 	    "  -I  run id (hex, default random)    -K  first request number (0)\n"
 	    "      (-I and -K: refresh the AORs of an earlier run with -n)\n"
+	    "  -Z  print \"#slow T_RX LAT_MS K\" on stderr for every answer\n"
+	    "      slower than this many us (T_RX: CLOCK_MONOTONIC, s; a\n"
+	    "      first line \"#clock REALTIME MONOTONIC\" relates the two)\n"
 	    "  -R ADDR [-E]  be a do-nothing registrar on ADDR for -d seconds\n"
 	    "      (-E: a wrong one, echoing the request without To tag or\n"
 	    "      Contact)\n"
@@ -508,6 +513,9 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 	r->state = RL_DONE;
 	us = t_rx > r->t_first ? (t_rx - r->t_first) / 1000 : 0;
 	st.hist[rl_hist_idx(us)]++;
+	if (opts.slow_us > 0 && us >= opts.slow_us)
+		fprintf(stderr, "#slow %.6f %.3f %" PRIu64 "\n",
+		    (double)(t_rx - mono_off) / 1e9, us / 1000.0, k);
 	st.lat_sum += us;
 	st.lat_n++;
 	if (us > st.lat_max)
@@ -872,7 +880,7 @@ main(int argc, char *argv[])
 	opts.domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	rl_parse_dst("127.0.0.1:5060", &opts.dst);
 
-	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:h")) !=
+	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:Z:h")) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -926,6 +934,9 @@ main(int argc, char *argv[])
 			break;
 		case 'K':
 			opts.first_k = strtoull(optarg, &end, 10);
+			break;
+		case 'Z':
+			opts.slow_us = strtoull(optarg, &end, 10);
 			break;
 		case 'k':
 			opts.kv = 1;
@@ -1083,6 +1094,16 @@ main(int argc, char *argv[])
 	sigaction(SIGTERM, &sa, NULL);
 
 	rl_self_sched(&gen_cpu0, &gen_wait0);
+	if (opts.slow_us > 0) {
+		struct timespec mt;
+
+		clock_gettime(CLOCK_MONOTONIC, &mt);
+		mono_off = rl_now() - ((uint64_t)mt.tv_sec * 1000000000ull +
+		    (uint64_t)mt.tv_nsec);
+		fprintf(stderr, "#clock %.6f %.6f\n",
+		    (double)rl_now() / 1e9,
+		    (double)(rl_now() - mono_off) / 1e9);
+	}
 	t0 = rl_now();
 	t_stop = t0 + (uint64_t)(opts.seconds * 1e9);
 	t_steady0 = t0 + (uint64_t)(opts.warmup * 1e9);
