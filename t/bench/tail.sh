@@ -16,12 +16,21 @@
 # running: its core was taken by another process).
 #
 # The slow answers are grouped into stalls (answers less than 5 ms apart
-# belong to one), and each stall is put down to the first of: a long
-# syscall of the worker that overlaps it, a checkpoint of the checkpointer
-# that overlaps it, else scheduling (the worker was runnable and waiting,
-# or busy with the backlog). Prints the run's figures, the stalls, and the
-# share of slow answers per cause. Needs perf for the syscall column
-# (without it, those stalls count as "other").
+# belong to one), and each stall is put down to the first of: the longest
+# syscall of the worker of 1 ms or more within it, a checkpoint of the
+# checkpointer within it, else "backlog" (no I/O, no checkpoint: queued
+# behind earlier work, or the worker waited for its core). A syscall's
+# duration is wall time: on a busy machine it includes the time the worker
+# waited for its core during it, which the schedstat line sums up. Prints
+# the run's figures, the stalls, and the share of slow answers per cause.
+# Needs perf for the syscall causes; TAIL_PERF=0 runs without it (perf
+# trace costs the worker CPU at every traced syscall: it inflates what it
+# measures, so compare figures with and without it).
+#
+# TAIL_CKPT_CPU=N moves the checkpointer to core N after the start (by
+# default it shares the UDP worker's core, as in bench.sh, where the whole
+# of afd is pinned to one core): the difference shows what the checkpoint
+# costs the worker's core.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -85,9 +94,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -n "$UDP" ] && [ -n "$CKPT" ] || { echo "tail: afd did not start" >&2; cat "$TMP/afd.log" >&2; exit 1; }
+[ -n "${TAIL_CKPT_CPU:-}" ] && taskset -p -c "$TAIL_CKPT_CPU" "$CKPT" >/dev/null
 sleep 0.5
 
-if command -v perf >/dev/null 2>&1; then
+if [ "${TAIL_PERF:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
 	taskset -c "$LCPU" perf trace -T -p "$UDP,$CKPT" --duration 1 \
 	    -e fsync,fdatasync,pwrite64,pread64 -o "$TMP/sys.txt" 2>/dev/null &
 	PERF=$!
@@ -107,7 +117,8 @@ fi
 touch "$TMP/sys.txt"
 
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-echo "tail: $RATE/s for ${SECS}s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tail: $RATE/s for ${SECS}s, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "checkpointer on core ${TAIL_CKPT_CPU:-$SCPU}"
 echo "regload: sent $(kv "$LINE" sent), right 200s $(kv "$LINE" ok), fail $(kv "$LINE" fail)," \
     "retrans $(kv "$LINE" retrans); p50 $(kv "$LINE" p50_us) us, p99 $(kv "$LINE" p99_us) us," \
     "max $(kv "$LINE" max_us) us"
@@ -117,8 +128,8 @@ awk -v a="$s0" -v b="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN {
 	    100 * (y[1] - x[1]) / d, 100 * (y[2] - x[2]) / d }'
 
 # The analysis: slow answers, syscalls, checkpoints on one clock (monotonic s).
-awk -v udp="$UDP" -v ckpt="$CKPT" -v slowms="$SLOW_MS" '
-FILENAME ~ /slow.txt$/ && $1 == "#clock" { off = $2 - $3; day0 = $2 - ($2 % 86400); next }
+awk -v udp="$UDP" -v ckpt="$CKPT" -v slowms="$SLOW_MS" -v secs="$SECS" '
+FILENAME ~ /slow.txt$/ && $1 == "#clock" { off = $2 - $3; day0 = $2 - ($2 % 86400); m0 = $3; next }
 FILENAME ~ /slow.txt$/ && $1 == "#slow" { ns++; st[ns] = $2; sl[ns] = $3; next }
 FILENAME ~ /sys.txt$/ && /\(/ {
 	# "699029.405 ( 6.717 ms): afd: udp worke/1234 fdatasync(fd: 5) = 0"
@@ -166,7 +177,7 @@ END {
 		for (e = 1; e <= ne; e++)
 			if (cause == "" && es[e] < hi && ee[e] > lo)
 				cause = "during a " ew[e] sprintf(" %.1f ms", (ee[e] - es[e]) * 1000)
-		if (cause == "") cause = "scheduling or backlog (no I/O, no checkpoint)"
+		if (cause == "") cause = "backlog (no I/O, no checkpoint)"
 		k = cause; sub(/ [0-9.]+ ms.*/, "", k); sub(/ \(.*/, "", k)
 		n = j - i + 1; byc[k] += n; tot += n; nst++
 		if (nst <= 40)
@@ -177,4 +188,11 @@ END {
 	if (nst > 40) printf "... %d stalls in all\n", nst
 	printf "\nanswers slower than %s ms: %d, by cause:\n", slowms, tot
 	for (k in byc) printf "  %5.1f%%  %s\n", 100 * byc[k] / tot, k
+	# the base rate: how much of the run the checkpoints covered
+	for (c = 1; c <= nc; c++) {
+		a = cs[c] > m0 ? cs[c] : m0; b = ce[c] < m0 + secs ? ce[c] : m0 + secs
+		if (b > a) cov += b - a
+	}
+	printf "checkpoints of the checkpointer: %d, covering %.1f%% of the run\n",
+	    nc, 100 * cov / secs
 }' "$TMP/slow.txt" "$TMP/sys.txt" "$TMP/afd.log"
