@@ -141,6 +141,8 @@ enum conf_key_id {
 	K_MIN_EXPIRES,
 	K_MAX_EXPIRES,
 	K_MAX_CONTACTS,
+	K_PING_INTERVAL,
+	K_PING_REMOVE_AFTER,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -163,6 +165,8 @@ static const struct {
     {"registrar", "min_expires", K_MIN_EXPIRES},
     {"registrar", "max_expires", K_MAX_EXPIRES},
     {"registrar", "max_contacts", K_MAX_CONTACTS},
+    {"registrar", "ping_interval", K_PING_INTERVAL},
+    {"registrar", "ping_remove_after", K_PING_REMOVE_AFTER},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -251,6 +255,16 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 1, 1000, &n) == -1)
 			return -1;
 		c->max_contacts = (int)n;
+		return 0;
+	case K_PING_INTERVAL:
+		if (conf_int(p, name, v, 0, 86400, &n) == -1)
+			return -1;
+		c->ping_interval = (int)n;
+		return 0;
+	case K_PING_REMOVE_AFTER:
+		if (conf_int(p, name, v, 0, 1000, &n) == -1)
+			return -1;
+		c->ping_remove_after = (int)n;
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)

@@ -29,6 +29,8 @@ struct conf {
 	int min_expires;
 	int max_expires;
 	int max_contacts;
+	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
+	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];

@@ -40,25 +40,25 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "schema/db_txn.h"
 #include "workers/registrar.h"
 
 #define REG_MAX_CONTACTS_REQ 64 /* Contact values in one REGISTER */
 
-/* A removal held for the hook until its transaction commits. */
+/* A removal held for the hook until its transaction commits (an
+ * after-commit callback's argument, schema/db_txn.h). */
 struct reg_gone {
-	struct db_binding b; /* strings under reg->gone_ctx */
+	struct reg *r;
+	struct db_binding b; /* strings under this block */
 	enum reg_why why;
 };
 
 struct reg {
 	const struct conf *c;
-	sqlite3 *db;
+	struct db_txn *txn;
 	struct db_reg *dr;
 	reg_removal_fn removal;
 	void *removal_arg;
-	TALLOC_CTX *gone_ctx; /* the held removals and their strings */
-	struct reg_gone *gone;
-	int ngone, capgone;
 	int gone_oom; /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
@@ -66,7 +66,7 @@ struct reg {
 };
 
 struct reg *
-reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
+reg_new(TALLOC_CTX *ctx, const struct conf *c, struct db_txn *txn)
 {
 	struct reg *r;
 	const char *host = c->listen;
@@ -75,8 +75,8 @@ reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
 	if ((r = talloc_zero(ctx, struct reg)) == NULL)
 		goto oom;
 	r->c = c;
-	r->db = db;
-	if ((r->dr = db_reg_new(r, db)) == NULL)
+	r->txn = txn;
+	if ((r->dr = db_reg_new(r, db_txn_db(txn))) == NULL)
 		goto oom;
 	/* RFC 3608: later requests of the UE come back to afd itself. */
 	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
@@ -109,6 +109,8 @@ reg_why_event(enum reg_why why)
 	case REG_WHY_UNREGISTERED:
 	case REG_WHY_REPLACED:
 		return "unregistered";
+	case REG_WHY_UNREACHABLE:
+		return "deactivated";
 	}
 	return "unregistered";
 }
@@ -126,86 +128,57 @@ reg_keep(TALLOC_CTX *ctx, const char *s, int *oom)
 	return d;
 }
 
-/* Hold binding b (removed for why) for the hook until the transaction
- * ends. Nothing is held without a hook. 0, or -1 when out of memory. */
+/* The held removal's transaction ended: tell the hook when committed. */
+static void
+reg_gone_fire(void *arg, int committed)
+{
+	struct reg_gone *g = arg;
+
+	if (!committed)
+		return;
+	log_debug("registrar: binding %s -> %s %s", g->b.aor, g->b.contact,
+	          reg_why_event(g->why));
+	if (g->r->removal != NULL)
+		g->r->removal(g->r->removal_arg, &g->b, g->why);
+}
+
+/* Hold binding b (removed for why) for the hook until the enclosing
+ * transaction ends (an after-commit callback). Nothing is held without a
+ * hook. 0, or -1 when out of memory. */
 static int
 reg_hold(struct reg *r, const struct db_binding *b, enum reg_why why)
 {
+	struct reg_gone *g;
 	struct db_binding *c;
 	int oom = 0;
 
 	if (r->removal == NULL)
 		return 0;
-	if (r->gone_ctx == NULL && (r->gone_ctx = talloc_new(r)) == NULL)
+	if ((g = talloc_zero(NULL, struct reg_gone)) == NULL)
 		goto oom;
-	if (r->ngone == r->capgone) {
-		int cap = r->capgone ? r->capgone * 2 : 8;
-		struct reg_gone *g = talloc_realloc(r->gone_ctx, r->gone,
-		                                    struct reg_gone, cap);
-		if (g == NULL)
-			goto oom;
-		r->gone = g;
-		r->capgone = cap;
-	}
-	c = &r->gone[r->ngone].b;
+	g->r = r;
+	g->why = why;
+	c = &g->b;
 	*c = *b;
-	c->aor = reg_keep(r->gone_ctx, b->aor, &oom);
-	c->contact = reg_keep(r->gone_ctx, b->contact, &oom);
-	c->params = reg_keep(r->gone_ctx, b->params ? b->params : "", &oom);
-	c->call_id = reg_keep(r->gone_ctx, b->call_id, &oom);
-	c->branch = reg_keep(r->gone_ctx, b->branch, &oom);
-	c->path = reg_keep(r->gone_ctx, b->path, &oom);
-	c->received = reg_keep(r->gone_ctx, b->received, &oom);
-	c->transport = reg_keep(r->gone_ctx, b->transport, &oom);
-	c->conn_slot = reg_keep(r->gone_ctx, b->conn_slot, &oom);
-	c->instance = reg_keep(r->gone_ctx, b->instance, &oom);
-	c->user_agent = reg_keep(r->gone_ctx, b->user_agent, &oom);
-	if (oom)
+	c->aor = reg_keep(g, b->aor, &oom);
+	c->contact = reg_keep(g, b->contact, &oom);
+	c->params = reg_keep(g, b->params ? b->params : "", &oom);
+	c->call_id = reg_keep(g, b->call_id, &oom);
+	c->branch = reg_keep(g, b->branch, &oom);
+	c->path = reg_keep(g, b->path, &oom);
+	c->received = reg_keep(g, b->received, &oom);
+	c->transport = reg_keep(g, b->transport, &oom);
+	c->conn_slot = reg_keep(g, b->conn_slot, &oom);
+	c->instance = reg_keep(g, b->instance, &oom);
+	c->user_agent = reg_keep(g, b->user_agent, &oom);
+	if (oom) {
+		talloc_free(g);
 		goto oom;
-	r->gone[r->ngone].why = why;
-	r->ngone++;
-	return 0;
+	}
+	return db_txn_after_commit(r->txn, reg_gone_fire, g);
 oom:
 	log_warnx("registrar: out of memory");
 	return -1;
-}
-
-/* Forget the removals held since mark (their change was rolled back). The
- * strings stay under gone_ctx until the transaction ends. */
-static void
-reg_unhold(struct reg *r, int mark)
-{
-	if (r->ngone > mark)
-		r->ngone = mark;
-}
-
-void
-reg_txn_end(struct reg *r, int committed)
-{
-	TALLOC_CTX *ctx = r->gone_ctx;
-	struct reg_gone *g = r->gone;
-	int n = r->ngone;
-
-	/* Detach first: the hook may start new work on this registrar. */
-	r->gone_ctx = NULL;
-	r->gone = NULL;
-	r->ngone = r->capgone = 0;
-	for (int i = 0; committed && i < n; i++) {
-		log_debug("registrar: binding %s -> %s %s", g[i].b.aor,
-		          g[i].b.contact, reg_why_event(g[i].why));
-		if (r->removal != NULL)
-			r->removal(r->removal_arg, &g[i].b, g[i].why);
-	}
-	talloc_free(ctx);
-}
-
-/* After a change was released: in autocommit the RELEASE was the commit,
- * so the held removals go out now; inside a transaction they wait. */
-static void
-reg_released(struct reg *r)
-{
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 1);
 }
 
 /* ---------------------------------------------------------------- AOR */
@@ -1020,7 +993,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	const char *reason = NULL;
 	char *aor, *path, *received, *ua = NULL, *slot = NULL;
 	char addr[80];
-	int st, ncur, wrote = 0, mark = r->ngone;
+	int st, ncur, wrote = 0, mark;
 
 	memset(res, 0, sizeof(*res));
 	sip_buf_init(&res->hdrs, mem, 1024);
@@ -1043,7 +1016,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	if (from->tp == SIP_TP_TCP)
 		slot = talloc_strndup(mem, from->slot, sizeof(from->slot));
 
-	if (db_reg_savepoint(r->dr) == -1)
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		goto dbfail;
 	if (db_reg_load(r->dr, mem, aor, &cur, &ncur) == -1)
 		goto rollback;
@@ -1053,8 +1026,8 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		if (st == 423)
 			sip_buf_addf(&res->hdrs, "Min-Expires: %d\r\n",
 			             r->c->min_expires);
-		if (db_reg_release(r->dr) == -1)
-			goto dbfail;
+		if (db_txn_release(r->txn, mark) == -1)
+			goto rollback;
 		return 0;
 	}
 	for (int j = 0; j < plan.n; j++) {
@@ -1086,18 +1059,70 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		log_warnx("registrar: out of memory");
 		goto rollback;
 	}
-	if (db_reg_release(r->dr) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	reg_released(r);
 	return 0;
 rollback:
-	db_reg_rollback(r->dr);
-	reg_unhold(r, mark);
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 0); /* the whole transaction is gone */
+	db_txn_rollback(r->txn, mark);
 dbfail:
 	memset(res, 0, sizeof(*res));
 	res->status = 500;
+	return -1;
+}
+
+/*
+ * The REGISTER service (workers/method.h): the registrar's decision inside
+ * the batch's transaction, answered after the commit when it changed
+ * anything. A database failure is 500 with Retry-After: 1.
+ */
+int
+reg_serve(struct sipd *sd, struct sipd_req *rq)
+{
+	struct reg_result res;
+	static const char retry[] = "Retry-After: 1\r\n";
+
+	if (sipd_db_txn(sd) == NULL)
+		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
+		                  0);
+	if (reg_register(sipd_reg(sd), sipd_batch_mem(sd), rq->msg, &rq->from,
+	                 rq->now, &res) == -1)
+		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
+		                  0);
+	return sipd_reply(sd, rq, res.status, res.reason, res.hdrs.s,
+	                  res.hdrs.s ? res.hdrs.len : 0, res.status == 200);
+}
+
+int
+reg_remove(struct reg *r, const char *aor, int64_t id, enum reg_why why,
+           time_t now)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct db_binding *cur;
+	int n, mark, rc = 0;
+
+	if (tmp == NULL || (mark = db_txn_savepoint(r->txn)) == -1) {
+		talloc_free(tmp);
+		return -1;
+	}
+	if (db_reg_load(r->dr, tmp, aor, &cur, &n) == -1)
+		goto fail;
+	for (int i = 0; i < n; i++) {
+		if (cur[i].id != id)
+			continue;
+		if (db_reg_delete(r->dr, id) == -1 ||
+		    reg_hold(r, &cur[i],
+		             cur[i].expires_at <= now ? REG_WHY_EXPIRED : why) ==
+		        -1)
+			goto fail;
+		rc = 1;
+	}
+	if (db_txn_release(r->txn, mark) == -1)
+		goto fail;
+	talloc_free(tmp);
+	return rc;
+fail:
+	db_txn_rollback(r->txn, mark);
+	talloc_free(tmp);
 	return -1;
 }
 
@@ -1115,24 +1140,20 @@ reg_swept(void *arg, const struct db_binding *b)
 int
 reg_sweep(struct reg *r, time_t now)
 {
-	int n, m, mark = r->ngone;
+	int n, m, mark;
 
 	r->gone_oom = 0;
-	if (db_reg_savepoint(r->dr) == -1)
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		return -1;
 	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 ||
 	    r->gone_oom)
 		goto rollback;
 	if ((m = db_reg_expire_subscriptions(r->dr, now)) == -1)
 		goto rollback;
-	if (db_reg_release(r->dr) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	reg_released(r);
 	return n + m;
 rollback:
-	db_reg_rollback(r->dr);
-	reg_unhold(r, mark);
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 0);
+	db_txn_rollback(r->txn, mark);
 	return -1;
 }

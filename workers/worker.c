@@ -76,6 +76,62 @@ worker_state(struct worker *w, const char *state, const char *serving,
 	worker_to_master(w, IPC_STATE, conn_id, &wb);
 }
 
+/* A response for another worker's transaction: SIP_FORWARD to its slot,
+ * with where it came from. */
+static void
+worker_forward(struct worker *w, const struct sipd_out *o)
+{
+	struct sockaddr_un sun;
+	struct ipc_wbuf wb;
+
+	if (ipc_slot_addr(&sun, w->conf->run_dir, o->fwd_slot) == -1) {
+		log_warnx("route: no socket for slot %s", o->fwd_slot);
+		return;
+	}
+	ipc_wbuf_init(&wb, w->sendbuf, IPC_MAX_PAYLOAD);
+	ipc_put_u32(&wb, o->to.tp);
+	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
+	                 o->to.addrlen);
+	ipc_put_bytes(&wb, o->buf, o->len);
+	if (ipc_send(w->sib_fd, &sun, IPC_SIP_FORWARD, w->slot, o->to.conn_id,
+	             &wb, -1) == -1)
+		log_warn("ipc: SIP_FORWARD to %s", o->fwd_slot);
+}
+
+static void
+worker_on_txn_timer(uv_timer_t *h)
+{
+	struct worker *w = h->data;
+
+	if (w->sipd == NULL || w->stopping)
+		return;
+	sipd_batch_begin(w->sipd);
+	sipd_timers(w->sipd, sipd_now_ms());
+	worker_batch_end(w);
+}
+
+void
+worker_batch_end(struct worker *w)
+{
+	const struct sipd_out *out;
+	uint64_t next, now;
+	int n;
+
+	n = sipd_batch_end(w->sipd, &out);
+	if (n > 0)
+		w->deliver(w, out, n);
+	if (w->txn_timer == NULL || w->stopping)
+		return;
+	next = sipd_next_deadline(w->sipd);
+	if (next == UINT64_MAX) {
+		uv_timer_stop(w->txn_timer);
+		return;
+	}
+	now = sipd_now_ms();
+	uv_timer_start(w->txn_timer, worker_on_txn_timer,
+	               next > now ? next - now : 0, 0);
+}
+
 void
 worker_route(struct worker *w, const struct sipd_out *o)
 {
@@ -83,6 +139,10 @@ worker_route(struct worker *w, const struct sipd_out *o)
 	struct ipc_wbuf wb;
 	ssize_t n;
 
+	if (o->kind == SIPD_OUT_FORWARD) {
+		worker_forward(w, o);
+		return;
+	}
 	if (o->to.tp == SIP_TP_UDP) {
 		if (w->udp_fd < 0)
 			return;
@@ -134,19 +194,15 @@ static int
 worker_sip_forward(void *arg, struct ipc_msg *m)
 {
 	struct worker *w = arg;
-	const struct sipd_out *out;
 	struct sip_peer from;
 	const void *buf;
 	size_t len;
-	int n;
 
 	if (worker_get_sip(m, &from, &buf, &len) == -1)
 		return -1;
 	sipd_batch_begin(w->sipd);
-	sipd_handle(w->sipd, buf, len, &from);
-	n = sipd_batch_end(w->sipd, &out);
-	if (n > 0)
-		w->deliver(w, out, n);
+	sipd_handle_forwarded(w->sipd, buf, len, &from);
+	worker_batch_end(w);
 	return 0;
 }
 
@@ -256,6 +312,8 @@ worker_stop(struct worker *w)
 	w->sib_poll = NULL;
 	uvh_close(w->sigterm);
 	w->sigterm = NULL;
+	uvh_close(w->txn_timer);
+	w->txn_timer = NULL;
 }
 
 /* Bind <run_dir>/<slot>.sock; the address belongs to the slot, so a
@@ -376,6 +434,13 @@ worker_start(struct worker *w)
 	    (w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
 		log_warnx("cannot start the SIP service");
 		return -1;
+	}
+	if (w->ki->sip) {
+		w->txn_timer = uvh_new(w, uv_timer_t);
+		if (w->txn_timer == NULL ||
+		    uv_timer_init(&w->loop, w->txn_timer) != 0)
+			return -1;
+		w->txn_timer->data = w;
 	}
 	if (worker_bind_sibling(w) == -1)
 		return -1;
