@@ -63,6 +63,7 @@ conf_defaults(struct conf *c)
 	c->min_expires = 60;
 	c->max_expires = 600000;
 	c->max_contacts = 10;
+	c->sip_t1 = 500;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -135,6 +136,7 @@ enum conf_key_id {
 	K_RUN_DIR,
 	K_LOG_LEVEL,
 	K_MAX_MESSAGE,
+	K_SIP_T1,
 	K_TCP_MIN_SPARE,
 	K_TCP_MAX,
 	K_DEFAULT_EXPIRES,
@@ -159,6 +161,7 @@ static const struct {
     {"afd", "run_dir", K_RUN_DIR},
     {"afd", "log_level", K_LOG_LEVEL},
     {"afd", "max_message", K_MAX_MESSAGE},
+    {"afd", "sip_t1", K_SIP_T1},
     {"workers", "tcp_min_spare", K_TCP_MIN_SPARE},
     {"workers", "tcp_max", K_TCP_MAX},
     {"registrar", "default_expires", K_DEFAULT_EXPIRES},
@@ -228,6 +231,11 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 1024, IPC_MAX_SIP, &n) == -1)
 			return -1;
 		c->max_message = (size_t)n;
+		return 0;
+	case K_SIP_T1:
+		if (conf_int(p, name, v, 50, 5000, &n) == -1)
+			return -1;
+		c->sip_t1 = (int)n;
 		return 0;
 	case K_TCP_MIN_SPARE:
 		if (conf_int(p, name, v, 0, 1024, &n) == -1)

@@ -21,6 +21,7 @@ struct conf {
 	char run_dir[4096];	/* absolute path */
 	enum log_level log_level;
 	size_t max_message;	/* bytes; [afd] max_message, default 65536 */
+	int sip_t1;		/* ms: RFC 3261 T1, default 500 */
 	/* [workers] */
 	int tcp_min_spare;
 	int tcp_max;

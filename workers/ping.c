@@ -15,7 +15,6 @@
 #include "workers/sipd.h"
 
 #define PING_PER_TICK 64	/* pings started per sweep (500 ms) */
-#define PING_TIMER_F_S 32	/* 64*T1: a ping older is unanswered */
 
 struct ping {
 	struct sipd *sd;
@@ -293,7 +292,8 @@ ping_recover(struct ping *p, time_t now)
 		return -1;
 	}
 	for (int i = 0; i < n && rc == 0; i++) {
-		if (now - rows[i].sent_at >= PING_TIMER_F_S) {
+		/* older than Timer F (64*T1): unanswered */
+		if ((now - rows[i].sent_at) * 1000 >= 64 * p->c->sip_t1) {
 			if ((mark = ping_unit_begin(p, &t)) == -1) {
 				rc = -1;
 				break;

@@ -135,6 +135,7 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 	    .on_timeout = sipd_tx_timeout,
 	    .on_terminated = sipd_tx_terminated,
 	};
+	struct txn_timers tm;
 	struct sipd *sd;
 
 	if ((sd = talloc_zero(ctx, struct sipd)) == NULL) {
@@ -157,7 +158,12 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 		goto fail;
 	if ((sd->ping = ping_new(sd, sd, sd->db)) == NULL)
 		goto fail;
-	if ((sd->tt = txn_table_new(sd, NULL, &cb, sd)) == NULL)
+	/* T1 from the config (a closed lab network may use less, RFC 3261
+	 * 17.1.1.1); T2 and T4 as the RFC gives them, T2 at least T1. */
+	tm.t1 = (uint64_t)(sd->conf.sip_t1 > 0 ? sd->conf.sip_t1 : 500);
+	tm.t2 = tm.t1 > 4000 ? tm.t1 : 4000;
+	tm.t4 = 5000;
+	if ((sd->tt = txn_table_new(sd, &tm, &cb, sd)) == NULL)
 		goto fail;
 	return sd;
 fail:
@@ -536,10 +542,10 @@ sipd_tx_timeout(void *arg, struct txn *t)
 static void
 sipd_tx_terminated(void *arg, struct txn *t)
 {
-	/* A client transaction that ended without an answer it passed on
-	 * (the table freed at exit) still tells its owner. */
-	sipd_tx_finish(arg, txn_data(t), 408, NULL);
-	/* x and its arg are children of t: freed with it. */
+	/* x and its arg are children of t: freed with it. A client
+	 * transaction freed with the table (the worker stops) tells its owner
+	 * nothing: what it did is in the database (a ping in flight), for
+	 * the next worker of the slot to take over. */
 }
 
 int

@@ -151,7 +151,7 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 	for (int i = 0; i < n; i++) {
 		const struct sipd_out *o = &out[i];
 
-		if (o->to.tp == SIP_TP_TCP &&
+		if (o->kind == SIPD_OUT_SEND && o->to.tp == SIP_TP_TCP &&
 		    (o->to.slot[0] == '\0' ||
 		     strcmp(o->to.slot, w->slot) == 0)) {
 			if (c != NULL && !c->closing &&

@@ -170,7 +170,8 @@ udp_deliver(struct worker *w, const struct sipd_out *out, int n)
 
 		/* Collect up to UDP_BURST UDP answers, route the others. */
 		for (; i < n && k < UDP_BURST; i++) {
-			if (out[i].to.tp != SIP_TP_UDP) {
+			if (out[i].kind != SIPD_OUT_SEND ||
+			    out[i].to.tp != SIP_TP_UDP) {
 				worker_route(w, &out[i]);
 				continue;
 			}
