@@ -59,6 +59,8 @@ struct reg {
 	struct db_reg *dr;
 	reg_removal_fn removal;
 	void *removal_arg;
+	reg_removal_fn change;
+	void *change_arg;
 	int gone_oom; /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
@@ -100,6 +102,20 @@ reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg)
 	r->removal_arg = arg;
 }
 
+void
+reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg)
+{
+	r->change = fn;
+	r->change_arg = arg;
+}
+
+int
+reg_why_removes(enum reg_why why)
+{
+	return why == REG_WHY_EXPIRED || why == REG_WHY_UNREGISTERED ||
+	       why == REG_WHY_REPLACED || why == REG_WHY_UNREACHABLE;
+}
+
 const char *
 reg_why_event(enum reg_why why)
 {
@@ -111,6 +127,12 @@ reg_why_event(enum reg_why why)
 		return "unregistered";
 	case REG_WHY_UNREACHABLE:
 		return "deactivated";
+	case REG_WHY_CREATED:
+		return "created";
+	case REG_WHY_REFRESHED:
+		return "refreshed";
+	case REG_WHY_SHORTENED:
+		return "shortened";
 	}
 	return "unregistered";
 }
@@ -138,8 +160,10 @@ reg_gone_fire(void *arg, int committed)
 		return;
 	log_debug("registrar: binding %s -> %s %s", g->b.aor, g->b.contact,
 	          reg_why_event(g->why));
-	if (g->r->removal != NULL)
+	if (g->r->removal != NULL && reg_why_removes(g->why))
 		g->r->removal(g->r->removal_arg, &g->b, g->why);
+	if (g->r->change != NULL)
+		g->r->change(g->r->change_arg, &g->b, g->why);
 }
 
 /* Hold binding b (removed for why) for the hook until the enclosing
@@ -152,7 +176,7 @@ reg_hold(struct reg *r, const struct db_binding *b, enum reg_why why)
 	struct db_binding *c;
 	int oom = 0;
 
-	if (r->removal == NULL)
+	if (r->change == NULL && (r->removal == NULL || !reg_why_removes(why)))
 		return 0;
 	if ((g = talloc_zero(NULL, struct reg_gone)) == NULL)
 		goto oom;
@@ -943,34 +967,46 @@ reg_apply(struct reg *r, struct reg_plan *p)
 	return 0;
 }
 
-/* Hold for the hook every stored binding the plan removes: a deleted row,
- * and a row updated in place that had expired (renewed as a fresh
- * binding) or whose contact URI changed (an RFC 5626 instance moved to a
- * new URI: the old contact is gone). cur is the AOR's rows as loaded;
- * plan entries below ncur are those rows. 0 or -1. */
+/* Hold for the hooks every change the plan makes: a deleted row; a row
+ * updated in place that had expired (renewed as a fresh binding: expired,
+ * then created) or whose contact URI changed (an RFC 5626 instance moved
+ * to a new URI: the old contact replaced, the new one created), or that
+ * was refreshed or shortened; a new row (created). cur is the AOR's rows
+ * as loaded; plan entries below ncur are those rows, the rest are new.
+ * 0 or -1. */
 static int
 reg_hold_plan(struct reg *r, const struct reg_plan *p,
               const struct db_binding *cur, int ncur, time_t now)
 {
-	for (int j = 0; j < ncur && j < p->n; j++) {
-		const struct db_binding *old = &cur[j];
-		int expired = old->expires_at <= now;
+	for (int j = 0; j < p->n; j++) {
+		const struct db_binding *old = j < ncur ? &cur[j] : NULL;
+		const struct db_binding *b = &p->b[j];
+		int expired = old != NULL && old->expires_at <= now;
+		enum reg_why why;
 
-		if (old->id == 0)
+		if (p->op[j] == REG_OP_INSERT) {
+			if (reg_hold(r, b, REG_WHY_CREATED) == -1)
+				return -1;
+			continue;
+		}
+		if (old == NULL || old->id == 0)
 			continue;
 		if (p->op[j] == REG_OP_DELETE) {
 			if (reg_hold(r, old,
 			             expired ? REG_WHY_EXPIRED : p->why[j]) == -1)
 				return -1;
 		} else if (p->op[j] == REG_OP_UPDATE) {
-			if (expired) {
-				if (reg_hold(r, old, REG_WHY_EXPIRED) == -1)
+			if (expired || !reg_contact_eq(old->contact, b->contact)) {
+				why = expired ? REG_WHY_EXPIRED : REG_WHY_REPLACED;
+				if (reg_hold(r, old, why) == -1 ||
+				    reg_hold(r, b, REG_WHY_CREATED) == -1)
 					return -1;
-			} else if (!reg_contact_eq(old->contact,
-			                           p->b[j].contact)) {
-				if (reg_hold(r, old, REG_WHY_REPLACED) == -1)
-					return -1;
+				continue;
 			}
+			why = b->expires_at < old->expires_at ? REG_WHY_SHORTENED
+			                                      : REG_WHY_REFRESHED;
+			if (reg_hold(r, b, why) == -1)
+				return -1;
 		}
 	}
 	return 0;

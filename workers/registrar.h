@@ -66,8 +66,17 @@ enum reg_why {
 	REG_WHY_EXPIRED,
 	REG_WHY_UNREGISTERED,
 	REG_WHY_REPLACED,
-	REG_WHY_UNREACHABLE
+	REG_WHY_UNREACHABLE,
+	/* not removals: what the change hook (below) also hears */
+	REG_WHY_CREATED,   /* "created": a new binding (or one renewed after
+	                      it expired, or an instance's new contact) */
+	REG_WHY_REFRESHED, /* "refreshed": the same binding, expiry not
+	                      shortened */
+	REG_WHY_SHORTENED  /* "shortened": the same binding, expiring sooner */
 };
+
+/* 1 for the whys that remove a binding. */
+int reg_why_removes(enum reg_why why);
 
 /* The RFC 3680 <contact event="..."> word for why ("expired", ...). */
 const char *reg_why_event(enum reg_why why);
@@ -97,6 +106,16 @@ struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c,
  * connection; it may use the database. NULL fn: no hook.
  */
 void reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg);
+
+/*
+ * The change hook (the reg-event layer's after-commit event "the bindings
+ * of this AOR changed"): as the removal hook, but for every change of a
+ * binding, the additions and refreshes too (REG_WHY_CREATED, _REFRESHED,
+ * _SHORTENED, with b as stored now) as well as every removal. Called in
+ * the order the changes were made, after the removal hook's call for the
+ * same removal. NULL fn: no hook.
+ */
+void reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg);
 
 /* Remove binding id of aor for why (a service's decision, e.g. a phone
  * that stopped answering pings), inside the caller's unit of work; the
