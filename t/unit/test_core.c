@@ -147,7 +147,10 @@ test_db_txn(void)
 	CU_ASSERT_STRING_EQUAL(seen, "f=1 ");
 
 	talloc_free(t);
-	sqlite3_close(db);
+	/* the statements the object prepared belong to the connection */
+	for (sqlite3_stmt *st; (st = sqlite3_next_stmt(db, NULL)) != NULL;)
+		sqlite3_finalize(st);
+	CU_ASSERT_EQUAL(sqlite3_close(db), SQLITE_OK);
 }
 
 /* -------------------------------------------------------- change hook */
