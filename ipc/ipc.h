@@ -20,7 +20,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#define IPC_VERSION 1
+/* 2: the catalogue became one X-macro list (IPC_TYPES); no type moved,
+ * but a peer built from another list must not be trusted. */
+#define IPC_VERSION 2
 /* The largest payload: a SIP message of the largest max_message plus its
  * addresses. conf.c keeps max_message at most IPC_MAX_SIP. */
 #define IPC_MAX_SIP (128 * 1024)
@@ -28,38 +30,46 @@
 #define IPC_MAX_MSG (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
 /*
- * Every message type, grouped by receiver; the comment names the payload's
- * fields in order (hdr = carried in the header).
+ * The catalogue: every message type, grouped by receiver, in one list.
+ * X(NAME, FD, PAYLOAD): IPC_NAME in enum ipc_type, FD 1 when the type may
+ * carry a passed descriptor (ipc_recv() drops a descriptor on any other
+ * type), PAYLOAD the payload's fields in order (hdr = carried in the
+ * header), which ipc_type_payload() returns for logs. ipc_type_name() and
+ * the descriptor check are generated from this list; nothing else names
+ * the types. Append within a group; bump IPC_VERSION on any change.
  */
+#define IPC_TYPES(X)                                                           \
+	/* master -> tcp worker */                                             \
+	X(CONN_NEW, 1, "hdr conn_id; u8 resumed, sockaddr peer; + the fd")     \
+	/* worker -> master */                                                 \
+	X(READY, 0, "u32 pid, u32 restarts: started, ready for work")          \
+	X(STATE, 0,                                                            \
+	  "str state (\"idle\"|\"busy\"), str serving (\"\" or "               \
+	  "\"addr:port\"); hdr conn_id of what it serves")                     \
+	X(CONN_CLOSED, 0, "hdr conn_id; (empty): the connection is gone")      \
+	/* worker -> worker (over <run_dir>/<slot>.sock) */                    \
+	X(SIP_FORWARD, 0,                                                      \
+	  "u32 transport, sockaddr from, bytes sip: a message received "       \
+	  "elsewhere, for this worker to handle; hdr conn_id of the flow it "  \
+	  "came on (TCP)")                                                     \
+	X(SIP_SEND, 0,                                                         \
+	  "u32 transport, sockaddr to, bytes sip: send this on the "           \
+	  "receiver's transport; hdr conn_id names the TCP connection")        \
+	/* worker <-> checkpointer (over <run_dir>/c0.sock, <slot>.sock) */    \
+	X(CKPT_KICK, 0,                                                        \
+	  "u32 frames: the sender's commit left this many frames in the "      \
+	  "WAL; checkpoint soon (rate-limited by the sender, coalesced by "    \
+	  "the receiver)")                                                     \
+	X(CKPT_DONE, 0,                                                        \
+	  "u32 frames, u32 copied: checkpointer -> the worker that kicked: "   \
+	  "done; copy the rest yourself between two transactions so that "     \
+	  "the WAL restarts (schema/db.h, db_checkpoint)")
+
 enum ipc_type {
 	IPC_NONE = 0,
-
-	/* master -> tcp worker */
-	IPC_CONN_NEW, /* hdr conn_id; u8 resumed, sockaddr peer; + the fd */
-
-	/* worker -> master */
-	IPC_READY,       /* u32 pid, u32 restarts: started, ready for work */
-	IPC_STATE,       /* str state ("idle"|"busy"), str serving ("" or
-	                    "addr:port"); hdr conn_id of what it serves */
-	IPC_CONN_CLOSED, /* hdr conn_id; (empty): the connection is gone */
-
-	/* worker -> worker (over <run_dir>/<slot>.sock) */
-	IPC_SIP_FORWARD, /* u32 transport, sockaddr from, bytes sip: a message
-	                    received elsewhere, for this worker to handle;
-	                    hdr conn_id of the flow it came on (TCP) */
-	IPC_SIP_SEND,    /* u32 transport, sockaddr to, bytes sip: send this
-	                    on the receiver's transport; hdr conn_id names
-	                    the TCP connection */
-
-	/* worker <-> checkpointer (over <run_dir>/c0.sock, <slot>.sock) */
-	IPC_CKPT_KICK, /* u32 frames: the sender's commit left this many
-	                  frames in the WAL; checkpoint soon (rate-limited
-	                  by the sender, coalesced by the receiver) */
-	IPC_CKPT_DONE, /* u32 frames, u32 copied: checkpointer -> the
-	                  worker that kicked: done; copy the rest yourself
-	                  between two transactions so that the WAL restarts
-	                  (schema/db.h, db_checkpoint) */
-
+#define IPC_ENUM_(name, fd, payload) IPC_##name,
+	IPC_TYPES(IPC_ENUM_)
+#undef IPC_ENUM_
 	IPC__COUNT
 };
 
@@ -74,6 +84,10 @@ struct ipc_hdr {
 
 /* The name of a type for logs ("CONN_NEW"; "?" when unknown). */
 const char *ipc_type_name(unsigned type);
+/* The payload's fields of a type, from IPC_TYPES ("" when unknown). */
+const char *ipc_type_payload(unsigned type);
+/* 1 when the type may carry a passed descriptor, else 0. */
+int ipc_type_takes_fd(unsigned type);
 
 /* A payload being written into a caller's buffer. A put that does not fit
  * sets overflow; ipc_send() refuses an overflowed payload. */
