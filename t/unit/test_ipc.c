@@ -363,6 +363,48 @@ count_fds(void)
 	return n;
 }
 
+
+/* The log lines written between cap_start() and cap_end() (util/log
+ * writes to descriptor 2), at level info. */
+static int cap_saved = -1;
+static FILE *cap_file;
+
+static void
+cap_start(void)
+{
+	cap_file = tmpfile();
+	CU_ASSERT_FATAL(cap_file != NULL);
+	cap_saved = dup(2);
+	dup2(fileno(cap_file), 2);
+	log_level = LOG_L_INFO;
+}
+
+static char *
+cap_end(char *out, size_t outsz)
+{
+	size_t n;
+
+	log_level = LOG_L_ERROR;
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	rewind(cap_file);
+	n = fread(out, 1, outsz - 1, cap_file);
+	out[n] = '\0';
+	fclose(cap_file);
+	return out;
+}
+
+/* How many lines of text contain s. */
+static int
+count_lines(const char *text, const char *s)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, s)) != NULL; p++)
+		n++;
+	return n;
+}
+
 /* Send message i (a u32 payload) through q to to. */
 static int
 q_send(struct ipc_outq *q, const struct sockaddr_un *to, uint32_t i,
@@ -487,7 +529,7 @@ test_outq_dead_slot(void)
 	char dir[] = "/tmp/afd-outq-XXXXXX";
 	struct sockaddr_un sun;
 	struct ipc_outq *q;
-	int a, b, c;
+	int a, b, c, nul;
 	uint32_t next;
 
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
@@ -515,10 +557,24 @@ test_outq_dead_slot(void)
 	/* it dies for good (no file at all: ENOENT) */
 	close(b);
 	unlink(sun.sun_path);
+	cap_start();
 	for (uint32_t i = 0; i < 3; i++)
 		CU_ASSERT(q_send(q, &sun, i, -1, 2000) == 0);
-	CU_ASSERT(ipc_outq_flush(q, 2000 + IPC_OUTQ_DEAD_MS - 1) == 3);
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CU_ASSERT(q_send(q, &sun, 3, nul, 2000) == 0); /* the queue dups it */
+	close(nul);
+	CU_ASSERT(ipc_outq_flush(q, 2000 + IPC_OUTQ_DEAD_MS - 1) == 4);
 	CU_ASSERT(ipc_outq_flush(q, 2000 + IPC_OUTQ_DEAD_MS) == 0);
+	{
+		char logbuf[4096];
+
+		cap_end(logbuf, sizeof(logbuf));
+		/* one line says it is down, one that its messages went */
+		CU_ASSERT(count_lines(logbuf, "t5 is down") == 1);
+		CU_ASSERT(count_lines(logbuf, "dropped") == 1);
+		CU_ASSERT(strstr(logbuf, "dropped 4 messages to t5 "
+		                         "(CONN_NEW x1, SIP_SEND x3)") != NULL);
+	}
 	CU_ASSERT(wait_at == 0 && wait_w == 0);
 	talloc_free(q);
 	close(a);
@@ -542,9 +598,17 @@ test_outq_bound(void)
 	for (uint32_t i = 0; i < IPC_OUTQ_MAX_MSGS; i++)
 		CU_ASSERT(q_send(q, &sun, i, -1, 0) == 0);
 	CU_ASSERT(ipc_outq_pending(q) == IPC_OUTQ_MAX_MSGS);
+	cap_start();
 	errno = 0;
 	CU_ASSERT(q_send(q, &sun, 99999, -1, 0) == -1 && errno == ENOBUFS);
-	CU_ASSERT(q_send(q, &sun, 99999, -1, 0) == -1);
+	for (int k = 0; k < 10; k++)
+		CU_ASSERT(q_send(q, &sun, 99999, -1, 0) == -1);
+	{
+		char logbuf[4096];
+
+		cap_end(logbuf, sizeof(logbuf));
+		CU_ASSERT(count_lines(logbuf, "the queue to t6 is full") == 1);
+	}
 	CU_ASSERT(ipc_outq_pending(q) == IPC_OUTQ_MAX_MSGS);
 	/* an oversized payload is refused whatever the queue holds */
 	{
