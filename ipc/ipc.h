@@ -183,7 +183,8 @@ int ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir,
  * to the tail of that destination's FIFO, so order is kept:
  *  - EAGAIN (the receiver is full): on a connected socket the owner
  *    waits for writability; on a datagram socket to an address it retries
- *    after IPC_OUTQ_BUSY_MS, because Linux says "writable" to an
+ *    after IPC_OUTQ_BUSY_MS (doubling while the receiver takes nothing,
+ *    up to IPC_OUTQ_RETRY_MS), because Linux says "writable" to an
  *    unconnected sender whose receiver's queue is full (its limit is
  *    net.unix.max_dgram_qlen datagrams, 10 by default) and never wakes it;
  *  - ECONNREFUSED / ENOENT on a datagram socket (the slot's worker is
@@ -200,7 +201,7 @@ int ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir,
  * Memory: talloc, under the owner's context; freeing the queue closes
  * the descriptors it holds, silently (ipc_outq_drop() first to log).
  */
-#define IPC_OUTQ_BUSY_MS 2    /* EAGAIN on a datagram socket: retry after */
+#define IPC_OUTQ_BUSY_MS 2    /* EAGAIN on a datagram socket: first retry */
 #define IPC_OUTQ_RETRY_MS 50  /* a dead destination: retry every */
 /* A dead destination's messages are kept this long: a killed worker is
  * replaced at once (PROC_BACKOFF_MIN_MS when it keeps dying), so 5 s

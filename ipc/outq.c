@@ -39,6 +39,7 @@ struct ipc_outq_dest {
 	size_t n, bytes;
 	uint64_t dead_since; /* first refused (ECONNREFUSED/ENOENT), or 0 */
 	uint64_t retry_at;   /* flush then; 0: wait for writability */
+	unsigned busy_ms;    /* the next busy retry's delay (backs off) */
 	int refusing;        /* a bound hit: refusing until it empties */
 	size_t refused;
 };
@@ -242,8 +243,14 @@ outq_failed(struct ipc_outq *q, struct ipc_outq_dest *d, enum outq_err e,
 
 	switch (e) {
 	case OUTQ_BUSY:
+		/* A receiver that takes nothing between two tries is tried
+		 * half as often, down to every IPC_OUTQ_RETRY_MS. */
 		d->dead_since = 0;
-		d->retry_at = d->addressed ? now + IPC_OUTQ_BUSY_MS : 0;
+		d->busy_ms =
+		    d->busy_ms == 0 ? IPC_OUTQ_BUSY_MS : d->busy_ms * 2;
+		if (d->busy_ms > IPC_OUTQ_RETRY_MS)
+			d->busy_ms = IPC_OUTQ_RETRY_MS;
+		d->retry_at = d->addressed ? now + d->busy_ms : 0;
 		return 0;
 	case OUTQ_DEAD:
 		if (d->dead_since == 0) {
@@ -383,6 +390,7 @@ ipc_outq_flush(struct ipc_outq *q, uint64_t now)
 			             m->type, q->slot, m->conn_id, &w,
 			             m->fd) == 0) {
 				d->dead_since = 0;
+				d->busy_ms = 0; /* it takes messages again */
 				outq_pop(q, d);
 				continue;
 			}

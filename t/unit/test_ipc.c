@@ -506,9 +506,14 @@ test_outq_full_dgram(void)
 	CU_ASSERT(wait_w == 0 && wait_at == 100 + IPC_OUTQ_BUSY_MS);
 	for (uint32_t k = 0; k < 300; k++, i++)
 		CU_ASSERT(q_send(q, &sun, i, -1, 101) == 0);
+	/* a receiver that takes nothing is tried half as often */
+	CU_ASSERT(ipc_outq_flush(q, 102) == 301);
+	CU_ASSERT(wait_at == 102 + 2 * IPC_OUTQ_BUSY_MS);
+	CU_ASSERT(ipc_outq_flush(q, 106) == 301);
+	CU_ASSERT(wait_at == 106 + 4 * IPC_OUTQ_BUSY_MS);
 	while (ipc_outq_pending(q) > 0 && rounds++ < 10000) {
 		next = q_drain(b, next, NULL);
-		ipc_outq_flush(q, 102 + (uint64_t)rounds);
+		ipc_outq_flush(q, 110 + (uint64_t)rounds);
 	}
 	next = q_drain(b, next, NULL);
 	CU_ASSERT(next == i);
