@@ -168,12 +168,13 @@ worker_route(struct worker *w, const struct sipd_out *o)
 	ipc_put_bytes(&wb, o->buf, o->len);
 	/* Sent, or queued while that slot is full or being replaced; the
 	 * queue logs what it must drop in the end. */
-	if (w->sibq == NULL ||
-	    ipc_outq_send(w->sibq, &sun, IPC_SIP_SEND, o->to.conn_id, &wb, -1,
-	                  uv_now(&w->loop)) == -1) {
-		if (errno != ENOBUFS) /* the queue said so already */
-			log_warn("ipc: SIP_SEND to %s dropped", o->to.slot);
-	}
+	if (w->sibq == NULL)
+		log_warnx("ipc: SIP_SEND to %s dropped: no sibling socket",
+		          o->to.slot);
+	else if (ipc_outq_send(w->sibq, &sun, IPC_SIP_SEND, o->to.conn_id, &wb,
+	                       -1, uv_now(&w->loop)) == -1 &&
+	         errno != ENOBUFS) /* the queue said so already */
+		log_warn("ipc: SIP_SEND to %s dropped", o->to.slot);
 }
 
 /* Read the common SIP payload of SIP_FORWARD / SIP_SEND. */
