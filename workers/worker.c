@@ -95,9 +95,16 @@ worker_forward(struct worker *w, const struct sipd_out *o)
 	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
 	                 o->to.addrlen);
 	ipc_put_bytes(&wb, o->buf, o->len);
-	if (ipc_send(w->sib_fd, &sun, IPC_SIP_FORWARD, w->slot, o->to.conn_id,
-	             &wb, -1) == -1)
-		log_warn("ipc: SIP_FORWARD to %s", o->fwd_slot);
+	/* Sent, or queued while that slot is full or being replaced (a
+	 * relayed 180 must not be lost); the queue logs what it must drop in
+	 * the end. */
+	if (w->sibq == NULL)
+		log_warnx("ipc: SIP_FORWARD to %s dropped: no sibling socket",
+		          o->fwd_slot);
+	else if (ipc_outq_send(w->sibq, &sun, IPC_SIP_FORWARD, o->to.conn_id,
+	                       &wb, -1, uv_now(&w->loop)) == -1 &&
+	         errno != ENOBUFS) /* the queue said so already */
+		log_warn("ipc: SIP_FORWARD to %s dropped", o->fwd_slot);
 }
 
 static void
