@@ -51,10 +51,12 @@ int
 worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
                  const struct ipc_wbuf *wb)
 {
-	if (w->ctl_fd < 0)
+	if (w->ctl_fd < 0 || w->ctlq == NULL)
 		return -1;
-	if (ipc_send(w->ctl_fd, NULL, type, w->slot, conn_id, wb, -1) == -1) {
-		log_warn("ipc: send %s to master", ipc_type_name(type));
+	if (ipc_outq_send(w->ctlq, NULL, type, conn_id, wb, -1,
+	                  uv_now(&w->loop)) == -1) {
+		if (errno != ENOBUFS) /* the queue said so already */
+			log_warn("ipc: send %s to master", ipc_type_name(type));
 		return -1;
 	}
 	return 0;
@@ -93,9 +95,16 @@ worker_forward(struct worker *w, const struct sipd_out *o)
 	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
 	                 o->to.addrlen);
 	ipc_put_bytes(&wb, o->buf, o->len);
-	if (ipc_send(w->sib_fd, &sun, IPC_SIP_FORWARD, w->slot, o->to.conn_id,
-	             &wb, -1) == -1)
-		log_warn("ipc: SIP_FORWARD to %s", o->fwd_slot);
+	/* Sent, or queued while that slot is full or being replaced (a
+	 * relayed 180 must not be lost); the queue logs what it must drop in
+	 * the end. */
+	if (w->sibq == NULL)
+		log_warnx("ipc: SIP_FORWARD to %s dropped: no sibling socket",
+		          o->fwd_slot);
+	else if (ipc_outq_send(w->sibq, &sun, IPC_SIP_FORWARD, o->to.conn_id,
+	                       &wb, -1, uv_now(&w->loop)) == -1 &&
+	         errno != ENOBUFS) /* the queue said so already */
+		log_warn("ipc: SIP_FORWARD to %s dropped", o->fwd_slot);
 }
 
 static void
@@ -164,9 +173,15 @@ worker_route(struct worker *w, const struct sipd_out *o)
 	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
 	                 o->to.addrlen);
 	ipc_put_bytes(&wb, o->buf, o->len);
-	if (ipc_send(w->sib_fd, &sun, IPC_SIP_SEND, w->slot, o->to.conn_id, &wb,
-	             -1) == -1)
-		log_warn("ipc: SIP_SEND to %s", o->to.slot);
+	/* Sent, or queued while that slot is full or being replaced; the
+	 * queue logs what it must drop in the end. */
+	if (w->sibq == NULL)
+		log_warnx("ipc: SIP_SEND to %s dropped: no sibling socket",
+		          o->to.slot);
+	else if (ipc_outq_send(w->sibq, &sun, IPC_SIP_SEND, o->to.conn_id, &wb,
+	                       -1, uv_now(&w->loop)) == -1 &&
+	         errno != ENOBUFS) /* the queue said so already */
+		log_warn("ipc: SIP_SEND to %s dropped", o->to.slot);
 }
 
 /* Read the common SIP payload of SIP_FORWARD / SIP_SEND. */
@@ -260,6 +275,8 @@ worker_sib_readable(uv_poll_t *h, int status, int events)
 	    w->ki->sib_handlers ? w->ki->sib_handlers : worker_sib_handlers;
 	struct ipc_msg m;
 
+	if ((events & UV_WRITABLE) && w->sibq != NULL)
+		ipc_outq_flush(w->sibq, uv_now(&w->loop));
 	/* A bounded number per turn: the loop has other work. */
 	for (int i = 0; i < 64 && !w->stopping; i++) {
 		int r = ipc_recv(w->sib_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
@@ -275,6 +292,8 @@ worker_ctl_readable(uv_poll_t *h, int status, int events)
 	struct worker *w = h->data;
 	struct ipc_msg m;
 
+	if ((events & UV_WRITABLE) && w->ctlq != NULL)
+		ipc_outq_flush(w->ctlq, uv_now(&w->loop));
 	for (int i = 0; i < 64 && !w->stopping; i++) {
 		int r = ipc_recv(w->ctl_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
 		if (r == 0)
@@ -287,6 +306,64 @@ worker_ctl_readable(uv_poll_t *h, int status, int events)
 		}
 		ipc_dispatch(w->ki->ctl_handlers, w, &m);
 	}
+}
+
+/* The control queue's wait function: poll for writability while the
+ * master's channel is full. (A connected channel needs no timer.) */
+static void
+worker_ctlq_wait(void *arg, int writable, uint64_t at)
+{
+	struct worker *w = arg;
+
+	if (w->ctl_poll != NULL)
+		uv_poll_start(w->ctl_poll,
+		              UV_READABLE | UV_DISCONNECT |
+		                  (writable ? UV_WRITABLE : 0),
+		              worker_ctl_readable);
+}
+
+static void
+worker_sibq_on_timer(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+
+	if (w->sibq != NULL)
+		ipc_outq_flush(w->sibq, uv_now(&w->loop));
+}
+
+/* The sibling queue's wait function: the retry timer (a full or dead
+ * slot: sends to an address get no writability wake-up, ipc.h says why),
+ * and writability should the queue ever ask for it. */
+static void
+worker_sibq_wait(void *arg, int writable, uint64_t at)
+{
+	struct worker *w = arg;
+	uint64_t now = uv_now(&w->loop);
+
+	if (w->sib_poll != NULL)
+		uv_poll_start(w->sib_poll,
+		              UV_READABLE | (writable ? UV_WRITABLE : 0),
+		              worker_sib_readable);
+	if (w->sibq_timer == NULL)
+		return;
+	if (at == 0)
+		uv_timer_stop(w->sibq_timer);
+	else
+		uv_timer_start(w->sibq_timer, worker_sibq_on_timer,
+		               at > now ? at - now : 0, 0);
+}
+
+/* Exiting (the loop has ended, its handles are closed): send what the
+ * sockets take now; drop the rest with one log line per destination. */
+static void
+worker_queues_end(struct worker *w, const char *why)
+{
+	uint64_t now = uv_now(&w->loop);
+
+	if (w->ctlq != NULL && ipc_outq_flush(w->ctlq, now) > 0)
+		ipc_outq_drop(w->ctlq, why);
+	if (w->sibq != NULL && ipc_outq_flush(w->sibq, now) > 0)
+		ipc_outq_drop(w->sibq, why);
 }
 
 static void
@@ -310,6 +387,8 @@ worker_stop(struct worker *w)
 	w->ctl_poll = NULL;
 	uvh_close(w->sib_poll);
 	w->sib_poll = NULL;
+	uvh_close(w->sibq_timer);
+	w->sibq_timer = NULL;
 	uvh_close(w->sigterm);
 	w->sigterm = NULL;
 	uvh_close(w->txn_timer);
@@ -349,11 +428,21 @@ worker_bind_sibling(struct worker *w)
 		return -1;
 	w->sib_poll->data = w;
 	uv_poll_start(w->sib_poll, UV_READABLE, worker_sib_readable);
+	w->sibq_timer = uvh_new(w, uv_timer_t);
+	if (w->sibq_timer == NULL ||
+	    uv_timer_init(&w->loop, w->sibq_timer) != 0)
+		return -1;
+	w->sibq_timer->data = w;
+	w->sibq = ipc_outq_new(w, w->sib_fd, w->slot, NULL, worker_sibq_wait, w);
+	if (w->sibq == NULL)
+		return -1;
 	return 0;
 }
 
 /* The WAL hook's kicker (schema/db.h): ask the checkpointer for a
- * checkpoint. When it is down the send fails and the hook's in-line
+ * checkpoint. Best-effort, not through the send queue: a kick is a hint,
+ * rate-limited by the hook and sent again by the next commit; when the
+ * checkpointer is down or full the send fails and the hook's in-line
  * fallback keeps the WAL bounded. */
 static void
 worker_ckpt_kick(void *arg, int frames)
@@ -425,6 +514,10 @@ worker_start(struct worker *w)
 	w->ctl_poll->data = w;
 	uv_poll_start(w->ctl_poll, UV_READABLE | UV_DISCONNECT,
 	              worker_ctl_readable);
+	w->ctlq =
+	    ipc_outq_new(w, w->ctl_fd, w->slot, "master", worker_ctlq_wait, w);
+	if (w->ctlq == NULL)
+		return -1;
 
 	if ((w->db = db_open(w->conf)) == NULL)
 		return -1;
@@ -515,6 +608,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	}
 	talloc_free(w->sipd);
 	w->sipd = NULL;
+	worker_queues_end(w, "worker exiting");
 	/* Anything closed by the frees above finishes here. */
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&w->loop) != 0)
