@@ -63,6 +63,7 @@ conf_defaults(struct conf *c)
 	c->min_expires = 60;
 	c->max_expires = 600000;
 	c->max_contacts = 10;
+	c->outbound_require_ob = 1;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -141,6 +142,7 @@ enum conf_key_id {
 	K_MIN_EXPIRES,
 	K_MAX_EXPIRES,
 	K_MAX_CONTACTS,
+	K_OUTBOUND_REQUIRE_OB,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -163,6 +165,7 @@ static const struct {
     {"registrar", "min_expires", K_MIN_EXPIRES},
     {"registrar", "max_expires", K_MAX_EXPIRES},
     {"registrar", "max_contacts", K_MAX_CONTACTS},
+    {"registrar", "outbound_require_ob", K_OUTBOUND_REQUIRE_OB},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -251,6 +254,18 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 1, 1000, &n) == -1)
 			return -1;
 		c->max_contacts = (int)n;
+		return 0;
+	case K_OUTBOUND_REQUIRE_OB:
+		if (strcmp(v, "yes") == 0)
+			c->outbound_require_ob = 1;
+		else if (strcmp(v, "no") == 0)
+			c->outbound_require_ob = 0;
+		else {
+			conf_fail(p, "outbound_require_ob: \"%s\" is not yes "
+			             "or no",
+			          v);
+			return -1;
+		}
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)

@@ -29,6 +29,7 @@ struct conf {
 	int min_expires;
 	int max_expires;
 	int max_contacts;
+	int outbound_require_ob; /* 439 when the first hop's Path lacks ;ob */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];
