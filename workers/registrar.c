@@ -839,7 +839,7 @@ reg_check_uris(const struct sip_msg *req, const struct conf *c,
 
 	if (ru->scheme == SIP_SCHEME_SIPS ||
 	    (req->to != NULL && req->to->uri.scheme == SIP_SCHEME_SIPS)) {
-		*reason = "SIPS Needs TLS, Which afd Does Not Offer";
+		*reason = "SIPS Requires TLS";
 		return 416;
 	}
 	if (ru->scheme != SIP_SCHEME_SIP) {
