@@ -13,19 +13,27 @@
  *   serves (the [afd] domain, any case, and the listen address) names the
  *   same domain, so the AOR always carries the configured domain: Alice
  *   registering as sip:alice@127.0.0.1 and as sip:alice@DOMAIN is one user.
- *   The Request-URI is not checked (any R-URI reaching afd is afd's).
+ * - Request-URI (RFC 3261 10.2, 10.3 step 1): sip:, no user part, a host
+ *   afd serves; a sips: Request-URI or To is refused, afd having no TLS.
  * - Expiry: a binding registered at Unix second t with expiry N has
  *   expires_at = t + N; it is live while now < expires_at (the
  *   active_registrations view uses the same rule) and the sweeper removes
  *   it once expires_at <= now.
- * - A binding matches a Contact by +sip.instance and reg-id (RFC 5626; an
- *   instance without reg-id matches the same instance without reg-id, as
- *   RFC 5627 does), else by the contact URI (RFC 3261 19.1.4). A
- *   matched instance binding takes the new contact URI; another binding
- *   that already had that URI is replaced too. URIs are compared by RFC
- *   3261 19.1.4 (host and parameter case, escapes, parameter order), so
- *   the same contact written otherwise refreshes its binding and takes the
- *   new spelling.
+ * - A binding is identified by (AOR, +sip.instance, reg-id) when it has an
+ *   instance (RFC 5626 6 and 7; an instance without reg-id is the same
+ *   instance without reg-id, as RFC 5627 does), else by (AOR, contact
+ *   URI) (RFC 3261 10.3). Two flows of one phone, or two phones, may
+ *   register one contact URI: separate bindings, each with the connection
+ *   it came over. A matched instance binding takes the new contact URI; a
+ *   binding without instance at that URI is replaced (the same UA, now
+ *   naming its instance). A contact without instance never refreshes an
+ *   instance binding, but its expires=0 removes every binding at its URI
+ *   (a UA that leaves its instance out when it unregisters). URIs are
+ *   compared by RFC 3261 19.1.4 (host and parameter case, escapes,
+ *   parameter order), so the same contact written otherwise refreshes its
+ *   binding and takes the new spelling.
+ * - RFC 5626 6: an outbound REGISTER through a proxy whose first hop's
+ *   Path lacks ;ob gets 439 (unless [registrar] outbound_require_ob = no).
  * - Expired rows not yet swept do not count and are not listed; a Contact
  *   matching one renews it as a fresh registration.
  * - Path is stored always; echoed in the 200 only when the UE supports it
