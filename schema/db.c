@@ -491,13 +491,14 @@ db_step_2(sqlite3 *db)
 
 	/* A table this schema made already (step 1 applies it) has the
 	 * flow index; no table at all: the schema makes it. */
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT (SELECT count(*) FROM sqlite_schema "
-	                       "WHERE type = 'table' AND name = 'registrations') "
-	                       "AND NOT (SELECT count(*) FROM sqlite_schema "
-	                       "WHERE type = 'index' AND "
-	                       "name = 'registrations_flow')",
-	                       -1, &ex, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT (SELECT count(*) FROM sqlite_schema "
+	        "WHERE type = 'table' AND name = 'registrations') "
+	        "AND NOT (SELECT count(*) FROM sqlite_schema "
+	        "WHERE type = 'index' AND "
+	        "name = 'registrations_flow')",
+	        -1, &ex, NULL) != SQLITE_OK)
 		goto done;
 	exists = sqlite3_step(ex) == SQLITE_ROW && sqlite3_column_int(ex, 0);
 	sqlite3_finalize(ex);
@@ -508,9 +509,10 @@ db_step_2(sqlite3 *db)
 	}
 	log_info("db: upgrading table registrations to version 2 (RFC 5626 "
 	         "flows)");
-	if (db_exec(db, "DROP VIEW IF EXISTS active_registrations;"
-	                "DROP INDEX IF EXISTS registrations_expires;"
-	                "ALTER TABLE registrations RENAME TO registrations_v1;") ==
+	if (db_exec(db,
+	            "DROP VIEW IF EXISTS active_registrations;"
+	            "DROP INDEX IF EXISTS registrations_expires;"
+	            "ALTER TABLE registrations RENAME TO registrations_v1;") ==
 	        -1 ||
 	    db_exec(db, afd_schema_sql) == -1)
 		goto done;

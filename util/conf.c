@@ -261,8 +261,9 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		else if (strcmp(v, "no") == 0)
 			c->outbound_require_ob = 0;
 		else {
-			conf_fail(p, "outbound_require_ob: \"%s\" is not yes "
-			             "or no",
+			conf_fail(p,
+			          "outbound_require_ob: \"%s\" is not yes "
+			          "or no",
 			          v);
 			return -1;
 		}

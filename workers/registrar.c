@@ -615,8 +615,8 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 				p->op[j] = REG_OP_DELETE;
 				p->why[j] = REG_WHY_UNREGISTERED;
 			} else if (k->instance == NULL) {
-				int st = reg_plan_unbind_uri(rq, cur, ncur, p,
-				                             k->uri, now, reason);
+				int st = reg_plan_unbind_uri(
+				    rq, cur, ncur, p, k->uri, now, reason);
 				if (st != 200)
 					return st;
 			}
@@ -893,8 +893,7 @@ reg_check_first_hop(TALLOC_CTX *ctx, const struct sip_msg *req,
 		*reason = "Malformed Path";
 		return 400;
 	}
-	for (last = path; last != NULL && last->next != NULL;
-	     last = last->next)
+	for (last = path; last != NULL && last->next != NULL; last = last->next)
 		;
 	if (last == NULL || sip_param_find(last->uri.params, "ob") == NULL) {
 		*reason = "First Hop Lacks Outbound Support";
@@ -978,8 +977,8 @@ reg_add_supported(struct sip_buf *b, const struct sip_msg *req)
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
 		if (!sip_hdr_has_token(sup, tags[i]))
 			continue;
-		sip_buf_adds(b, (sip_str){n ? ", " : "Supported: ",
-		                          n ? 2 : 11});
+		sip_buf_adds(b,
+		             (sip_str){n ? ", " : "Supported: ", n ? 2 : 11});
 		sip_buf_add(b, tags[i], strlen(tags[i]));
 		n++;
 	}

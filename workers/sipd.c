@@ -263,7 +263,8 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 	for (const struct sip_param *prm = v->params; prm; prm = prm->next) {
 		int rport = sip_str_caseeq_lit(prm->name, "rport");
 		const char *ne = prm->name.s + prm->name.len;
-		const char *ve = prm->value.s ? prm->value.s + prm->value.len : ne;
+		const char *ve =
+		    prm->value.s ? prm->value.s + prm->value.len : ne;
 
 		if (!rport && !sip_str_caseeq_lit(prm->name, "received"))
 			continue;
@@ -281,8 +282,7 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 		p = ve;
 	}
 	sipd_add_value(b, p, (size_t)(end - p));
-	if (!have_received &&
-	    (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
+	if (!have_received && (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
 		sip_buf_add(b, ";received=", 10);
 		sip_buf_add(b, bare, barelen);
 	}

@@ -196,7 +196,8 @@ test_upgrade_v1(void)
 	        "registrations(expires_at);"
 	        "INSERT INTO registrations (aor, contact, expires_at, call_id, "
 	        "cseq, transport, conn_slot, conn_id, instance, reg_id, "
-	        "registered_at, updated_at) VALUES ('sip:a@x', 'sip:a@1.2.3.4', "
+	        "registered_at, updated_at) VALUES ('sip:a@x', "
+	        "'sip:a@1.2.3.4', "
 	        "4000000000, 'c1', 7, 'tcp', 't1', 5, '<urn:i>', 1, 1, 1);"
 	        "CREATE VIEW active_registrations AS SELECT aor FROM "
 	        "registrations;"
@@ -211,32 +212,35 @@ test_upgrade_v1(void)
 	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
 	                 "'registrations_expires'") == 1);
 	/* flow 2 at the same URI, and another instance there: fine */
-	CU_ASSERT(sqlite3_exec(db,
-	                       "INSERT INTO registrations (aor, contact, "
-	                       "expires_at, call_id, cseq, transport, instance, "
-	                       "reg_id, registered_at, updated_at) VALUES "
-	                       "('sip:a@x', 'sip:a@1.2.3.4', 1, 'c2', 1, 'tcp', "
-	                       "'<urn:i>', 2, 1, 1), ('sip:a@x', "
-	                       "'sip:a@1.2.3.4', 1, 'c3', 1, 'tcp', '<urn:j>', "
-	                       "1, 1, 1)",
-	                       NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, instance, "
+	                 "reg_id, registered_at, updated_at) VALUES "
+	                 "('sip:a@x', 'sip:a@1.2.3.4', 1, 'c2', 1, 'tcp', "
+	                 "'<urn:i>', 2, 1, 1), ('sip:a@x', "
+	                 "'sip:a@1.2.3.4', 1, 'c3', 1, 'tcp', '<urn:j>', "
+	                 "1, 1, 1)",
+	                 NULL, NULL, NULL) == SQLITE_OK);
 	/* flow 1 twice: refused */
-	CU_ASSERT(sqlite3_exec(db,
-	                       "INSERT INTO registrations (aor, contact, "
-	                       "expires_at, call_id, cseq, transport, instance, "
-	                       "reg_id, registered_at, updated_at) VALUES "
-	                       "('sip:a@x', 'sip:a@9.9.9.9', 1, 'c4', 1, 'tcp', "
-	                       "'<urn:i>', 1, 1, 1)",
-	                       NULL, NULL, NULL) != SQLITE_OK);
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, instance, "
+	                 "reg_id, registered_at, updated_at) VALUES "
+	                 "('sip:a@x', 'sip:a@9.9.9.9', 1, 'c4', 1, 'tcp', "
+	                 "'<urn:i>', 1, 1, 1)",
+	                 NULL, NULL, NULL) != SQLITE_OK);
 	/* one URI without instance twice: refused */
-	CU_ASSERT(sqlite3_exec(db,
-	                       "INSERT INTO registrations (aor, contact, "
-	                       "expires_at, call_id, cseq, transport, "
-	                       "registered_at, updated_at) VALUES ('sip:a@x', "
-	                       "'sip:a@5.5.5.5', 1, 'c5', 1, 'udp', 1, 1), "
-	                       "('sip:a@x', 'sip:a@5.5.5.5', 1, 'c6', 1, 'udp', "
-	                       "1, 1)",
-	                       NULL, NULL, NULL) != SQLITE_OK);
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, "
+	                 "registered_at, updated_at) VALUES ('sip:a@x', "
+	                 "'sip:a@5.5.5.5', 1, 'c5', 1, 'udp', 1, 1), "
+	                 "('sip:a@x', 'sip:a@5.5.5.5', 1, 'c6', 1, 'udp', "
+	                 "1, 1)",
+	                 NULL, NULL, NULL) != SQLITE_OK);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 3);
 	/* idempotent */
 	CU_ASSERT(db_migrate(db) == 0);

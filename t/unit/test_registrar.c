@@ -333,8 +333,7 @@ test_plan_flows(void)
 	                            bc(2, uri, "c2", 1, now + 100, inst, 2)};
 	ks[0] = kc(uri, -1, inst, 1);
 	rq.call_id = "c3";
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.n, 2);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
 	CU_ASSERT_STRING_EQUAL(p.b[0].call_id, "c3");
@@ -342,8 +341,7 @@ test_plan_flows(void)
 
 	/* another instance at the same URI: a binding of its own */
 	ks[0] = kc(uri, -1, other, 1);
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.n, 3);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
 	CU_ASSERT_EQUAL(p.op[1], REG_OP_KEEP);
@@ -351,15 +349,13 @@ test_plan_flows(void)
 
 	/* the same instance without reg-id is yet another binding */
 	ks[0] = kc(uri, -1, inst, 0);
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.n, 3);
 	CU_ASSERT_EQUAL(p.op[2], REG_OP_INSERT);
 
 	/* a contact without instance at that URI does not take a flow over */
 	ks[0] = kc(uri, -1, NULL, 0);
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.n, 3);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
 	CU_ASSERT_EQUAL(p.op[1], REG_OP_KEEP);
@@ -368,8 +364,7 @@ test_plan_flows(void)
 
 	/* ... but unregistering the URI without instance removes both */
 	ks[0] = kc(uri, 0, NULL, 0);
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.n, 2);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_DELETE);
 	CU_ASSERT_EQUAL(p.why[0], REG_WHY_UNREGISTERED);
@@ -377,14 +372,12 @@ test_plan_flows(void)
 	/* with a stale CSeq of one flow's Call-ID: refused */
 	rq.call_id = "c2";
 	rq.cseq = 1;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                500);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 500);
 
 	/* unregistering flow 2 by (instance, reg-id) leaves flow 1 */
 	ks[0] = kc(uri, 0, inst, 2);
 	rq.cseq = 2;
-	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason),
-	                200);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
 	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
 	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE);
 	talloc_free(ctx);

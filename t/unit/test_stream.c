@@ -157,9 +157,9 @@ test_no_cl(void)
 	int pings;
 
 	CU_ASSERT_EQUAL(frame(nocl, strlen(nocl), &skip, &pings), -1);
-	CU_ASSERT_EQUAL(sip_stream_no_cl(nocl, strlen(nocl),
-	                                 SIP_MAX_MSG_DEFAULT),
-	                (ssize_t)hl);
+	CU_ASSERT_EQUAL(
+	    sip_stream_no_cl(nocl, strlen(nocl), SIP_MAX_MSG_DEFAULT),
+	    (ssize_t)hl);
 	/* every prefix: not yet a whole header block, or exactly it */
 	for (size_t i = 0; i < hl; i++)
 		CU_ASSERT_EQUAL(sip_stream_no_cl(nocl, i, SIP_MAX_MSG_DEFAULT),
