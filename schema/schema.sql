@@ -46,7 +46,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS registrations_contact
 CREATE UNIQUE INDEX IF NOT EXISTS registrations_flow
 	ON registrations(aor, instance, coalesce(reg_id, 0))
 	WHERE instance IS NOT NULL;
-CREATE INDEX IF NOT EXISTS registrations_aor ON registrations(aor);
 
 CREATE TABLE IF NOT EXISTS reg_subscriptions (
 	id          INTEGER PRIMARY KEY,

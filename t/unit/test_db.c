@@ -84,7 +84,6 @@ static const char *const objects[] = {
     "view:active_calls",
     "index:registrations_contact",
     "index:registrations_flow",
-    "index:registrations_aor",
 };
 
 static void
