@@ -470,6 +470,67 @@ done:
 	return rc;
 }
 
+/*
+ * Step to version 2: registrations loses its UNIQUE (aor, contact), which
+ * made two RFC 5626 flows (or two instances) with one contact URI one row;
+ * the schema's partial unique indexes take its place. SQLite cannot drop a
+ * table constraint, so the table is rebuilt: renamed away with its view
+ * and index dropped, made anew by the schema, its rows copied (all
+ * columns are the same), the old one dropped.
+ */
+static int
+db_step_2(sqlite3 *db)
+{
+	static const char cols[] =
+	    "id, aor, contact, params, expires_at, q, call_id, cseq, branch, "
+	    "path, received, transport, conn_slot, conn_id, instance, reg_id, "
+	    "user_agent, registered_at, updated_at";
+	sqlite3_stmt *ex = NULL;
+	char *sql = NULL;
+	int exists, rc = -1;
+
+	/* A table this schema made already (step 1 applies it) has the
+	 * flow index; no table at all: the schema makes it. */
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT (SELECT count(*) FROM sqlite_schema "
+	        "WHERE type = 'table' AND name = 'registrations') "
+	        "AND NOT (SELECT count(*) FROM sqlite_schema "
+	        "WHERE type = 'index' AND "
+	        "name = 'registrations_flow')",
+	        -1, &ex, NULL) != SQLITE_OK)
+		goto done;
+	exists = sqlite3_step(ex) == SQLITE_ROW && sqlite3_column_int(ex, 0);
+	sqlite3_finalize(ex);
+	ex = NULL;
+	if (!exists) {
+		rc = 0;
+		goto done;
+	}
+	log_info("db: upgrading table registrations to version 2 (RFC 5626 "
+	         "flows)");
+	if (db_exec(db,
+	            "DROP VIEW IF EXISTS active_registrations;"
+	            "DROP INDEX IF EXISTS registrations_expires;"
+	            "ALTER TABLE registrations RENAME TO registrations_v1;") ==
+	        -1 ||
+	    db_exec(db, afd_schema_sql) == -1)
+		goto done;
+	/* the newest binding wins where old rows would collide */
+	sql = sqlite3_mprintf("INSERT OR IGNORE INTO registrations (%s) "
+	                      "SELECT %s FROM registrations_v1 "
+	                      "ORDER BY updated_at DESC, id DESC;"
+	                      "DROP TABLE registrations_v1;",
+	                      cols, cols);
+	if (sql == NULL || db_exec(db, sql) == -1)
+		goto done;
+	rc = 0;
+done:
+	sqlite3_free(sql);
+	sqlite3_finalize(ex);
+	return rc;
+}
+
 /* Add column col (declared as decl) to table unless it has it: the steps
  * after 1 are idempotent, since step 1 creates the current schema. */
 static int
@@ -500,10 +561,10 @@ db_add_column(sqlite3 *db, const char *table, const char *col,
 	return rc;
 }
 
-/* Step to version 2: the OPTIONS pings of the registrar (workers/ping.c)
+/* Step to version 3: the OPTIONS pings of the registrar (workers/ping.c)
  * record their state with each binding. */
 static int
-db_step_2(sqlite3 *db)
+db_step_3(sqlite3 *db)
 {
 	if (db_add_column(db, "registrations", "ping_at", "INTEGER") == -1 ||
 	    db_add_column(db, "registrations", "ping_branch", "TEXT") == -1 ||
@@ -522,6 +583,7 @@ db_step_2(sqlite3 *db)
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
     db_step_2,
+    db_step_3,
 };
 
 int

@@ -103,9 +103,14 @@ db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 
 	*out = NULL;
 	*n = 0;
-	st =
-	    db_stmt(dr->db, &dr->load,
-	            "SELECT " DB_REG_COLS " FROM registrations WHERE aor = ?1");
+	/* Two halves, so that each is served by its partial unique index
+	 * (schema.sql): no index on aor alone to keep up at every INSERT.
+	 * Bindings without instance come first, by contact URI. */
+	st = db_stmt(dr->db, &dr->load,
+	             "SELECT " DB_REG_COLS " FROM registrations "
+	             "WHERE aor = ?1 AND instance IS NULL UNION ALL "
+	             "SELECT " DB_REG_COLS " FROM registrations "
+	             "WHERE aor = ?1 AND instance IS NOT NULL");
 	if (st == NULL)
 		return -1;
 	db_reg_text(st, 1, aor);

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 2 (PRAGMA user_version = 2).
+-- schema/schema.sql: afd's database, version 3 (PRAGMA user_version = 3).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -40,10 +40,18 @@ CREATE TABLE IF NOT EXISTS registrations (
 	ping_branch TEXT,                   -- Via branch of the ping in flight
 	ping_sent_at INTEGER,               -- when the ping in flight was sent
 	ping_ok_at  INTEGER,                -- last answered ping
-	ping_failures INTEGER NOT NULL DEFAULT 0, -- unanswered pings in a row
-	UNIQUE (aor, contact)
+	ping_failures INTEGER NOT NULL DEFAULT 0 -- unanswered pings in a row
 );
 CREATE INDEX IF NOT EXISTS registrations_expires ON registrations(expires_at);
+-- One binding is identified by (aor, contact) when it has no instance
+-- (RFC 3261 10.3), by (aor, instance, reg_id) when it has one (RFC 5626 6
+-- and 7, RFC 5627; no reg-id counts as 0): two flows of one phone, or two
+-- phones, may register the same contact URI.
+CREATE UNIQUE INDEX IF NOT EXISTS registrations_contact
+	ON registrations(aor, contact) WHERE instance IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS registrations_flow
+	ON registrations(aor, instance, coalesce(reg_id, 0))
+	WHERE instance IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS reg_subscriptions (
 	id          INTEGER PRIMARY KEY,

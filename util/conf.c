@@ -64,6 +64,7 @@ conf_defaults(struct conf *c)
 	c->max_expires = 600000;
 	c->max_contacts = 10;
 	c->sip_t1 = 500;
+	c->outbound_require_ob = 1;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -145,6 +146,7 @@ enum conf_key_id {
 	K_MAX_CONTACTS,
 	K_PING_INTERVAL,
 	K_PING_REMOVE_AFTER,
+	K_OUTBOUND_REQUIRE_OB,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -170,6 +172,7 @@ static const struct {
     {"registrar", "max_contacts", K_MAX_CONTACTS},
     {"registrar", "ping_interval", K_PING_INTERVAL},
     {"registrar", "ping_remove_after", K_PING_REMOVE_AFTER},
+    {"registrar", "outbound_require_ob", K_OUTBOUND_REQUIRE_OB},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -273,6 +276,19 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 0, 1000, &n) == -1)
 			return -1;
 		c->ping_remove_after = (int)n;
+		return 0;
+	case K_OUTBOUND_REQUIRE_OB:
+		if (strcmp(v, "yes") == 0)
+			c->outbound_require_ob = 1;
+		else if (strcmp(v, "no") == 0)
+			c->outbound_require_ob = 0;
+		else {
+			conf_fail(p,
+			          "outbound_require_ob: \"%s\" is not yes "
+			          "or no",
+			          v);
+			return -1;
+		}
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)

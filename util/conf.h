@@ -32,6 +32,7 @@ struct conf {
 	int max_contacts;
 	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
 	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
+	int outbound_require_ob; /* 439 when the first hop's Path lacks ;ob */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];
