@@ -801,6 +801,12 @@ test_server_matching(void)
 	m = req("INVITE", "10.0.0.2", "z9hG4bKs1", 1);
 	CU_ASSERT_PTR_EQUAL(txn_server_match(tab, m), ti);
 	msg_free(m);
+	m = req("OPTIONS", "Proxy.Example.COM:5060", "z9hG4bKs9", 1);
+	tb = server_new(m, 0);
+	msg_free(m);
+	m = req("OPTIONS", "proxy.example.com", "z9hG4bKs9", 1);
+	CU_ASSERT_PTR_EQUAL(txn_server_match(tab, m), tb);
+	msg_free(m);
 	/* other sent-by: another transaction */
 	m = req("INVITE", "10.0.0.3:5060", "z9hG4bKs1", 1);
 	t2 = server_new(m, 0);
@@ -856,10 +862,10 @@ test_server_matching(void)
 	m = req("INVITE", "10.0.0.5:5060", "old1", 6); /* new CSeq */
 	server_new(m, 0);
 	msg_free(m);
-	CU_ASSERT_EQUAL(txn_count(tab), 6);
+	CU_ASSERT_EQUAL(txn_count(tab), 7);
 	talloc_free(tab);
 	tab = NULL;
-	CU_ASSERT_EQUAL(R.nterm, 6);
+	CU_ASSERT_EQUAL(R.nterm, 7);
 	CU_ASSERT_EQUAL(talloc_total_blocks(ctx), blocks0);
 }
 
