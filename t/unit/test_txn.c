@@ -946,6 +946,24 @@ test_custom_timers(void)
 	finish();
 }
 
+/* A late loop: a timer fires once, and restarts from the time it ran. */
+static void
+test_late_clock(void)
+{
+	start();
+	client("z9hG4bKc1", "OPTIONS", 0, opt_req);
+	R.now = 10000;
+	txn_run_timers(tab, 10000);
+	CU_ASSERT_EQUAL(R.nsend, 2);
+	CU_ASSERT_EQUAL(txn_next_deadline(tab), 11000);
+	R.now = 40000;
+	txn_run_timers(tab, 40000); /* F is due: it wins over E */
+	CU_ASSERT_EQUAL(R.nsend, 2);
+	CU_ASSERT_EQUAL(R.ntimeout, 1);
+	CU_ASSERT_EQUAL(R.nterm, 1);
+	finish();
+}
+
 /* Many transactions: the heap fires them in deadline order, lookups stay
  * right through hash growth, every one ends once. */
 static void
@@ -1032,6 +1050,7 @@ suite_txn(void)
 	    CU_add_test(s, "bad input", test_server_bad) == NULL ||
 	    CU_add_test(s, "transport errors", test_transport_error) == NULL ||
 	    CU_add_test(s, "custom timers", test_custom_timers) == NULL ||
+	    CU_add_test(s, "late clock", test_late_clock) == NULL ||
 	    CU_add_test(s, "5000 transactions", test_many) == NULL)
 		return -1;
 	return 0;
