@@ -33,6 +33,13 @@ SCALE=1
 [ "${VALGRIND:-}" = 1 ] && SCALE=10
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/afd-e2e-$E2E_NAME.XXXXXX") || exit 2
+# Started as root, afd runs as [afd] user (default nobody): the folder of
+# the scenario's database and run_dir is that user's, as a lab's would be.
+AFD_USER=
+if [ "$(id -u)" = 0 ]; then
+	AFD_USER=nobody
+	chown "$AFD_USER:" "$TMP" || exit 2
+fi
 AFD_PID=
 AFD_PORT=
 AFD_CONF=$TMP/afd.conf
