@@ -780,7 +780,11 @@ master_socket(const struct conf *c, int type)
 		log_error("cannot start: socket: %s", strerror(errno));
 		goto fail;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* TCP only: a restart must not wait for old connections' TIME_WAIT.
+	 * On a UDP socket SO_REUSEADDR lets a second afd bind the same port
+	 * and take half of the first one's datagrams. */
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (type == SOCK_DGRAM) {
