@@ -17,13 +17,14 @@
 #include "daemon/startup.h"
 #include "util/priv.h"
 
-/* dir's parent folder into out ("/" for "/x"). */
+/* path's parent folder into out ("/" for "/x"); out may be path. */
 static void
 startup_dirname(char *out, size_t outsz, const char *path)
 {
 	char *slash;
 
-	snprintf(out, outsz, "%s", path);
+	if (out != path) /* in place is allowed */
+		snprintf(out, outsz, "%s", path);
 	if ((slash = strrchr(out, '/')) == NULL)
 		snprintf(out, outsz, ".");
 	else if (slash == out)
@@ -166,40 +167,65 @@ startup_check_master(const struct conf *c, char *err, size_t errsz)
 	return 0;
 }
 
+/* The first folder on the way to path that this process cannot search,
+ * into bad: -1 with errno then; 0 when it can go as far as path exists. */
+static int
+startup_unreachable(const char *path, char *bad, size_t badsz)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1;; p++) {
+		int last = *p == '\0';
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (stat(tmp, &st) == -1) {
+			if (errno == ENOENT)
+				return 0; /* the rest is created */
+			snprintf(bad, badsz, "%s", tmp);
+			return -1;
+		}
+		if (S_ISDIR(st.st_mode) && access(tmp, X_OK) == -1) {
+			snprintf(bad, badsz, "%s", tmp);
+			return -1;
+		}
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
 /* The checks made as the user afd's processes run as. */
 static int
 startup_check_user(const struct conf *c, char *err, size_t errsz)
 {
-	char dir[PATH_MAX], have[PATH_MAX];
+	char dir[PATH_MAX], bad[PATH_MAX];
+	struct stat st;
 
 	/* run_dir will belong to the user: it must be reachable. */
-	if (startup_existing(c->run_dir, have, sizeof(have)) == 0 &&
-	    access(have, X_OK) == -1) {
+	if (startup_unreachable(c->run_dir, bad, sizeof(bad)) == -1) {
 		snprintf(err, errsz,
 		         "run_dir %s: user %s cannot reach %s: %s (every "
 		         "folder above run_dir must be searchable by %s; or "
 		         "set run_dir in [afd] elsewhere)",
-		         c->run_dir, c->user, have, strerror(errno), c->user);
+		         c->run_dir, c->user, bad, strerror(errno), c->user);
 		return -1;
 	}
-	/* SQLite creates <database>-wal and -shm beside the database. */
 	startup_dirname(dir, sizeof(dir), c->database);
-	if (startup_existing(dir, have, sizeof(have)) == -1)
-		return 0; /* reported by the master's checks */
-	if (strcmp(have, dir) != 0) {
-		if (access(have, X_OK) == -1) {
-			snprintf(err, errsz,
-			         "database %s: user %s cannot reach %s: %s "
-			         "(every folder above the database must be "
-			         "searchable by %s; or set database in [afd] "
-			         "elsewhere)",
-			         c->database, c->user, have, strerror(errno),
-			         c->user);
-			return -1;
-		}
-		return 0;
+	if (startup_unreachable(dir, bad, sizeof(bad)) == -1) {
+		snprintf(err, errsz,
+		         "database %s: user %s cannot reach %s: %s (every "
+		         "folder above the database must be searchable by %s; "
+		         "or set database in [afd] elsewhere)",
+		         c->database, c->user, bad, strerror(errno), c->user);
+		return -1;
 	}
-	if (startup_can_create(dir) == -1) {
+	/* SQLite creates <database>-wal and -shm beside the database; a
+	 * folder the master creates will be the user's. */
+	if (stat(dir, &st) == 0 && startup_can_create(dir) == -1) {
 		snprintf(err, errsz,
 		         "database %s: user %s cannot create files in %s: %s "
 		         "(SQLite keeps the database's -wal and -shm files "

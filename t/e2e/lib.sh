@@ -234,7 +234,6 @@ afd_start() {
 	local t0 limit
 	[ -n "$AFD_PORT" ] || AFD_PORT=$("$SIPSEND" -P ${AFD_PORT_LOW:+-p $AFD_PORT_LOW})
 	export AFD_PORT
-	mkdir -p "$AFD_RUN"
 	[ $# -gt 0 ] || [ ! -f "$AFD_CONF" ] && afd_conf "$@"
 	echo "==== afd start $(date +%T.%N)" >>"$AFD_LOG"
 	if [ "${VALGRIND:-}" = 1 ]; then
