@@ -161,6 +161,8 @@ install: $(INSTALL_BIN)
 	install -m 644 daemon/afd.8 $(DESTDIR)$(PREFIX)/share/man/man8/afd.8
 	sed -e 's|/usr/local/sbin/afd|$(PREFIX)/sbin/afd|g' \
 	    -e 's|/etc/afd/afd.conf|$(SYSCONFDIR)/afd/afd.conf|g' \
+	    -e 's|^User=afd$$|User=$(or $(AFD_SYSUSER),afd)|' \
+	    -e 's|^Group=afd$$|Group=$(or $(AFD_SYSUSER),afd)|' \
 	    etc/afd.service > $(DESTDIR)$(UNITDIR)/afd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/afd.service
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/afd/afd.conf ]; then \
