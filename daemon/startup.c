@@ -209,8 +209,9 @@ startup_check_user(const struct conf *c, char *err, size_t errsz)
 	if (startup_unreachable(c->run_dir, bad, sizeof(bad)) == -1) {
 		snprintf(err, errsz,
 		         "run_dir %s: user %s cannot reach %s: %s (every "
-		         "folder above run_dir must be searchable by %s; or "
-		         "set run_dir in [afd] elsewhere)",
+		         "folder above run_dir must be searchable by %s: set "
+		         "run_dir in [afd] elsewhere, or set user in [afd] to "
+		         "one that can reach it)",
 		         c->run_dir, c->user, bad, strerror(errno), c->user);
 		return -1;
 	}
@@ -218,8 +219,9 @@ startup_check_user(const struct conf *c, char *err, size_t errsz)
 	if (startup_unreachable(dir, bad, sizeof(bad)) == -1) {
 		snprintf(err, errsz,
 		         "database %s: user %s cannot reach %s: %s (every "
-		         "folder above the database must be searchable by %s; "
-		         "or set database in [afd] elsewhere)",
+		         "folder above the database must be searchable by %s: "
+		         "set database in [afd] elsewhere, or set user in "
+		         "[afd] to one that can reach it)",
 		         c->database, c->user, bad, strerror(errno), c->user);
 		return -1;
 	}
