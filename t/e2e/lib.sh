@@ -237,7 +237,9 @@ afd_start() {
 	[ $# -gt 0 ] || [ ! -f "$AFD_CONF" ] && afd_conf "$@"
 	echo "==== afd start $(date +%T.%N)" >>"$AFD_LOG"
 	if [ "${VALGRIND:-}" = 1 ]; then
-		valgrind -q --trace-children=yes --error-exitcode=99 \
+		# --vgdb=no: the gdbserver FIFOs valgrind makes in /tmp as
+		# root could not be removed once afd has become nobody.
+		valgrind -q --vgdb=no --trace-children=yes --error-exitcode=99 \
 			--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 			--log-file="$TMP/valgrind.%p.log" \
 			"$AFD_BIN" -f "$AFD_CONF" 2>>"$AFD_LOG" &
