@@ -2,9 +2,9 @@
  * daemon/main.c: afd's command line. "afd -f FILE" runs the master in the
  * foreground (logs on stderr); "-t" checks the config, and that the
  * database and run_dir can be created and written by the user afd's
- * processes will run as, and exits 0 or 1 with the reason; "-V" prints the version; "-h" the usage. A worker
- * process forked by the master comes back out of master_run() here and
- * runs worker_main().
+ * processes will run as, and exits 0 or 1 with the reason; "-V" prints the
+ * version; "-h" the usage. A worker process forked by the master comes back out
+ * of master_run() here and runs worker_main().
  */
 #include <signal.h>
 #include <stdio.h>

@@ -801,8 +801,8 @@ master_socket(const struct conf *c, int type)
 		int saved = errno;
 
 		log_error("cannot start: bind %s port %d (%s): %s (%s)",
-		          c->listen, c->port, type == SOCK_DGRAM ? "udp" : "tcp",
-		          strerror(saved),
+		          c->listen, c->port,
+		          type == SOCK_DGRAM ? "udp" : "tcp", strerror(saved),
 		          saved == EADDRINUSE
 		              ? "another program has this port: stop it, or "
 		                "set another port in [afd]"
@@ -871,9 +871,9 @@ master_setup(struct master *m)
 	if ((m->udp_fd = master_socket(c, SOCK_DGRAM)) == -1 ||
 	    (m->tcp_fd = master_socket(c, SOCK_STREAM)) == -1)
 		return -1;
-	if (c->drop && (startup_chown(c, err, sizeof(err)) == -1 ||
-	                priv_drop(c->uid, c->gid, c->user, err,
-	                          sizeof(err)) == -1)) {
+	if (c->drop &&
+	    (startup_chown(c, err, sizeof(err)) == -1 ||
+	     priv_drop(c->uid, c->gid, c->user, err, sizeof(err)) == -1)) {
 		log_error("cannot start: %s", err);
 		return -1;
 	}
@@ -881,9 +881,10 @@ master_setup(struct master *m)
 		log_info("running as user %s (uid %u, gid %u)", c->user,
 		         (unsigned)c->uid, (unsigned)c->gid);
 	if (master_schema(c) == -1) {
-		log_error("cannot start: database %s: the schema could not be "
-		          "brought up to date (the reason is in the line above)",
-		          c->database);
+		log_error(
+		    "cannot start: database %s: the schema could not be "
+		    "brought up to date (the reason is in the line above)",
+		    c->database);
 		return -1;
 	}
 	m->schema_done = 1;

@@ -439,7 +439,8 @@ conf_user(struct conf_parse *p)
 	p->lineno = p->seen[K_USER] ? (int)p->seen[K_USER] : 1;
 	errno = 0;
 	if ((pw = getpwnam(c->user)) == NULL) {
-		conf_fail(p, "user: no user \"%s\"%s (afd started as root runs "
+		conf_fail(p,
+		          "user: no user \"%s\"%s (afd started as root runs "
 		          "its processes as this user)",
 		          c->user, p->seen[K_USER] ? "" : " (the default)");
 		return;

@@ -151,8 +151,8 @@ test_paths(void)
 	snprintf(want, sizeof(want), "%s/a/c.db", dir);
 	CU_ASSERT_STRING_EQUAL(c.database, want);
 	CU_ASSERT_STRING_EQUAL(c.run_dir, "/no-afd/run/afd");
-	CU_ASSERT_FATAL(load("[afd]\nrun_dir = /../..\n", &c, err,
-	                     sizeof(err)) == 0);
+	CU_ASSERT_FATAL(
+	    load("[afd]\nrun_dir = /../..\n", &c, err, sizeof(err)) == 0);
 	CU_ASSERT_STRING_EQUAL(c.run_dir, "/");
 
 	/* dir/l -> dir/s/t: "l/../x.db" is dir/s/x.db */
@@ -162,8 +162,8 @@ test_paths(void)
 	CU_ASSERT_FATAL(mkdir(sub, 0755) == 0);
 	snprintf(link, sizeof(link), "%s/l", dir);
 	CU_ASSERT_FATAL(symlink(sub, link) == 0);
-	CU_ASSERT(load("[afd]\ndatabase = l/../x.db\n", &c, err,
-	               sizeof(err)) == 0);
+	CU_ASSERT(load("[afd]\ndatabase = l/../x.db\n", &c, err, sizeof(err)) ==
+	          0);
 	snprintf(want, sizeof(want), "%s/s/x.db", dir);
 	CU_ASSERT_STRING_EQUAL(c.database, want);
 	unlink(link);
