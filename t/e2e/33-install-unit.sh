@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 inst=$TMP/inst
-user=afde2e33
+user=afdt$$  # one per run: two runs of the suite may overlap
 # The user make install creates goes away whatever happens.
 trap 'rc=$?; userdel "$user" >/dev/null 2>&1; (exit $rc); e2e_cleanup' EXIT
 
