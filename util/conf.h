@@ -6,6 +6,8 @@
 #ifndef AFD_CONF_H
 #define AFD_CONF_H
 
+#include <sys/types.h>
+
 #include "util/log.h"
 
 enum conf_durability { CONF_DUR_NORMAL, CONF_DUR_FULL };
@@ -22,6 +24,13 @@ struct conf {
 	enum log_level log_level;
 	size_t max_message;	/* bytes; [afd] max_message, default 65536 */
 	int sip_t1;		/* ms: RFC 3261 T1, default 500 */
+	char user[64];		/* [afd] user, default "nobody" */
+	/* What conf_load() made of user: when afd runs as root, the user's
+	 * ids and drop = 1 (unless the user is root itself); otherwise afd's
+	 * own ids and drop = 0 (the key is ignored). */
+	uid_t uid;
+	gid_t gid;
+	int drop;
 	/* [workers] */
 	int tcp_min_spare;
 	int tcp_max;
