@@ -20,7 +20,8 @@
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)                                                                  \
-	X(proc)
+	X(proc)                                                                \
+	X(reginfo)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
@@ -30,8 +31,7 @@ static const struct {
 	int (*add)(void);
 } suites[] = {
 #define ROW(name) {#name, suite_##name},
-    SUITES(ROW)
-};
+    SUITES(ROW)};
 
 int
 main(int argc, char **argv)
@@ -43,7 +43,7 @@ main(int argc, char **argv)
 			continue;
 		if (suites[i].add() != 0) {
 			fprintf(stderr, "suite %s: setup failed\n",
-				suites[i].name);
+			        suites[i].name);
 			return 2;
 		}
 	}
