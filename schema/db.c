@@ -470,9 +470,73 @@ done:
 	return rc;
 }
 
+/* Add column col (declared as decl) to table t unless it has it already
+ * (a version 0 file upgraded by db_step_1 got the newest tables). */
+static int
+db_add_column(sqlite3 *db, const char *t, const char *col, const char *decl)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql;
+	int has, rc;
+
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM pragma_table_info(?1) "
+	                       "WHERE name = ?2",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("db: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (has)
+		return 0;
+	sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", t, col,
+	                      decl);
+	rc = sql ? db_exec(db, sql) : -1;
+	sqlite3_free(sql);
+	return rc;
+}
+
+/*
+ * Step to version 2: the reg event. registrations gains deregister (the
+ * tester's network-initiated de-registration); reg_subscriptions gains the
+ * notifier's state (watcher, event_id, the TCP flow, state, reason,
+ * pending, last_status, sent_at, created_at, updated_at). Columns are
+ * added in place; the rows are kept.
+ */
+static int
+db_step_2(sqlite3 *db)
+{
+	static const char *const cols[][3] = {
+	    {"registrations", "deregister",
+	     "TEXT CHECK (deregister IN ('deactivated', 'rejected'))"},
+	    {"reg_subscriptions", "watcher", "TEXT"},
+	    {"reg_subscriptions", "event_id", "TEXT"},
+	    {"reg_subscriptions", "conn_slot", "TEXT"},
+	    {"reg_subscriptions", "conn_id", "INTEGER"},
+	    {"reg_subscriptions", "state",
+	     "TEXT NOT NULL DEFAULT 'active' "
+	     "CHECK (state IN ('active', 'terminated'))"},
+	    {"reg_subscriptions", "reason", "TEXT"},
+	    {"reg_subscriptions", "pending", "INTEGER NOT NULL DEFAULT 0"},
+	    {"reg_subscriptions", "last_status", "INTEGER"},
+	    {"reg_subscriptions", "sent_at", "INTEGER"},
+	    {"reg_subscriptions", "created_at", "INTEGER NOT NULL DEFAULT 0"},
+	    {"reg_subscriptions", "updated_at", "INTEGER NOT NULL DEFAULT 0"},
+	};
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		if (db_add_column(db, cols[i][0], cols[i][1], cols[i][2]) == -1)
+			return -1;
+	return 0;
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
+    db_step_2,
 };
 
 int
