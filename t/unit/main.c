@@ -20,6 +20,7 @@
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)                                                                  \
+	X(db_sub)                                                              \
 	X(proc)                                                                \
 	X(reginfo)
 
