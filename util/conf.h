@@ -29,6 +29,9 @@ struct conf {
 	int min_expires;
 	int max_expires;
 	int max_contacts;
+	/* [regevent] */
+	int regev_min_expires;	/* a shorter SUBSCRIBE expiry: 423 */
+	int regev_max_expires;	/* a longer one is lowered to it */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];

@@ -22,7 +22,8 @@
 	X(db)                                                                  \
 	X(db_sub)                                                              \
 	X(proc)                                                                \
-	X(reginfo)
+	X(reginfo)                                                             \
+	X(regevent)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
