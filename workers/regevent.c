@@ -277,6 +277,94 @@ regev_notify_print(struct sip_buf *b, const struct regev_notify *n)
 	return b->oom ? -1 : 0;
 }
 
+/* ---- the document ---- */
+
+/* One binding as a reginfo contact; strings under ctx. 0 or -1. */
+static int
+regev_contact(TALLOC_CTX *ctx, const struct regev_binding *rb, time_t now,
+              struct reginfo_contact *c)
+{
+	const struct db_binding *b = rb->b;
+	struct reginfo_param *prm;
+	char *id;
+	int np;
+
+	memset(c, 0, sizeof(*c));
+	if ((id = talloc_size(ctx, 24)) == NULL)
+		return -1;
+	reginfo_contact_id(id, b->id);
+	c->id = id;
+	c->event = rb->event;
+	c->state = reginfo_event_state(rb->event);
+	c->expires = c->state == REGINFO_CT_ACTIVE && b->expires_at > now
+	                 ? b->expires_at - (int64_t)now
+	                 : 0;
+	c->q = b->q;
+	c->has_q = b->has_q;
+	c->callid = b->call_id;
+	c->cseq = b->cseq;
+	c->duration =
+	    now > b->registered_at ? (int64_t)now - b->registered_at : 0;
+	c->retry_after = -1;
+	c->uri = b->contact;
+	if (reginfo_params_split(ctx, b->params, &prm, &np) == -1)
+		return -1;
+	c->params = prm;
+	c->nparams = np;
+	return 0;
+}
+
+int
+regev_document(struct sip_buf *out, uint64_t version,
+               const struct regev_identity *ids, int n, time_t now)
+{
+	TALLOC_CTX *tmp;
+	struct reginfo_registration *regs;
+	struct reginfo_doc d;
+	int rc = -1;
+
+	if ((tmp = talloc_new(NULL)) == NULL)
+		return -1;
+	if ((regs = talloc_zero_array(tmp, struct reginfo_registration,
+	                              n > 0 ? n : 1)) == NULL)
+		goto done;
+	for (int i = 0; i < n; i++) {
+		struct reginfo_contact *cs;
+		char *rid;
+		int active = 0;
+
+		if ((rid = talloc_size(tmp, 16)) == NULL)
+			goto done;
+		reginfo_aor_id(rid, ids[i].aor);
+		cs = talloc_zero_array(tmp, struct reginfo_contact,
+		                       ids[i].nbindings > 0 ? ids[i].nbindings
+		                                            : 1);
+		if (cs == NULL)
+			goto done;
+		for (int j = 0; j < ids[i].nbindings; j++) {
+			if (regev_contact(tmp, &ids[i].bindings[j], now,
+			                  &cs[j]) == -1)
+				goto done;
+			active += cs[j].state == REGINFO_CT_ACTIVE;
+		}
+		regs[i].aor = ids[i].aor;
+		regs[i].id = rid;
+		regs[i].contacts = cs;
+		regs[i].ncontacts = ids[i].nbindings;
+		regs[i].state = active                 ? REGINFO_REG_ACTIVE
+		                : ids[i].nbindings > 0 ? REGINFO_REG_TERMINATED
+		                                       : REGINFO_REG_INIT;
+	}
+	d.version = version;
+	d.state = REGINFO_FULL;
+	d.regs = regs;
+	d.nregs = n;
+	rc = reginfo_print(out, &d);
+done:
+	talloc_free(tmp);
+	return rc;
+}
+
 /* ---- the NOTIFY queue of one subscription ---- */
 
 void

@@ -97,6 +97,8 @@
 #include <time.h>
 
 #include "util/conf.h"
+#include "schema/db_reg.h"
+#include "sip/reginfo.h"
 #include "sip/sip.h"
 
 #define REGEV_DEFAULT_EXPIRES 3761 /* RFC 3680 4.3 */
@@ -157,6 +159,41 @@ struct regev_notify {
 /* Print the whole NOTIFY into b (see the top of this file). 0, or -1 when
  * a required field is missing, a field holds CR or LF, or b->oom. */
 int regev_notify_print(struct sip_buf *b, const struct regev_notify *n);
+
+/* ---- the document from the registrations rows ---- */
+
+/* One binding to report and its event: the current bindings (event
+ * REGINFO_EV_REGISTERED, or REFRESHED / SHORTENED / CREATED for the one
+ * that just changed) and those just removed (EXPIRED, UNREGISTERED,
+ * DEACTIVATED, REJECTED: reginfo_event_parse(reg_why_event(why)) or the
+ * deregister column's word). */
+struct regev_binding {
+	const struct db_binding *b;
+	enum reginfo_event event;
+};
+
+/* One public identity of the watched set and its bindings. */
+struct regev_identity {
+	const char *aor;
+	const struct regev_binding *bindings;
+	int nbindings;
+};
+
+/*
+ * Append the full-state reginfo document of version for the identities
+ * (ids, n: the implicit registration set, db_sub_identities() order) to
+ * out, as of now. For each binding: contact id "c<row id>", state from its
+ * event (reginfo_event_state), expires = expires_at - now (at least 0; 0
+ * when terminated), q when it has one, callid and cseq of its REGISTER,
+ * duration-registered = now - registered_at, uri = the contact, an
+ * unknown-param for every stored Contact parameter (registrations.params).
+ * An identity's state: active with an active contact, terminated when it
+ * has contacts but none active, init without contacts. Registration id:
+ * reginfo_aor_id(aor). Returns 0, or -1 (a field XML cannot carry, a bad
+ * stored params string, out of memory); out may then hold a part.
+ */
+int regev_document(struct sip_buf *out, uint64_t version,
+                   const struct regev_identity *ids, int n, time_t now);
 
 /* ---- the NOTIFY queue of one subscription ---- */
 

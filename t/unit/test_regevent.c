@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
@@ -297,6 +298,110 @@ test_notify_print(void)
 	talloc_free(t);
 }
 
+/* A document valid by RFC 3680's schema? (xmllint, offline.) */
+static int
+valid(const char *text)
+{
+	char path[] = "/tmp/afd-regevent-XXXXXX", cmd[256];
+	int fd, ok;
+
+	if ((fd = mkstemp(path)) == -1)
+		return 0;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+	         "XML_CATALOG_FILES=t/xml/catalog.xml xmllint --nonet --noout "
+	         "--schema t/xml/rfc3680-reginfo.xsd %s 2>/dev/null",
+	         path);
+	ok = ok && system(cmd) == 0;
+	unlink(path);
+	return ok;
+}
+
+/* The document of an implicit set from registrations rows. */
+static void
+test_document(void)
+{
+	TALLOC_CTX *t = talloc_new(NULL);
+	struct db_binding b[2] = {
+	    {.id = 7,
+	     .aor = "sip:13800011103@one.att.net",
+	     .contact = "sip:13800011103@182.0.123.58:5060",
+	     .params = "audio;video;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-"
+	               "service.ims.icsi.mmtel\";+sip.instance=\"<urn:gsma:"
+	               "imei:86539405-000273-0>\"",
+	     .expires_at = 1600000,
+	     .q = 0.5,
+	     .has_q = 1,
+	     .call_id = "XP0VHy42Rr8GeaFMRdy@182.0.123.58",
+	     .cseq = 2,
+	     .registered_at = 999000},
+	    {.id = 9,
+	     .aor = "sip:13800011103@one.att.net",
+	     .contact = "sip:13800011103@10.0.0.1:5060",
+	     .params = "",
+	     .expires_at = 999999,
+	     .call_id = "old",
+	     .cseq = 5,
+	     .registered_at = 990000},
+	};
+	struct regev_binding rb[2] = {{&b[0], REGINFO_EV_REFRESHED},
+	                              {&b[1], REGINFO_EV_EXPIRED}};
+	struct regev_identity ids[2] = {{.aor = "sip:13800011103@one.att.net",
+	                                 .bindings = rb,
+	                                 .nbindings = 2},
+	                                {.aor = "tel:+13800011103"}};
+	struct sip_buf out;
+	char rid[16];
+
+	sip_buf_init(&out, t, 256);
+	CU_ASSERT_FATAL(regev_document(&out, 5, ids, 2, 1000001) == 0);
+	CU_ASSERT(valid(out.s));
+	CU_ASSERT(strstr(out.s, " version=\"5\" state=\"full\">") != NULL);
+	reginfo_aor_id(rid, "sip:13800011103@one.att.net");
+	CU_ASSERT(strstr(out.s, talloc_asprintf(
+	                            t,
+	                            "<registration aor=\"sip:13800011103@one."
+	                            "att.net\" id=\"%s\" state=\"active\">",
+	                            rid)) != NULL);
+	CU_ASSERT(strstr(out.s,
+	                 "<contact id=\"c7\" state=\"active\" "
+	                 "event=\"refreshed\" expires=\"599999\" q=\"0.5\" "
+	                 "callid=\"XP0VHy42Rr8GeaFMRdy@182.0.123.58\" "
+	                 "cseq=\"2\" duration-registered=\"1001\">\n"
+	                 "\t\t\t<uri>sip:13800011103@182.0.123.58:5060</uri>\n"
+	                 "\t\t\t<unknown-param name=\"audio\">"
+	                 "</unknown-param>\n") != NULL);
+	CU_ASSERT(strstr(out.s, "<unknown-param name=\"+sip.instance\">&lt;urn:"
+	                        "gsma:imei:86539405-000273-0&gt;"
+	                        "</unknown-param>") != NULL);
+	CU_ASSERT(strstr(out.s, "<contact id=\"c9\" state=\"terminated\" "
+	                        "event=\"expired\" expires=\"0\" "
+	                        "callid=\"old\" cseq=\"5\" "
+	                        "duration-registered=\"10001\">") != NULL);
+	CU_ASSERT(
+	    strstr(out.s, "<registration aor=\"tel:+13800011103\" id=\"a") !=
+	    NULL);
+	CU_ASSERT(strstr(out.s, "state=\"init\"/>") != NULL);
+
+	/* the last binding de-registered by the network: terminated */
+	rb[0].event = REGINFO_EV_DEACTIVATED;
+	sip_buf_init(&out, t, 256);
+	CU_ASSERT_FATAL(regev_document(&out, 6, ids, 1, 1000001) == 0);
+	CU_ASSERT(valid(out.s));
+	CU_ASSERT(strstr(out.s, "state=\"terminated\">\n\t\t<contact id=\"c7\" "
+	                        "state=\"terminated\" event=\"deactivated\" "
+	                        "expires=\"0\"") != NULL);
+	/* a stored params string that does not parse: no document */
+	b[0].params = "a=\"open";
+	sip_buf_init(&out, t, 256);
+	CU_ASSERT(regev_document(&out, 7, ids, 1, 1000001) == -1);
+	/* nothing at all: an empty full document */
+	sip_buf_init(&out, t, 256);
+	CU_ASSERT(regev_document(&out, 0, NULL, 0, 1) == 0 && valid(out.s));
+	talloc_free(t);
+}
+
 /* ---- the queue ---- */
 
 static void
@@ -491,6 +596,7 @@ suite_regevent(void)
 	    !CU_add_test(s, "who may watch", test_may_watch) ||
 	    !CU_add_test(s, "Subscription-State", test_substate) ||
 	    !CU_add_test(s, "NOTIFY text", test_notify_print) ||
+	    !CU_add_test(s, "document from bindings", test_document) ||
 	    !CU_add_test(s, "queue: order and coalescing",
 	                 test_queue_coalesce) ||
 	    !CU_add_test(s, "queue: failures", test_queue_failures) ||
