@@ -440,3 +440,158 @@ regev_q_tick(struct regev_q *q, uint64_t now_ms)
 		return REGEV_Q_NONE;
 	return regev_q_answer(q, q->cseq, 408, now_ms);
 }
+
+/* ---- the queues of one worker ---- */
+
+struct regev_qs_slot {
+	int64_t id; /* 0: empty; REGEV_QS_TOMB: deleted */
+	struct regev_q q;
+};
+
+#define REGEV_QS_TOMB INT64_MIN
+
+struct regev_qs {
+	struct regev_qs_slot *slot;
+	size_t cap;  /* a power of two */
+	size_t n;    /* live */
+	size_t used; /* live + tombstones */
+};
+
+struct regev_qs *
+regev_qs_new(TALLOC_CTX *ctx)
+{
+	struct regev_qs *qs = talloc_zero(ctx, struct regev_qs);
+
+	if (qs == NULL)
+		return NULL;
+	qs->cap = 64;
+	qs->slot = talloc_zero_array(qs, struct regev_qs_slot, qs->cap);
+	if (qs->slot == NULL) {
+		talloc_free(qs);
+		return NULL;
+	}
+	return qs;
+}
+
+static size_t
+regev_qs_hash(int64_t id, size_t cap)
+{
+	uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+/* The slot of id, or with create the slot to put it in; NULL when absent
+ * (not create). */
+static struct regev_qs_slot *
+regev_qs_find(const struct regev_qs *qs, int64_t id, int create)
+{
+	struct regev_qs_slot *tomb = NULL;
+
+	for (size_t i = regev_qs_hash(id, qs->cap), k = 0; k < qs->cap;
+	     i = (i + 1) & (qs->cap - 1), k++) {
+		struct regev_qs_slot *s = &qs->slot[i];
+		if (s->id == id)
+			return s;
+		if (s->id == REGEV_QS_TOMB && tomb == NULL)
+			tomb = s;
+		if (s->id == 0)
+			return create ? (tomb ? tomb : s) : NULL;
+	}
+	return create ? tomb : NULL;
+}
+
+/* Rehash into cap slots (drops the tombstones). 0 or -1. */
+static int
+regev_qs_resize(struct regev_qs *qs, size_t cap)
+{
+	struct regev_qs_slot *old = qs->slot;
+	size_t ocap = qs->cap;
+
+	qs->slot = talloc_zero_array(qs, struct regev_qs_slot, cap);
+	if (qs->slot == NULL) {
+		qs->slot = old;
+		return -1;
+	}
+	qs->cap = cap;
+	qs->used = qs->n;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].id != 0 && old[i].id != REGEV_QS_TOMB)
+			*regev_qs_find(qs, old[i].id, 1) = old[i];
+	talloc_free(old);
+	return 0;
+}
+
+struct regev_q *
+regev_qs_get(struct regev_qs *qs, int64_t id, int create)
+{
+	struct regev_qs_slot *s;
+
+	if (id == 0 || id == REGEV_QS_TOMB)
+		return NULL;
+	if ((s = regev_qs_find(qs, id, 0)) != NULL)
+		return &s->q;
+	if (!create)
+		return NULL;
+	/* keep the table at most half used */
+	if ((qs->used + 1) * 2 > qs->cap &&
+	    regev_qs_resize(qs, qs->n * 4 > qs->cap ? qs->cap * 2 : qs->cap) ==
+	        -1)
+		return NULL;
+	s = regev_qs_find(qs, id, 1);
+	if (s->id == 0)
+		qs->used++;
+	s->id = id;
+	regev_q_init(&s->q);
+	qs->n++;
+	return &s->q;
+}
+
+void
+regev_qs_drop(struct regev_qs *qs, int64_t id)
+{
+	struct regev_qs_slot *s;
+
+	if (id == 0 || id == REGEV_QS_TOMB ||
+	    (s = regev_qs_find(qs, id, 0)) == NULL)
+		return;
+	s->id = REGEV_QS_TOMB;
+	qs->n--;
+}
+
+size_t
+regev_qs_count(const struct regev_qs *qs)
+{
+	return qs->n;
+}
+
+uint64_t
+regev_qs_deadline(const struct regev_qs *qs)
+{
+	uint64_t best = 0, d;
+
+	for (size_t i = 0; i < qs->cap; i++) {
+		if (qs->slot[i].id == 0 || qs->slot[i].id == REGEV_QS_TOMB)
+			continue;
+		d = regev_q_deadline(&qs->slot[i].q);
+		if (d != 0 && (best == 0 || d < best))
+			best = d;
+	}
+	return best;
+}
+
+int
+regev_qs_due(const struct regev_qs *qs, uint64_t now_ms, int64_t *ids, int max)
+{
+	int n = 0;
+	uint64_t d;
+
+	for (size_t i = 0; i < qs->cap && n < max; i++) {
+		if (qs->slot[i].id == 0 || qs->slot[i].id == REGEV_QS_TOMB)
+			continue;
+		d = regev_q_deadline(&qs->slot[i].q);
+		if (d != 0 && d <= now_ms)
+			ids[n++] = qs->slot[i].id;
+	}
+	return n;
+}

@@ -248,4 +248,35 @@ enum regev_q_act regev_q_tick(struct regev_q *q, uint64_t now_ms);
 /* Does a failure status end the subscription (481, 408, 489)? */
 int regev_status_removes(int status);
 
+/*
+ * The NOTIFY queues of one worker, by subscription id (reg_subscriptions
+ * .id): a hash table under a talloc context. A queue lives while its
+ * subscription is served by this worker; after REMOVE, drop it. Deadlines
+ * are found by a scan (the worker arms one timer at
+ * regev_qs_deadline()); fine for the thousands of subscriptions of a lab.
+ */
+struct regev_qs;
+
+/* An empty set. NULL when out of memory. */
+struct regev_qs *regev_qs_new(TALLOC_CTX *ctx);
+
+/* The queue of subscription id; with create, a new idle one when there is
+ * none. NULL when absent (and not create) or out of memory. The pointer
+ * is valid until the next regev_qs_get(create) or regev_qs_drop(). */
+struct regev_q *regev_qs_get(struct regev_qs *qs, int64_t id, int create);
+
+/* Forget the queue of id (nothing when there is none). */
+void regev_qs_drop(struct regev_qs *qs, int64_t id);
+
+/* How many queues. */
+size_t regev_qs_count(const struct regev_qs *qs);
+
+/* The earliest in-flight deadline of all queues (ms), 0 when none. */
+uint64_t regev_qs_deadline(const struct regev_qs *qs);
+
+/* The ids (at most max, into ids) whose in-flight NOTIFY is past its
+ * deadline at now_ms: call regev_q_tick() on each. Returns the count. */
+int regev_qs_due(const struct regev_qs *qs, uint64_t now_ms, int64_t *ids,
+                 int max);
+
 #endif

@@ -583,6 +583,76 @@ test_queue_random(void)
 	CU_ASSERT(sent > 100 && sent < changes);
 }
 
+/* The queues of a worker: found by id, dropped, deadlines across them,
+ * against a plain array through inserts, drops and table growth. */
+static void
+test_queues(void)
+{
+	TALLOC_CTX *t = talloc_new(NULL);
+	struct regev_qs *qs = regev_qs_new(t);
+	static char live[5001];
+	int64_t due[16];
+	size_t want = 0;
+	unsigned seed = 7;
+
+	CU_ASSERT_FATAL(qs != NULL);
+	CU_ASSERT(regev_qs_get(qs, 1, 0) == NULL);
+	CU_ASSERT(regev_qs_get(qs, 0, 1) == NULL);
+	CU_ASSERT(regev_qs_deadline(qs) == 0);
+	memset(live, 0, sizeof(live));
+	for (int i = 0; i < 200000; i++) {
+		unsigned r = (seed = seed * 1103515245u + 12345u) >> 8;
+		int64_t id = 1 + (int64_t)(r % 5000);
+		struct regev_q *q;
+
+		if ((r >> 13) % 3 == 0) {
+			regev_qs_drop(qs, id);
+			want -= live[id];
+			live[id] = 0;
+		} else {
+			q = regev_qs_get(qs, id, 1);
+			CU_ASSERT_FATAL(q != NULL);
+			if (!live[id]) {
+				/* a new queue is idle */
+				CU_ASSERT(!q->inflight && !q->dirty &&
+				          !q->gone);
+				want++;
+				live[id] = 1;
+			}
+			q->changes = (unsigned)id; /* a mark to find again */
+		}
+		if (i % 1000 == 0)
+			CU_ASSERT(regev_qs_count(qs) == want);
+	}
+	CU_ASSERT(regev_qs_count(qs) == want);
+	for (int64_t id = 1; id <= 5000; id++) {
+		struct regev_q *q = regev_qs_get(qs, id, 0);
+		CU_ASSERT((q != NULL) == live[id]);
+		if (q != NULL)
+			CU_ASSERT(q->changes == (unsigned)id);
+	}
+	/* deadlines: the earliest one, and which are due */
+	for (int64_t id = 1; id <= 5000; id++)
+		if (live[id])
+			regev_qs_drop(qs, id);
+	CU_ASSERT(regev_qs_count(qs) == 0);
+	regev_q_sent(regev_qs_get(qs, 10, 1), 1, 5000);
+	regev_q_sent(regev_qs_get(qs, 20, 1), 1, 3000);
+	regev_qs_get(qs, 30, 1); /* idle: no deadline */
+	regev_q_sent(regev_qs_get(qs, 40, 1), 1, 4000);
+	CU_ASSERT(regev_qs_deadline(qs) == 3000 + REGEV_Q_ANSWER_MS);
+	CU_ASSERT(regev_qs_due(qs, 3000 + REGEV_Q_ANSWER_MS - 1, due, 16) == 0);
+	CU_ASSERT(regev_qs_due(qs, 4000 + REGEV_Q_ANSWER_MS, due, 16) == 2);
+	CU_ASSERT((due[0] == 20 && due[1] == 40) ||
+	          (due[0] == 40 && due[1] == 20));
+	CU_ASSERT(regev_qs_due(qs, 9999999, due, 1) == 1);
+	CU_ASSERT(regev_q_tick(regev_qs_get(qs, 20, 0),
+	                       3000 + REGEV_Q_ANSWER_MS) == REGEV_Q_REMOVE);
+	regev_qs_drop(qs, 20);
+	CU_ASSERT(regev_qs_deadline(qs) == 4000 + REGEV_Q_ANSWER_MS);
+	talloc_free(t);
+}
+
 int
 suite_regevent(void)
 {
@@ -602,7 +672,8 @@ suite_regevent(void)
 	    !CU_add_test(s, "queue: failures", test_queue_failures) ||
 	    !CU_add_test(s, "queue: final NOTIFY", test_queue_final) ||
 	    !CU_add_test(s, "queue: Timer F backstop", test_queue_timer) ||
-	    !CU_add_test(s, "queue: random run", test_queue_random))
+	    !CU_add_test(s, "queue: random run", test_queue_random) ||
+	    !CU_add_test(s, "the queues of a worker", test_queues))
 		return -1;
 	return 0;
 }
