@@ -11,13 +11,13 @@
  *
  *   no Event header, or more than one:     400 "Missing Event Header" /
  *                                          400 "Multiple Event Headers"
- *   Event type other than "reg" (the token before ';', compared as RFC
- *   6665 8.2.1 says, byte for byte):       489 Bad Event
+ *   Event type other than "reg" (the token before ";", compared byte for
+ *   byte as RFC 3265 7.2.1 says):         489 Bad Event
  *                                          + "Allow-Events: reg"
  *   Accept present, and none of its media ranges is
  *   application/reginfo+xml, application/ * or * / * (q > 0; case-
- *   insensitive; an Accept without one means the default,
- *   application/reginfo+xml, RFC 3680 5):  406 Not Acceptable
+ *   insensitive; no Accept at all means application/reginfo+xml,
+ *   RFC 3680 5):                           406 Not Acceptable
  *                                          + "Accept: application/reginfo+xml"
  *   Expires not 1*DIGIT:                   400 "Invalid Expires"
  *   0 < Expires < [regevent] min_expires:  423 Interval Too Brief
@@ -30,6 +30,10 @@
  *                answers 200, sends one NOTIFY with
  *                "Subscription-State: terminated;reason=timeout" and
  *                keeps nothing).
+ *
+ * The Event id parameter (check->event_id) is part of the subscription's
+ * identity (RFC 3265 7.2.1): NOTIFYs carry it back, and a refresh with
+ * another id is another subscription in the same dialog.
  *
  * The caller then decides the watcher's right (regev_may_watch: 403
  * "Forbidden" when not) and answers 200 OK with a To tag, afd's Contact
