@@ -1,6 +1,6 @@
 #!/bin/bash
 # The reg event's tables in the running daemon: afd started on a version 1
-# database (before the reg event) upgrades it in place to version 2 and
+# database (before the reg event) upgrades it in place to the current one and
 # keeps its rows: registrations gains `deregister`, reg_subscriptions the
 # notifier's columns; the view active_reg_subscriptions reads. The
 # tester's network-initiated de-registration statement (README, "The reg
@@ -34,7 +34,8 @@ PRAGMA user_version = 1;
 SQL
 afd_start
 
-assert_eq 2 "$(sql 'PRAGMA user_version')" "user_version after the upgrade"
+version=$(sql 'PRAGMA user_version')
+[ "$version" -gt 1 ] || fail "user_version after the upgrade: $version"
 assert_eq "sip:old@127.0.0.1:5999|7|" \
 	"$(sql "SELECT contact, cseq, deregister FROM registrations WHERE aor = 'sip:old@$DOMAIN'")" \
 	"the version 1 binding, deregister NULL"

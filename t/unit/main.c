@@ -22,6 +22,7 @@
 	X(db)                                                                  \
 	X(db_sub)                                                              \
 	X(proc)                                                                \
+	X(core)                                                                \
 	X(reginfo)                                                             \
 	X(regevent)
 
