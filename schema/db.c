@@ -470,6 +470,34 @@ done:
 	return rc;
 }
 
+/* Make table (and its indexes) as the current schema has it, and nothing
+ * else: the rest of the schema may name columns that later steps add. */
+static int
+db_make_table(sqlite3 *db, const char *table)
+{
+	sqlite3 *ref = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_open(":memory:", &ref) != SQLITE_OK ||
+	    db_exec(ref, afd_schema_sql) == -1 ||
+	    sqlite3_prepare_v2(ref,
+	                       "SELECT sql FROM sqlite_schema WHERE tbl_name = ? "
+	                       "AND type IN ('table', 'index') AND sql IS NOT "
+	                       "NULL ORDER BY type = 'index'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (db_exec(db, (const char *)sqlite3_column_text(st, 0)) == -1)
+			goto done;
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(ref);
+	return rc;
+}
+
 /*
  * Step to version 2: registrations loses its UNIQUE (aor, contact), which
  * made two RFC 5626 flows (or two instances) with one contact URI one row;
@@ -514,7 +542,7 @@ db_step_2(sqlite3 *db)
 	            "DROP INDEX IF EXISTS registrations_expires;"
 	            "ALTER TABLE registrations RENAME TO registrations_v1;") ==
 	        -1 ||
-	    db_exec(db, afd_schema_sql) == -1)
+	    db_make_table(db, "registrations") == -1)
 		goto done;
 	/* the newest binding wins where old rows would collide */
 	sql = sqlite3_mprintf("INSERT OR IGNORE INTO registrations (%s) "
@@ -532,7 +560,9 @@ done:
 }
 
 /* Add column col (declared as decl) to table unless it has it: the steps
- * after 1 are idempotent, since step 1 creates the current schema. */
+ * after 1 are idempotent, since step 1 creates the current schema. A
+ * table the file does not have is left to the schema, which makes it
+ * whole after the steps. */
 static int
 db_add_column(sqlite3 *db, const char *table, const char *col,
               const char *decl)
@@ -541,16 +571,18 @@ db_add_column(sqlite3 *db, const char *table, const char *col,
 	char *sql;
 	int has = 0, rc;
 
-	sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) "
-	                      "WHERE name = %Q",
-	                      table, col);
+	sql = sqlite3_mprintf("SELECT (SELECT count(*) FROM sqlite_schema WHERE "
+	                      "type = 'table' AND name = %Q) = 0 OR EXISTS "
+	                      "(SELECT 1 FROM pragma_table_info(%Q) "
+	                      "WHERE name = %Q)",
+	                      table, table, col);
 	if (sql == NULL ||
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_free(sql);
 		return -1;
 	}
 	sqlite3_free(sql);
-	has = sqlite3_step(st) == SQLITE_ROW;
+	has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (has)
 		return 0;
@@ -579,11 +611,46 @@ db_step_3(sqlite3 *db)
 	return db_exec(db, "DROP VIEW IF EXISTS active_registrations");
 }
 
+/*
+ * Step to version 4: the reg event. registrations gains deregister (the
+ * tester's network-initiated de-registration); reg_subscriptions gains the
+ * notifier's state (watcher, event_id, the TCP flow, state, reason,
+ * pending, last_status, sent_at, created_at, updated_at). Columns are
+ * added in place; the rows are kept.
+ */
+static int
+db_step_4(sqlite3 *db)
+{
+	static const char *const cols[][3] = {
+	    {"registrations", "deregister",
+	     "TEXT CHECK (deregister IN ('deactivated', 'rejected'))"},
+	    {"reg_subscriptions", "watcher", "TEXT"},
+	    {"reg_subscriptions", "event_id", "TEXT"},
+	    {"reg_subscriptions", "conn_slot", "TEXT"},
+	    {"reg_subscriptions", "conn_id", "INTEGER"},
+	    {"reg_subscriptions", "state",
+	     "TEXT NOT NULL DEFAULT 'active' "
+	     "CHECK (state IN ('active', 'terminated'))"},
+	    {"reg_subscriptions", "reason", "TEXT"},
+	    {"reg_subscriptions", "pending", "INTEGER NOT NULL DEFAULT 0"},
+	    {"reg_subscriptions", "last_status", "INTEGER"},
+	    {"reg_subscriptions", "sent_at", "INTEGER"},
+	    {"reg_subscriptions", "created_at", "INTEGER NOT NULL DEFAULT 0"},
+	    {"reg_subscriptions", "updated_at", "INTEGER NOT NULL DEFAULT 0"},
+	};
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		if (db_add_column(db, cols[i][0], cols[i][1], cols[i][2]) == -1)
+			return -1;
+	return 0;
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
     db_step_2,
     db_step_3,
+    db_step_4,
 };
 
 int

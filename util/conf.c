@@ -72,6 +72,8 @@ conf_defaults(struct conf *c)
 	c->max_contacts = 10;
 	c->sip_t1 = 500;
 	c->outbound_require_ob = 1;
+	c->regev_min_expires = 60;
+	c->regev_max_expires = 600000;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -212,6 +214,8 @@ enum conf_key_id {
 	K_PING_INTERVAL,
 	K_PING_REMOVE_AFTER,
 	K_OUTBOUND_REQUIRE_OB,
+	K_REGEV_MIN_EXPIRES,
+	K_REGEV_MAX_EXPIRES,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -239,6 +243,8 @@ static const struct {
     {"registrar", "ping_interval", K_PING_INTERVAL},
     {"registrar", "ping_remove_after", K_PING_REMOVE_AFTER},
     {"registrar", "outbound_require_ob", K_OUTBOUND_REQUIRE_OB},
+    {"regevent", "min_expires", K_REGEV_MIN_EXPIRES},
+    {"regevent", "max_expires", K_REGEV_MAX_EXPIRES},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -357,6 +363,15 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			          v);
 			return -1;
 		}
+		return 0;
+	case K_REGEV_MIN_EXPIRES:
+	case K_REGEV_MAX_EXPIRES:
+		if (conf_int(p, name, v, 1, 100000000, &n) == -1)
+			return -1;
+		if (id == K_REGEV_MIN_EXPIRES)
+			c->regev_min_expires = (int)n;
+		else
+			c->regev_max_expires = (int)n;
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)
@@ -485,6 +500,14 @@ conf_check(struct conf_parse *p)
 		          "default_expires (%d) is not within min_expires "
 		          "(%d) and max_expires (%d)",
 		          c->default_expires, c->min_expires, c->max_expires);
+	p->lineno = p->seen[K_REGEV_MIN_EXPIRES]
+	                ? (int)p->seen[K_REGEV_MIN_EXPIRES]
+	                : p->lineno;
+	if (c->regev_min_expires > c->regev_max_expires)
+		conf_fail(p,
+		          "[regevent] min_expires (%d) is larger than "
+		          "max_expires (%d)",
+		          c->regev_min_expires, c->regev_max_expires);
 	p->lineno = p->seen[K_TCP_MIN_SPARE] ? (int)p->seen[K_TCP_MIN_SPARE]
 	                                     : p->lineno;
 	if (c->tcp_min_spare > c->tcp_max)

@@ -42,6 +42,9 @@ struct conf {
 	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
 	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
 	int outbound_require_ob; /* 439 when the first hop's Path lacks ;ob */
+	/* [regevent] */
+	int regev_min_expires;	/* a shorter SUBSCRIBE expiry: 423 */
+	int regev_max_expires;	/* a longer one is lowered to it */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];

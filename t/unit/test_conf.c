@@ -82,6 +82,9 @@ test_good(void)
 	                     "min_expires = 30\n"
 	                     "max_expires = 7200\n"
 	                     "max_contacts = 4\n"
+	                     "[regevent]\n"
+	                     "min_expires = 90\n"
+	                     "max_expires = 86400\n"
 	                     "[auth]\n"
 	                     "mode = none\n"
 	                     "realm = r.example.org\n",
@@ -98,6 +101,7 @@ test_good(void)
 	CU_ASSERT(c.tcp_min_spare == 3 && c.tcp_max == 9);
 	CU_ASSERT(c.default_expires == 120 && c.min_expires == 30 &&
 	          c.max_expires == 7200 && c.max_contacts == 4);
+	CU_ASSERT(c.regev_min_expires == 90 && c.regev_max_expires == 86400);
 	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
 	CU_ASSERT_STRING_EQUAL(c.realm, "r.example.org");
 	CU_ASSERT_STRING_EQUAL(c.path, file);
@@ -115,6 +119,7 @@ test_defaults_relative(void)
 	CU_ASSERT(c.max_message == 65536);
 	CU_ASSERT(c.tcp_min_spare == 2 && c.tcp_max == 64);
 	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
+	CU_ASSERT(c.regev_min_expires == 60 && c.regev_max_expires == 600000);
 	CU_ASSERT(c.durability == CONF_DUR_NORMAL);
 	CU_ASSERT(c.log_level == LOG_L_INFO);
 	/* default paths are relative to the file too */
@@ -244,6 +249,11 @@ test_errors(void)
 	bad("[registrar]\nmin_expires = 100\nmax_expires = 50\n"
 	    "default_expires = 70\n",
 	    2, "min_expires");
+	bad("[regevent]\nmax_expires = 50\nmin_expires = 100\n", 3,
+	    "[regevent] min_expires (100) is larger than max_expires (50)");
+	bad("[regevent]\nmin_expires = 0\n", 2, "min_expires");
+	bad("[regevent]\ndefault_expires = 100\n", 2,
+	    "unknown key \"default_expires\" in [regevent]");
 	bad("key = before any section\n", 1, "unknown section");
 }
 
