@@ -13,19 +13,27 @@
  *   serves (the [afd] domain, any case, and the listen address) names the
  *   same domain, so the AOR always carries the configured domain: Alice
  *   registering as sip:alice@127.0.0.1 and as sip:alice@DOMAIN is one user.
- *   The Request-URI is not checked (any R-URI reaching afd is afd's).
+ * - Request-URI (RFC 3261 10.2, 10.3 step 1): sip:, no user part, a host
+ *   afd serves; a sips: Request-URI or To is refused, afd having no TLS.
  * - Expiry: a binding registered at Unix second t with expiry N has
  *   expires_at = t + N; it is live while now < expires_at (the
  *   active_registrations view uses the same rule) and the sweeper removes
  *   it once expires_at <= now.
- * - A binding matches a Contact by +sip.instance and reg-id (RFC 5626; an
- *   instance without reg-id matches the same instance without reg-id, as
- *   RFC 5627 does), else by the contact URI (RFC 3261 19.1.4). A
- *   matched instance binding takes the new contact URI; another binding
- *   that already had that URI is replaced too. URIs are compared by RFC
- *   3261 19.1.4 (host and parameter case, escapes, parameter order), so
- *   the same contact written otherwise refreshes its binding and takes the
- *   new spelling.
+ * - A binding is identified by (AOR, +sip.instance, reg-id) when it has an
+ *   instance (RFC 5626 6 and 7; an instance without reg-id is the same
+ *   instance without reg-id, as RFC 5627 does), else by (AOR, contact
+ *   URI) (RFC 3261 10.3). Two flows of one phone, or two phones, may
+ *   register one contact URI: separate bindings, each with the connection
+ *   it came over. A matched instance binding takes the new contact URI; a
+ *   binding without instance at that URI is replaced (the same UA, now
+ *   naming its instance). A contact without instance never refreshes an
+ *   instance binding, but its expires=0 removes every binding at its URI
+ *   (a UA that leaves its instance out when it unregisters). URIs are
+ *   compared by RFC 3261 19.1.4 (host and parameter case, escapes,
+ *   parameter order), so the same contact written otherwise refreshes its
+ *   binding and takes the new spelling.
+ * - RFC 5626 6: an outbound REGISTER through a proxy whose first hop's
+ *   Path lacks ;ob gets 439 (unless [registrar] outbound_require_ob = no).
  * - Expired rows not yet swept do not count and are not listed; a Contact
  *   matching one renews it as a fresh registration.
  * - Path is stored always; echoed in the 200 only when the UE supports it
@@ -40,25 +48,27 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "schema/db_txn.h"
 #include "workers/registrar.h"
 
 #define REG_MAX_CONTACTS_REQ 64 /* Contact values in one REGISTER */
 
-/* A removal held for the hook until its transaction commits. */
+/* A removal held for the hook until its transaction commits (an
+ * after-commit callback's argument, schema/db_txn.h). */
 struct reg_gone {
-	struct db_binding b; /* strings under reg->gone_ctx */
+	struct reg *r;
+	struct db_binding b; /* strings under this block */
 	enum reg_why why;
 };
 
 struct reg {
 	const struct conf *c;
-	sqlite3 *db;
+	struct db_txn *txn;
 	struct db_reg *dr;
 	reg_removal_fn removal;
 	void *removal_arg;
-	TALLOC_CTX *gone_ctx; /* the held removals and their strings */
-	struct reg_gone *gone;
-	int ngone, capgone;
+	reg_removal_fn change;
+	void *change_arg;
 	int gone_oom; /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
@@ -66,7 +76,7 @@ struct reg {
 };
 
 struct reg *
-reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
+reg_new(TALLOC_CTX *ctx, const struct conf *c, struct db_txn *txn)
 {
 	struct reg *r;
 	const char *host = c->listen;
@@ -75,8 +85,8 @@ reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
 	if ((r = talloc_zero(ctx, struct reg)) == NULL)
 		goto oom;
 	r->c = c;
-	r->db = db;
-	if ((r->dr = db_reg_new(r, db)) == NULL)
+	r->txn = txn;
+	if ((r->dr = db_reg_new(r, db_txn_db(txn))) == NULL)
 		goto oom;
 	/* RFC 3608: later requests of the UE come back to afd itself. */
 	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
@@ -100,6 +110,20 @@ reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg)
 	r->removal_arg = arg;
 }
 
+void
+reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg)
+{
+	r->change = fn;
+	r->change_arg = arg;
+}
+
+int
+reg_why_removes(enum reg_why why)
+{
+	return why == REG_WHY_EXPIRED || why == REG_WHY_UNREGISTERED ||
+	       why == REG_WHY_REPLACED || why == REG_WHY_UNREACHABLE;
+}
+
 const char *
 reg_why_event(enum reg_why why)
 {
@@ -109,6 +133,14 @@ reg_why_event(enum reg_why why)
 	case REG_WHY_UNREGISTERED:
 	case REG_WHY_REPLACED:
 		return "unregistered";
+	case REG_WHY_UNREACHABLE:
+		return "deactivated";
+	case REG_WHY_CREATED:
+		return "created";
+	case REG_WHY_REFRESHED:
+		return "refreshed";
+	case REG_WHY_SHORTENED:
+		return "shortened";
 	}
 	return "unregistered";
 }
@@ -126,86 +158,59 @@ reg_keep(TALLOC_CTX *ctx, const char *s, int *oom)
 	return d;
 }
 
-/* Hold binding b (removed for why) for the hook until the transaction
- * ends. Nothing is held without a hook. 0, or -1 when out of memory. */
+/* The held removal's transaction ended: tell the hook when committed. */
+static void
+reg_gone_fire(void *arg, int committed)
+{
+	struct reg_gone *g = arg;
+
+	if (!committed)
+		return;
+	log_debug("registrar: binding %s -> %s %s", g->b.aor, g->b.contact,
+	          reg_why_event(g->why));
+	if (g->r->removal != NULL && reg_why_removes(g->why))
+		g->r->removal(g->r->removal_arg, &g->b, g->why);
+	if (g->r->change != NULL)
+		g->r->change(g->r->change_arg, &g->b, g->why);
+}
+
+/* Hold binding b (removed for why) for the hook until the enclosing
+ * transaction ends (an after-commit callback). Nothing is held without a
+ * hook. 0, or -1 when out of memory. */
 static int
 reg_hold(struct reg *r, const struct db_binding *b, enum reg_why why)
 {
+	struct reg_gone *g;
 	struct db_binding *c;
 	int oom = 0;
 
-	if (r->removal == NULL)
+	if (r->change == NULL && (r->removal == NULL || !reg_why_removes(why)))
 		return 0;
-	if (r->gone_ctx == NULL && (r->gone_ctx = talloc_new(r)) == NULL)
+	if ((g = talloc_zero(NULL, struct reg_gone)) == NULL)
 		goto oom;
-	if (r->ngone == r->capgone) {
-		int cap = r->capgone ? r->capgone * 2 : 8;
-		struct reg_gone *g = talloc_realloc(r->gone_ctx, r->gone,
-		                                    struct reg_gone, cap);
-		if (g == NULL)
-			goto oom;
-		r->gone = g;
-		r->capgone = cap;
-	}
-	c = &r->gone[r->ngone].b;
+	g->r = r;
+	g->why = why;
+	c = &g->b;
 	*c = *b;
-	c->aor = reg_keep(r->gone_ctx, b->aor, &oom);
-	c->contact = reg_keep(r->gone_ctx, b->contact, &oom);
-	c->params = reg_keep(r->gone_ctx, b->params ? b->params : "", &oom);
-	c->call_id = reg_keep(r->gone_ctx, b->call_id, &oom);
-	c->branch = reg_keep(r->gone_ctx, b->branch, &oom);
-	c->path = reg_keep(r->gone_ctx, b->path, &oom);
-	c->received = reg_keep(r->gone_ctx, b->received, &oom);
-	c->transport = reg_keep(r->gone_ctx, b->transport, &oom);
-	c->conn_slot = reg_keep(r->gone_ctx, b->conn_slot, &oom);
-	c->instance = reg_keep(r->gone_ctx, b->instance, &oom);
-	c->user_agent = reg_keep(r->gone_ctx, b->user_agent, &oom);
-	if (oom)
+	c->aor = reg_keep(g, b->aor, &oom);
+	c->contact = reg_keep(g, b->contact, &oom);
+	c->params = reg_keep(g, b->params ? b->params : "", &oom);
+	c->call_id = reg_keep(g, b->call_id, &oom);
+	c->branch = reg_keep(g, b->branch, &oom);
+	c->path = reg_keep(g, b->path, &oom);
+	c->received = reg_keep(g, b->received, &oom);
+	c->transport = reg_keep(g, b->transport, &oom);
+	c->conn_slot = reg_keep(g, b->conn_slot, &oom);
+	c->instance = reg_keep(g, b->instance, &oom);
+	c->user_agent = reg_keep(g, b->user_agent, &oom);
+	if (oom) {
+		talloc_free(g);
 		goto oom;
-	r->gone[r->ngone].why = why;
-	r->ngone++;
-	return 0;
+	}
+	return db_txn_after_commit(r->txn, reg_gone_fire, g);
 oom:
 	log_warnx("registrar: out of memory");
 	return -1;
-}
-
-/* Forget the removals held since mark (their change was rolled back). The
- * strings stay under gone_ctx until the transaction ends. */
-static void
-reg_unhold(struct reg *r, int mark)
-{
-	if (r->ngone > mark)
-		r->ngone = mark;
-}
-
-void
-reg_txn_end(struct reg *r, int committed)
-{
-	TALLOC_CTX *ctx = r->gone_ctx;
-	struct reg_gone *g = r->gone;
-	int n = r->ngone;
-
-	/* Detach first: the hook may start new work on this registrar. */
-	r->gone_ctx = NULL;
-	r->gone = NULL;
-	r->ngone = r->capgone = 0;
-	for (int i = 0; committed && i < n; i++) {
-		log_debug("registrar: binding %s -> %s %s", g[i].b.aor,
-		          g[i].b.contact, reg_why_event(g[i].why));
-		if (r->removal != NULL)
-			r->removal(r->removal_arg, &g[i].b, g[i].why);
-	}
-	talloc_free(ctx);
-}
-
-/* After a change was released: in autocommit the RELEASE was the commit,
- * so the held removals go out now; inside a transaction they wait. */
-static void
-reg_released(struct reg *r)
-{
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 1);
 }
 
 /* ---------------------------------------------------------------- AOR */
@@ -427,26 +432,28 @@ reg_contact_eq(const char *a, const char *b)
 	return eq;
 }
 
-/* The working-set entry a contact refers to, or -1. */
+/*
+ * The working-set entry a contact refers to, or -1 (RFC 5626 6 and 7,
+ * RFC 5627): a contact with +sip.instance is the binding of the same
+ * (instance, reg-id), reg-id 0 meaning none; never another instance's or
+ * another flow's, even when the contact URIs are equal. A contact without
+ * an instance is the binding without an instance that has an equal URI
+ * (RFC 3261 10.3 step 7).
+ */
 static int
-reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
+reg_match(const struct reg_plan *p, const struct reg_contact *k)
 {
-	*by_inst = 0;
-	if (k->instance != NULL) {
-		for (int j = 0; j < p->n; j++) {
-			if (p->op[j] == REG_OP_DELETE)
-				continue;
-			if (reg_streq(p->b[j].instance, k->instance) &&
-			    p->b[j].reg_id == k->reg_id) {
-				*by_inst = 1;
-				return j;
-			}
-		}
-	}
 	for (int j = 0; j < p->n; j++) {
-		if (p->op[j] != REG_OP_DELETE &&
-		    reg_contact_eq(p->b[j].contact, k->uri))
+		if (p->op[j] == REG_OP_DELETE)
+			continue;
+		if (k->instance != NULL) {
+			if (reg_streq(p->b[j].instance, k->instance) &&
+			    p->b[j].reg_id == k->reg_id)
+				return j;
+		} else if (p->b[j].instance == NULL &&
+		           reg_contact_eq(p->b[j].contact, k->uri)) {
 			return j;
+		}
 	}
 	return -1;
 }
@@ -505,6 +512,33 @@ reg_plan_star(const struct reg_req *rq, struct reg_plan *p, time_t now,
 	return 200;
 }
 
+/*
+ * "Contact: <uri>;expires=0" matched no binding without an instance: a UA
+ * that leaves its +sip.instance out when it unregisters still removes its
+ * URI (RFC 3261 10.3 compares URIs), so every binding at uri goes. 200, or
+ * 500 when one of them has a newer CSeq of the same Call-ID.
+ */
+static int
+reg_plan_unbind_uri(const struct reg_req *rq, const struct db_binding *cur,
+                    int ncur, struct reg_plan *p, const char *uri, time_t now,
+                    const char **reason)
+{
+	for (int x = 0; x < p->n; x++) {
+		if (p->op[x] == REG_OP_DELETE ||
+		    !reg_contact_eq(p->b[x].contact, uri))
+			continue;
+		if (x < ncur && p->b[x].expires_at > now &&
+		    reg_cseq_check(&cur[x], rq->call_id, rq->cseq,
+		                   rq->branch) == REG_CSEQ_STALE) {
+			*reason = "Out of Order CSeq";
+			return 500;
+		}
+		p->op[x] = REG_OP_DELETE;
+		p->why[x] = REG_WHY_UNREGISTERED;
+	}
+	return 200;
+}
+
 int
 reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
          int ncur, const struct conf *c, time_t now, struct reg_plan *p,
@@ -538,7 +572,7 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 	for (int i = 0; i < rq->ncontacts; i++) {
 		const struct reg_contact *k = &rq->contacts[i];
 		long e = reg_expiry(k->expires, rq->expires_hdr, c);
-		int by_inst, j = reg_match(p, k, &by_inst);
+		int j = reg_match(p, k);
 		int existed = j >= 0 && j < ncur && p->op[j] != REG_OP_INSERT;
 		int live_before = j >= 0 && p->b[j].expires_at > now;
 
@@ -560,10 +594,13 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 				return 500;
 			}
 		}
-		if (by_inst) {
-			/* the new URI replaces whatever else held it */
+		if (k->instance != NULL && e > 0) {
+			/* the UA now names its instance: a binding without
+			 * one at the same URI was this UA (another instance's
+			 * or flow's binding at that URI stays) */
 			for (int x = 0; x < p->n; x++) {
 				if (x != j && p->op[x] != REG_OP_DELETE &&
+				    p->b[x].instance == NULL &&
 				    reg_contact_eq(p->b[x].contact, k->uri)) {
 					p->op[x] = REG_OP_DELETE;
 					p->why[x] = REG_WHY_REPLACED;
@@ -574,6 +611,11 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 			if (j >= 0) {
 				p->op[j] = REG_OP_DELETE;
 				p->why[j] = REG_WHY_UNREGISTERED;
+			} else if (k->instance == NULL) {
+				int st = reg_plan_unbind_uri(
+				    rq, cur, ncur, p, k->uri, now, reason);
+				if (st != 200)
+					return st;
 			}
 			continue;
 		}
@@ -785,6 +827,78 @@ reg_req_read(TALLOC_CTX *ctx, const struct sip_msg *req, struct reg_req *rq,
 	return 0;
 }
 
+/* ------------------------------------------------------ request checks */
+
+/*
+ * The Request-URI of a REGISTER names the domain (RFC 3261 10.2): sip: or
+ * sips:, no user part (400), a host afd serves (403, as for To), and afd
+ * has no TLS, so a sips: Request-URI or AOR cannot have come over a secure
+ * hop (RFC 3261 26.2.2): 416, the status RFC 3261 8.2.2.1 gives a scheme
+ * the server does not support. 0, or the status with *reason.
+ */
+static int
+reg_check_uris(const struct sip_msg *req, const struct conf *c,
+               const char **reason)
+{
+	const struct sip_uri *ru = &req->ruri;
+
+	if (ru->scheme == SIP_SCHEME_SIPS ||
+	    (req->to != NULL && req->to->uri.scheme == SIP_SCHEME_SIPS)) {
+		*reason = "SIPS Requires TLS";
+		return 416;
+	}
+	if (ru->scheme != SIP_SCHEME_SIP) {
+		*reason = "Request-URI Must Be a SIP URI";
+		return 416;
+	}
+	if (ru->user.len > 0) {
+		*reason = "User Part in Request-URI";
+		return 400;
+	}
+	if (!reg_host_served(ru->host, c)) {
+		*reason = "Domain Not Served";
+		return 403;
+	}
+	return 0;
+}
+
+/*
+ * RFC 5626 6: a REGISTER that asks for outbound (a contact with
+ * +sip.instance and reg-id) and did not come straight from the UA (more
+ * than one Via, or a Path) needs a first hop that supports outbound: the
+ * last Path value (the first hop's; each proxy adds its own on top) must
+ * carry the URI parameter "ob". Otherwise 439, unless outbound_require_ob
+ * is off. 0, or the status with *reason.
+ */
+static int
+reg_check_first_hop(TALLOC_CTX *ctx, const struct sip_msg *req,
+                    const struct reg_req *rq, const struct conf *c,
+                    const char **reason)
+{
+	struct sip_addr *path = NULL, *last = NULL;
+	int outbound = 0;
+
+	for (int i = 0; i < rq->ncontacts; i++)
+		if (rq->contacts[i].reg_id != 0)
+			outbound = 1;
+	if (!outbound || !c->outbound_require_ob)
+		return 0;
+	if ((req->via == NULL || req->via->next == NULL) &&
+	    req->first[SIP_HDR_PATH] == NULL)
+		return 0; /* afd is the first hop */
+	if (sip_msg_addrs(ctx, req->first[SIP_HDR_PATH], &path) == -1) {
+		*reason = "Malformed Path";
+		return 400;
+	}
+	for (last = path; last != NULL && last->next != NULL; last = last->next)
+		;
+	if (last == NULL || sip_param_find(last->uri.params, "ob") == NULL) {
+		*reason = "First Hop Lacks Outbound Support";
+		return 439;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- answering */
 
 static int
@@ -845,6 +959,28 @@ reg_add_contacts(struct sip_buf *b, const struct reg_plan *p, time_t now,
 		sip_buf_add(b, num, (size_t)n);
 		(*count)++;
 	}
+}
+
+/* "Supported:" with the option tags afd supports on REGISTER (path,
+ * outbound) that the UE's Supported names too, as in the RFC 5626
+ * examples; nothing when there are none. */
+static void
+reg_add_supported(struct sip_buf *b, const struct sip_msg *req)
+{
+	static const char *const tags[] = {"path", "outbound"};
+	const struct sip_hdr *sup = req->first[SIP_HDR_SUPPORTED];
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		if (!sip_hdr_has_token(sup, tags[i]))
+			continue;
+		sip_buf_adds(b,
+		             (sip_str){n ? ", " : "Supported: ", n ? 2 : 11});
+		sip_buf_add(b, tags[i], strlen(tags[i]));
+		n++;
+	}
+	if (n > 0)
+		sip_buf_add(b, "\r\n", 2);
 }
 
 /* P-Associated-URI: the subscriber's identities, else the AOR. */
@@ -933,6 +1069,7 @@ reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		sip_buf_add(b, "Require: path\r\n", 15);
 	else if (ob)
 		sip_buf_add(b, "Require: outbound\r\n", 19);
+	reg_add_supported(b, req);
 	sip_buf_add(b, r->service_route, strlen(r->service_route));
 	if (reg_add_pau(r, mem, b, aor) == -1)
 		return -1;
@@ -970,34 +1107,46 @@ reg_apply(struct reg *r, struct reg_plan *p)
 	return 0;
 }
 
-/* Hold for the hook every stored binding the plan removes: a deleted row,
- * and a row updated in place that had expired (renewed as a fresh
- * binding) or whose contact URI changed (an RFC 5626 instance moved to a
- * new URI: the old contact is gone). cur is the AOR's rows as loaded;
- * plan entries below ncur are those rows. 0 or -1. */
+/* Hold for the hooks every change the plan makes: a deleted row; a row
+ * updated in place that had expired (renewed as a fresh binding: expired,
+ * then created) or whose contact URI changed (an RFC 5626 instance moved
+ * to a new URI: the old contact replaced, the new one created), or that
+ * was refreshed or shortened; a new row (created). cur is the AOR's rows
+ * as loaded; plan entries below ncur are those rows, the rest are new.
+ * 0 or -1. */
 static int
 reg_hold_plan(struct reg *r, const struct reg_plan *p,
               const struct db_binding *cur, int ncur, time_t now)
 {
-	for (int j = 0; j < ncur && j < p->n; j++) {
-		const struct db_binding *old = &cur[j];
-		int expired = old->expires_at <= now;
+	for (int j = 0; j < p->n; j++) {
+		const struct db_binding *old = j < ncur ? &cur[j] : NULL;
+		const struct db_binding *b = &p->b[j];
+		int expired = old != NULL && old->expires_at <= now;
+		enum reg_why why;
 
-		if (old->id == 0)
+		if (p->op[j] == REG_OP_INSERT) {
+			if (reg_hold(r, b, REG_WHY_CREATED) == -1)
+				return -1;
+			continue;
+		}
+		if (old == NULL || old->id == 0)
 			continue;
 		if (p->op[j] == REG_OP_DELETE) {
 			if (reg_hold(r, old,
 			             expired ? REG_WHY_EXPIRED : p->why[j]) == -1)
 				return -1;
 		} else if (p->op[j] == REG_OP_UPDATE) {
-			if (expired) {
-				if (reg_hold(r, old, REG_WHY_EXPIRED) == -1)
+			if (expired || !reg_contact_eq(old->contact, b->contact)) {
+				why = expired ? REG_WHY_EXPIRED : REG_WHY_REPLACED;
+				if (reg_hold(r, old, why) == -1 ||
+				    reg_hold(r, b, REG_WHY_CREATED) == -1)
 					return -1;
-			} else if (!reg_contact_eq(old->contact,
-			                           p->b[j].contact)) {
-				if (reg_hold(r, old, REG_WHY_REPLACED) == -1)
-					return -1;
+				continue;
 			}
+			why = b->expires_at < old->expires_at ? REG_WHY_SHORTENED
+			                                      : REG_WHY_REFRESHED;
+			if (reg_hold(r, b, why) == -1)
+				return -1;
 		}
 	}
 	return 0;
@@ -1020,7 +1169,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	const char *reason = NULL;
 	char *aor, *path, *received, *ua = NULL, *slot = NULL;
 	char addr[80];
-	int st, ncur, wrote = 0, mark = r->ngone;
+	int st, ncur, wrote = 0, mark;
 
 	memset(res, 0, sizeof(*res));
 	sip_buf_init(&res->hdrs, mem, 1024);
@@ -1028,11 +1177,16 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		reg_fail(res, 400, "Missing To");
 		return 0;
 	}
+	if ((st = reg_check_uris(req, r->c, &reason)) != 0) {
+		reg_fail(res, st, reason);
+		return 0;
+	}
 	if ((aor = reg_aor(mem, &req->to->uri, r->c, &st, &reason)) == NULL) {
 		reg_fail(res, st, reason);
 		return 0;
 	}
-	if ((st = reg_req_read(mem, req, &rq, &reason)) != 0) {
+	if ((st = reg_req_read(mem, req, &rq, &reason)) != 0 ||
+	    (st = reg_check_first_hop(mem, req, &rq, r->c, &reason)) != 0) {
 		reg_fail(res, st, reason);
 		return 0;
 	}
@@ -1043,7 +1197,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	if (from->tp == SIP_TP_TCP)
 		slot = talloc_strndup(mem, from->slot, sizeof(from->slot));
 
-	if (db_reg_savepoint(r->dr) == -1)
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		goto dbfail;
 	if (db_reg_load(r->dr, mem, aor, &cur, &ncur) == -1)
 		goto rollback;
@@ -1053,8 +1207,8 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		if (st == 423)
 			sip_buf_addf(&res->hdrs, "Min-Expires: %d\r\n",
 			             r->c->min_expires);
-		if (db_reg_release(r->dr) == -1)
-			goto dbfail;
+		if (db_txn_release(r->txn, mark) == -1)
+			goto rollback;
 		return 0;
 	}
 	for (int j = 0; j < plan.n; j++) {
@@ -1086,18 +1240,70 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		log_warnx("registrar: out of memory");
 		goto rollback;
 	}
-	if (db_reg_release(r->dr) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	reg_released(r);
 	return 0;
 rollback:
-	db_reg_rollback(r->dr);
-	reg_unhold(r, mark);
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 0); /* the whole transaction is gone */
+	db_txn_rollback(r->txn, mark);
 dbfail:
 	memset(res, 0, sizeof(*res));
 	res->status = 500;
+	return -1;
+}
+
+/*
+ * The REGISTER service (workers/method.h): the registrar's decision inside
+ * the batch's transaction, answered after the commit when it changed
+ * anything. A database failure is 500 with Retry-After: 1.
+ */
+int
+reg_serve(struct sipd *sd, struct sipd_req *rq)
+{
+	struct reg_result res;
+	static const char retry[] = "Retry-After: 1\r\n";
+
+	if (sipd_db_txn(sd) == NULL)
+		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
+		                  0);
+	if (reg_register(sipd_reg(sd), sipd_batch_mem(sd), rq->msg, &rq->from,
+	                 rq->now, &res) == -1)
+		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
+		                  0);
+	return sipd_reply(sd, rq, res.status, res.reason, res.hdrs.s,
+	                  res.hdrs.s ? res.hdrs.len : 0, res.status == 200);
+}
+
+int
+reg_remove(struct reg *r, const char *aor, int64_t id, enum reg_why why,
+           time_t now)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct db_binding *cur;
+	int n, mark, rc = 0;
+
+	if (tmp == NULL || (mark = db_txn_savepoint(r->txn)) == -1) {
+		talloc_free(tmp);
+		return -1;
+	}
+	if (db_reg_load(r->dr, tmp, aor, &cur, &n) == -1)
+		goto fail;
+	for (int i = 0; i < n; i++) {
+		if (cur[i].id != id)
+			continue;
+		if (db_reg_delete(r->dr, id) == -1 ||
+		    reg_hold(r, &cur[i],
+		             cur[i].expires_at <= now ? REG_WHY_EXPIRED : why) ==
+		        -1)
+			goto fail;
+		rc = 1;
+	}
+	if (db_txn_release(r->txn, mark) == -1)
+		goto fail;
+	talloc_free(tmp);
+	return rc;
+fail:
+	db_txn_rollback(r->txn, mark);
+	talloc_free(tmp);
 	return -1;
 }
 
@@ -1115,26 +1321,20 @@ reg_swept(void *arg, const struct db_binding *b)
 int
 reg_sweep(struct reg *r, time_t now)
 {
-	int n, m, mark = r->ngone;
+	int n, m, mark;
 
 	r->gone_oom = 0;
-	if (db_reg_savepoint(r->dr) == -1)
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		return -1;
 	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 ||
 	    r->gone_oom)
 		goto rollback;
 	if ((m = db_reg_expire_subscriptions(r->dr, now)) == -1)
 		goto rollback;
-	if (db_reg_release(r->dr) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	if (sqlite3_get_autocommit(r->db))
-		db_ok(r->db); /* a write committed: a lock episode is over */
-	reg_released(r);
 	return n + m;
 rollback:
-	db_reg_rollback(r->dr);
-	reg_unhold(r, mark);
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 0);
+	db_txn_rollback(r->txn, mark);
 	return -1;
 }

@@ -151,7 +151,7 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 	for (int i = 0; i < n; i++) {
 		const struct sipd_out *o = &out[i];
 
-		if (o->to.tp == SIP_TP_TCP &&
+		if (o->kind == SIPD_OUT_SEND && o->to.tp == SIP_TP_TCP &&
 		    (o->to.slot[0] == '\0' ||
 		     strcmp(o->to.slot, w->slot) == 0)) {
 			if (c != NULL && !c->closing &&
@@ -169,6 +169,28 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		talloc_free(c);
 }
 
+/* A framing error at buf + off: a complete header section without
+ * Content-Length is handed to the service as it is, which answers it
+ * "400 Missing Content-Length" (the parser's verdict on a stream), so the
+ * phone learns why before the connection closes. */
+static void
+tcp_answer_no_cl(struct tcp_conn *c, size_t off)
+{
+	struct worker *w = c->tw->w;
+	const struct sipd_out *out;
+	ssize_t hl;
+	int n;
+
+	hl = sip_stream_no_cl(c->buf + off, c->len - off, w->conf->max_message);
+	if (hl <= 0)
+		return;
+	sipd_batch_begin(w->sipd);
+	(void)sipd_handle(w->sipd, c->buf + off, (size_t)hl, &c->peer);
+	n = sipd_batch_end(w->sipd, &out);
+	if (n > 0)
+		tcp_deliver(w, out, n);
+}
+
 /* Cut and handle every complete message in the buffer. */
 static void
 tcp_process(struct tcp_conn *c)
@@ -177,9 +199,8 @@ tcp_process(struct tcp_conn *c)
 	size_t off = 0;
 
 	while (!c->closing && off < c->len) {
-		const struct sipd_out *out;
 		size_t skip = 0;
-		int pings = 0, rc, n;
+		int pings = 0, rc;
 		ssize_t r;
 
 		r = sip_stream_frame_r(c->buf + off, c->len - off,
@@ -201,14 +222,13 @@ tcp_process(struct tcp_conn *c)
 			          c->peer_s,
 			          log_sample(s, sizeof(s), c->buf + off,
 			                     c->len - off));
+			tcp_answer_no_cl(c, off);
 			tcp_conn_close(c, "framing error");
 			return;
 		}
 		sipd_batch_begin(w->sipd);
 		rc = sipd_handle(w->sipd, c->buf + off, (size_t)r, &c->peer);
-		n = sipd_batch_end(w->sipd, &out);
-		if (n > 0)
-			tcp_deliver(w, out, n);
+		worker_batch_end(w);
 		if (rc == -1 && !c->closing) {
 			char s[80];
 
