@@ -49,7 +49,7 @@ struct db_wal {
 	int kick_frames, max_frames;
 	int prev;   /* the WAL's frames at the last commit */
 	int kicked; /* kicked in this WAL round */
-	sqlite3 *db;	     /* the connection (db_wal_find) */
+	sqlite3 *db;         /* the connection (db_wal_find) */
 	struct db_wal *next; /* this process's connections from db_open */
 	int locked; /* in a lock episode: the last write found the lock taken */
 	uint64_t locked_ms;    /* when the episode began */
