@@ -9,6 +9,16 @@
  * so that a connection whose worker died is handed to the replacement.
  * The master parses no SIP and never blocks on a client.
  *
+ * Abuse of the pool (one process per connection makes it a resource to
+ * exhaust): at most tcp_per_address connections from one address are
+ * served at once (one more is closed at accept); when every TCP worker
+ * is busy and connections wait, the master evicts (shutdown() of its copy
+ * of the descriptor; the worker reads the end) the idlest connections
+ * that carry no registration binding, one per waiting connection. The
+ * workers say which connections carry a binding or have spoken (STATE
+ * "bound" / "active"); the deadlines of a single connection
+ * (tcp_first_message, tcp_message_timeout, tcp_idle) are the worker's.
+ *
  * Spawning happens only in the loop's check phase (master_on_check), so a
  * new child leaves the master's loop (uv_stop) before any other callback
  * of the iteration could run in it; master_run() then closes the master's
@@ -22,6 +32,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +56,26 @@
 #define MASTER_BACKLOG_MS 3000 /* a connection waits this long for a worker */
 #define MASTER_ACCEPTS_PER_TURN 32
 #define MASTER_TRIM_MS 5000 /* how often the pool's size is checked */
+/* Eviction (pool full, connections waiting): a connection that completed
+ * a message may be evicted once silent this long; one that sent bytes but
+ * no complete message yet, once held this long (a silent one at once). */
+#define MASTER_EVICT_QUIET_MS 5000
+#define MASTER_EVICT_GRACE_MS 1000
+#define MASTER_EVICT_MAX 8          /* evictions under way at once */
+#define MASTER_REFUSE_LOG_MS 1000   /* per-address refusals: one line per */
 #ifndef MASTER_IDLE_MS
 #define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
 #endif
+
+/* glibc's struct tcp_info stops at tcpi_total_retrans; the kernel (since
+ * Linux 4.1) goes on with these, in this layout (linux/tcp.h, which
+ * cannot be included next to netinet/tcp.h). */
+struct master_tcp_info {
+	struct tcp_info base;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+};
+_Static_assert(offsetof(struct master_tcp_info, bytes_received) == 128,
+               "struct tcp_info layout");
 
 enum mslot_state {
 	SLOT_EMPTY,    /* no process, none wanted */
@@ -68,6 +96,11 @@ struct mconn {
 	int resumes; /* times its worker died while serving it */
 	int sent;    /* CONN_NEW went to the slot's current process */
 	int handed;  /* how many processes it was given to */
+	uint64_t accepted_ms;
+	uint64_t last_ms; /* the worker's last report of a message */
+	int spoke;        /* a complete SIP message came (STATE "active") */
+	int bound;        /* a registration binding uses it (STATE "bound") */
+	int evicted;      /* shut down by the master, CONN_CLOSED to come */
 };
 
 struct mslot {
@@ -105,6 +138,8 @@ struct master {
 	struct mslot *slots;
 	int nslots, tcp0;
 	uint64_t next_conn_id;
+	uint64_t refuse_log_ms; /* the last per-address refusal logged */
+	unsigned refused_quiet; /* refusals since, not logged */
 	int stopping;
 	int exit_code;
 	struct proc_child *child; /* set in a new worker */
@@ -218,6 +253,13 @@ master_on_state(void *arg, struct ipc_msg *msg)
 	    ipc_get_end(msg) == -1)
 		return -1;
 	log_trace("%s: %s %s", s->name, state, serving);
+	/* What the connection is, for eviction. */
+	if (s->conn != NULL && s->conn->id == msg->hdr.conn_id &&
+	    (strcmp(state, "active") == 0 || strcmp(state, "bound") == 0)) {
+		s->conn->spoke = 1;
+		s->conn->bound = state[0] == 'b';
+		s->conn->last_ms = uv_now(&s->m->loop);
+	}
 	return 0;
 }
 
@@ -600,6 +642,183 @@ master_listen(struct master *m, int on)
 	}
 }
 
+/* Whether a and b hold the same IP address (ports aside). */
+static int
+master_same_host(const struct sockaddr_storage *a,
+                 const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/* How many connections (not being evicted) the master holds from the
+ * address of ss. */
+static int
+master_from_host(const struct master *m, const struct sockaddr_storage *ss)
+{
+	int n = 0;
+
+	for (int i = m->tcp0; i < m->nslots; i++) {
+		const struct mconn *c = m->slots[i].conn;
+
+		if (c != NULL && !c->evicted && master_same_host(&c->peer, ss))
+			n++;
+	}
+	return n;
+}
+
+/* Close a connection beyond tcp_per_address. One log line per
+ * MASTER_REFUSE_LOG_MS at most, counting the ones not logged. */
+static void
+master_refuse(struct master *m, int fd, const struct sockaddr_storage *ss,
+              int held)
+{
+	uint64_t now = uv_now(&m->loop);
+	char peer[64];
+
+	close(fd);
+	if (m->refuse_log_ms != 0 &&
+	    now - m->refuse_log_ms < MASTER_REFUSE_LOG_MS) {
+		m->refused_quiet++;
+		return;
+	}
+	worker_addr_str(peer, sizeof(peer), (const struct sockaddr *)ss);
+	if (m->refused_quiet > 0)
+		log_warnx("refused the TCP connection from %s: %d connections "
+		          "from that address already (tcp_per_address); %u "
+		          "more refused since the last such line",
+		          peer, held, m->refused_quiet);
+	else
+		log_warnx("refused the TCP connection from %s: %d connections "
+		          "from that address already (tcp_per_address)",
+		          peer, held);
+	m->refuse_log_ms = now;
+	m->refused_quiet = 0;
+}
+
+/* How many connections wait in the listen socket's accept queue (Linux
+ * gives it as tcpi_unacked of a listening socket); 1 when it cannot say. */
+static int
+master_waiting(const struct master *m)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(m->tcp_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    ti.tcpi_unacked == 0)
+		return 1;
+	return (int)ti.tcpi_unacked;
+}
+
+/*
+ * Whether slot s's connection may be evicted, and how much: -1 not (none,
+ * not handed yet, its worker not ready, a binding uses it, already
+ * evicted, or it is too fresh: see MASTER_EVICT_*); 0 it never sent a
+ * byte; 1 it may. *since: when it last did something useful.
+ */
+static int
+master_evict_rank(const struct master *m, const struct mslot *s,
+                  uint64_t now, uint64_t *since)
+{
+	const struct mconn *c = s->conn;
+	struct master_tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (c == NULL || !c->sent || c->bound || c->evicted ||
+	    s->state != SLOT_READY)
+		return -1;
+	if (c->spoke) {
+		*since = c->last_ms;
+		return now - c->last_ms >= MASTER_EVICT_QUIET_MS ? 1 : -1;
+	}
+	*since = c->accepted_ms;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct master_tcp_info, bytes_received) +
+	               sizeof(ti.bytes_received) &&
+	    ti.bytes_received == 0)
+		return 0;
+	return now - c->accepted_ms >= MASTER_EVICT_GRACE_MS ? 1 : -1;
+}
+
+/*
+ * Every TCP worker is busy and connections wait: end the idlest
+ * connections that carry no registration binding (silent ones first),
+ * one per waiting connection, at most MASTER_EVICT_MAX under way. The
+ * master shuts its copy down; the worker reads the end, reports
+ * CONN_CLOSED and takes the next connection. Returns how many evictions
+ * are under way.
+ */
+static int
+master_evict(struct master *m)
+{
+	uint64_t now = uv_now(&m->loop);
+	int under_way = 0, want;
+
+	for (int i = m->tcp0; i < m->nslots; i++)
+		if (m->slots[i].conn != NULL && m->slots[i].conn->evicted)
+			under_way++;
+	want = master_waiting(m);
+	if (want > MASTER_EVICT_MAX)
+		want = MASTER_EVICT_MAX;
+	for (want -= under_way; want > 0; want--) {
+		struct mslot *v = NULL;
+		uint64_t v_since = 0, since = 0;
+		int v_rank = 2, rank;
+		struct mconn *c;
+
+		for (int i = m->tcp0; i < m->nslots; i++) {
+			rank = master_evict_rank(m, &m->slots[i], now, &since);
+			if (rank < 0)
+				continue;
+			if (v == NULL || rank < v_rank ||
+			    (rank == v_rank && since < v_since)) {
+				v = &m->slots[i];
+				v_rank = rank;
+				v_since = since;
+			}
+		}
+		if (v == NULL)
+			break;
+		c = v->conn;
+		c->evicted = 1;
+		shutdown(c->fd, SHUT_RDWR);
+		log_info("evicted connection %llu from %s (%s for %llu ms, no "
+		         "registration binding): all %d TCP workers busy and a "
+		         "new connection waits",
+		         (unsigned long long)c->id, c->peer_s,
+		         v_rank == 0 ? "not a byte"
+		         : c->spoke  ? "no message"
+		                     : "no complete message",
+		         (unsigned long long)(now - v_since), m->conf->tcp_max);
+		under_way++;
+	}
+	return under_way;
+}
+
+/* Whether a TCP worker without a connection is on its way. */
+static int
+master_tcp_coming(const struct master *m)
+{
+	for (int i = m->tcp0; i < m->nslots; i++) {
+		const struct mslot *s = &m->slots[i];
+
+		if (s->conn == NULL &&
+		    (s->state == SLOT_NEED || s->state == SLOT_STARTING))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 master_on_listen(uv_poll_t *h, int status, int events)
 {
@@ -610,12 +829,16 @@ master_on_listen(uv_poll_t *h, int status, int events)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct mconn *c;
-		int fd;
+		int fd, held;
 
 		if (s == NULL) {
 			/* Every worker is busy: the connection waits in the
-			 * kernel's backlog until one is idle, or the timer
+			 * kernel's backlog until one is idle (a new one, or
+			 * one whose connection is evicted), or the timer
 			 * refuses it. */
+			master_pool(m);
+			if (!master_tcp_coming(m))
+				master_evict(m);
 			master_listen(m, 0);
 			if (!uv_is_active((uv_handle_t *)m->backlog_timer))
 				uv_timer_start(m->backlog_timer,
@@ -637,12 +860,19 @@ master_on_listen(uv_poll_t *h, int status, int events)
 			               1000, 0);
 			break;
 		}
+		if (m->conf->tcp_per_address > 0 &&
+		    (held = master_from_host(m, &ss)) >=
+		        m->conf->tcp_per_address) {
+			master_refuse(m, fd, &ss, held);
+			continue;
+		}
 		c = talloc_zero(m, struct mconn);
 		if (c == NULL) {
 			close(fd);
 			break;
 		}
 		c->id = ++m->next_conn_id;
+		c->accepted_ms = uv_now(&m->loop);
 		c->fd = fd;
 		memcpy(&c->peer, &ss, sizeof(ss));
 		c->peerlen = sl;

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS registrations (
 	UNIQUE (aor, contact)
 );
 CREATE INDEX IF NOT EXISTS registrations_expires ON registrations(expires_at);
+-- The TCP worker asks whether a binding uses its connection.
+CREATE INDEX IF NOT EXISTS registrations_conn ON registrations(conn_id)
+	WHERE conn_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS reg_subscriptions (
 	id          INTEGER PRIMARY KEY,
