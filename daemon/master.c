@@ -55,13 +55,19 @@
 #define MASTER_STOP_MS 2000    /* then SIGKILL */
 #define MASTER_BACKLOG_MS 3000 /* a connection waits this long for a worker */
 #define MASTER_ACCEPTS_PER_TURN 32
+/* The kernel's queue of connections not accepted yet. Deep, so that a
+ * burst of connections does not overflow it (the kernel then drops SYNs,
+ * a new client's too, and the client retries only after a second): the
+ * master evicts or refuses what waits there instead. */
+#define MASTER_LISTEN_BACKLOG 1024
 #define MASTER_TRIM_MS 5000 /* how often the pool's size is checked */
 /* Eviction (pool full, connections waiting): a connection that completed
  * a message may be evicted once silent this long; one that sent bytes but
- * no complete message yet, once held this long (a silent one at once). */
+ * no complete message yet, once held this long (a silent one at once).
+ * The grace only covers the worker's report of a first message (a few
+ * ms): a longer one lets slow senders ahead in the queue hold the pool. */
 #define MASTER_EVICT_QUIET_MS 5000
-#define MASTER_EVICT_GRACE_MS 1000
-#define MASTER_EVICT_MAX 8          /* evictions under way at once */
+#define MASTER_EVICT_GRACE_MS 100
 #define MASTER_REFUSE_LOG_MS 1000   /* per-address refusals: one line per */
 #ifndef MASTER_IDLE_MS
 #define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
@@ -133,6 +139,7 @@ struct master {
 	uv_idle_t *idle; /* keeps the loop from sleeping while spawns wait */
 	uv_timer_t *backlog_timer, *stop_timer;
 	uv_timer_t *trim_timer; /* retires idle TCP workers beyond the spares */
+	uv_timer_t *evict_timer; /* pool full: looks for a victim again */
 	/* One slot per kind that is not a pool (u0, c0), in proc_kinds'
 	 * order, then the TCP pool: [tcp0 + i] is ti. */
 	struct mslot *slots;
@@ -448,6 +455,8 @@ master_finish(struct master *m)
 	m->stop_timer = NULL;
 	uvh_close(m->trim_timer);
 	m->trim_timer = NULL;
+	uvh_close(m->evict_timer);
+	m->evict_timer = NULL;
 	for (int i = 0; i < m->nslots; i++) {
 		uvh_close(m->slots[i].backoff_timer);
 		m->slots[i].backoff_timer = NULL;
@@ -637,6 +646,7 @@ master_listen(struct master *m, int on)
 	if (on) {
 		uv_poll_start(m->listen_poll, UV_READABLE, master_on_listen);
 		uv_timer_stop(m->backlog_timer);
+		uv_timer_stop(m->evict_timer);
 	} else {
 		uv_poll_stop(m->listen_poll);
 	}
@@ -713,8 +723,7 @@ master_waiting(const struct master *m)
 	socklen_t len = sizeof(ti);
 
 	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(m->tcp_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
-	    ti.tcpi_unacked == 0)
+	if (getsockopt(m->tcp_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
 		return 1;
 	return (int)ti.tcpi_unacked;
 }
@@ -753,7 +762,7 @@ master_evict_rank(const struct master *m, const struct mslot *s,
 /*
  * Every TCP worker is busy and connections wait: end the idlest
  * connections that carry no registration binding (silent ones first),
- * one per waiting connection, at most MASTER_EVICT_MAX under way. The
+ * one per waiting connection (counting those under way). The
  * master shuts its copy down; the worker reads the end, reports
  * CONN_CLOSED and takes the next connection. Returns how many evictions
  * are under way.
@@ -768,8 +777,6 @@ master_evict(struct master *m)
 		if (m->slots[i].conn != NULL && m->slots[i].conn->evicted)
 			under_way++;
 	want = master_waiting(m);
-	if (want > MASTER_EVICT_MAX)
-		want = MASTER_EVICT_MAX;
 	for (want -= under_way; want > 0; want--) {
 		struct mslot *v = NULL;
 		uint64_t v_since = 0, since = 0;
@@ -805,6 +812,27 @@ master_evict(struct master *m)
 	return under_way;
 }
 
+/*
+ * The pool is full and the listen socket paused: every
+ * MASTER_EVICT_GRACE_MS, evict what has become evictable for the
+ * connections that wait; listen again once none waits.
+ */
+static void
+master_on_evict_timer(uv_timer_t *t)
+{
+	struct master *m = t->data;
+
+	if (m->stopping || m->listening)
+		return;
+	if (master_waiting(m) == 0) {
+		master_listen(m, 1);
+		return;
+	}
+	if (master_evict(m) == 0)
+		uv_timer_start(t, master_on_evict_timer, MASTER_EVICT_GRACE_MS,
+		               0);
+}
+
 /* Whether a TCP worker without a connection is on its way. */
 static int
 master_tcp_coming(const struct master *m)
@@ -837,8 +865,10 @@ master_on_listen(uv_poll_t *h, int status, int events)
 			 * one whose connection is evicted), or the timer
 			 * refuses it. */
 			master_pool(m);
-			if (!master_tcp_coming(m))
-				master_evict(m);
+			if (!master_tcp_coming(m) && master_evict(m) == 0)
+				uv_timer_start(m->evict_timer,
+				               master_on_evict_timer,
+				               MASTER_EVICT_GRACE_MS, 0);
 			master_listen(m, 0);
 			if (!uv_is_active((uv_handle_t *)m->backlog_timer))
 				uv_timer_start(m->backlog_timer,
@@ -939,6 +969,7 @@ master_stop(struct master *m, int signum)
 	log_info("%s: stopping", strsignal(signum));
 	master_listen(m, 0);
 	uv_timer_stop(m->backlog_timer);
+	uv_timer_stop(m->evict_timer);
 	for (int i = 0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 
@@ -1044,7 +1075,7 @@ master_socket(const struct conf *c, int type)
 		         type == SOCK_DGRAM ? "udp" : "tcp");
 		goto fail;
 	}
-	if (type == SOCK_STREAM && listen(fd, 128) == -1) {
+	if (type == SOCK_STREAM && listen(fd, MASTER_LISTEN_BACKLOG) == -1) {
 		log_warn("listen");
 		goto fail;
 	}
@@ -1127,6 +1158,8 @@ master_setup(struct master *m)
 	    (m->stop_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
 	        NULL ||
 	    (m->trim_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
+	        NULL ||
+	    (m->evict_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
 	        NULL)
 		return -1;
 	m->listen_poll = uvh_new(m, uv_poll_t);
