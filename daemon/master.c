@@ -154,6 +154,7 @@ struct master {
 };
 
 static void master_pool(struct master *m);
+static void master_refused_flush(struct master *m);
 static void master_listen(struct master *m, int on);
 
 static const char *
@@ -603,7 +604,8 @@ master_pool(struct master *m)
 /*
  * Every MASTER_TRIM_MS: when more TCP workers are idle than tcp_min_spare,
  * retire one (the highest slot) that has been idle for MASTER_IDLE_MS, so
- * that the pool shrinks back after a burst of connections.
+ * that the pool shrinks back after a burst of connections. Also logs the
+ * per-address refusals not logged yet.
  */
 static void
 master_on_trim(uv_timer_t *t)
@@ -614,6 +616,7 @@ master_on_trim(uv_timer_t *t)
 
 	if (m->stopping)
 		return;
+	master_refused_flush(m);
 	for (int i = m->tcp0; i < m->nslots; i++)
 		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
 			idle++;
@@ -685,8 +688,20 @@ master_from_host(const struct master *m, const struct sockaddr_storage *ss)
 	return n;
 }
 
+/* Log the refusals not logged one by one (master_refuse), if any. */
+static void
+master_refused_flush(struct master *m)
+{
+	if (m->refused_quiet == 0)
+		return;
+	log_warnx("refused %u more TCP connections by tcp_per_address",
+	          m->refused_quiet);
+	m->refused_quiet = 0;
+}
+
 /* Close a connection beyond tcp_per_address. One log line per
- * MASTER_REFUSE_LOG_MS at most, counting the ones not logged. */
+ * MASTER_REFUSE_LOG_MS at most; the others are counted and logged in one
+ * line, by the next refusal logged or by the trim timer. */
 static void
 master_refuse(struct master *m, int fd, const struct sockaddr_storage *ss,
               int held)
@@ -700,18 +715,12 @@ master_refuse(struct master *m, int fd, const struct sockaddr_storage *ss,
 		m->refused_quiet++;
 		return;
 	}
+	master_refused_flush(m);
 	worker_addr_str(peer, sizeof(peer), (const struct sockaddr *)ss);
-	if (m->refused_quiet > 0)
-		log_warnx("refused the TCP connection from %s: %d connections "
-		          "from that address already (tcp_per_address); %u "
-		          "more refused since the last such line",
-		          peer, held, m->refused_quiet);
-	else
-		log_warnx("refused the TCP connection from %s: %d connections "
-		          "from that address already (tcp_per_address)",
-		          peer, held);
+	log_warnx("refused the TCP connection from %s: %d connections from "
+	          "that address already (tcp_per_address)",
+	          peer, held);
 	m->refuse_log_ms = now;
-	m->refused_quiet = 0;
 }
 
 /* How many connections wait in the listen socket's accept queue (Linux
