@@ -744,7 +744,7 @@ master_waiting(const struct master *m)
  * byte; 1 it may. *since: when it last did something useful.
  */
 static int
-master_evict_rank(const struct master *m, const struct mslot *s,
+master_evict_rank(const struct mslot *s,
                   uint64_t now, uint64_t *since)
 {
 	const struct mconn *c = s->conn;
@@ -793,7 +793,7 @@ master_evict(struct master *m)
 		struct mconn *c;
 
 		for (int i = m->tcp0; i < m->nslots; i++) {
-			rank = master_evict_rank(m, &m->slots[i], now, &since);
+			rank = master_evict_rank(&m->slots[i], now, &since);
 			if (rank < 0)
 				continue;
 			if (v == NULL || rank < v_rank ||
