@@ -68,7 +68,7 @@
  * ms): a longer one lets slow senders ahead in the queue hold the pool. */
 #define MASTER_EVICT_QUIET_MS 5000
 #define MASTER_EVICT_GRACE_MS 100
-#define MASTER_REFUSE_LOG_MS 1000   /* per-address refusals: one line per */
+#define MASTER_REFUSE_LOG_MS 1000 /* per-address refusals: one line per */
 #ifndef MASTER_IDLE_MS
 #define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
 #endif
@@ -744,8 +744,7 @@ master_waiting(const struct master *m)
  * byte; 1 it may. *since: when it last did something useful.
  */
 static int
-master_evict_rank(const struct mslot *s,
-                  uint64_t now, uint64_t *since)
+master_evict_rank(const struct mslot *s, uint64_t now, uint64_t *since)
 {
 	const struct mconn *c = s->conn;
 	struct master_tcp_info ti;

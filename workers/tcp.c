@@ -250,8 +250,13 @@ tcp_report(struct tcp_conn *c, uint64_t now)
 	c->reported_ms = now;
 }
 
-enum tcp_due { TCP_DUE_NONE, TCP_DUE_FIRST, TCP_DUE_MESSAGE, TCP_DUE_IDLE,
-	       TCP_DUE_CHECK };
+enum tcp_due {
+	TCP_DUE_NONE,
+	TCP_DUE_FIRST,
+	TCP_DUE_MESSAGE,
+	TCP_DUE_IDLE,
+	TCP_DUE_CHECK
+};
 
 /* c's nearest deadline into *at (uv_now() ms) and what it is. */
 static enum tcp_due
