@@ -235,15 +235,16 @@ test_conn_bound(void)
 	dr = db_reg_new(NULL, db);
 	CU_ASSERT_FATAL(dr != NULL);
 	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4000", now) == 0);
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO registrations (aor, contact, expires_at, call_id, "
-	         "cseq, transport, conn_slot, conn_id, received, registered_at, "
-	         "updated_at) VALUES ('sip:a@d', 'sip:a@h', %lld, 'c1', 1, "
-	         "'tcp', 't3', 7, '127.0.0.1:4000', %lld, %lld), "
-	         "('sip:b@d', 'sip:b@h', %lld, 'c2', 1, 'tcp', 't4', 8, "
-	         "'127.0.0.1:4001', %lld, %lld)",
-	         (long long)now + 60, (long long)now, (long long)now,
-	         (long long)now - 1, (long long)now, (long long)now);
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO registrations (aor, contact, expires_at, call_id, "
+	    "cseq, transport, conn_slot, conn_id, received, registered_at, "
+	    "updated_at) VALUES ('sip:a@d', 'sip:a@h', %lld, 'c1', 1, "
+	    "'tcp', 't3', 7, '127.0.0.1:4000', %lld, %lld), "
+	    "('sip:b@d', 'sip:b@h', %lld, 'c2', 1, 'tcp', 't4', 8, "
+	    "'127.0.0.1:4001', %lld, %lld)",
+	    (long long)now + 60, (long long)now, (long long)now,
+	    (long long)now - 1, (long long)now, (long long)now);
 	CU_ASSERT_FATAL(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
 	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4000", now) == 1);
 	/* another slot, id or peer (ids restart with afd): not this one */
