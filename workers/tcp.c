@@ -33,6 +33,8 @@
  * count under tcp_worker returns to its baseline after each connection.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -451,6 +453,25 @@ tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	*b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
+/*
+ * Who ended the connection we read the end of: the peer (its FIN came:
+ * CLOSE_WAIT), or the master, which shuts its copy down when it evicts
+ * the connection (our FIN went first: FIN_WAIT and after).
+ */
+static const char *
+tcp_eof_why(struct tcp_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uv_os_fd_t fd = -1;
+
+	if (uv_fileno((uv_handle_t *)c->h, &fd) == 0 && fd >= 0 &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_state != TCP_CLOSE_WAIT && ti.tcpi_state != TCP_ESTABLISHED)
+		return "evicted by the master (all TCP workers busy)";
+	return "closed by peer";
+}
+
 static void
 tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
@@ -463,7 +484,7 @@ tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		return;
 	}
 	if (nread < 0) {
-		tcp_conn_close(c, nread == UV_EOF ? "closed by peer"
+		tcp_conn_close(c, nread == UV_EOF ? tcp_eof_why(c)
 		                                  : uv_strerror((int)nread));
 		return;
 	}
