@@ -11,8 +11,10 @@
  *
  * Abuse of the pool (one process per connection makes it a resource to
  * exhaust): at most tcp_per_address connections from one address are
- * served at once (one more is closed at accept); when every TCP worker
- * is busy and connections wait, the master evicts (shutdown() of its copy
+ * served at once (one more is closed at accept). Accepted connections
+ * wait in the master's list until a worker is idle (the one with the most
+ * bytes pending first; closed after MASTER_BACKLOG_MS); while they wait
+ * and every TCP worker is busy, the master evicts (shutdown() of its copy
  * of the descriptor; the worker reads the end) the idlest connections
  * that carry no registration binding, one per waiting connection. The
  * workers say which connections carry a binding or have spoken (STATE
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -61,13 +64,21 @@
  * master evicts or refuses what waits there instead. */
 #define MASTER_LISTEN_BACKLOG 1024
 #define MASTER_TRIM_MS 5000 /* how often the pool's size is checked */
-/* Eviction (pool full, connections waiting): a connection that completed
- * a message may be evicted once silent this long; one that sent bytes but
- * no complete message yet, once held this long (a silent one at once).
- * The grace only covers the worker's report of a first message (a few
- * ms): a longer one lets slow senders ahead in the queue hold the pool. */
+/* Connections accepted and waiting for a worker, at most (then the rest
+ * waits in the kernel's queue). The one with the most bytes pending (a
+ * whole request, rather than nothing or a trickle) is served first. */
+#define MASTER_WAIT_MAX 256
+/* Eviction (pool full, connections waiting), of a connection without a
+ * binding: one that sent fewer than MASTER_EVICT_TRICKLE bytes and no
+ * complete message, once served MASTER_EVICT_SILENT_MS; one that sent
+ * more (a request its worker has not reported on yet), once served
+ * MASTER_EVICT_TALK_MS; one that completed a message, once silent
+ * MASTER_EVICT_QUIET_MS. */
+#define MASTER_EVICT_TRICKLE 64
+#define MASTER_EVICT_SILENT_MS 250
+#define MASTER_EVICT_TALK_MS 1000
 #define MASTER_EVICT_QUIET_MS 5000
-#define MASTER_EVICT_GRACE_MS 100
+#define MASTER_WAIT_TICK_MS 100 /* while connections wait: look again */
 #define MASTER_REFUSE_LOG_MS 1000 /* per-address refusals: one line per */
 #ifndef MASTER_IDLE_MS
 #define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
@@ -137,14 +148,17 @@ struct master {
 	uv_signal_t *sigchld, *sigterm, *sigint;
 	uv_check_t *check;
 	uv_idle_t *idle; /* keeps the loop from sleeping while spawns wait */
-	uv_timer_t *backlog_timer, *stop_timer;
+	uv_timer_t *backlog_timer; /* accept failed: pause listening */
+	uv_timer_t *stop_timer;
 	uv_timer_t *trim_timer; /* retires idle TCP workers beyond the spares */
-	uv_timer_t *evict_timer; /* pool full: looks for a victim again */
+	uv_timer_t *evict_timer; /* connections wait: dispatch, evict again */
 	/* One slot per kind that is not a pool (u0, c0), in proc_kinds'
 	 * order, then the TCP pool: [tcp0 + i] is ti. */
 	struct mslot *slots;
 	int nslots, tcp0;
 	uint64_t next_conn_id;
+	struct mconn **wait; /* accepted, waiting for a worker (oldest first) */
+	int nwait;
 	uint64_t refuse_log_ms; /* the last per-address refusal logged */
 	unsigned refused_quiet; /* refusals since, not logged */
 	int stopping;
@@ -155,6 +169,7 @@ struct master {
 
 static void master_pool(struct master *m);
 static void master_refused_flush(struct master *m);
+static void master_dispatch(struct master *m);
 static void master_listen(struct master *m, int on);
 
 static const char *
@@ -246,7 +261,7 @@ master_on_ready(void *arg, struct ipc_msg *msg)
 	if (s->conn != NULL)
 		master_give(s);
 	else if (s->kind == PROC_TCP && !s->m->stopping)
-		master_listen(s->m, 1);
+		master_dispatch(s->m);
 	return 0;
 }
 
@@ -289,7 +304,7 @@ master_on_conn_closed(void *arg, struct ipc_msg *msg)
 	master_conn_free(s);
 	s->idle_ms = uv_now(&m->loop);
 	if (!m->stopping)
-		master_listen(m, 1);
+		master_dispatch(m);
 	return 0;
 }
 
@@ -648,8 +663,6 @@ master_listen(struct master *m, int on)
 	m->listening = on;
 	if (on) {
 		uv_poll_start(m->listen_poll, UV_READABLE, master_on_listen);
-		uv_timer_stop(m->backlog_timer);
-		uv_timer_stop(m->evict_timer);
 	} else {
 		uv_poll_stop(m->listen_poll);
 	}
@@ -672,8 +685,8 @@ master_same_host(const struct sockaddr_storage *a,
 	return 0;
 }
 
-/* How many connections (not being evicted) the master holds from the
- * address of ss. */
+/* How many connections (served, not being evicted, or waiting) the
+ * master holds from the address of ss. */
 static int
 master_from_host(const struct master *m, const struct sockaddr_storage *ss)
 {
@@ -685,6 +698,9 @@ master_from_host(const struct master *m, const struct sockaddr_storage *ss)
 		if (c != NULL && !c->evicted && master_same_host(&c->peer, ss))
 			n++;
 	}
+	for (int i = 0; i < m->nwait; i++)
+		if (master_same_host(&m->wait[i]->peer, ss))
+			n++;
 	return n;
 }
 
@@ -723,25 +739,11 @@ master_refuse(struct master *m, int fd, const struct sockaddr_storage *ss,
 	m->refuse_log_ms = now;
 }
 
-/* How many connections wait in the listen socket's accept queue (Linux
- * gives it as tcpi_unacked of a listening socket); 1 when it cannot say. */
-static int
-master_waiting(const struct master *m)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(m->tcp_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
-		return 1;
-	return (int)ti.tcpi_unacked;
-}
-
 /*
  * Whether slot s's connection may be evicted, and how much: -1 not (none,
  * not handed yet, its worker not ready, a binding uses it, already
- * evicted, or it is too fresh: see MASTER_EVICT_*); 0 it never sent a
- * byte; 1 it may. *since: when it last did something useful.
+ * evicted, or too fresh: see MASTER_EVICT_*); 0 it sent (almost) nothing;
+ * 1 it may. *since: when it last did something useful.
  */
 static int
 master_evict_rank(const struct mslot *s, uint64_t now, uint64_t *since)
@@ -749,6 +751,7 @@ master_evict_rank(const struct mslot *s, uint64_t now, uint64_t *since)
 	const struct mconn *c = s->conn;
 	struct master_tcp_info ti;
 	socklen_t len = sizeof(ti);
+	uint64_t bytes = MASTER_EVICT_TRICKLE; /* unknown: a talker */
 
 	if (c == NULL || !c->sent || c->bound || c->evicted ||
 	    s->state != SLOT_READY)
@@ -761,19 +764,20 @@ master_evict_rank(const struct mslot *s, uint64_t now, uint64_t *since)
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	    len >= offsetof(struct master_tcp_info, bytes_received) +
-	               sizeof(ti.bytes_received) &&
-	    ti.bytes_received == 0)
-		return 0;
-	return now - c->accepted_ms >= MASTER_EVICT_GRACE_MS ? 1 : -1;
+	               sizeof(ti.bytes_received))
+		bytes = ti.bytes_received;
+	if (bytes < MASTER_EVICT_TRICKLE)
+		return now - c->accepted_ms >= MASTER_EVICT_SILENT_MS ? 0 : -1;
+	return now - c->accepted_ms >= MASTER_EVICT_TALK_MS ? 1 : -1;
 }
 
 /*
  * Every TCP worker is busy and connections wait: end the idlest
- * connections that carry no registration binding (silent ones first),
- * one per waiting connection (counting those under way). The
- * master shuts its copy down; the worker reads the end, reports
- * CONN_CLOSED and takes the next connection. Returns how many evictions
- * are under way.
+ * connections that carry no registration binding (those that sent
+ * nothing first), one per waiting connection (counting those under
+ * way). The master shuts its copy down; the worker reads the end,
+ * reports CONN_CLOSED and takes a waiting connection. Returns how many
+ * evictions are under way.
  */
 static int
 master_evict(struct master *m)
@@ -784,8 +788,7 @@ master_evict(struct master *m)
 	for (int i = m->tcp0; i < m->nslots; i++)
 		if (m->slots[i].conn != NULL && m->slots[i].conn->evicted)
 			under_way++;
-	want = master_waiting(m);
-	for (want -= under_way; want > 0; want--) {
+	for (want = m->nwait - under_way; want > 0; want--) {
 		struct mslot *v = NULL;
 		uint64_t v_since = 0, since = 0;
 		int v_rank = 2, rank;
@@ -811,34 +814,13 @@ master_evict(struct master *m)
 		         "registration binding): all %d TCP workers busy and a "
 		         "new connection waits",
 		         (unsigned long long)c->id, c->peer_s,
-		         v_rank == 0 ? "not a byte"
+		         v_rank == 0 ? "hardly a byte"
 		         : c->spoke  ? "no message"
 		                     : "no complete message",
 		         (unsigned long long)(now - v_since), m->conf->tcp_max);
 		under_way++;
 	}
 	return under_way;
-}
-
-/*
- * The pool is full and the listen socket paused: every
- * MASTER_EVICT_GRACE_MS, evict what has become evictable for the
- * connections that wait; listen again once none waits.
- */
-static void
-master_on_evict_timer(uv_timer_t *t)
-{
-	struct master *m = t->data;
-
-	if (m->stopping || m->listening)
-		return;
-	if (master_waiting(m) == 0) {
-		master_listen(m, 1);
-		return;
-	}
-	if (master_evict(m) == 0)
-		uv_timer_start(t, master_on_evict_timer, MASTER_EVICT_GRACE_MS,
-		               0);
 }
 
 /* Whether a TCP worker without a connection is on its way. */
@@ -855,35 +837,116 @@ master_tcp_coming(const struct master *m)
 	return 0;
 }
 
+/* Take waiting connection i out of the list; the caller owns it. */
+static struct mconn *
+master_wait_take(struct master *m, int i)
+{
+	struct mconn *c = m->wait[i];
+
+	memmove(&m->wait[i], &m->wait[i + 1],
+	        (size_t)(m->nwait - i - 1) * sizeof(*m->wait));
+	m->nwait--;
+	return c;
+}
+
+/* The waiting connection to serve first: the most bytes pending, then
+ * the oldest. */
+static int
+master_wait_best(const struct master *m)
+{
+	int best = 0, best_n = -1;
+
+	for (int i = 0; i < m->nwait; i++) {
+		int n = 0;
+
+		if (ioctl(m->wait[i]->fd, FIONREAD, &n) == -1)
+			n = 0;
+		if (n > best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* Close the waiting connections (afd stops). */
+static void
+master_wait_clear(struct master *m)
+{
+	while (m->nwait > 0) {
+		struct mconn *c = master_wait_take(m, m->nwait - 1);
+
+		close(c->fd);
+		talloc_free(c);
+	}
+}
+
+static void
+master_on_wait_timer(uv_timer_t *t)
+{
+	master_dispatch(t->data);
+}
+
+/*
+ * Serve what waits: close the connections that waited MASTER_BACKLOG_MS,
+ * give the best waiting ones to idle workers, and when connections still
+ * wait, grow the pool or evict for them (and look again in
+ * MASTER_WAIT_TICK_MS). Listens while the list has room.
+ */
+static void
+master_dispatch(struct master *m)
+{
+	uint64_t now = uv_now(&m->loop);
+	struct mslot *s;
+
+	if (m->stopping)
+		return;
+	for (int i = 0; i < m->nwait;) {
+		struct mconn *c = m->wait[i];
+
+		if (now - c->accepted_ms < MASTER_BACKLOG_MS) {
+			i++;
+			continue;
+		}
+		log_warnx("all %d TCP workers busy for %d ms: closed the "
+		          "connection from %s",
+		          m->conf->tcp_max, MASTER_BACKLOG_MS, c->peer_s);
+		master_wait_take(m, i);
+		close(c->fd);
+		talloc_free(c);
+	}
+	while (m->nwait > 0 && (s = master_idle_tcp(m)) != NULL) {
+		s->conn = master_wait_take(m, master_wait_best(m));
+		master_give(s);
+	}
+	master_pool(m);
+	if (m->nwait > 0) {
+		if (!master_tcp_coming(m))
+			master_evict(m);
+		if (!uv_is_active((uv_handle_t *)m->evict_timer))
+			uv_timer_start(m->evict_timer, master_on_wait_timer,
+			               MASTER_WAIT_TICK_MS, 0);
+	}
+	if (m->nwait >= MASTER_WAIT_MAX)
+		master_listen(m, 0);
+	else if (!uv_is_active((uv_handle_t *)m->backlog_timer))
+		master_listen(m, 1);
+}
+
+/* Accept what the kernel has (while the waiting list has room), refuse
+ * what is beyond tcp_per_address, then serve. */
 static void
 master_on_listen(uv_poll_t *h, int status, int events)
 {
 	struct master *m = h->data;
 
-	for (int i = 0; i < MASTER_ACCEPTS_PER_TURN; i++) {
-		struct mslot *s = master_idle_tcp(m);
+	for (int i = 0; i < MASTER_ACCEPTS_PER_TURN && m->nwait < MASTER_WAIT_MAX;
+	     i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct mconn *c;
 		int fd, held;
 
-		if (s == NULL) {
-			/* Every worker is busy: the connection waits in the
-			 * kernel's backlog until one is idle (a new one, or
-			 * one whose connection is evicted), or the timer
-			 * refuses it. */
-			master_pool(m);
-			if (!master_tcp_coming(m) && master_evict(m) == 0)
-				uv_timer_start(m->evict_timer,
-				               master_on_evict_timer,
-				               MASTER_EVICT_GRACE_MS, 0);
-			master_listen(m, 0);
-			if (!uv_is_active((uv_handle_t *)m->backlog_timer))
-				uv_timer_start(m->backlog_timer,
-				               master_on_backlog,
-				               MASTER_BACKLOG_MS, 0);
-			break;
-		}
 		fd = accept4(m->tcp_fd, (struct sockaddr *)&ss, &sl,
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -916,37 +979,19 @@ master_on_listen(uv_poll_t *h, int status, int events)
 		c->peerlen = sl;
 		worker_addr_str(c->peer_s, sizeof(c->peer_s),
 		                (struct sockaddr *)&ss);
-		s->conn = c;
-		master_give(s);
+		m->wait[m->nwait++] = c;
 	}
-	master_pool(m);
+	master_dispatch(m);
 }
 
-/* The pool stayed full for MASTER_BACKLOG_MS: refuse what waits. */
+/* The pause after a failed accept is over: listen again. */
 static void
 master_on_backlog(uv_timer_t *t)
 {
 	struct master *m = t->data;
-	int fd;
 
-	if (m->stopping || master_idle_tcp(m) != NULL) {
-		master_listen(m, 1);
-		return;
-	}
-	while ((fd = accept4(m->tcp_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char peer[64] = "?";
-
-		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-			worker_addr_str(peer, sizeof(peer),
-			                (struct sockaddr *)&ss);
-		log_warnx("all %d TCP workers busy for %d ms: closed the "
-		          "connection from %s",
-		          m->conf->tcp_max, MASTER_BACKLOG_MS, peer);
-		close(fd);
-	}
-	master_listen(m, 1);
+	if (!m->stopping)
+		master_dispatch(m);
 }
 
 /* --- stopping -------------------------------------------------------- */
@@ -978,6 +1023,7 @@ master_stop(struct master *m, int signum)
 	master_listen(m, 0);
 	uv_timer_stop(m->backlog_timer);
 	uv_timer_stop(m->evict_timer);
+	master_wait_clear(m);
 	for (int i = 0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 
@@ -1123,7 +1169,9 @@ master_setup(struct master *m)
 	if ((m->udp_fd = master_socket(c, SOCK_DGRAM)) == -1 ||
 	    (m->tcp_fd = master_socket(c, SOCK_STREAM)) == -1)
 		return -1;
-	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL)
+	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL ||
+	    (m->wait = talloc_array(m, struct mconn *, MASTER_WAIT_MAX)) ==
+	        NULL)
 		return -1;
 	m->tcp0 = 0;
 	for (int k = 0; k < PROC__COUNT; k++)
@@ -1207,6 +1255,7 @@ master_child_cleanup(struct master *m)
 			s->conn = NULL;
 		}
 	}
+	master_wait_clear(m); /* a worker must hold no waiting connection */
 	uv_run(&m->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&m->loop);
 	close(m->tcp_fd);
@@ -1218,6 +1267,7 @@ master_cleanup(struct master *m)
 	struct sockaddr_un sun;
 	sqlite3 *db;
 
+	master_wait_clear(m);
 	for (int i = 0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 

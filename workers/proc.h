@@ -22,10 +22,10 @@
  *    crash; while it is down the workers checkpoint in-line (schema/db.h).
  *  - the TCP pool: tcp_min_spare idle workers are kept ready (a new one
  *    is forked as soon as a connection takes one), never more than
- *    tcp_max in all; beyond that the master evicts, for each waiting
- *    connection, one connection that carries no registration binding
- *    (daemon/master.c), else the connection waits in the kernel's
- *    backlog and is closed after 3 s. At most tcp_per_address
+ *    tcp_max in all; beyond that connections wait (accepted by the
+ *    master, closed after 3 s) and the master evicts, for each, one
+ *    connection that carries no registration binding
+ *    (daemon/master.c). At most tcp_per_address
  *    connections from one address. When more than tcp_min_spare are
  *    idle, one that has been idle for 30 s is stopped (SIGTERM) every 5 s
  *    and not replaced. The deadlines of one connection
