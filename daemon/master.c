@@ -78,7 +78,7 @@
 #define MASTER_EVICT_SILENT_MS 250
 #define MASTER_EVICT_TALK_MS 1000
 #define MASTER_EVICT_QUIET_MS 5000
-#define MASTER_WAIT_TICK_MS 100 /* while connections wait: look again */
+#define MASTER_WAIT_TICK_MS 100   /* while connections wait: look again */
 #define MASTER_REFUSE_LOG_MS 1000 /* per-address refusals: one line per */
 #ifndef MASTER_IDLE_MS
 #define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
@@ -940,8 +940,8 @@ master_on_listen(uv_poll_t *h, int status, int events)
 {
 	struct master *m = h->data;
 
-	for (int i = 0; i < MASTER_ACCEPTS_PER_TURN && m->nwait < MASTER_WAIT_MAX;
-	     i++) {
+	for (int i = 0;
+	     i < MASTER_ACCEPTS_PER_TURN && m->nwait < MASTER_WAIT_MAX; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct mconn *c;
