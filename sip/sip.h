@@ -316,6 +316,15 @@ ssize_t sip_stream_frame(const char *buf, size_t len, size_t max,
 ssize_t sip_stream_frame_r(const char *buf, size_t len, size_t max,
 			   size_t *skip, int *pings, size_t *scanned);
 
+/*
+ * After a framing error (-1): buf is where the message starts (the data
+ * given to sip_stream_frame plus its *skip). When the error is a complete
+ * header section, within max, without any Content-Length, returns the
+ * section's length, so that the caller can answer it (400 Missing
+ * Content-Length, RFC 3261 18.3) before it closes the connection; else 0.
+ */
+ssize_t sip_stream_no_cl(const char *buf, size_t len, size_t max);
+
 /* Print a parsed message: for a message nobody changed this is the original
  * bytes. Returns a talloc string under ctx, length in *len. */
 char *sip_msg_print(TALLOC_CTX *ctx, const struct sip_msg *msg, size_t *len);

@@ -573,6 +573,8 @@ txn_build_ack(struct txn *t, const struct sip_msg *resp)
 	const struct sip_msg *r = t->req;
 	struct sip_buf b;
 
+	if (resp->first[SIP_HDR_TO] == NULL) /* not from sip_parse() */
+		return -1;
 	sip_buf_init(&b, t, 512);
 	sip_buf_addf(&b, "ACK %.*s SIP/2.0\r\n", SIP_STR_FMT(r->ruri_raw));
 	sip_buf_add(&b, "Via: ", 5);

@@ -33,6 +33,13 @@ SCALE=1
 [ "${VALGRIND:-}" = 1 ] && SCALE=10
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/afd-e2e-$E2E_NAME.XXXXXX") || exit 2
+# Started as root, afd runs as [afd] user (default nobody): the folder of
+# the scenario's database and run_dir is that user's, as a lab's would be.
+AFD_USER=
+if [ "$(id -u)" = 0 ]; then
+	AFD_USER=nobody
+	chown "$AFD_USER:" "$TMP" || exit 2
+fi
 AFD_PID=
 AFD_PORT=
 AFD_CONF=$TMP/afd.conf
@@ -227,11 +234,12 @@ afd_start() {
 	local t0 limit
 	[ -n "$AFD_PORT" ] || AFD_PORT=$("$SIPSEND" -P ${AFD_PORT_LOW:+-p $AFD_PORT_LOW})
 	export AFD_PORT
-	mkdir -p "$AFD_RUN"
 	[ $# -gt 0 ] || [ ! -f "$AFD_CONF" ] && afd_conf "$@"
 	echo "==== afd start $(date +%T.%N)" >>"$AFD_LOG"
 	if [ "${VALGRIND:-}" = 1 ]; then
-		valgrind -q --trace-children=yes --error-exitcode=99 \
+		# --vgdb=no: the gdbserver FIFOs valgrind makes in /tmp as
+		# root could not be removed once afd has become nobody.
+		valgrind -q --vgdb=no --trace-children=yes --error-exitcode=99 \
 			--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 			--log-file="$TMP/valgrind.%p.log" \
 			"$AFD_BIN" -f "$AFD_CONF" 2>>"$AFD_LOG" &

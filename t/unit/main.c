@@ -20,8 +20,12 @@
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)                                                                  \
+	X(db_sub)                                                              \
 	X(proc)                                                                \
-	X(core)
+	X(core)                                                                \
+	X(txn)                                                                 \
+	X(reginfo)                                                             \
+	X(regevent)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
@@ -31,8 +35,7 @@ static const struct {
 	int (*add)(void);
 } suites[] = {
 #define ROW(name) {#name, suite_##name},
-    SUITES(ROW)
-};
+    SUITES(ROW)};
 
 int
 main(int argc, char **argv)
@@ -44,7 +47,7 @@ main(int argc, char **argv)
 			continue;
 		if (suites[i].add() != 0) {
 			fprintf(stderr, "suite %s: setup failed\n",
-				suites[i].name);
+			        suites[i].name);
 			return 2;
 		}
 	}

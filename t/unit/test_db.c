@@ -84,6 +84,8 @@ static const char *const objects[] = {
     "table:workers",
     "view:active_registrations",
     "view:active_calls",
+    "index:registrations_contact",
+    "index:registrations_flow",
 };
 
 static void
@@ -168,6 +170,82 @@ test_upgrade_v0(void)
 	/* idempotent */
 	CU_ASSERT(db_migrate(db) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 1);
+	db_close(db);
+}
+
+/* Version 1 to 2: registrations loses UNIQUE (aor, contact); rows survive;
+ * two flows (or instances) may share a contact URI, one flow may not be
+ * there twice, nor one contact URI without an instance. */
+static void
+test_upgrade_v1(void)
+{
+	sqlite3 *db = fresh("v1.db");
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(
+	    sqlite3_exec(
+	        db,
+	        "CREATE TABLE registrations (id INTEGER PRIMARY KEY, aor TEXT "
+	        "NOT NULL, contact TEXT NOT NULL, params TEXT NOT NULL DEFAULT "
+	        "'', expires_at INTEGER NOT NULL, q REAL, call_id TEXT NOT "
+	        "NULL, cseq INTEGER NOT NULL, branch TEXT, path TEXT, received "
+	        "TEXT, transport TEXT NOT NULL, conn_slot TEXT, conn_id "
+	        "INTEGER, instance TEXT, reg_id INTEGER, user_agent TEXT, "
+	        "registered_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+	        "UNIQUE (aor, contact));"
+	        "CREATE INDEX registrations_expires ON "
+	        "registrations(expires_at);"
+	        "INSERT INTO registrations (aor, contact, expires_at, call_id, "
+	        "cseq, transport, conn_slot, conn_id, instance, reg_id, "
+	        "registered_at, updated_at) VALUES ('sip:a@x', "
+	        "'sip:a@1.2.3.4', "
+	        "4000000000, 'c1', 7, 'tcp', 't1', 5, '<urn:i>', 1, 1, 1);"
+	        "CREATE VIEW active_registrations AS SELECT aor FROM "
+	        "registrations;"
+	        "PRAGMA user_version = 1;",
+	        NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(db_migrate(db) == 0);
+	check_objects(db);
+	CU_ASSERT(q1(db, "SELECT conn_id FROM registrations WHERE aor = "
+	                 "'sip:a@x' AND reg_id = 1") == 5);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+	                 "'registrations_v1'") == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+	                 "'registrations_expires'") == 1);
+	/* flow 2 at the same URI, and another instance there: fine */
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, instance, "
+	                 "reg_id, registered_at, updated_at) VALUES "
+	                 "('sip:a@x', 'sip:a@1.2.3.4', 1, 'c2', 1, 'tcp', "
+	                 "'<urn:i>', 2, 1, 1), ('sip:a@x', "
+	                 "'sip:a@1.2.3.4', 1, 'c3', 1, 'tcp', '<urn:j>', "
+	                 "1, 1, 1)",
+	                 NULL, NULL, NULL) == SQLITE_OK);
+	/* flow 1 twice: refused */
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, instance, "
+	                 "reg_id, registered_at, updated_at) VALUES "
+	                 "('sip:a@x', 'sip:a@9.9.9.9', 1, 'c4', 1, 'tcp', "
+	                 "'<urn:i>', 1, 1, 1)",
+	                 NULL, NULL, NULL) != SQLITE_OK);
+	/* one URI without instance twice: refused */
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, "
+	                 "registered_at, updated_at) VALUES ('sip:a@x', "
+	                 "'sip:a@5.5.5.5', 1, 'c5', 1, 'udp', 1, 1), "
+	                 "('sip:a@x', 'sip:a@5.5.5.5', 1, 'c6', 1, 'udp', "
+	                 "1, 1)",
+	                 NULL, NULL, NULL) != SQLITE_OK);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 3);
+	/* idempotent */
+	CU_ASSERT(db_migrate(db) == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 3);
 	db_close(db);
 }
 
@@ -418,6 +496,7 @@ suite_db(void)
 		return -1;
 	if (!CU_add_test(s, "fresh file", test_fresh) ||
 	    !CU_add_test(s, "version 0 file upgraded", test_upgrade_v0) ||
+	    !CU_add_test(s, "version 1 file upgraded", test_upgrade_v1) ||
 	    !CU_add_test(s, "newer file refused", test_newer_refused) ||
 	    !CU_add_test(s, "workers rows and statements", test_workers_rows) ||
 	    !CU_add_test(s, "a binding's TCP connection", test_conn_bound) ||
