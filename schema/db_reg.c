@@ -41,7 +41,10 @@ db_reg_new(TALLOC_CTX *ctx, sqlite3 *db)
 static void
 db_reg_err(struct db_reg *dr, const char *what)
 {
-	log_warnx("db_reg: %s: %s", what, sqlite3_errmsg(dr->db));
+	char w[64];
+
+	snprintf(w, sizeof(w), "db_reg: %s", what);
+	db_fail(dr->db, sqlite3_extended_errcode(dr->db), w);
 }
 
 /* Bind a string or NULL. */
@@ -356,7 +359,10 @@ int
 db_reg_release(struct db_reg *dr)
 {
 	sqlite3_stmt *st = db_stmt(dr->db, &dr->release, "RELEASE reg");
-	return st ? db_reg_exec(dr, st, "release") : -1;
+
+	if (st == NULL || db_reg_exec(dr, st, "release") == -1)
+		return -1;
+	return 0;
 }
 
 int
