@@ -20,7 +20,8 @@
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)                                                                  \
-	X(proc)
+	X(proc)                                                                \
+	X(auth)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
