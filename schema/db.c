@@ -470,9 +470,53 @@ done:
 	return rc;
 }
 
+/* Add column col (declared decl) to table t unless it has it. 0 or -1. */
+static int
+db_add_column(sqlite3 *db, const char *t, const char *col, const char *decl)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql;
+	int has, rc;
+
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM pragma_table_info(?1) "
+	                       "WHERE name = ?2",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("db: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (has)
+		return 0;
+	sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", t,
+	                      col, decl);
+	rc = sql ? db_exec(db, sql) : -1;
+	sqlite3_free(sql);
+	return rc;
+}
+
+/*
+ * Step to version 2 (authentication): subscribers gains op and algorithm
+ * (a file that step 1 rebuilt has them already); the new tables
+ * (auth_vectors, auth_nonces, afd_keys) and indexes come from the schema.
+ */
+static int
+db_step_2(sqlite3 *db)
+{
+	if (db_add_column(db, "subscribers", "op", "TEXT") == -1 ||
+	    db_add_column(db, "subscribers", "algorithm",
+	                  "TEXT NOT NULL DEFAULT 'milenage'") == -1)
+		return -1;
+	return 0;
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
+    db_step_2,
 };
 
 int

@@ -21,7 +21,8 @@
 	X(conf)                                                                \
 	X(db)                                                                  \
 	X(proc)                                                                \
-	X(auth)
+	X(auth)                                                                \
+	X(db_auth)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
