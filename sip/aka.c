@@ -11,6 +11,58 @@
 
 #include "sip/aka.h"
 
+int
+aka_keys_init(struct aka_keys *keys, enum aka_alg alg,
+              const uint8_t k[AKA_K_LEN], const uint8_t *opc, const uint8_t *op)
+{
+	memset(keys, 0, sizeof(*keys));
+	keys->alg = alg;
+	memcpy(keys->k, k, AKA_K_LEN);
+	if (alg == AKA_XOR)
+		return 0;
+	if (opc != NULL) {
+		memcpy(keys->opc, opc, AKA_OP_LEN);
+		return 0;
+	}
+	if (op != NULL && milenage_opc(k, op, keys->opc) == 0)
+		return 0;
+	OPENSSL_cleanse(keys, sizeof(*keys));
+	return -1;
+}
+
+int
+aka_auts_parse(sip_str b64, uint8_t auts[AKA_AUTS_LEN])
+{
+	uint8_t tmp[AKA_AUTS_LEN + 1];
+	ssize_t n = aka_b64_decode(b64, tmp, sizeof(tmp));
+
+	if (n != AKA_AUTS_LEN)
+		return -1;
+	memcpy(auts, tmp, AKA_AUTS_LEN);
+	return 0;
+}
+
+int
+aka_password(const struct aka_vector *v, int v2, uint8_t *out, size_t *len)
+{
+	char pw[AKA_V2_PASSWORD_LEN + 1];
+
+	*len = 0;
+	if (!v2) {
+		if (v->xres_len > AKA_RES_MAX)
+			return -1;
+		memcpy(out, v->xres, v->xres_len);
+		*len = v->xres_len;
+		return 0;
+	}
+	if (aka_v2_password(v->xres, v->xres_len, v->ik, v->ck, pw) == -1)
+		return -1;
+	memcpy(out, pw, AKA_V2_PASSWORD_LEN);
+	*len = AKA_V2_PASSWORD_LEN;
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return 0;
+}
+
 void
 aka_sqn_put(uint64_t sqn, uint8_t out[AKA_SQN_LEN])
 {

@@ -35,6 +35,16 @@ struct aka_vector {
 	uint64_t sqn; /* the SQN inside AUTN */
 };
 
+/*
+ * Fill *keys for a subscriber: alg and K, and for Milenage OPc: opc when
+ * given, else derived from op (milenage_opc). opc and op may be NULL
+ * (XOR needs neither). 0, or -1 when Milenage has neither or libcrypto
+ * fails (*keys is then zeroed).
+ */
+int aka_keys_init(struct aka_keys *keys, enum aka_alg alg,
+                  const uint8_t k[AKA_K_LEN], const uint8_t *opc,
+                  const uint8_t *op);
+
 /* A 48-bit SQN to/from its 6 big-endian bytes. */
 void aka_sqn_put(uint64_t sqn, uint8_t out[AKA_SQN_LEN]);
 uint64_t aka_sqn_get(const uint8_t in[AKA_SQN_LEN]);
@@ -79,6 +89,10 @@ int aka_auts_make(const struct aka_keys *keys, const uint8_t rand[AKA_RAND_LEN],
 int aka_auts_check(const struct aka_keys *keys,
                    const uint8_t rand[AKA_RAND_LEN],
                    const uint8_t auts[AKA_AUTS_LEN], uint64_t *sqn_ms);
+
+/* The auts parameter of an Authorization (RFC 3310 3.4: base64 of the
+ * 14-byte AUTS) into auts: 0, or -1 when it is not base64 of 14 bytes. */
+int aka_auts_parse(sip_str b64, uint8_t auts[AKA_AUTS_LEN]);
 
 /*
  * SQN bookkeeping (TS 33.102 Annex C.1.1.1 and C.3.2): SQN = SEQ || IND,
@@ -149,6 +163,11 @@ int aka_nonce_parse(sip_str nonce, uint8_t rand[AKA_RAND_LEN],
  *   AKA_V2_PASSWORD_LEN + 1). 0, or -1 (libcrypto failed).
  */
 #define AKA_V2_PASSWORD_LEN 24
+/* The password for a vector: v2 = 0: XRES (xres_len bytes), v2 = 1: the
+ * AKAv2 text (24 bytes, no NUL counted). Into out (room for
+ * AKA_PASSWORD_MAX), length in *len. 0 or -1. */
+#define AKA_PASSWORD_MAX (AKA_V2_PASSWORD_LEN + 1)
+int aka_password(const struct aka_vector *v, int v2, uint8_t *out, size_t *len);
 int aka_v2_password(const uint8_t *res, size_t res_len,
                     const uint8_t ik[AKA_IK_LEN], const uint8_t ck[AKA_CK_LEN],
                     char out[AKA_V2_PASSWORD_LEN + 1]);

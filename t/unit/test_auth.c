@@ -583,7 +583,7 @@ test_base64(void)
 	CU_ASSERT(aka_b64_decode(S("Zm8=="), dec, 16) == -1); /* too many = */
 	CU_ASSERT(aka_b64_decode(S("Zm9v="), dec, 16) == -1);
 	CU_ASSERT(aka_b64_decode(S("Z"), dec, 16) == -1);
-	CU_ASSERT(aka_b64_decode(S("Zm9"), dec, 16) == -1); /* bits left */
+	CU_ASSERT(aka_b64_decode(S("Zm9"), dec, 16) == -1);  /* bits left */
 	CU_ASSERT(aka_b64_decode(S("Zm9="), dec, 16) == -1); /* bits left */
 	CU_ASSERT(aka_b64_decode(S("Zm 9v"), dec, 16) == -1);
 	CU_ASSERT(aka_b64_decode(S("Zm9v"), dec, 2) == -1); /* too long */
@@ -910,6 +910,53 @@ test_challenge(void)
 	talloc_free(ctx);
 }
 
+/* The helpers the gate strings together, on the first AKAv1 REGISTER of
+ * digest_vectors.tsv (K, RAND from its notes; XOR SIM): keys, vector,
+ * password, and the response published there. */
+static void
+test_gate_helpers(void)
+{
+	struct aka_keys keys;
+	struct aka_vector v;
+	uint8_t k[16], rand[16] = {0}, amf[2] = {0}, pw[AKA_PASSWORD_MAX];
+	uint8_t op[16], opc[16], auts[AKA_AUTS_LEN];
+	size_t len;
+	char ha1[33], ha2[33], resp[33];
+
+	unhex("000102030405060708090a0b0c0d0e0f", k, 16);
+	CU_ASSERT(aka_keys_init(&keys, AKA_XOR, k, NULL, NULL) == 0);
+	CU_ASSERT_FATAL(aka_vector_make(&keys, amf, 0, rand, &v) == 0);
+	CU_ASSERT(aka_password(&v, 0, pw, &len) == 0 && len == 16);
+	digest_ha1(S("466058041131504@ims.mnc005.mcc466.3gppnetwork.org"),
+	           S("ims.mnc005.mcc466.3gppnetwork.org"), pw, len, ha1);
+	digest_ha2(S("REGISTER"), S("sip:ims.mnc005.mcc466.3gppnetwork.org"),
+	           DIGEST_QOP_AUTH, SIP_STR_NULL, ha2);
+	digest_response(ha1, S("AAAAAAAAAAAAAAAAAAAAAAMEBQYHCAAAAAECAwQFBgc="),
+	                S("00000001"), S("YD05duxy"), DIGEST_QOP_AUTH, ha2,
+	                resp);
+	CU_ASSERT_STRING_EQUAL(resp, "c76c2c281a21c0d6131e667d61a6bdf5");
+	/* AKAv2: the text password */
+	char v2[AKA_V2_PASSWORD_LEN + 1];
+	CU_ASSERT(aka_password(&v, 1, pw, &len) == 0 && len == 24);
+	aka_v2_password(v.xres, v.xres_len, v.ik, v.ck, v2);
+	CU_ASSERT(memcmp(pw, v2, 24) == 0);
+	/* Milenage keys from OP (test set 1) equal those from OPc */
+	unhex("465b5ce8b199b49faa5f0a2ee238a6bc", k, 16);
+	unhex("cdc202d5123e20f62b6d676ac72cb318", op, 16);
+	unhex("cd63cb71954a9f4e48a5994e37a02baf", opc, 16);
+	CU_ASSERT(aka_keys_init(&keys, AKA_MILENAGE, k, NULL, op) == 0);
+	CU_ASSERT(memcmp(keys.opc, opc, 16) == 0);
+	CU_ASSERT(aka_keys_init(&keys, AKA_MILENAGE, k, opc, NULL) == 0);
+	CU_ASSERT(memcmp(keys.opc, opc, 16) == 0);
+	CU_ASSERT(aka_keys_init(&keys, AKA_MILENAGE, k, NULL, NULL) == -1);
+	/* auts as it comes in the header */
+	CU_ASSERT(aka_auts_parse(S("AAECAwQFBgcICQoLDA0="), auts) == 0);
+	CU_ASSERT(auts[0] == 0 && auts[13] == 13);
+	CU_ASSERT(aka_auts_parse(S("AAECAwQFBgcICQoLDA=="), auts) == -1);
+	CU_ASSERT(aka_auts_parse(S("AAECAwQFBgcICQoLDA0OAA=="), auts) == -1);
+	CU_ASSERT(aka_auts_parse(S(""), auts) == -1);
+}
+
 static void
 test_alg_names(void)
 {
@@ -952,6 +999,7 @@ suite_auth(void)
 	    !CU_add_test(s, "authorization: faults", test_parse_faults) ||
 	    !CU_add_test(s, "authorization: in a message", test_msg_cred) ||
 	    !CU_add_test(s, "challenge", test_challenge) ||
+	    !CU_add_test(s, "gate helpers", test_gate_helpers) ||
 	    !CU_add_test(s, "names", test_alg_names))
 		return -1;
 	return 0;
