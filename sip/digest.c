@@ -509,7 +509,7 @@ digest_nonce_check(const uint8_t *key, size_t keylen, time_t now, sip_str user,
 		return -1;
 	for (int i = 0; i < 8; i++)
 		t = (int64_t)((uint64_t)t << 8 | raw[i]);
-	if (t > (int64_t)now + DIGEST_NONCE_SKEW)
+	if (t < 0 || t > (int64_t)now + DIGEST_NONCE_SKEW)
 		return -1;
 	if ((int64_t)now - t > max_age)
 		*stale = 1;
