@@ -14,6 +14,26 @@
  * Transactions belong to the caller; each function is one statement (or a
  * read followed by one), so it is atomic on its own, and can also run
  * inside the caller's transaction or savepoint.
+ *
+ * How a REGISTER gate strings these together with sip/digest.h and
+ * sip/aka.h (a sketch; the gate decides the answers):
+ *   digest_msg_cred(realm)           -1: 400 <err>; 0: no credentials
+ *   db_auth_subscriber(username)     0: unknown (challenge anyway, same
+ *                                    look); -2: refuse, the row is bad
+ *   AKA challenge:  db_auth_sqn_take, RAND_bytes(rand), aka_keys_init,
+ *                   aka_vector_make, aka_nonce_make, db_auth_vector_put,
+ *                   digest_challenge_print(alg AKAv1-MD5 or AKAv2-MD5)
+ *   AKA answer:     db_auth_vector_get(c.nonce) (0: fresh 401; check
+ *                   impi); with c.auts: aka_auts_parse, aka_auts_check
+ *                   on the vector's RAND (0: db_auth_sqn_resync, a new
+ *                   vector, 401; 1: refuse), db_auth_vector_delete;
+ *                   else aka_password(v2 = AKAv2), digest_check,
+ *                   db_auth_vector_use (1: already used: replay)
+ *   Digest:         db_auth_key(DB_AUTH_NONCE_KEY) once per worker;
+ *                   digest_nonce_make / digest_nonce_check (stale: 401
+ *                   stale=true), db_auth_nc_use(c.nonce, c.nc_value),
+ *                   digest_check with the password
+ *   now and then:   db_auth_expire
  */
 #ifndef AFD_DB_AUTH_H
 #define AFD_DB_AUTH_H
