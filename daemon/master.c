@@ -79,6 +79,7 @@ struct mslot {
 	pid_t pid;
 	int ctl_fd;
 	uv_poll_t *ctl_poll;
+	struct ipc_outq *ctlq; /* what the channel did not take yet */
 	uv_timer_t *backoff_timer;
 	int restarts;
 	uint64_t started_ms;
@@ -166,8 +167,11 @@ master_give(struct mslot *s)
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_u8(&wb, c->handed > 0);
 	ipc_put_sockaddr(&wb, (struct sockaddr *)&c->peer, c->peerlen);
-	if (ipc_send(s->ctl_fd, NULL, IPC_CONN_NEW, "master", c->id, &wb,
-	             c->fd) == -1) {
+	/* Sent, or queued (with a dup of the descriptor) while the channel
+	 * is full: sent in order when it is writable. */
+	if (s->ctlq == NULL ||
+	    ipc_outq_send(s->ctlq, NULL, IPC_CONN_NEW, c->id, &wb, c->fd,
+	                  uv_now(&s->m->loop)) == -1) {
 		/* The worker is gone or stuck: its death hands the
 		 * connection to the replacement. */
 		log_warn("ipc: CONN_NEW %llu to %s", (unsigned long long)c->id,
@@ -251,6 +255,8 @@ master_on_ctl(uv_poll_t *h, int status, int events)
 	struct mslot *s = h->data;
 	struct ipc_msg msg;
 
+	if ((events & UV_WRITABLE) && s->ctlq != NULL)
+		ipc_outq_flush(s->ctlq, uv_now(&s->m->loop));
 	for (int i = 0; i < 64; i++) {
 		int r =
 		    ipc_recv(s->ctl_fd, s->m->ipcbuf, IPC_MAX_MSG + 1, &msg);
@@ -268,6 +274,33 @@ master_on_ctl(uv_poll_t *h, int status, int events)
 		}
 		ipc_dispatch(master_handlers, s, &msg);
 	}
+}
+
+/* The slot's queue's wait function: poll for writability while its
+ * channel is full. (A connected channel needs no timer.) */
+static void
+master_ctlq_wait(void *arg, int writable, uint64_t at)
+{
+	struct mslot *s = arg;
+
+	if (s->ctl_poll != NULL)
+		uv_poll_start(s->ctl_poll,
+		              UV_READABLE | UV_DISCONNECT |
+		                  (writable ? UV_WRITABLE : 0),
+		              master_on_ctl);
+}
+
+/* The slot's process is gone: what its channel did not take is dropped
+ * (logged); a held connection goes to the replacement anyway. */
+static void
+master_ctlq_free(struct mslot *s, const char *why)
+{
+	if (s->ctlq == NULL)
+		return;
+	if (why != NULL && ipc_outq_pending(s->ctlq) > 0)
+		ipc_outq_drop(s->ctlq, why);
+	talloc_free(s->ctlq); /* closes the descriptors it held */
+	s->ctlq = NULL;
 }
 
 /* --- spawning and reaping -------------------------------------------- */
@@ -321,6 +354,11 @@ master_spawn(struct mslot *s)
 	}
 	s->ctl_poll->data = s;
 	uv_poll_start(s->ctl_poll, UV_READABLE | UV_DISCONNECT, master_on_ctl);
+	s->ctlq = ipc_outq_new(m, fd, "master", s->name, master_ctlq_wait, s);
+	if (s->ctlq == NULL) {
+		kill(pid, SIGKILL);
+		return 0;
+	}
 	if (s->conn != NULL)
 		s->conn->sent = 0;
 	log_info("started %s %s (pid %d%s)", master_slot_kind(s), s->name,
@@ -401,6 +439,7 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	}
 	uvh_close(s->ctl_poll);
 	s->ctl_poll = NULL;
+	master_ctlq_free(s, "worker gone");
 	close(s->ctl_fd);
 	s->ctl_fd = -1;
 	if (m->stopping || s->state == SLOT_RETIRING) {
@@ -889,6 +928,7 @@ master_child_cleanup(struct master *m)
 
 		uvh_close(s->ctl_poll);
 		s->ctl_poll = NULL;
+		master_ctlq_free(s, NULL); /* silently: not this process's */
 		if (s->ctl_fd >= 0)
 			close(s->ctl_fd);
 		if (s->conn != NULL) {

@@ -15,21 +15,24 @@
 #include "util/log.h"
 #include "ipc/ipc.h"
 
+/* The tables below are generated from the one list, IPC_TYPES. */
 static const char *const ipc_names[IPC__COUNT] = {
     [IPC_NONE] = "NONE",
-    [IPC_CONN_NEW] = "CONN_NEW",
-    [IPC_READY] = "READY",
-    [IPC_STATE] = "STATE",
-    [IPC_CONN_CLOSED] = "CONN_CLOSED",
-    [IPC_SIP_FORWARD] = "SIP_FORWARD",
-    [IPC_SIP_SEND] = "SIP_SEND",
-    [IPC_CKPT_KICK] = "CKPT_KICK",
-    [IPC_CKPT_DONE] = "CKPT_DONE",
+#define IPC_NAME_(name, fd, payload) [IPC_##name] = #name,
+    IPC_TYPES(IPC_NAME_)
+#undef IPC_NAME_
 };
 
-/* Which types may carry a descriptor. */
+static const char *const ipc_payloads[IPC__COUNT] = {
+#define IPC_PAYLOAD_(name, fd, payload) [IPC_##name] = payload,
+    IPC_TYPES(IPC_PAYLOAD_)
+#undef IPC_PAYLOAD_
+};
+
 static const unsigned char ipc_takes_fd[IPC__COUNT] = {
-    [IPC_CONN_NEW] = 1,
+#define IPC_FD_(name, fd, payload) [IPC_##name] = (fd),
+    IPC_TYPES(IPC_FD_)
+#undef IPC_FD_
 };
 
 const char *
@@ -38,6 +41,20 @@ ipc_type_name(unsigned type)
 	if (type >= IPC__COUNT || ipc_names[type] == NULL)
 		return "?";
 	return ipc_names[type];
+}
+
+const char *
+ipc_type_payload(unsigned type)
+{
+	if (type >= IPC__COUNT || ipc_payloads[type] == NULL)
+		return "";
+	return ipc_payloads[type];
+}
+
+int
+ipc_type_takes_fd(unsigned type)
+{
+	return type < IPC__COUNT && ipc_takes_fd[type];
 }
 
 void
@@ -312,7 +329,7 @@ ipc_check(const struct ipc_hdr *hdr, size_t n, int flags, int nfd,
 		*why = "unknown type";
 		return -1;
 	}
-	if (nfd > 0 && !ipc_takes_fd[hdr->type]) {
+	if (nfd > 0 && !ipc_type_takes_fd(hdr->type)) {
 		*why = "unexpected descriptor";
 		return -1;
 	}
@@ -407,8 +424,10 @@ ipc_dispatch(ipc_handler_fn *const table[IPC__COUNT], void *arg,
 		log_warnx("ipc: BUG: unexpected %s from %s, dropped",
 		          ipc_type_name(m->hdr.type), m->hdr.slot);
 	} else if ((r = table[m->hdr.type](arg, m)) == -1) {
-		log_warnx("ipc: malformed %s from %s, dropped",
-		          ipc_type_name(m->hdr.type), m->hdr.slot);
+		log_warnx("ipc: malformed %s from %s (%u bytes; expected: %s), "
+		          "dropped",
+		          ipc_type_name(m->hdr.type), m->hdr.slot, m->hdr.len,
+		          ipc_type_payload(m->hdr.type));
 	}
 	if (m->fd >= 0) {
 		close(m->fd);

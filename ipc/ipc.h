@@ -20,7 +20,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#define IPC_VERSION 1
+/* 2: the catalogue became one X-macro list (IPC_TYPES); no type moved,
+ * but a peer built from another list must not be trusted. */
+#define IPC_VERSION 2
 /* The largest payload: a SIP message of the largest max_message plus its
  * addresses. conf.c keeps max_message at most IPC_MAX_SIP. */
 #define IPC_MAX_SIP (128 * 1024)
@@ -28,38 +30,46 @@
 #define IPC_MAX_MSG (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
 /*
- * Every message type, grouped by receiver; the comment names the payload's
- * fields in order (hdr = carried in the header).
+ * The catalogue: every message type, grouped by receiver, in one list.
+ * X(NAME, FD, PAYLOAD): IPC_NAME in enum ipc_type, FD 1 when the type may
+ * carry a passed descriptor (ipc_recv() drops a descriptor on any other
+ * type), PAYLOAD the payload's fields in order (hdr = carried in the
+ * header), which ipc_type_payload() returns for logs. ipc_type_name() and
+ * the descriptor check are generated from this list; nothing else names
+ * the types. Append within a group; bump IPC_VERSION on any change.
  */
+#define IPC_TYPES(X)                                                           \
+	/* master -> tcp worker */                                             \
+	X(CONN_NEW, 1, "hdr conn_id; u8 resumed, sockaddr peer; + the fd")     \
+	/* worker -> master */                                                 \
+	X(READY, 0, "u32 pid, u32 restarts: started, ready for work")          \
+	X(STATE, 0,                                                            \
+	  "str state (\"idle\"|\"busy\"), str serving (\"\" or "               \
+	  "\"addr:port\"); hdr conn_id of what it serves")                     \
+	X(CONN_CLOSED, 0, "hdr conn_id; (empty): the connection is gone")      \
+	/* worker -> worker (over <run_dir>/<slot>.sock) */                    \
+	X(SIP_FORWARD, 0,                                                      \
+	  "u32 transport, sockaddr from, bytes sip: a message received "       \
+	  "elsewhere, for this worker to handle; hdr conn_id of the flow it "  \
+	  "came on (TCP)")                                                     \
+	X(SIP_SEND, 0,                                                         \
+	  "u32 transport, sockaddr to, bytes sip: send this on the "           \
+	  "receiver's transport; hdr conn_id names the TCP connection")        \
+	/* worker <-> checkpointer (over <run_dir>/c0.sock, <slot>.sock) */    \
+	X(CKPT_KICK, 0,                                                        \
+	  "u32 frames: the sender's commit left this many frames in the "      \
+	  "WAL; checkpoint soon (rate-limited by the sender, coalesced by "    \
+	  "the receiver)")                                                     \
+	X(CKPT_DONE, 0,                                                        \
+	  "u32 frames, u32 copied: checkpointer -> the worker that kicked: "   \
+	  "done; copy the rest yourself between two transactions so that "     \
+	  "the WAL restarts (schema/db.h, db_checkpoint)")
+
 enum ipc_type {
 	IPC_NONE = 0,
-
-	/* master -> tcp worker */
-	IPC_CONN_NEW, /* hdr conn_id; u8 resumed, sockaddr peer; + the fd */
-
-	/* worker -> master */
-	IPC_READY,       /* u32 pid, u32 restarts: started, ready for work */
-	IPC_STATE,       /* str state ("idle"|"busy"), str serving ("" or
-	                    "addr:port"); hdr conn_id of what it serves */
-	IPC_CONN_CLOSED, /* hdr conn_id; (empty): the connection is gone */
-
-	/* worker -> worker (over <run_dir>/<slot>.sock) */
-	IPC_SIP_FORWARD, /* u32 transport, sockaddr from, bytes sip: a message
-	                    received elsewhere, for this worker to handle;
-	                    hdr conn_id of the flow it came on (TCP) */
-	IPC_SIP_SEND,    /* u32 transport, sockaddr to, bytes sip: send this
-	                    on the receiver's transport; hdr conn_id names
-	                    the TCP connection */
-
-	/* worker <-> checkpointer (over <run_dir>/c0.sock, <slot>.sock) */
-	IPC_CKPT_KICK, /* u32 frames: the sender's commit left this many
-	                  frames in the WAL; checkpoint soon (rate-limited
-	                  by the sender, coalesced by the receiver) */
-	IPC_CKPT_DONE, /* u32 frames, u32 copied: checkpointer -> the
-	                  worker that kicked: done; copy the rest yourself
-	                  between two transactions so that the WAL restarts
-	                  (schema/db.h, db_checkpoint) */
-
+#define IPC_ENUM_(name, fd, payload) IPC_##name,
+	IPC_TYPES(IPC_ENUM_)
+#undef IPC_ENUM_
 	IPC__COUNT
 };
 
@@ -74,6 +84,10 @@ struct ipc_hdr {
 
 /* The name of a type for logs ("CONN_NEW"; "?" when unknown). */
 const char *ipc_type_name(unsigned type);
+/* The payload's fields of a type, from IPC_TYPES ("" when unknown). */
+const char *ipc_type_payload(unsigned type);
+/* 1 when the type may carry a passed descriptor, else 0. */
+int ipc_type_takes_fd(unsigned type);
 
 /* A payload being written into a caller's buffer. A put that does not fit
  * sets overflow; ipc_send() refuses an overflowed payload. */
@@ -154,5 +168,84 @@ int ipc_dispatch(ipc_handler_fn *const table[IPC__COUNT], void *arg,
 /* "<run_dir>/<slot>.sock" into sun; -1 when the path is too long. */
 int ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir,
                   const char *slot);
+
+/*
+ * A send queue (after OpenBSD imsg's msgbuf), so that no message is lost
+ * because its receiver is slow or being replaced. One queue per sending
+ * socket: the worker's sibling socket (many destinations, by address) or
+ * a SOCK_SEQPACKET control channel (one destination, NULL). It takes time
+ * ("now", milliseconds of any monotonic clock) and readiness from its
+ * owner and knows nothing of the owner's event loop.
+ *
+ * ipc_outq_send() sends at once when nothing waits for that destination
+ * and the socket takes it (no copy, no allocation: as cheap as
+ * ipc_send()). Otherwise it copies the message (and dups its descriptor)
+ * to the tail of that destination's FIFO, so order is kept:
+ *  - EAGAIN (the receiver is full): on a connected socket the owner
+ *    waits for writability; on a datagram socket to an address it retries
+ *    after IPC_OUTQ_BUSY_MS (doubling while the receiver takes nothing,
+ *    up to IPC_OUTQ_RETRY_MS), because Linux says "writable" to an
+ *    unconnected sender whose receiver's queue is full (its limit is
+ *    net.unix.max_dgram_qlen datagrams, 10 by default) and never wakes it;
+ *  - ECONNREFUSED / ENOENT on a datagram socket (the slot's worker is
+ *    dead, its replacement will bind the same path): retried every
+ *    IPC_OUTQ_RETRY_MS for IPC_OUTQ_DEAD_MS, then dropped with one log
+ *    line naming the slot, the types and the count;
+ *  - EPIPE / ECONNREFUSED / ECONNRESET on a connected socket: the peer is
+ *    gone for good: what waited is dropped with one log line, -1 EPIPE.
+ * The owner is told what to wait for through its wait function, called
+ * whenever that changes: writable (poll the socket for writability) and
+ * at (call ipc_outq_flush() at this time; 0: no timer). It calls
+ * ipc_outq_flush() when either comes.
+ *
+ * Memory: talloc, under the owner's context; freeing the queue closes
+ * the descriptors it holds, silently (ipc_outq_drop() first to log).
+ */
+#define IPC_OUTQ_BUSY_MS 2    /* EAGAIN on a datagram socket: first retry */
+#define IPC_OUTQ_RETRY_MS 50  /* a dead destination: retry every */
+/* A dead destination's messages are kept this long: a killed worker is
+ * replaced at once (PROC_BACKOFF_MIN_MS when it keeps dying), so 5 s
+ * covers a replacement's start; a slot that stays down longer is down. */
+#define IPC_OUTQ_DEAD_MS 5000
+/* Bounds: beyond them a send is refused (-1, ENOBUFS), with one log line
+ * per episode (it ends when that destination's queue empties). */
+#define IPC_OUTQ_MAX_MSGS 4096                 /* per destination */
+#define IPC_OUTQ_MAX_BYTES (8 * 1024 * 1024)   /* per destination */
+#define IPC_OUTQ_MAX_TOTAL (32 * 1024 * 1024)  /* bytes, all destinations */
+
+struct ipc_outq;
+
+/* The owner's wait function: see above. */
+typedef void ipc_outq_wait_fn(void *arg, int writable, uint64_t at);
+
+/* A queue sending on sock as slot (the header's sender slot); peer names
+ * the other end of a connected socket in logs ("master", "t3"; NULL for
+ * a socket that sends to addresses, whose slot comes from the path);
+ * wait and arg: the owner's. NULL when out of memory. Freed with
+ * talloc_free(). */
+struct ipc_outq *ipc_outq_new(void *ctx, int sock, const char *slot,
+                              const char *peer, ipc_outq_wait_fn *wait,
+                              void *arg);
+
+/*
+ * Send or queue one message (arguments as ipc_send(); the caller keeps
+ * its fd, the queue holds a dup). Returns 0 when sent or queued; -1 with
+ * errno when refused: ENOBUFS (a bound; logged once per episode), EPIPE
+ * (a connected peer is gone), or what ipc_send() said (EMSGSIZE, ...).
+ */
+int ipc_outq_send(struct ipc_outq *q, const struct sockaddr_un *to,
+                  enum ipc_type type, uint64_t conn_id,
+                  const struct ipc_wbuf *w, int fd, uint64_t now);
+
+/* Send what waits and the socket takes now; drop what waited too long.
+ * Returns how many messages still wait. */
+size_t ipc_outq_flush(struct ipc_outq *q, uint64_t now);
+
+/* How many messages wait (all destinations). */
+size_t ipc_outq_pending(const struct ipc_outq *q);
+
+/* Drop every waiting message with one log line per destination ("why"
+ * names the reason); returns how many were dropped. */
+size_t ipc_outq_drop(struct ipc_outq *q, const char *why);
 
 #endif

@@ -470,41 +470,61 @@ done:
 	return rc;
 }
 
-/* Add column col (declared decl) to table t unless it has it. 0 or -1. */
+/* Add column col (declared as decl) to table unless it has it: the steps
+ * after 1 are idempotent, since step 1 creates the current schema. */
 static int
-db_add_column(sqlite3 *db, const char *t, const char *col, const char *decl)
+db_add_column(sqlite3 *db, const char *table, const char *col,
+              const char *decl)
 {
 	sqlite3_stmt *st = NULL;
 	char *sql;
-	int has, rc;
+	int has = 0, rc;
 
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT 1 FROM pragma_table_info(?1) "
-	                       "WHERE name = ?2",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("db: %s", sqlite3_errmsg(db));
+	sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) "
+	                      "WHERE name = %Q",
+	                      table, col);
+	if (sql == NULL ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_free(sql);
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+	sqlite3_free(sql);
 	has = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	if (has)
 		return 0;
-	sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", t,
+	sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", table,
 	                      col, decl);
 	rc = sql ? db_exec(db, sql) : -1;
 	sqlite3_free(sql);
 	return rc;
 }
 
+/* Step to version 2: the OPTIONS pings of the registrar (workers/ping.c)
+ * record their state with each binding. */
+static int
+db_step_2(sqlite3 *db)
+{
+	if (db_add_column(db, "registrations", "ping_at", "INTEGER") == -1 ||
+	    db_add_column(db, "registrations", "ping_branch", "TEXT") == -1 ||
+	    db_add_column(db, "registrations", "ping_sent_at", "INTEGER") ==
+	        -1 ||
+	    db_add_column(db, "registrations", "ping_ok_at", "INTEGER") ==
+	        -1 ||
+	    db_add_column(db, "registrations", "ping_failures",
+	                  "INTEGER NOT NULL DEFAULT 0") == -1)
+		return -1;
+	/* the view lists the new columns: made again by the schema */
+	return db_exec(db, "DROP VIEW IF EXISTS active_registrations");
+}
+
 /*
- * Step to version 2 (authentication): subscribers gains op and algorithm
+ * Step to version 3 (authentication): subscribers gains op and algorithm
  * (a file that step 1 rebuilt has them already); the new tables
  * (auth_vectors, auth_nonces, afd_keys) and indexes come from the schema.
  */
 static int
-db_step_2(sqlite3 *db)
+db_step_3(sqlite3 *db)
 {
 	if (db_add_column(db, "subscribers", "op", "TEXT") == -1 ||
 	    db_add_column(db, "subscribers", "algorithm",
@@ -517,6 +537,7 @@ db_step_2(sqlite3 *db)
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
     db_step_2,
+    db_step_3,
 };
 
 int

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 2 (PRAGMA user_version = 2).
+-- schema/schema.sql: afd's database, version 3 (PRAGMA user_version = 3).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS registrations (
 	user_agent  TEXT,
 	registered_at INTEGER NOT NULL,
 	updated_at  INTEGER NOT NULL,
+	-- OPTIONS pings ([registrar] ping_interval; workers/ping.c)
+	ping_at     INTEGER,                -- next ping due (NULL: registered_at + interval)
+	ping_branch TEXT,                   -- Via branch of the ping in flight
+	ping_sent_at INTEGER,               -- when the ping in flight was sent
+	ping_ok_at  INTEGER,                -- last answered ping
+	ping_failures INTEGER NOT NULL DEFAULT 0, -- unanswered pings in a row
 	UNIQUE (aor, contact)
 );
 CREATE INDEX IF NOT EXISTS registrations_expires ON registrations(expires_at);
@@ -143,7 +149,8 @@ CREATE VIEW IF NOT EXISTS active_registrations AS
 	SELECT aor, contact, expires_at - CAST(strftime('%s','now') AS INTEGER) AS expires_in,
 	       datetime(expires_at, 'unixepoch') AS expires, q, transport, received,
 	       instance, reg_id, user_agent, call_id, cseq,
-	       datetime(registered_at, 'unixepoch') AS registered
+	       datetime(registered_at, 'unixepoch') AS registered,
+	       datetime(ping_ok_at, 'unixepoch') AS ping_ok, ping_failures
 	FROM registrations
 	WHERE expires_at > CAST(strftime('%s','now') AS INTEGER);
 

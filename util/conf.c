@@ -63,6 +63,7 @@ conf_defaults(struct conf *c)
 	c->min_expires = 60;
 	c->max_expires = 600000;
 	c->max_contacts = 10;
+	c->sip_t1 = 500;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -135,12 +136,15 @@ enum conf_key_id {
 	K_RUN_DIR,
 	K_LOG_LEVEL,
 	K_MAX_MESSAGE,
+	K_SIP_T1,
 	K_TCP_MIN_SPARE,
 	K_TCP_MAX,
 	K_DEFAULT_EXPIRES,
 	K_MIN_EXPIRES,
 	K_MAX_EXPIRES,
 	K_MAX_CONTACTS,
+	K_PING_INTERVAL,
+	K_PING_REMOVE_AFTER,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -157,12 +161,15 @@ static const struct {
     {"afd", "run_dir", K_RUN_DIR},
     {"afd", "log_level", K_LOG_LEVEL},
     {"afd", "max_message", K_MAX_MESSAGE},
+    {"afd", "sip_t1", K_SIP_T1},
     {"workers", "tcp_min_spare", K_TCP_MIN_SPARE},
     {"workers", "tcp_max", K_TCP_MAX},
     {"registrar", "default_expires", K_DEFAULT_EXPIRES},
     {"registrar", "min_expires", K_MIN_EXPIRES},
     {"registrar", "max_expires", K_MAX_EXPIRES},
     {"registrar", "max_contacts", K_MAX_CONTACTS},
+    {"registrar", "ping_interval", K_PING_INTERVAL},
+    {"registrar", "ping_remove_after", K_PING_REMOVE_AFTER},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -225,6 +232,11 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			return -1;
 		c->max_message = (size_t)n;
 		return 0;
+	case K_SIP_T1:
+		if (conf_int(p, name, v, 50, 5000, &n) == -1)
+			return -1;
+		c->sip_t1 = (int)n;
+		return 0;
 	case K_TCP_MIN_SPARE:
 		if (conf_int(p, name, v, 0, 1024, &n) == -1)
 			return -1;
@@ -251,6 +263,16 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 1, 1000, &n) == -1)
 			return -1;
 		c->max_contacts = (int)n;
+		return 0;
+	case K_PING_INTERVAL:
+		if (conf_int(p, name, v, 0, 86400, &n) == -1)
+			return -1;
+		c->ping_interval = (int)n;
+		return 0;
+	case K_PING_REMOVE_AFTER:
+		if (conf_int(p, name, v, 0, 1000, &n) == -1)
+			return -1;
+		c->ping_remove_after = (int)n;
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)

@@ -21,6 +21,7 @@ struct conf {
 	char run_dir[4096];	/* absolute path */
 	enum log_level log_level;
 	size_t max_message;	/* bytes; [afd] max_message, default 65536 */
+	int sip_t1;		/* ms: RFC 3261 T1, default 500 */
 	/* [workers] */
 	int tcp_min_spare;
 	int tcp_max;
@@ -29,6 +30,8 @@ struct conf {
 	int min_expires;
 	int max_expires;
 	int max_contacts;
+	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
+	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];

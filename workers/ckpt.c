@@ -48,7 +48,9 @@ struct ckpt {
 
 ipc_handler_fn *const ckpt_ctl_handlers[IPC__COUNT] = {NULL};
 
-/* Tell every worker that kicked (CKPT_DONE), see schema/db.h. */
+/* Tell every worker that kicked (CKPT_DONE), see schema/db.h.
+ * Best-effort, not through the send queue: like the kick it answers it is
+ * a hint; a worker that misses one only copies its tail at the next. */
 static void
 ckpt_done(struct ckpt *ck, int frames, int copied)
 {

@@ -40,25 +40,27 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "schema/db_txn.h"
 #include "workers/registrar.h"
 
 #define REG_MAX_CONTACTS_REQ 64 /* Contact values in one REGISTER */
 
-/* A removal held for the hook until its transaction commits. */
+/* A removal held for the hook until its transaction commits (an
+ * after-commit callback's argument, schema/db_txn.h). */
 struct reg_gone {
-	struct db_binding b; /* strings under reg->gone_ctx */
+	struct reg *r;
+	struct db_binding b; /* strings under this block */
 	enum reg_why why;
 };
 
 struct reg {
 	const struct conf *c;
-	sqlite3 *db;
+	struct db_txn *txn;
 	struct db_reg *dr;
 	reg_removal_fn removal;
 	void *removal_arg;
-	TALLOC_CTX *gone_ctx; /* the held removals and their strings */
-	struct reg_gone *gone;
-	int ngone, capgone;
+	reg_removal_fn change;
+	void *change_arg;
 	int gone_oom; /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
@@ -66,7 +68,7 @@ struct reg {
 };
 
 struct reg *
-reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
+reg_new(TALLOC_CTX *ctx, const struct conf *c, struct db_txn *txn)
 {
 	struct reg *r;
 	const char *host = c->listen;
@@ -75,8 +77,8 @@ reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db)
 	if ((r = talloc_zero(ctx, struct reg)) == NULL)
 		goto oom;
 	r->c = c;
-	r->db = db;
-	if ((r->dr = db_reg_new(r, db)) == NULL)
+	r->txn = txn;
+	if ((r->dr = db_reg_new(r, db_txn_db(txn))) == NULL)
 		goto oom;
 	/* RFC 3608: later requests of the UE come back to afd itself. */
 	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
@@ -100,6 +102,20 @@ reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg)
 	r->removal_arg = arg;
 }
 
+void
+reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg)
+{
+	r->change = fn;
+	r->change_arg = arg;
+}
+
+int
+reg_why_removes(enum reg_why why)
+{
+	return why == REG_WHY_EXPIRED || why == REG_WHY_UNREGISTERED ||
+	       why == REG_WHY_REPLACED || why == REG_WHY_UNREACHABLE;
+}
+
 const char *
 reg_why_event(enum reg_why why)
 {
@@ -109,6 +125,14 @@ reg_why_event(enum reg_why why)
 	case REG_WHY_UNREGISTERED:
 	case REG_WHY_REPLACED:
 		return "unregistered";
+	case REG_WHY_UNREACHABLE:
+		return "deactivated";
+	case REG_WHY_CREATED:
+		return "created";
+	case REG_WHY_REFRESHED:
+		return "refreshed";
+	case REG_WHY_SHORTENED:
+		return "shortened";
 	}
 	return "unregistered";
 }
@@ -126,86 +150,59 @@ reg_keep(TALLOC_CTX *ctx, const char *s, int *oom)
 	return d;
 }
 
-/* Hold binding b (removed for why) for the hook until the transaction
- * ends. Nothing is held without a hook. 0, or -1 when out of memory. */
+/* The held removal's transaction ended: tell the hook when committed. */
+static void
+reg_gone_fire(void *arg, int committed)
+{
+	struct reg_gone *g = arg;
+
+	if (!committed)
+		return;
+	log_debug("registrar: binding %s -> %s %s", g->b.aor, g->b.contact,
+	          reg_why_event(g->why));
+	if (g->r->removal != NULL && reg_why_removes(g->why))
+		g->r->removal(g->r->removal_arg, &g->b, g->why);
+	if (g->r->change != NULL)
+		g->r->change(g->r->change_arg, &g->b, g->why);
+}
+
+/* Hold binding b (removed for why) for the hook until the enclosing
+ * transaction ends (an after-commit callback). Nothing is held without a
+ * hook. 0, or -1 when out of memory. */
 static int
 reg_hold(struct reg *r, const struct db_binding *b, enum reg_why why)
 {
+	struct reg_gone *g;
 	struct db_binding *c;
 	int oom = 0;
 
-	if (r->removal == NULL)
+	if (r->change == NULL && (r->removal == NULL || !reg_why_removes(why)))
 		return 0;
-	if (r->gone_ctx == NULL && (r->gone_ctx = talloc_new(r)) == NULL)
+	if ((g = talloc_zero(NULL, struct reg_gone)) == NULL)
 		goto oom;
-	if (r->ngone == r->capgone) {
-		int cap = r->capgone ? r->capgone * 2 : 8;
-		struct reg_gone *g = talloc_realloc(r->gone_ctx, r->gone,
-		                                    struct reg_gone, cap);
-		if (g == NULL)
-			goto oom;
-		r->gone = g;
-		r->capgone = cap;
-	}
-	c = &r->gone[r->ngone].b;
+	g->r = r;
+	g->why = why;
+	c = &g->b;
 	*c = *b;
-	c->aor = reg_keep(r->gone_ctx, b->aor, &oom);
-	c->contact = reg_keep(r->gone_ctx, b->contact, &oom);
-	c->params = reg_keep(r->gone_ctx, b->params ? b->params : "", &oom);
-	c->call_id = reg_keep(r->gone_ctx, b->call_id, &oom);
-	c->branch = reg_keep(r->gone_ctx, b->branch, &oom);
-	c->path = reg_keep(r->gone_ctx, b->path, &oom);
-	c->received = reg_keep(r->gone_ctx, b->received, &oom);
-	c->transport = reg_keep(r->gone_ctx, b->transport, &oom);
-	c->conn_slot = reg_keep(r->gone_ctx, b->conn_slot, &oom);
-	c->instance = reg_keep(r->gone_ctx, b->instance, &oom);
-	c->user_agent = reg_keep(r->gone_ctx, b->user_agent, &oom);
-	if (oom)
+	c->aor = reg_keep(g, b->aor, &oom);
+	c->contact = reg_keep(g, b->contact, &oom);
+	c->params = reg_keep(g, b->params ? b->params : "", &oom);
+	c->call_id = reg_keep(g, b->call_id, &oom);
+	c->branch = reg_keep(g, b->branch, &oom);
+	c->path = reg_keep(g, b->path, &oom);
+	c->received = reg_keep(g, b->received, &oom);
+	c->transport = reg_keep(g, b->transport, &oom);
+	c->conn_slot = reg_keep(g, b->conn_slot, &oom);
+	c->instance = reg_keep(g, b->instance, &oom);
+	c->user_agent = reg_keep(g, b->user_agent, &oom);
+	if (oom) {
+		talloc_free(g);
 		goto oom;
-	r->gone[r->ngone].why = why;
-	r->ngone++;
-	return 0;
+	}
+	return db_txn_after_commit(r->txn, reg_gone_fire, g);
 oom:
 	log_warnx("registrar: out of memory");
 	return -1;
-}
-
-/* Forget the removals held since mark (their change was rolled back). The
- * strings stay under gone_ctx until the transaction ends. */
-static void
-reg_unhold(struct reg *r, int mark)
-{
-	if (r->ngone > mark)
-		r->ngone = mark;
-}
-
-void
-reg_txn_end(struct reg *r, int committed)
-{
-	TALLOC_CTX *ctx = r->gone_ctx;
-	struct reg_gone *g = r->gone;
-	int n = r->ngone;
-
-	/* Detach first: the hook may start new work on this registrar. */
-	r->gone_ctx = NULL;
-	r->gone = NULL;
-	r->ngone = r->capgone = 0;
-	for (int i = 0; committed && i < n; i++) {
-		log_debug("registrar: binding %s -> %s %s", g[i].b.aor,
-		          g[i].b.contact, reg_why_event(g[i].why));
-		if (r->removal != NULL)
-			r->removal(r->removal_arg, &g[i].b, g[i].why);
-	}
-	talloc_free(ctx);
-}
-
-/* After a change was released: in autocommit the RELEASE was the commit,
- * so the held removals go out now; inside a transaction they wait. */
-static void
-reg_released(struct reg *r)
-{
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 1);
 }
 
 /* ---------------------------------------------------------------- AOR */
@@ -970,34 +967,46 @@ reg_apply(struct reg *r, struct reg_plan *p)
 	return 0;
 }
 
-/* Hold for the hook every stored binding the plan removes: a deleted row,
- * and a row updated in place that had expired (renewed as a fresh
- * binding) or whose contact URI changed (an RFC 5626 instance moved to a
- * new URI: the old contact is gone). cur is the AOR's rows as loaded;
- * plan entries below ncur are those rows. 0 or -1. */
+/* Hold for the hooks every change the plan makes: a deleted row; a row
+ * updated in place that had expired (renewed as a fresh binding: expired,
+ * then created) or whose contact URI changed (an RFC 5626 instance moved
+ * to a new URI: the old contact replaced, the new one created), or that
+ * was refreshed or shortened; a new row (created). cur is the AOR's rows
+ * as loaded; plan entries below ncur are those rows, the rest are new.
+ * 0 or -1. */
 static int
 reg_hold_plan(struct reg *r, const struct reg_plan *p,
               const struct db_binding *cur, int ncur, time_t now)
 {
-	for (int j = 0; j < ncur && j < p->n; j++) {
-		const struct db_binding *old = &cur[j];
-		int expired = old->expires_at <= now;
+	for (int j = 0; j < p->n; j++) {
+		const struct db_binding *old = j < ncur ? &cur[j] : NULL;
+		const struct db_binding *b = &p->b[j];
+		int expired = old != NULL && old->expires_at <= now;
+		enum reg_why why;
 
-		if (old->id == 0)
+		if (p->op[j] == REG_OP_INSERT) {
+			if (reg_hold(r, b, REG_WHY_CREATED) == -1)
+				return -1;
+			continue;
+		}
+		if (old == NULL || old->id == 0)
 			continue;
 		if (p->op[j] == REG_OP_DELETE) {
 			if (reg_hold(r, old,
 			             expired ? REG_WHY_EXPIRED : p->why[j]) == -1)
 				return -1;
 		} else if (p->op[j] == REG_OP_UPDATE) {
-			if (expired) {
-				if (reg_hold(r, old, REG_WHY_EXPIRED) == -1)
+			if (expired || !reg_contact_eq(old->contact, b->contact)) {
+				why = expired ? REG_WHY_EXPIRED : REG_WHY_REPLACED;
+				if (reg_hold(r, old, why) == -1 ||
+				    reg_hold(r, b, REG_WHY_CREATED) == -1)
 					return -1;
-			} else if (!reg_contact_eq(old->contact,
-			                           p->b[j].contact)) {
-				if (reg_hold(r, old, REG_WHY_REPLACED) == -1)
-					return -1;
+				continue;
 			}
+			why = b->expires_at < old->expires_at ? REG_WHY_SHORTENED
+			                                      : REG_WHY_REFRESHED;
+			if (reg_hold(r, b, why) == -1)
+				return -1;
 		}
 	}
 	return 0;
@@ -1020,7 +1029,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	const char *reason = NULL;
 	char *aor, *path, *received, *ua = NULL, *slot = NULL;
 	char addr[80];
-	int st, ncur, wrote = 0, mark = r->ngone;
+	int st, ncur, wrote = 0, mark;
 
 	memset(res, 0, sizeof(*res));
 	sip_buf_init(&res->hdrs, mem, 1024);
@@ -1043,7 +1052,7 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	if (from->tp == SIP_TP_TCP)
 		slot = talloc_strndup(mem, from->slot, sizeof(from->slot));
 
-	if (db_reg_savepoint(r->dr) == -1)
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		goto dbfail;
 	if (db_reg_load(r->dr, mem, aor, &cur, &ncur) == -1)
 		goto rollback;
@@ -1053,8 +1062,8 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		if (st == 423)
 			sip_buf_addf(&res->hdrs, "Min-Expires: %d\r\n",
 			             r->c->min_expires);
-		if (db_reg_release(r->dr) == -1)
-			goto dbfail;
+		if (db_txn_release(r->txn, mark) == -1)
+			goto rollback;
 		return 0;
 	}
 	for (int j = 0; j < plan.n; j++) {
@@ -1086,18 +1095,70 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		log_warnx("registrar: out of memory");
 		goto rollback;
 	}
-	if (db_reg_release(r->dr) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	reg_released(r);
 	return 0;
 rollback:
-	db_reg_rollback(r->dr);
-	reg_unhold(r, mark);
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 0); /* the whole transaction is gone */
+	db_txn_rollback(r->txn, mark);
 dbfail:
 	memset(res, 0, sizeof(*res));
 	res->status = 500;
+	return -1;
+}
+
+/*
+ * The REGISTER service (workers/method.h): the registrar's decision inside
+ * the batch's transaction, answered after the commit when it changed
+ * anything. A database failure is 500 with Retry-After: 1.
+ */
+int
+reg_serve(struct sipd *sd, struct sipd_req *rq)
+{
+	struct reg_result res;
+	static const char retry[] = "Retry-After: 1\r\n";
+
+	if (sipd_db_txn(sd) == NULL)
+		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
+		                  0);
+	if (reg_register(sipd_reg(sd), sipd_batch_mem(sd), rq->msg, &rq->from,
+	                 rq->now, &res) == -1)
+		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
+		                  0);
+	return sipd_reply(sd, rq, res.status, res.reason, res.hdrs.s,
+	                  res.hdrs.s ? res.hdrs.len : 0, res.status == 200);
+}
+
+int
+reg_remove(struct reg *r, const char *aor, int64_t id, enum reg_why why,
+           time_t now)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct db_binding *cur;
+	int n, mark, rc = 0;
+
+	if (tmp == NULL || (mark = db_txn_savepoint(r->txn)) == -1) {
+		talloc_free(tmp);
+		return -1;
+	}
+	if (db_reg_load(r->dr, tmp, aor, &cur, &n) == -1)
+		goto fail;
+	for (int i = 0; i < n; i++) {
+		if (cur[i].id != id)
+			continue;
+		if (db_reg_delete(r->dr, id) == -1 ||
+		    reg_hold(r, &cur[i],
+		             cur[i].expires_at <= now ? REG_WHY_EXPIRED : why) ==
+		        -1)
+			goto fail;
+		rc = 1;
+	}
+	if (db_txn_release(r->txn, mark) == -1)
+		goto fail;
+	talloc_free(tmp);
+	return rc;
+fail:
+	db_txn_rollback(r->txn, mark);
+	talloc_free(tmp);
 	return -1;
 }
 
@@ -1115,24 +1176,20 @@ reg_swept(void *arg, const struct db_binding *b)
 int
 reg_sweep(struct reg *r, time_t now)
 {
-	int n, m, mark = r->ngone;
+	int n, m, mark;
 
 	r->gone_oom = 0;
-	if (db_reg_savepoint(r->dr) == -1)
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		return -1;
 	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 ||
 	    r->gone_oom)
 		goto rollback;
 	if ((m = db_reg_expire_subscriptions(r->dr, now)) == -1)
 		goto rollback;
-	if (db_reg_release(r->dr) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	reg_released(r);
 	return n + m;
 rollback:
-	db_reg_rollback(r->dr);
-	reg_unhold(r, mark);
-	if (sqlite3_get_autocommit(r->db))
-		reg_txn_end(r, 0);
+	db_txn_rollback(r->txn, mark);
 	return -1;
 }

@@ -30,11 +30,11 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <sqlite3.h>
 #include <talloc.h>
 
 #include "util/conf.h"
 #include "schema/db_reg.h"
+#include "schema/db_txn.h"
 #include "sip/sip.h"
 #include "workers/sipd.h"
 
@@ -58,7 +58,25 @@ struct reg;
  *                         the UA has just done so (a UE that obeyed would
  *                         loop); nor "rejected"/"probation" (administrative).
  */
-enum reg_why { REG_WHY_EXPIRED, REG_WHY_UNREGISTERED, REG_WHY_REPLACED };
+/*   REG_WHY_UNREACHABLE   "deactivated": the phone stopped answering afd's
+ *                         OPTIONS pings (workers/ping.c); if it is alive
+ *                         after all, it should register again.
+ */
+enum reg_why {
+	REG_WHY_EXPIRED,
+	REG_WHY_UNREGISTERED,
+	REG_WHY_REPLACED,
+	REG_WHY_UNREACHABLE,
+	/* not removals: what the change hook (below) also hears */
+	REG_WHY_CREATED,   /* "created": a new binding (or one renewed after
+	                      it expired, or an instance's new contact) */
+	REG_WHY_REFRESHED, /* "refreshed": the same binding, expiry not
+	                      shortened */
+	REG_WHY_SHORTENED  /* "shortened": the same binding, expiring sooner */
+};
+
+/* 1 for the whys that remove a binding. */
+int reg_why_removes(enum reg_why why);
 
 /* The RFC 3680 <contact event="..."> word for why ("expired", ...). */
 const char *reg_why_event(enum reg_why why);
@@ -69,27 +87,46 @@ const char *reg_why_event(enum reg_why why);
 typedef void (*reg_removal_fn)(void *arg, const struct db_binding *b,
                                enum reg_why why);
 
-/* The registrar of one database connection. NULL on failure (logged). */
-struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db);
+/* The registrar working in transaction object txn (schema/db_txn.h: its
+ * connection and its after-commit callbacks). NULL on failure (logged). */
+struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c,
+                    struct db_txn *txn);
 
 /*
  * The removal hook (the reg-event layer): called exactly once for every
  * stored binding that goes away, whatever removed it (the sweeper, a
  * REGISTER's expires=0 or "Contact: *", an RFC 5626 replacement, a
- * REGISTER renewing an expired row), and only once the removal is
- * committed: removals made inside a transaction are held until
- * reg_txn_end(r, 1) (sipd calls it after the batch's COMMIT succeeded) and
- * dropped by reg_txn_end(r, 0) (the commit failed or the transaction was
- * rolled back). A refused REGISTER (4xx/5xx) removes nothing and calls
+ * REGISTER renewing an expired row, a ping service's removal), and only
+ * once the removal is committed: removals made inside a transaction are
+ * after-commit callbacks of the transaction object (schema/db_txn.h),
+ * dropped when the change is rolled back or the commit fails. A refused
+ * REGISTER (4xx/5xx) removes nothing and calls
  * nothing. Outside a transaction (autocommit) the hook runs as soon as the
  * change is committed. The hook runs outside any transaction of this
  * connection; it may use the database. NULL fn: no hook.
  */
 void reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg);
 
-/* The enclosing transaction ended: committed (1: deliver the removals held
- * for the hook) or not (0: drop them). */
-void reg_txn_end(struct reg *r, int committed);
+/*
+ * The change hook (the reg-event layer's after-commit event "the bindings
+ * of this AOR changed"): as the removal hook, but for every change of a
+ * binding, the additions and refreshes too (REG_WHY_CREATED, _REFRESHED,
+ * _SHORTENED, with b as stored now) as well as every removal. Called in
+ * the order the changes were made, after the removal hook's call for the
+ * same removal. NULL fn: no hook.
+ */
+void reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg);
+
+/* Remove binding id of aor for why (a service's decision, e.g. a phone
+ * that stopped answering pings), inside the caller's unit of work; the
+ * removal hook hears of it after the commit. 1 removed, 0 no such binding,
+ * -1 on a database error. */
+int reg_remove(struct reg *r, const char *aor, int64_t id, enum reg_why why,
+               time_t now);
+
+/* The REGISTER service of the method table (workers/method.h). */
+struct sipd_req;
+struct sipd;
 
 /* What reg_register() decided. hdrs holds the extra header lines of the
  * answer (CRLF-terminated), allocated under the mem given. */

@@ -1,47 +1,58 @@
 /*
  * workers/sipd.c: a worker's SIP service, independent of transport (see
- * sipd.h). One struct sipd per worker process: its own database connection,
- * the registrar, the queue of answers of the current batch.
+ * sipd.h): the request pipeline, the transaction layer's owner, the
+ * queue of what must be sent.
  *
- * Policy for what comes in, in this order (RFC 3261 8.2):
- *   1. unparseable: answered with the parser's status and reason when the
- *      request got far enough (sip_parse fills err), else dropped, counted
- *      and logged with a printable sample. An over-long UDP datagram is 513.
- *   2. responses: counted and dropped (debug log); nothing routes them yet.
- *   3. ACK: never answered.
- *   4. semantic checks: Request-URI scheme (416), CSeq method (400).
- *   5. Max-Forwards: 0 -> 483, for every request (ACK excepted, above).
- *   6. unknown method -> 501 with Allow (RFC 3261 8.2.1). A method afd
- *      recognises but does not serve (today: everything but REGISTER and
- *      OPTIONS; INVITE, BYE, SUBSCRIBE, ... come with later issues) -> 405
- *      with an Allow listing only what works today, so a client learns at
- *      once what it can use.
- *   7. Require / Proxy-Require naming an option tag afd does not support ->
- *      420 with Unsupported listing them. Supported: "path" (RFC 3327) and
- *      "outbound" (RFC 5626), for REGISTER only. sec-agree is not supported
- *      (a UE that *requires* it gets 420; Supported: sec-agree is fine).
- *   8. OPTIONS -> 200 with Allow, Accept, Supported; REGISTER -> registrar.
+ * The pipeline, in this order (RFC 3261 8.2, 16.3, 17):
+ *   1. parse: unparseable input is answered with the parser's status and
+ *      reason when the request got far enough (sip_parse fills err), else
+ *      dropped, counted and logged with a printable sample. An over-long
+ *      UDP datagram is 513.
+ *   2. route: a response goes to the worker its top Via branch names
+ *      (z9hG4bK-<slot>-...: SIPD_OUT_FORWARD, IPC SIP_FORWARD), or to this
+ *      worker's client transaction; one of this worker's branches that no
+ *      transaction owns (the worker was restarted) is offered to the
+ *      services that keep their requests in the database (pings), else
+ *      dropped. An ACK goes to the server transaction it acknowledges.
+ *   3. checks: Request-URI scheme (416), CSeq method (400), Max-Forwards 0
+ *      (483); a method afd does not know is 501, one it knows but does not
+ *      serve (or not over this transport) 405, both with Allow printed
+ *      from the method table.
+ *   4. the server transaction: a retransmission is absorbed (the last
+ *      answer sent again), a new request goes on.
+ *   5. Require / Proxy-Require naming an option tag the method's service
+ *      does not support (the table's tags): 420 with Unsupported.
+ *   6. the authentication gate, for the rows marked METHOD_AUTH: empty
+ *      until authentication lands ([auth] mode = none).
+ *   7. the method's service (workers/method.h).
+ * Answers to bad input (1, 3) are stateless: the same request gets the
+ * same bytes, To tag included.
  *
  * Every answer carries a To tag derived from Call-ID and From tag (so a
  * retransmission gets the same tag, RFC 3261 8.2.6.2) and Server. The top
  * Via of an answer gets received= and a filled-in rport (RFC 3581).
  *
- * Group commit: the batch's first REGISTER starts BEGIN IMMEDIATE; each
- * REGISTER runs in its own SAVEPOINT (registrar.c); sipd_batch_end()
- * commits, and if that fails every answer that depended on the transaction
- * is rebuilt as 500 with Retry-After: 1. No answer leaves before its commit.
- * The registrar's removal hook is told of the batch's removed bindings only
- * after the COMMIT succeeded (reg_txn_end); a failed batch tells it nothing.
+ * Group commit: the services work in the batch's transaction object
+ * (schema/db_txn.h); sipd_batch_end() commits it, and the answers that
+ * reported a change (after_commit) leave only then, through their server
+ * transactions; if the commit fails (or SQLite rolled the transaction back
+ * on its own) they become 500 with Retry-After: 1. After-commit callbacks
+ * (the removal hook, the pings' sends) run inside sipd_batch_end().
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
-#include "util/log.h"
 #include "schema/db.h"
+#include "schema/db_txn.h"
+#include "sip/txn.h"
+#include "util/log.h"
+#include "workers/method.h"
+#include "workers/ping.h"
 #include "workers/registrar.h"
 #include "workers/sipd.h"
 
@@ -50,45 +61,65 @@
 #endif
 
 #define SIPD_SERVER "Server: afd/" AFD_VERSION "\r\n"
-/* What works today; later issues add INVITE, BYE, SUBSCRIBE, ... */
-#define SIPD_ALLOW "REGISTER, OPTIONS"
-#define SIPD_SUPPORTED "path, outbound"
-#define SIPD_ACCEPT "application/sdp"
 
 /* The batch pool: a burst of 64 REGISTERs needs about 600 KB. */
 #define SIPD_POOL_SIZE (1024 * 1024)
 
-/* One queued answer's history, to rebuild it when the commit fails. */
-struct sipd_meta {
-	const struct sip_msg *req;
-	struct sip_peer from;
-	int needs_commit;
+/* An answer of a service, waiting for the batch's end. */
+struct sipd_pending {
+	struct sipd_req *rq;
+	int status;
+	char *buf;
+	size_t len;
+	int after_commit; /* reports a change of the batch's transaction */
+	int failed;	  /* that change is lost: send 500 instead */
+};
+
+/* What sipd keeps with a transaction (txn_data; a talloc child of it). */
+struct sipd_tx {
+	struct sip_peer to; /* where it sends */
+	/* client transactions */
+	sipd_done_fn *done;
+	void *arg;
+	int finished; /* done was called */
 };
 
 struct sipd {
 	struct conf conf;
 	char slot[8];
 	sqlite3 *db;
+	struct db_txn *dbt;
 	struct reg *reg;
+	struct ping *ping;
+	struct txn_table *tt;
+	const struct sip_peer *sending_to; /* during txn_client_new */
 	TALLOC_CTX *pool;  /* a talloc pool the batches are carved from */
 	TALLOC_CTX *batch; /* everything of the current batch */
 	struct sipd_out *out;
-	struct sipd_meta *meta;
 	size_t nout, capout;
-	int in_txn;
+	struct sipd_pending *pend;
+	size_t npend, cappend;
 	struct sipd_stats st;
 };
+
+static int sipd_tx_send(void *arg, struct txn *t, const char *buf,
+                        size_t len);
+static void sipd_tx_response(void *arg, struct txn *t,
+                             const struct sip_msg *resp);
+static void sipd_tx_timeout(void *arg, struct txn *t);
+static void sipd_tx_terminated(void *arg, struct txn *t);
 
 static int
 sipd_destroy(struct sipd *sd)
 {
-	/* The registrar's statements belong to the connection: free the
-	 * registrar first, then close. */
-	if (sd->in_txn)
-		db_rollback(sd->db);
-	if (sd->reg != NULL)
-		reg_txn_end(sd->reg, 0);
+	/* Transactions first (their callbacks use the batch and the
+	 * services), then the services' statements, then the connection. */
+	TALLOC_FREE(sd->tt);
+	if (sd->dbt != NULL)
+		db_txn_abort(sd->dbt);
+	TALLOC_FREE(sd->ping);
 	TALLOC_FREE(sd->reg);
+	TALLOC_FREE(sd->dbt);
 	if (sd->db != NULL)
 		db_close(sd->db);
 	sd->db = NULL;
@@ -98,6 +129,13 @@ sipd_destroy(struct sipd *sd)
 struct sipd *
 sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 {
+	static const struct txn_cb cb = {
+	    .send = sipd_tx_send,
+	    .on_response = sipd_tx_response,
+	    .on_timeout = sipd_tx_timeout,
+	    .on_terminated = sipd_tx_terminated,
+	};
+	struct txn_timers tm;
 	struct sipd *sd;
 
 	if ((sd = talloc_zero(ctx, struct sipd)) == NULL) {
@@ -114,7 +152,18 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 		goto fail;
 	if ((sd->db = db_open(c)) == NULL)
 		goto fail;
-	if ((sd->reg = reg_new(sd, &sd->conf, sd->db)) == NULL)
+	if ((sd->dbt = db_txn_new(sd, sd->db)) == NULL)
+		goto fail;
+	if ((sd->reg = reg_new(sd, &sd->conf, sd->dbt)) == NULL)
+		goto fail;
+	if ((sd->ping = ping_new(sd, sd, sd->db)) == NULL)
+		goto fail;
+	/* T1 from the config (a closed lab network may use less, RFC 3261
+	 * 17.1.1.1); T2 and T4 as the RFC gives them, T2 at least T1. */
+	tm.t1 = (uint64_t)(sd->conf.sip_t1 > 0 ? sd->conf.sip_t1 : 500);
+	tm.t2 = tm.t1 > 4000 ? tm.t1 : 4000;
+	tm.t4 = 5000;
+	if ((sd->tt = txn_table_new(sd, &tm, &cb, sd)) == NULL)
 		goto fail;
 	return sd;
 fail:
@@ -140,29 +189,49 @@ sipd_reg(struct sipd *sd)
 	return sd->reg;
 }
 
+const struct conf *
+sipd_conf(const struct sipd *sd)
+{
+	return &sd->conf;
+}
+
+const char *
+sipd_slot(const struct sipd *sd)
+{
+	return sd->slot;
+}
+
+uint64_t
+sipd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 void
 sipd_batch_begin(struct sipd *sd)
 {
-	if (sd->in_txn) {
+	if (sd->dbt != NULL && db_txn_open(sd->dbt)) {
 		/* The previous batch was never ended: its answers were not
 		 * sent, so its changes must not stay either. */
 		log_warnx("sipd: batch begun with a transaction open; "
 		          "rolling it back");
-		db_rollback(sd->db);
-		sd->in_txn = 0;
-		reg_txn_end(sd->reg, 0);
+		db_txn_abort(sd->dbt);
 	}
 	/* Freeing the batch empties the pool: the next batch's allocations
 	 * are bump allocations in the same block (no malloc per message). */
 	TALLOC_FREE(sd->batch);
 	sd->batch = talloc_new(sd->pool ? sd->pool : sd);
 	sd->out = NULL;
-	sd->meta = NULL;
 	sd->nout = sd->capout = 0;
+	sd->pend = NULL;
+	sd->npend = sd->cappend = 0;
 }
 
-static TALLOC_CTX *
-sipd_mem(struct sipd *sd)
+TALLOC_CTX *
+sipd_batch_mem(struct sipd *sd)
 {
 	if (sd->batch == NULL)
 		sipd_batch_begin(sd);
@@ -333,99 +402,379 @@ sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
 		((struct sockaddr_in6 *)&to->addr)->sin6_port = htons(port);
 }
 
-/* Append an answer to the batch's queue. */
-static int
-sipd_queue(struct sipd *sd, const struct sip_msg *req,
-           const struct sip_peer *from, char *buf, size_t len, int needs_commit)
+
+int
+sipd_peer_parse(struct sip_peer *p, const char *s)
 {
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+	long port;
+	char *end;
+
+	memset(p, 0, sizeof(*p));
+	p->tp = SIP_TP_UDP;
+	if (colon == NULL || colon == s)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port > 65535)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hl < 3 || s[hl - 1] != ']')
+			return -1;
+		s++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&p->addr;
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -1;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		p->addrlen = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&p->addr;
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -1;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		p->addrlen = sizeof(*in);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ outputs */
+
+/* Queue len bytes of buf (copied into the batch when copy) to `to`. */
+static int
+sipd_out_add(struct sipd *sd, const char *buf, size_t len,
+             const struct sip_peer *to, int kind, const char *fwd_slot,
+             int copy)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(sd);
+	struct sipd_out *o;
+
 	if (sd->nout == sd->capout) {
 		size_t cap = sd->capout ? sd->capout * 2 : 64;
-		struct sipd_out *o;
-		struct sipd_meta *m;
-		o = talloc_realloc(sd->batch, sd->out, struct sipd_out, cap);
+		o = talloc_realloc(mem, sd->out, struct sipd_out, cap);
 		if (o == NULL)
 			return -1;
 		sd->out = o;
-		m = talloc_realloc(sd->batch, sd->meta, struct sipd_meta, cap);
-		if (m == NULL)
-			return -1;
-		sd->meta = m;
 		sd->capout = cap;
 	}
-	sd->out[sd->nout].buf = buf;
-	sd->out[sd->nout].len = len;
-	sipd_dest(req, from, &sd->out[sd->nout].to);
-	sd->meta[sd->nout].req = req;
-	sd->meta[sd->nout].from = *from;
-	sd->meta[sd->nout].needs_commit = needs_commit;
-	sd->nout++;
-	if (log_level >= LOG_L_TRACE) {
+	if (copy && (buf = talloc_memdup(mem, buf, len)) == NULL)
+		return -1;
+	o = &sd->out[sd->nout++];
+	memset(o, 0, sizeof(*o));
+	o->buf = buf;
+	o->len = len;
+	o->to = *to;
+	o->kind = kind;
+	if (fwd_slot != NULL)
+		snprintf(o->fwd_slot, sizeof(o->fwd_slot), "%s", fwd_slot);
+	if (log_level >= LOG_L_TRACE && kind == SIPD_OUT_SEND) {
 		char a[80];
-		sipd_peer_str(&sd->out[sd->nout - 1].to, a, sizeof(a));
+		sipd_peer_str(to, a, sizeof(a));
 		log_trace("out to %s (%zu bytes):\n%.*s", a, len, (int)len,
 		          buf);
 	}
 	return 0;
 }
 
-/* Build and queue an answer with extra header lines (may be NULL). */
+/* ------------------------------------------------------- transactions */
+
+/* The transaction layer transmits: into the batch's queue. */
 static int
-sipd_answer(struct sipd *sd, const struct sip_msg *req,
-            const struct sip_peer *from, int status, const char *reason,
-            const char *extra, size_t extralen, int needs_commit)
+sipd_tx_send(void *arg, struct txn *t, const char *buf, size_t len)
+{
+	struct sipd *sd = arg;
+	struct sipd_tx *x = txn_data(t);
+	const struct sip_peer *to = x ? &x->to : sd->sending_to;
+
+	if (to == NULL) {
+		log_warnx("BUG: sipd: a transaction sends with no destination");
+		return -1;
+	}
+	/* copied: a transaction that ends now frees its buffer */
+	if (sipd_out_add(sd, buf, len, to, SIPD_OUT_SEND, NULL, 1) == -1) {
+		log_warnx("sipd: out of memory queueing a message");
+		return -1;
+	}
+	return 0;
+}
+
+/* Tell a client transaction's owner how it ended (once). */
+static void
+sipd_tx_finish(struct sipd *sd, struct sipd_tx *x, int status,
+               const struct sip_msg *resp)
+{
+	if (x == NULL || x->finished || x->done == NULL)
+		return;
+	x->finished = 1;
+	x->done(sd, x->arg, status, resp);
+}
+
+static void
+sipd_tx_response(void *arg, struct txn *t, const struct sip_msg *resp)
+{
+	if (resp->status >= 200)
+		sipd_tx_finish(arg, txn_data(t), resp->status, resp);
+}
+
+static void
+sipd_tx_timeout(void *arg, struct txn *t)
+{
+	struct sipd_tx *x = txn_data(t);
+
+	if (txn_kind(t) == TXN_IST || txn_kind(t) == TXN_NIST) {
+		log_debug("sipd: no ACK for the final answer of %s",
+		          txn_branch(t));
+		return;
+	}
+	sipd_tx_finish(arg, x, 408, NULL);
+}
+
+static void
+sipd_tx_terminated(void *arg, struct txn *t)
+{
+	/* x and its arg are children of t: freed with it. A client
+	 * transaction freed with the table (the worker stops) tells its owner
+	 * nothing: what it did is in the database (a ping in flight), for
+	 * the next worker of the slot to take over. */
+}
+
+int
+sipd_request(struct sipd *sd, const struct sip_peer *to, const char *branch,
+             const char *method, const char *buf, size_t len,
+             sipd_done_fn *done, void *arg)
+{
+	struct sipd_tx *x;
+	struct txn *t;
+
+	sd->sending_to = to;
+	t = txn_client_new(sd->tt, branch, method, to->tp != SIP_TP_UDP, buf,
+	                   len, sipd_now_ms());
+	sd->sending_to = NULL;
+	if (t == NULL) {
+		log_warnx("sipd: cannot start a %s transaction (%s)", method,
+		          branch);
+		talloc_free(arg);
+		return -1;
+	}
+	if ((x = talloc_zero(t, struct sipd_tx)) == NULL) {
+		/* it was sent: it will time out unheard */
+		log_warnx("sipd: out of memory");
+		talloc_free(arg);
+		return -1;
+	}
+	x->to = *to;
+	x->done = done;
+	x->arg = arg ? talloc_steal(x, arg) : NULL;
+	txn_set_data(t, x);
+	return 0;
+}
+
+void
+sipd_branch(const struct sipd *sd, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[8];
+	char id[17];
+
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+		uint64_t v = sipd_now_ms() ^ ((uint64_t)random() << 20);
+		memcpy(rnd, &v, sizeof(rnd));
+	}
+	for (int i = 0; i < 8; i++) {
+		id[2 * i] = hex[rnd[i] >> 4];
+		id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	id[16] = '\0';
+	snprintf(out, outsz, "z9hG4bK-%s-%s", sd->slot, id);
+}
+
+int
+sipd_branch_slot(sip_str branch, char slot[8])
+{
+	static const char magic[] = "z9hG4bK-";
+	const char *p, *end = branch.s + branch.len;
+	size_t n;
+
+	if (branch.len <= sizeof(magic) ||
+	    memcmp(branch.s, magic, sizeof(magic) - 1) != 0)
+		return -1;
+	p = branch.s + sizeof(magic) - 1;
+	/* a slot: one letter, one to four digits, then '-' */
+	if (p >= end || *p < 'a' || *p > 'z')
+		return -1;
+	for (n = 1; p + n < end && n < 6 && p[n] >= '0' && p[n] <= '9'; n++)
+		;
+	if (n < 2 || p + n >= end || p[n] != '-')
+		return -1;
+	memcpy(slot, p, n);
+	slot[n] = '\0';
+	return 0;
+}
+
+void
+sipd_timers(struct sipd *sd, uint64_t now_ms)
+{
+	(void)sipd_batch_mem(sd);
+	txn_run_timers(sd->tt, now_ms);
+}
+
+uint64_t
+sipd_next_deadline(const struct sipd *sd)
+{
+	return txn_next_deadline(sd->tt);
+}
+
+/* ------------------------------------------------------------ answers */
+
+/* Append a stateless answer (bad input, before any transaction). */
+static int
+sipd_answer_stateless(struct sipd *sd, const struct sip_msg *req,
+                      const struct sip_peer *from, int status,
+                      const char *reason, const char *extra)
 {
 	struct sip_buf b;
+	struct sip_peer to;
 
-	sip_buf_init(&b, sd->batch, 512 + extralen);
+	sip_buf_init(&b, sipd_batch_mem(sd), 512);
 	sipd_resp_begin(&b, req, from, status, reason);
 	if (extra != NULL)
-		sip_buf_add(&b, extra, extralen);
+		sip_buf_add(&b, extra, strlen(extra));
 	sip_buf_finish(&b, SIP_STR_NULL);
 	if (b.oom) {
 		log_warnx("sipd: out of memory building a %d", status);
 		return -1;
 	}
-	return sipd_queue(sd, req, from, b.s, b.len, needs_commit);
+	sipd_dest(req, from, &to);
+	return sipd_out_add(sd, b.s, b.len, &to, SIPD_OUT_SEND, NULL, 0);
 }
 
-static int
-sipd_answer_simple(struct sipd *sd, const struct sip_msg *req,
-                   const struct sip_peer *from, int status, const char *reason,
-                   const char *extra)
+int
+sipd_reply(struct sipd *sd, struct sipd_req *rq, int status,
+           const char *reason, const char *hdrs, size_t hdrlen,
+           int after_commit)
 {
-	return sipd_answer(sd, req, from, status, reason, extra,
-	                   extra ? strlen(extra) : 0, 0);
-}
+	TALLOC_CTX *mem = sipd_batch_mem(sd);
+	struct sipd_pending *p;
+	struct sip_buf b;
 
-static void sipd_fail_batch(struct sipd *sd);
-
-/* Start the batch's transaction if not yet: 0 or -1. */
-static int
-sipd_txn(struct sipd *sd)
-{
-	if (sd->in_txn)
-		return 0;
-	if (db_begin(sd->db) == -1)
+	sip_buf_init(&b, mem, 512 + hdrlen);
+	sipd_resp_begin(&b, rq->msg, &rq->from, status, reason);
+	if (hdrs != NULL)
+		sip_buf_add(&b, hdrs, hdrlen);
+	sip_buf_finish(&b, SIP_STR_NULL);
+	if (b.oom) {
+		log_warnx("sipd: out of memory building a %d", status);
 		return -1;
-	sd->in_txn = 1;
+	}
+	if (sd->npend == sd->cappend) {
+		size_t cap = sd->cappend ? sd->cappend * 2 : 64;
+		p = talloc_realloc(mem, sd->pend, struct sipd_pending, cap);
+		if (p == NULL)
+			return -1;
+		sd->pend = p;
+		sd->cappend = cap;
+	}
+	p = &sd->pend[sd->npend++];
+	p->rq = rq;
+	p->status = status;
+	p->buf = b.s;
+	p->len = b.len;
+	p->after_commit = after_commit;
+	p->failed = 0;
 	return 0;
 }
 
-/* Option tags afd supports for this method. */
-static int
-sipd_tag_supported(enum sip_method m, sip_str tag)
+/* The changes the answers so far reported are lost: they will say 500. */
+static void
+sipd_fail_pending(struct sipd *sd)
 {
-	if (m != SIP_M_REGISTER)
-		return 0;
-	return sip_str_caseeq_lit(tag, "path") ||
-	       sip_str_caseeq_lit(tag, "outbound");
+	for (size_t i = 0; i < sd->npend; i++) {
+		if (sd->pend[i].after_commit) {
+			sd->pend[i].after_commit = 0;
+			sd->pend[i].failed = 1;
+		}
+	}
 }
+
+struct db_txn *
+sipd_db_txn(struct sipd *sd)
+{
+	if (db_txn_lost(sd->dbt))
+		sipd_fail_pending(sd);
+	if (db_txn_begin(sd->dbt) == -1)
+		return NULL;
+	return sd->dbt;
+}
+
+/* Send a pending answer: through its server transaction, or as it is. */
+static void
+sipd_send_pending(struct sipd *sd, struct sipd_pending *p)
+{
+	struct sipd_req *rq = p->rq;
+
+	if (p->failed) {
+		struct sip_buf b;
+		sip_buf_init(&b, sipd_batch_mem(sd), 512);
+		sipd_resp_begin(&b, rq->msg, &rq->from, 500, NULL);
+		sip_buf_add(&b, "Retry-After: 1\r\n", 16);
+		sip_buf_finish(&b, SIP_STR_NULL);
+		if (b.oom)
+			return; /* keep nothing that claims success */
+		p->buf = b.s;
+		p->len = b.len;
+		p->status = 500;
+	}
+	if (rq->stx != NULL) {
+		txn_server_respond(rq->stx, p->status, p->buf, p->len,
+		                   sipd_now_ms());
+		return;
+	}
+	struct sip_peer to;
+	sipd_dest(rq->msg, &rq->from, &to);
+	sipd_out_add(sd, p->buf, p->len, &to, SIPD_OUT_SEND, NULL, 0);
+}
+
+int
+sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
+{
+	(void)sipd_batch_mem(sd);
+	/* Callbacks of a commit may start new work: commit that too. */
+	for (int round = 0; round < 4 && db_txn_open(sd->dbt); round++) {
+		if (db_txn_lost(sd->dbt))
+			sipd_fail_pending(sd);
+		if (db_txn_commit(sd->dbt) == -1) {
+			log_warnx("sipd: batch commit failed; answering 500");
+			sipd_fail_pending(sd);
+		}
+	}
+	if (db_txn_lost(sd->dbt))
+		sipd_fail_pending(sd);
+	for (size_t i = 0; i < sd->npend; i++)
+		sipd_send_pending(sd, &sd->pend[i]);
+	sd->npend = 0;
+	sd->st.answered += sd->nout;
+	*out = sd->out;
+	return (int)sd->nout;
+}
+
+/* ------------------------------------------------------------ pipeline */
 
 /* 420 check: collects unsupported Require/Proxy-Require tags into b as
  * "Unsupported: a, b\r\n". Returns the number found. Every item of every
  * field is looked at, however many there are. */
 static int
-sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
+sipd_unsupported(const struct method *m, const struct sip_msg *req,
+                 struct sip_buf *b)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_REQUIRE,
 	                                      SIP_HDR_PROXY_REQUIRE};
@@ -443,8 +792,7 @@ sipd_unsupported(const struct sip_msg *req, struct sip_buf *b)
 				it = sip_str_trim(
 				    (sip_str){p, (size_t)(q - p)});
 				p = q + 1;
-				if (it.len == 0 ||
-				    sipd_tag_supported(req->mid, it))
+				if (it.len == 0 || method_tag_supported(m, it))
 					continue;
 				if (found)
 					sip_buf_add(b, ", ", 2);
@@ -477,92 +825,128 @@ sipd_check_request(const struct sip_msg *req, struct sip_err *err)
 	return 0;
 }
 
+/*
+ * The authentication gate, for the methods marked METHOD_AUTH. Returns 0
+ * when the request may go on to its service, 1 when the gate answered it
+ * (a challenge, 403, ...). Empty until authentication lands: with [auth]
+ * mode = none every request passes.
+ */
 static int
-sipd_options(struct sipd *sd, const struct sip_msg *req,
-             const struct sip_peer *from)
+sipd_auth_gate(struct sipd *sd, struct sipd_req *rq)
 {
-	static const char extra[] = "Allow: " SIPD_ALLOW "\r\n"
-	                            "Accept: " SIPD_ACCEPT "\r\n"
-	                            "Supported: " SIPD_SUPPORTED "\r\n";
-
-	return sipd_answer(sd, req, from, 200, NULL, extra, sizeof(extra) - 1,
-	                   0);
+	return 0;
 }
 
+/* Step 2 for a response: to the worker or transaction that owns it. */
 static int
-sipd_register(struct sipd *sd, const struct sip_msg *req,
-              const struct sip_peer *from)
+sipd_route_response(struct sipd *sd, const struct sip_msg *msg,
+                    const char *buf, size_t len, const struct sip_peer *from,
+                    int forwarded)
 {
-	struct reg_result res;
+	char slot[8], a[80];
 
-	sd->st.registers++;
-	if (sipd_txn(sd) == -1)
-		return sipd_answer_simple(sd, req, from, 500, NULL,
-		                          "Retry-After: 1\r\n");
-	memset(&res, 0, sizeof(res));
-	if (reg_register(sd->reg, sd->batch, req, from, time(NULL), &res) ==
-	    -1) {
-		if (sqlite3_get_autocommit(sd->db)) {
-			/* SQLite rolled the whole transaction back (I/O
-			 * error, ...): what the batch wrote so far is lost;
-			 * its answers become 500s now, the next REGISTER
-			 * starts afresh. */
-			sd->in_txn = 0;
-			reg_txn_end(sd->reg, 0);
-			sipd_fail_batch(sd);
+	sd->st.responses++;
+	if (msg->via != NULL && sipd_branch_slot(msg->via->branch, slot) == 0 &&
+	    strcmp(slot, sd->slot) != 0) {
+		if (forwarded) {
+			log_info("sipd: response %d for slot %s forwarded to "
+			         "%s: dropped",
+			         msg->status, slot, sd->slot);
+			return 0;
 		}
-		return sipd_answer_simple(sd, req, from, 500, NULL,
-		                          "Retry-After: 1\r\n");
+		sd->st.forwarded++;
+		log_debug("sipd: response %d for %s handed to %s", msg->status,
+		          msg->via->branch.s ? "a sibling" : "?", slot);
+		return sipd_out_add(sd, buf, len, from, SIPD_OUT_FORWARD, slot,
+		                    1) == -1
+		           ? -1
+		           : 0;
 	}
-	return sipd_answer(sd, req, from, res.status, res.reason, res.hdrs.s,
-	                   res.hdrs.s ? res.hdrs.len : 0, res.status == 200);
+	if (txn_client_recv(sd->tt, msg, sipd_now_ms()))
+		return 0;
+	if (ping_orphan(sd->ping, msg, time(NULL)))
+		return 0;
+	sd->st.unmatched++;
+	log_debug("sipd: response %d from %s matches no transaction: dropped",
+	          msg->status, sipd_peer_str(from, a, sizeof(a)));
+	return 0;
 }
 
+/* Steps 3 to 7 for a request. */
 static int
-sipd_request(struct sipd *sd, const struct sip_msg *req,
-             const struct sip_peer *from)
+sipd_route_request(struct sipd *sd, const struct sip_msg *req,
+                   const struct sip_peer *from)
 {
+	const struct method *m;
+	struct sipd_req *rq;
 	struct sip_err err;
 	struct sip_buf b;
-	int status;
+	struct txn *stx = NULL;
+	enum txn_rx rx;
+	int reliable = from->tp != SIP_TP_UDP, status;
 
 	if (req->mid == SIP_M_ACK) {
-		/* never answered; nothing to absorb yet (no INVITEs) */
-		log_debug("sipd: ACK ignored");
+		/* never answered; the ACK of a non-2xx ends its INVITE
+		 * server transaction, any other has no dialog to go to */
+		rx = txn_server_recv(sd->tt, req, reliable, sipd_now_ms(),
+		                     NULL);
+		if (rx != TXN_RX_ACK)
+			log_debug("sipd: ACK ignored (no dialog)");
 		return 0;
 	}
 	if ((status = sipd_check_request(req, &err)) != 0) {
 		sd->st.bad++;
-		return sipd_answer_simple(sd, req, from, status,
-		                          err.reason[0] ? err.reason : NULL,
-		                          NULL);
+		return sipd_answer_stateless(sd, req, from, status,
+		                             err.reason[0] ? err.reason : NULL,
+		                             NULL);
 	}
 	if (req->max_forwards == 0)
-		return sipd_answer_simple(sd, req, from, 483, NULL, NULL);
-	switch (req->mid) {
-	case SIP_M_OPTIONS:
-	case SIP_M_REGISTER:
-		break;
-	case SIP_M_UNKNOWN:
-		return sipd_answer_simple(sd, req, from, 501, NULL,
-		                          "Allow: " SIPD_ALLOW "\r\n");
-	default:
-		return sipd_answer_simple(sd, req, from, 405, NULL,
-		                          "Allow: " SIPD_ALLOW "\r\n");
+		return sipd_answer_stateless(sd, req, from, 483, NULL, NULL);
+	m = method_find(req->mid);
+	if (m == NULL || !(m->where & (reliable ? METHOD_TCP : METHOD_UDP)))
+		return sipd_answer_stateless(
+		    sd, req, from, req->mid == SIP_M_UNKNOWN ? 501 : 405, NULL,
+		    method_allow_hdr());
+	rx = txn_server_recv(sd->tt, req, reliable, sipd_now_ms(), &stx);
+	if (rx == TXN_RX_RETRANS) {
+		sd->st.absorbed++;
+		return 0;
 	}
-	sip_buf_init(&b, sd->batch, 128);
-	if (sipd_unsupported(req, &b) > 0 && !b.oom)
-		return sipd_answer(sd, req, from, 420, NULL, b.s, b.len, 0);
-	if (req->mid == SIP_M_OPTIONS)
-		return sipd_options(sd, req, from);
-	return sipd_register(sd, req, from);
+	if (rx != TXN_RX_NEW)
+		stx = NULL; /* no usable Via for a transaction: stateless */
+	if (stx != NULL) {
+		struct sipd_tx *x = talloc_zero(stx, struct sipd_tx);
+		if (x == NULL)
+			return -1;
+		sipd_dest(req, from, &x->to);
+		txn_set_data(stx, x);
+	}
+	if ((rq = talloc_zero(sipd_batch_mem(sd), struct sipd_req)) == NULL)
+		return -1;
+	rq->msg = req;
+	rq->from = *from;
+	rq->m = m;
+	rq->stx = stx;
+	rq->now = time(NULL);
+	sip_buf_init(&b, sipd_batch_mem(sd), 128);
+	if (sipd_unsupported(m, req, &b) > 0 && !b.oom)
+		return sipd_reply(sd, rq, 420, NULL, b.s, b.len, 0);
+	if ((m->flags & METHOD_AUTH) && sipd_auth_gate(sd, rq) != 0)
+		return 0;
+	if (req->mid == SIP_M_REGISTER)
+		sd->st.registers++;
+	if (m->serve(sd, rq) == -1)
+		return sipd_reply(sd, rq, 500, NULL, "Retry-After: 1\r\n", 16,
+		                  0);
+	return 0;
 }
 
-int
-sipd_handle(struct sipd *sd, const char *buf, size_t len,
-            const struct sip_peer *from)
+/* Step 1 and the dispatch. */
+static int
+sipd_handle1(struct sipd *sd, const char *buf, size_t len,
+             const struct sip_peer *from, int forwarded)
 {
-	TALLOC_CTX *mem = sipd_mem(sd);
+	TALLOC_CTX *mem = sipd_batch_mem(sd);
 	struct sip_msg *msg = NULL;
 	struct sip_err err;
 	char a[80];
@@ -578,11 +962,11 @@ sipd_handle(struct sipd *sd, const char *buf, size_t len,
 	              &err) == -1) {
 		sd->st.bad++;
 		if (err.status != 0 && msg != NULL && msg->is_request &&
-		    msg->mid != SIP_M_ACK && msg->via != NULL) {
+		    msg->mid != SIP_M_ACK && msg->via != NULL && !forwarded) {
 			log_debug("sipd: bad request from %s: %d %s",
 			          sipd_peer_str(from, a, sizeof(a)), err.status,
 			          err.reason);
-			if (sipd_answer_simple(
+			if (sipd_answer_stateless(
 			        sd, msg, from, err.status,
 			        err.reason[0] ? err.reason : NULL, NULL) == -1)
 				return from->tp == SIP_TP_UDP ? 0 : -1;
@@ -598,73 +982,43 @@ sipd_handle(struct sipd *sd, const char *buf, size_t len,
 		return from->tp == SIP_TP_UDP ? 0 : -1;
 	}
 	if (!msg->is_request) {
-		sd->st.responses++;
-		log_debug("sipd: response %d from %s dropped (nothing to "
-		          "route it to)",
-		          msg->status, sipd_peer_str(from, a, sizeof(a)));
+		if (sipd_route_response(sd, msg, buf, len, from, forwarded) ==
+		    -1)
+			log_warnx("sipd: could not route a response");
 		return 0;
 	}
-	if (sipd_request(sd, msg, from) == -1)
+	if (forwarded) {
+		log_info("sipd: a request forwarded by a sibling: dropped");
+		return 0;
+	}
+	if (sipd_route_request(sd, msg, from) == -1)
 		log_warnx("sipd: could not queue an answer");
 	return 0;
 }
 
-/* Rebuild the answers that needed the failed commit as 500s. */
-static void
-sipd_fail_batch(struct sipd *sd)
+int
+sipd_handle(struct sipd *sd, const char *buf, size_t len,
+            const struct sip_peer *from)
 {
-	for (size_t i = 0; i < sd->nout; i++) {
-		struct sipd_meta *m = &sd->meta[i];
-		struct sip_buf b;
-
-		if (!m->needs_commit)
-			continue;
-		sip_buf_init(&b, sd->batch, 512);
-		sipd_resp_begin(&b, m->req, &m->from, 500, NULL);
-		sip_buf_add(&b, "Retry-After: 1\r\n", 16);
-		sip_buf_finish(&b, SIP_STR_NULL);
-		if (b.oom) {
-			/* keep nothing that claims success */
-			sd->out[i].len = 0;
-			continue;
-		}
-		sd->out[i].buf = b.s;
-		sd->out[i].len = b.len;
-		m->needs_commit = 0;
-	}
+	return sipd_handle1(sd, buf, len, from, 0);
 }
 
 int
-sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
+sipd_handle_forwarded(struct sipd *sd, const char *buf, size_t len,
+                      const struct sip_peer *from)
 {
-	size_t n = 0;
-
-	if (sd->in_txn) {
-		sd->in_txn = 0;
-		if (db_commit(sd->db) == -1) {
-			log_warnx("sipd: batch commit failed; answering 500");
-			db_rollback(sd->db);
-			reg_txn_end(sd->reg, 0);
-			sipd_fail_batch(sd);
-		} else {
-			/* the removal hook hears of what is now durable */
-			reg_txn_end(sd->reg, 1);
-		}
-	}
-	/* drop the answers that could not be built at all */
-	for (size_t i = 0; i < sd->nout; i++) {
-		if (sd->out[i].len == 0)
-			continue;
-		sd->out[n++] = sd->out[i];
-	}
-	sd->nout = n;
-	sd->st.answered += n;
-	*out = sd->out;
-	return (int)n;
+	return sipd_handle1(sd, buf, len, from, 1);
 }
 
 int
 sipd_sweep(struct sipd *sd)
 {
-	return reg_sweep(sd->reg, time(NULL));
+	time_t now = time(NULL);
+	int n;
+
+	(void)sipd_batch_mem(sd);
+	n = reg_sweep(sd->reg, now);
+	if (ping_tick(sd->ping, now) == -1)
+		log_warnx("ping: this round failed");
+	return n;
 }

@@ -1,28 +1,43 @@
 /*
- * workers/sipd.h: the SIP service of a worker, independent of transport.
+ * workers/sipd.h: a worker's SIP service, independent of transport: the
+ * request pipeline, the transactions, and the services of the method
+ * table (workers/method.h).
  *
  * The UDP worker and the TCP workers own their sockets and hand every
- * received message to sipd_handle(); sipd parses it, applies afd's policy
- * for bad input (400/483/501/405/420/513, or drop), answers OPTIONS, runs
- * the registrar, and queues what must be sent. The worker sends the queue.
+ * received message to sipd_handle(); sipd walks it through the pipeline:
+ *
+ *   parse -> checks -> route -> server transaction -> auth gate -> service
+ *
+ *   - parse and checks: afd's policy for bad input (400/416/483/501/405/
+ *     420/513, or drop);
+ *   - route: a response goes to the client transaction that owns it, here,
+ *     or in the worker its top Via branch names (an SIPD_OUT_FORWARD
+ *     output); requests go on;
+ *   - the server transaction (sip/txn.h) absorbs retransmissions and
+ *     replays the last answer;
+ *   - the authentication gate (empty until authentication lands);
+ *   - the method's service, which answers with sipd_reply().
+ *
+ * sipd queues what must be sent (answers, afd's own requests, their
+ * retransmissions, messages for other workers); the worker sends the queue.
  *
  * Group commit: the UDP worker wraps a burst of datagrams in
  * sipd_batch_begin()/sipd_batch_end(); every database change of the burst is
- * one transaction, and no answer of the burst leaves before it is committed
- * (if the commit fails, the answers that needed it become 500s). A TCP worker
- * wraps each message the same way.
+ * one transaction (schema/db_txn.h), and no answer that depends on it leaves
+ * before it is committed (if the commit fails, those answers become 500s).
+ * A TCP worker wraps each message the same way; timers and IPC too.
  */
 #ifndef AFD_SIPD_H
 #define AFD_SIPD_H
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
-#include <sqlite3.h>
 #include <talloc.h>
 
-#include "util/conf.h"
 #include "sip/sip.h"
+#include "util/conf.h"
 
 /* Where a message came from (or where an answer goes). */
 struct sip_peer {
@@ -39,15 +54,36 @@ struct sipd_out {
 	const char *buf;
 	size_t len;
 	struct sip_peer to; /* UDP: the destination; TCP: the connection */
+	/* SIPD_OUT_FORWARD: not for the wire, for the worker in fwd_slot
+	 * (IPC SIP_FORWARD); `to` is then where the message came from. */
+	int kind;
+	char fwd_slot[8];
 };
+#define SIPD_OUT_SEND 0
+#define SIPD_OUT_FORWARD 1
 
 struct sipd_stats {
 	uint64_t received, answered, dropped, bad, registers;
-	uint64_t responses; /* SIP responses received (dropped for now) */
+	uint64_t responses;       /* SIP responses received */
+	uint64_t absorbed;        /* request retransmissions absorbed */
+	uint64_t forwarded;       /* responses handed to another worker */
+	uint64_t unmatched;       /* responses no transaction wanted */
 };
 
 struct sipd;
 struct reg;
+struct db_txn;
+struct txn;
+struct method;
+
+/* A request on its way through the pipeline, as its service sees it. */
+struct sipd_req {
+	const struct sip_msg *msg;
+	struct sip_peer from;
+	const struct method *m;
+	struct txn *stx; /* its server transaction (NULL: none) */
+	time_t now;
+};
 
 /* A worker's SIP service: opens its own database connection (conf's
  * database and durability) and prepares its statements. slot names the
@@ -62,25 +98,101 @@ void sipd_batch_begin(struct sipd *sd);
  * Returns 0, or -1 when the input is such that a stream connection must be
  * closed (never for UDP). */
 int sipd_handle(struct sipd *sd, const char *buf, size_t len,
-		const struct sip_peer *from);
+                const struct sip_peer *from);
+
+/* A message another worker received and handed here (IPC SIP_FORWARD):
+ * a response to one of this worker's client transactions. As
+ * sipd_handle(), but never forwarded again. */
+int sipd_handle_forwarded(struct sipd *sd, const char *buf, size_t len,
+                          const struct sip_peer *from);
 
 /* Commit the batch. Sets *out to the queued messages and returns their
  * count (0..n). The outputs stay valid until the next sipd_batch_begin(). */
 int sipd_batch_end(struct sipd *sd, const struct sipd_out **out);
 
-/* Periodic work (the UDP worker calls it every 500 ms): remove expired
- * bindings and subscriptions. Returns the number of rows removed. */
+/* Run the transaction timers due at now_ms (a monotonic clock in ms, the
+ * same as sipd_now_ms()); inside a batch. */
+void sipd_timers(struct sipd *sd, uint64_t now_ms);
+
+/* The earliest transaction deadline (ms, sipd_now_ms()'s clock), or
+ * UINT64_MAX when none: the worker arms one timer for it. */
+uint64_t sipd_next_deadline(const struct sipd *sd);
+
+/* The monotonic clock of the transaction timers, in ms. */
+uint64_t sipd_now_ms(void);
+
+/* Periodic work (the UDP worker calls it every 500 ms, inside a batch):
+ * remove expired bindings and subscriptions, send the pings that are due.
+ * Returns the number of rows removed. */
 int sipd_sweep(struct sipd *sd);
 
 const struct sipd_stats *sipd_stats(const struct sipd *sd);
 
+/* ---- for the services (workers/method.h) ---- */
+
+/*
+ * Answer rq: status (reason NULL: the standard phrase) with extra header
+ * lines hdrs (CRLF-terminated, may be NULL). after_commit: the answer
+ * reports a change of the batch's transaction; it leaves only after the
+ * commit, and becomes 500 + Retry-After if the commit fails. The answer
+ * goes through rq's server transaction. 0 or -1 (logged).
+ */
+int sipd_reply(struct sipd *sd, struct sipd_req *rq, int status,
+               const char *reason, const char *hdrs, size_t hdrlen,
+               int after_commit);
+
+/* The batch's transaction, begun (BEGIN IMMEDIATE) for a service that
+ * writes. NULL when it cannot begin (the write lock is held elsewhere, or
+ * SQLite failed): the service answers 500 with Retry-After. */
+struct db_txn *sipd_db_txn(struct sipd *sd);
+
+/* The batch's memory: freed at the next sipd_batch_begin(). */
+TALLOC_CTX *sipd_batch_mem(struct sipd *sd);
+
+/* The service's configuration and slot. */
+const struct conf *sipd_conf(const struct sipd *sd);
+const char *sipd_slot(const struct sipd *sd);
+
+/*
+ * afd's own request (a client transaction): buf (len bytes, a complete
+ * request whose top Via branch is `branch`, made by sipd_branch()) sent to
+ * `to` (UDP address, or a TCP flow of some worker's slot), retransmitted
+ * over UDP on Timers A/E. done(arg, status, resp) is called once: with the
+ * final status (resp: the response) or with 408 and resp NULL when no
+ * final answer came (Timer B/F). arg, when not NULL, is a talloc pointer
+ * the transaction takes over and frees after done. 0 or -1 (logged; done
+ * is not called, arg freed).
+ */
+typedef void sipd_done_fn(struct sipd *sd, void *arg, int status,
+                          const struct sip_msg *resp);
+int sipd_request(struct sipd *sd, const struct sip_peer *to,
+                 const char *branch, const char *method, const char *buf,
+                 size_t len, sipd_done_fn *done, void *arg);
+
+/* A new branch naming this worker's slot: "z9hG4bK-u0-<16 hex>" into
+ * out (at least 40 bytes). */
+void sipd_branch(const struct sipd *sd, char *out, size_t outsz);
+
+/* The slot a branch names ("u0", "t3") into slot; 0, or -1 when the
+ * branch is not one of afd's. */
+int sipd_branch_slot(sip_str branch, char slot[8]);
+
+/* Responses that reach this worker for a branch of its own that no
+ * transaction in memory owns (the worker was restarted between the request
+ * and the answer): handlers get a chance to recognise them from the
+ * database. The ping service (workers/ping.c) is one. */
+typedef int sipd_orphan_fn(struct sipd *sd, const struct sip_msg *resp);
+
 /* The registrar of this service (for reg_set_removal_hook()). */
 struct reg *sipd_reg(struct sipd *sd);
 
-/* The service's own database connection (tests, later services). */
-sqlite3 *sipd_db(struct sipd *sd);
+/* The service's own database connection (tests, the checkpoint hook). */
+struct sqlite3 *sipd_db(struct sipd *sd);
 
 /* "ip:port" ("[v6]:port") of a peer into buf; returns buf. */
 const char *sipd_peer_str(const struct sip_peer *p, char *buf, size_t bufsz);
+
+/* "ip:port" into a peer (UDP); 0 or -1. */
+int sipd_peer_parse(struct sip_peer *p, const char *s);
 
 #endif

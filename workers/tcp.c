@@ -151,7 +151,7 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 	for (int i = 0; i < n; i++) {
 		const struct sipd_out *o = &out[i];
 
-		if (o->to.tp == SIP_TP_TCP &&
+		if (o->kind == SIPD_OUT_SEND && o->to.tp == SIP_TP_TCP &&
 		    (o->to.slot[0] == '\0' ||
 		     strcmp(o->to.slot, w->slot) == 0)) {
 			if (c != NULL && !c->closing &&
@@ -177,9 +177,8 @@ tcp_process(struct tcp_conn *c)
 	size_t off = 0;
 
 	while (!c->closing && off < c->len) {
-		const struct sipd_out *out;
 		size_t skip = 0;
-		int pings = 0, rc, n;
+		int pings = 0, rc;
 		ssize_t r;
 
 		r = sip_stream_frame_r(c->buf + off, c->len - off,
@@ -206,9 +205,7 @@ tcp_process(struct tcp_conn *c)
 		}
 		sipd_batch_begin(w->sipd);
 		rc = sipd_handle(w->sipd, c->buf + off, (size_t)r, &c->peer);
-		n = sipd_batch_end(w->sipd, &out);
-		if (n > 0)
-			tcp_deliver(w, out, n);
+		worker_batch_end(w);
 		if (rc == -1 && !c->closing) {
 			char s[80];
 

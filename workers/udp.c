@@ -170,7 +170,8 @@ udp_deliver(struct worker *w, const struct sipd_out *out, int n)
 
 		/* Collect up to UDP_BURST UDP answers, route the others. */
 		for (; i < n && k < UDP_BURST; i++) {
-			if (out[i].to.tp != SIP_TP_UDP) {
+			if (out[i].kind != SIPD_OUT_SEND ||
+			    out[i].to.tp != SIP_TP_UDP) {
 				worker_route(w, &out[i]);
 				continue;
 			}
@@ -209,8 +210,7 @@ udp_read(struct udp_worker *uw)
 	struct worker *w = uw->w;
 
 	for (int turn = 0; turn < UDP_BURSTS_PER_TURN && !w->stopping; turn++) {
-		const struct sipd_out *out;
-		int n, nout;
+		int n;
 
 		for (int i = 0; i < UDP_BURST; i++) {
 			uw->iniov[i].iov_base =
@@ -248,9 +248,7 @@ udp_read(struct udp_worker *uw)
 			sipd_handle(w->sipd, uw->iniov[i].iov_base,
 			            uw->in[i].msg_len, p);
 		}
-		nout = sipd_batch_end(w->sipd, &out);
-		if (nout > 0)
-			udp_deliver(w, out, nout);
+		worker_batch_end(w);
 		if (n < UDP_BURST)
 			return;
 	}
@@ -275,8 +273,11 @@ static void
 udp_on_sweep(uv_timer_t *h)
 {
 	struct udp_worker *uw = h->data;
-	int n = sipd_sweep(uw->w->sipd);
+	int n;
 
+	sipd_batch_begin(uw->w->sipd);
+	n = sipd_sweep(uw->w->sipd);
+	worker_batch_end(uw->w);
 	if (n > 0)
 		log_debug("sweep: %d expired rows removed", n);
 }

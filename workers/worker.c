@@ -51,10 +51,12 @@ int
 worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
                  const struct ipc_wbuf *wb)
 {
-	if (w->ctl_fd < 0)
+	if (w->ctl_fd < 0 || w->ctlq == NULL)
 		return -1;
-	if (ipc_send(w->ctl_fd, NULL, type, w->slot, conn_id, wb, -1) == -1) {
-		log_warn("ipc: send %s to master", ipc_type_name(type));
+	if (ipc_outq_send(w->ctlq, NULL, type, conn_id, wb, -1,
+	                  uv_now(&w->loop)) == -1) {
+		if (errno != ENOBUFS) /* the queue said so already */
+			log_warn("ipc: send %s to master", ipc_type_name(type));
 		return -1;
 	}
 	return 0;
@@ -76,6 +78,69 @@ worker_state(struct worker *w, const char *state, const char *serving,
 	worker_to_master(w, IPC_STATE, conn_id, &wb);
 }
 
+/* A response for another worker's transaction: SIP_FORWARD to its slot,
+ * with where it came from. */
+static void
+worker_forward(struct worker *w, const struct sipd_out *o)
+{
+	struct sockaddr_un sun;
+	struct ipc_wbuf wb;
+
+	if (ipc_slot_addr(&sun, w->conf->run_dir, o->fwd_slot) == -1) {
+		log_warnx("route: no socket for slot %s", o->fwd_slot);
+		return;
+	}
+	ipc_wbuf_init(&wb, w->sendbuf, IPC_MAX_PAYLOAD);
+	ipc_put_u32(&wb, o->to.tp);
+	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
+	                 o->to.addrlen);
+	ipc_put_bytes(&wb, o->buf, o->len);
+	/* Sent, or queued while that slot is full or being replaced (a
+	 * relayed 180 must not be lost); the queue logs what it must drop in
+	 * the end. */
+	if (w->sibq == NULL)
+		log_warnx("ipc: SIP_FORWARD to %s dropped: no sibling socket",
+		          o->fwd_slot);
+	else if (ipc_outq_send(w->sibq, &sun, IPC_SIP_FORWARD, o->to.conn_id,
+	                       &wb, -1, uv_now(&w->loop)) == -1 &&
+	         errno != ENOBUFS) /* the queue said so already */
+		log_warn("ipc: SIP_FORWARD to %s dropped", o->fwd_slot);
+}
+
+static void
+worker_on_txn_timer(uv_timer_t *h)
+{
+	struct worker *w = h->data;
+
+	if (w->sipd == NULL || w->stopping)
+		return;
+	sipd_batch_begin(w->sipd);
+	sipd_timers(w->sipd, sipd_now_ms());
+	worker_batch_end(w);
+}
+
+void
+worker_batch_end(struct worker *w)
+{
+	const struct sipd_out *out;
+	uint64_t next, now;
+	int n;
+
+	n = sipd_batch_end(w->sipd, &out);
+	if (n > 0)
+		w->deliver(w, out, n);
+	if (w->txn_timer == NULL || w->stopping)
+		return;
+	next = sipd_next_deadline(w->sipd);
+	if (next == UINT64_MAX) {
+		uv_timer_stop(w->txn_timer);
+		return;
+	}
+	now = sipd_now_ms();
+	uv_timer_start(w->txn_timer, worker_on_txn_timer,
+	               next > now ? next - now : 0, 0);
+}
+
 void
 worker_route(struct worker *w, const struct sipd_out *o)
 {
@@ -83,6 +148,10 @@ worker_route(struct worker *w, const struct sipd_out *o)
 	struct ipc_wbuf wb;
 	ssize_t n;
 
+	if (o->kind == SIPD_OUT_FORWARD) {
+		worker_forward(w, o);
+		return;
+	}
 	if (o->to.tp == SIP_TP_UDP) {
 		if (w->udp_fd < 0)
 			return;
@@ -104,9 +173,15 @@ worker_route(struct worker *w, const struct sipd_out *o)
 	ipc_put_sockaddr(&wb, (const struct sockaddr *)&o->to.addr,
 	                 o->to.addrlen);
 	ipc_put_bytes(&wb, o->buf, o->len);
-	if (ipc_send(w->sib_fd, &sun, IPC_SIP_SEND, w->slot, o->to.conn_id, &wb,
-	             -1) == -1)
-		log_warn("ipc: SIP_SEND to %s", o->to.slot);
+	/* Sent, or queued while that slot is full or being replaced; the
+	 * queue logs what it must drop in the end. */
+	if (w->sibq == NULL)
+		log_warnx("ipc: SIP_SEND to %s dropped: no sibling socket",
+		          o->to.slot);
+	else if (ipc_outq_send(w->sibq, &sun, IPC_SIP_SEND, o->to.conn_id, &wb,
+	                       -1, uv_now(&w->loop)) == -1 &&
+	         errno != ENOBUFS) /* the queue said so already */
+		log_warn("ipc: SIP_SEND to %s dropped", o->to.slot);
 }
 
 /* Read the common SIP payload of SIP_FORWARD / SIP_SEND. */
@@ -134,19 +209,15 @@ static int
 worker_sip_forward(void *arg, struct ipc_msg *m)
 {
 	struct worker *w = arg;
-	const struct sipd_out *out;
 	struct sip_peer from;
 	const void *buf;
 	size_t len;
-	int n;
 
 	if (worker_get_sip(m, &from, &buf, &len) == -1)
 		return -1;
 	sipd_batch_begin(w->sipd);
-	sipd_handle(w->sipd, buf, len, &from);
-	n = sipd_batch_end(w->sipd, &out);
-	if (n > 0)
-		w->deliver(w, out, n);
+	sipd_handle_forwarded(w->sipd, buf, len, &from);
+	worker_batch_end(w);
 	return 0;
 }
 
@@ -204,6 +275,8 @@ worker_sib_readable(uv_poll_t *h, int status, int events)
 	    w->ki->sib_handlers ? w->ki->sib_handlers : worker_sib_handlers;
 	struct ipc_msg m;
 
+	if ((events & UV_WRITABLE) && w->sibq != NULL)
+		ipc_outq_flush(w->sibq, uv_now(&w->loop));
 	/* A bounded number per turn: the loop has other work. */
 	for (int i = 0; i < 64 && !w->stopping; i++) {
 		int r = ipc_recv(w->sib_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
@@ -219,6 +292,8 @@ worker_ctl_readable(uv_poll_t *h, int status, int events)
 	struct worker *w = h->data;
 	struct ipc_msg m;
 
+	if ((events & UV_WRITABLE) && w->ctlq != NULL)
+		ipc_outq_flush(w->ctlq, uv_now(&w->loop));
 	for (int i = 0; i < 64 && !w->stopping; i++) {
 		int r = ipc_recv(w->ctl_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
 		if (r == 0)
@@ -231,6 +306,64 @@ worker_ctl_readable(uv_poll_t *h, int status, int events)
 		}
 		ipc_dispatch(w->ki->ctl_handlers, w, &m);
 	}
+}
+
+/* The control queue's wait function: poll for writability while the
+ * master's channel is full. (A connected channel needs no timer.) */
+static void
+worker_ctlq_wait(void *arg, int writable, uint64_t at)
+{
+	struct worker *w = arg;
+
+	if (w->ctl_poll != NULL)
+		uv_poll_start(w->ctl_poll,
+		              UV_READABLE | UV_DISCONNECT |
+		                  (writable ? UV_WRITABLE : 0),
+		              worker_ctl_readable);
+}
+
+static void
+worker_sibq_on_timer(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+
+	if (w->sibq != NULL)
+		ipc_outq_flush(w->sibq, uv_now(&w->loop));
+}
+
+/* The sibling queue's wait function: the retry timer (a full or dead
+ * slot: sends to an address get no writability wake-up, ipc.h says why),
+ * and writability should the queue ever ask for it. */
+static void
+worker_sibq_wait(void *arg, int writable, uint64_t at)
+{
+	struct worker *w = arg;
+	uint64_t now = uv_now(&w->loop);
+
+	if (w->sib_poll != NULL)
+		uv_poll_start(w->sib_poll,
+		              UV_READABLE | (writable ? UV_WRITABLE : 0),
+		              worker_sib_readable);
+	if (w->sibq_timer == NULL)
+		return;
+	if (at == 0)
+		uv_timer_stop(w->sibq_timer);
+	else
+		uv_timer_start(w->sibq_timer, worker_sibq_on_timer,
+		               at > now ? at - now : 0, 0);
+}
+
+/* Exiting (the loop has ended, its handles are closed): send what the
+ * sockets take now; drop the rest with one log line per destination. */
+static void
+worker_queues_end(struct worker *w, const char *why)
+{
+	uint64_t now = uv_now(&w->loop);
+
+	if (w->ctlq != NULL && ipc_outq_flush(w->ctlq, now) > 0)
+		ipc_outq_drop(w->ctlq, why);
+	if (w->sibq != NULL && ipc_outq_flush(w->sibq, now) > 0)
+		ipc_outq_drop(w->sibq, why);
 }
 
 static void
@@ -254,8 +387,12 @@ worker_stop(struct worker *w)
 	w->ctl_poll = NULL;
 	uvh_close(w->sib_poll);
 	w->sib_poll = NULL;
+	uvh_close(w->sibq_timer);
+	w->sibq_timer = NULL;
 	uvh_close(w->sigterm);
 	w->sigterm = NULL;
+	uvh_close(w->txn_timer);
+	w->txn_timer = NULL;
 }
 
 /* Bind <run_dir>/<slot>.sock; the address belongs to the slot, so a
@@ -291,11 +428,21 @@ worker_bind_sibling(struct worker *w)
 		return -1;
 	w->sib_poll->data = w;
 	uv_poll_start(w->sib_poll, UV_READABLE, worker_sib_readable);
+	w->sibq_timer = uvh_new(w, uv_timer_t);
+	if (w->sibq_timer == NULL ||
+	    uv_timer_init(&w->loop, w->sibq_timer) != 0)
+		return -1;
+	w->sibq_timer->data = w;
+	w->sibq = ipc_outq_new(w, w->sib_fd, w->slot, NULL, worker_sibq_wait, w);
+	if (w->sibq == NULL)
+		return -1;
 	return 0;
 }
 
 /* The WAL hook's kicker (schema/db.h): ask the checkpointer for a
- * checkpoint. When it is down the send fails and the hook's in-line
+ * checkpoint. Best-effort, not through the send queue: a kick is a hint,
+ * rate-limited by the hook and sent again by the next commit; when the
+ * checkpointer is down or full the send fails and the hook's in-line
  * fallback keeps the WAL bounded. */
 static void
 worker_ckpt_kick(void *arg, int frames)
@@ -367,6 +514,10 @@ worker_start(struct worker *w)
 	w->ctl_poll->data = w;
 	uv_poll_start(w->ctl_poll, UV_READABLE | UV_DISCONNECT,
 	              worker_ctl_readable);
+	w->ctlq =
+	    ipc_outq_new(w, w->ctl_fd, w->slot, "master", worker_ctlq_wait, w);
+	if (w->ctlq == NULL)
+		return -1;
 
 	if ((w->db = db_open(w->conf)) == NULL)
 		return -1;
@@ -376,6 +527,13 @@ worker_start(struct worker *w)
 	    (w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
 		log_warnx("cannot start the SIP service");
 		return -1;
+	}
+	if (w->ki->sip) {
+		w->txn_timer = uvh_new(w, uv_timer_t);
+		if (w->txn_timer == NULL ||
+		    uv_timer_init(&w->loop, w->txn_timer) != 0)
+			return -1;
+		w->txn_timer->data = w;
 	}
 	if (worker_bind_sibling(w) == -1)
 		return -1;
@@ -450,6 +608,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	}
 	talloc_free(w->sipd);
 	w->sipd = NULL;
+	worker_queues_end(w, "worker exiting");
 	/* Anything closed by the frees above finishes here. */
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&w->loop) != 0)

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <sys/un.h>
 
-#include <sqlite3.h>
 #include <talloc.h>
 #include <uv.h>
 
@@ -32,8 +31,14 @@ struct worker {
 	int restarts;
 	int ctl_fd, udp_fd, sib_fd;
 	uv_poll_t *ctl_poll, *sib_poll;
+	/* What the master and the siblings did not take yet (ipc.h's send
+	 * queue): ctl_poll / sib_poll wait for writability and sibq_timer
+	 * retries while something waits. */
+	struct ipc_outq *ctlq, *sibq;
+	uv_timer_t *sibq_timer;
 	uv_signal_t *sigterm;
-	sqlite3 *db; /* for the workers row only; sipd has its own */
+	uv_timer_t *txn_timer; /* the SIP service's earliest deadline */
+	struct sqlite3 *db; /* for the workers row only; sipd has its own */
 	struct sipd *sipd;
 	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
 	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */
@@ -59,13 +64,20 @@ void worker_stop(struct worker *w);
 void worker_state(struct worker *w, const char *state, const char *serving,
                   uint64_t conn_id);
 
-/* A message to the master (payload wb may be NULL). 0 or -1 (logged). */
+/* A message to the master (payload wb may be NULL), sent or queued in
+ * order when the channel is full. 0 or -1 (logged). */
 int worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
                      const struct ipc_wbuf *wb);
 
 /* Send an output that is not for the worker's own transport: UDP through
- * the shared UDP socket, TCP of another slot as SIP_SEND to that slot. */
+ * the shared UDP socket, TCP of another slot as SIP_SEND to that slot, a
+ * response for another worker's transaction as SIP_FORWARD to it (both
+ * queued while that slot is full or being replaced: see ipc_outq). */
 void worker_route(struct worker *w, const struct sipd_out *o);
+
+/* End the SIP service's batch: commit, send what it queued (the kind's
+ * deliver), and arm the transaction timer for the earliest deadline. */
+void worker_batch_end(struct worker *w);
 
 /* "addr:port" of a socket address ("[v6]:port"). */
 void worker_addr_str(char *out, size_t outsz, const struct sockaddr *sa);

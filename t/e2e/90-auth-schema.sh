@@ -1,8 +1,8 @@
 #!/bin/bash
-# Authentication data: a version 1 database (subscribers without op and
-# algorithm, no auth tables) is upgraded in place at start, its subscriber
-# kept with algorithm 'milenage'; a fresh one has auth_vectors, auth_nonces
-# and afd_keys. And build/t/tools/akaue, the test UE that later scenarios
+# Authentication data: a database from before authentication (subscribers
+# without op and algorithm, no auth tables) is upgraded in place at start:
+# its subscriber kept, with algorithm 'milenage'; auth_vectors, auth_nonces
+# and afd_keys made. And build/t/tools/akaue, the test UE that later scenarios
 # answer challenges with, reproduces the published AKAv1-MD5 and Digest
 # responses of ../shared/testdata/digest/digest_vectors.tsv.
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +10,15 @@
 AKAUE=$AFD_TOOLS/akaue
 [ -x "$AKAUE" ] || fail "no $AKAUE"
 
-sqlite3 "$AFD_DB" <<SQL || fail "cannot make the version 1 file"
+# The file of an afd from before authentication: today's schema without
+# what authentication adds, marked version 1 (every later step runs; each
+# adds only what is missing).
+afd_start
+version=$(sql 'PRAGMA user_version')
+afd_stop
+sqlite3 "$AFD_DB" <<SQL || fail "cannot make the old file"
+DROP TABLE auth_vectors; DROP TABLE auth_nonces; DROP TABLE afd_keys;
+DROP TABLE subscribers;
 CREATE TABLE subscribers (impi TEXT PRIMARY KEY, impu TEXT NOT NULL,
 	password TEXT, k TEXT, opc TEXT, amf TEXT DEFAULT '8000',
 	sqn INTEGER NOT NULL DEFAULT 0, extra_impu TEXT);
@@ -20,10 +28,10 @@ INSERT INTO subscribers (impi, impu, k, opc, sqn) VALUES ('sim@$DOMAIN',
 PRAGMA user_version = 1;
 SQL
 afd_start
-assert_eq 2 "$(sql 'PRAGMA user_version')" "user_version after the upgrade"
+assert_eq "$version" "$(sql 'PRAGMA user_version')" "user_version after the upgrade"
 assert_eq "sip:sim@$DOMAIN|64|milenage|" \
 	"$(sql "SELECT impu, sqn, algorithm, op FROM subscribers WHERE impi = 'sim@$DOMAIN'")" \
-	"the version 1 subscriber after the upgrade"
+	"the old subscriber after the upgrade"
 for t in auth_vectors auth_nonces afd_keys; do
 	assert_eq 1 "$(sql "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '$t'")" "table $t"
 done

@@ -21,6 +21,7 @@
 	X(conf)                                                                \
 	X(db)                                                                  \
 	X(proc)                                                                \
+	X(core)                                                                \
 	X(auth)                                                                \
 	X(db_auth)
 

@@ -2,8 +2,12 @@
  * t/unit/test_ipc.c: the IPC codec and its checks, over real sockets: a
  * round trip with a passed descriptor (SOCK_SEQPACKET), a datagram to a
  * slot address (SOCK_DGRAM), truncated and oversized messages, unknown
- * types, leftover bytes, a descriptor where none belongs, and end of file.
+ * types, leftover bytes, a descriptor where none belongs, and end of file;
+ * the send queue (ipc_outq) under a full receiver, to a dead slot that
+ * comes back or does not, at its bound, and with descriptors (none leak).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
+#include <talloc.h>
 
 #include "util/log.h"
 #include "ipc/ipc.h"
@@ -328,6 +333,359 @@ test_dgram_slot(void)
 	CU_ASSERT(ipc_slot_addr(&sun, longdir, "t1") == -1);
 }
 
+
+/* --- the send queue ------------------------------------------------- */
+
+static int wait_calls, wait_w;
+static uint64_t wait_at;
+
+static void
+on_wait(void *arg, int writable, uint64_t at)
+{
+	wait_calls++;
+	wait_w = writable;
+	wait_at = at;
+}
+
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+
+/* The log lines written between cap_start() and cap_end() (util/log
+ * writes to descriptor 2), at level info. */
+static int cap_saved = -1;
+static FILE *cap_file;
+
+static void
+cap_start(void)
+{
+	cap_file = tmpfile();
+	CU_ASSERT_FATAL(cap_file != NULL);
+	cap_saved = dup(2);
+	dup2(fileno(cap_file), 2);
+	log_level = LOG_L_INFO;
+}
+
+static char *
+cap_end(char *out, size_t outsz)
+{
+	size_t n;
+
+	log_level = LOG_L_ERROR;
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	rewind(cap_file);
+	n = fread(out, 1, outsz - 1, cap_file);
+	out[n] = '\0';
+	fclose(cap_file);
+	return out;
+}
+
+/* How many lines of text contain s. */
+static int
+count_lines(const char *text, const char *s)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, s)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Send message i (a u32 payload) through q to to. */
+static int
+q_send(struct ipc_outq *q, const struct sockaddr_un *to, uint32_t i,
+       int fd, uint64_t now)
+{
+	unsigned char buf[8];
+	struct ipc_wbuf w;
+
+	ipc_wbuf_init(&w, buf, sizeof(buf));
+	ipc_put_u32(&w, i);
+	return ipc_outq_send(q, to, fd >= 0 ? IPC_CONN_NEW : IPC_SIP_SEND, i,
+	                     &w, fd, now);
+}
+
+/* Receive every waiting message, checking they are next, next+1, ...;
+ * returns the next expected number. */
+static uint32_t
+q_drain(int sock, uint32_t next, int *fds_seen)
+{
+	struct ipc_msg m;
+	uint32_t v;
+
+	while (ipc_recv(sock, rbuf, sizeof(rbuf), &m) == 1) {
+		CU_ASSERT(ipc_get_u32(&m, &v) == 0 && ipc_get_end(&m) == 0);
+		CU_ASSERT(v == next);
+		CU_ASSERT(m.hdr.conn_id == next);
+		if (m.fd >= 0) {
+			if (fds_seen)
+				(*fds_seen)++;
+			close(m.fd);
+		}
+		next = v + 1;
+	}
+	return next;
+}
+
+/* A connected channel (SOCK_SEQPACKET) filled until EAGAIN: the queue
+ * keeps the rest in order, asks for writability, and a flush after the
+ * receiver read delivers every message once. */
+static void
+test_outq_full_channel(void)
+{
+	int sv[2], sz = 4096;
+	struct ipc_outq *q;
+	uint32_t i, next = 0;
+	int rounds = 0;
+
+	CU_ASSERT_FATAL(pair(sv) == 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	wait_calls = wait_w = 0;
+	q = ipc_outq_new(NULL, sv[0], "t1", "master", on_wait, NULL);
+	CU_ASSERT_FATAL(q != NULL);
+	/* the fast path until the socket is full: nothing queued */
+	for (i = 0; ipc_outq_pending(q) == 0 && i < 100000; i++)
+		CU_ASSERT(q_send(q, NULL, i, -1, 0) == 0);
+	CU_ASSERT_FATAL(ipc_outq_pending(q) == 1);
+	CU_ASSERT(wait_calls == 1 && wait_w == 1 && wait_at == 0);
+	for (uint32_t k = 0; k < 500; k++, i++)
+		CU_ASSERT(q_send(q, NULL, i, -1, 0) == 0);
+	CU_ASSERT(ipc_outq_pending(q) == 501);
+	/* still full: nothing moves, no message lost */
+	CU_ASSERT(ipc_outq_flush(q, 1) == 501);
+	while (ipc_outq_pending(q) > 0 && rounds++ < 10000) {
+		next = q_drain(sv[1], next, NULL);
+		ipc_outq_flush(q, 2);
+	}
+	next = q_drain(sv[1], next, NULL);
+	CU_ASSERT(next == i);
+	CU_ASSERT(wait_w == 0 && wait_at == 0);
+	/* the peer gone: what waited is dropped, the send says EPIPE */
+	close(sv[1]);
+	errno = 0;
+	CU_ASSERT(q_send(q, NULL, i, -1, 3) == -1 && errno == EPIPE);
+	CU_ASSERT(ipc_outq_pending(q) == 0);
+	talloc_free(q);
+	close(sv[0]);
+}
+
+/* A datagram receiver whose queue is full (net.unix.max_dgram_qlen): the
+ * queue retries on its timer (IPC_OUTQ_BUSY_MS), in order. */
+static void
+test_outq_full_dgram(void)
+{
+	char dir[] = "/tmp/afd-outq-XXXXXX";
+	struct sockaddr_un sun;
+	struct ipc_outq *q;
+	int a, b, rounds = 0;
+	uint32_t i, next = 0;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	CU_ASSERT_FATAL(ipc_slot_addr(&sun, dir, "t4") == 0);
+	a = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	b = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(bind(b, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	q = ipc_outq_new(NULL, a, "u0", NULL, on_wait, NULL);
+	for (i = 0; ipc_outq_pending(q) == 0 && i < 100000; i++)
+		CU_ASSERT(q_send(q, &sun, i, -1, 100) == 0);
+	CU_ASSERT_FATAL(ipc_outq_pending(q) == 1);
+	CU_ASSERT(wait_w == 0 && wait_at == 100 + IPC_OUTQ_BUSY_MS);
+	for (uint32_t k = 0; k < 300; k++, i++)
+		CU_ASSERT(q_send(q, &sun, i, -1, 101) == 0);
+	/* a receiver that takes nothing is tried half as often */
+	CU_ASSERT(ipc_outq_flush(q, 102) == 301);
+	CU_ASSERT(wait_at == 102 + 2 * IPC_OUTQ_BUSY_MS);
+	CU_ASSERT(ipc_outq_flush(q, 106) == 301);
+	CU_ASSERT(wait_at == 106 + 4 * IPC_OUTQ_BUSY_MS);
+	while (ipc_outq_pending(q) > 0 && rounds++ < 10000) {
+		next = q_drain(b, next, NULL);
+		ipc_outq_flush(q, 110 + (uint64_t)rounds);
+	}
+	next = q_drain(b, next, NULL);
+	CU_ASSERT(next == i);
+	CU_ASSERT(wait_at == 0);
+	talloc_free(q);
+	close(a);
+	close(b);
+	unlink(sun.sun_path);
+	rmdir(dir);
+}
+
+/* A dead slot (its path not bound, then bound by a replacement within
+ * IPC_OUTQ_DEAD_MS): delivered; a slot that stays dead: dropped, one
+ * count. */
+static void
+test_outq_dead_slot(void)
+{
+	char dir[] = "/tmp/afd-outq-XXXXXX";
+	struct sockaddr_un sun;
+	struct ipc_outq *q;
+	int a, b, c, nul;
+	uint32_t next;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	CU_ASSERT_FATAL(ipc_slot_addr(&sun, dir, "t5") == 0);
+	a = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	q = ipc_outq_new(NULL, a, "u0", NULL, on_wait, NULL);
+	/* the killed worker's socket file is still there: ECONNREFUSED */
+	c = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(bind(c, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	close(c);
+	for (uint32_t i = 0; i < 5; i++)
+		CU_ASSERT(q_send(q, &sun, i, -1, 1000) == 0);
+	CU_ASSERT(ipc_outq_pending(q) == 5);
+	CU_ASSERT(wait_w == 0 && wait_at == 1000 + IPC_OUTQ_RETRY_MS);
+	CU_ASSERT(ipc_outq_flush(q, 1050) == 5);
+	CU_ASSERT(wait_at == 1050 + IPC_OUTQ_RETRY_MS);
+	/* the replacement binds the slot's path */
+	unlink(sun.sun_path);
+	b = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(bind(b, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	CU_ASSERT(ipc_outq_flush(q, 1100) == 0);
+	CU_ASSERT(wait_at == 0);
+	next = q_drain(b, 0, NULL);
+	CU_ASSERT(next == 5);
+	/* it dies for good (no file at all: ENOENT) */
+	close(b);
+	unlink(sun.sun_path);
+	cap_start();
+	for (uint32_t i = 0; i < 3; i++)
+		CU_ASSERT(q_send(q, &sun, i, -1, 2000) == 0);
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CU_ASSERT(q_send(q, &sun, 3, nul, 2000) == 0); /* the queue dups it */
+	close(nul);
+	CU_ASSERT(ipc_outq_flush(q, 2000 + IPC_OUTQ_DEAD_MS - 1) == 4);
+	CU_ASSERT(ipc_outq_flush(q, 2000 + IPC_OUTQ_DEAD_MS) == 0);
+	{
+		char logbuf[4096];
+
+		cap_end(logbuf, sizeof(logbuf));
+		/* one line says it is down, one that its messages went */
+		CU_ASSERT(count_lines(logbuf, "t5 is down") == 1);
+		CU_ASSERT(count_lines(logbuf, "dropped") == 1);
+		CU_ASSERT(strstr(logbuf, "dropped 4 messages to t5 "
+		                         "(CONN_NEW x1, SIP_SEND x3)") != NULL);
+	}
+	CU_ASSERT(wait_at == 0 && wait_w == 0);
+	talloc_free(q);
+	close(a);
+	rmdir(dir);
+}
+
+/* The bound: the queue refuses (-1 ENOBUFS) once a destination holds
+ * IPC_OUTQ_MAX_MSGS, and takes messages again once it drained. */
+static void
+test_outq_bound(void)
+{
+	char dir[] = "/tmp/afd-outq-XXXXXX";
+	struct sockaddr_un sun;
+	struct ipc_outq *q;
+	int a, b;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	CU_ASSERT_FATAL(ipc_slot_addr(&sun, dir, "t6") == 0);
+	a = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	q = ipc_outq_new(NULL, a, "u0", NULL, on_wait, NULL);
+	for (uint32_t i = 0; i < IPC_OUTQ_MAX_MSGS; i++)
+		CU_ASSERT(q_send(q, &sun, i, -1, 0) == 0);
+	CU_ASSERT(ipc_outq_pending(q) == IPC_OUTQ_MAX_MSGS);
+	cap_start();
+	errno = 0;
+	CU_ASSERT(q_send(q, &sun, 99999, -1, 0) == -1 && errno == ENOBUFS);
+	for (int k = 0; k < 10; k++)
+		CU_ASSERT(q_send(q, &sun, 99999, -1, 0) == -1);
+	{
+		char logbuf[4096];
+
+		cap_end(logbuf, sizeof(logbuf));
+		CU_ASSERT(count_lines(logbuf, "the queue to t6 is full") == 1);
+	}
+	CU_ASSERT(ipc_outq_pending(q) == IPC_OUTQ_MAX_MSGS);
+	/* an oversized payload is refused whatever the queue holds */
+	{
+		static unsigned char big[IPC_MAX_PAYLOAD + 1];
+		struct ipc_wbuf w;
+
+		ipc_wbuf_init(&w, big, sizeof(big));
+		w.len = sizeof(big);
+		errno = 0;
+		CU_ASSERT(ipc_outq_send(q, &sun, IPC_SIP_SEND, 0, &w, -1, 0) ==
+		              -1 &&
+		          errno == EMSGSIZE);
+	}
+	/* the slot comes up: everything queued arrives, then new sends go
+	 * through again (the receiver reads as the queue flushes) */
+	b = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(bind(b, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	{
+		uint32_t next = 0;
+		int rounds = 0;
+
+		while (ipc_outq_flush(q, 10) > 0 && rounds++ < 100000)
+			next = q_drain(b, next, NULL);
+		next = q_drain(b, next, NULL);
+		CU_ASSERT(next == IPC_OUTQ_MAX_MSGS);
+	}
+	CU_ASSERT(q_send(q, &sun, 0, -1, 20) == 0);
+	CU_ASSERT(ipc_outq_pending(q) == 0);
+	CU_ASSERT(q_drain(b, 0, NULL) == 1);
+	talloc_free(q);
+	close(a);
+	close(b);
+	unlink(sun.sun_path);
+	rmdir(dir);
+}
+
+/* Descriptors through the queue: each arrives with its message; none is
+ * left open in the sender, whether delivered or dropped. */
+static void
+test_outq_fds(void)
+{
+	int sv[2], pfd[2], sz = 4096, before, seen = 0, rounds = 0;
+	struct ipc_outq *q;
+	uint32_t i, next = 0;
+
+	before = count_fds();
+	CU_ASSERT_FATAL(pair(sv) == 0);
+	CU_ASSERT_FATAL(pipe(pfd) == 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	q = ipc_outq_new(NULL, sv[0], "master", "t1", on_wait, NULL);
+	for (i = 0; ipc_outq_pending(q) < 20 && i < 100000; i++)
+		CU_ASSERT(q_send(q, NULL, i, pfd[1], 0) == 0);
+	CU_ASSERT(count_fds() > before + 2 + 2); /* the queue holds dups */
+	while (ipc_outq_pending(q) > 0 && rounds++ < 10000) {
+		next = q_drain(sv[1], next, &seen);
+		ipc_outq_flush(q, 1);
+	}
+	next = q_drain(sv[1], next, &seen);
+	CU_ASSERT(next == i && seen == (int)i);
+	CU_ASSERT(count_fds() == before + 4);
+	/* queued and then dropped (freed): the dups are closed too */
+	for (i = 0; ipc_outq_pending(q) < 10 && i < 100000; i++)
+		CU_ASSERT(q_send(q, NULL, i, pfd[1], 0) == 0);
+	CU_ASSERT(ipc_outq_drop(q, "test") == 10);
+	talloc_free(q);
+	close(sv[0]);
+	close(sv[1]);
+	close(pfd[0]);
+	close(pfd[1]);
+	CU_ASSERT(count_fds() == before);
+}
+
 static enum log_level saved_level;
 
 static int
@@ -357,7 +715,13 @@ suite_ipc(void)
 	    !CU_add_test(s, "oversize and length mismatch", test_oversize) ||
 	    !CU_add_test(s, "unknown types, dispatch, leftovers",
 	                 test_unknown_and_dispatch) ||
-	    !CU_add_test(s, "datagram to a slot address", test_dgram_slot))
+	    !CU_add_test(s, "datagram to a slot address", test_dgram_slot) ||
+	    !CU_add_test(s, "queue: full channel", test_outq_full_channel) ||
+	    !CU_add_test(s, "queue: full datagram receiver",
+	                 test_outq_full_dgram) ||
+	    !CU_add_test(s, "queue: dead slot", test_outq_dead_slot) ||
+	    !CU_add_test(s, "queue: bound", test_outq_bound) ||
+	    !CU_add_test(s, "queue: descriptors", test_outq_fds))
 		return -1;
 	return 0;
 }

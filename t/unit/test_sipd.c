@@ -31,9 +31,13 @@ sipd_teardown(void)
 	return 0;
 }
 
-#define OPTIONS_MSG(extra)                                                     \
+/* Each request a test means as a new one carries a branch of its own: the
+ * service keeps server transactions (RFC 3261 17.2.3), so the same branch
+ * again is a retransmission, absorbed. */
+#define OPTIONS_MSG(extra) OPTIONS_MSG_B("opt1", extra)
+#define OPTIONS_MSG_B(b, extra)                                                \
 	"OPTIONS sip:afd.test SIP/2.0\r\n"                                     \
-	"Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-opt1\r\n"               \
+	"Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK-" b "\r\n"              \
 	"Max-Forwards: 70\r\n"                                                 \
 	"From: <sip:alice@afd.test>;tag=a1\r\n"                                \
 	"To: <sip:afd.test>\r\n"                                               \
@@ -162,18 +166,20 @@ static void
 test_require_420(void)
 {
 	const char *r = tsd_one(
-	    T, OPTIONS_MSG("Require: foo, sec-agree\r\nProxy-Require: bar\r\n"),
+	    T,
+	    OPTIONS_MSG_B("r420a",
+	                  "Require: foo, sec-agree\r\nProxy-Require: bar\r\n"),
 	    SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 420 ", 12) == 0);
 	CU_ASSERT(strstr(r, "\r\nUnsupported: foo, sec-agree, bar\r\n") !=
 	          NULL);
 	/* path is supported for REGISTER, not for OPTIONS */
-	r = tsd_one(T, OPTIONS_MSG("Require: path\r\n"), SIP_TP_UDP);
+	r = tsd_one(T, OPTIONS_MSG_B("r420b", "Require: path\r\n"), SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 420 ", 12) == 0);
 	/* Supported: sec-agree is no reason to refuse */
-	r = tsd_one(T, OPTIONS_MSG("Supported: sec-agree, path\r\n"),
+	r = tsd_one(T, OPTIONS_MSG_B("r420c", "Supported: sec-agree, path\r\n"),
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
@@ -303,7 +309,8 @@ static void
 test_destination(void)
 {
 	const struct sipd_out *out;
-	const char norport[] = OPTIONS_MSG("");
+	const char norport[] = OPTIONS_MSG_B("dst1", "");
+	const char overtcp[] = OPTIONS_MSG_B("dst2", "");
 	const char rport[] =
 	    "OPTIONS sip:afd.test SIP/2.0\r\n"
 	    "Via: SIP/2.0/UDP 10.0.0.7:5070;rport;branch=z9hG4bK-rp\r\n"
@@ -324,7 +331,7 @@ test_destination(void)
 	sipd_handle(T->sd, norport, strlen(norport), &T->udp_peer);
 	sipd_handle(T->sd, rport, strlen(rport), &T->udp_peer);
 	sipd_handle(T->sd, noport, strlen(noport), &T->udp_peer);
-	sipd_handle(T->sd, norport, strlen(norport), &T->tcp_peer);
+	sipd_handle(T->sd, overtcp, strlen(overtcp), &T->tcp_peer);
 	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 4);
 	/* no rport: source IP, Via port */
 	CU_ASSERT_EQUAL(port_of(&out[0].to), 5070);
@@ -342,9 +349,10 @@ test_destination(void)
 	CU_ASSERT_EQUAL(port_of(&out[3].to), port_of(&T->tcp_peer));
 }
 
-#define REG_MSG(n, cid, cseq)                                                  \
+#define REG_MSG(n, cid, cseq) REG_MSG_B(n, "gc" n, cid, cseq)
+#define REG_MSG_B(n, b, cid, cseq)                                             \
 	"REGISTER sip:afd.test SIP/2.0\r\n"                                    \
-	"Via: SIP/2.0/UDP 10.0.0.7:5070;rport;branch=z9hG4bK-gc" n "\r\n"      \
+	"Via: SIP/2.0/UDP 10.0.0.7:5070;rport;branch=z9hG4bK-" b "\r\n"        \
 	"Max-Forwards: 70\r\n"                                                 \
 	"From: <sip:gc" n "@afd.test>;tag=g" n "\r\n"                          \
 	"To: <sip:gc" n "@afd.test>\r\n"                                       \
@@ -394,7 +402,9 @@ test_group_commit_failure(void)
 {
 	const struct sipd_out *out;
 	const char r3[] = REG_MSG("3", "gc3@x", "1");
-	const char opt[] = OPTIONS_MSG("");
+	/* the client's next attempt: a new transaction, a higher CSeq */
+	const char r3b[] = REG_MSG_B("3", "gc3b", "gc3@x", "2");
+	const char opt[] = OPTIONS_MSG_B("gcf", "");
 
 	sqlite3_commit_hook(sipd_db(T->sd), refuse_commit, NULL);
 	sipd_batch_begin(T->sd);
@@ -411,7 +421,7 @@ test_group_commit_failure(void)
 	CU_ASSERT(strncmp(out[1].buf, "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT_EQUAL(count_rows("sip:gc3@afd.test"), 0);
 	/* and the service goes on */
-	const char *r = tsd_one(T, r3, SIP_TP_UDP);
+	const char *r = tsd_one(T, r3b, SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT_EQUAL(count_rows("sip:gc3@afd.test"), 1);
@@ -453,21 +463,38 @@ static void
 test_memory_returns(void)
 {
 	const struct sipd_out *out;
-	const char r7[] = REG_MSG("7", "gc7@x", "1");
-	const char opt[] = OPTIONS_MSG("");
-	size_t n0, n1;
+	char r7[1024], opt[1024];
+	size_t n0 = 0, n1;
 
-	sipd_batch_begin(T->sd);
-	sipd_batch_end(T->sd, &out);
-	sipd_batch_begin(T->sd);
-	n0 = talloc_total_blocks(T->sd);
-	for (int i = 0; i < 50; i++) {
-		sipd_handle(T->sd, r7, strlen(r7), &T->udp_peer);
-		sipd_handle(T->sd, opt, strlen(opt), &T->udp_peer);
-		sipd_handle(T->sd, "junk", 4, &T->udp_peer);
+	/* Two rounds of the same work; the first grows what is kept for
+	 * the service's life (the transaction table's buckets, the arrays
+	 * of the transaction object), the second must return to it. */
+	for (int round = 0; round < 2; round++) {
+		sipd_batch_begin(T->sd);
+		sipd_batch_end(T->sd, &out);
+		sipd_batch_begin(T->sd);
+		if (round == 1)
+			n0 = talloc_total_blocks(T->sd);
+		for (int i = 0; i < 50; i++) {
+			/* new requests each time: a REGISTER refresh, an
+			 * OPTIONS, and junk */
+			snprintf(r7, sizeof(r7),
+			         REG_MSG_B("7", "gc7-%d-%d", "gc7@x", "%d"),
+			         round, i, round * 50 + i + 1);
+			snprintf(opt, sizeof(opt),
+			         OPTIONS_MSG_B("mem%d-%d", ""), round, i);
+			sipd_handle(T->sd, r7, strlen(r7), &T->udp_peer);
+			sipd_handle(T->sd, opt, strlen(opt), &T->udp_peer);
+			sipd_handle(T->sd, "junk", 4, &T->udp_peer);
+		}
+		CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 100);
+		if (round == 1)
+			CU_ASSERT(talloc_total_blocks(T->sd) > n0);
+		/* the server transactions end with Timer J (32 s) */
+		sipd_batch_begin(T->sd);
+		sipd_timers(T->sd, sipd_now_ms() + 64 * 500 + 1);
+		sipd_batch_end(T->sd, &out);
 	}
-	CU_ASSERT_EQUAL(sipd_batch_end(T->sd, &out), 100);
-	CU_ASSERT(talloc_total_blocks(T->sd) > n0);
 	sipd_batch_begin(T->sd);
 	n1 = talloc_total_blocks(T->sd);
 	CU_ASSERT_EQUAL(n0, n1);

@@ -1,0 +1,250 @@
+/*
+ * t/tools/sipua.c: a scripted phone for the end-to-end tests. It
+ * registers with afd (over UDP from its own port, or over one TCP
+ * connection), then answers the requests afd sends it for a while,
+ * printing one line per event on stdout (line-buffered), for the scenario
+ * to read:
+ *
+ *   READY <transport> <local port>
+ *   RESP <status> <CSeq method>          a response to its own request
+ *   REQ <method> <top Via branch> <ms>   a request from afd (ms since start)
+ *
+ * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
+ *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
+ *   -t        TCP (one connection for everything) instead of UDP
+ *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
+ *   -e N      the REGISTER's Expires (default 600); -e 0: do not register
+ *   -s N      answer afd's requests with status N (default 200)
+ *   -n        never answer (a phone that died, or lost its network)
+ *   -N COUNT  exit after COUNT requests from afd
+ *   -T S      exit after S seconds (default 20)
+ *   -D MS     answer each request MS milliseconds after it came (the
+ *             phone blocks meanwhile: a slow phone)
+ * Exits 0 when it ran its time (or COUNT), 1 when the REGISTER failed,
+ * 2 on a usage or socket error. 127.0.0.1 only.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <talloc.h>
+
+#include "sip/sip.h"
+
+#define UA_BUF 65536
+
+static int ua_fd = -1, ua_tcp;
+static struct sockaddr_in ua_afd;
+static char ua_in[UA_BUF];
+static size_t ua_inlen;
+
+static long long
+ua_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+ua_send(const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (ua_tcp) {
+		while (len > 0) {
+			if ((n = write(ua_fd, buf, len)) <= 0)
+				return -1;
+			buf += n;
+			len -= (size_t)n;
+		}
+		return 0;
+	}
+	n = sendto(ua_fd, buf, len, 0, (struct sockaddr *)&ua_afd,
+	           sizeof(ua_afd));
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* The next message: 1 with *msg (under ctx), 0 when none came within
+ * wait_ms, -1 when the connection closed. */
+static int
+ua_recv(TALLOC_CTX *ctx, int wait_ms, struct sip_msg **msg)
+{
+	struct pollfd pfd = {.fd = ua_fd, .events = POLLIN};
+	struct sip_err err;
+	ssize_t n, r;
+	size_t skip;
+	int pings;
+
+	for (;;) {
+		if (ua_tcp && ua_inlen > 0) {
+			r = sip_stream_frame(ua_in, ua_inlen, UA_BUF, &skip,
+			                     &pings);
+			if (r < 0)
+				return -1;
+			if (r > 0) {
+				char *m = talloc_memdup(ctx, ua_in + skip,
+				                        (size_t)r);
+				memmove(ua_in, ua_in + skip + (size_t)r,
+				        ua_inlen - skip - (size_t)r);
+				ua_inlen -= skip + (size_t)r;
+				if (m != NULL &&
+				    sip_parse(ctx, m, (size_t)r, SIP_TP_TCP,
+				              UA_BUF, msg, &err) == 0)
+					return 1;
+				continue;
+			}
+			if (skip > 0) {
+				memmove(ua_in, ua_in + skip, ua_inlen - skip);
+				ua_inlen -= skip;
+			}
+		}
+		if (poll(&pfd, 1, wait_ms) <= 0)
+			return 0;
+		if (ua_tcp) {
+			n = read(ua_fd, ua_in + ua_inlen, UA_BUF - ua_inlen);
+			if (n <= 0)
+				return -1;
+			ua_inlen += (size_t)n;
+			continue;
+		}
+		char *d = talloc_size(ctx, UA_BUF);
+		if (d == NULL ||
+		    (n = recv(ua_fd, d, UA_BUF, 0)) <= 0)
+			continue;
+		if (sip_parse(ctx, d, (size_t)n, SIP_TP_UDP, UA_BUF, msg,
+		              &err) == 0)
+			return 1;
+	}
+}
+
+static void
+ua_answer(TALLOC_CTX *ctx, const struct sip_msg *req, int status)
+{
+	size_t len;
+	char *r = sip_resp_simple(ctx, req, status, NULL,
+	                          (sip_str){"ua1", 3}, NULL, &len);
+
+	if (r != NULL)
+		ua_send(r, len);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *user = "alice", *domain = "ims.mnc001.mcc001.3gppnetwork.org";
+	int port = 0, expires = 600, status = 200, silent = 0, count = -1;
+	int secs = 20, c, seen = 0, delay = 0;
+	struct sockaddr_in me;
+	socklen_t melen = sizeof(me);
+	long long t0 = ua_ms(), end;
+	char reg[2048];
+	TALLOC_CTX *ctx;
+
+	while ((c = getopt(argc, argv, "p:tu:d:e:s:nN:T:D:")) != -1) {
+		switch (c) {
+		case 'p': port = atoi(optarg); break;
+		case 't': ua_tcp = 1; break;
+		case 'u': user = optarg; break;
+		case 'd': domain = optarg; break;
+		case 'e': expires = atoi(optarg); break;
+		case 's': status = atoi(optarg); break;
+		case 'n': silent = 1; break;
+		case 'N': count = atoi(optarg); break;
+		case 'T': secs = atoi(optarg); break;
+		case 'D': delay = atoi(optarg); break;
+		default: goto usage;
+		}
+	}
+	if (port <= 0)
+		goto usage;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&ua_afd, 0, sizeof(ua_afd));
+	ua_afd.sin_family = AF_INET;
+	ua_afd.sin_port = htons((uint16_t)port);
+	ua_afd.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&me, 0, sizeof(me));
+	me.sin_family = AF_INET;
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ua_fd = socket(AF_INET, ua_tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (ua_fd == -1 || bind(ua_fd, (struct sockaddr *)&me, sizeof(me)) ||
+	    (ua_tcp && connect(ua_fd, (struct sockaddr *)&ua_afd,
+	                       sizeof(ua_afd)) == -1) ||
+	    getsockname(ua_fd, (struct sockaddr *)&me, &melen) == -1) {
+		perror("sipua: socket");
+		return 2;
+	}
+	printf("READY %s %u\n", ua_tcp ? "tcp" : "udp", ntohs(me.sin_port));
+	ctx = talloc_new(NULL);
+	if (expires > 0) {
+		const char *tp = ua_tcp ? "TCP" : "UDP";
+		int n = snprintf(
+		    reg, sizeof(reg),
+		    "REGISTER sip:%s SIP/2.0\r\n"
+		    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:%s@%s>;tag=ua%lld\r\n"
+		    "To: <sip:%s@%s>\r\n"
+		    "Call-ID: ua-%lld@127.0.0.1\r\n"
+		    "CSeq: 1 REGISTER\r\n"
+		    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
+		    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
+		    domain, tp, ntohs(me.sin_port), t0, user, domain, t0,
+		    user, domain, t0, user, ntohs(me.sin_port),
+		    ua_tcp ? "tcp" : "udp", expires);
+		struct sip_msg *m;
+		if (ua_send(reg, (size_t)n) == -1 ||
+		    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
+			printf("RESP none REGISTER\n");
+			return 1;
+		}
+		printf("RESP %d %.*s\n", m->status, (int)m->cseq.method.len,
+		       m->cseq.method.s);
+		if (m->status != 200)
+			return 1;
+	}
+	end = t0 + (long long)secs * 1000;
+	while (ua_ms() < end && (count < 0 || seen < count)) {
+		struct sip_msg *m;
+		int r;
+
+		talloc_free_children(ctx);
+		r = ua_recv(ctx, (int)(end - ua_ms()), &m);
+		if (r == -1) {
+			printf("CLOSED\n");
+			break;
+		}
+		if (r == 0)
+			continue;
+		if (!m->is_request) {
+			printf("RESP %d %.*s\n", m->status,
+			       (int)m->cseq.method.len, m->cseq.method.s);
+			continue;
+		}
+		seen++;
+		printf("REQ %.*s %.*s %lld\n", (int)m->method.len, m->method.s,
+		       m->via ? (int)m->via->branch.len : 0,
+		       m->via ? m->via->branch.s : "", ua_ms() - t0);
+		if (silent || m->mid == SIP_M_ACK)
+			continue;
+		if (delay > 0)
+			usleep((useconds_t)delay * 1000);
+		ua_answer(ctx, m, status);
+	}
+	talloc_free(ctx);
+	close(ua_fd);
+	return 0;
+usage:
+	fprintf(stderr, "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
+	                "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
+	                "[-D MS]\n");
+	return 2;
+}
