@@ -20,8 +20,12 @@
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)                                                                  \
+	X(db_sub)                                                              \
 	X(proc)                                                                \
 	X(core)                                                                \
+	X(txn)                                                                 \
+	X(reginfo)                                                             \
+	X(regevent)                                                            \
 	X(auth)                                                                \
 	X(db_auth)
 
@@ -33,8 +37,7 @@ static const struct {
 	int (*add)(void);
 } suites[] = {
 #define ROW(name) {#name, suite_##name},
-    SUITES(ROW)
-};
+    SUITES(ROW)};
 
 int
 main(int argc, char **argv)
@@ -46,7 +49,7 @@ main(int argc, char **argv)
 			continue;
 		if (suites[i].add() != 0) {
 			fprintf(stderr, "suite %s: setup failed\n",
-				suites[i].name);
+			        suites[i].name);
 			return 2;
 		}
 	}
