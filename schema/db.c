@@ -751,12 +751,28 @@ db_step_4(sqlite3 *db)
 	return 0;
 }
 
+/*
+ * Step to version 5 (authentication): subscribers gains op and algorithm
+ * (a file that step 1 rebuilt has them already); the new tables
+ * (auth_vectors, auth_nonces, afd_keys) and indexes come from the schema.
+ */
+static int
+db_step_5(sqlite3 *db)
+{
+	if (db_add_column(db, "subscribers", "op", "TEXT") == -1 ||
+	    db_add_column(db, "subscribers", "algorithm",
+	                  "TEXT NOT NULL DEFAULT 'milenage'") == -1)
+		return -1;
+	return 0;
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
     db_step_2,
     db_step_3,
     db_step_4,
+    db_step_5,
 };
 
 int

@@ -25,7 +25,9 @@
 	X(core)                                                                \
 	X(txn)                                                                 \
 	X(reginfo)                                                             \
-	X(regevent)
+	X(regevent)                                                            \
+	X(auth)                                                                \
+	X(db_auth)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
