@@ -766,6 +766,20 @@ db_step_5(sqlite3 *db)
 	return 0;
 }
 
+/* Step to version 6 (the authentication gate): registrations records
+ * which private identity authenticated each binding, integrity-protected
+ * and Security-Client (sec-agree without IPsec). */
+static int
+db_step_6(sqlite3 *db)
+{
+	if (db_add_column(db, "registrations", "impi", "TEXT") == -1 ||
+	    db_add_column(db, "registrations", "integrity", "TEXT") == -1 ||
+	    db_add_column(db, "registrations", "security_client", "TEXT") ==
+	        -1)
+		return -1;
+	return 0;
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
@@ -773,6 +787,7 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_3,
     db_step_4,
     db_step_5,
+    db_step_6,
 };
 
 int

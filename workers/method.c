@@ -9,7 +9,9 @@
 
 #include "workers/method.h"
 
-static const char *const reg_tags[] = {"path", "outbound", NULL};
+/* sec-agree (RFC 3329): accepted without IPsec (workers/auth.h) */
+static const char *const reg_tags[] = {"path", "outbound", "sec-agree",
+                                       NULL};
 
 static const struct method methods[] = {
     {SIP_M_REGISTER, reg_serve, METHOD_ANY, METHOD_AUTH | METHOD_WRITES,

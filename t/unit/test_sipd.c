@@ -53,7 +53,7 @@ test_options(void)
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nAccept: application/sdp\r\n") != NULL);
-	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound, sec-agree\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nServer: afd/") != NULL);
 	CU_ASSERT(strstr(r, "\r\nTo: <sip:afd.test>;tag=") != NULL);
 	CU_ASSERT(strstr(r, "\r\nCall-ID: opt-1@10.0.0.7\r\n") != NULL);
