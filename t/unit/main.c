@@ -27,6 +27,7 @@
 	X(reginfo)                                                             \
 	X(regevent)                                                            \
 	X(auth)                                                                \
+	X(authgate)                                                            \
 	X(db_auth)
 
 #define DECLARE(name) int suite_##name(void);
