@@ -336,12 +336,16 @@ auth_challenge(struct auth_ctx *x, const struct digest_cred *c, int stale,
 	if (rc == -2)
 		return auth_refuse(x, 403, NULL, err);
 	kind = auth_kind(x, rc == 1 ? &sub : NULL, c);
-	if (rc == 1 && kind == AUTH_AKA && !sub.has_k)
-		return auth_refuse(x, 403, NULL,
-		                   "the subscriber has no k for AKA");
-	if (rc == 1 && kind == AUTH_DIGEST && sub.password == NULL)
-		return auth_refuse(x, 403, NULL,
-		                   "the subscriber has no password for Digest");
+	if (rc == 1 && ((kind == AUTH_AKA && !sub.has_k) ||
+	                (kind == AUTH_DIGEST && sub.password == NULL))) {
+		/* challenged like a stranger (its answer gets 403), so that
+		 * the answer does not tell who is provisioned */
+		log_info("auth: %s has no %s for [auth] mode %s: its "
+		         "answer will be refused",
+		         sub.impi, kind == AUTH_AKA ? "k" : "password",
+		         kind == AUTH_AKA ? "aka" : "digest");
+		rc = 0;
+	}
 	memset(&ch, 0, sizeof(ch));
 	if (kind == AUTH_AKA) {
 		v2 = c != NULL && c->alg == DIGEST_ALG_AKAV2_MD5;
