@@ -34,7 +34,9 @@
  *
  * -A digest|aka: full authenticated registrations (afd with [auth] mode
  * digest / aka / auto, subscribers provisioned as bench.sh does: impi
- * IMSI@domain, password "bench-pw" or K/OPc of TS 35.208 test set 1).
+ * IMSI@domain, password "bench-pw" or K/OPc of TS 35.208 test set 1;
+ * the Digest username is the IMSI alone, as a softphone sends its user
+ * part and as Kamailio's auth_db looks it up, AKA's the IMPI).
  * Each request is then REGISTER (CSeq 1), 401, REGISTER with the answer
  * (CSeq 2, branch "<k>.2"), 200; the response is computed here (Digest
  * MD5, or RES from the SIM maths of sip/aka.h for AKAv1-MD5) when the 401
@@ -303,11 +305,13 @@ rl_build(char *buf, size_t size, uint64_t k)
 	authz[0] = '\0';
 	if (second)
 		snprintf(authz, sizeof(authz),
-		    "Authorization: Digest username=\"%015llu@%s\", "
+		    "Authorization: Digest username=\"%015llu%s%s\", "
 		    "realm=\"%s\", nonce=\"%s\", uri=\"sip:%s\", "
 		    "response=\"%s\", algorithm=%s, qop=auth, nc=00000001, "
 		    "cnonce=\"rl%s\"%s\r\n",
-		    imsi, opts.domain, opts.domain, r->nonce, opts.domain,
+		    imsi, opts.auth == 2 ? "@" : "",
+		    opts.auth == 2 ? opts.domain : "", opts.domain, r->nonce,
+		    opts.domain,
 		    r->resp, opts.auth == 2 ? "AKAv1-MD5" : "MD5", runid,
 		    opts.auth == 2 ? ", integrity-protected=\"no\"" : "");
 	else if (opts.auth == 2)
@@ -554,8 +558,10 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 	memcpy(r->nonce, n, (size_t)(e - n));
 	r->nonce[e - n] = '\0';
 	nonce = (sip_str){ r->nonce, (size_t)(e - n) };
-	snprintf(user, sizeof(user), "%015llu@%s",
-	    1010000000000ull + (unsigned long long)aor, opts.domain);
+	/* Digest: the user part, as softphones send it; AKA: the IMPI */
+	snprintf(user, sizeof(user), "%015llu%s%s",
+	    1010000000000ull + (unsigned long long)aor,
+	    opts.auth == 2 ? "@" : "", opts.auth == 2 ? opts.domain : "");
 	un = (sip_str){ user, strlen(user) };
 	snprintf(ubuf, sizeof(ubuf), "sip:%s", opts.domain);
 	uri = (sip_str){ ubuf, strlen(ubuf) };
