@@ -735,6 +735,52 @@ auth_peer_ip(const struct sip_peer *p, char *buf, size_t bufsz)
 	snprintf(buf, bufsz, "%s", a);
 }
 
+/*
+ * The gate for a request other than REGISTER (a row marked METHOD_AUTH
+ * by a later service): no challenge (a P-CSCF does not challenge a
+ * registered UE's SUBSCRIBE or INVITE), the source check instead, for the
+ * identity the request claims (P-Preferred-Identity, else From): 0 when a
+ * binding of it (or of its implicit set) was registered from this source
+ * (rq->auth.impu set), else 1 with 403 (500 on a database error). Not
+ * counted as authentication failures.
+ */
+static int
+auth_gate_later(struct auth_ctx *x)
+{
+	const struct sip_msg *m = x->rq->msg;
+	struct sip_addr *ppi = NULL;
+	const char *id = NULL, *reason;
+	struct sip_uri u;
+	int rc, st;
+
+	for (const struct sip_hdr *h = m->hdrs; h != NULL; h = h->next)
+		if (h->id == SIP_HDR_OTHER &&
+		    sip_str_caseeq_lit(h->name, "P-Preferred-Identity") &&
+		    sip_parse_addr_list(x->mem, h->value, &ppi) == 0 &&
+		    ppi != NULL) {
+			id = sip_str_dup(x->mem, ppi->uri.raw);
+			break;
+		}
+	if (id == NULL && m->from != NULL)
+		id = sip_str_dup(x->mem, m->from->uri.raw);
+	if (id == NULL)
+		return auth_500(x);
+	rc = auth_source_bound(x->sd, id, &x->rq->from, x->now);
+	if (rc == -1)
+		return auth_500(x);
+	if (rc == 0) {
+		log_info("auth: %.*s from %s for %s: no binding of that "
+		         "identity from this source: 403",
+		         (int)m->method.len, m->method.s, x->ip, id);
+		sipd_reply(x->sd, x->rq, 403, "Not Registered From Here", NULL,
+		           0, 0);
+		return 1;
+	}
+	if (sip_parse_uri(x->mem, (sip_str){id, strlen(id)}, &u) == 0)
+		x->rq->auth.impu = reg_aor(x->mem, &u, x->a->c, &st, &reason);
+	return 0;
+}
+
 int
 auth_gate(struct auth *a, struct sipd *sd, struct sipd_req *rq)
 {
@@ -759,6 +805,8 @@ auth_gate(struct auth *a, struct sipd *sd, struct sipd_req *rq)
 		auth_secagree_log(a, m, x.aor ? x.aor : "?", x.ip);
 		return 0;
 	}
+	if (m->mid != SIP_M_REGISTER)
+		return auth_gate_later(&x);
 	if ((wait = auth_blocked(a, x.ip, x.now)) > 0) {
 		char hdr[48];
 		int n =

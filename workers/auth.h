@@ -31,6 +31,11 @@
  *     Retry-After: AUTH_BLOCK_SECONDS for that long; one log line per
  *     episode. The count lives in the worker's memory (the UDP worker
  *     sees all UDP; a TCP worker its connections).
+ *   - a request other than REGISTER behind the gate (a later service's
+ *     row marked METHOD_AUTH) is not challenged: it passes when the
+ *     identity it claims (P-Preferred-Identity, else From) has a binding
+ *     registered from its source (auth_source_bound), else 403 "Not
+ *     Registered From Here";
  *   - sec-agree (RFC 3329): accepted in Require/Proxy-Require (the method
  *     table lists it), the Security-Client stored with the binding, and
  *     one log line per phone (per worker's life) says that IPsec was asked

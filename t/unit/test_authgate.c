@@ -151,6 +151,49 @@ test_digest_auth_int(void)
 	tsd_free(t);
 }
 
+/* Run auth_gate on a SUBSCRIBE from bob (extra header lines extra) as
+ * if it came from peer: 0 when it passed, else the status answered. */
+static int
+gate_later(struct tsd *t, const char *extra, const struct sip_peer *peer)
+{
+	const struct sipd_out *out;
+	struct sipd_req *rq;
+	struct sip_msg *m;
+	struct sip_err err;
+	char *msg;
+	int rc, n, status = 0;
+	static int seq;
+
+	msg = talloc_asprintf(t,
+	                      "SUBSCRIBE sip:bob@afd.test SIP/2.0\r\n"
+	                      "Via: SIP/2.0/UDP 127.0.0.1:40000;rport;"
+	                      "branch=z9hG4bKsub%d\r\n"
+	                      "Max-Forwards: 70\r\n"
+	                      "From: <sip:bob@afd.test>;tag=s1\r\n"
+	                      "To: <sip:bob@afd.test>\r\n"
+	                      "Call-ID: sub-1\r\n"
+	                      "CSeq: 1 SUBSCRIBE\r\n"
+	                      "Event: reg\r\n%s"
+	                      "Content-Length: 0\r\n\r\n",
+	                      ++seq, extra ? extra : "");
+	memset(&err, 0, sizeof(err));
+	sipd_batch_begin(t->sd);
+	if (sip_parse(sipd_batch_mem(t->sd), msg, strlen(msg), SIP_TP_UDP, 8192,
+	              &m, &err) == -1)
+		return -1;
+	rq = talloc_zero(sipd_batch_mem(t->sd), struct sipd_req);
+	rq->msg = m;
+	rq->from = *peer;
+	rq->now = time(NULL);
+	rc = auth_gate(sipd_auth(t->sd), t->sd, rq);
+	if (rc == 0 && rq->auth.impu == NULL)
+		rc = -1;
+	n = sipd_batch_end(t->sd, &out);
+	if (n > 0)
+		status = atoi(out[0].buf + 8);
+	return rc == 0 ? (n == 0 ? 0 : -1) : status;
+}
+
 /* AKAv1 with the XOR test SIM: the UE's RES from the nonce registers; the
  * vector is kept, then marked used; the source check follows the
  * binding. */
@@ -242,6 +285,20 @@ test_aka_xor_and_source(void)
 	                0);
 	CU_ASSERT_EQUAL(
 	    auth_source_bound(t->sd, "not a uri", &t->udp_peer, time(NULL)), 0);
+	/* the gate for a later request (a SUBSCRIBE): its identity's source
+	 * is checked, no challenge */
+	CU_ASSERT_EQUAL(gate_later(t, NULL, &t->udp_peer), 0);
+	CU_ASSERT_EQUAL(gate_later(t, NULL, &t->tcp_peer), 403);
+	CU_ASSERT_EQUAL(gate_later(t,
+	                           "P-Preferred-Identity: "
+	                           "<sip:robert@afd.test>\r\n",
+	                           &t->udp_peer),
+	                0);
+	CU_ASSERT_EQUAL(gate_later(t,
+	                           "P-Preferred-Identity: "
+	                           "<sip:carol@afd.test>\r\n",
+	                           &t->udp_peer),
+	                403);
 	/* after the binding expired: no more */
 	CU_ASSERT_EQUAL(
 	    auth_source_bound(t->sd, AOR, &t->udp_peer, time(NULL) + 4000), 0);
