@@ -64,6 +64,8 @@ conf_defaults(struct conf *c)
 	c->max_expires = 600000;
 	c->max_contacts = 10;
 	c->sip_t1 = 500;
+	c->ring_timeout = 60;
+	c->call_max_idle = 86400;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -145,6 +147,8 @@ enum conf_key_id {
 	K_MAX_CONTACTS,
 	K_PING_INTERVAL,
 	K_PING_REMOVE_AFTER,
+	K_RING_TIMEOUT,
+	K_CALL_MAX_IDLE,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -170,6 +174,8 @@ static const struct {
     {"registrar", "max_contacts", K_MAX_CONTACTS},
     {"registrar", "ping_interval", K_PING_INTERVAL},
     {"registrar", "ping_remove_after", K_PING_REMOVE_AFTER},
+    {"calls", "ring_timeout", K_RING_TIMEOUT},
+    {"calls", "max_idle", K_CALL_MAX_IDLE},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -273,6 +279,16 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 0, 1000, &n) == -1)
 			return -1;
 		c->ping_remove_after = (int)n;
+		return 0;
+	case K_RING_TIMEOUT:
+		if (conf_int(p, name, v, 1, 3600, &n) == -1)
+			return -1;
+		c->ring_timeout = (int)n;
+		return 0;
+	case K_CALL_MAX_IDLE:
+		if (conf_int(p, name, v, 10, 7 * 86400, &n) == -1)
+			return -1;
+		c->call_max_idle = (int)n;
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)

@@ -32,6 +32,9 @@ struct conf {
 	int max_contacts;
 	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
 	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
+	/* [calls] */
+	int ring_timeout;  /* s: no final answer from the callee: 408 + CANCEL */
+	int call_max_idle; /* s: a call silent this long is ended by the sweeper */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];
