@@ -20,8 +20,7 @@
 
 struct db_dialog_ctx {
 	sqlite3 *db;
-	sqlite3_stmt *insert, *save, *find, *owner, *owned, *stale, *end,
-	    *cdr;
+	sqlite3_stmt *insert, *save, *find, *owner, *owned, *stale, *end, *cdr;
 };
 
 struct db_dialog_ctx *
@@ -162,11 +161,12 @@ db_dialog_insert(struct db_dialog_ctx *dc, struct db_dialog *d)
 {
 	sqlite3_stmt *st;
 
-	st = db_stmt(dc->db, &dc->insert,
-	             "INSERT INTO dialogs (" DB_DIALOG_COLS ") VALUES (?1, ?2, "
-	             "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-	             "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
-	             "?27, ?28, ?29, ?30)");
+	st =
+	    db_stmt(dc->db, &dc->insert,
+	            "INSERT INTO dialogs (" DB_DIALOG_COLS ") VALUES (?1, ?2, "
+	            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+	            "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
+	            "?27, ?28, ?29, ?30)");
 	if (st == NULL)
 		return -1;
 	db_dialog_bind(st, d);
@@ -181,11 +181,12 @@ db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
 {
 	sqlite3_stmt *st;
 
-	st = db_stmt(dc->db, &dc->save,
-	             "UPDATE dialogs SET (" DB_DIALOG_COLS ") = (?1, ?2, ?3, "
-	             "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	             "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	             "?28, ?29, ?30) WHERE id = ?31");
+	st = db_stmt(
+	    dc->db, &dc->save,
+	    "UPDATE dialogs SET (" DB_DIALOG_COLS ") = (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
+	    "?28, ?29, ?30) WHERE id = ?31");
 	if (st == NULL)
 		return -1;
 	d->updated_at = now;
@@ -301,8 +302,8 @@ db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
 
 int
 db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t t_term,
-                time_t t_setup, time_t t_any, int limit,
-                struct db_dialog **out, int *n)
+                time_t t_setup, time_t t_any, int limit, struct db_dialog **out,
+                int *n)
 {
 	sqlite3_stmt *st;
 
@@ -324,8 +325,8 @@ db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t t_term,
 }
 
 int
-db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d,
-              const char *reason, time_t now)
+db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
+              time_t now)
 {
 	sqlite3_stmt *st;
 

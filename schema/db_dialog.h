@@ -62,8 +62,8 @@ int db_dialog_owner(struct db_dialog_ctx *dc, const char *call_id,
 
 /* The dialogs not ended owned by slot (recovery, ring timeouts), as an
  * array under ctx. 0 or -1. */
-int db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx,
-                    const char *slot, struct db_dialog **out, int *n);
+int db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+                    struct db_dialog **out, int *n);
 
 /* The dialogs not ended that nobody touched since: `terminating` before
  * t_term, being set up (trying, early, ringing) before t_setup, any stage

@@ -52,7 +52,8 @@ enum b2b_act_kind {
 
 struct b2b_act {
 	enum b2b_act_kind kind;
-	struct sip_peer to; /* REQ, RAW: destination; RESP: where req came from */
+	struct sip_peer
+	    to; /* REQ, RAW: destination; RESP: where req came from */
 	char *buf;
 	size_t len;
 	/* REQ */
@@ -82,9 +83,9 @@ struct b2b_acts {
 /* A client transaction's argument: what its answers are for. */
 struct b2b_tx {
 	struct b2bua *b;
-	char leg;       /* the leg the request went out on: 'a' or 'b' */
-	char *call_id;  /* that leg's Call-ID (finds the row) */
-	char *orig;     /* the phone's request it relays (NULL: afd's own) */
+	char leg;      /* the leg the request went out on: 'a' or 'b' */
+	char *call_id; /* that leg's Call-ID (finds the row) */
+	char *orig;    /* the phone's request it relays (NULL: afd's own) */
 	size_t origlen;
 	struct sip_peer orig_from;
 	enum sip_method mid;
@@ -313,8 +314,8 @@ b2b_add_require(struct sip_buf *b, const char *name, sip_str v)
 	for (int i = 0; i < n; i++) {
 		if (it[i].len == 0 || sip_str_caseeq_lit(it[i], "sec-agree"))
 			continue;
-		sip_buf_addf(b, "%s%.*s", k++ ? ", " : "Require: ",
-		             SIP_STR_FMT(it[i]));
+		sip_buf_addf(b, "%s%.*s",
+		             k++ ? ", " : "Require: ", SIP_STR_FMT(it[i]));
 	}
 	(void)name;
 	if (k > 0)
@@ -469,8 +470,8 @@ b2b_act_run(struct b2bua *b, struct b2b_act *x)
 		if (raw == NULL)
 			break;
 		raw[x->len] = '\0';
-		if (sip_parse(mem, raw, x->len, SIP_TP_UDP,
-		              SIP_MAX_MSG_DEFAULT, &req, &err) == -1)
+		if (sip_parse(mem, raw, x->len, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT,
+		              &req, &err) == -1)
 			break;
 		sipd_respond(b->sd, req, &x->to, x->status, x->reason, x->hdrs,
 		             x->hdrs ? strlen(x->hdrs) : 0,
@@ -539,8 +540,8 @@ b2b_leg_request(TALLOC_CTX *ctx, struct b2bua *b, const struct db_dialog *d,
 	const char *peer = leg == 'a' ? d->a_peer : d->b_peer;
 	const char *target = leg == 'a' ? d->a_contact : d->b_contact;
 	const char *route = leg == 'a' ? d->a_route : d->b_route;
-	struct sip_msg *m = b2b_parse(ctx, leg == 'a' ? d->a_request
-	                                              : d->b_request);
+	struct sip_msg *m =
+	    b2b_parse(ctx, leg == 'a' ? d->a_request : d->b_request);
 	sip_str luri, ruri;
 	const char *ltag, *rtag;
 
@@ -583,15 +584,14 @@ b2b_leg_request(TALLOC_CTX *ctx, struct b2bua *b, const struct db_dialog *d,
 /* A request of afd's own on leg leg with no body (BYE, ACK). *len set;
  * NULL on failure. */
 static char *
-b2b_simple_request(TALLOC_CTX *ctx, struct b2bua *b,
-                   const struct db_dialog *d, char leg, const char *method,
-                   uint32_t cseq, const char *branch, struct sip_peer *to,
-                   size_t *len)
+b2b_simple_request(TALLOC_CTX *ctx, struct b2bua *b, const struct db_dialog *d,
+                   char leg, const char *method, uint32_t cseq,
+                   const char *branch, struct sip_peer *to, size_t *len)
 {
 	struct sip_buf o;
 
-	if (b2b_leg_request(ctx, b, d, leg, method, cseq, 70, branch, &o,
-	                    to) == -1)
+	if (b2b_leg_request(ctx, b, d, leg, method, cseq, 70, branch, &o, to) ==
+	    -1)
 		return NULL;
 	if (strcmp(method, "BYE") == 0 && d->end_reason != NULL)
 		sip_buf_addf(&o, "Reason: SIP;text=\"%s\"\r\n", d->end_reason);
@@ -668,7 +668,9 @@ b2b_resp_hdrs(TALLOC_CTX *ctx, struct b2bua *b, const struct sip_msg *resp,
 	struct sip_buf o;
 
 	sip_buf_init(&o, ctx, 512);
-	if (resp->status < 300)
+	/* a target refresh (RFC 3261 12.2; RFC 3311) names afd */
+	if (resp->status > 100 && resp->status < 300 &&
+	    (resp->cseq.mid == SIP_M_INVITE || resp->cseq.mid == SIP_M_UPDATE))
 		sip_buf_addf(&o, "Contact: <sip:afd@%s;transport=%s>\r\n",
 		             b->host, to->tp == SIP_TP_TCP ? "tcp" : "udp");
 	b2b_copy_hdrs(&o, resp, b2b_resp_list, 0);
@@ -706,11 +708,10 @@ b2b_answer_a(struct b2b_acts *acts, const struct db_dialog *d, int status,
 
 	if (b2b_peer_parse(d->a_peer, &from) == -1 || d->a_request == NULL)
 		return -1;
-	return b2b_act_resp(acts, d->a_request, strlen(d->a_request), &from,
-	                    status,
-	                    reason ? (sip_str){reason, strlen(reason)}
-	                           : SIP_STR_NULL,
-	                    NULL, 0, SIP_STR_NULL);
+	return b2b_act_resp(
+	    acts, d->a_request, strlen(d->a_request), &from, status,
+	    reason ? (sip_str){reason, strlen(reason)} : SIP_STR_NULL, NULL, 0,
+	    SIP_STR_NULL);
 }
 
 /* Queue afd's own request on leg leg (BYE, ...) as a client transaction
@@ -905,7 +906,8 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
 	if ((callee = reg_aor(mem, &req->ruri, b->c, &st, &why)) == NULL)
 		return sipd_reply(b->sd, rq, st == 403 ? 404 : st,
-		                  st == 403 ? "Not Found Here" : why, NULL, 0, 0);
+		                  st == 403 ? "Not Found Here" : why, NULL, 0,
+		                  0);
 	if ((caller = reg_aor(mem, &req->from->uri, b->c, &st, &why)) == NULL)
 		return sipd_reply(b->sd, rq, 403, "Caller Not Served", NULL, 0,
 		                  0);
@@ -916,7 +918,8 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	 * transaction gone): the call goes on already */
 	rc = db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &old,
 	                    &leg);
-	if (rc == 1 && leg == 'a' && b2b_streq(old->a_from_tag, req->from->tag)) {
+	if (rc == 1 && leg == 'a' &&
+	    b2b_streq(old->a_from_tag, req->from->tag)) {
 		b2b_unit_end(b, mark, 1, NULL);
 		log_debug("b2bua: INVITE %.*s again: the call goes on",
 		          SIP_STR_FMT(req->call_id));
@@ -924,8 +927,8 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	}
 	if (b2b_binding(b, mem, caller, rq->now, &nlive) == NULL) {
 		b2b_unit_end(b, mark, 1, NULL);
-		return sipd_reply(b->sd, rq, 403, "Caller Not Registered",
-		                  NULL, 0, 0);
+		return sipd_reply(b->sd, rq, 403, "Caller Not Registered", NULL,
+		                  0, 0);
 	}
 	if ((bd = b2b_binding(b, mem, callee, rq->now, &nlive)) == NULL ||
 	    b2b_binding_peer(bd, &to) == -1) {
@@ -955,8 +958,8 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	d.b_cseq = 1;
 	d.b_inv_cseq = 1;
 	d.b_contact = talloc_strdup(mem, bd->contact);
-	d.b_route = bd->path && bd->path[0] ? talloc_strdup(mem, bd->path)
-	                                    : NULL;
+	d.b_route =
+	    bd->path && bd->path[0] ? talloc_strdup(mem, bd->path) : NULL;
 	d.b_peer = b2b_peer_fmt(mem, &to);
 	d.b_branch = talloc_size(mem, 48);
 	sipd_branch(b->sd, d.b_branch, 48);
@@ -995,8 +998,7 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	log_info("b2bua: call %lld: %s -> %s (%s, B-leg %s to %s)",
 	         (long long)d.id, caller, callee, d.a_call_id, d.b_call_id,
 	         d.b_peer);
-	if ((uint64_t)b->c->ring_timeout * 1000 + sipd_now_ms() <
-	    b->next_check)
+	if ((uint64_t)b->c->ring_timeout * 1000 + sipd_now_ms() < b->next_check)
 		b->next_check =
 		    sipd_now_ms() + (uint64_t)b->c->ring_timeout * 1000 + 100;
 	return 0;
@@ -1203,8 +1205,8 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	if ((mark = b2b_unit_begin(b)) == -1)
 		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
 		                  16, 0);
-	rc = db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d,
-	                    &leg);
+	rc =
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
 	if (rc != 1 || !b2b_tags_match(d, leg, req)) {
 		b2b_unit_end(b, mark, 1, NULL);
 		return sipd_reply(b->sd, rq, 481, NULL, NULL, 0, 0);
@@ -1225,7 +1227,8 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	*in = req->cseq.num;
 	if (req->mid == SIP_M_BYE) {
 		d->stage = "terminating";
-		d->end_reason = leg == 'a' ? "caller hung up" : "callee hung up";
+		d->end_reason =
+		    leg == 'a' ? "caller hung up" : "callee hung up";
 		d->ring_deadline = 0;
 	}
 	cseq = y == 'a' ? ++d->a_out_cseq : ++d->b_cseq;
@@ -1288,8 +1291,8 @@ b2b_cancel(struct b2bua *b, struct sipd_req *rq)
 	if ((mark = b2b_unit_begin(b)) == -1)
 		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
 		                  16, 0);
-	rc = db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d,
-	                    &leg);
+	rc =
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
 	if (rc != 1 || leg != 'a' || !b2b_tags_match(d, 'a', req)) {
 		b2b_unit_end(b, mark, 1, NULL);
 		return sipd_reply(b->sd, rq, 481, NULL, NULL, 0, 0);
@@ -1326,8 +1329,8 @@ b2bua_ack(struct b2bua *b, const struct sip_msg *req,
 	if (req->to == NULL || req->to->tag.len == 0 ||
 	    (mark = b2b_unit_begin(b)) == -1)
 		return;
-	rc = db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d,
-	                    &leg);
+	rc =
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
 	if (rc != 1 || !b2b_tags_match(d, leg, req) ||
 	    (acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
 		b2b_unit_end(b, mark, 1, NULL);
@@ -1360,15 +1363,16 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	struct sip_peer to;
 	struct sip_buf o;
 	const char *why;
-	char *callee, *caller, *impu = NULL, *extra = NULL, branch[48],
-	                       hex[17], tag[13];
+	char *callee, *caller, *impu = NULL, *extra = NULL, branch[48], hex[17],
+	                       tag[13];
 	int st, nlive;
 
 	if (b2b_looped(b, req))
 		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
 	if ((callee = reg_aor(mem, &req->ruri, b->c, &st, &why)) == NULL)
 		return sipd_reply(b->sd, rq, st == 403 ? 404 : st,
-		                  st == 403 ? "Not Found Here" : why, NULL, 0, 0);
+		                  st == 403 ? "Not Found Here" : why, NULL, 0,
+		                  0);
 	if ((caller = reg_aor(mem, &req->from->uri, b->c, &st, &why)) == NULL)
 		return sipd_reply(b->sd, rq, 403, "Sender Not Served", NULL, 0,
 		                  0);
@@ -1569,9 +1573,9 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 			}
 		}
 		if (b2b_stage_early(d->stage) && d->ring_deadline > now) {
-			uint64_t at = now_ms +
-			              (uint64_t)(d->ring_deadline - now) * 1000 +
-			              50;
+			uint64_t at =
+			    now_ms + (uint64_t)(d->ring_deadline - now) * 1000 +
+			    50;
 			if (at < b->next_check)
 				b->next_check = at;
 		}
@@ -1606,8 +1610,8 @@ b2bua_sweep(struct b2bua *b, time_t now)
 	TALLOC_CTX *mem = talloc_new(NULL);
 	struct db_dialog *ds;
 	time_t t_term = now - 64 * (time_t)b->c->sip_t1 / 1000 - 1;
-	time_t t_setup = now - b->c->ring_timeout - 64 * (time_t)b->c->sip_t1 /
-	                                                1000 - 1;
+	time_t t_setup =
+	    now - b->c->ring_timeout - 64 * (time_t)b->c->sip_t1 / 1000 - 1;
 	int n, mark, ended = 0;
 
 	if (mem == NULL || db_dialog_stale(b->dc, mem, t_term, t_setup,
@@ -1632,10 +1636,11 @@ b2bua_sweep(struct b2bua *b, time_t now)
 		      : strcmp(d->stage, "terminating") == 0
 		          ? (d->end_reason ? d->end_reason : "worker died")
 		          : "stale";
-		log_info("b2bua: sweeper: call %lld (%s, %s, silent since %lld) "
-		         "ended: %s",
-		         (long long)d->id, d->stage, d->owner_slot,
-		         (long long)d->updated_at, why);
+		log_info(
+		    "b2bua: sweeper: call %lld (%s, %s, silent since %lld) "
+		    "ended: %s",
+		    (long long)d->id, d->stage, d->owner_slot,
+		    (long long)d->updated_at, why);
 		ok = b2b_end_both(b, acts, d, why, 503, now) == 0;
 		if (b2b_unit_end(b, mark, ok, acts) == 0)
 			ended++;
