@@ -273,7 +273,7 @@ ua_call_request(TALLOC_CTX *ctx, const char *method, unsigned cseq,
 	                        : SIP_STR_NULL);
 	if (b.oom)
 		return;
-	if (strcmp(method, "INVITE") == 0 && cseq == 1)
+	if (strcmp(method, "INVITE") == 0 && !c->up)
 		snprintf(c->inv_branch, sizeof(c->inv_branch),
 		         "z9hG4bK-ua%u-%lld", ua_branch_n, ua_t0);
 	if (udp && ua_tcp)
@@ -299,7 +299,9 @@ ua_invite(TALLOC_CTX *ctx, const char *user, const char *callee,
 	snprintf(c->luri, sizeof(c->luri), "sip:%s@%s", user, domain);
 	snprintf(c->ruri, sizeof(c->ruri), "sip:%s@%s", callee, domain);
 	memcpy(c->target, c->ruri, sizeof(c->target));
-	c->cseq = c->inv_cseq = 1;
+	/* a VoLTE phone's CSeq is anything (the seed's 33302): the B-leg's
+	 * starts at 1, so RAck must be mapped */
+	c->cseq = c->inv_cseq = ua_big ? 33302 : 1;
 	extra[0] = '\0';
 	if (ua_big)
 		snprintf(extra, sizeof(extra),
@@ -317,7 +319,8 @@ ua_invite(TALLOC_CTX *ctx, const char *user, const char *callee,
 		         ntohs(ua_afd.sin_port), user, domain);
 	else if (ua_rel)
 		snprintf(extra, sizeof(extra), "Supported: 100rel\r\n");
-	ua_call_request(ctx, "INVITE", 1, extra, ua_sdp(ctx, 4000, ua_big), 0);
+	ua_call_request(ctx, "INVITE", c->inv_cseq, extra,
+	                ua_sdp(ctx, 4000, ua_big), 0);
 }
 
 /* The caller got a response to its INVITE. */
@@ -367,8 +370,9 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 		             ua_tcp ? "TCP" : "UDP", ua_port, c->inv_branch);
 		sip_buf_addf(&b, "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\n",
 		             c->luri, c->ltag);
-		sip_buf_addf(&b, "To: %.*s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\n",
-		             (int)m->to->raw.len, m->to->raw.s, c->call_id);
+		sip_buf_addf(&b, "To: %.*s\r\nCall-ID: %s\r\nCSeq: %u ACK\r\n",
+		             (int)m->to->raw.len, m->to->raw.s, c->call_id,
+		             c->inv_cseq);
 		sip_buf_finish(&b, SIP_STR_NULL);
 		if (!b.oom)
 			ua_send(b.s, b.len);
@@ -607,8 +611,8 @@ main(int argc, char **argv)
 			             ua_tcp ? "TCP" : "UDP", ua_port, k->inv_branch);
 			sip_buf_addf(&b, "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\n",
 			             k->luri, k->ltag);
-			sip_buf_addf(&b, "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\n",
-			             k->ruri, k->call_id);
+			sip_buf_addf(&b, "To: <%s>\r\nCall-ID: %s\r\nCSeq: %u CANCEL\r\n",
+			             k->ruri, k->call_id, k->inv_cseq);
 			sip_buf_finish(&b, SIP_STR_NULL);
 			ua_send(b.s, b.len);
 			printf("SENT CANCEL %lld\n", ua_now());
