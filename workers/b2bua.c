@@ -1495,8 +1495,15 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 		b2b_answer_a(acts, d, status, NULL);
 		b2b_cancel_b(b, acts, d);
 	} else if (d->answered_at != 0) {
-		b2b_own_request(b, acts, d, 'a', "BYE");
-		b2b_own_request(b, acts, d, 'b', "BYE");
+		/* a BYE in flight: only its receiver gets it again (its
+		 * sender's BYE is answered by no one: its transaction died) */
+		const char *r = strcmp(d->stage, "terminating") == 0
+		                    ? d->end_reason
+		                    : NULL;
+		if (r == NULL || strcmp(r, "caller hung up") != 0)
+			b2b_own_request(b, acts, d, 'a', "BYE");
+		if (r == NULL || strcmp(r, "callee hung up") != 0)
+			b2b_own_request(b, acts, d, 'b', "BYE");
 	} else {
 		/* terminating before an answer: afd's CANCEL again */
 		b2b_cancel_b(b, acts, d);
