@@ -1213,7 +1213,9 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	}
 	y = leg == 'a' ? 'b' : 'a';
 	in = leg == 'a' ? &d->a_cseq : &d->b_in_cseq;
-	if (req->cseq.num <= *in) {
+	/* equal: a retransmission its transaction did not absorb (the
+	 * worker was restarted since): relayed again */
+	if (req->cseq.num < *in) {
 		b2b_unit_end(b, mark, 1, NULL);
 		return sipd_reply(b->sd, rq, 500, "CSeq Out of Order", NULL, 0,
 		                  0);

@@ -21,7 +21,8 @@
 	X(conf)                                                                \
 	X(db)                                                                  \
 	X(proc)                                                                \
-	X(core)
+	X(core)                                                                \
+	X(dialog)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
