@@ -31,6 +31,7 @@
 
 #define B2B_RECOVER_MS 300 /* a replacement looks at its calls after this */
 #define B2B_SWEEP_LIMIT 64 /* stale dialogs ended per sweep */
+#define B2B_TOUCHED 64     /* see b2b_touch */
 
 struct b2bua {
 	struct sipd *sd;
@@ -41,6 +42,23 @@ struct b2bua {
 	char host[300]; /* afd's "ip:port" in Via and Contact */
 	int recovered;
 	uint64_t next_check; /* ms: ring deadlines, recovery */
+	struct b2b_rtx *rtx; /* 2xx to phones over UDP, until their ACK */
+	int64_t touched[B2B_TOUCHED]; /* dialogs changed before recovery */
+	int ntouched;
+};
+
+/*
+ * A 2xx to an INVITE of a phone over UDP, sent again until the ACK (RFC
+ * 3261 13.3.1.4, RFC 6026 8.1: the TU's job, not the transaction's): T1
+ * doubling up to T2, given up after 64*T1. In memory only: a replacement
+ * worker does not send it again (the phone's INVITE retransmission is
+ * answered 100, and its own timer ends the call).
+ */
+struct b2b_rtx {
+	struct b2b_rtx *next;
+	char *call_id;        /* the INVITE's: an ACK with it stops this */
+	struct b2b_act *resp; /* the answer, as b2b_act_run sends it */
+	uint64_t at, interval, give_up;
 };
 
 /* What a decision sends, once it is committed. */
@@ -68,6 +86,7 @@ struct b2b_act {
 	char *hdrs;
 	char *body;
 	size_t bodylen;
+	int again; /* RESP: a retransmission (b2b_rtx) */
 	struct b2b_act *next;
 };
 
@@ -91,6 +110,7 @@ struct b2b_tx {
 	enum sip_method mid;
 };
 
+static void b2b_act_run(struct b2bua *b, struct b2b_act *x);
 static void b2b_invite_done(struct sipd *sd, void *arg, int status,
                             const struct sip_msg *resp);
 static void b2b_relay_done(struct sipd *sd, void *arg, int status,
@@ -129,6 +149,49 @@ oom:
 }
 
 /* ------------------------------------------------------------ helpers */
+
+/* Remember that this worker itself changed dialog id (until its
+ * recovery pass: what it did itself is not its predecessor's). */
+static void
+b2b_touch(struct b2bua *b, int64_t id)
+{
+	if (!b->recovered && b->ntouched < B2B_TOUCHED)
+		b->touched[b->ntouched++] = id;
+}
+
+static int
+b2b_touched(const struct b2bua *b, int64_t id)
+{
+	for (int i = 0; i < b->ntouched; i++)
+		if (b->touched[i] == id)
+			return 1;
+	return b->ntouched >= B2B_TOUCHED; /* too busy to tell: hands off */
+}
+
+/* The data layer's writes, with b2b_touch. */
+static int
+b2b_insert(struct b2bua *b, struct db_dialog *d)
+{
+	int rc = db_dialog_insert(b->dc, d);
+
+	if (rc == 0)
+		b2b_touch(b, d->id);
+	return rc;
+}
+
+static int
+b2b_save(struct b2bua *b, struct db_dialog *d, time_t now)
+{
+	b2b_touch(b, d->id);
+	return db_dialog_save(b->dc, d, now);
+}
+
+static int
+b2b_end(struct b2bua *b, struct db_dialog *d, const char *reason, time_t now)
+{
+	b2b_touch(b, d->id);
+	return db_dialog_end(b->dc, d, reason, now);
+}
 
 /* n random hex digits into out (n + 1 bytes). */
 static void
@@ -447,6 +510,84 @@ b2b_act_raw(struct b2b_acts *a, const struct sip_peer *to, char *buf,
 	return 0;
 }
 
+static uint64_t
+b2b_t1(const struct b2bua *b)
+{
+	return (uint64_t)(b->c->sip_t1 > 0 ? b->c->sip_t1 : 500);
+}
+
+/* Keep a copy of the 2xx act x to send again until its ACK. */
+static void
+b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
+{
+	struct b2b_rtx *r = talloc_zero(b, struct b2b_rtx);
+	uint64_t now = sipd_now_ms();
+
+	if (r == NULL || (r->resp = talloc_zero(r, struct b2b_act)) == NULL ||
+	    (r->call_id = sip_str_dup(r, call_id)) == NULL) {
+		talloc_free(r);
+		return;
+	}
+	*r->resp = *x;
+	r->resp->next = NULL;
+	r->resp->again = 1;
+	r->resp->buf = talloc_memdup(r, x->buf, x->len);
+	r->resp->reason = x->reason ? talloc_strdup(r, x->reason) : NULL;
+	r->resp->hdrs = x->hdrs ? talloc_strdup(r, x->hdrs) : NULL;
+	r->resp->body = x->body ? talloc_memdup(r, x->body, x->bodylen) : NULL;
+	if (r->resp->buf == NULL) {
+		talloc_free(r);
+		return;
+	}
+	r->interval = b2b_t1(b);
+	r->at = now + r->interval;
+	r->give_up = now + 64 * b2b_t1(b);
+	r->next = b->rtx;
+	b->rtx = r;
+}
+
+/* The ACK for call_id came: stop sending its 2xx. */
+static void
+b2b_rtx_stop(struct b2bua *b, sip_str call_id)
+{
+	struct b2b_rtx **pp = &b->rtx, *r;
+
+	while ((r = *pp) != NULL) {
+		if (strlen(r->call_id) == call_id.len &&
+		    memcmp(r->call_id, call_id.s, call_id.len) == 0) {
+			*pp = r->next;
+			talloc_free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+/* Send again the 2xx that are due; drop those past 64*T1. */
+static void
+b2b_rtx_run(struct b2bua *b, uint64_t now)
+{
+	struct b2b_rtx **pp = &b->rtx, *r;
+	uint64_t t2 = b2b_t1(b) > 4000 ? b2b_t1(b) : 4000;
+
+	while ((r = *pp) != NULL) {
+		if (now >= r->give_up) {
+			log_info("b2bua: no ACK for the 2xx of %s within 64*T1",
+			         r->call_id);
+			*pp = r->next;
+			talloc_free(r);
+			continue;
+		}
+		if (now >= r->at) {
+			b2b_act_run(b, r->resp);
+			r->interval =
+			    r->interval * 2 < t2 ? r->interval * 2 : t2;
+			r->at = now + r->interval;
+		}
+		pp = &r->next;
+	}
+}
+
 /* Run one act. */
 static void
 b2b_act_run(struct b2bua *b, struct b2b_act *x)
@@ -473,9 +614,13 @@ b2b_act_run(struct b2bua *b, struct b2b_act *x)
 		if (sip_parse(mem, raw, x->len, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT,
 		              &req, &err) == -1)
 			break;
-		sipd_respond(b->sd, req, &x->to, x->status, x->reason, x->hdrs,
-		             x->hdrs ? strlen(x->hdrs) : 0,
-		             (sip_str){x->body, x->bodylen});
+		if (sipd_respond(b->sd, req, &x->to, x->status, x->reason,
+		                 x->hdrs, x->hdrs ? strlen(x->hdrs) : 0,
+		                 (sip_str){x->body, x->bodylen}) == 0 &&
+		    x->status >= 200 && x->status < 300 &&
+		    req->mid == SIP_M_INVITE && x->to.tp == SIP_TP_UDP &&
+		    !x->again)
+			b2b_rtx_add(b, x, req->call_id);
 		break;
 	}
 	}
@@ -824,10 +969,10 @@ b2b_binding(struct b2bua *b, TALLOC_CTX *ctx, const char *aor, time_t now,
 		if (bs[i].expires_at <= now)
 			continue;
 		(*nlive)++;
-		if (best == NULL ||
-		    (bs[i].has_q ? bs[i].q : 1.0) >
-		        (best->has_q ? best->q : 1.0) ||
-		    bs[i].updated_at > best->updated_at)
+		double q = bs[i].has_q ? bs[i].q : 1.0;
+		double bq = best && best->has_q ? best->q : 1.0;
+		if (best == NULL || q > bq ||
+		    (q == bq && bs[i].updated_at >= best->updated_at))
 			best = &bs[i];
 	}
 	return best;
@@ -984,7 +1129,7 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	tx->leg = 'b';
 	tx->call_id = talloc_strdup(tx, d.b_call_id);
 	tx->mid = SIP_M_INVITE;
-	rc = db_dialog_insert(b->dc, &d);
+	rc = b2b_insert(b, &d);
 	if (rc == 0)
 		rc = b2b_act_req(acts, &to, d.b_branch, "INVITE",
 		                 talloc_strdup(acts, d.b_request),
@@ -1072,7 +1217,7 @@ b2b_invite_resp(struct b2bua *b, const char *call_id,
 			d->stage = "ringing";
 		else
 			d->stage = "early";
-		ok = db_dialog_save(b->dc, d, now) == 0 &&
+		ok = b2b_save(b, d, now) == 0 &&
 		     b2b_relay_to_a(b, acts, d, resp) == 0;
 	} else if (status < 300) {
 		if (b2b_stage_early(d->stage)) {
@@ -1083,7 +1228,7 @@ b2b_invite_resp(struct b2bua *b, const char *call_id,
 			d->stage = "answered";
 			d->answered_at = now;
 			d->ring_deadline = 0;
-			ok = db_dialog_save(b->dc, d, now) == 0 &&
+			ok = b2b_save(b, d, now) == 0 &&
 			     b2b_relay_to_a(b, acts, d, resp) == 0;
 			log_info("b2bua: call %lld answered (%d)",
 			         (long long)d->id, status);
@@ -1093,12 +1238,12 @@ b2b_invite_resp(struct b2bua *b, const char *call_id,
 		} else if (strcmp(d->stage, "answered") != 0) {
 			b2b_late_2xx(b, acts, d, resp);
 			if (strcmp(d->stage, "ended") != 0)
-				ok = db_dialog_end(b->dc, d, NULL, now) == 0;
+				ok = b2b_end(b, d, NULL, now) == 0;
 		}
 	} else if (b2b_stage_early(d->stage)) {
 		d->end_reason = resp ? b2b_reason(mem, status, resp->reason)
 		                     : "408 no answer from the callee";
-		ok = db_dialog_end(b->dc, d, NULL, now) == 0 &&
+		ok = b2b_end(b, d, NULL, now) == 0 &&
 		     (resp ? b2b_relay_to_a(b, acts, d, resp)
 		           : b2b_answer_a(acts, d, 408, NULL)) == 0;
 		log_info("b2bua: call %lld failed: %s", (long long)d->id,
@@ -1106,7 +1251,7 @@ b2b_invite_resp(struct b2bua *b, const char *call_id,
 	} else if (strcmp(d->stage, "terminating") == 0 &&
 	           d->answered_at == 0) {
 		/* the 487 of afd's CANCEL (or a final that crossed it) */
-		ok = db_dialog_end(b->dc, d, NULL, now) == 0;
+		ok = b2b_end(b, d, NULL, now) == 0;
 	}
 done:
 	if (b2b_unit_end(b, mark, ok, acts) == -1)
@@ -1164,7 +1309,7 @@ b2b_relay_done(struct sipd *sd, void *arg, int status,
 		                  hdrs, hl,
 		                  resp ? resp->body : SIP_STR_NULL) == 0;
 	if (ok && rc == 1 && tx->mid == SIP_M_BYE && status >= 200) {
-		ok = db_dialog_end(b->dc, d, NULL, time(NULL)) == 0;
+		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
 		log_info("b2bua: call %lld ended: %s", (long long)d->id,
 		         d->end_reason ? d->end_reason : "BYE");
 	}
@@ -1265,7 +1410,7 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	tx->origlen = req->len;
 	tx->orig_from = rq->from;
 	tx->mid = req->mid;
-	ok = db_dialog_save(b->dc, d, rq->now) == 0 &&
+	ok = b2b_save(b, d, rq->now) == 0 &&
 	     b2b_act_req(acts, &to, branch, method, o.s, o.len,
 	                 req->mid == SIP_M_INVITE ? SIPD_REQ_EVERY : 0,
 	                 b2b_relay_done, tx) == 0;
@@ -1310,7 +1455,7 @@ b2b_cancel(struct b2bua *b, struct sipd_req *rq)
 	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL)
 		ok = 0;
 	if (ok)
-		ok = db_dialog_save(b->dc, d, rq->now) == 0 &&
+		ok = b2b_save(b, d, rq->now) == 0 &&
 		     b2b_answer_a(acts, d, 487, NULL) == 0 &&
 		     b2b_cancel_b(b, acts, d) == 0;
 	b2b_unit_end(b, mark, ok, acts);
@@ -1328,8 +1473,10 @@ b2bua_ack(struct b2bua *b, const struct sip_msg *req,
 	int mark, rc, ok = 1;
 	char leg;
 
-	if (req->to == NULL || req->to->tag.len == 0 ||
-	    (mark = b2b_unit_begin(b)) == -1)
+	if (req->to == NULL || req->to->tag.len == 0)
+		return;
+	b2b_rtx_stop(b, req->call_id);
+	if ((mark = b2b_unit_begin(b)) == -1)
 		return;
 	rc =
 	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
@@ -1342,7 +1489,7 @@ b2bua_ack(struct b2bua *b, const struct sip_msg *req,
 	}
 	if (leg == 'a' && strcmp(d->stage, "answered") == 0) {
 		d->stage = "confirmed";
-		ok = db_dialog_save(b->dc, d, time(NULL)) == 0;
+		ok = b2b_save(b, d, time(NULL)) == 0;
 		log_info("b2bua: call %lld confirmed", (long long)d->id);
 	}
 	if (ok)
@@ -1476,7 +1623,7 @@ b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
 		int ok = 1;
 		if (db_dialog_find(b->dc, mem, call_id, 0, &d, &leg) == 1 &&
 		    strcmp(d->stage, "terminating") == 0)
-			ok = db_dialog_end(b->dc, d, NULL, time(NULL)) == 0;
+			ok = b2b_end(b, d, NULL, time(NULL)) == 0;
 		b2b_unit_end(b, mark, ok, NULL);
 	}
 	return 1;
@@ -1499,9 +1646,8 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 	} else if (d->answered_at != 0) {
 		/* a BYE in flight: only its receiver gets it again (its
 		 * sender's BYE is answered by no one: its transaction died) */
-		const char *r = strcmp(d->stage, "terminating") == 0
-		                    ? d->end_reason
-		                    : NULL;
+		const char *r =
+		    strcmp(d->stage, "terminating") == 0 ? d->end_reason : NULL;
 		if (r == NULL || strcmp(r, "caller hung up") != 0)
 			b2b_own_request(b, acts, d, 'a', "BYE");
 		if (r == NULL || strcmp(r, "callee hung up") != 0)
@@ -1510,7 +1656,7 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 		/* terminating before an answer: afd's CANCEL again */
 		b2b_cancel_b(b, acts, d);
 	}
-	return db_dialog_end(b->dc, d, NULL, now);
+	return b2b_end(b, d, NULL, now);
 }
 
 /* Look at this slot's calls: once after start (recovery), then at ring
@@ -1534,6 +1680,8 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 		struct b2b_acts *acts;
 		int ok = 1, changed = 0;
 
+		if (!b->recovered && b2b_touched(b, d->id))
+			continue; /* this worker's own since its start */
 		if ((mark = b2b_unit_begin(b)) == -1)
 			break;
 		if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
@@ -1558,7 +1706,8 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 			         "CANCEL",
 			         (long long)d->id, b->c->ring_timeout);
 		} else if (!b->recovered && strcmp(d->stage, "trying") == 0 &&
-		           d->b_request != NULL) {
+		           d->b_request != NULL && d->b_branch != NULL &&
+		           !sipd_client_alive(b->sd, d->b_branch, "INVITE")) {
 			/* recorded, maybe never sent: the same INVITE again
 			 * (same branch: a copy the callee got is absorbed) */
 			struct b2b_tx *tx = talloc_zero(NULL, struct b2b_tx);
@@ -1601,7 +1750,10 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 void
 b2bua_timers(struct b2bua *b, uint64_t now_ms)
 {
-	if (b == NULL || now_ms < b->next_check)
+	if (b == NULL)
+		return;
+	b2b_rtx_run(b, now_ms);
+	if (now_ms < b->next_check)
 		return;
 	b->next_check = UINT64_MAX;
 	b2b_check(b, now_ms);
@@ -1610,7 +1762,17 @@ b2bua_timers(struct b2bua *b, uint64_t now_ms)
 uint64_t
 b2bua_next_deadline(const struct b2bua *b)
 {
-	return b ? b->next_check : UINT64_MAX;
+	uint64_t t;
+
+	if (b == NULL)
+		return UINT64_MAX;
+	t = b->next_check;
+	for (const struct b2b_rtx *r = b->rtx; r != NULL; r = r->next) {
+		uint64_t at = r->at < r->give_up ? r->at : r->give_up;
+		if (at < t)
+			t = at;
+	}
+	return t;
 }
 
 int

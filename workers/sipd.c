@@ -610,6 +610,12 @@ sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
 	return 0;
 }
 
+int
+sipd_client_alive(struct sipd *sd, const char *branch, const char *method)
+{
+	return txn_find_client(sd->tt, branch, method) != NULL;
+}
+
 void
 sipd_branch(const struct sipd *sd, char *out, size_t outsz)
 {

@@ -180,6 +180,11 @@ int sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
                     const char *branch, const char *method, const char *buf,
                     size_t len, unsigned flags, sipd_done_fn *done, void *arg);
 
+/* 1 when this worker has a client transaction for branch and method in
+ * memory (it sent the request itself, since its start). */
+int sipd_client_alive(struct sipd *sd, const char *branch,
+                      const char *method);
+
 /* Send buf (copied) to `to` outside any transaction (the ACK of a 2xx, a
  * stateless ACK). 0 or -1. */
 int sipd_send(struct sipd *sd, const struct sip_peer *to, const char *buf,

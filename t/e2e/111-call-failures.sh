@@ -15,6 +15,7 @@ afd_start calls.ring_timeout=2
 ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
 	local name=$1
 	shift
+	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
 	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
 	E2E_PIDS="$E2E_PIDS $!"
 	eval "pid_$name=$!"

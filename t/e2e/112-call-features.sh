@@ -13,6 +13,7 @@ afd_start
 ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
 	local name=$1
 	shift
+	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
 	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
 	E2E_PIDS="$E2E_PIDS $!"
 	eval "pid_$name=$!"
@@ -71,6 +72,19 @@ cat "$TMP/alice.out"
 assert_match "^RESP 200 MESSAGE" "$(cat "$TMP/alice.out")" "the MESSAGE's 200 relayed"
 wait "$pid_bob"
 assert_match "^REQ MESSAGE z9hG4bK-u0-" "$(cat "$TMP/bob.out")" "the MESSAGE relayed as afd's own"
+
+# 4. a caller over UDP slow to ACK: afd sends its 200 again (T1, 2*T1:
+# RFC 6026, the TU's retransmissions) until the ACK, then stops
+ua bob -T $(( 5 * SCALE ))
+registered bob
+ua alice -c bob -A 1700 -H 1000 -T $(( 4 * SCALE ))
+wait "$pid_alice"
+cat "$TMP/alice.out"
+n=$(grep -c '^RESP 200 INVITE' "$TMP/alice.out")
+[ "$n" -ge 3 ] || fail "the 200 reached the slow caller $n times (want the first and 2 retransmissions)"
+[ "$n" -le 4 ] || fail "the 200 reached the caller $n times: retransmitted after the ACK?"
+log_has "no ACK for the 2xx" && fail "afd gave up a 2xx that was ACKed"
+wait "$pid_bob"
 
 assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls left open"
 assert_alive

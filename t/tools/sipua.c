@@ -48,6 +48,7 @@
  *             waits for the PRACK before ringing; the caller PRACKs a
  *             reliable provisional and sends an UPDATE after it
  *   -V        the caller sends a re-INVITE (hold) once the call is up
+ *   -A MS     the caller sends its ACK MS ms after the 2xx (blocking)
  * Exits 0 when it ran its time (or COUNT), 1 when the REGISTER failed,
  * 2 on a usage or socket error. 127.0.0.1 only.
  */
@@ -237,7 +238,7 @@ struct ua_call {
 
 static struct ua_call ua_c;
 static unsigned ua_branch_n;
-static int ua_big, ua_ack_udp, ua_rel, ua_reinv;
+static int ua_big, ua_ack_udp, ua_rel, ua_reinv, ua_ack_delay;
 static const char *ua_user = "alice";
 static unsigned short ua_port;
 
@@ -349,6 +350,8 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 	}
 	if (m->status >= 200 && m->status < 300 && !c->up) {
 		c->up = 1;
+		if (ua_ack_delay > 0) /* a slow phone: 2xx retransmissions */
+			usleep((useconds_t)ua_ack_delay * 1000);
 		ua_call_request(ctx, "ACK", c->inv_cseq, NULL, NULL, ua_ack_udp);
 		if (hangup_ms >= 0)
 			c->hangup_at = ua_now() + hangup_ms;
@@ -484,7 +487,7 @@ main(int argc, char **argv)
 	TALLOC_CTX *ctx;
 
 	ua_t0 = t0;
-	while ((c = getopt(argc, argv, "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rV")) !=
+	while ((c = getopt(argc, argv, "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:")) !=
 	       -1) {
 		switch (c) {
 		case 'p': port = atoi(optarg); break;
@@ -507,6 +510,7 @@ main(int argc, char **argv)
 		case 'R': ring = atoi(optarg); break;
 		case 'r': ua_rel = 1; break;
 		case 'V': ua_reinv = 1; break;
+		case 'A': ua_ack_delay = atoi(optarg); break;
 		default: goto usage;
 		}
 	}
@@ -760,6 +764,6 @@ usage:
 	fprintf(stderr, "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
 	                "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
 	                "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	                "[-I STATUS] [-R MS] [-r] [-V]\n");
+	                "[-I STATUS] [-R MS] [-r] [-V] [-A MS]\n");
 	return 2;
 }
