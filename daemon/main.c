@@ -1,9 +1,10 @@
 /*
  * daemon/main.c: afd's command line. "afd -f FILE" runs the master in the
- * foreground (logs on stderr); "-t" checks the config and exits 0 or 1
- * with the reason; "-V" prints the version; "-h" the usage. A worker
- * process forked by the master comes back out of master_run() here and
- * runs worker_main().
+ * foreground (logs on stderr); "-t" checks the config, and that the
+ * database and run_dir can be created and written by the user afd's
+ * processes will run as, and exits 0 or 1 with the reason; "-V" prints the
+ * version; "-h" the usage. A worker process forked by the master comes back out
+ * of master_run() here and runs worker_main().
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "util/conf.h"
 #include "util/log.h"
 #include "daemon/master.h"
+#include "daemon/startup.h"
 #include "util/proctitle.h"
 #include "workers/worker.h"
 
@@ -28,8 +30,9 @@ usage(FILE *f)
 	           "       afd -V | -h\n"
 	           "  -f FILE  run with this config, in the foreground, "
 	           "logging to stderr\n"
-	           "  -t       check the config and exit (0: good, 1: the "
-	           "reason is printed)\n"
+	           "  -t       check the config, the database and run_dir, "
+	           "and exit\n"
+	           "           (0: good, 1: the reason is printed)\n"
 	           "  -V       print the version\n"
 	           "  -h       print this help\n");
 }
@@ -70,6 +73,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		if (startup_check(&conf, err, sizeof(err)) == -1) {
+			fprintf(stderr, "afd: %s: %s\n", path, err);
+			return 1;
+		}
 		printf("afd: %s: configuration ok\n", path);
 		return 0;
 	}

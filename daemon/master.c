@@ -1,6 +1,11 @@
 /*
- * daemon/master.c: the master. It brings the schema up to date (and closes
- * that connection before any fork), binds the UDP and TCP sockets, forks
+ * daemon/master.c: the master. At start, in this order, so that a second
+ * afd or a port clash is found before anything is written: it checks the
+ * paths (daemon/startup.h), creates the missing folders, takes the
+ * instance locks (one afd per database and per run_dir), binds the UDP
+ * and TCP sockets, hands run_dir and the database to the configured user
+ * and becomes that user (when started as root), and only then brings the
+ * schema up to date (and closes that connection before any fork). It forks
  * the workers (the UDP worker, the checkpointer, the TCP pool) through
  * proc_fork(), and supervises them in its libuv loop
  * (rules in workers/proc.h). It accepts TCP connections and hands each to
@@ -35,7 +40,9 @@
 #include <uv.h>
 
 #include "util/log.h"
+#include "util/priv.h"
 #include "daemon/master.h"
+#include "daemon/startup.h"
 #include "util/proctitle.h"
 #include "util/uvh.h"
 #include "schema/db.h"
@@ -109,6 +116,8 @@ struct master {
 	int exit_code;
 	struct proc_child *child; /* set in a new worker */
 	unsigned char *ipcbuf;
+	struct startup_locks locks; /* inherited by every worker */
+	int schema_done;            /* the database is afd's to write */
 };
 
 static void master_pool(struct master *m);
@@ -733,40 +742,14 @@ master_on_signal(uv_signal_t *h, int signum)
 
 /* --- start ----------------------------------------------------------- */
 
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
+/* Bring the schema up to date and reset the workers table. 0, or -1
+ * (the data layer logged the reason). */
 static int
 master_schema(const struct conf *c)
 {
-	char dir[4096], *slash;
 	sqlite3 *db;
 	int rc = -1;
 
-	snprintf(dir, sizeof(dir), "%s", c->database);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir_p(dir, 0755) == -1) {
-			log_warn("mkdir %s", dir);
-			return -1;
-		}
-	}
 	if ((db = db_open(c)) == NULL)
 		return -1;
 	if (db_migrate(db) == 0 && db_workers_reset(db) == 0)
@@ -788,15 +771,20 @@ master_socket(const struct conf *c, int type)
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	snprintf(port, sizeof(port), "%d", c->port);
 	if ((rc = getaddrinfo(c->listen, port, &hints, &ai)) != 0) {
-		log_warnx("listen %s: %s", c->listen, gai_strerror(rc));
+		log_error("cannot start: listen %s: %s", c->listen,
+		          gai_strerror(rc));
 		return -1;
 	}
 	fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		log_warn("socket");
+		log_error("cannot start: socket: %s", strerror(errno));
 		goto fail;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* TCP only: a restart must not wait for old connections' TIME_WAIT.
+	 * On a UDP socket SO_REUSEADDR lets a second afd bind the same port
+	 * and take half of the first one's datagrams. */
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (type == SOCK_DGRAM) {
@@ -810,12 +798,23 @@ master_socket(const struct conf *c, int type)
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	}
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-		log_warn("bind %s port %d (%s)", c->listen, c->port,
-		         type == SOCK_DGRAM ? "udp" : "tcp");
+		int saved = errno;
+
+		log_error("cannot start: bind %s port %d (%s): %s (%s)",
+		          c->listen, c->port,
+		          type == SOCK_DGRAM ? "udp" : "tcp", strerror(saved),
+		          saved == EADDRINUSE
+		              ? "another program has this port: stop it, or "
+		                "set another port in [afd]"
+		          : saved == EACCES
+		              ? "ports below 1024 need root: start afd as "
+		                "root, or set a port of 1024 or more in [afd]"
+		              : "set listen in [afd] to an address of this "
+		                "machine");
 		goto fail;
 	}
 	if (type == SOCK_STREAM && listen(fd, 128) == -1) {
-		log_warn("listen");
+		log_error("cannot start: listen: %s", strerror(errno));
 		goto fail;
 	}
 	freeaddrinfo(ai);
@@ -840,20 +839,55 @@ fail:
 		h_;                                                            \
 	})
 
+/*
+ * The start, in the order that writes nothing before a second afd or a
+ * port clash is found: check the paths, create the missing folders, lock,
+ * bind, hand the files to the user and become it, then the schema.
+ *
+ * Privileges: a master started as root becomes [afd] user before it
+ * writes the database, so that every file SQLite creates from then on
+ * (the database, -wal, -shm) and every slot socket belongs to that user;
+ * what existed already was given to it by startup_chown(). The master
+ * drops root too, not only the workers: after this point nothing needs
+ * it. The sockets are bound (a port below 1024 needs root only for
+ * bind()), the locks are held on open descriptors, the master only
+ * forks, signals its own children (same user), unlinks slot sockets in
+ * run_dir (the user's) and writes the database; afd re-binds nothing
+ * while it runs (a new port or address needs a restart). Every worker is
+ * forked afterwards, so it starts as the user and can never get root.
+ */
 static int
 master_setup(struct master *m)
 {
 	const struct conf *c = m->conf;
+	char err[1024];
 
-	if (mkdir_p(c->run_dir, 0755) == -1) {
-		log_warn("mkdir %s", c->run_dir);
+	if (startup_check(c, err, sizeof(err)) == -1 ||
+	    startup_mkdirs(c, err, sizeof(err)) == -1 ||
+	    startup_lock(c, &m->locks, err, sizeof(err)) == -1) {
+		log_error("cannot start: %s", err);
 		return -1;
 	}
-	if (master_schema(c) == -1)
-		return -1;
 	if ((m->udp_fd = master_socket(c, SOCK_DGRAM)) == -1 ||
 	    (m->tcp_fd = master_socket(c, SOCK_STREAM)) == -1)
 		return -1;
+	if (c->drop &&
+	    (startup_chown(c, err, sizeof(err)) == -1 ||
+	     priv_drop(c->uid, c->gid, c->user, err, sizeof(err)) == -1)) {
+		log_error("cannot start: %s", err);
+		return -1;
+	}
+	if (c->drop)
+		log_info("running as user %s (uid %u, gid %u)", c->user,
+		         (unsigned)c->uid, (unsigned)c->gid);
+	if (master_schema(c) == -1) {
+		log_error(
+		    "cannot start: database %s: the schema could not be "
+		    "brought up to date (the reason is in the line above)",
+		    c->database);
+		return -1;
+	}
+	m->schema_done = 1;
 	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL)
 		return -1;
 	m->tcp0 = 0;
@@ -959,10 +993,11 @@ master_cleanup(struct master *m)
 		close(m->udp_fd);
 	if (m->tcp_fd >= 0)
 		close(m->tcp_fd);
-	if ((db = db_open(m->conf)) != NULL) {
+	if (m->schema_done && (db = db_open(m->conf)) != NULL) {
 		db_workers_stopped(db);
 		db_close(db);
 	}
+	startup_unlock(&m->locks);
 }
 
 int
@@ -977,6 +1012,7 @@ master_run(const struct conf *c, struct proc_child *child)
 	m->conf = c;
 	m->child = child;
 	m->udp_fd = m->tcp_fd = -1;
+	m->locks.run_fd = m->locks.db_fd = -1;
 	log_procname("master");
 	proctitle_set("afd: master");
 	if (uv_loop_init(&m->loop) != 0) {
@@ -984,7 +1020,7 @@ master_run(const struct conf *c, struct proc_child *child)
 		return 1;
 	}
 	if (master_setup(m) == -1) {
-		log_warnx("cannot start");
+		/* master_setup() logged the reason, once. */
 		master_finish(m);
 		uv_run(&m->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&m->loop);

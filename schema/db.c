@@ -24,7 +24,24 @@
 
 extern const char afd_schema_sql[];
 
-#define DB_BUSY_MS 5000
+/*
+ * How long a statement waits for the write lock another connection holds
+ * (sqlite3_busy_timeout), in milliseconds. Workers wait inside their event
+ * loop, so every millisecond here delays everything the loop serves (an
+ * OPTIONS in the same burst as a REGISTER). 10 ms rides out another afd
+ * process's group commit (1-3 ms for a burst of 64 REGISTERs on this
+ * project's machine, a few ms more with durability = full on a slow disk)
+ * and is far below a client's Timer T1 (500 ms). A lock held longer (a
+ * sqlite3 session's open write transaction) makes the statement fail with
+ * SQLITE_BUSY: the REGISTER is answered 500 with Retry-After. While the
+ * lock stays taken (an "episode", logged once when it starts and once when
+ * it ends), the connection does not wait at all: each write fails at once
+ * until one succeeds.
+ */
+#define DB_BUSY_MS 10
+/* The master's schema upgrade at start and its workers-table resets wait
+ * longer: nothing is served yet (or any more). */
+#define DB_BUSY_MASTER_MS 5000
 
 struct db_wal {
 	db_wal_kick_fn *kick;
@@ -32,6 +49,11 @@ struct db_wal {
 	int kick_frames, max_frames;
 	int prev;   /* the WAL's frames at the last commit */
 	int kicked; /* kicked in this WAL round */
+	sqlite3 *db;         /* the connection (db_wal_find) */
+	struct db_wal *next; /* this process's connections from db_open */
+	int locked; /* in a lock episode: the last write found the lock taken */
+	uint64_t locked_ms;    /* when the episode began */
+	unsigned long refused; /* writes refused in this episode */
 	uint64_t kick_ms;
 	unsigned long kicks, fallbacks;
 };
@@ -88,6 +110,62 @@ db_wal_get(sqlite3 *db)
 
 	sqlite3_wal_hook(db, db_wal_cb, h);
 	return h;
+}
+
+/* This process's connections from db_open, for db_fail and db_ok, which
+ * any connection may reach (db_wal_get is only for db_open's: the hook
+ * argument of another connection is SQLite's own). */
+static struct db_wal *db_wals;
+
+/* The state of connection db, or NULL when db_open did not make it. */
+static struct db_wal *
+db_wal_find(sqlite3 *db)
+{
+	for (struct db_wal *h = db_wals; h != NULL; h = h->next)
+		if (h->db == db)
+			return h;
+	return NULL;
+}
+
+void
+db_fail(sqlite3 *db, int rc, const char *what)
+{
+	struct db_wal *h = db_wal_find(db);
+
+	if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+		log_warnx("%s: %s", what, sqlite3_errmsg(db));
+		return;
+	}
+	if (h == NULL) { /* not one of db_open's: no episode to keep */
+		log_warnx("%s: %s", what, sqlite3_errmsg(db));
+		return;
+	}
+	h->refused++;
+	if (h->locked)
+		return;
+	h->locked = 1;
+	h->locked_ms = db_now_ms();
+	sqlite3_busy_timeout(db, 0);
+	log_warnx("%s: the database is locked by another connection for more "
+	          "than %d ms (an open write transaction in a sqlite3 "
+	          "session?): requests that write are answered 500 with "
+	          "Retry-After until it is released",
+	          what, DB_BUSY_MS);
+}
+
+void
+db_ok(sqlite3 *db)
+{
+	struct db_wal *h = db_wal_find(db);
+
+	if (h == NULL || !h->locked)
+		return;
+	h->locked = 0;
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	log_info("db: the database lock is released: writes work again after "
+	         "%llu ms (%lu refused)",
+	         (unsigned long long)(db_now_ms() - h->locked_ms), h->refused);
+	h->refused = 0;
 }
 
 int
@@ -176,6 +254,9 @@ db_open(const struct conf *c)
 	}
 	h->kick_frames = DB_WAL_KICK_FRAMES;
 	h->max_frames = DB_WAL_MAX_FRAMES;
+	h->db = db;
+	h->next = db_wals;
+	db_wals = h;
 	sqlite3_wal_hook(db, db_wal_cb, h); /* no automatic checkpoint now */
 	return db;
 fail:
@@ -193,7 +274,13 @@ db_close(sqlite3 *db)
 		return;
 	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
 		sqlite3_finalize(st);
-	h = sqlite3_wal_hook(db, NULL, NULL);
+	h = db_wal_find(db);
+	for (struct db_wal **pp = &db_wals; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	sqlite3_wal_hook(db, NULL, NULL);
 	if (sqlite3_close(db) != SQLITE_OK)
 		log_warnx("db: close: %s", sqlite3_errmsg(db));
 	free(h);
@@ -215,7 +302,26 @@ db_exec(sqlite3 *db, const char *sql)
 int
 db_begin(sqlite3 *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		db_fail(db, rc, "db: begin");
+		return -1;
+	}
+	db_ok(db);
+	return 0;
+}
+
+/* db_exec with the master's longer wait for the lock. */
+static int
+db_exec_master(sqlite3 *db, const char *sql)
+{
+	int rc;
+
+	sqlite3_busy_timeout(db, DB_BUSY_MASTER_MS);
+	rc = db_exec(db, sql);
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	return rc;
 }
 
 int
@@ -470,8 +576,99 @@ done:
 	return rc;
 }
 
+/* Make table (and its indexes) as the current schema has it, and nothing
+ * else: the rest of the schema may name columns that later steps add. */
+static int
+db_make_table(sqlite3 *db, const char *table)
+{
+	sqlite3 *ref = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_open(":memory:", &ref) != SQLITE_OK ||
+	    db_exec(ref, afd_schema_sql) == -1 ||
+	    sqlite3_prepare_v2(ref,
+	                       "SELECT sql FROM sqlite_schema WHERE tbl_name = ? "
+	                       "AND type IN ('table', 'index') AND sql IS NOT "
+	                       "NULL ORDER BY type = 'index'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (db_exec(db, (const char *)sqlite3_column_text(st, 0)) == -1)
+			goto done;
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(ref);
+	return rc;
+}
+
+/*
+ * Step to version 2: registrations loses its UNIQUE (aor, contact), which
+ * made two RFC 5626 flows (or two instances) with one contact URI one row;
+ * the schema's partial unique indexes take its place. SQLite cannot drop a
+ * table constraint, so the table is rebuilt: renamed away with its view
+ * and index dropped, made anew by the schema, its rows copied (all
+ * columns are the same), the old one dropped.
+ */
+static int
+db_step_2(sqlite3 *db)
+{
+	static const char cols[] =
+	    "id, aor, contact, params, expires_at, q, call_id, cseq, branch, "
+	    "path, received, transport, conn_slot, conn_id, instance, reg_id, "
+	    "user_agent, registered_at, updated_at";
+	sqlite3_stmt *ex = NULL;
+	char *sql = NULL;
+	int exists, rc = -1;
+
+	/* A table this schema made already (step 1 applies it) has the
+	 * flow index; no table at all: the schema makes it. */
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT (SELECT count(*) FROM sqlite_schema "
+	        "WHERE type = 'table' AND name = 'registrations') "
+	        "AND NOT (SELECT count(*) FROM sqlite_schema "
+	        "WHERE type = 'index' AND "
+	        "name = 'registrations_flow')",
+	        -1, &ex, NULL) != SQLITE_OK)
+		goto done;
+	exists = sqlite3_step(ex) == SQLITE_ROW && sqlite3_column_int(ex, 0);
+	sqlite3_finalize(ex);
+	ex = NULL;
+	if (!exists) {
+		rc = 0;
+		goto done;
+	}
+	log_info("db: upgrading table registrations to version 2 (RFC 5626 "
+	         "flows)");
+	if (db_exec(db,
+	            "DROP VIEW IF EXISTS active_registrations;"
+	            "DROP INDEX IF EXISTS registrations_expires;"
+	            "ALTER TABLE registrations RENAME TO registrations_v1;") ==
+	        -1 ||
+	    db_make_table(db, "registrations") == -1)
+		goto done;
+	/* the newest binding wins where old rows would collide */
+	sql = sqlite3_mprintf("INSERT OR IGNORE INTO registrations (%s) "
+	                      "SELECT %s FROM registrations_v1 "
+	                      "ORDER BY updated_at DESC, id DESC;"
+	                      "DROP TABLE registrations_v1;",
+	                      cols, cols);
+	if (sql == NULL || db_exec(db, sql) == -1)
+		goto done;
+	rc = 0;
+done:
+	sqlite3_free(sql);
+	sqlite3_finalize(ex);
+	return rc;
+}
+
 /* Add column col (declared as decl) to table unless it has it: the steps
- * after 1 are idempotent, since step 1 creates the current schema. */
+ * after 1 are idempotent, since step 1 creates the current schema. A
+ * table the file does not have is left to the schema, which makes it
+ * whole after the steps. */
 static int
 db_add_column(sqlite3 *db, const char *table, const char *col,
               const char *decl)
@@ -480,16 +677,18 @@ db_add_column(sqlite3 *db, const char *table, const char *col,
 	char *sql;
 	int has = 0, rc;
 
-	sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) "
-	                      "WHERE name = %Q",
-	                      table, col);
+	sql = sqlite3_mprintf("SELECT (SELECT count(*) FROM sqlite_schema WHERE "
+	                      "type = 'table' AND name = %Q) = 0 OR EXISTS "
+	                      "(SELECT 1 FROM pragma_table_info(%Q) "
+	                      "WHERE name = %Q)",
+	                      table, table, col);
 	if (sql == NULL ||
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_free(sql);
 		return -1;
 	}
 	sqlite3_free(sql);
-	has = sqlite3_step(st) == SQLITE_ROW;
+	has = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (has)
 		return 0;
@@ -500,10 +699,10 @@ db_add_column(sqlite3 *db, const char *table, const char *col,
 	return rc;
 }
 
-/* Step to version 2: the OPTIONS pings of the registrar (workers/ping.c)
+/* Step to version 3: the OPTIONS pings of the registrar (workers/ping.c)
  * record their state with each binding. */
 static int
-db_step_2(sqlite3 *db)
+db_step_3(sqlite3 *db)
 {
 	if (db_add_column(db, "registrations", "ping_at", "INTEGER") == -1 ||
 	    db_add_column(db, "registrations", "ping_branch", "TEXT") == -1 ||
@@ -518,10 +717,44 @@ db_step_2(sqlite3 *db)
 	return db_exec(db, "DROP VIEW IF EXISTS active_registrations");
 }
 
-/* Step to version 3: the B2BUA's working state in `dialogs`
+/*
+ * Step to version 4: the reg event. registrations gains deregister (the
+ * tester's network-initiated de-registration); reg_subscriptions gains the
+ * notifier's state (watcher, event_id, the TCP flow, state, reason,
+ * pending, last_status, sent_at, created_at, updated_at). Columns are
+ * added in place; the rows are kept.
+ */
+static int
+db_step_4(sqlite3 *db)
+{
+	static const char *const cols[][3] = {
+	    {"registrations", "deregister",
+	     "TEXT CHECK (deregister IN ('deactivated', 'rejected'))"},
+	    {"reg_subscriptions", "watcher", "TEXT"},
+	    {"reg_subscriptions", "event_id", "TEXT"},
+	    {"reg_subscriptions", "conn_slot", "TEXT"},
+	    {"reg_subscriptions", "conn_id", "INTEGER"},
+	    {"reg_subscriptions", "state",
+	     "TEXT NOT NULL DEFAULT 'active' "
+	     "CHECK (state IN ('active', 'terminated'))"},
+	    {"reg_subscriptions", "reason", "TEXT"},
+	    {"reg_subscriptions", "pending", "INTEGER NOT NULL DEFAULT 0"},
+	    {"reg_subscriptions", "last_status", "INTEGER"},
+	    {"reg_subscriptions", "sent_at", "INTEGER"},
+	    {"reg_subscriptions", "created_at", "INTEGER NOT NULL DEFAULT 0"},
+	    {"reg_subscriptions", "updated_at", "INTEGER NOT NULL DEFAULT 0"},
+	};
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		if (db_add_column(db, cols[i][0], cols[i][1], cols[i][2]) == -1)
+			return -1;
+	return 0;
+}
+
+/* Step to version 5: the B2BUA's working state in `dialogs`
  * (workers/b2bua.c) and the call's identity in `calls`. */
 static int
-db_step_3(sqlite3 *db)
+db_step_5(sqlite3 *db)
 {
 	static const char *const dcols[][2] = {
 	    {"a_contact", "TEXT"},
@@ -559,6 +792,8 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
     db_step_2,
     db_step_3,
+    db_step_4,
+    db_step_5,
 };
 
 int
@@ -576,7 +811,7 @@ db_migrate(sqlite3 *db)
 		          v, DB_SCHEMA_VERSION);
 		return -1;
 	}
-	if (db_begin(db) == -1)
+	if (db_exec_master(db, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	for (int i = v; i < DB_SCHEMA_VERSION; i++) {
 		if (db_steps[i](db) == -1) {
@@ -630,8 +865,14 @@ db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int(st, 7, restarts);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		log_warnx("db: workers %s: %s", slot, sqlite3_errmsg(db));
+	if (rc != SQLITE_DONE) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "db: workers %s", slot);
+		db_fail(db, rc, what);
+	} else {
+		db_ok(db);
+	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -639,12 +880,12 @@ db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 int
 db_workers_reset(sqlite3 *db)
 {
-	return db_exec(db, "DELETE FROM workers");
+	return db_exec_master(db, "DELETE FROM workers");
 }
 
 int
 db_workers_stopped(sqlite3 *db)
 {
-	return db_exec(db, "UPDATE workers SET state = 'stopped', "
-	                   "serving = NULL WHERE state <> 'stopped'");
+	return db_exec_master(db, "UPDATE workers SET state = 'stopped', "
+	                          "serving = NULL WHERE state <> 'stopped'");
 }

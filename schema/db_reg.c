@@ -17,7 +17,7 @@
 struct db_reg {
 	sqlite3 *db;
 	sqlite3_stmt *load, *insert, *update, *delete, *ident, *expire,
-	    *expire_sub, *savepoint, *release, *rollback;
+	    *expire_sub, *savepoint, *release, *rollback, *dereg;
 };
 
 struct db_reg *
@@ -41,7 +41,10 @@ db_reg_new(TALLOC_CTX *ctx, sqlite3 *db)
 static void
 db_reg_err(struct db_reg *dr, const char *what)
 {
-	log_warnx("db_reg: %s: %s", what, sqlite3_errmsg(dr->db));
+	char w[64];
+
+	snprintf(w, sizeof(w), "db_reg: %s", what);
+	db_fail(dr->db, sqlite3_extended_errcode(dr->db), w);
 }
 
 /* Bind a string or NULL. */
@@ -103,9 +106,14 @@ db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 
 	*out = NULL;
 	*n = 0;
-	st =
-	    db_stmt(dr->db, &dr->load,
-	            "SELECT " DB_REG_COLS " FROM registrations WHERE aor = ?1");
+	/* Two halves, so that each is served by its partial unique index
+	 * (schema.sql): no index on aor alone to keep up at every INSERT.
+	 * Bindings without instance come first, by contact URI. */
+	st = db_stmt(dr->db, &dr->load,
+	             "SELECT " DB_REG_COLS " FROM registrations "
+	             "WHERE aor = ?1 AND instance IS NULL UNION ALL "
+	             "SELECT " DB_REG_COLS " FROM registrations "
+	             "WHERE aor = ?1 AND instance IS NOT NULL");
 	if (st == NULL)
 		return -1;
 	db_reg_text(st, 1, aor);
@@ -291,6 +299,41 @@ db_reg_expire(struct db_reg *dr, time_t now,
 }
 
 int
+db_reg_deregister(struct db_reg *dr,
+                  void (*fn)(void *arg, const struct db_binding *b,
+                             const char *event),
+                  void *arg)
+{
+	sqlite3_stmt *st;
+	TALLOC_CTX *tmp;
+	int rc, n = 0;
+
+	st = db_stmt(dr->db, &dr->dereg,
+	             "DELETE FROM registrations WHERE deregister IS NOT NULL "
+	             "RETURNING " DB_REG_COLS ", deregister");
+	if (st == NULL)
+		return -1;
+	if ((tmp = talloc_new(NULL)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_binding b;
+		const char *ev = db_reg_col(tmp, st, 19, 1);
+		db_reg_row(tmp, st, &b);
+		n++;
+		if (fn != NULL)
+			fn(arg, &b, ev);
+		talloc_free_children(tmp);
+	}
+	sqlite3_reset(st);
+	talloc_free(tmp);
+	if (rc != SQLITE_DONE) {
+		db_reg_err(dr, "deregister");
+		return -1;
+	}
+	return n;
+}
+
+int
 db_reg_expire_subscriptions(struct db_reg *dr, time_t now)
 {
 	sqlite3_stmt *st;
@@ -316,7 +359,10 @@ int
 db_reg_release(struct db_reg *dr)
 {
 	sqlite3_stmt *st = db_stmt(dr->db, &dr->release, "RELEASE reg");
-	return st ? db_reg_exec(dr, st, "release") : -1;
+
+	if (st == NULL || db_reg_exec(dr, st, "release") == -1)
+		return -1;
+	return 0;
 }
 
 int

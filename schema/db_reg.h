@@ -68,7 +68,23 @@ int db_reg_identities(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 int db_reg_expire(struct db_reg *dr, time_t now,
                   void (*fn)(void *arg, const struct db_binding *b), void *arg);
 
-/* Delete reg-event subscriptions with expires_at <= now: count or -1. */
+/*
+ * Network-initiated de-registration (a tester's one SQL statement,
+ * "UPDATE registrations SET deregister = 'deactivated' WHERE aor = ...";
+ * 'rejected' for a UE that must not re-register): delete every binding
+ * whose deregister column is set; fn (when not NULL) sees each deleted row
+ * and the column's word ("deactivated" | "rejected", the RFC 3680 contact
+ * event for its watchers). The sweeper calls it with the expiry sweep.
+ * Returns the number deleted or -1.
+ */
+int db_reg_deregister(struct db_reg *dr,
+                      void (*fn)(void *arg, const struct db_binding *b,
+                                 const char *event),
+                      void *arg);
+
+/* Delete reg-event subscriptions with expires_at <= now: count or -1.
+ * (The reg event replaces this with db_sub_sweep(), which lets the final
+ * NOTIFY go out first; see schema/db_sub.h.) */
 int db_reg_expire_subscriptions(struct db_reg *dr, time_t now);
 
 /* SAVEPOINT reg / RELEASE reg / ROLLBACK TO reg + RELEASE: 0 or -1. */

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 3 (PRAGMA user_version = 3).
+-- schema/schema.sql: afd's database, version 5 (PRAGMA user_version = 5).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -41,27 +41,59 @@ CREATE TABLE IF NOT EXISTS registrations (
 	ping_sent_at INTEGER,               -- when the ping in flight was sent
 	ping_ok_at  INTEGER,                -- last answered ping
 	ping_failures INTEGER NOT NULL DEFAULT 0, -- unanswered pings in a row
-	UNIQUE (aor, contact)
+	-- network-initiated de-registration, set by hand by a tester:
+	--   UPDATE registrations SET deregister = 'deactivated' WHERE aor = '...';
+	-- the sweeper removes the binding within a second and its watchers get
+	-- a NOTIFY with this event (deactivated: re-register; rejected: don't)
+	deregister  TEXT CHECK (deregister IN ('deactivated', 'rejected'))
 );
 CREATE INDEX IF NOT EXISTS registrations_expires ON registrations(expires_at);
+-- One binding is identified by (aor, contact) when it has no instance
+-- (RFC 3261 10.3), by (aor, instance, reg_id) when it has one (RFC 5626 6
+-- and 7, RFC 5627; no reg-id counts as 0): two flows of one phone, or two
+-- phones, may register the same contact URI.
+CREATE UNIQUE INDEX IF NOT EXISTS registrations_contact
+	ON registrations(aor, contact) WHERE instance IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS registrations_flow
+	ON registrations(aor, instance, coalesce(reg_id, 0))
+	WHERE instance IS NOT NULL;
+CREATE INDEX IF NOT EXISTS registrations_deregister ON registrations(deregister)
+	WHERE deregister IS NOT NULL;
 
+-- One reg-event subscription (RFC 3680) = one dialog; afd is the notifier.
+-- version and cseq are taken (incremented and committed) BEFORE each NOTIFY
+-- is sent, so no crash ever makes afd repeat one.
 CREATE TABLE IF NOT EXISTS reg_subscriptions (
 	id          INTEGER PRIMARY KEY,
-	aor         TEXT NOT NULL,
+	aor         TEXT NOT NULL,          -- the watched public identity
 	call_id     TEXT NOT NULL,
-	from_tag    TEXT NOT NULL,
-	to_tag      TEXT NOT NULL,
-	contact     TEXT NOT NULL,          -- where NOTIFYs go
+	from_tag    TEXT NOT NULL,          -- the subscriber's tag
+	to_tag      TEXT NOT NULL,          -- afd's tag
+	contact     TEXT NOT NULL,          -- where NOTIFYs go (remote target)
 	route       TEXT,                   -- route set, comma-separated
-	received    TEXT,
-	transport   TEXT,
-	cseq        INTEGER NOT NULL DEFAULT 0, -- our last NOTIFY CSeq
+	received    TEXT,                   -- source address:port of the SUBSCRIBE
+	transport   TEXT,                   -- udp | tcp
+	cseq        INTEGER NOT NULL DEFAULT 0, -- our last NOTIFY CSeq (0: none yet)
 	expires_at  INTEGER NOT NULL,
-	version     INTEGER NOT NULL DEFAULT 0, -- reginfo version last sent
+	version     INTEGER NOT NULL DEFAULT 0, -- reginfo version last sent (-1: none yet)
+	watcher     TEXT,                   -- the subscriber's AOR (From, normalised)
+	event_id    TEXT,                   -- the id parameter of its Event header
+	conn_slot   TEXT,                   -- TCP: worker slot (t3) of the flow
+	conn_id     INTEGER,                -- TCP: connection id of the flow
+	state       TEXT NOT NULL DEFAULT 'active'
+	            CHECK (state IN ('active', 'terminated')),
+	reason      TEXT,                   -- terminated: timeout | noresource | deactivated | rejected
+	pending     INTEGER NOT NULL DEFAULT 0, -- 1: a change not notified yet or a NOTIFY unanswered
+	last_status INTEGER,                -- final answer to the last NOTIFY (408: none came)
+	sent_at     INTEGER,                -- when the last NOTIFY was sent
+	created_at  INTEGER NOT NULL DEFAULT 0,
+	updated_at  INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (call_id, from_tag, to_tag)
 );
 CREATE INDEX IF NOT EXISTS reg_subscriptions_aor ON reg_subscriptions(aor);
 CREATE INDEX IF NOT EXISTS reg_subscriptions_expires ON reg_subscriptions(expires_at);
+CREATE INDEX IF NOT EXISTS reg_subscriptions_pending ON reg_subscriptions(pending)
+	WHERE pending <> 0;
 
 CREATE TABLE IF NOT EXISTS dialogs (
 	id          INTEGER PRIMARY KEY,
@@ -137,6 +169,14 @@ CREATE VIEW IF NOT EXISTS active_registrations AS
 	       datetime(ping_ok_at, 'unixepoch') AS ping_ok, ping_failures
 	FROM registrations
 	WHERE expires_at > CAST(strftime('%s','now') AS INTEGER);
+
+CREATE VIEW IF NOT EXISTS active_reg_subscriptions AS
+	SELECT aor, watcher, state, version, cseq,
+	       expires_at - CAST(strftime('%s','now') AS INTEGER) AS expires_in,
+	       datetime(expires_at, 'unixepoch') AS expires, pending, last_status,
+	       transport, received, contact, call_id
+	FROM reg_subscriptions
+	WHERE state = 'active';
 
 CREATE VIEW IF NOT EXISTS active_calls AS
 	SELECT id, caller, callee, stage, owner_slot, a_call_id, b_call_id,

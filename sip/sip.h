@@ -193,6 +193,10 @@ struct sip_via {
 	sip_str received;  /* empty when absent */
 	int rport;	   /* 1 if an rport param is present */
 	uint16_t rport_value; /* 0 when rport had no value */
+	/* 1 when the via-parm parsed whole and its sent-by names no port or
+	 * one other than 0: an answer may go to it (RFC 3261 18.2.2). 0: the
+	 * answer goes to the source address and port. */
+	int usable;
 	struct sip_param *params;
 	struct sip_via *next; /* next Via value (same or following field) */
 };
@@ -315,6 +319,15 @@ ssize_t sip_stream_frame(const char *buf, size_t len, size_t max,
  */
 ssize_t sip_stream_frame_r(const char *buf, size_t len, size_t max,
 			   size_t *skip, int *pings, size_t *scanned);
+
+/*
+ * After a framing error (-1): buf is where the message starts (the data
+ * given to sip_stream_frame plus its *skip). When the error is a complete
+ * header section, within max, without any Content-Length, returns the
+ * section's length, so that the caller can answer it (400 Missing
+ * Content-Length, RFC 3261 18.3) before it closes the connection; else 0.
+ */
+ssize_t sip_stream_no_cl(const char *buf, size_t len, size_t max);
 
 /* Print a parsed message: for a message nobody changed this is the original
  * bytes. Returns a talloc string under ctx, length in *len. */

@@ -74,32 +74,57 @@ sip_stream_field_end(const char *p, const char *end)
 }
 
 /* The header section at buf: its length (up to the end of the empty line)
- * and *cl, 0 if incomplete, -1 on a framing error. */
+ * with *cl and *ncl (the number of Content-Length fields, 0 or 1), 0 if
+ * incomplete, -1 on a framing error (Content-Length malformed or repeated,
+ * headers longer than max). */
 static ssize_t
-sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl,
-                   size_t from)
+sip_stream_scan(const char *buf, size_t len, size_t max, uint64_t *cl,
+                size_t from, int *ncl)
 {
 	const char *p, *end = buf + len, *nl, *le;
-	int ncl = 0, r;
+	int r;
 
+	*ncl = 0;
 	if (!sip_stream_has_eoh(buf, from, len) ||
 	    (nl = memchr(buf, '\n', len)) == NULL)
 		return len > max ? -1 : 0;
 	for (p = nl + 1; p < end; p = nl + 1) {
-		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) {
-			if (ncl != 1)
-				return -1;
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
 			return (ssize_t)(p + (*p == '\n' ? 1 : 2) - buf);
-		}
 		if ((nl = sip_stream_field_end(p, end)) == NULL)
 			break;
 		le = nl[-1] == '\r' ? nl - 1 : nl;
 		if ((r = sip_stream_cl(p, le, max, cl)) < 0)
 			return -1;
-		if ((ncl += r) > 1)
+		if ((*ncl += r) > 1)
 			return -1;
 	}
 	return len > max ? -1 : 0;
+}
+
+/* The header section at buf: its length and *cl, 0 if incomplete, -1 on
+ * a framing error (also: no Content-Length, which a stream needs). */
+static ssize_t
+sip_stream_headers(const char *buf, size_t len, size_t max, uint64_t *cl,
+                   size_t from)
+{
+	int ncl;
+	ssize_t hl = sip_stream_scan(buf, len, max, cl, from, &ncl);
+
+	return hl > 0 && ncl != 1 ? -1 : hl;
+}
+
+ssize_t
+sip_stream_no_cl(const char *buf, size_t len, size_t max)
+{
+	uint64_t cl = 0;
+	int ncl;
+	ssize_t hl;
+
+	hl = sip_stream_scan(buf, len, max, &cl, 0, &ncl);
+	if (hl <= 0 || ncl != 0 || (size_t)hl > max)
+		return 0;
+	return hl;
 }
 
 ssize_t

@@ -62,7 +62,11 @@
  * the call.
  *
  * Callbacks may start new transactions and may respond on other server
- * transactions; they must not free the table.
+ * transactions; they must not free the table. Free the table before
+ * whatever its callbacks use, since its destructor calls on_terminated.
+ *
+ * Messages given to txn_client_recv() and txn_server_recv() must come
+ * from sip_parse() (the core headers are then present).
  */
 #ifndef AFD_SIP_TXN_H
 #define AFD_SIP_TXN_H

@@ -2,16 +2,20 @@
  * util/conf.c: read and check afd's INI file (inih). Every key of
  * DESIGN.md is known here with its check; an unknown section or key, a bad
  * value, a repeated key or a missing file is an error "FILE:LINE: reason".
- * Relative paths are made absolute against the config file's folder.
+ * Relative paths are made absolute against the config file's folder and
+ * normalised once (no "etc/../var/afd.db" in any later log line).
  * Lines are counted by our own reader so that every error names its line.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -55,6 +59,9 @@ conf_defaults(struct conf *c)
 	snprintf(c->database, sizeof(c->database), "var/afd.db");
 	c->durability = CONF_DUR_NORMAL;
 	snprintf(c->run_dir, sizeof(c->run_dir), "var/run");
+	snprintf(c->user, sizeof(c->user), "nobody");
+	c->uid = geteuid();
+	c->gid = getegid();
 	c->log_level = LOG_L_INFO;
 	c->max_message = 65536;
 	c->tcp_min_spare = 2;
@@ -64,6 +71,9 @@ conf_defaults(struct conf *c)
 	c->max_expires = 600000;
 	c->max_contacts = 10;
 	c->sip_t1 = 500;
+	c->outbound_require_ob = 1;
+	c->regev_min_expires = 60;
+	c->regev_max_expires = 600000;
 	c->ring_timeout = 60;
 	c->call_max_idle = 86400;
 	c->auth_mode = CONF_AUTH_NONE;
@@ -107,11 +117,67 @@ conf_str(struct conf_parse *p, const char *key, const char *v, char *out,
 	return 0;
 }
 
-/* A path; relative ones are taken from the config file's folder. */
+/*
+ * Normalise the absolute path in into out: no "//", "." or "..", so that
+ * every log line shows one spelling of it. A ".." after a symbolic link
+ * goes up from where the link points (as the kernel would), not lexically.
+ * Returns 0, or -1 when the result does not fit or a link cannot be
+ * resolved.
+ */
+static int
+conf_normpath(char *out, size_t outsz, const char *in)
+{
+	char res[PATH_MAX], real[PATH_MAX], *slash;
+	const char *p = in, *e;
+	size_t rl = 0, n;
+	struct stat st;
+
+	res[0] = '\0';
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		e = strchrnul(p, '/');
+		n = (size_t)(e - p);
+		if (n == 1 && p[0] == '.') {
+			p = e;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (rl > 0 && lstat(res, &st) == 0 &&
+			    S_ISLNK(st.st_mode)) {
+				if (realpath(res, real) == NULL)
+					return -1;
+				snprintf(res, sizeof(res), "%s",
+				         strcmp(real, "/") == 0 ? "" : real);
+			}
+			if ((slash = strrchr(res, '/')) != NULL)
+				*slash = '\0';
+			rl = strlen(res);
+			p = e;
+			continue;
+		}
+		if (rl + 1 + n >= sizeof(res))
+			return -1;
+		res[rl++] = '/';
+		memcpy(res + rl, p, n);
+		rl += n;
+		res[rl] = '\0';
+		p = e;
+	}
+	if ((size_t)snprintf(out, outsz, "%s", rl == 0 ? "/" : res) >= outsz)
+		return -1;
+	return 0;
+}
+
+/* A path; relative ones are taken from the config file's folder; the
+ * result is normalised (conf_normpath). */
 static int
 conf_path(struct conf_parse *p, const char *key, const char *v, char *out,
           size_t outsz)
 {
+	char joined[PATH_MAX * 2];
 	int n;
 
 	if (*v == '\0') {
@@ -119,10 +185,11 @@ conf_path(struct conf_parse *p, const char *key, const char *v, char *out,
 		return -1;
 	}
 	if (v[0] == '/')
-		n = snprintf(out, outsz, "%s", v);
+		n = snprintf(joined, sizeof(joined), "%s", v);
 	else
-		n = snprintf(out, outsz, "%s/%s", p->dir, v);
-	if (n < 0 || (size_t)n >= outsz) {
+		n = snprintf(joined, sizeof(joined), "%s/%s", p->dir, v);
+	if (n < 0 || (size_t)n >= sizeof(joined) ||
+	    conf_normpath(out, outsz, joined) == -1) {
 		conf_fail(p, "%s: path too long", key);
 		return -1;
 	}
@@ -139,6 +206,7 @@ enum conf_key_id {
 	K_LOG_LEVEL,
 	K_MAX_MESSAGE,
 	K_SIP_T1,
+	K_USER,
 	K_TCP_MIN_SPARE,
 	K_TCP_MAX,
 	K_DEFAULT_EXPIRES,
@@ -147,6 +215,9 @@ enum conf_key_id {
 	K_MAX_CONTACTS,
 	K_PING_INTERVAL,
 	K_PING_REMOVE_AFTER,
+	K_OUTBOUND_REQUIRE_OB,
+	K_REGEV_MIN_EXPIRES,
+	K_REGEV_MAX_EXPIRES,
 	K_RING_TIMEOUT,
 	K_CALL_MAX_IDLE,
 	K_AUTH_MODE,
@@ -166,6 +237,7 @@ static const struct {
     {"afd", "log_level", K_LOG_LEVEL},
     {"afd", "max_message", K_MAX_MESSAGE},
     {"afd", "sip_t1", K_SIP_T1},
+    {"afd", "user", K_USER},
     {"workers", "tcp_min_spare", K_TCP_MIN_SPARE},
     {"workers", "tcp_max", K_TCP_MAX},
     {"registrar", "default_expires", K_DEFAULT_EXPIRES},
@@ -174,6 +246,9 @@ static const struct {
     {"registrar", "max_contacts", K_MAX_CONTACTS},
     {"registrar", "ping_interval", K_PING_INTERVAL},
     {"registrar", "ping_remove_after", K_PING_REMOVE_AFTER},
+    {"registrar", "outbound_require_ob", K_OUTBOUND_REQUIRE_OB},
+    {"regevent", "min_expires", K_REGEV_MIN_EXPIRES},
+    {"regevent", "max_expires", K_REGEV_MAX_EXPIRES},
     {"calls", "ring_timeout", K_RING_TIMEOUT},
     {"calls", "max_idle", K_CALL_MAX_IDLE},
     {"auth", "mode", K_AUTH_MODE},
@@ -243,6 +318,8 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			return -1;
 		c->sip_t1 = (int)n;
 		return 0;
+	case K_USER:
+		return conf_str(p, name, v, c->user, sizeof(c->user));
 	case K_TCP_MIN_SPARE:
 		if (conf_int(p, name, v, 0, 1024, &n) == -1)
 			return -1;
@@ -280,6 +357,28 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			return -1;
 		c->ping_remove_after = (int)n;
 		return 0;
+	case K_OUTBOUND_REQUIRE_OB:
+		if (strcmp(v, "yes") == 0)
+			c->outbound_require_ob = 1;
+		else if (strcmp(v, "no") == 0)
+			c->outbound_require_ob = 0;
+		else {
+			conf_fail(p,
+			          "outbound_require_ob: \"%s\" is not yes "
+			          "or no",
+			          v);
+			return -1;
+		}
+		return 0;
+	case K_REGEV_MIN_EXPIRES:
+	case K_REGEV_MAX_EXPIRES:
+		if (conf_int(p, name, v, 1, 100000000, &n) == -1)
+			return -1;
+		if (id == K_REGEV_MIN_EXPIRES)
+			c->regev_min_expires = (int)n;
+		else
+			c->regev_max_expires = (int)n;
+		return 0;
 	case K_RING_TIMEOUT:
 		if (conf_int(p, name, v, 1, 3600, &n) == -1)
 			return -1;
@@ -299,6 +398,17 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			c->auth_mode = CONF_AUTH_AKA;
 		else {
 			conf_fail(p, "mode: \"%s\" is not none, digest or aka",
+			          v);
+			return -1;
+		}
+		/* Not there yet: afd cannot authenticate anyone, and must not
+		 * look as if it did. Remove this check when authentication
+		 * (Digest, IMS AKA) lands. */
+		if (c->auth_mode != CONF_AUTH_NONE) {
+			conf_fail(p,
+			          "mode: %s authentication is not implemented "
+			          "yet (every REGISTER would be accepted "
+			          "unchallenged); use mode = none",
 			          v);
 			return -1;
 		}
@@ -360,6 +470,33 @@ conf_reader(char *str, int num, void *stream)
 	return str;
 }
 
+/*
+ * [afd] user: only a master started as root changes user; it looks the
+ * user up now, so that a wrong name is a config error with its line.
+ * Otherwise the key is ignored: afd runs as whoever started it.
+ */
+static void
+conf_user(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	p->lineno = p->seen[K_USER] ? (int)p->seen[K_USER] : 1;
+	errno = 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		conf_fail(p,
+		          "user: no user \"%s\"%s (afd started as root runs "
+		          "its processes as this user)",
+		          c->user, p->seen[K_USER] ? "" : " (the default)");
+		return;
+	}
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	c->drop = pw->pw_uid != 0;
+}
+
 /* Cross-key checks, after the whole file. */
 static void
 conf_check(struct conf_parse *p)
@@ -379,11 +516,20 @@ conf_check(struct conf_parse *p)
 		          "default_expires (%d) is not within min_expires "
 		          "(%d) and max_expires (%d)",
 		          c->default_expires, c->min_expires, c->max_expires);
+	p->lineno = p->seen[K_REGEV_MIN_EXPIRES]
+	                ? (int)p->seen[K_REGEV_MIN_EXPIRES]
+	                : p->lineno;
+	if (c->regev_min_expires > c->regev_max_expires)
+		conf_fail(p,
+		          "[regevent] min_expires (%d) is larger than "
+		          "max_expires (%d)",
+		          c->regev_min_expires, c->regev_max_expires);
 	p->lineno = p->seen[K_TCP_MIN_SPARE] ? (int)p->seen[K_TCP_MIN_SPARE]
 	                                     : p->lineno;
 	if (c->tcp_min_spare > c->tcp_max)
 		conf_fail(p, "tcp_min_spare (%d) is larger than tcp_max (%d)",
 		          c->tcp_min_spare, c->tcp_max);
+	conf_user(p);
 }
 
 int

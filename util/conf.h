@@ -6,6 +6,8 @@
 #ifndef AFD_CONF_H
 #define AFD_CONF_H
 
+#include <sys/types.h>
+
 #include "util/log.h"
 
 enum conf_durability { CONF_DUR_NORMAL, CONF_DUR_FULL };
@@ -22,6 +24,13 @@ struct conf {
 	enum log_level log_level;
 	size_t max_message;	/* bytes; [afd] max_message, default 65536 */
 	int sip_t1;		/* ms: RFC 3261 T1, default 500 */
+	char user[64];		/* [afd] user, default "nobody" */
+	/* What conf_load() made of user: when afd runs as root, the user's
+	 * ids and drop = 1 (unless the user is root itself); otherwise afd's
+	 * own ids and drop = 0 (the key is ignored). */
+	uid_t uid;
+	gid_t gid;
+	int drop;
 	/* [workers] */
 	int tcp_min_spare;
 	int tcp_max;
@@ -32,6 +41,10 @@ struct conf {
 	int max_contacts;
 	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
 	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
+	int outbound_require_ob; /* 439 when the first hop's Path lacks ;ob */
+	/* [regevent] */
+	int regev_min_expires;	/* a shorter SUBSCRIBE expiry: 423 */
+	int regev_max_expires;	/* a longer one is lowered to it */
 	/* [calls] */
 	int ring_timeout;  /* s: no final answer from the callee: 408 + CANCEL */
 	int call_max_idle; /* s: a call silent this long is ended by the sweeper */

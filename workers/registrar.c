@@ -13,19 +13,27 @@
  *   serves (the [afd] domain, any case, and the listen address) names the
  *   same domain, so the AOR always carries the configured domain: Alice
  *   registering as sip:alice@127.0.0.1 and as sip:alice@DOMAIN is one user.
- *   The Request-URI is not checked (any R-URI reaching afd is afd's).
+ * - Request-URI (RFC 3261 10.2, 10.3 step 1): sip:, no user part, a host
+ *   afd serves; a sips: Request-URI or To is refused, afd having no TLS.
  * - Expiry: a binding registered at Unix second t with expiry N has
  *   expires_at = t + N; it is live while now < expires_at (the
  *   active_registrations view uses the same rule) and the sweeper removes
  *   it once expires_at <= now.
- * - A binding matches a Contact by +sip.instance and reg-id (RFC 5626; an
- *   instance without reg-id matches the same instance without reg-id, as
- *   RFC 5627 does), else by the contact URI (RFC 3261 19.1.4). A
- *   matched instance binding takes the new contact URI; another binding
- *   that already had that URI is replaced too. URIs are compared by RFC
- *   3261 19.1.4 (host and parameter case, escapes, parameter order), so
- *   the same contact written otherwise refreshes its binding and takes the
- *   new spelling.
+ * - A binding is identified by (AOR, +sip.instance, reg-id) when it has an
+ *   instance (RFC 5626 6 and 7; an instance without reg-id is the same
+ *   instance without reg-id, as RFC 5627 does), else by (AOR, contact
+ *   URI) (RFC 3261 10.3). Two flows of one phone, or two phones, may
+ *   register one contact URI: separate bindings, each with the connection
+ *   it came over. A matched instance binding takes the new contact URI; a
+ *   binding without instance at that URI is replaced (the same UA, now
+ *   naming its instance). A contact without instance never refreshes an
+ *   instance binding, but its expires=0 removes every binding at its URI
+ *   (a UA that leaves its instance out when it unregisters). URIs are
+ *   compared by RFC 3261 19.1.4 (host and parameter case, escapes,
+ *   parameter order), so the same contact written otherwise refreshes its
+ *   binding and takes the new spelling.
+ * - RFC 5626 6: an outbound REGISTER through a proxy whose first hop's
+ *   Path lacks ;ob gets 439 (unless [registrar] outbound_require_ob = no).
  * - Expired rows not yet swept do not count and are not listed; a Contact
  *   matching one renews it as a fresh registration.
  * - Path is stored always; echoed in the 200 only when the UE supports it
@@ -424,26 +432,28 @@ reg_contact_eq(const char *a, const char *b)
 	return eq;
 }
 
-/* The working-set entry a contact refers to, or -1. */
+/*
+ * The working-set entry a contact refers to, or -1 (RFC 5626 6 and 7,
+ * RFC 5627): a contact with +sip.instance is the binding of the same
+ * (instance, reg-id), reg-id 0 meaning none; never another instance's or
+ * another flow's, even when the contact URIs are equal. A contact without
+ * an instance is the binding without an instance that has an equal URI
+ * (RFC 3261 10.3 step 7).
+ */
 static int
-reg_match(const struct reg_plan *p, const struct reg_contact *k, int *by_inst)
+reg_match(const struct reg_plan *p, const struct reg_contact *k)
 {
-	*by_inst = 0;
-	if (k->instance != NULL) {
-		for (int j = 0; j < p->n; j++) {
-			if (p->op[j] == REG_OP_DELETE)
-				continue;
-			if (reg_streq(p->b[j].instance, k->instance) &&
-			    p->b[j].reg_id == k->reg_id) {
-				*by_inst = 1;
-				return j;
-			}
-		}
-	}
 	for (int j = 0; j < p->n; j++) {
-		if (p->op[j] != REG_OP_DELETE &&
-		    reg_contact_eq(p->b[j].contact, k->uri))
+		if (p->op[j] == REG_OP_DELETE)
+			continue;
+		if (k->instance != NULL) {
+			if (reg_streq(p->b[j].instance, k->instance) &&
+			    p->b[j].reg_id == k->reg_id)
+				return j;
+		} else if (p->b[j].instance == NULL &&
+		           reg_contact_eq(p->b[j].contact, k->uri)) {
 			return j;
+		}
 	}
 	return -1;
 }
@@ -502,6 +512,33 @@ reg_plan_star(const struct reg_req *rq, struct reg_plan *p, time_t now,
 	return 200;
 }
 
+/*
+ * "Contact: <uri>;expires=0" matched no binding without an instance: a UA
+ * that leaves its +sip.instance out when it unregisters still removes its
+ * URI (RFC 3261 10.3 compares URIs), so every binding at uri goes. 200, or
+ * 500 when one of them has a newer CSeq of the same Call-ID.
+ */
+static int
+reg_plan_unbind_uri(const struct reg_req *rq, const struct db_binding *cur,
+                    int ncur, struct reg_plan *p, const char *uri, time_t now,
+                    const char **reason)
+{
+	for (int x = 0; x < p->n; x++) {
+		if (p->op[x] == REG_OP_DELETE ||
+		    !reg_contact_eq(p->b[x].contact, uri))
+			continue;
+		if (x < ncur && p->b[x].expires_at > now &&
+		    reg_cseq_check(&cur[x], rq->call_id, rq->cseq,
+		                   rq->branch) == REG_CSEQ_STALE) {
+			*reason = "Out of Order CSeq";
+			return 500;
+		}
+		p->op[x] = REG_OP_DELETE;
+		p->why[x] = REG_WHY_UNREGISTERED;
+	}
+	return 200;
+}
+
 int
 reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
          int ncur, const struct conf *c, time_t now, struct reg_plan *p,
@@ -535,7 +572,7 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 	for (int i = 0; i < rq->ncontacts; i++) {
 		const struct reg_contact *k = &rq->contacts[i];
 		long e = reg_expiry(k->expires, rq->expires_hdr, c);
-		int by_inst, j = reg_match(p, k, &by_inst);
+		int j = reg_match(p, k);
 		int existed = j >= 0 && j < ncur && p->op[j] != REG_OP_INSERT;
 		int live_before = j >= 0 && p->b[j].expires_at > now;
 
@@ -557,10 +594,13 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 				return 500;
 			}
 		}
-		if (by_inst) {
-			/* the new URI replaces whatever else held it */
+		if (k->instance != NULL && e > 0) {
+			/* the UA now names its instance: a binding without
+			 * one at the same URI was this UA (another instance's
+			 * or flow's binding at that URI stays) */
 			for (int x = 0; x < p->n; x++) {
 				if (x != j && p->op[x] != REG_OP_DELETE &&
+				    p->b[x].instance == NULL &&
 				    reg_contact_eq(p->b[x].contact, k->uri)) {
 					p->op[x] = REG_OP_DELETE;
 					p->why[x] = REG_WHY_REPLACED;
@@ -571,6 +611,11 @@ reg_plan(TALLOC_CTX *ctx, const struct reg_req *rq, struct db_binding *cur,
 			if (j >= 0) {
 				p->op[j] = REG_OP_DELETE;
 				p->why[j] = REG_WHY_UNREGISTERED;
+			} else if (k->instance == NULL) {
+				int st = reg_plan_unbind_uri(
+				    rq, cur, ncur, p, k->uri, now, reason);
+				if (st != 200)
+					return st;
 			}
 			continue;
 		}
@@ -782,6 +827,78 @@ reg_req_read(TALLOC_CTX *ctx, const struct sip_msg *req, struct reg_req *rq,
 	return 0;
 }
 
+/* ------------------------------------------------------ request checks */
+
+/*
+ * The Request-URI of a REGISTER names the domain (RFC 3261 10.2): sip: or
+ * sips:, no user part (400), a host afd serves (403, as for To), and afd
+ * has no TLS, so a sips: Request-URI or AOR cannot have come over a secure
+ * hop (RFC 3261 26.2.2): 416, the status RFC 3261 8.2.2.1 gives a scheme
+ * the server does not support. 0, or the status with *reason.
+ */
+static int
+reg_check_uris(const struct sip_msg *req, const struct conf *c,
+               const char **reason)
+{
+	const struct sip_uri *ru = &req->ruri;
+
+	if (ru->scheme == SIP_SCHEME_SIPS ||
+	    (req->to != NULL && req->to->uri.scheme == SIP_SCHEME_SIPS)) {
+		*reason = "SIPS Requires TLS";
+		return 416;
+	}
+	if (ru->scheme != SIP_SCHEME_SIP) {
+		*reason = "Request-URI Must Be a SIP URI";
+		return 416;
+	}
+	if (ru->user.len > 0) {
+		*reason = "User Part in Request-URI";
+		return 400;
+	}
+	if (!reg_host_served(ru->host, c)) {
+		*reason = "Domain Not Served";
+		return 403;
+	}
+	return 0;
+}
+
+/*
+ * RFC 5626 6: a REGISTER that asks for outbound (a contact with
+ * +sip.instance and reg-id) and did not come straight from the UA (more
+ * than one Via, or a Path) needs a first hop that supports outbound: the
+ * last Path value (the first hop's; each proxy adds its own on top) must
+ * carry the URI parameter "ob". Otherwise 439, unless outbound_require_ob
+ * is off. 0, or the status with *reason.
+ */
+static int
+reg_check_first_hop(TALLOC_CTX *ctx, const struct sip_msg *req,
+                    const struct reg_req *rq, const struct conf *c,
+                    const char **reason)
+{
+	struct sip_addr *path = NULL, *last = NULL;
+	int outbound = 0;
+
+	for (int i = 0; i < rq->ncontacts; i++)
+		if (rq->contacts[i].reg_id != 0)
+			outbound = 1;
+	if (!outbound || !c->outbound_require_ob)
+		return 0;
+	if ((req->via == NULL || req->via->next == NULL) &&
+	    req->first[SIP_HDR_PATH] == NULL)
+		return 0; /* afd is the first hop */
+	if (sip_msg_addrs(ctx, req->first[SIP_HDR_PATH], &path) == -1) {
+		*reason = "Malformed Path";
+		return 400;
+	}
+	for (last = path; last != NULL && last->next != NULL; last = last->next)
+		;
+	if (last == NULL || sip_param_find(last->uri.params, "ob") == NULL) {
+		*reason = "First Hop Lacks Outbound Support";
+		return 439;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- answering */
 
 static int
@@ -842,6 +959,28 @@ reg_add_contacts(struct sip_buf *b, const struct reg_plan *p, time_t now,
 		sip_buf_add(b, num, (size_t)n);
 		(*count)++;
 	}
+}
+
+/* "Supported:" with the option tags afd supports on REGISTER (path,
+ * outbound) that the UE's Supported names too, as in the RFC 5626
+ * examples; nothing when there are none. */
+static void
+reg_add_supported(struct sip_buf *b, const struct sip_msg *req)
+{
+	static const char *const tags[] = {"path", "outbound"};
+	const struct sip_hdr *sup = req->first[SIP_HDR_SUPPORTED];
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		if (!sip_hdr_has_token(sup, tags[i]))
+			continue;
+		sip_buf_adds(b,
+		             (sip_str){n ? ", " : "Supported: ", n ? 2 : 11});
+		sip_buf_add(b, tags[i], strlen(tags[i]));
+		n++;
+	}
+	if (n > 0)
+		sip_buf_add(b, "\r\n", 2);
 }
 
 /* P-Associated-URI: the subscriber's identities, else the AOR. */
@@ -930,6 +1069,7 @@ reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		sip_buf_add(b, "Require: path\r\n", 15);
 	else if (ob)
 		sip_buf_add(b, "Require: outbound\r\n", 19);
+	reg_add_supported(b, req);
 	sip_buf_add(b, r->service_route, strlen(r->service_route));
 	if (reg_add_pau(r, mem, b, aor) == -1)
 		return -1;
@@ -1037,11 +1177,16 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		reg_fail(res, 400, "Missing To");
 		return 0;
 	}
+	if ((st = reg_check_uris(req, r->c, &reason)) != 0) {
+		reg_fail(res, st, reason);
+		return 0;
+	}
 	if ((aor = reg_aor(mem, &req->to->uri, r->c, &st, &reason)) == NULL) {
 		reg_fail(res, st, reason);
 		return 0;
 	}
-	if ((st = reg_req_read(mem, req, &rq, &reason)) != 0) {
+	if ((st = reg_req_read(mem, req, &rq, &reason)) != 0 ||
+	    (st = reg_check_first_hop(mem, req, &rq, r->c, &reason)) != 0) {
 		reg_fail(res, st, reason);
 		return 0;
 	}

@@ -11,7 +11,12 @@
  * queues the answer; it leaves only after the batch is committed.
  *
  * Status codes chosen (the README lists them):
- *   To host not served (neither [afd] domain nor the listen address): 403
+ *   sips: Request-URI or To (afd has no TLS; RFC 3261 26.2.2):        416
+ *   Request-URI not sip:, or with a user part (RFC 3261 10.2):   416, 400
+ *   Request-URI or To host not served (neither [afd] domain nor the
+ *   listen address):                                                  403
+ *   outbound (instance + reg-id) through a proxy whose first hop's Path
+ *   lacks ;ob, with outbound_require_ob (RFC 5626 6):                 439
  *   Contact '*' with other contacts or a non-zero Expires:            400
  *   expiry below min_expires (and not 0):                    423 + Min-Expires
  *   same Call-ID, CSeq not higher than the binding's:                 500
@@ -53,7 +58,8 @@ struct reg;
  *                         instance took its place, by +sip.instance/reg-id
  *                         with a new contact URI (RFC 5626 section 6: the
  *                         old flow's binding is replaced), or a new instance
- *                         binding took its contact URI. Not "deactivated":
+ *                         binding took the contact URI of a binding without
+ *                         instance. Not "deactivated":
  *                         that event asks the UA to re-register at once, and
  *                         the UA has just done so (a UE that obeyed would
  *                         loop); nor "rejected"/"probation" (administrative).

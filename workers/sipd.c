@@ -321,37 +321,51 @@ sipd_add_value(struct sip_buf *b, const char *s, size_t len)
 }
 
 /* "Via: " and the top via-parm with received= and rport=PORT (RFC 3581),
- * without the line end. */
+ * without the line end. received and rport are always ours: a value the
+ * client put there is replaced by the real source address and port (RFC
+ * 3261 18.2.1, RFC 3581 4), in place; received is added at the end when
+ * absent and the sent-by host differs from the source (or rport asks). */
 static void
 sipd_top_via(struct sip_buf *b, const struct sip_via *v,
              const struct sip_peer *from)
 {
-	char addr[80], ip[64], num[8];
+	char addr[80], ip[64], num[16];
 	uint16_t port;
-	const struct sip_param *rp;
-	sip_str raw = v->raw;
+	const char *p = v->raw.s, *end = v->raw.s + v->raw.len;
+	const char *bare;
+	size_t barelen;
+	int have_received = 0;
 
 	sipd_addr_str(&from->addr, addr, sizeof(addr), ip, sizeof(ip), &port);
+	/* received carries the bare address, without brackets */
+	bare = ip[0] == '[' ? ip + 1 : ip;
+	barelen = ip[0] == '[' ? strlen(ip) - 2 : strlen(ip);
 	sip_buf_add(b, "Via: ", 5);
-	rp = v->rport ? sip_param_find(v->params, "rport") : NULL;
-	if (rp != NULL && rp->value.s == NULL && rp->name.s >= raw.s &&
-	    rp->name.s + rp->name.len <= raw.s + raw.len) {
-		size_t cut = (size_t)(rp->name.s + rp->name.len - raw.s);
-		int n = snprintf(num, sizeof(num), "=%u", port);
-		sipd_add_value(b, raw.s, cut);
-		sip_buf_add(b, num, (size_t)n);
-		sipd_add_value(b, raw.s + cut, raw.len - cut);
-	} else {
-		sip_buf_add_unfolded(b, raw);
+	for (const struct sip_param *prm = v->params; prm; prm = prm->next) {
+		int rport = sip_str_caseeq_lit(prm->name, "rport");
+		const char *ne = prm->name.s + prm->name.len;
+		const char *ve =
+		    prm->value.s ? prm->value.s + prm->value.len : ne;
+
+		if (!rport && !sip_str_caseeq_lit(prm->name, "received"))
+			continue;
+		if (prm->name.s < p || ve > end)
+			continue; /* outside the via-parm we echo */
+		sipd_add_value(b, p, (size_t)(ne - p));
+		if (rport) {
+			int n = snprintf(num, sizeof(num), "=%u", port);
+			sip_buf_add(b, num, (size_t)n);
+		} else {
+			sip_buf_add(b, "=", 1);
+			sip_buf_add(b, bare, barelen);
+			have_received = 1;
+		}
+		p = ve;
 	}
-	if (v->received.len == 0 &&
-	    (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
+	sipd_add_value(b, p, (size_t)(end - p));
+	if (!have_received && (v->rport || !sip_str_caseeq_lit(v->host, ip))) {
 		sip_buf_add(b, ";received=", 10);
-		/* received carries the bare address, without brackets */
-		if (ip[0] == '[')
-			sip_buf_add(b, ip + 1, strlen(ip) - 2);
-		else
-			sip_buf_add(b, ip, strlen(ip));
+		sip_buf_add(b, bare, barelen);
 	}
 }
 
@@ -397,7 +411,8 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 
 /* Where an answer to a request from `from` goes (RFC 3261 18.2.2, RFC
  * 3581): TCP: the same connection. UDP: the source address; its port when
- * the top Via has rport, else the Via's sent-by port (default 5060). */
+ * the top Via has rport or is unusable (did not parse whole, port 0),
+ * else the Via's sent-by port (default 5060). */
 static void
 sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
           struct sip_peer *to)
@@ -405,7 +420,8 @@ sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
 	uint16_t port;
 
 	*to = *from;
-	if (from->tp != SIP_TP_UDP || req->via == NULL || req->via->rport)
+	if (from->tp != SIP_TP_UDP || req->via == NULL || req->via->rport ||
+	    !req->via->usable)
 		return;
 	port = req->via->port ? req->via->port : 5060;
 	if (to->addr.ss_family == AF_INET)

@@ -169,6 +169,28 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		talloc_free(c);
 }
 
+/* A framing error at buf + off: a complete header section without
+ * Content-Length is handed to the service as it is, which answers it
+ * "400 Missing Content-Length" (the parser's verdict on a stream), so the
+ * phone learns why before the connection closes. */
+static void
+tcp_answer_no_cl(struct tcp_conn *c, size_t off)
+{
+	struct worker *w = c->tw->w;
+	const struct sipd_out *out;
+	ssize_t hl;
+	int n;
+
+	hl = sip_stream_no_cl(c->buf + off, c->len - off, w->conf->max_message);
+	if (hl <= 0)
+		return;
+	sipd_batch_begin(w->sipd);
+	(void)sipd_handle(w->sipd, c->buf + off, (size_t)hl, &c->peer);
+	n = sipd_batch_end(w->sipd, &out);
+	if (n > 0)
+		tcp_deliver(w, out, n);
+}
+
 /* Cut and handle every complete message in the buffer. */
 static void
 tcp_process(struct tcp_conn *c)
@@ -200,6 +222,7 @@ tcp_process(struct tcp_conn *c)
 			          c->peer_s,
 			          log_sample(s, sizeof(s), c->buf + off,
 			                     c->len - off));
+			tcp_answer_no_cl(c, off);
 			tcp_conn_close(c, "framing error");
 			return;
 		}

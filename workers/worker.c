@@ -562,6 +562,16 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	struct worker *w;
 	int rc = PROC_EXIT_STARTUP;
 
+	/* Privileges: the master became [afd] user before it forked any
+	 * worker (daemon/master.c, master_setup), so a worker is born
+	 * without root and every file it creates (-wal, -shm, its slot
+	 * socket) is the user's. Checked, not assumed. */
+	if (c->drop && (geteuid() == 0 || getuid() == 0 || getegid() == 0)) {
+		log_error("BUG: a worker runs as root though user %s was "
+		          "configured",
+		          c->user);
+		return PROC_EXIT_STARTUP;
+	}
 	signal(SIGINT, SIG_IGN); /* the master stops us with SIGTERM */
 	signal(SIGPIPE, SIG_IGN);
 	worker_reseed();

@@ -33,6 +33,13 @@ SCALE=1
 [ "${VALGRIND:-}" = 1 ] && SCALE=10
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/afd-e2e-$E2E_NAME.XXXXXX") || exit 2
+# Started as root, afd runs as [afd] user (default nobody): the folder of
+# the scenario's database and run_dir is that user's, as a lab's would be.
+AFD_USER=
+if [ "$(id -u)" = 0 ]; then
+	AFD_USER=nobody
+	chown "$AFD_USER:" "$TMP" || exit 2
+fi
 AFD_PID=
 AFD_PORT=
 AFD_CONF=$TMP/afd.conf
@@ -55,9 +62,10 @@ e2e_cleanup() {
 	if [ -n "$AFD_PID" ] && kill -0 "$AFD_PID" 2>/dev/null; then
 		afd_kill_all
 	fi
-	# A scenario that passed still fails on a sanitizer or valgrind report.
+	# A scenario that passed still fails on a sanitizer or valgrind report,
+	# or on a line of afd's own self-checks.
 	if [ $rc -eq 0 ]; then
-		( sanitizer_check; valgrind_check ) || rc=1
+		( sanitizer_check; valgrind_check; selfcheck_check ) || rc=1
 	fi
 	if [ "${E2E_KEEP:-}" = 1 ] || [ $rc -ne 0 ]; then
 		if [ $rc -ne 0 ] && [ -f "$AFD_LOG" ]; then
@@ -227,11 +235,12 @@ afd_start() {
 	local t0 limit
 	[ -n "$AFD_PORT" ] || AFD_PORT=$("$SIPSEND" -P ${AFD_PORT_LOW:+-p $AFD_PORT_LOW})
 	export AFD_PORT
-	mkdir -p "$AFD_RUN"
 	[ $# -gt 0 ] || [ ! -f "$AFD_CONF" ] && afd_conf "$@"
 	echo "==== afd start $(date +%T.%N)" >>"$AFD_LOG"
 	if [ "${VALGRIND:-}" = 1 ]; then
-		valgrind -q --trace-children=yes --error-exitcode=99 \
+		# --vgdb=no: the gdbserver FIFOs valgrind makes in /tmp as
+		# root could not be removed once afd has become nobody.
+		valgrind -q --vgdb=no --trace-children=yes --error-exitcode=99 \
 			--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 			--log-file="$TMP/valgrind.%p.log" \
 			"$AFD_BIN" -f "$AFD_CONF" 2>>"$AFD_LOG" &
@@ -278,6 +287,7 @@ afd_stop() {
 	AFD_PID=
 	valgrind_check
 	sanitizer_check
+	selfcheck_check
 }
 
 # afd_kill_all: SIGKILL the master and its workers (cleanup).
@@ -297,6 +307,20 @@ sanitizer_check() {
 	if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$AFD_LOG" 2>/dev/null; then
 		grep -E -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$AFD_LOG" | head -n 60
 		fail "a sanitizer reported an error in afd's log"
+	fi
+}
+
+# SELFCHECK_RE: the lines afd's runtime self-checks write when an invariant
+# broke ("BUG: ...", workers/worker.c, workers/tcp.c) or an idle TCP worker
+# holds more memory blocks than when it started (a leak, workers/tcp.c).
+SELFCHECK_RE='BUG:|blocks while idle'
+
+# selfcheck_check: fail when afd's log has a self-check line (the worker
+# carries on after one, so the answers alone would not show it).
+selfcheck_check() {
+	if grep -Eq -- "$SELFCHECK_RE" "$AFD_LOG" 2>/dev/null; then
+		grep -E -- "$SELFCHECK_RE" "$AFD_LOG" | head -n 20
+		fail "afd's self-checks reported a bug or a leak in its log"
 	fi
 }
 

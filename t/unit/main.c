@@ -20,8 +20,12 @@
 	X(ipc)                                                                 \
 	X(conf)                                                                \
 	X(db)                                                                  \
+	X(db_sub)                                                              \
 	X(proc)                                                                \
 	X(core)                                                                \
+	X(txn)                                                                 \
+	X(reginfo)                                                             \
+	X(regevent)                                                           \
 	X(dialog)
 
 #define DECLARE(name) int suite_##name(void);
@@ -32,8 +36,7 @@ static const struct {
 	int (*add)(void);
 } suites[] = {
 #define ROW(name) {#name, suite_##name},
-    SUITES(ROW)
-};
+    SUITES(ROW)};
 
 int
 main(int argc, char **argv)
@@ -45,7 +48,7 @@ main(int argc, char **argv)
 			continue;
 		if (suites[i].add() != 0) {
 			fprintf(stderr, "suite %s: setup failed\n",
-				suites[i].name);
+			        suites[i].name);
 			return 2;
 		}
 	}

@@ -2,12 +2,15 @@
  * t/unit/test_conf.c: the config reader: a good file with every key, the
  * defaults, relative paths taken from the file's folder, and the errors
  * that stop afd ("FILE:LINE: reason"): unknown section or key, bad values,
- * a repeated key, a syntax error, cross-key checks, a missing file.
+ * a repeated key, a syntax error, cross-key checks, a missing file; paths
+ * normalised once; [afd] user; [auth] modes not implemented yet.
  */
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -79,8 +82,11 @@ test_good(void)
 	                     "min_expires = 30\n"
 	                     "max_expires = 7200\n"
 	                     "max_contacts = 4\n"
+	                     "[regevent]\n"
+	                     "min_expires = 90\n"
+	                     "max_expires = 86400\n"
 	                     "[auth]\n"
-	                     "mode = aka\n"
+	                     "mode = none\n"
 	                     "realm = r.example.org\n",
 	                     &c, err, sizeof(err)) == 0);
 	CU_ASSERT_STRING_EQUAL(c.listen, "::1");
@@ -95,7 +101,8 @@ test_good(void)
 	CU_ASSERT(c.tcp_min_spare == 3 && c.tcp_max == 9);
 	CU_ASSERT(c.default_expires == 120 && c.min_expires == 30 &&
 	          c.max_expires == 7200 && c.max_contacts == 4);
-	CU_ASSERT(c.auth_mode == CONF_AUTH_AKA);
+	CU_ASSERT(c.regev_min_expires == 90 && c.regev_max_expires == 86400);
+	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
 	CU_ASSERT_STRING_EQUAL(c.realm, "r.example.org");
 	CU_ASSERT_STRING_EQUAL(c.path, file);
 }
@@ -112,6 +119,7 @@ test_defaults_relative(void)
 	CU_ASSERT(c.max_message == 65536);
 	CU_ASSERT(c.tcp_min_spare == 2 && c.tcp_max == 64);
 	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
+	CU_ASSERT(c.regev_min_expires == 60 && c.regev_max_expires == 600000);
 	CU_ASSERT(c.durability == CONF_DUR_NORMAL);
 	CU_ASSERT(c.log_level == LOG_L_INFO);
 	/* default paths are relative to the file too */
@@ -126,9 +134,75 @@ test_defaults_relative(void)
 	put("[afd]\ndatabase = ../x/afd.db\n");
 	snprintf(rel, sizeof(rel), "./afd.conf");
 	CU_ASSERT(conf_load(&c, rel, err, sizeof(err)) == 0);
-	snprintf(want, sizeof(want), "%s/../x/afd.db", dir);
+	/* normalised: no "/../" left (dir is /tmp/afd-conf-XXXXXX) */
+	snprintf(want, sizeof(want), "%.*s/x/afd.db",
+	         (int)(strrchr(dir, '/') - dir), dir);
 	CU_ASSERT_STRING_EQUAL(c.database, want);
 	CU_ASSERT(chdir(cwd) == 0);
+}
+
+/* Paths are given once, normalised: no "//", "." or ".."; a ".." after a
+ * symbolic link goes up from the link's target, as the kernel does. */
+static void
+test_paths(void)
+{
+	struct conf c;
+	char err[512], want[PATH_MAX + 64], link[PATH_MAX + 16];
+	char sub[PATH_MAX + 32];
+
+	CU_ASSERT_FATAL(load("[afd]\ndatabase = .//a/./b/../c.db\n"
+	                     "run_dir = /no-afd//run/../run/./afd/\n",
+	                     &c, err, sizeof(err)) == 0);
+	snprintf(want, sizeof(want), "%s/a/c.db", dir);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "/no-afd/run/afd");
+	CU_ASSERT_FATAL(
+	    load("[afd]\nrun_dir = /../..\n", &c, err, sizeof(err)) == 0);
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "/");
+
+	/* dir/l -> dir/s/t: "l/../x.db" is dir/s/x.db */
+	snprintf(sub, sizeof(sub), "%s/s", dir);
+	CU_ASSERT_FATAL(mkdir(sub, 0755) == 0);
+	snprintf(sub, sizeof(sub), "%s/s/t", dir);
+	CU_ASSERT_FATAL(mkdir(sub, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/l", dir);
+	CU_ASSERT_FATAL(symlink(sub, link) == 0);
+	CU_ASSERT(load("[afd]\ndatabase = l/../x.db\n", &c, err, sizeof(err)) ==
+	          0);
+	snprintf(want, sizeof(want), "%s/s/x.db", dir);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+	unlink(link);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/s", dir);
+	rmdir(sub);
+}
+
+/* [afd] user: looked up only when afd runs as root; otherwise ignored. */
+static void
+test_user(void)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct conf c;
+	char err[512], prefix[PATH_MAX + 64];
+
+	CU_ASSERT_FATAL(load("[afd]\nport = 5999\n", &c, err, sizeof(err)) ==
+	                0);
+	CU_ASSERT_STRING_EQUAL(c.user, "nobody");
+	if (geteuid() != 0) {
+		CU_ASSERT(c.drop == 0 && c.uid == geteuid());
+		CU_ASSERT(load("[afd]\nuser = no-such-user-here\n", &c, err,
+		               sizeof(err)) == 0);
+		CU_ASSERT(c.drop == 0);
+		return;
+	}
+	CU_ASSERT_FATAL(pw != NULL);
+	CU_ASSERT(c.drop == 1 && c.uid == pw->pw_uid && c.gid == pw->pw_gid);
+	CU_ASSERT(load("[afd]\nuser = root\n", &c, err, sizeof(err)) == 0);
+	CU_ASSERT(c.drop == 0 && c.uid == 0);
+	CU_ASSERT(load("[afd]\nport = 5999\nuser = no-such-user-here\n", &c,
+	               err, sizeof(err)) == -1);
+	snprintf(prefix, sizeof(prefix), "%s:3: user: no user", file);
+	CU_ASSERT(strncmp(err, prefix, strlen(prefix)) == 0);
 }
 
 /* The text must fail with "FILE:LINE: ..." containing what. */
@@ -162,6 +236,12 @@ test_errors(void)
 	bad("[afd]\nlog_level = loud\n", 2, "log_level");
 	bad("[afd]\nmax_message = 10\n", 2, "max_message");
 	bad("\n[auth]\nmode = kerberos\n", 3, "mode");
+	/* until authentication lands */
+	bad("[auth]\nmode = digest\n", 2,
+	    "mode: digest authentication is not implemented yet");
+	bad("[auth]\nmode = aka\n", 2,
+	    "mode: aka authentication is not implemented yet");
+	bad("[afd]\nuser =\n", 2, "user: empty value");
 	bad("[afd]\nport = 1\nport = 2\n", 3, "already set on line 2");
 	bad("[afd]\nthis line is wrong\n", 2, "syntax error");
 	bad("[workers]\ntcp_min_spare = 5\ntcp_max = 4\n", 2,
@@ -169,6 +249,11 @@ test_errors(void)
 	bad("[registrar]\nmin_expires = 100\nmax_expires = 50\n"
 	    "default_expires = 70\n",
 	    2, "min_expires");
+	bad("[regevent]\nmax_expires = 50\nmin_expires = 100\n", 3,
+	    "[regevent] min_expires (100) is larger than max_expires (50)");
+	bad("[regevent]\nmin_expires = 0\n", 2, "min_expires");
+	bad("[regevent]\ndefault_expires = 100\n", 2,
+	    "unknown key \"default_expires\" in [regevent]");
 	bad("key = before any section\n", 1, "unknown section");
 }
 
@@ -194,6 +279,8 @@ suite_conf(void)
 	if (!CU_add_test(s, "a good file", test_good) ||
 	    !CU_add_test(s, "defaults and relative paths",
 	                 test_defaults_relative) ||
+	    !CU_add_test(s, "paths normalised once", test_paths) ||
+	    !CU_add_test(s, "user", test_user) ||
 	    !CU_add_test(s, "errors name file and line", test_errors) ||
 	    !CU_add_test(s, "missing file", test_missing))
 		return -1;

@@ -6,7 +6,9 @@
  * refused; the workers table helpers; the WAL hook that replaces SQLite's
  * automatic checkpoint (in-line by default, a kicker rate-limited to once
  * per WAL round or DB_WAL_REKICK_MS, the in-line fallback past the bound)
- * and db_checkpoint.
+ * and db_checkpoint; a write lock held by another connection: db_begin
+ * waits for it at most DB_BUSY_MS once, then not at all until a write
+ * succeeds again (db_fail / db_ok).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -82,6 +84,8 @@ static const char *const objects[] = {
     "table:workers",
     "view:active_registrations",
     "view:active_calls",
+    "index:registrations_contact",
+    "index:registrations_flow",
 };
 
 static void
@@ -166,6 +170,82 @@ test_upgrade_v0(void)
 	/* idempotent */
 	CU_ASSERT(db_migrate(db) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 1);
+	db_close(db);
+}
+
+/* Version 1 to 2: registrations loses UNIQUE (aor, contact); rows survive;
+ * two flows (or instances) may share a contact URI, one flow may not be
+ * there twice, nor one contact URI without an instance. */
+static void
+test_upgrade_v1(void)
+{
+	sqlite3 *db = fresh("v1.db");
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(
+	    sqlite3_exec(
+	        db,
+	        "CREATE TABLE registrations (id INTEGER PRIMARY KEY, aor TEXT "
+	        "NOT NULL, contact TEXT NOT NULL, params TEXT NOT NULL DEFAULT "
+	        "'', expires_at INTEGER NOT NULL, q REAL, call_id TEXT NOT "
+	        "NULL, cseq INTEGER NOT NULL, branch TEXT, path TEXT, received "
+	        "TEXT, transport TEXT NOT NULL, conn_slot TEXT, conn_id "
+	        "INTEGER, instance TEXT, reg_id INTEGER, user_agent TEXT, "
+	        "registered_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+	        "UNIQUE (aor, contact));"
+	        "CREATE INDEX registrations_expires ON "
+	        "registrations(expires_at);"
+	        "INSERT INTO registrations (aor, contact, expires_at, call_id, "
+	        "cseq, transport, conn_slot, conn_id, instance, reg_id, "
+	        "registered_at, updated_at) VALUES ('sip:a@x', "
+	        "'sip:a@1.2.3.4', "
+	        "4000000000, 'c1', 7, 'tcp', 't1', 5, '<urn:i>', 1, 1, 1);"
+	        "CREATE VIEW active_registrations AS SELECT aor FROM "
+	        "registrations;"
+	        "PRAGMA user_version = 1;",
+	        NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(db_migrate(db) == 0);
+	check_objects(db);
+	CU_ASSERT(q1(db, "SELECT conn_id FROM registrations WHERE aor = "
+	                 "'sip:a@x' AND reg_id = 1") == 5);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+	                 "'registrations_v1'") == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+	                 "'registrations_expires'") == 1);
+	/* flow 2 at the same URI, and another instance there: fine */
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, instance, "
+	                 "reg_id, registered_at, updated_at) VALUES "
+	                 "('sip:a@x', 'sip:a@1.2.3.4', 1, 'c2', 1, 'tcp', "
+	                 "'<urn:i>', 2, 1, 1), ('sip:a@x', "
+	                 "'sip:a@1.2.3.4', 1, 'c3', 1, 'tcp', '<urn:j>', "
+	                 "1, 1, 1)",
+	                 NULL, NULL, NULL) == SQLITE_OK);
+	/* flow 1 twice: refused */
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, instance, "
+	                 "reg_id, registered_at, updated_at) VALUES "
+	                 "('sip:a@x', 'sip:a@9.9.9.9', 1, 'c4', 1, 'tcp', "
+	                 "'<urn:i>', 1, 1, 1)",
+	                 NULL, NULL, NULL) != SQLITE_OK);
+	/* one URI without instance twice: refused */
+	CU_ASSERT(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, "
+	                 "expires_at, call_id, cseq, transport, "
+	                 "registered_at, updated_at) VALUES ('sip:a@x', "
+	                 "'sip:a@5.5.5.5', 1, 'c5', 1, 'udp', 1, 1), "
+	                 "('sip:a@x', 'sip:a@5.5.5.5', 1, 'c6', 1, 'udp', "
+	                 "1, 1)",
+	                 NULL, NULL, NULL) != SQLITE_OK);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 3);
+	/* idempotent */
+	CU_ASSERT(db_migrate(db) == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM registrations") == 3);
 	db_close(db);
 }
 
@@ -367,6 +447,60 @@ test_wal_fallback(void)
 	db_close(db);
 }
 
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Another connection (a sqlite3 session) holds the write lock: the first
+ * db_begin fails after a short wait (not seconds), the next ones at once;
+ * reads go on; once the lock is gone, db_begin works and waits again. */
+static void
+test_locked(void)
+{
+	sqlite3 *db = fresh("locked.db"), *other = NULL;
+	struct timespec t0;
+	double ms;
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(db_migrate(db) == 0);
+	CU_ASSERT_FATAL(sqlite3_open(conf.database, &other) == SQLITE_OK);
+	CU_ASSERT_FATAL(sqlite3_exec(other,
+	                             "BEGIN IMMEDIATE; INSERT INTO subscribers "
+	                             "(impi, impu) VALUES ('l@x', 'sip:l@x')",
+	                             NULL, NULL, NULL) == SQLITE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT(db_begin(db) == -1);
+	ms = ms_since(&t0);
+	CU_ASSERT(ms >= 5 && ms < 500);
+	/* no waiting now: 20 tries take far less than 20 waits (200 ms) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 20; i++)
+		CU_ASSERT(db_begin(db) == -1);
+	CU_ASSERT(ms_since(&t0) < 100);
+	CU_ASSERT(db_worker_set(db, "u0", "udp", 1, "idle", NULL, 0) == -1);
+	/* reads are not held up */
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscribers") == 0);
+	CU_ASSERT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(db_begin(db) == 0);
+	CU_ASSERT(db_commit(db) == 0);
+	/* the episode is over: a new lock is waited for again */
+	CU_ASSERT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	          SQLITE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT(db_begin(db) == -1);
+	CU_ASSERT(ms_since(&t0) >= 5);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscribers") == 1);
+	sqlite3_close(other);
+	db_close(db);
+}
+
 int
 suite_db(void)
 {
@@ -376,12 +510,15 @@ suite_db(void)
 		return -1;
 	if (!CU_add_test(s, "fresh file", test_fresh) ||
 	    !CU_add_test(s, "version 0 file upgraded", test_upgrade_v0) ||
+	    !CU_add_test(s, "version 1 file upgraded", test_upgrade_v1) ||
 	    !CU_add_test(s, "newer file refused", test_newer_refused) ||
 	    !CU_add_test(s, "workers rows and statements", test_workers_rows) ||
 	    !CU_add_test(s, "WAL hook: in-line by default", test_wal_default) ||
 	    !CU_add_test(s, "WAL hook: kicks, rate-limited", test_wal_kick) ||
 	    !CU_add_test(s, "WAL hook: fallback past the bound",
-	                 test_wal_fallback))
+	                 test_wal_fallback) ||
+	    !CU_add_test(s, "write lock held elsewhere: short waits",
+	                 test_locked))
 		return -1;
 	return 0;
 }

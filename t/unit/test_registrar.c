@@ -299,6 +299,90 @@ test_plan_instance(void)
 	talloc_free(ctx);
 }
 
+/* RFC 5626 6 and 7: instance bindings are keyed by (instance, reg-id),
+ * never by the contact URI they share with another flow or phone. */
+static void
+test_plan_flows(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	time_t now = 1000000;
+	const char *inst = "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";
+	const char *other = "<urn:uuid:00000000-0000-1000-8000-00000000beef>";
+	const char *uri = "sip:u@1.1.1.1:5060;transport=tcp;ob";
+	struct db_binding cur[1] = {bc(1, uri, "c1", 1, now + 100, inst, 1)};
+	struct reg_contact ks[1] = {kc(uri, -1, inst, 2)};
+	struct reg_req rq = {.call_id = "c2",
+	                     .cseq = 1,
+	                     .branch = "z9hG4bKf",
+	                     .expires_hdr = 600,
+	                     .contacts = ks,
+	                     .ncontacts = 1};
+	struct reg_plan p;
+	const char *reason;
+
+	/* 9.2 message 13: reg-id 2 at flow 1's URI, another Call-ID */
+	CU_ASSERT_EQUAL_FATAL(reg_plan(ctx, &rq, cur, 1, &RC, now, &p, &reason),
+	                      200);
+	CU_ASSERT_EQUAL(p.n, 2);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_INSERT);
+	CU_ASSERT_EQUAL(p.b[1].reg_id, 2);
+
+	/* 9.4: flow 1 again (new Call-ID): flow 1 updated, flow 2 kept */
+	struct db_binding two[2] = {bc(1, uri, "c1", 1, now + 100, inst, 1),
+	                            bc(2, uri, "c2", 1, now + 100, inst, 2)};
+	ks[0] = kc(uri, -1, inst, 1);
+	rq.call_id = "c3";
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.n, 2);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_UPDATE);
+	CU_ASSERT_STRING_EQUAL(p.b[0].call_id, "c3");
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_KEEP);
+
+	/* another instance at the same URI: a binding of its own */
+	ks[0] = kc(uri, -1, other, 1);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.n, 3);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.op[2], REG_OP_INSERT);
+
+	/* the same instance without reg-id is yet another binding */
+	ks[0] = kc(uri, -1, inst, 0);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.n, 3);
+	CU_ASSERT_EQUAL(p.op[2], REG_OP_INSERT);
+
+	/* a contact without instance at that URI does not take a flow over */
+	ks[0] = kc(uri, -1, NULL, 0);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.n, 3);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.op[2], REG_OP_INSERT);
+	CU_ASSERT_PTR_NULL(p.b[2].instance);
+
+	/* ... but unregistering the URI without instance removes both */
+	ks[0] = kc(uri, 0, NULL, 0);
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.n, 2);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_DELETE);
+	CU_ASSERT_EQUAL(p.why[0], REG_WHY_UNREGISTERED);
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE);
+	/* with a stale CSeq of one flow's Call-ID: refused */
+	rq.call_id = "c2";
+	rq.cseq = 1;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 500);
+
+	/* unregistering flow 2 by (instance, reg-id) leaves flow 1 */
+	ks[0] = kc(uri, 0, inst, 2);
+	rq.cseq = 2;
+	CU_ASSERT_EQUAL(reg_plan(ctx, &rq, two, 2, &RC, now, &p, &reason), 200);
+	CU_ASSERT_EQUAL(p.op[0], REG_OP_KEEP);
+	CU_ASSERT_EQUAL(p.op[1], REG_OP_DELETE);
+	talloc_free(ctx);
+}
+
 static void
 test_plan_limits(void)
 {
@@ -1251,6 +1335,7 @@ suite_registrar(void)
 	    !CU_add_test(s, "plan cseq", test_plan_cseq) ||
 	    !CU_add_test(s, "plan wildcard", test_plan_star) ||
 	    !CU_add_test(s, "plan instance/reg-id", test_plan_instance) ||
+	    !CU_add_test(s, "plan RFC 5626 flows", test_plan_flows) ||
 	    !CU_add_test(s, "plan limits", test_plan_limits) ||
 	    !CU_add_test(s, "aor", test_aor) ||
 	    !CU_add_test(s, "capture 200", test_capture_200) ||

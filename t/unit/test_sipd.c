@@ -350,6 +350,36 @@ test_destination(void)
 	CU_ASSERT_EQUAL(port_of(&out[3].to), port_of(&T->tcp_peer));
 }
 
+/* RFC 3261 18.2.1, RFC 3581 4: received and rport values the client put
+ * in its Via are replaced by the real source address and port. */
+static void
+test_via_amended(void)
+{
+	const struct sipd_out *out;
+	const char m[] =
+	    "OPTIONS sip:afd.test SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP client.example.com:26001;branch=z9hG4bK-va;"
+	    "received=127.0.0.2;rport=1;x=y, SIP/2.0/UDP p.example\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@afd.test>;tag=a1\r\n"
+	    "To: <sip:afd.test>\r\n"
+	    "Call-ID: va@10.0.0.7\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	char want[200];
+
+	snprintf(want, sizeof(want),
+	         "\r\nVia: SIP/2.0/UDP client.example.com:26001;"
+	         "branch=z9hG4bK-va;received=127.0.0.1;rport=%u;x=y, "
+	         "SIP/2.0/UDP p.example\r\n",
+	         port_of(&T->udp_peer));
+	sipd_batch_begin(T->sd);
+	sipd_handle(T->sd, m, strlen(m), &T->udp_peer);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 1);
+	CU_ASSERT(memmem(out[0].buf, out[0].len, want, strlen(want)) != NULL);
+	CU_ASSERT(memmem(out[0].buf, out[0].len, "127.0.0.2", 9) == NULL);
+	CU_ASSERT_EQUAL(port_of(&out[0].to), port_of(&T->udp_peer));
+}
+
 #define REG_MSG(n, cid, cseq) REG_MSG_B(n, "gc" n, cid, cseq)
 #define REG_MSG_B(n, b, cid, cseq)                                             \
 	"REGISTER sip:afd.test SIP/2.0\r\n"                                    \
@@ -531,6 +561,7 @@ suite_sipd(void)
 		return -1;
 	if (!CU_add_test(s, "OPTIONS 200", test_options) ||
 	    !CU_add_test(s, "To tag stable", test_to_tag_stable) ||
+	    !CU_add_test(s, "Via received/rport replaced", test_via_amended) ||
 	    !CU_add_test(s, "Max-Forwards 0 -> 483", test_max_forwards) ||
 	    !CU_add_test(s, "unknown method -> 501", test_unknown_method) ||
 	    !CU_add_test(s, "not yet served -> 405", test_not_yet_405) ||

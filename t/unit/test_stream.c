@@ -141,6 +141,41 @@ test_keepalive(void)
 	CU_ASSERT_EQUAL(pings, 0);
 }
 
+/* sip_stream_no_cl(): after a framing error, is it a whole header block
+ * without Content-Length (answerable: 400 Missing Content-Length)? */
+static void
+test_no_cl(void)
+{
+	static const char nocl[] = "OPTIONS sip:u@example.com SIP/2.0\r\n"
+	                           "Via: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+	                           "Call-ID: c1\r\n\r\nbody?";
+	static const char two[] = "OPTIONS sip:u SIP/2.0\r\nl: 1\r\n"
+	                          "Content-Length: 2\r\n\r\nab";
+	static const char bad[] = "OPTIONS sip:u SIP/2.0\r\n"
+	                          "Content-Length: x\r\n\r\n";
+	size_t hl = strlen(nocl) - strlen("body?"), skip;
+	int pings;
+
+	CU_ASSERT_EQUAL(frame(nocl, strlen(nocl), &skip, &pings), -1);
+	CU_ASSERT_EQUAL(
+	    sip_stream_no_cl(nocl, strlen(nocl), SIP_MAX_MSG_DEFAULT),
+	    (ssize_t)hl);
+	/* every prefix: not yet a whole header block, or exactly it */
+	for (size_t i = 0; i < hl; i++)
+		CU_ASSERT_EQUAL(sip_stream_no_cl(nocl, i, SIP_MAX_MSG_DEFAULT),
+		                0);
+	/* over max: not answered */
+	CU_ASSERT_EQUAL(sip_stream_no_cl(nocl, strlen(nocl), 40), 0);
+	/* two or a malformed Content-Length: another framing error */
+	CU_ASSERT_EQUAL(sip_stream_no_cl(two, strlen(two), SIP_MAX_MSG_DEFAULT),
+	                0);
+	CU_ASSERT_EQUAL(sip_stream_no_cl(bad, strlen(bad), SIP_MAX_MSG_DEFAULT),
+	                0);
+	/* a message with its Content-Length is no such case */
+	CU_ASSERT_EQUAL(
+	    sip_stream_no_cl(msg1, strlen(msg1), SIP_MAX_MSG_DEFAULT), 0);
+}
+
 static void
 test_errors(void)
 {
@@ -188,7 +223,8 @@ suite_stream(void)
 	                 test_every_split_r) ||
 	    !CU_add_test(s, "several messages and pings", test_several) ||
 	    !CU_add_test(s, "CRLF keep-alives", test_keepalive) ||
-	    !CU_add_test(s, "framing errors", test_errors))
+	    !CU_add_test(s, "framing errors", test_errors) ||
+	    !CU_add_test(s, "no Content-Length", test_no_cl))
 		return -1;
 	return 0;
 }

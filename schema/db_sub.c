@@ -1,0 +1,524 @@
+/*
+ * schema/db_sub.c: the reg-event subscriptions data layer (see db_sub.h).
+ * Every statement is prepared once per connection through db_stmt() and
+ * kept in struct db_sub; values are bound, never pasted.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "schema/db.h"
+#include "schema/db_sub.h"
+
+#define DB_SUB_COLS                                                            \
+	"id, aor, watcher, call_id, from_tag, to_tag, contact, route, "        \
+	"received, transport, conn_slot, conn_id, event_id, cseq, version, "   \
+	"expires_at, state, reason, pending, last_status, sent_at, "           \
+	"created_at, updated_at"
+
+/* The same columns of the table aliased rs. */
+#define DB_SUB_RS_COLS                                                         \
+	"rs.id, rs.aor, rs.watcher, rs.call_id, rs.from_tag, rs.to_tag, "      \
+	"rs.contact, rs.route, rs.received, rs.transport, rs.conn_slot, "      \
+	"rs.conn_id, rs.event_id, rs.cseq, rs.version, rs.expires_at, "        \
+	"rs.state, rs.reason, rs.pending, rs.last_status, rs.sent_at, "        \
+	"rs.created_at, rs.updated_at"
+
+/* A subscribers row's extra_impu as ",a,b,c," (blanks and <> dropped), so
+ * that instr(DB_SUB_EXTRA(s), ',' || x || ',') finds x as a whole entry. */
+#define DB_SUB_EXTRA(t)                                                        \
+	"(',' || replace(replace(replace(replace(ifnull(" t                    \
+	".extra_impu, ''), ' ', ''), char(9), ''), '<', ''), '>', '') || ',')"
+
+struct db_sub {
+	sqlite3 *db;
+	sqlite3_stmt *insert, *exists, *refresh, *terminate, *delete, *dialog,
+	    *load, *watching, *ident, *take, *mark, *answered, *pending,
+	    *sweep_end, *sweep_del;
+};
+
+struct db_sub *
+db_sub_new(TALLOC_CTX *ctx, sqlite3 *db)
+{
+	struct db_sub *ds;
+
+	if ((ds = talloc_zero(ctx, struct db_sub)) == NULL) {
+		log_warnx("db_sub: out of memory");
+		return NULL;
+	}
+	ds->db = db;
+	return ds;
+}
+
+static void
+db_sub_err(struct db_sub *ds, const char *what)
+{
+	char w[64];
+
+	snprintf(w, sizeof(w), "db_sub: %s", what);
+	db_fail(ds->db, sqlite3_extended_errcode(ds->db), w);
+}
+
+static int
+db_sub_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static const char *
+db_sub_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	if (t == NULL)
+		return NULL;
+	return talloc_strndup(ctx, (const char *)t,
+	                      (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* One row (DB_SUB_COLS order) into s, strings under ctx. */
+static void
+db_sub_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_sub_row *s)
+{
+	const char *state;
+
+	memset(s, 0, sizeof(*s));
+	s->id = sqlite3_column_int64(st, 0);
+	s->aor = db_sub_col(ctx, st, 1);
+	s->watcher = db_sub_col(ctx, st, 2);
+	s->call_id = db_sub_col(ctx, st, 3);
+	s->from_tag = db_sub_col(ctx, st, 4);
+	s->to_tag = db_sub_col(ctx, st, 5);
+	s->contact = db_sub_col(ctx, st, 6);
+	s->route = db_sub_col(ctx, st, 7);
+	s->received = db_sub_col(ctx, st, 8);
+	s->transport = db_sub_col(ctx, st, 9);
+	s->conn_slot = db_sub_col(ctx, st, 10);
+	s->conn_id = sqlite3_column_int64(st, 11);
+	s->event_id = db_sub_col(ctx, st, 12);
+	s->cseq = sqlite3_column_int64(st, 13);
+	s->version = sqlite3_column_int64(st, 14);
+	s->expires_at = sqlite3_column_int64(st, 15);
+	state = (const char *)sqlite3_column_text(st, 16);
+	s->terminated = state != NULL && strcmp(state, "terminated") == 0;
+	s->reason = db_sub_col(ctx, st, 17);
+	s->pending = sqlite3_column_int(st, 18);
+	s->last_status = sqlite3_column_int(st, 19);
+	s->sent_at = sqlite3_column_int64(st, 20);
+	s->created_at = sqlite3_column_int64(st, 21);
+	s->updated_at = sqlite3_column_int64(st, 22);
+}
+
+/* Step a statement that returns no rows: 0 (a row changed), 1 (none did),
+ * or -1 (logged). */
+static int
+db_sub_exec(struct db_sub *ds, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, what);
+		return -1;
+	}
+	return sqlite3_changes(ds->db) > 0 ? 0 : 1;
+}
+
+/* Every row st returns, as an array under ctx: 0 with *out, *n, or -1. */
+static int
+db_sub_rows(struct db_sub *ds, TALLOC_CTX *ctx, sqlite3_stmt *st,
+            const char *what, struct db_sub_row **out, int *n)
+{
+	struct db_sub_row *v = NULL;
+	int cnt = 0, rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = talloc_realloc(ctx, v, struct db_sub_row, cnt + 1);
+		if (v == NULL) {
+			sqlite3_reset(st);
+			log_warnx("db_sub: out of memory");
+			return -1;
+		}
+		db_sub_row(v, st, &v[cnt++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, what);
+		talloc_free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* The one row st returns (or none): 0 with *out, or -1. */
+static int
+db_sub_one(struct db_sub *ds, TALLOC_CTX *ctx, sqlite3_stmt *st,
+           const char *what, struct db_sub_row **out)
+{
+	int n;
+
+	if (db_sub_rows(ds, ctx, st, what, out, &n) == -1)
+		return -1;
+	if (n == 0)
+		*out = NULL;
+	return 0;
+}
+
+int
+db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = db_stmt(ds->db, &ds->exists,
+	             "SELECT 1 FROM reg_subscriptions WHERE call_id = ?1 AND "
+	             "from_tag = ?2 AND to_tag = ?3");
+	if (st == NULL)
+		return -1;
+	db_sub_text(st, 1, s->call_id);
+	db_sub_text(st, 2, s->from_tag);
+	db_sub_text(st, 3, s->to_tag);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, "insert");
+		return -1;
+	}
+	st = db_stmt(ds->db, &ds->insert,
+	             "INSERT INTO reg_subscriptions (aor, watcher, call_id, "
+	             "from_tag, to_tag, contact, route, received, transport, "
+	             "conn_slot, conn_id, event_id, cseq, version, expires_at, "
+	             "state, pending, created_at, updated_at) VALUES (?1, ?2, "
+	             "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, -1, ?13, "
+	             "'active', 1, ?14, ?14)");
+	if (st == NULL)
+		return -1;
+	db_sub_text(st, 1, s->aor);
+	db_sub_text(st, 2, s->watcher);
+	db_sub_text(st, 3, s->call_id);
+	db_sub_text(st, 4, s->from_tag);
+	db_sub_text(st, 5, s->to_tag);
+	db_sub_text(st, 6, s->contact);
+	db_sub_text(st, 7, s->route);
+	db_sub_text(st, 8, s->received);
+	db_sub_text(st, 9, s->transport);
+	db_sub_text(st, 10, s->conn_slot);
+	if (s->conn_id)
+		sqlite3_bind_int64(st, 11, s->conn_id);
+	db_sub_text(st, 12, s->event_id);
+	sqlite3_bind_int64(st, 13, s->expires_at);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)now);
+	if (db_sub_exec(ds, st, "insert") != 0)
+		return -1;
+	s->id = sqlite3_last_insert_rowid(ds->db);
+	s->cseq = 0;
+	s->version = -1;
+	s->terminated = 0;
+	s->reason = NULL;
+	s->pending = 1;
+	s->last_status = 0;
+	s->sent_at = 0;
+	s->created_at = s->updated_at = now;
+	return 0;
+}
+
+int
+db_sub_refresh(struct db_sub *ds, int64_t id, int64_t expires_at,
+               const char *contact, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->refresh,
+	             "UPDATE reg_subscriptions SET expires_at = ?2, "
+	             "contact = ifnull(?3, contact), pending = 1, "
+	             "updated_at = ?4 WHERE id = ?1 AND state = 'active'");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, expires_at);
+	db_sub_text(st, 3, contact);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	return db_sub_exec(ds, st, "refresh");
+}
+
+int
+db_sub_terminate(struct db_sub *ds, int64_t id, const char *reason, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->terminate,
+	             "UPDATE reg_subscriptions SET state = 'terminated', "
+	             "reason = ?2, pending = 1, updated_at = ?3 WHERE id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	db_sub_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	return db_sub_exec(ds, st, "terminate");
+}
+
+int
+db_sub_delete(struct db_sub *ds, int64_t id)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->delete,
+	             "DELETE FROM reg_subscriptions WHERE id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db_sub_exec(ds, st, "delete") == -1 ? -1 : 0;
+}
+
+int
+db_sub_load_dialog(struct db_sub *ds, TALLOC_CTX *ctx, const char *call_id,
+                   const char *from_tag, const char *to_tag,
+                   struct db_sub_row **out)
+{
+	sqlite3_stmt *st;
+
+	*out = NULL;
+	st = db_stmt(ds->db, &ds->dialog,
+	             "SELECT " DB_SUB_COLS " FROM reg_subscriptions WHERE "
+	             "call_id = ?1 AND from_tag = ?2 AND to_tag = ?3");
+	if (st == NULL)
+		return -1;
+	db_sub_text(st, 1, call_id);
+	db_sub_text(st, 2, from_tag);
+	db_sub_text(st, 3, to_tag);
+	return db_sub_one(ds, ctx, st, "load dialog", out);
+}
+
+int
+db_sub_load(struct db_sub *ds, TALLOC_CTX *ctx, int64_t id,
+            struct db_sub_row **out)
+{
+	sqlite3_stmt *st;
+
+	*out = NULL;
+	st = db_stmt(ds->db, &ds->load,
+	             "SELECT " DB_SUB_COLS
+	             " FROM reg_subscriptions WHERE id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db_sub_one(ds, ctx, st, "load", out);
+}
+
+int
+db_sub_watching(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
+                struct db_sub_row **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	*out = NULL;
+	*n = 0;
+	/* Its own watchers, and through any subscriber whose set holds
+	 * aor, the watchers of every identity of that set. */
+	st = db_stmt(ds->db, &ds->watching,
+	             "SELECT " DB_SUB_COLS
+	             " FROM reg_subscriptions WHERE aor = ?1 "
+	             "UNION SELECT " DB_SUB_RS_COLS " FROM subscribers s "
+	             "JOIN reg_subscriptions rs ON rs.aor = s.impu OR "
+	             "instr(" DB_SUB_EXTRA(
+	                 "s") ", ',' || rs.aor || ',') > 0 "
+	                      "WHERE s.impu = ?1 OR instr(" DB_SUB_EXTRA(
+	                          "s") ", ',' || ?1 || ',') > 0 "
+	                               "ORDER BY 1");
+	if (st == NULL)
+		return -1;
+	db_sub_text(st, 1, aor);
+	return db_sub_rows(ds, ctx, st, "watching", out, n);
+}
+
+int
+db_sub_identities(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
+                  char ***out, int *n)
+{
+	sqlite3_stmt *st;
+	char **v = NULL, *extra = NULL;
+	int cnt = 0, rc, ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	st = db_stmt(ds->db, &ds->ident,
+	             "SELECT impu, extra_impu FROM subscribers s WHERE "
+	             "s.impu = ?1 OR instr(" DB_SUB_EXTRA(
+	                 "s") ", ',' || ?1 || ',') > 0 "
+	                      "ORDER BY s.impu = ?1 DESC LIMIT 1");
+	if (st == NULL)
+		return -1;
+	db_sub_text(st, 1, aor);
+	if ((v = talloc_array(ctx, char *, 1)) == NULL)
+		goto done;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		v[0] = (char *)db_sub_col(v, st, 0);
+		extra = (char *)db_sub_col(v, st, 1);
+		rc = SQLITE_DONE;
+	} else
+		v[0] = talloc_strdup(v, aor);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, "identities");
+		goto done;
+	}
+	if (v[0] == NULL)
+		goto done;
+	cnt = 1;
+	for (char *s = extra, *e; s != NULL && *s != '\0'; s = e) {
+		char *o = s, *it;
+		if ((e = strchr(s, ',')) == NULL)
+			e = s + strlen(s);
+		/* drop blanks and <> in place */
+		for (char *p = s; p < e; p++)
+			if (*p != ' ' && *p != '\t' && *p != '<' && *p != '>')
+				*o++ = *p;
+		if (*e == ',')
+			e++;
+		if (o == s)
+			continue;
+		if ((it = talloc_strndup(v, s, (size_t)(o - s))) == NULL)
+			goto done;
+		if ((v = talloc_realloc(ctx, v, char *, cnt + 1)) == NULL)
+			goto done;
+		v[cnt++] = it;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+done:
+	talloc_free(v);
+	return ret;
+}
+
+int
+db_sub_take(struct db_sub *ds, int64_t id, time_t now, int64_t *version,
+            int64_t *cseq)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = db_stmt(ds->db, &ds->take,
+	             "UPDATE reg_subscriptions SET version = version + 1, "
+	             "cseq = cseq + 1, pending = 1, sent_at = ?2, "
+	             "updated_at = ?2 WHERE id = ?1 RETURNING version, cseq");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*version = sqlite3_column_int64(st, 0);
+		*cseq = sqlite3_column_int64(st, 1);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			db_sub_err(ds, "take");
+			return -1;
+		}
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, "take");
+		return -1;
+	}
+	return 1;
+}
+
+int
+db_sub_mark_pending(struct db_sub *ds, const int64_t *ids, int n, time_t now)
+{
+	sqlite3_stmt *st;
+	int changed = 0, rc;
+
+	for (int i = 0; i < n; i++) {
+		st = db_stmt(ds->db, &ds->mark,
+		             "UPDATE reg_subscriptions SET pending = 1, "
+		             "updated_at = ?2 WHERE id = ?1");
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+		if ((rc = db_sub_exec(ds, st, "mark pending")) == -1)
+			return -1;
+		changed += rc == 0;
+	}
+	return changed;
+}
+
+int
+db_sub_answered(struct db_sub *ds, int64_t id, int64_t cseq, int status,
+                int still_pending, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->answered,
+	             "UPDATE reg_subscriptions SET last_status = ?3, "
+	             "pending = CASE WHEN ?4 THEN 1 ELSE 0 END, "
+	             "updated_at = ?5 WHERE id = ?1 AND cseq = ?2");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, cseq);
+	sqlite3_bind_int(st, 3, status);
+	sqlite3_bind_int(st, 4, still_pending != 0);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+	return db_sub_exec(ds, st, "answered");
+}
+
+int
+db_sub_pending(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
+               int *n)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->pending,
+	             "SELECT " DB_SUB_COLS " FROM reg_subscriptions "
+	             "WHERE pending <> 0 ORDER BY id");
+	if (st == NULL)
+		return -1;
+	return db_sub_rows(ds, ctx, st, "pending", out, n);
+}
+
+int
+db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
+             struct db_sub_row **out, int *ended)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*ended = 0;
+	st = db_stmt(ds->db, &ds->sweep_del,
+	             "DELETE FROM reg_subscriptions WHERE state = "
+	             "'terminated' AND (pending = 0 OR updated_at <= ?1 OR "
+	             "expires_at <= ?1)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now - DB_SUB_FINAL_GRACE);
+	if ((rc = db_sub_exec(ds, st, "sweep")) == -1)
+		return -1;
+	rc = rc == 0 ? sqlite3_changes(ds->db) : 0;
+	st = db_stmt(ds->db, &ds->sweep_end,
+	             "UPDATE reg_subscriptions SET state = 'terminated', "
+	             "reason = 'timeout', pending = 1, updated_at = ?1 "
+	             "WHERE state = 'active' AND expires_at <= ?1 "
+	             "RETURNING " DB_SUB_COLS);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	if (db_sub_rows(ds, ctx, st, "sweep", out, ended) == -1)
+		return -1;
+	return rc;
+}
