@@ -606,10 +606,11 @@ b2b_act_run(struct b2bua *b, struct b2b_act *x)
 		sipd_send(b->sd, &x->to, x->buf, x->len);
 		break;
 	case B2B_ACT_RESP: {
-		char *raw = talloc_memdup(mem, x->buf, x->len + 1);
+		char *raw = talloc_size(mem, x->len + 1);
 		struct sip_err err;
 		if (raw == NULL)
 			break;
+		memcpy(raw, x->buf, x->len);
 		raw[x->len] = '\0';
 		if (sip_parse(mem, raw, x->len, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT,
 		              &req, &err) == -1)
