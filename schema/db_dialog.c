@@ -301,26 +301,30 @@ db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
 }
 
 int
-db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t t_term,
-                time_t t_setup, time_t t_any, int limit, struct db_dialog **out,
-                int *n)
+db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
+                time_t t_term, time_t t_setup, time_t t_any, int limit,
+                struct db_dialog **out, int *n)
 {
 	sqlite3_stmt *st;
 
 	/* dialogs_live: a partial index of the dialogs not ended */
 	st = db_stmt(dc->db, &dc->stale,
-	             "SELECT id, " DB_DIALOG_COLS " FROM dialogs "
-	             "WHERE stage <> 'ended' AND updated_at < MAX(?1, ?2, ?3) "
-	             "AND ((stage = 'terminating' AND updated_at < ?1) OR "
-	             "(stage IN ('trying', 'early', 'ringing') AND "
-	             "updated_at < ?2) OR updated_at < ?3) "
-	             "ORDER BY updated_at LIMIT ?4");
+	             "SELECT id, " DB_DIALOG_COLS " FROM dialogs d "
+	             "WHERE stage <> 'ended' AND ((stage = 'terminating' AND "
+	             "updated_at < ?1) OR (stage IN ('trying', 'early', "
+	             "'ringing') AND updated_at < ?2) OR updated_at < ?3 OR "
+	             "(stage IN ('answered', 'confirmed') AND (NOT EXISTS "
+	             "(SELECT 1 FROM registrations r WHERE r.aor = d.caller "
+	             "AND r.expires_at > ?5) OR NOT EXISTS (SELECT 1 FROM "
+	             "registrations r WHERE r.aor = d.callee AND "
+	             "r.expires_at > ?5)))) ORDER BY updated_at LIMIT ?4");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)t_term);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)t_setup);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)t_any);
 	sqlite3_bind_int(st, 4, limit);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
 	return db_dialog_rows(dc, ctx, st, out, n, "stale");
 }
 

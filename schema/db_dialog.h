@@ -65,11 +65,13 @@ int db_dialog_owner(struct db_dialog_ctx *dc, const char *call_id,
 int db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
                     struct db_dialog **out, int *n);
 
-/* The dialogs not ended that nobody touched since: `terminating` before
- * t_term, being set up (trying, early, ringing) before t_setup, any stage
- * before t_any (the sweeper); at most limit, under ctx. 0 or -1. */
-int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t t_term,
-                    time_t t_setup, time_t t_any, int limit,
+/* The dialogs not ended that nobody will end (the sweeper): untouched
+ * since t_term in `terminating`, since t_setup while being set up
+ * (trying, early, ringing), since t_any in any stage; and calls up
+ * (answered, confirmed) whose caller or callee has no live binding at now
+ * any more. At most limit, oldest first, under ctx. 0 or -1. */
+int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
+                    time_t t_term, time_t t_setup, time_t t_any, int limit,
                     struct db_dialog **out, int *n);
 
 /* End d: stage 'ended', and its `calls` row (caller, callee, started =

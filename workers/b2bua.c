@@ -1786,7 +1786,7 @@ b2bua_sweep(struct b2bua *b, time_t now)
 	    now - b->c->ring_timeout - 64 * (time_t)b->c->sip_t1 / 1000 - 1;
 	int n, mark, ended = 0;
 
-	if (mem == NULL || db_dialog_stale(b->dc, mem, t_term, t_setup,
+	if (mem == NULL || db_dialog_stale(b->dc, mem, now, t_term, t_setup,
 	                                   now - b->c->call_max_idle,
 	                                   B2B_SWEEP_LIMIT, &ds, &n) == -1) {
 		talloc_free(mem);
@@ -1804,10 +1804,14 @@ b2bua_sweep(struct b2bua *b, time_t now)
 			b2b_unit_end(b, mark, 0, NULL);
 			break;
 		}
-		why = b2b_stage_early(d->stage) ? "worker died"
-		      : strcmp(d->stage, "terminating") == 0
-		          ? (d->end_reason ? d->end_reason : "worker died")
-		          : "stale";
+		if (b2b_stage_early(d->stage))
+			why = "worker died";
+		else if (strcmp(d->stage, "terminating") == 0)
+			why = d->end_reason ? d->end_reason : "worker died";
+		else if (d->updated_at < now - b->c->call_max_idle)
+			why = "stale";
+		else
+			why = "de-registered";
 		log_info(
 		    "b2bua: sweeper: call %lld (%s, %s, silent since %lld) "
 		    "ended: %s",

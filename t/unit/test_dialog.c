@@ -2,8 +2,9 @@
  * t/unit/test_dialog.c: the calls' data layer (schema/db_dialog.h): a row
  * written whole and read back whole; found by either leg's Call-ID (ended
  * ones only when asked); its owner slot; a slot's live calls; the
- * sweeper's thresholds per stage; the end of a call and its CDR; and the
- * upgrade of a version 4 file (dialogs without the B2BUA's columns).
+ * sweeper's thresholds per stage and its de-registered phones; the end of a
+ * call and its CDR; and the upgrade of a version 4 file (dialogs without the
+ * B2BUA's columns).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -171,6 +172,16 @@ test_owned_stale(void)
 	int n;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	/* both phones registered until 1000 */
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, expires_at, "
+	                 "call_id, cseq, transport, registered_at, updated_at) "
+	                 "VALUES ('sip:alice@x', 'sip:a@h', 1000, 'c', 1, "
+	                 "'udp', 1, 1), ('sip:bob@x', 'sip:b@h', 1000, 'c', 1, "
+	                 "'udp', 1, 1)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
 	dc = db_dialog_new(mem, db);
 	sample(&d, "A1", "B1", "t3", 100); /* ringing since 100 */
 	d.stage = "ringing";
@@ -186,23 +197,35 @@ test_owned_stale(void)
 	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t9", &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
 	/* nothing old enough */
-	CU_ASSERT_EQUAL(db_dialog_stale(dc, mem, 50, 50, 50, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 50, 10, &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
 	/* terminating past its limit only */
-	CU_ASSERT_EQUAL(db_dialog_stale(dc, mem, 200, 50, 50, 10, &rows, &n),
-	                0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 200, 50, 50, 10, &rows, &n), 0);
 	CU_ASSERT_EQUAL_FATAL(n, 1);
 	CU_ASSERT_STRING_EQUAL(rows[0].a_call_id, "A2");
 	/* being set up past its limit too */
-	CU_ASSERT_EQUAL(db_dialog_stale(dc, mem, 200, 200, 50, 10, &rows, &n),
-	                0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 200, 200, 50, 10, &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 2);
 	/* and everything past max_idle; the limit holds */
-	CU_ASSERT_EQUAL(db_dialog_stale(dc, mem, 50, 50, 200, 10, &rows, &n),
-	                0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 200, 10, &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 3);
-	CU_ASSERT_EQUAL(db_dialog_stale(dc, mem, 50, 50, 200, 2, &rows, &n), 0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 200, 2, &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 2);
+	/* the callee's binding gone: the call up is over */
+	CU_ASSERT_EQUAL(sqlite3_exec(db,
+	                             "DELETE FROM registrations WHERE aor = "
+	                             "'sip:bob@x'",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 50, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(rows[0].a_call_id, "A3");
 	talloc_free(mem);
 	db_close(db);
 }
