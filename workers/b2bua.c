@@ -1346,7 +1346,7 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	struct sip_buf o;
 	char leg, y, branch[48], method[16];
 	uint32_t *in, cseq;
-	int mark, rc, ok;
+	int mark, rc, ok, early_bye;
 
 	if ((mark = b2b_unit_begin(b)) == -1)
 		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
@@ -1373,6 +1373,10 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 		                  "Retry-After: 1\r\n", 16, 0);
 	}
 	*in = req->cseq.num;
+	/* a BYE of the caller before the answer (RFC 3261 15: in an early
+	 * dialog) ends its INVITE too */
+	early_bye =
+	    req->mid == SIP_M_BYE && leg == 'a' && b2b_stage_early(d->stage);
 	if (req->mid == SIP_M_BYE) {
 		d->stage = "terminating";
 		d->end_reason =
@@ -1411,10 +1415,14 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	tx->origlen = req->len;
 	tx->orig_from = rq->from;
 	tx->mid = req->mid;
-	ok = b2b_save(b, d, rq->now) == 0 &&
-	     b2b_act_req(acts, &to, branch, method, o.s, o.len,
+	if (early_bye && b2b_answer_a(acts, d, 487, NULL) == -1)
+		log_warnx("b2bua: call %lld: no 487 for the INVITE",
+		          (long long)d->id);
+	/* the act takes tx over (and frees it when it fails) */
+	ok = b2b_act_req(acts, &to, branch, method, o.s, o.len,
 	                 req->mid == SIP_M_INVITE ? SIPD_REQ_EVERY : 0,
-	                 b2b_relay_done, tx) == 0;
+	                 b2b_relay_done, tx) == 0 &&
+	     b2b_save(b, d, rq->now) == 0;
 	if (b2b_unit_end(b, mark, ok, acts) == -1)
 		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
 		                  16, 0);
