@@ -45,6 +45,8 @@ struct b2bua {
 	struct b2b_rtx *rtx; /* 2xx to phones over UDP, until their ACK */
 	int64_t touched[B2B_TOUCHED]; /* dialogs changed before recovery */
 	int ntouched;
+	int fresh;      /* afd has just started: no predecessor to take over */
+	time_t started; /* this worker's start */
 };
 
 /*
@@ -141,6 +143,7 @@ b2bua_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *dbt)
 	snprintf(b->host, sizeof(b->host), "%s%s%s:%d", v6 ? "[" : "", host,
 	         v6 ? "]" : "", c->port);
 	b->next_check = sipd_now_ms() + B2B_RECOVER_MS;
+	b->started = time(NULL);
 	return b;
 oom:
 	log_warnx("b2bua: out of memory");
@@ -1757,6 +1760,62 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 }
 
 void
+b2bua_started(struct b2bua *b, int restarts)
+{
+	if (b != NULL)
+		b->fresh = restarts == 0;
+}
+
+/* afd has just started (the UDP worker's first check): end every call a
+ * previous run of afd left, as well as afd can (BYE, CANCEL, final
+ * answers to the addresses in the rows). */
+static void
+b2b_end_previous_run(struct b2bua *b)
+{
+	TALLOC_CTX *mem;
+	struct db_dialog *ds;
+	time_t now = time(NULL);
+	int n, mark, ended, total = 0;
+
+	do {
+		if ((mem = talloc_new(NULL)) == NULL ||
+		    db_dialog_stale(b->dc, mem, now, b->started, b->started,
+		                    b->started, B2B_SWEEP_LIMIT, &ds,
+		                    &n) == -1) {
+			talloc_free(mem);
+			return;
+		}
+		ended = 0;
+		for (int i = 0; i < n; i++) {
+			struct b2b_acts *acts;
+			/* only what was there before afd started: the
+			 * workers of this run may have calls already (and
+			 * what the previous run left in the same second is
+			 * left to the sweeper) */
+			if (ds[i].updated_at >= b->started ||
+			    b2b_touched(b, ds[i].id) ||
+			    (mark = b2b_unit_begin(b)) == -1)
+				continue;
+			if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+				b2b_unit_end(b, mark, 0, NULL);
+				continue;
+			}
+			if (b2b_unit_end(b, mark,
+			                 b2b_end_both(b, acts, &ds[i],
+			                              "afd restarted", 503,
+			                              now) == 0,
+			                 acts) == 0)
+				ended++;
+		}
+		total += ended;
+		talloc_free(mem);
+	} while (n == B2B_SWEEP_LIMIT && ended > 0);
+	if (total > 0)
+		log_info("b2bua: %d calls left by afd's previous run ended",
+		         total);
+}
+
+void
 b2bua_timers(struct b2bua *b, uint64_t now_ms)
 {
 	if (b == NULL)
@@ -1765,6 +1824,12 @@ b2bua_timers(struct b2bua *b, uint64_t now_ms)
 	if (now_ms < b->next_check)
 		return;
 	b->next_check = UINT64_MAX;
+	if (b->fresh && !b->recovered) {
+		/* nothing of this slot's to take over */
+		if (sipd_slot(b->sd)[0] == 'u')
+			b2b_end_previous_run(b);
+		b->recovered = 1;
+	}
 	b2b_check(b, now_ms);
 }
 

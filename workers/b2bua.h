@@ -60,6 +60,13 @@ void b2bua_ack(struct b2bua *b, const struct sip_msg *req,
 int b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
                  const struct sip_peer *from);
 
+/* The worker started (sipd_started): restarts > 0, a replacement, takes
+ * over its slot's calls at its first check; restarts == 0 (afd has just
+ * started) takes over none, and the UDP worker ends every call left from
+ * before (end_reason 'afd restarted': the TCP connections they used are
+ * gone). */
+void b2bua_started(struct b2bua *b, int restarts);
+
 /* Ring timeouts and, once after start, the recovery of this slot's calls
  * (sipd_timers). */
 void b2bua_timers(struct b2bua *b, uint64_t now_ms);

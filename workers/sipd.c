@@ -189,6 +189,12 @@ sipd_db(struct sipd *sd)
 	return sd->db;
 }
 
+void
+sipd_started(struct sipd *sd, int restarts)
+{
+	b2bua_started(sd->b2bua, restarts);
+}
+
 struct b2bua *
 sipd_b2bua(struct sipd *sd)
 {

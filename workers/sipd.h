@@ -223,6 +223,12 @@ int sipd_branch_slot(sip_str branch, char slot[8]);
  * database. The ping service (workers/ping.c) is one. */
 typedef int sipd_orphan_fn(struct sipd *sd, const struct sip_msg *resp);
 
+/* The worker has started: restarts is how many workers of its slot came
+ * before it since afd started (0: afd has just started). The B2BUA takes
+ * over the calls of a replacement's slot, or ends those left from before
+ * afd started (workers/b2bua.h). */
+void sipd_started(struct sipd *sd, int restarts);
+
 /* The B2BUA of this service (workers/b2bua.h). */
 struct b2bua *sipd_b2bua(struct sipd *sd);
 

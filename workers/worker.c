@@ -544,6 +544,7 @@ worker_start(struct worker *w)
 	/* arm the SIP service's first deadline (the B2BUA looks at the
 	 * calls of this slot shortly after start: a replacement's recovery) */
 	if (w->sipd != NULL) {
+		sipd_started(w->sipd, w->restarts);
 		sipd_batch_begin(w->sipd);
 		worker_batch_end(w);
 	}

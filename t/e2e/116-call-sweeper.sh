@@ -3,11 +3,14 @@
 # more: one stuck in 'terminating' past 64*T1, one still ringing past
 # ring_timeout + 64*T1 (its owner gone for good), one silent past
 # [calls] max_idle, one whose callee is no longer registered; a live call
-# is left alone. Each gets stage 'ended'
+# is left alone. When afd starts again, the calls of its previous run are
+# ended. Each gets stage 'ended'
 # and a calls row with the reason.
 . "$(dirname "$0")/lib.sh"
 
 afd_start calls.ring_timeout=5 calls.max_idle=60 afd.sip_t1=100
+# rows of this run (not of a previous one, which afd ends as it starts)
+sleep 1.1
 now=$(date +%s)
 row() { # A_CALL_ID STAGE UPDATED_AT [END_REASON]
 	sql "INSERT INTO dialogs (a_call_id, b_call_id, caller, callee, stage,
@@ -43,5 +46,16 @@ assert_eq "ended ended ended confirmed ringing ended" \
 	"$(sql "SELECT group_concat(stage, ' ') FROM (SELECT stage FROM dialogs ORDER BY id)")" "the stages"
 log_has "sweeper: call [0-9]+ \(terminating, t9" || fail "no log line for the swept call"
 assert_alive
+afd_stop
+assert_eq 0 "$AFD_RC" "exit status"
+
+# afd started again: the calls of its previous run are ended at once
+# (their TCP connections went with it; BYE/CANCEL go where the rows say)
+sleep 1.1
+afd_start
+wait_for "[ \"\$(reason live)\" = 'afd restarted' ]" 3 || fail "a call of the previous run: $(reason live)"
+assert_eq "afd restarted" "$(reason young)" "a call ringing in the previous run"
+assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls left open"
+log_has "2 calls left by afd's previous run ended" || fail "no log line for the previous run's calls"
 afd_stop
 assert_eq 0 "$AFD_RC" "exit status"
