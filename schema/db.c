@@ -751,10 +751,25 @@ db_step_4(sqlite3 *db)
 	return 0;
 }
 
-/* Step to version 5: the B2BUA's working state in `dialogs`
- * (workers/b2bua.c) and the call's identity in `calls`. */
+/*
+ * Step to version 5 (authentication): subscribers gains op and algorithm
+ * (a file that step 1 rebuilt has them already); the new tables
+ * (auth_vectors, auth_nonces, afd_keys) and indexes come from the schema.
+ */
 static int
 db_step_5(sqlite3 *db)
+{
+	if (db_add_column(db, "subscribers", "op", "TEXT") == -1 ||
+	    db_add_column(db, "subscribers", "algorithm",
+	                  "TEXT NOT NULL DEFAULT 'milenage'") == -1)
+		return -1;
+	return 0;
+}
+
+/* Step to version 6: the B2BUA's working state in `dialogs`
+ * (workers/b2bua.c) and the call's identity in `calls`. */
+static int
+db_step_6(sqlite3 *db)
 {
 	static const char *const dcols[][2] = {
 	    {"a_contact", "TEXT"},
@@ -794,6 +809,7 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_3,
     db_step_4,
     db_step_5,
+    db_step_6,
 };
 
 int

@@ -661,14 +661,16 @@ int
 sipd_branch_slot(sip_str branch, char slot[8])
 {
 	static const char magic[] = "z9hG4bK-";
-	const char *p, *end = branch.s + branch.len;
+	const char *p, *end;
 	size_t n;
 
-	if (branch.len <= sizeof(magic) ||
+	/* (an absent branch is a NULL slice: no arithmetic on it) */
+	if (branch.s == NULL || branch.len <= sizeof(magic) ||
 	    memcmp(branch.s, magic, sizeof(magic) - 1) != 0)
 		return -1;
+	end = branch.s + branch.len;
 	p = branch.s + sizeof(magic) - 1;
-	/* a slot: one letter, one to four digits, then '-' */
+	/* a slot: one letter, one to five digits, then '-' */
 	if (p >= end || *p < 'a' || *p > 'z')
 		return -1;
 	for (n = 1; p + n < end && n < 6 && p[n] >= '0' && p[n] <= '9'; n++)

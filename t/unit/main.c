@@ -25,7 +25,9 @@
 	X(core)                                                                \
 	X(txn)                                                                 \
 	X(reginfo)                                                             \
-	X(regevent)                                                           \
+	X(regevent)                                                            \
+	X(auth)                                                                \
+	X(db_auth)                                                             \
 	X(dialog)
 
 #define DECLARE(name) int suite_##name(void);

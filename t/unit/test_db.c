@@ -8,7 +8,8 @@
  * per WAL round or DB_WAL_REKICK_MS, the in-line fallback past the bound)
  * and db_checkpoint; a write lock held by another connection: db_begin
  * waits for it at most DB_BUSY_MS once, then not at all until a write
- * succeeds again (db_fail / db_ok).
+ * succeeds again (db_fail / db_ok); db_reg_conn_bound, the TCP worker's
+ * question whether a live binding uses its connection.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "schema/db_reg.h"
 
 static char dir[256];
 static struct conf conf;
@@ -298,6 +300,46 @@ test_workers_rows(void)
 	db_close(db);                    /* finalizes st */
 }
 
+/* A binding names its flow by worker slot, connection id and source
+ * address; one that expired, or names another connection, does not count. */
+static void
+test_conn_bound(void)
+{
+	sqlite3 *db = fresh("conn.db");
+	struct db_reg *dr;
+	time_t now = time(NULL);
+	char sql[512];
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(db_migrate(db) == 0);
+	dr = db_reg_new(NULL, db);
+	CU_ASSERT_FATAL(dr != NULL);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4000", now) == 0);
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO registrations (aor, contact, expires_at, call_id, "
+	    "cseq, transport, conn_slot, conn_id, received, registered_at, "
+	    "updated_at) VALUES ('sip:a@d', 'sip:a@h', %lld, 'c1', 1, "
+	    "'tcp', 't3', 7, '127.0.0.1:4000', %lld, %lld), "
+	    "('sip:b@d', 'sip:b@h', %lld, 'c2', 1, 'tcp', 't4', 8, "
+	    "'127.0.0.1:4001', %lld, %lld)",
+	    (long long)now + 60, (long long)now, (long long)now,
+	    (long long)now - 1, (long long)now, (long long)now);
+	CU_ASSERT_FATAL(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4000", now) == 1);
+	/* another slot, id or peer (ids restart with afd): not this one */
+	CU_ASSERT(db_reg_conn_bound(dr, "t2", 7, "127.0.0.1:4000", now) == 0);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 9, "127.0.0.1:4000", now) == 0);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4009", now) == 0);
+	/* expired (not swept yet) */
+	CU_ASSERT(db_reg_conn_bound(dr, "t4", 8, "127.0.0.1:4001", now) == 0);
+	/* the index serves the question */
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE type = "
+	                 "'index' AND name = 'registrations_conn'") == 1);
+	talloc_free(dr);
+	db_close(db);
+}
+
 /* --- the WAL hook ------------------------------------------------------ */
 
 /* The WAL file's size in frames (4 KiB pages). */
@@ -513,6 +555,7 @@ suite_db(void)
 	    !CU_add_test(s, "version 1 file upgraded", test_upgrade_v1) ||
 	    !CU_add_test(s, "newer file refused", test_newer_refused) ||
 	    !CU_add_test(s, "workers rows and statements", test_workers_rows) ||
+	    !CU_add_test(s, "a binding's TCP connection", test_conn_bound) ||
 	    !CU_add_test(s, "WAL hook: in-line by default", test_wal_default) ||
 	    !CU_add_test(s, "WAL hook: kicks, rate-limited", test_wal_kick) ||
 	    !CU_add_test(s, "WAL hook: fallback past the bound",

@@ -3,7 +3,7 @@
  * written whole and read back whole; found by either leg's Call-ID (ended
  * ones only when asked); its owner slot; a slot's live calls; the
  * sweeper's thresholds per stage and its de-registered phones; the end of a
- * call and its CDR; and the upgrade of a version 4 file (dialogs without the
+ * call and its CDR; and the upgrade of a version 5 file (dialogs without the
  * B2BUA's columns).
  */
 #include <limits.h>
@@ -230,7 +230,7 @@ test_owned_stale(void)
 	db_close(db);
 }
 
-/* A version 4 file: dialogs and calls as they were, one row each. */
+/* A version 5 file: dialogs and calls as they were, one row each. */
 static void
 test_upgrade_v2(void)
 {
@@ -260,7 +260,7 @@ test_upgrade_v2(void)
 	        "INSERT INTO dialogs (a_call_id, b_call_id, caller, callee, "
 	        "stage, owner_slot, created_at, updated_at) VALUES ('old-a', "
 	        "'old-b', 'sip:a@x', 'sip:b@x', 'confirmed', 't1', 5, 6);"
-	        "PRAGMA user_version = 4;",
+	        "PRAGMA user_version = 5;",
 	        NULL, NULL, NULL),
 	    SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(db_migrate(db), 0);
@@ -290,7 +290,7 @@ suite_dialog(void)
 
 	if (s == NULL || !CU_add_test(s, "a row, whole", test_row) ||
 	    !CU_add_test(s, "owned and stale", test_owned_stale) ||
-	    !CU_add_test(s, "a file of version 4 upgraded", test_upgrade_v2))
+	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2))
 		return -1;
 	return 0;
 }
