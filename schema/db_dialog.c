@@ -36,6 +36,7 @@ db_dialog_new(TALLOC_CTX *ctx, sqlite3 *db)
 	return dc;
 }
 
+/* Bind s (NULL: SQL NULL) as parameter i. */
 static void
 db_dialog_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -45,6 +46,7 @@ db_dialog_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* Bind v as parameter i; SQL NULL for 0 when null_if_zero. */
 static void
 db_dialog_int(sqlite3_stmt *st, int i, int64_t v, int null_if_zero)
 {
@@ -92,6 +94,7 @@ db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 	db_dialog_int(st, i++, d->ring_deadline, 1);
 }
 
+/* Column i of the current row as a copy under ctx, or NULL. */
 static char *
 db_dialog_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
 {

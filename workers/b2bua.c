@@ -162,6 +162,7 @@ b2b_touch(struct b2bua *b, int64_t id)
 		b->touched[b->ntouched++] = id;
 }
 
+/* 1 when this worker changed dialog id since its start (or lost count). */
 static int
 b2b_touched(const struct b2bua *b, int64_t id)
 {
@@ -226,6 +227,8 @@ b2b_peer_fmt(TALLOC_CTX *ctx, const struct sip_peer *p)
 	return talloc_asprintf(ctx, "udp %s", a);
 }
 
+/* A stored peer (b2b_peer_fmt) back into p: 0, or -1 when s is NULL or
+ * malformed. */
 static int
 b2b_peer_parse(const char *s, struct sip_peer *p)
 {
@@ -264,18 +267,21 @@ b2b_parse(TALLOC_CTX *ctx, const char *raw)
 	return m;
 }
 
+/* A NUL-terminated copy of s under ctx; NULL for an absent s. */
 static char *
 b2b_dup(TALLOC_CTX *ctx, sip_str s)
 {
 	return s.s ? sip_str_dup(ctx, s) : NULL;
 }
 
+/* 1 when the stored string a is exactly b (NULL a: never). */
 static int
 b2b_streq(const char *a, sip_str b)
 {
 	return a != NULL && strlen(a) == b.len && memcmp(a, b.s, b.len) == 0;
 }
 
+/* The Via transport of a request to p. */
 static const char *
 b2b_tp(const struct sip_peer *p)
 {
@@ -442,6 +448,7 @@ b2b_acts_new(struct b2bua *b, const struct sip_msg *fail_req,
 	return a;
 }
 
+/* A new act of kind at the end of a; NULL when out of memory. */
 static struct b2b_act *
 b2b_act_add(struct b2b_acts *a, enum b2b_act_kind kind)
 {
@@ -499,6 +506,7 @@ b2b_act_req(struct b2b_acts *a, const struct sip_peer *to, const char *branch,
 	return 0;
 }
 
+/* Queue: buf (taken over) sent to `to` outside any transaction. */
 static int
 b2b_act_raw(struct b2b_acts *a, const struct sip_peer *to, char *buf,
             size_t len)
@@ -513,6 +521,7 @@ b2b_act_raw(struct b2b_acts *a, const struct sip_peer *to, char *buf,
 	return 0;
 }
 
+/* T1 in ms ([afd] sip_t1). */
 static uint64_t
 b2b_t1(const struct b2bua *b)
 {
@@ -924,6 +933,7 @@ b2b_ack_b(struct b2bua *b, struct b2b_acts *acts, const struct db_dialog *d,
 	return b2b_act_raw(acts, &to, o.s, o.len);
 }
 
+/* 1 for the stages before an answer: trying, early, ringing. */
 static int
 b2b_stage_early(const char *stage)
 {
@@ -1263,6 +1273,7 @@ done:
 		          call_id);
 }
 
+/* The B-leg INVITE's transaction: every answer (and Timer B). */
 static void
 b2b_invite_done(struct sipd *sd, void *arg, int status,
                 const struct sip_msg *resp)
@@ -1272,6 +1283,7 @@ b2b_invite_done(struct sipd *sd, void *arg, int status,
 	b2b_invite_resp(tx->b, tx->call_id, resp, 0);
 }
 
+/* afd's own requests (BYE, CANCEL): their answers change nothing. */
 static void
 b2b_ignore_done(struct sipd *sd, void *arg, int status,
                 const struct sip_msg *resp)
