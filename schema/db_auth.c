@@ -522,10 +522,12 @@ db_auth_source_bound(struct db_auth *da, const char *aor,
 {
 	sqlite3_stmt *st = db_stmt(
 	    da->db, &da->src_bound,
-	    "SELECT 1 FROM registrations WHERE aor = ?1 AND received = ?2 "
-	    "AND expires_at > ?5 AND ((?3 IS NULL AND transport = 'udp') OR "
-	    "(transport = 'tcp' AND conn_slot = ?3 AND conn_id = ?4)) "
-	    "LIMIT 1");
+	    "SELECT 1 FROM registrations WHERE aor = ?1 AND expires_at > ?5 "
+	    "AND ((received = ?2 AND ((?3 IS NULL AND transport = 'udp') OR "
+	    "(transport = 'tcp' AND conn_slot = ?3 AND conn_id = ?4))) OR "
+	    "(?3 IS NOT NULL AND transport = 'udp' AND "
+	    "substr(received, 1, length(?6)) = ?6)) LIMIT 1");
+	const char *colon = strrchr(received, ':');
 	int rc, bound = 0;
 
 	if (st == NULL)
@@ -538,6 +540,10 @@ db_auth_source_bound(struct db_auth *da, const char *aor,
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_int64(st, 4, conn_id);
 	sqlite3_bind_int64(st, 5, now);
+	/* "ip:" of received: a UDP binding from the same address */
+	sqlite3_bind_text(st, 6, received,
+	                  colon ? (int)(colon - received + 1) : -1,
+	                  SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		bound = 1;

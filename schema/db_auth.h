@@ -157,8 +157,11 @@ int db_auth_expire(struct db_auth *da, int64_t now);
 /*
  * Whether a live binding (expires_at > now) of aor was registered from
  * this source: received ("ip:port" as the registrar stores it) and, over
- * TCP, the same connection (slot, conn_id); slot NULL means UDP. 1, 0, or
- * -1 on error (logged). (The P-CSCF source check of workers/auth.h.)
+ * TCP, the same connection (slot, conn_id); slot NULL means UDP. A
+ * request over TCP is also from the source of a binding registered over
+ * UDP from the same address, any port (a UE that registered over UDP and
+ * sends a large request over TCP, RFC 3261 18.1.1). 1, 0, or -1 on error
+ * (logged). (The P-CSCF source check of workers/auth.h.)
  */
 int db_auth_source_bound(struct db_auth *da, const char *aor,
                          const char *received, const char *slot,

@@ -37,7 +37,8 @@
  *     registered from its source (auth_source_bound), else 403 "Not
  *     Registered From Here";
  *   - sec-agree (RFC 3329): accepted in Require/Proxy-Require (the method
- *     table lists it), the Security-Client stored with the binding, and
+ *     table's METHOD_SECAGREE; not advertised in Supported), the
+ *     Security-Client stored with the binding, and
  *     one log line per phone (per worker's life) says that IPsec was asked
  *     for and not set up.
  */
@@ -84,7 +85,10 @@ int auth_sweep(struct auth *a, struct sipd *sd, time_t now);
  * of identity, or of another public identity of the same subscriber (the
  * implicit registration set: impu and extra_impu), was registered from
  * that source: the same "ip:port" over UDP, or the same TCP connection
- * (worker slot, connection id and peer). 0 when not (answer 403), -1 on a
+ * (worker slot, connection id and peer), or, for a request over TCP, a
+ * binding registered over UDP from the same address (a UE switches to TCP
+ * for a large INVITE, RFC 3261 18.1.1; without IPsec its TCP port is
+ * new). 0 when not (answer 403), -1 on a
  * database error (answer 500). With [auth] mode = none it still checks the
  * bindings (a UE may only act for what it registered).
  */

@@ -28,7 +28,8 @@
 	X(regevent)                                                            \
 	X(auth)                                                                \
 	X(authgate)                                                            \
-	X(db_auth)
+	X(db_auth)                                                             \
+	X(dialog)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

@@ -268,17 +268,22 @@ test_aka_xor_and_source(void)
 	                          AOR),
 	                1);
 	/* the source check: the registered identity and the other one of the
-	 * set from the same source; not from another port or over TCP, not
-	 * for someone else */
+	 * set from the same source, and over TCP from the same address (the
+	 * UE's large INVITE); not over UDP from another port, not over TCP
+	 * from another address, not for someone else */
 	CU_ASSERT_EQUAL(auth_source_bound(t->sd, AOR, &t->udp_peer, time(NULL)),
 	                1);
 	CU_ASSERT_EQUAL(auth_source_bound(t->sd, "sip:robert@afd.test",
 	                                  &t->udp_peer, time(NULL)),
 	                1);
 	CU_ASSERT_EQUAL(auth_source_bound(t->sd, AOR, &t->tcp_peer, time(NULL)),
-	                0);
+	                1);
 	other = t->udp_peer;
 	((struct sockaddr_in *)&other.addr)->sin_port = htons(40002);
+	CU_ASSERT_EQUAL(auth_source_bound(t->sd, AOR, &other, time(NULL)), 0);
+	other = t->tcp_peer;
+	inet_pton(AF_INET, "127.0.0.2",
+	          &((struct sockaddr_in *)&other.addr)->sin_addr);
 	CU_ASSERT_EQUAL(auth_source_bound(t->sd, AOR, &other, time(NULL)), 0);
 	CU_ASSERT_EQUAL(auth_source_bound(t->sd, "sip:carol@afd.test",
 	                                  &t->udp_peer, time(NULL)),
@@ -288,7 +293,8 @@ test_aka_xor_and_source(void)
 	/* the gate for a later request (a SUBSCRIBE): its identity's source
 	 * is checked, no challenge */
 	CU_ASSERT_EQUAL(gate_later(t, NULL, &t->udp_peer), 0);
-	CU_ASSERT_EQUAL(gate_later(t, NULL, &t->tcp_peer), 403);
+	CU_ASSERT_EQUAL(gate_later(t, NULL, &t->tcp_peer), 0);
+	CU_ASSERT_EQUAL(gate_later(t, NULL, &other), 403);
 	CU_ASSERT_EQUAL(gate_later(t,
 	                           "P-Preferred-Identity: "
 	                           "<sip:robert@afd.test>\r\n",

@@ -23,21 +23,26 @@ test_method_table(void)
 	const struct method *m;
 
 	CU_ASSERT_STRING_EQUAL(method_allow_hdr(),
-	                       "Allow: REGISTER, OPTIONS\r\n");
+	                       "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n");
 	CU_ASSERT_STRING_EQUAL(method_supported_hdr(),
-	                       "Supported: path, outbound, sec-agree\r\n");
+	                       "Supported: path, outbound, 100rel, timer, precondition\r\n");
 	m = method_find(SIP_M_REGISTER);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_PTR_EQUAL(m->serve, reg_serve);
 	CU_ASSERT(m->flags & METHOD_AUTH);
 	CU_ASSERT(method_tag_supported(m, (sip_str){"PATH", 4}));
 	CU_ASSERT(method_tag_supported(m, (sip_str){"outbound", 8}));
-	CU_ASSERT(method_tag_supported(m, (sip_str){"sec-agree", 9}));
+	CU_ASSERT(!method_tag_supported(m, (sip_str){"sec-agree", 9}));
+	CU_ASSERT(m->flags & METHOD_SECAGREE); /* accepted, not advertised */
 	CU_ASSERT(!method_tag_supported(m, (sip_str){"pat", 3}));
 	m = method_find(SIP_M_OPTIONS);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT(!method_tag_supported(m, (sip_str){"path", 4}));
-	CU_ASSERT_PTR_NULL(method_find(SIP_M_INVITE));
+	m = method_find(SIP_M_INVITE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(method_tag_supported(m, (sip_str){"100rel", 6}));
+	CU_ASSERT(m->flags & METHOD_SECAGREE);
+	CU_ASSERT_PTR_NULL(method_find(SIP_M_SUBSCRIBE));
 	CU_ASSERT_PTR_NULL(method_find(SIP_M_UNKNOWN));
 }
 
