@@ -10,7 +10,7 @@
 
 #include "util/conf.h"
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 /* Open the database of c: WAL, synchronous NORMAL (FULL with durability =
  * full), busy timeout, foreign keys, journal_size_limit DB_WAL_SIZE_LIMIT,

@@ -15,6 +15,8 @@ static const struct method methods[] = {
     {SIP_M_REGISTER, reg_serve, METHOD_ANY, METHOD_AUTH | METHOD_WRITES,
      reg_tags},
     {SIP_M_OPTIONS, options_serve, METHOD_ANY, 0, NULL},
+    {SIP_M_SUBSCRIBE, regn_serve, METHOD_ANY, METHOD_AUTH | METHOD_WRITES,
+     NULL},
 };
 
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))

@@ -58,5 +58,6 @@ const char *method_supported_hdr(void);
 /* The services of the table (each in its own file). */
 method_serve_fn options_serve;  /* workers/options.c */
 method_serve_fn reg_serve;      /* workers/registrar.c */
+method_serve_fn regn_serve;     /* workers/regnotify.c */
 
 #endif

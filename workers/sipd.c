@@ -54,6 +54,7 @@
 #include "workers/method.h"
 #include "workers/ping.h"
 #include "workers/registrar.h"
+#include "workers/regnotify.h"
 #include "workers/sipd.h"
 
 #ifndef AFD_VERSION
@@ -91,6 +92,7 @@ struct sipd {
 	struct db_txn *dbt;
 	struct reg *reg;
 	struct ping *ping;
+	struct regn *regn;
 	struct txn_table *tt;
 	const struct sip_peer *sending_to; /* during txn_client_new */
 	TALLOC_CTX *pool;  /* a talloc pool the batches are carved from */
@@ -118,6 +120,7 @@ sipd_destroy(struct sipd *sd)
 	if (sd->dbt != NULL)
 		db_txn_abort(sd->dbt);
 	TALLOC_FREE(sd->ping);
+	TALLOC_FREE(sd->regn);
 	TALLOC_FREE(sd->reg);
 	TALLOC_FREE(sd->dbt);
 	if (sd->db != NULL)
@@ -158,6 +161,8 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 		goto fail;
 	if ((sd->ping = ping_new(sd, sd, sd->db)) == NULL)
 		goto fail;
+	if ((sd->regn = regn_new(sd, sd, sd->dbt)) == NULL)
+		goto fail;
 	/* T1 from the config (a closed lab network may use less, RFC 3261
 	 * 17.1.1.1); T2 and T4 as the RFC gives them, T2 at least T1. */
 	tm.t1 = (uint64_t)(sd->conf.sip_t1 > 0 ? sd->conf.sip_t1 : 500);
@@ -187,6 +192,20 @@ struct reg *
 sipd_reg(struct sipd *sd)
 {
 	return sd->reg;
+}
+
+struct regn *
+sipd_regn(struct sipd *sd)
+{
+	return sd->regn;
+}
+
+void
+sipd_regev_kick(struct sipd *sd)
+{
+	(void)sipd_batch_mem(sd);
+	if (regn_run(sd->regn, time(NULL)) == -1)
+		log_warnx("regevent: this round failed");
 }
 
 const struct conf *
@@ -299,6 +318,12 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 		h >>= 4;
 	}
 	tag[16] = '\0';
+}
+
+void
+sipd_local_tag(const struct sip_msg *req, char tag[17])
+{
+	sipd_to_tag(req, tag);
 }
 
 /* Part of a received field into an answer, unfolded (sip/print.c). */
@@ -776,6 +801,13 @@ sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 	for (size_t i = 0; i < sd->npend; i++)
 		sipd_send_pending(sd, &sd->pend[i]);
 	sd->npend = 0;
+	/* after the answers: a SUBSCRIBE's 200 leaves before its NOTIFY */
+	if (regn_kick_take(sd->regn)) {
+		struct sip_peer none;
+		memset(&none, 0, sizeof(none));
+		sipd_out_add(sd, "", 0, &none, SIPD_OUT_KICK,
+		             REGN_NOTIFIER_SLOT, 0);
+	}
 	sd->st.answered += sd->nout;
 	*out = sd->out;
 	return (int)sd->nout;
@@ -1034,5 +1066,9 @@ sipd_sweep(struct sipd *sd)
 	n = reg_sweep(sd->reg, now);
 	if (ping_tick(sd->ping, now) == -1)
 		log_warnx("ping: this round failed");
+	if (reg_deregister(sd->reg, now) == -1)
+		log_warnx("registrar: the network de-registration failed");
+	if (regn_tick(sd->regn, now) == -1)
+		log_warnx("regevent: this round failed");
 	return n;
 }

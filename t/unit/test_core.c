@@ -23,7 +23,7 @@ test_method_table(void)
 	const struct method *m;
 
 	CU_ASSERT_STRING_EQUAL(method_allow_hdr(),
-	                       "Allow: REGISTER, OPTIONS\r\n");
+	                       "Allow: REGISTER, OPTIONS, SUBSCRIBE\r\n");
 	CU_ASSERT_STRING_EQUAL(method_supported_hdr(),
 	                       "Supported: path, outbound\r\n");
 	m = method_find(SIP_M_REGISTER);

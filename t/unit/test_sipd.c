@@ -51,7 +51,7 @@ test_options(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nAccept: application/sdp\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nServer: afd/") != NULL);
@@ -127,7 +127,7 @@ test_unknown_method(void)
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE\r\n") != NULL);
 	r = tsd_one(T,
 	            "MESSAGE sip:bob@afd.test SIP/2.0\r\n"
 	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-msg\r\n"
@@ -140,7 +140,7 @@ test_unknown_method(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	/* recognised but not served: 405 (RFC 3261 8.2.1), not 501 */
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE\r\n") != NULL);
 }
 
 static void
@@ -159,7 +159,7 @@ test_not_yet_405(void)
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE\r\n") != NULL);
 }
 
 static void
