@@ -1,0 +1,82 @@
+#!/bin/bash
+# Network-initiated de-registration (the README's one SQL statement) and a
+# subscription over TCP. The tester marks a phone's binding 'deactivated':
+# within a second the sweeper removes it and every watcher gets a NOTIFY
+# with event "deactivated"; 'rejected' the same with "rejected". A phone
+# that registers and subscribes over TCP gets its NOTIFYs on that same
+# connection (sent by the UDP worker's transaction through the TCP worker
+# owning the connection, answered back across workers), including the
+# NOTIFY that a change made over UDP by another phone causes.
+. "$(dirname "$0")/lib.sh"
+
+UA=$AFD_TOOLS/sipua
+XMLLINT="xmllint --nonet"
+export XML_CATALOG_FILES=$ROOT/t/xml/catalog.xml
+afd_start
+
+phone() {
+	local name=$1
+	shift
+	mkdir -p "$TMP/$name"
+	mkfifo "$TMP/$name.in"
+	"$UA" -p "$AFD_PORT" -u "$name" -i -B "$TMP/$name" "$@" <"$TMP/$name.in" >"$TMP/$name.out" 2>&1 &
+	E2E_PIDS="$E2E_PIDS $!"
+	eval "pid_$name=$!"
+}
+notifies() { grep -c '^NOTIFY ' "$TMP/$1.out"; }
+CT='/*[local-name()="reginfo"]/*[local-name()="registration"]/*[local-name()="contact"]'
+
+# 1. over TCP: REGISTER, SUBSCRIBE, NOTIFYs on the same connection
+phone tina -t -e 600 -S 600 -T $(( 30 * SCALE ))
+exec 3>"$TMP/tina.in"
+wait_for "[ \$(notifies tina) -ge 1 ]" $(( 5 * SCALE )) || { cat "$TMP/tina.out"; fail "tina's first NOTIFY"; }
+assert_eq "tcp" "$(sql "SELECT transport FROM reg_subscriptions WHERE aor = 'sip:tina@$DOMAIN'")" "subscription transport"
+slot=$(sql "SELECT conn_slot FROM reg_subscriptions WHERE aor = 'sip:tina@$DOMAIN'")
+assert_match "^t[0-9]+$" "$slot" "subscription's TCP slot"
+set -- $(grep '^NOTIFY 1 ' "$TMP/tina.out")
+assert_match "^z9hG4bK-u0-" "$5" "NOTIFY over TCP sent by the UDP worker's transaction"
+$XMLLINT --noout --schema t/xml/rfc3680-reginfo.xsd "$TMP/tina/1.xml" || fail "tina's NOTIFY 1 does not validate"
+# a change made over UDP by another phone of the same AOR
+"$UA" -p "$AFD_PORT" -u tina -e 300 -T 1 >/dev/null 2>&1
+wait_for "[ \$(notifies tina) -ge 2 ]" $(( 5 * SCALE )) || { cat "$TMP/tina.out"; fail "tina's NOTIFY 2"; }
+# its answer came back over TCP and reached the UDP worker's transaction
+wait_for "[ \"\$(sql \"SELECT last_status || ' ' || pending FROM reg_subscriptions WHERE aor = 'sip:tina@$DOMAIN'\")\" = '200 0' ]" $(( 3 * SCALE )) ||
+	fail "tina's answer over TCP not recorded: $(sql "SELECT last_status, pending FROM reg_subscriptions")"
+assert_eq "0" "$(grep -c CLOSED "$TMP/tina.out")" "tina's connection closed"
+
+# 2. network-initiated de-registration: deactivated
+phone ursula -e 600 -S 600 -T $(( 30 * SCALE ))
+exec 4>"$TMP/ursula.in"
+wait_for "[ \$(notifies ursula) -ge 1 ]" $(( 5 * SCALE )) || fail "ursula's first NOTIFY"
+t0=$(now_ms)
+sql "UPDATE registrations SET deregister = 'deactivated' WHERE aor = 'sip:ursula@$DOMAIN'"
+wait_for "[ \$(notifies ursula) -ge 2 ]" $(( 3 * SCALE )) || { cat "$TMP/ursula.out"; fail "no NOTIFY after the de-registration"; }
+dt=$(( $(now_ms) - t0 ))
+say "de-registration notified after $dt ms"
+[ "$dt" -le $(( 1500 * SCALE )) ] || fail "the de-registration took $dt ms (want within a second)"
+assert_eq "0" "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:ursula@$DOMAIN'")" "ursula's bindings"
+$XMLLINT --noout --schema t/xml/rfc3680-reginfo.xsd "$TMP/ursula/2.xml" || fail "NOTIFY 2 does not validate"
+assert_eq "terminated deactivated" \
+	"$($XMLLINT --xpath "concat($CT/@state, ' ', $CT/@event)" "$TMP/ursula/2.xml")" "the contact after de-registration"
+wait_log "de-registered by the network \(deactivated\)" 2 || fail "no log line"
+# the subscription stays: the phone registers again and hears it
+echo "reg 600" >&4
+wait_for "[ \$(notifies ursula) -ge 3 ]" $(( 3 * SCALE )) || fail "no NOTIFY after re-registering"
+assert_eq "active created" \
+	"$($XMLLINT --xpath "concat($CT/@state, ' ', $CT/@event)" "$TMP/ursula/3.xml")" "the contact after re-registering"
+
+# 3. rejected, over TCP
+sql "UPDATE registrations SET deregister = 'rejected' WHERE aor = 'sip:tina@$DOMAIN' AND transport = 'tcp'"
+wait_for "[ \$(notifies tina) -ge 3 ]" $(( 3 * SCALE )) || { cat "$TMP/tina.out"; fail "no NOTIFY after 'rejected'"; }
+n=$(grep '^NOTIFY ' "$TMP/tina.out" | tail -1 | awk '{ print $2 }')
+assert_match "rejected" "$($XMLLINT --xpath "string($CT[@event='rejected']/@event)" "$TMP/tina/$n.xml")" "rejected event"
+assert_eq "1" "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:tina@$DOMAIN'")" "tina's other binding stays"
+# a word other than deactivated/rejected is refused
+sql "UPDATE registrations SET deregister = 'gone' WHERE aor = 'sip:tina@$DOMAIN'" 2>"$TMP/err" && fail "deregister = 'gone' accepted"
+assert_match "CHECK constraint" "$(cat "$TMP/err")" "the refusal"
+
+echo quit >&3; echo quit >&4
+exec 3>&- 4>&-
+assert_alive
+afd_stop
+assert_eq 0 "$AFD_RC" "exit status"
