@@ -40,9 +40,9 @@
  *   481 / 408 / 489        db_sub_delete (RFC 6665 4.1.3: the subscription
  *                          is gone at the watcher), with its events
  *   the notifier (re)starts db_sub_pending: every row with pending <> 0;
- *                          one in flight (pending 1, cseq > 0, no
- *                          last_status) is sent again with the same
- *                          version and CSeq, the others take the next
+ *                          one in flight (cseq > 0, no last_status) is
+ *                          sent again with the same version and CSeq,
+ *                          the others take the next
  *
  * The caller owns transactions (db_begin/db_commit), as with db_reg.
  */

@@ -174,14 +174,35 @@ regn_unit_begin(struct regn *rn, struct db_txn **t)
 	return db_txn_savepoint(*t);
 }
 
-/* A unit of the notifier's own work: inside the batch's transaction when
- * one is open, else on its own (its release is the commit, and the NOTIFY
- * it took leaves then), as the registrar's sweep does. */
+/* A unit of the notifier's own work, in the transaction regn_own_begin()
+ * made sure of. */
 static int
 regn_unit_own(struct regn *rn, struct db_txn **t)
 {
 	*t = rn->txn;
 	return db_txn_savepoint(*t);
+}
+
+/*
+ * The notifier's work reads a row and then writes it (the take): in a
+ * deferred transaction SQLite would refuse the write (SQLITE_BUSY, no busy
+ * wait) when another worker committed in between, so it runs in a BEGIN
+ * IMMEDIATE transaction: the batch's when one is open, else one of its own
+ * that regn_own_end() commits (its NOTIFYs leave then, after-commit). *opened
+ * says which. 0 or -1 (logged).
+ */
+static int
+regn_own_begin(struct regn *rn, int *opened)
+{
+	*opened = !db_txn_open(rn->txn);
+	return db_txn_begin(rn->txn);
+}
+
+static void
+regn_own_end(struct regn *rn, int opened)
+{
+	if (opened && db_txn_open(rn->txn) && db_txn_commit(rn->txn) == -1)
+		log_warnx("regevent: commit failed");
 }
 
 static int
@@ -630,7 +651,7 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 	enum regev_q_act act;
 	struct db_txn *t;
 	time_t now = time(NULL);
-	int mark, ok;
+	int mark, ok, opened = 0;
 
 	if (q == NULL)
 		return;
@@ -640,9 +661,11 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 		         "%d%s",
 		         (long long)x->cseq, (long long)x->id, status,
 		         act == REGEV_Q_REMOVE ? ": subscription removed" : "");
-	if ((mark = regn_unit_own(rn, &t)) == -1) {
+	if (regn_own_begin(rn, &opened) == -1 ||
+	    (mark = regn_unit_own(rn, &t)) == -1) {
 		log_warnx("regevent: cannot record the answer to NOTIFY %lld",
 		          (long long)x->cseq);
+		regn_own_end(rn, opened);
 		return;
 	}
 	if (act == REGEV_Q_REMOVE) {
@@ -654,15 +677,15 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 		     (x->upto == 0 ||
 		      db_sub_events_done(rn->ds, x->id, x->upto) == 0);
 	}
-	if (regn_unit_end(t, mark, ok) == -1)
-		return;
-	if (act == REGEV_Q_SEND)
+	if (regn_unit_end(t, mark, ok) == 0 && act == REGEV_Q_SEND)
 		regn_send(rn, x->id, 0, now);
+	regn_own_end(rn, opened);
 }
 
 /* Take over what a predecessor left: every pending row gets a queue; the
  * NOTIFY that was in flight is sent again as it was (version, CSeq,
- * branch), the others owed are sent by regn_run(). */
+ * branch), the others owed are sent by regn_run(); a change that came
+ * while one was in flight (pending 2) follows its answer. */
 static int
 regn_recover(struct regn *rn, time_t now)
 {
@@ -676,8 +699,9 @@ regn_recover(struct regn *rn, time_t now)
 	}
 	for (int i = 0; i < n; i++) {
 		struct regev_q *q;
-		if (rows[i].pending != 1 || rows[i].cseq <= 0 ||
-		    rows[i].last_status != 0)
+		/* in flight: taken (cseq), not answered (last_status NULL),
+		 * whether or not another change came since (pending 2) */
+		if (rows[i].cseq <= 0 || rows[i].last_status != 0)
 			continue;
 		if ((q = regev_qs_get(rn->qs, rows[i].id, 1)) == NULL)
 			break;
@@ -702,19 +726,23 @@ regn_run(struct regn *rn, time_t now)
 {
 	TALLOC_CTX *tmp;
 	struct db_sub_row *rows;
-	int n, sent = 0;
+	int n, sent = 0, opened;
 
 	if (rn == NULL || !rn->notifier)
 		return 0;
+	if (regn_own_begin(rn, &opened) == -1)
+		return -1;
 	if (!rn->recovered) {
-		if (regn_recover(rn, now) == -1)
+		if (regn_recover(rn, now) == -1) {
+			regn_own_end(rn, opened);
 			return -1;
+		}
 		rn->recovered = 1;
 	}
-	if ((tmp = talloc_new(NULL)) == NULL)
-		return -1;
-	if (db_sub_owed(rn->ds, tmp, &rows, &n) == -1) {
+	if ((tmp = talloc_new(NULL)) == NULL ||
+	    db_sub_owed(rn->ds, tmp, &rows, &n) == -1) {
 		talloc_free(tmp);
+		regn_own_end(rn, opened);
 		return -1;
 	}
 	for (int i = 0; i < n && sent < REGN_PER_RUN; i++) {
@@ -736,6 +764,7 @@ regn_run(struct regn *rn, time_t now)
 			sent++;
 	}
 	talloc_free(tmp);
+	regn_own_end(rn, opened);
 	return sent;
 }
 
@@ -745,14 +774,16 @@ regn_tick(struct regn *rn, time_t now)
 	TALLOC_CTX *tmp;
 	struct db_sub_row *ended;
 	struct db_txn *t;
-	int n, mark, rc;
+	int n, mark, rc, opened = 0;
 
 	if (rn == NULL || !rn->notifier)
 		return 0;
 	if ((tmp = talloc_new(NULL)) == NULL)
 		return -1;
-	if ((mark = regn_unit_own(rn, &t)) == -1) {
+	if (regn_own_begin(rn, &opened) == -1 ||
+	    (mark = regn_unit_own(rn, &t)) == -1) {
 		talloc_free(tmp);
+		regn_own_end(rn, opened);
 		return -1;
 	}
 	rc = db_sub_sweep(rn->ds, tmp, now, &ended, &n);
@@ -761,7 +792,11 @@ regn_tick(struct regn *rn, time_t now)
 		         ended[i].watcher ? ended[i].watcher : "?",
 		         ended[i].aor);
 	talloc_free(tmp);
-	if (regn_unit_end(t, mark, rc != -1) == -1)
+	if (regn_unit_end(t, mark, rc != -1) == -1) {
+		regn_own_end(rn, opened);
 		return -1;
-	return regn_run(rn, now);
+	}
+	rc = regn_run(rn, now);
+	regn_own_end(rn, opened);
+	return rc;
 }
