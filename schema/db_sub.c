@@ -34,7 +34,7 @@ struct db_sub {
 	sqlite3_stmt *insert, *exists, *refresh, *terminate, *delete, *dialog,
 	    *load, *watching, *ident, *take, *mark, *answered, *pending,
 	    *sweep_end, *sweep_del, *owed, *ev_add, *ev_list, *ev_done,
-	    *ev_del, *ev_sweep;
+	    *ev_del, *ev_sweep, *any;
 };
 
 struct db_sub *
@@ -537,6 +537,26 @@ db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
 	if (db_sub_rows(ds, ctx, st, "sweep", out, ended) == -1)
 		return -1;
 	return rc;
+}
+
+int
+db_sub_any(struct db_sub *ds)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = db_stmt(ds->db, &ds->any,
+	             "SELECT 1 FROM reg_subscriptions WHERE state = 'active' "
+	             "LIMIT 1");
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_sub_err(ds, "any");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
 }
 
 int

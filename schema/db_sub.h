@@ -181,6 +181,10 @@ int db_sub_pending(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
 int db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
                  struct db_sub_row **out, int *ended);
 
+/* 1 when any subscription is active (the cheap test before
+ * db_sub_watching() on every binding change), 0 when none, -1. */
+int db_sub_any(struct db_sub *ds);
+
 /* Every row with pending 2 (a NOTIFY owed, not taken), under ctx in id
  * order: 0 with *out, *n, or -1. */
 int db_sub_owed(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,

@@ -72,6 +72,10 @@ regn_unit(void *arg, const struct db_binding *b, enum reg_why why, time_t now)
 
 	if (tmp == NULL)
 		return -1;
+	/* the common case of a registrar without watchers: one lookup */
+	if ((rc = db_sub_any(rn->ds)) != 1)
+		goto done;
+	rc = -1;
 	if (db_sub_watching(rn->ds, tmp, b->aor, &rows, &n) == -1)
 		goto done;
 	for (int i = 0; i < n; i++) {

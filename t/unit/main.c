@@ -25,7 +25,8 @@
 	X(core)                                                                \
 	X(txn)                                                                 \
 	X(reginfo)                                                             \
-	X(regevent)
+	X(regevent)                                                            \
+	X(regnotify)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)
