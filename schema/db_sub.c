@@ -567,7 +567,8 @@ db_sub_owed(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
 
 	st = db_stmt(ds->db, &ds->owed,
 	             "SELECT " DB_SUB_COLS " FROM reg_subscriptions "
-	             "WHERE pending = 2 ORDER BY id");
+	             /* "pending <> 0": the partial index */
+	             "WHERE pending <> 0 AND pending = 2 ORDER BY id");
 	if (st == NULL)
 		return -1;
 	return db_sub_rows(ds, ctx, st, "owed", out, n);

@@ -540,12 +540,14 @@ regn_committed(void *arg, int committed)
 		return;
 	*c = *x;
 	c->buf = NULL;
-	if ((q = regev_qs_get(rn->qs, x->id, 1)) != NULL)
-		regev_q_sent(q, x->cseq, sipd_now_ms());
 	log_debug("regevent: NOTIFY %lld of subscription %lld (%s)",
 	          (long long)x->cseq, (long long)x->id, x->branch);
-	sipd_request(rn->sd, &x->to, x->branch, "NOTIFY", x->buf, x->len,
-	             regn_done, c);
+	/* (on failure, logged, the row keeps the NOTIFY unanswered: the next
+	 * notifier of the slot sends it again) */
+	if (sipd_request(rn->sd, &x->to, x->branch, "NOTIFY", x->buf, x->len,
+	                 regn_done, c) == 0 &&
+	    (q = regev_qs_get(rn->qs, x->id, 1)) != NULL)
+		regev_q_sent(q, x->cseq, sipd_now_ms());
 }
 
 /* Take (or, resend: keep) the version and CSeq of the next NOTIFY of
