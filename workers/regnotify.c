@@ -129,6 +129,12 @@ fail:
 }
 
 int
+regn_is_notifier(const struct regn *rn)
+{
+	return rn != NULL && rn->notifier;
+}
+
+int
 regn_kick_take(struct regn *rn)
 {
 	int k = rn != NULL && rn->kick;
@@ -657,7 +663,7 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 	enum regev_q_act act;
 	struct db_txn *t;
 	time_t now = time(NULL);
-	int mark, ok, opened = 0;
+	int mark, ok, opened;
 
 	if (q == NULL)
 		return;
@@ -667,11 +673,13 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 		         "%d%s",
 		         (long long)x->cseq, (long long)x->id, status,
 		         act == REGEV_Q_REMOVE ? ": subscription removed" : "");
+	/* inside the batch that received the answer: its commit (one for a
+	 * burst of answers) sends what follows */
 	if (regn_own_begin(rn, &opened) == -1 ||
 	    (mark = regn_unit_own(rn, &t)) == -1) {
 		log_warnx("regevent: cannot record the answer to NOTIFY %lld",
 		          (long long)x->cseq);
-		regn_own_end(rn, opened);
+		regn_own_end(rn, 0);
 		return;
 	}
 	if (act == REGEV_Q_REMOVE) {
@@ -685,7 +693,7 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 	}
 	if (regn_unit_end(t, mark, ok) == 0 && act == REGEV_Q_SEND)
 		regn_send(rn, x->id, 0, now);
-	regn_own_end(rn, opened);
+	regn_own_end(rn, 0);
 }
 
 /* Take over what a predecessor left: every pending row gets a queue; the

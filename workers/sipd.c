@@ -801,12 +801,17 @@ sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 	for (size_t i = 0; i < sd->npend; i++)
 		sipd_send_pending(sd, &sd->pend[i]);
 	sd->npend = 0;
-	/* after the answers: a SUBSCRIBE's 200 leaves before its NOTIFY */
+	/* after the answers: a SUBSCRIBE's 200 leaves before its NOTIFY.
+	 * The notifier sends at once (its own transaction: the NOTIFYs are
+	 * queued after the answers); any other worker kicks it. */
 	if (regn_kick_take(sd->regn)) {
 		struct sip_peer none;
 		memset(&none, 0, sizeof(none));
-		sipd_out_add(sd, "", 0, &none, SIPD_OUT_KICK,
-		             REGN_NOTIFIER_SLOT, 0);
+		if (regn_is_notifier(sd->regn))
+			sipd_regev_kick(sd);
+		else
+			sipd_out_add(sd, "", 0, &none, SIPD_OUT_KICK,
+			             REGN_NOTIFIER_SLOT, 0);
 	}
 	sd->st.answered += sd->nout;
 	*out = sd->out;

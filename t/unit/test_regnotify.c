@@ -1,8 +1,10 @@
 /*
  * t/unit/test_regnotify.c: the reg-event service glued to sipd
  * (workers/regnotify.c), on a temporary database with the service of slot
- * u0 (the notifier): a SUBSCRIBE's 200 comes before the kick of the
- * notifier, whose NOTIFY carries CSeq 1 and version 0; a binding's change
+ * u0 (the notifier) and one of slot t3: a SUBSCRIBE's 200 comes before its
+ * NOTIFY (CSeq 1, version 0) in the notifier's batch; a change made by
+ * another worker ends its batch with a kick of the notifier, after its
+ * answer; a binding's change
  * records its debt (reg_sub_events, pending 2) in the change's own
  * transaction, so a change that is not committed owes nothing; changes
  * while a NOTIFY is unanswered are coalesced into the next; a 481 removes
@@ -51,6 +53,15 @@ one(struct tsd *t, const char *msg, struct outs *o)
 	sipd_batch_begin(t->sd);
 	sipd_handle(t->sd, msg, strlen(msg), &t->udp_peer);
 	outs_take(t, t->sd, o);
+}
+
+/* The same in another worker's service sd (over TCP, as t3's would). */
+static void
+one_in(struct tsd *t, struct sipd *sd, const char *msg, struct outs *o)
+{
+	sipd_batch_begin(sd);
+	sipd_handle(sd, msg, strlen(msg), &t->tcp_peer);
+	outs_take(t, sd, o);
 }
 
 /* The notifier kicked, in a batch of its own. */
@@ -158,13 +169,9 @@ test_subscribe_notify(void)
 	CU_ASSERT(strncmp(o.buf[0], "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT(strstr(o.buf[0], "\r\nExpires: 600\r\n") != NULL);
 	CU_ASSERT(strstr(o.buf[0], "\r\nContact: <sip:afd@") != NULL);
-	CU_ASSERT(o.kind[1] == SIPD_OUT_KICK);
-	CU_ASSERT_STRING_EQUAL(o.slot[1], REGN_NOTIFIER_SLOT);
-	CU_ASSERT(tsd_count(t, SUBQ("pending"), NULL) == 2);
-	CU_ASSERT(notify_of(&o) == NULL); /* never before the 200 */
-
-	kick(t, &o);
+	/* the NOTIFY after the 200, never before */
 	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
+	CU_ASSERT(n == o.buf[1]);
 	CU_ASSERT(strstr(n, "\r\nCSeq: 1 NOTIFY\r\n") != NULL);
 	CU_ASSERT(strstr(n, "version=\"0\" state=\"full\"") != NULL);
 	CU_ASSERT(strstr(n, "\r\nSubscription-State: active;expires=") != NULL);
@@ -185,17 +192,22 @@ test_subscribe_notify(void)
 	CU_ASSERT(tsd_count(t, SUBQ("pending"), NULL) == 0);
 	CU_ASSERT(tsd_count(t, "SELECT count(*) FROM reg_sub_events", NULL) ==
 	          0);
-	/* committed: the event and the debt, with the change; kick after
-	 * the 200 */
-	one(t, register_msg(2), &o);
+	/* committed by another worker (t3): the event and the debt, with
+	 * the change; its batch ends with a kick of the notifier, after the
+	 * 200 */
+	struct sipd *t3 = sipd_new(t, &t->conf, "t3");
+	CU_ASSERT_FATAL(t3 != NULL);
+	one_in(t, t3, register_msg(2), &o);
 	CU_ASSERT_FATAL(o.n == 2);
 	CU_ASSERT(strncmp(o.buf[0], "SIP/2.0 200 ", 12) == 0);
 	CU_ASSERT(o.kind[1] == SIPD_OUT_KICK);
+	CU_ASSERT_STRING_EQUAL(o.slot[1], REGN_NOTIFIER_SLOT);
 	CU_ASSERT(tsd_count(t, SUBQ("pending"), NULL) == 2);
 	CU_ASSERT(tsd_count(t,
 	                    "SELECT count(*) FROM reg_sub_events WHERE "
 	                    "event = 'created' AND ?1 IS NULL",
 	                    NULL) == 1);
+	talloc_free(t3);
 	kick(t, &o);
 	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
 	CU_ASSERT(strstr(n, "\r\nCSeq: 2 NOTIFY\r\n") != NULL);
@@ -219,13 +231,12 @@ test_coalesce_481(void)
 
 	CU_ASSERT_FATAL(t != NULL);
 	one(t, subscribe_msg(600), &o);
-	kick(t, &o);
 	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
 	first = talloc_strdup(t, n);
 	one(t, register_msg(1), &o);
-	kick(t, &o);
 	CU_ASSERT(notify_of(&o) == NULL);
 	one(t, register_msg(2), &o);
+	CU_ASSERT(notify_of(&o) == NULL);
 	kick(t, &o);
 	CU_ASSERT(notify_of(&o) == NULL);
 	answer(t, first, 200, &o);
@@ -255,7 +266,6 @@ test_recover(void)
 
 	CU_ASSERT_FATAL(t != NULL);
 	one(t, subscribe_msg(600), &o);
-	kick(t, &o);
 	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
 	first = talloc_strdup(t, n);
 	/* the worker dies: a new service of slot u0 on the database */
