@@ -21,7 +21,8 @@
  *      all.
  *   2. After the commit the worker kicks the notifier (IPC REGEV_KICK to
  *      the UDP worker's slot, after the batch's answers, so a SUBSCRIBE's
- *      200 leaves before its first NOTIFY); the notifier also looks on its
+ *      200 leaves before its first NOTIFY); the notifier itself runs at
+ *      the end of its own batch, after the answers. It also looks on its
  *      500 ms sweep, so a kick lost with its sender costs at most that.
  *   3. The notifier reads the rows with pending 2 and, for each whose
  *      queue (regev_q) has nothing in flight, takes the next version and
