@@ -60,15 +60,43 @@ regn_destroy(struct regn *rn)
 
 /* ---------------------------------------------------------- unit hook */
 
-/* Inside the registrar's unit: binding b changed (why); every active
- * subscription watching its AOR owes a NOTIFY with this event. */
+/* Does the implicit registration set of aor still have a live binding?
+ * 1, 0, or -1. */
+static int
+regn_set_alive(struct regn *rn, TALLOC_CTX *tmp, const char *aor, time_t now)
+{
+	struct db_binding *cur;
+	char **ids;
+	int nids, ncur;
+
+	if (db_sub_identities(rn->ds, tmp, aor, &ids, &nids) == -1)
+		return -1;
+	for (int i = 0; i < nids; i++) {
+		if (db_reg_load(rn->dr, tmp, ids[i], &cur, &ncur) == -1)
+			return -1;
+		for (int j = 0; j < ncur; j++)
+			if (cur[j].expires_at > now)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Inside the registrar's unit: binding b changed (why); every active
+ * subscription watching its AOR owes a NOTIFY with this event. A network
+ * de-registration (deactivated, rejected) that leaves the registration set
+ * without a binding also ends the subscriptions watching it, as an S-CSCF
+ * does (3GPP TS 24.228 6.5, TS 24.229 5.4.1.4): their NOTIFY carries
+ * "Subscription-State: terminated;reason=deactivated" (subscribe again,
+ * RFC 6665 4.1.3) or "reason=rejected" (do not).
+ */
 static int
 regn_unit(void *arg, const struct db_binding *b, enum reg_why why, time_t now)
 {
 	struct regn *rn = arg;
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct db_sub_row *rows;
-	int n, rc = -1;
+	int n, rc = -1, ends = 0;
 
 	if (tmp == NULL)
 		return -1;
@@ -78,12 +106,23 @@ regn_unit(void *arg, const struct db_binding *b, enum reg_why why, time_t now)
 	rc = -1;
 	if (db_sub_watching(rn->ds, tmp, b->aor, &rows, &n) == -1)
 		goto done;
+	if (n > 0 && (why == REG_WHY_DEACTIVATED || why == REG_WHY_REJECTED)) {
+		if ((ends = regn_set_alive(rn, tmp, b->aor, now)) == -1)
+			goto done;
+		ends = !ends;
+	}
 	for (int i = 0; i < n; i++) {
-		if (rows[i].terminated)
+		/* a terminated one still hears changes until its final
+		 * NOTIFY is taken (several bindings de-registered at once) */
+		if (rows[i].terminated && rows[i].pending != 2)
 			continue;
 		if (db_sub_event_add(rn->ds, rows[i].id, b, reg_why_event(why),
 		                     now) == -1 ||
 		    db_sub_mark_pending(rn->ds, &rows[i].id, 1, now) == -1)
+			goto done;
+		if (ends && !rows[i].terminated &&
+		    db_sub_terminate(rn->ds, rows[i].id, reg_why_event(why),
+		                     now) == -1)
 			goto done;
 		rn->kick = 1;
 	}

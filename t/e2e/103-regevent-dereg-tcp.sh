@@ -2,7 +2,11 @@
 # Network-initiated de-registration (the README's one SQL statement) and a
 # subscription over TCP. The tester marks a phone's binding 'deactivated':
 # within a second the sweeper removes it and every watcher gets a NOTIFY
-# with event "deactivated"; 'rejected' the same with "rejected". A phone
+# with event "deactivated"; as the registration has no binding left, that
+# NOTIFY also ends the subscription ("terminated;reason=deactivated", as
+# an S-CSCF does, TS 24.228 6.5): the phone registers and subscribes
+# again. 'rejected' of one of two bindings: event "rejected", the
+# subscription goes on. A phone
 # that registers and subscribes over TCP gets its NOTIFYs on that same
 # connection (sent by the UDP worker's transaction through the TCP worker
 # owning the connection, answered back across workers), including the
@@ -58,18 +62,26 @@ assert_eq "0" "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:ursula
 $XMLLINT --noout --schema t/xml/rfc3680-reginfo.xsd "$TMP/ursula/2.xml" || fail "NOTIFY 2 does not validate"
 assert_eq "terminated deactivated" \
 	"$($XMLLINT --xpath "concat($CT/@state, ' ', $CT/@event)" "$TMP/ursula/2.xml")" "the contact after de-registration"
+set -- $(grep '^NOTIFY 2 ' "$TMP/ursula.out")
+assert_eq "1 terminated;reason=deactivated" "$3 $4" "NOTIFY 2's version and Subscription-State"
 wait_log "de-registered by the network \(deactivated\)" 2 || fail "no log line"
-# the subscription stays: the phone registers again and hears it
+wait_for "[ \"\$(sql \"SELECT count(*) FROM reg_subscriptions WHERE aor = 'sip:ursula@$DOMAIN'\")\" = 0 ]" $(( 3 * SCALE )) ||
+	fail "the ended subscription's row is still there"
+# the phone does what it is told: registers and subscribes again
 echo "reg 600" >&4
-wait_for "[ \$(notifies ursula) -ge 3 ]" $(( 3 * SCALE )) || fail "no NOTIFY after re-registering"
-assert_eq "active created" \
-	"$($XMLLINT --xpath "concat($CT/@state, ' ', $CT/@event)" "$TMP/ursula/3.xml")" "the contact after re-registering"
+echo "resub 600" >&4
+wait_for "grep -q '^NOTIFY 1 .* d1$' '$TMP/ursula.out'" $(( 3 * SCALE )) || { cat "$TMP/ursula.out"; fail "no NOTIFY in the new subscription"; }
+set -- $(grep '^NOTIFY 1 .* d1$' "$TMP/ursula.out")
+assert_match "^0 active;expires=(599|600)$" "$3 $4" "the new subscription's first NOTIFY"
+assert_eq "active registered" \
+	"$($XMLLINT --xpath "concat($CT/@state, ' ', $CT/@event)" "$TMP/ursula/d1-1.xml")" "the contact after registering again"
 
 # 3. rejected, over TCP
 sql "UPDATE registrations SET deregister = 'rejected' WHERE aor = 'sip:tina@$DOMAIN' AND transport = 'tcp'"
 wait_for "[ \$(notifies tina) -ge 3 ]" $(( 3 * SCALE )) || { cat "$TMP/tina.out"; fail "no NOTIFY after 'rejected'"; }
 n=$(grep '^NOTIFY ' "$TMP/tina.out" | tail -1 | awk '{ print $2 }')
 assert_match "rejected" "$($XMLLINT --xpath "string($CT[@event='rejected']/@event)" "$TMP/tina/$n.xml")" "rejected event"
+assert_match "^active;" "$(grep '^NOTIFY ' "$TMP/tina.out" | tail -1 | awk '{ print $4 }')" "tina's subscription goes on (a binding is left)"
 assert_eq "1" "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:tina@$DOMAIN'")" "tina's other binding stays"
 # a word other than deactivated/rejected is refused
 sql "UPDATE registrations SET deregister = 'gone' WHERE aor = 'sip:tina@$DOMAIN'" 2>"$TMP/err" && fail "deregister = 'gone' accepted"

@@ -8,15 +8,18 @@
  *   READY <transport> <local port>
  *   RESP <status> <CSeq method>          a response to its own request
  *   REQ <method> <top Via branch> <ms>   a request from afd (ms since start)
- *   NOTIFY <CSeq> <version> <Subscription-State> <branch> <ms>
- *                                        a NOTIFY (after its REQ line);
- *                                        with -B its body is saved as
- *                                        DIR/<CSeq>.xml
+ *   NOTIFY <CSeq> <version> <Subscription-State> <branch> <ms> d<N>
+ *                                        a NOTIFY (after its REQ line) of
+ *                                        subscription dialog N (0, then 1
+ *                                        after "resub", ...); with -B its
+ *                                        body is saved as DIR/<CSeq>.xml
+ *                                        (dialog 0), DIR/d<N>-<CSeq>.xml
  *
  * With -S it subscribes to its own registration state (RFC 3680) after
  * registering. With -i it reads commands from stdin, one a line:
  *   reg N       REGISTER again (same Call-ID, next CSeq) with Expires N
  *   sub N       SUBSCRIBE (in the dialog once there is one) with Expires N
+ *   resub N     SUBSCRIBE in a new dialog (after the old one ended)
  *   status N    answer afd's requests with N from now on
  *   silent 0|1  stop / start answering
  *   quit        exit
@@ -59,7 +62,7 @@ static int ua_fd = -1, ua_tcp;
 static const char *ua_user, *ua_domain, *ua_dir;
 static unsigned ua_port;
 static long long ua_t0;
-static unsigned ua_reg_cseq = 1, ua_sub_cseq;
+static unsigned ua_reg_cseq = 1, ua_sub_cseq, ua_sub_gen;
 static char ua_sub_tag[128]; /* afd's tag of the subscription dialog */
 static struct sockaddr_in ua_afd;
 static char ua_in[UA_BUF];
@@ -196,19 +199,19 @@ ua_subscribe(int expires)
 	n = snprintf(
 	    buf, sizeof(buf),
 	    "SUBSCRIBE sip:%s@%s SIP/2.0\r\n"
-	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld-s%u\r\n"
+	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld-s%u-%u\r\n"
 	    "Max-Forwards: 70\r\n"
-	    "From: <sip:%s@%s>;tag=sub%lld\r\n"
+	    "From: <sip:%s@%s>;tag=sub%ux%lld\r\n"
 	    "To: <sip:%s@%s>%s\r\n"
-	    "Call-ID: sub-%lld@127.0.0.1\r\n"
+	    "Call-ID: sub%u-%lld@127.0.0.1\r\n"
 	    "CSeq: %u SUBSCRIBE\r\n"
 	    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
 	    "Event: reg\r\n"
 	    "Accept: application/reginfo+xml\r\n"
 	    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
-	    ua_user, ua_domain, tp, ua_port, ua_t0, ua_sub_cseq + 1, ua_user,
-	    ua_domain, ua_t0, ua_user, ua_domain, to_tag, ua_t0,
-	    ua_sub_cseq + 1, ua_user, ua_port, ua_tcp ? "tcp" : "udp",
+	    ua_user, ua_domain, tp, ua_port, ua_t0, ua_sub_gen,
+	    ua_sub_cseq + 1, ua_user, ua_domain, ua_sub_gen, ua_t0, ua_user, ua_domain, to_tag,
+	    ua_sub_gen, ua_t0, ua_sub_cseq + 1, ua_user, ua_port, ua_tcp ? "tcp" : "udp",
 	    expires);
 	ua_sub_cseq++;
 	return ua_send(buf, (size_t)n);
@@ -243,14 +246,24 @@ ua_notify(const struct sip_msg *m)
 		}
 		version[k] = '\0';
 	}
-	printf("NOTIFY %u %s %.*s %.*s %lld\n", m->cseq.num, version,
+	unsigned gen = 0;
+
+	/* the dialog: our tag "sub<gen>x..." is the NOTIFY's To tag */
+	if (m->to != NULL && m->to->tag.len > 3)
+		gen = (unsigned)strtoul(m->to->tag.s + 3, NULL, 10);
+	printf("NOTIFY %u %s %.*s %.*s %lld d%u\n", m->cseq.num, version,
 	       ss ? (int)ss->value.len : 1, ss ? ss->value.s : "-",
 	       m->via ? (int)m->via->branch.len : 0,
-	       m->via ? m->via->branch.s : "", ua_ms() - ua_t0);
+	       m->via ? m->via->branch.s : "", ua_ms() - ua_t0, gen);
 	if (ua_dir != NULL) {
 		char path[512];
 		FILE *f;
-		snprintf(path, sizeof(path), "%s/%u.xml", ua_dir, m->cseq.num);
+		if (gen == 0)
+			snprintf(path, sizeof(path), "%s/%u.xml", ua_dir,
+			         m->cseq.num);
+		else
+			snprintf(path, sizeof(path), "%s/d%u-%u.xml", ua_dir,
+			         gen, m->cseq.num);
 		if ((f = fopen(path, "w")) != NULL) {
 			fwrite(m->body.s, 1, m->body.len, f);
 			fclose(f);
@@ -271,6 +284,12 @@ ua_command(char *line, int *status, int *silent)
 		ua_register(n);
 	else if (strcmp(cmd, "sub") == 0)
 		ua_subscribe(n);
+	else if (strcmp(cmd, "resub") == 0) {
+		ua_sub_gen++;
+		ua_sub_cseq = 0;
+		ua_sub_tag[0] = '\0';
+		ua_subscribe(n);
+	}
 	else if (strcmp(cmd, "status") == 0)
 		*status = n;
 	else if (strcmp(cmd, "silent") == 0)
