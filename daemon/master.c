@@ -14,6 +14,18 @@
  * so that a connection whose worker died is handed to the replacement.
  * The master parses no SIP and never blocks on a client.
  *
+ * Abuse of the pool (one process per connection makes it a resource to
+ * exhaust): at most tcp_per_address connections from one address are
+ * served at once (one more is closed at accept). Accepted connections
+ * wait in the master's list until a worker is idle (the one with the most
+ * bytes pending first; closed after MASTER_BACKLOG_MS); while they wait
+ * and every TCP worker is busy, the master evicts (shutdown() of its copy
+ * of the descriptor; the worker reads the end) the idlest connections
+ * that carry no registration binding, one per waiting connection. The
+ * workers say which connections carry a binding or have spoken (STATE
+ * "bound" / "active"); the deadlines of a single connection
+ * (tcp_first_message, tcp_message_timeout, tcp_idle) are the worker's.
+ *
  * Spawning happens only in the loop's check phase (master_on_check), so a
  * new child leaves the master's loop (uv_stop) before any other callback
  * of the iteration could run in it; master_run() then closes the master's
@@ -27,10 +39,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,10 +65,41 @@
 #define MASTER_STOP_MS 2000    /* then SIGKILL */
 #define MASTER_BACKLOG_MS 3000 /* a connection waits this long for a worker */
 #define MASTER_ACCEPTS_PER_TURN 32
+/* The kernel's queue of connections not accepted yet. Deep, so that a
+ * burst of connections does not overflow it (the kernel then drops SYNs,
+ * a new client's too, and the client retries only after a second): the
+ * master evicts or refuses what waits there instead. */
+#define MASTER_LISTEN_BACKLOG 1024
 #define MASTER_TRIM_MS 5000 /* how often the pool's size is checked */
+/* Connections accepted and waiting for a worker, at most (then the rest
+ * waits in the kernel's queue). The one with the most bytes pending (a
+ * whole request, rather than nothing or a trickle) is served first. */
+#define MASTER_WAIT_MAX 256
+/* Eviction (pool full, connections waiting), of a connection without a
+ * binding: one that sent fewer than MASTER_EVICT_TRICKLE bytes and no
+ * complete message, once served MASTER_EVICT_SILENT_MS; one that sent
+ * more (a request its worker has not reported on yet), once served
+ * MASTER_EVICT_TALK_MS; one that completed a message, once silent
+ * MASTER_EVICT_QUIET_MS. */
+#define MASTER_EVICT_TRICKLE 64
+#define MASTER_EVICT_SILENT_MS 250
+#define MASTER_EVICT_TALK_MS 1000
+#define MASTER_EVICT_QUIET_MS 5000
+#define MASTER_WAIT_TICK_MS 100   /* while connections wait: look again */
+#define MASTER_REFUSE_LOG_MS 1000 /* per-address refusals: one line per */
 #ifndef MASTER_IDLE_MS
 #define MASTER_IDLE_MS 30000 /* idle this long beyond the spares: retired */
 #endif
+
+/* glibc's struct tcp_info stops at tcpi_total_retrans; the kernel (since
+ * Linux 4.1) goes on with these, in this layout (linux/tcp.h, which
+ * cannot be included next to netinet/tcp.h). */
+struct master_tcp_info {
+	struct tcp_info base;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+};
+_Static_assert(offsetof(struct master_tcp_info, bytes_received) == 128,
+               "struct tcp_info layout");
 
 enum mslot_state {
 	SLOT_EMPTY,    /* no process, none wanted */
@@ -75,6 +120,11 @@ struct mconn {
 	int resumes; /* times its worker died while serving it */
 	int sent;    /* CONN_NEW went to the slot's current process */
 	int handed;  /* how many processes it was given to */
+	uint64_t accepted_ms;
+	uint64_t last_ms; /* the worker's last report of a message */
+	int spoke;        /* a complete SIP message came (STATE "active") */
+	int bound;        /* a registration binding uses it (STATE "bound") */
+	int evicted;      /* shut down by the master, CONN_CLOSED to come */
 };
 
 struct mslot {
@@ -105,13 +155,19 @@ struct master {
 	uv_signal_t *sigchld, *sigterm, *sigint;
 	uv_check_t *check;
 	uv_idle_t *idle; /* keeps the loop from sleeping while spawns wait */
-	uv_timer_t *backlog_timer, *stop_timer;
+	uv_timer_t *backlog_timer; /* accept failed: pause listening */
+	uv_timer_t *stop_timer;
 	uv_timer_t *trim_timer; /* retires idle TCP workers beyond the spares */
+	uv_timer_t *evict_timer; /* connections wait: dispatch, evict again */
 	/* One slot per kind that is not a pool (u0, c0), in proc_kinds'
 	 * order, then the TCP pool: [tcp0 + i] is ti. */
 	struct mslot *slots;
 	int nslots, tcp0;
 	uint64_t next_conn_id;
+	struct mconn **wait; /* accepted, waiting for a worker (oldest first) */
+	int nwait;
+	uint64_t refuse_log_ms; /* the last per-address refusal logged */
+	unsigned refused_quiet; /* refusals since, not logged */
 	int stopping;
 	int exit_code;
 	struct proc_child *child; /* set in a new worker */
@@ -121,6 +177,8 @@ struct master {
 };
 
 static void master_pool(struct master *m);
+static void master_refused_flush(struct master *m);
+static void master_dispatch(struct master *m);
 static void master_listen(struct master *m, int on);
 
 static const char *
@@ -212,7 +270,7 @@ master_on_ready(void *arg, struct ipc_msg *msg)
 	if (s->conn != NULL)
 		master_give(s);
 	else if (s->kind == PROC_TCP && !s->m->stopping)
-		master_listen(s->m, 1);
+		master_dispatch(s->m);
 	return 0;
 }
 
@@ -227,6 +285,13 @@ master_on_state(void *arg, struct ipc_msg *msg)
 	    ipc_get_end(msg) == -1)
 		return -1;
 	log_trace("%s: %s %s", s->name, state, serving);
+	/* What the connection is, for eviction. */
+	if (s->conn != NULL && s->conn->id == msg->hdr.conn_id &&
+	    (strcmp(state, "active") == 0 || strcmp(state, "bound") == 0)) {
+		s->conn->spoke = 1;
+		s->conn->bound = state[0] == 'b';
+		s->conn->last_ms = uv_now(&s->m->loop);
+	}
 	return 0;
 }
 
@@ -248,7 +313,7 @@ master_on_conn_closed(void *arg, struct ipc_msg *msg)
 	master_conn_free(s);
 	s->idle_ms = uv_now(&m->loop);
 	if (!m->stopping)
-		master_listen(m, 1);
+		master_dispatch(m);
 	return 0;
 }
 
@@ -415,6 +480,8 @@ master_finish(struct master *m)
 	m->stop_timer = NULL;
 	uvh_close(m->trim_timer);
 	m->trim_timer = NULL;
+	uvh_close(m->evict_timer);
+	m->evict_timer = NULL;
 	for (int i = 0; i < m->nslots; i++) {
 		uvh_close(m->slots[i].backoff_timer);
 		m->slots[i].backoff_timer = NULL;
@@ -561,7 +628,8 @@ master_pool(struct master *m)
 /*
  * Every MASTER_TRIM_MS: when more TCP workers are idle than tcp_min_spare,
  * retire one (the highest slot) that has been idle for MASTER_IDLE_MS, so
- * that the pool shrinks back after a burst of connections.
+ * that the pool shrinks back after a burst of connections. Also logs the
+ * per-address refusals not logged yet.
  */
 static void
 master_on_trim(uv_timer_t *t)
@@ -572,6 +640,7 @@ master_on_trim(uv_timer_t *t)
 
 	if (m->stopping)
 		return;
+	master_refused_flush(m);
 	for (int i = m->tcp0; i < m->nslots; i++)
 		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
 			idle++;
@@ -603,35 +672,290 @@ master_listen(struct master *m, int on)
 	m->listening = on;
 	if (on) {
 		uv_poll_start(m->listen_poll, UV_READABLE, master_on_listen);
-		uv_timer_stop(m->backlog_timer);
 	} else {
 		uv_poll_stop(m->listen_poll);
 	}
 }
 
+/* Whether a and b hold the same IP address (ports aside). */
+static int
+master_same_host(const struct sockaddr_storage *a,
+                 const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/* How many connections (served, not being evicted, or waiting) the
+ * master holds from the address of ss. */
+static int
+master_from_host(const struct master *m, const struct sockaddr_storage *ss)
+{
+	int n = 0;
+
+	for (int i = m->tcp0; i < m->nslots; i++) {
+		const struct mconn *c = m->slots[i].conn;
+
+		if (c != NULL && !c->evicted && master_same_host(&c->peer, ss))
+			n++;
+	}
+	for (int i = 0; i < m->nwait; i++)
+		if (master_same_host(&m->wait[i]->peer, ss))
+			n++;
+	return n;
+}
+
+/* Log the refusals not logged one by one (master_refuse), if any. */
+static void
+master_refused_flush(struct master *m)
+{
+	if (m->refused_quiet == 0)
+		return;
+	log_warnx("refused %u more TCP connections by tcp_per_address",
+	          m->refused_quiet);
+	m->refused_quiet = 0;
+}
+
+/* Close a connection beyond tcp_per_address. One log line per
+ * MASTER_REFUSE_LOG_MS at most; the others are counted and logged in one
+ * line, by the next refusal logged or by the trim timer. */
+static void
+master_refuse(struct master *m, int fd, const struct sockaddr_storage *ss,
+              int held)
+{
+	uint64_t now = uv_now(&m->loop);
+	char peer[64];
+
+	close(fd);
+	if (m->refuse_log_ms != 0 &&
+	    now - m->refuse_log_ms < MASTER_REFUSE_LOG_MS) {
+		m->refused_quiet++;
+		return;
+	}
+	master_refused_flush(m);
+	worker_addr_str(peer, sizeof(peer), (const struct sockaddr *)ss);
+	log_warnx("refused the TCP connection from %s: %d connections from "
+	          "that address already (tcp_per_address)",
+	          peer, held);
+	m->refuse_log_ms = now;
+}
+
+/*
+ * Whether slot s's connection may be evicted, and how much: -1 not (none,
+ * not handed yet, its worker not ready, a binding uses it, already
+ * evicted, or too fresh: see MASTER_EVICT_*); 0 it sent (almost) nothing;
+ * 1 it may. *since: when it last did something useful.
+ */
+static int
+master_evict_rank(const struct mslot *s, uint64_t now, uint64_t *since)
+{
+	const struct mconn *c = s->conn;
+	struct master_tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uint64_t bytes = MASTER_EVICT_TRICKLE; /* unknown: a talker */
+
+	if (c == NULL || !c->sent || c->bound || c->evicted ||
+	    s->state != SLOT_READY)
+		return -1;
+	if (c->spoke) {
+		*since = c->last_ms;
+		return now - c->last_ms >= MASTER_EVICT_QUIET_MS ? 1 : -1;
+	}
+	*since = c->accepted_ms;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct master_tcp_info, bytes_received) +
+	               sizeof(ti.bytes_received))
+		bytes = ti.bytes_received;
+	if (bytes < MASTER_EVICT_TRICKLE)
+		return now - c->accepted_ms >= MASTER_EVICT_SILENT_MS ? 0 : -1;
+	return now - c->accepted_ms >= MASTER_EVICT_TALK_MS ? 1 : -1;
+}
+
+/*
+ * Every TCP worker is busy and connections wait: end the idlest
+ * connections that carry no registration binding (those that sent
+ * nothing first), one per waiting connection (counting those under
+ * way). The master shuts its copy down; the worker reads the end,
+ * reports CONN_CLOSED and takes a waiting connection. Returns how many
+ * evictions are under way.
+ */
+static int
+master_evict(struct master *m)
+{
+	uint64_t now = uv_now(&m->loop);
+	int under_way = 0, want;
+
+	for (int i = m->tcp0; i < m->nslots; i++)
+		if (m->slots[i].conn != NULL && m->slots[i].conn->evicted)
+			under_way++;
+	for (want = m->nwait - under_way; want > 0; want--) {
+		struct mslot *v = NULL;
+		uint64_t v_since = 0, since = 0;
+		int v_rank = 2, rank;
+		struct mconn *c;
+
+		for (int i = m->tcp0; i < m->nslots; i++) {
+			rank = master_evict_rank(&m->slots[i], now, &since);
+			if (rank < 0)
+				continue;
+			if (v == NULL || rank < v_rank ||
+			    (rank == v_rank && since < v_since)) {
+				v = &m->slots[i];
+				v_rank = rank;
+				v_since = since;
+			}
+		}
+		if (v == NULL)
+			break;
+		c = v->conn;
+		c->evicted = 1;
+		shutdown(c->fd, SHUT_RDWR);
+		log_info("evicted connection %llu from %s (%s for %llu ms, no "
+		         "registration binding): all %d TCP workers busy and a "
+		         "new connection waits",
+		         (unsigned long long)c->id, c->peer_s,
+		         v_rank == 0 ? "hardly a byte"
+		         : c->spoke  ? "no message"
+		                     : "no complete message",
+		         (unsigned long long)(now - v_since), m->conf->tcp_max);
+		under_way++;
+	}
+	return under_way;
+}
+
+/* Whether a TCP worker without a connection is on its way. */
+static int
+master_tcp_coming(const struct master *m)
+{
+	for (int i = m->tcp0; i < m->nslots; i++) {
+		const struct mslot *s = &m->slots[i];
+
+		if (s->conn == NULL &&
+		    (s->state == SLOT_NEED || s->state == SLOT_STARTING))
+			return 1;
+	}
+	return 0;
+}
+
+/* Take waiting connection i out of the list; the caller owns it. */
+static struct mconn *
+master_wait_take(struct master *m, int i)
+{
+	struct mconn *c = m->wait[i];
+
+	memmove(&m->wait[i], &m->wait[i + 1],
+	        (size_t)(m->nwait - i - 1) * sizeof(*m->wait));
+	m->nwait--;
+	return c;
+}
+
+/* The waiting connection to serve first: the most bytes pending, then
+ * the oldest. */
+static int
+master_wait_best(const struct master *m)
+{
+	int best = 0, best_n = -1;
+
+	for (int i = 0; i < m->nwait; i++) {
+		int n = 0;
+
+		if (ioctl(m->wait[i]->fd, FIONREAD, &n) == -1)
+			n = 0;
+		if (n > best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* Close the waiting connections (afd stops). */
+static void
+master_wait_clear(struct master *m)
+{
+	while (m->nwait > 0) {
+		struct mconn *c = master_wait_take(m, m->nwait - 1);
+
+		close(c->fd);
+		talloc_free(c);
+	}
+}
+
+static void
+master_on_wait_timer(uv_timer_t *t)
+{
+	master_dispatch(t->data);
+}
+
+/*
+ * Serve what waits: close the connections that waited MASTER_BACKLOG_MS,
+ * give the best waiting ones to idle workers, and when connections still
+ * wait, grow the pool or evict for them (and look again in
+ * MASTER_WAIT_TICK_MS). Listens while the list has room.
+ */
+static void
+master_dispatch(struct master *m)
+{
+	uint64_t now = uv_now(&m->loop);
+	struct mslot *s;
+
+	if (m->stopping)
+		return;
+	for (int i = 0; i < m->nwait;) {
+		struct mconn *c = m->wait[i];
+
+		if (now - c->accepted_ms < MASTER_BACKLOG_MS) {
+			i++;
+			continue;
+		}
+		log_warnx("all %d TCP workers busy for %d ms: closed the "
+		          "connection from %s",
+		          m->conf->tcp_max, MASTER_BACKLOG_MS, c->peer_s);
+		master_wait_take(m, i);
+		close(c->fd);
+		talloc_free(c);
+	}
+	while (m->nwait > 0 && (s = master_idle_tcp(m)) != NULL) {
+		s->conn = master_wait_take(m, master_wait_best(m));
+		master_give(s);
+	}
+	master_pool(m);
+	if (m->nwait > 0) {
+		if (!master_tcp_coming(m))
+			master_evict(m);
+		if (!uv_is_active((uv_handle_t *)m->evict_timer))
+			uv_timer_start(m->evict_timer, master_on_wait_timer,
+			               MASTER_WAIT_TICK_MS, 0);
+	}
+	if (m->nwait >= MASTER_WAIT_MAX)
+		master_listen(m, 0);
+	else if (!uv_is_active((uv_handle_t *)m->backlog_timer))
+		master_listen(m, 1);
+}
+
+/* Accept what the kernel has (while the waiting list has room), refuse
+ * what is beyond tcp_per_address, then serve. */
 static void
 master_on_listen(uv_poll_t *h, int status, int events)
 {
 	struct master *m = h->data;
 
-	for (int i = 0; i < MASTER_ACCEPTS_PER_TURN; i++) {
-		struct mslot *s = master_idle_tcp(m);
+	for (int i = 0;
+	     i < MASTER_ACCEPTS_PER_TURN && m->nwait < MASTER_WAIT_MAX; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct mconn *c;
-		int fd;
+		int fd, held;
 
-		if (s == NULL) {
-			/* Every worker is busy: the connection waits in the
-			 * kernel's backlog until one is idle, or the timer
-			 * refuses it. */
-			master_listen(m, 0);
-			if (!uv_is_active((uv_handle_t *)m->backlog_timer))
-				uv_timer_start(m->backlog_timer,
-				               master_on_backlog,
-				               MASTER_BACKLOG_MS, 0);
-			break;
-		}
 		fd = accept4(m->tcp_fd, (struct sockaddr *)&ss, &sl,
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -646,48 +970,37 @@ master_on_listen(uv_poll_t *h, int status, int events)
 			               1000, 0);
 			break;
 		}
+		if (m->conf->tcp_per_address > 0 &&
+		    (held = master_from_host(m, &ss)) >=
+		        m->conf->tcp_per_address) {
+			master_refuse(m, fd, &ss, held);
+			continue;
+		}
 		c = talloc_zero(m, struct mconn);
 		if (c == NULL) {
 			close(fd);
 			break;
 		}
 		c->id = ++m->next_conn_id;
+		c->accepted_ms = uv_now(&m->loop);
 		c->fd = fd;
 		memcpy(&c->peer, &ss, sizeof(ss));
 		c->peerlen = sl;
 		worker_addr_str(c->peer_s, sizeof(c->peer_s),
 		                (struct sockaddr *)&ss);
-		s->conn = c;
-		master_give(s);
+		m->wait[m->nwait++] = c;
 	}
-	master_pool(m);
+	master_dispatch(m);
 }
 
-/* The pool stayed full for MASTER_BACKLOG_MS: refuse what waits. */
+/* The pause after a failed accept is over: listen again. */
 static void
 master_on_backlog(uv_timer_t *t)
 {
 	struct master *m = t->data;
-	int fd;
 
-	if (m->stopping || master_idle_tcp(m) != NULL) {
-		master_listen(m, 1);
-		return;
-	}
-	while ((fd = accept4(m->tcp_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char peer[64] = "?";
-
-		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-			worker_addr_str(peer, sizeof(peer),
-			                (struct sockaddr *)&ss);
-		log_warnx("all %d TCP workers busy for %d ms: closed the "
-		          "connection from %s",
-		          m->conf->tcp_max, MASTER_BACKLOG_MS, peer);
-		close(fd);
-	}
-	master_listen(m, 1);
+	if (!m->stopping)
+		master_dispatch(m);
 }
 
 /* --- stopping -------------------------------------------------------- */
@@ -718,6 +1031,8 @@ master_stop(struct master *m, int signum)
 	log_info("%s: stopping", strsignal(signum));
 	master_listen(m, 0);
 	uv_timer_stop(m->backlog_timer);
+	uv_timer_stop(m->evict_timer);
+	master_wait_clear(m);
 	for (int i = 0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 
@@ -813,7 +1128,7 @@ master_socket(const struct conf *c, int type)
 		                "machine");
 		goto fail;
 	}
-	if (type == SOCK_STREAM && listen(fd, 128) == -1) {
+	if (type == SOCK_STREAM && listen(fd, MASTER_LISTEN_BACKLOG) == -1) {
 		log_error("cannot start: listen: %s", strerror(errno));
 		goto fail;
 	}
@@ -888,7 +1203,9 @@ master_setup(struct master *m)
 		return -1;
 	}
 	m->schema_done = 1;
-	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL)
+	if ((m->ipcbuf = talloc_size(m, IPC_MAX_MSG + 1)) == NULL ||
+	    (m->wait = talloc_array(m, struct mconn *, MASTER_WAIT_MAX)) ==
+	        NULL)
 		return -1;
 	m->tcp0 = 0;
 	for (int k = 0; k < PROC__COUNT; k++)
@@ -931,6 +1248,8 @@ master_setup(struct master *m)
 	    (m->stop_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
 	        NULL ||
 	    (m->trim_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
+	        NULL ||
+	    (m->evict_timer = MASTER_HANDLE(m, uv_timer_t, uv_timer_init)) ==
 	        NULL)
 		return -1;
 	m->listen_poll = uvh_new(m, uv_poll_t);
@@ -970,6 +1289,7 @@ master_child_cleanup(struct master *m)
 			s->conn = NULL;
 		}
 	}
+	master_wait_clear(m); /* a worker must hold no waiting connection */
 	uv_run(&m->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&m->loop);
 	close(m->tcp_fd);
@@ -981,6 +1301,7 @@ master_cleanup(struct master *m)
 	struct sockaddr_un sun;
 	sqlite3 *db;
 
+	master_wait_clear(m);
 	for (int i = 0; i < m->nslots; i++) {
 		struct mslot *s = &m->slots[i];
 

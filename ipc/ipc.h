@@ -45,8 +45,11 @@
 	/* worker -> master */                                                 \
 	X(READY, 0, "u32 pid, u32 restarts: started, ready for work")          \
 	X(STATE, 0,                                                            \
-	  "str state (\"idle\"|\"busy\"), str serving (\"\" or "               \
-	  "\"addr:port\"); hdr conn_id of what it serves")                     \
+	  "str state (\"idle\"|\"busy\"; a TCP worker also \"active\": its "   \
+	  "connection sent a complete message, \"bound\": a registration "     \
+	  "binding uses it, these two at most once a second when "             \
+	  "unchanged), str serving (\"\" or \"addr:port\"); hdr conn_id of "   \
+	  "what it serves")                                                    \
 	X(CONN_CLOSED, 0, "hdr conn_id; (empty): the connection is gone")      \
 	/* worker -> worker (over <run_dir>/<slot>.sock) */                    \
 	X(SIP_FORWARD, 0,                                                      \

@@ -1,5 +1,5 @@
 #!/bin/sh
-# mk/deps.sh [build|test|bench|fuzz]: make sure the Debian packages afd needs
+# mk/deps.sh [build|test|asan|fuzz|bench|bench-compare|valgrind|format]: make sure the Debian packages afd needs
 # for that purpose are installed. As root, missing ones are installed with
 # apt-get; otherwise the exact apt-get line is printed and we fail.
 set -eu
@@ -13,6 +13,7 @@ fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 bench) pkgs="$pkgs sqlite3 iproute2 procps" ;;
 bench-compare) pkgs="$pkgs sqlite3 iproute2 procps kamailio kamailio-sqlite-modules" ;;
 valgrind) pkgs="$pkgs sqlite3 sipsak iproute2 procps systemd man-db libxml2-utils baresip-core valgrind" ;;
+format) pkgs="clang-format" ;;
 *) echo "deps.sh: unknown purpose $what" >&2; exit 2 ;;
 esac
 

@@ -24,7 +24,24 @@
 
 extern const char afd_schema_sql[];
 
-#define DB_BUSY_MS 5000
+/*
+ * How long a statement waits for the write lock another connection holds
+ * (sqlite3_busy_timeout), in milliseconds. Workers wait inside their event
+ * loop, so every millisecond here delays everything the loop serves (an
+ * OPTIONS in the same burst as a REGISTER). 10 ms rides out another afd
+ * process's group commit (1-3 ms for a burst of 64 REGISTERs on this
+ * project's machine, a few ms more with durability = full on a slow disk)
+ * and is far below a client's Timer T1 (500 ms). A lock held longer (a
+ * sqlite3 session's open write transaction) makes the statement fail with
+ * SQLITE_BUSY: the REGISTER is answered 500 with Retry-After. While the
+ * lock stays taken (an "episode", logged once when it starts and once when
+ * it ends), the connection does not wait at all: each write fails at once
+ * until one succeeds.
+ */
+#define DB_BUSY_MS 10
+/* The master's schema upgrade at start and its workers-table resets wait
+ * longer: nothing is served yet (or any more). */
+#define DB_BUSY_MASTER_MS 5000
 
 struct db_wal {
 	db_wal_kick_fn *kick;
@@ -32,6 +49,11 @@ struct db_wal {
 	int kick_frames, max_frames;
 	int prev;   /* the WAL's frames at the last commit */
 	int kicked; /* kicked in this WAL round */
+	sqlite3 *db;         /* the connection (db_wal_find) */
+	struct db_wal *next; /* this process's connections from db_open */
+	int locked; /* in a lock episode: the last write found the lock taken */
+	uint64_t locked_ms;    /* when the episode began */
+	unsigned long refused; /* writes refused in this episode */
 	uint64_t kick_ms;
 	unsigned long kicks, fallbacks;
 };
@@ -88,6 +110,62 @@ db_wal_get(sqlite3 *db)
 
 	sqlite3_wal_hook(db, db_wal_cb, h);
 	return h;
+}
+
+/* This process's connections from db_open, for db_fail and db_ok, which
+ * any connection may reach (db_wal_get is only for db_open's: the hook
+ * argument of another connection is SQLite's own). */
+static struct db_wal *db_wals;
+
+/* The state of connection db, or NULL when db_open did not make it. */
+static struct db_wal *
+db_wal_find(sqlite3 *db)
+{
+	for (struct db_wal *h = db_wals; h != NULL; h = h->next)
+		if (h->db == db)
+			return h;
+	return NULL;
+}
+
+void
+db_fail(sqlite3 *db, int rc, const char *what)
+{
+	struct db_wal *h = db_wal_find(db);
+
+	if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+		log_warnx("%s: %s", what, sqlite3_errmsg(db));
+		return;
+	}
+	if (h == NULL) { /* not one of db_open's: no episode to keep */
+		log_warnx("%s: %s", what, sqlite3_errmsg(db));
+		return;
+	}
+	h->refused++;
+	if (h->locked)
+		return;
+	h->locked = 1;
+	h->locked_ms = db_now_ms();
+	sqlite3_busy_timeout(db, 0);
+	log_warnx("%s: the database is locked by another connection for more "
+	          "than %d ms (an open write transaction in a sqlite3 "
+	          "session?): requests that write are answered 500 with "
+	          "Retry-After until it is released",
+	          what, DB_BUSY_MS);
+}
+
+void
+db_ok(sqlite3 *db)
+{
+	struct db_wal *h = db_wal_find(db);
+
+	if (h == NULL || !h->locked)
+		return;
+	h->locked = 0;
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	log_info("db: the database lock is released: writes work again after "
+	         "%llu ms (%lu refused)",
+	         (unsigned long long)(db_now_ms() - h->locked_ms), h->refused);
+	h->refused = 0;
 }
 
 int
@@ -176,6 +254,9 @@ db_open(const struct conf *c)
 	}
 	h->kick_frames = DB_WAL_KICK_FRAMES;
 	h->max_frames = DB_WAL_MAX_FRAMES;
+	h->db = db;
+	h->next = db_wals;
+	db_wals = h;
 	sqlite3_wal_hook(db, db_wal_cb, h); /* no automatic checkpoint now */
 	return db;
 fail:
@@ -193,7 +274,13 @@ db_close(sqlite3 *db)
 		return;
 	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
 		sqlite3_finalize(st);
-	h = sqlite3_wal_hook(db, NULL, NULL);
+	h = db_wal_find(db);
+	for (struct db_wal **pp = &db_wals; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	sqlite3_wal_hook(db, NULL, NULL);
 	if (sqlite3_close(db) != SQLITE_OK)
 		log_warnx("db: close: %s", sqlite3_errmsg(db));
 	free(h);
@@ -215,7 +302,26 @@ db_exec(sqlite3 *db, const char *sql)
 int
 db_begin(sqlite3 *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		db_fail(db, rc, "db: begin");
+		return -1;
+	}
+	db_ok(db);
+	return 0;
+}
+
+/* db_exec with the master's longer wait for the lock. */
+static int
+db_exec_master(sqlite3 *db, const char *sql)
+{
+	int rc;
+
+	sqlite3_busy_timeout(db, DB_BUSY_MASTER_MS);
+	rc = db_exec(db, sql);
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	return rc;
 }
 
 int
@@ -693,7 +799,7 @@ db_migrate(sqlite3 *db)
 		          v, DB_SCHEMA_VERSION);
 		return -1;
 	}
-	if (db_begin(db) == -1)
+	if (db_exec_master(db, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	for (int i = v; i < DB_SCHEMA_VERSION; i++) {
 		if (db_steps[i](db) == -1) {
@@ -747,8 +853,14 @@ db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int(st, 7, restarts);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		log_warnx("db: workers %s: %s", slot, sqlite3_errmsg(db));
+	if (rc != SQLITE_DONE) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "db: workers %s", slot);
+		db_fail(db, rc, what);
+	} else {
+		db_ok(db);
+	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -756,12 +868,12 @@ db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 int
 db_workers_reset(sqlite3 *db)
 {
-	return db_exec(db, "DELETE FROM workers");
+	return db_exec_master(db, "DELETE FROM workers");
 }
 
 int
 db_workers_stopped(sqlite3 *db)
 {
-	return db_exec(db, "UPDATE workers SET state = 'stopped', "
-	                   "serving = NULL WHERE state <> 'stopped'");
+	return db_exec_master(db, "UPDATE workers SET state = 'stopped', "
+	                          "serving = NULL WHERE state <> 'stopped'");
 }

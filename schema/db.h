@@ -13,9 +13,9 @@
 #define DB_SCHEMA_VERSION 5
 
 /* Open the database of c: WAL, synchronous NORMAL (FULL with durability =
- * full), busy timeout, foreign keys, journal_size_limit DB_WAL_SIZE_LIMIT,
- * and afd's WAL hook (below) in place of SQLite's automatic checkpoint.
- * NULL on failure (logged). */
+ * full), a busy timeout of a few ms (DB_BUSY_MS in db.c says why), foreign
+ * keys, journal_size_limit DB_WAL_SIZE_LIMIT, and afd's WAL hook (below) in
+ * place of SQLite's automatic checkpoint. NULL on failure (logged). */
 sqlite3 *db_open(const struct conf *c);
 void db_close(sqlite3 *db);
 
@@ -74,7 +74,17 @@ int db_checkpoint(sqlite3 *db, int *frames, int *copied);
  * 0, or -1 with a log line. */
 int db_migrate(sqlite3 *db);
 
-/* Transactions: 0 or -1 (logged). */
+/*
+ * Failures. db_fail logs that the statement `what` failed with rc on db;
+ * when the cause is a lock another connection holds (SQLITE_BUSY), only
+ * the first failure of an episode is logged, and the connection stops
+ * waiting for the lock until db_ok (called after a successful write) ends
+ * the episode, with a log line saying how long it lasted.
+ */
+void db_fail(sqlite3 *db, int rc, const char *what);
+void db_ok(sqlite3 *db);
+
+/* Transactions: 0 or -1 (logged; a taken lock once per episode). */
 int db_begin(sqlite3 *db);   /* BEGIN IMMEDIATE */
 int db_commit(sqlite3 *db);
 int db_rollback(sqlite3 *db);

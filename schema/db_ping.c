@@ -1,6 +1,7 @@
 /*
  * schema/db_ping.c: the ping columns of `registrations` (see db_ping.h).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "schema/db.h"
@@ -27,6 +28,16 @@ db_ping_new(TALLOC_CTX *ctx, sqlite3 *db)
 	}
 	dp->db = db;
 	return dp;
+}
+
+/* A failed statement: logged (a taken lock once per episode, db_fail). */
+static void
+db_ping_err(struct db_ping *dp, int rc, const char *what)
+{
+	char w[64];
+
+	snprintf(w, sizeof(w), "db_ping: %s", what);
+	db_fail(dp->db, rc, w);
 }
 
 static const char *
@@ -71,7 +82,7 @@ db_ping_rows(struct db_ping *dp, TALLOC_CTX *ctx, sqlite3_stmt *st,
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		log_warnx("db_ping: %s: %s", what, sqlite3_errmsg(dp->db));
+		db_ping_err(dp, rc, what);
 		talloc_free(rows);
 		return -1;
 	}
@@ -125,7 +136,7 @@ db_ping_exec(struct db_ping *dp, sqlite3_stmt *st, const char *what)
 
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		log_warnx("db_ping: %s: %s", what, sqlite3_errmsg(dp->db));
+		db_ping_err(dp, rc, what);
 		return -1;
 	}
 	return sqlite3_changes(dp->db);

@@ -17,7 +17,7 @@
 struct db_reg {
 	sqlite3 *db;
 	sqlite3_stmt *load, *insert, *update, *delete, *ident, *expire,
-	    *expire_sub, *savepoint, *release, *rollback, *dereg;
+	    *expire_sub, *savepoint, *release, *rollback, *dereg, *conn_bound;
 };
 
 struct db_reg *
@@ -41,7 +41,10 @@ db_reg_new(TALLOC_CTX *ctx, sqlite3 *db)
 static void
 db_reg_err(struct db_reg *dr, const char *what)
 {
-	log_warnx("db_reg: %s: %s", what, sqlite3_errmsg(dr->db));
+	char w[64];
+
+	snprintf(w, sizeof(w), "db_reg: %s", what);
+	db_fail(dr->db, sqlite3_extended_errcode(dr->db), w);
 }
 
 /* Bind a string or NULL. */
@@ -356,7 +359,10 @@ int
 db_reg_release(struct db_reg *dr)
 {
 	sqlite3_stmt *st = db_stmt(dr->db, &dr->release, "RELEASE reg");
-	return st ? db_reg_exec(dr, st, "release") : -1;
+
+	if (st == NULL || db_reg_exec(dr, st, "release") == -1)
+		return -1;
+	return 0;
 }
 
 int
@@ -366,4 +372,34 @@ db_reg_rollback(struct db_reg *dr)
 	if (st == NULL || db_reg_exec(dr, st, "rollback to") == -1)
 		return -1;
 	return db_reg_release(dr);
+}
+
+int
+db_reg_conn_bound(struct db_reg *dr, const char *slot, int64_t conn_id,
+                  const char *received, time_t now)
+{
+	sqlite3_stmt *st;
+	int rc, bound = 0;
+
+	st = db_stmt(dr->db, &dr->conn_bound,
+	             "SELECT 1 FROM registrations WHERE conn_id = ?1 AND "
+	             "conn_slot = ?2 AND received = ?3 AND expires_at > ?4 "
+	             "LIMIT 1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, conn_id);
+	db_reg_text(st, 2, slot);
+	db_reg_text(st, 3, received);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		bound = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_reg_err(dr, "conn_bound");
+		return -1;
+	}
+	return bound;
 }

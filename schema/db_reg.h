@@ -87,6 +87,12 @@ int db_reg_deregister(struct db_reg *dr,
  * NOTIFY go out first; see schema/db_sub.h.) */
 int db_reg_expire_subscriptions(struct db_reg *dr, time_t now);
 
+/* Whether a live binding uses the TCP connection conn_id of worker slot,
+ * whose peer is received ("ip:port", as the registrar stores it): 1, 0,
+ * or -1 (logged). Conn ids restart with afd, hence the peer check. */
+int db_reg_conn_bound(struct db_reg *dr, const char *slot, int64_t conn_id,
+                      const char *received, time_t now);
+
 /* SAVEPOINT reg / RELEASE reg / ROLLBACK TO reg + RELEASE: 0 or -1. */
 int db_reg_savepoint(struct db_reg *dr);
 int db_reg_release(struct db_reg *dr);

@@ -3,6 +3,7 @@
  * Every statement is prepared once per connection through db_stmt() and
  * kept in struct db_sub; values are bound, never pasted.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -53,7 +54,10 @@ db_sub_new(TALLOC_CTX *ctx, sqlite3 *db)
 static void
 db_sub_err(struct db_sub *ds, const char *what)
 {
-	log_warnx("db_sub: %s: %s", what, sqlite3_errmsg(ds->db));
+	char w[64];
+
+	snprintf(w, sizeof(w), "db_sub: %s", what);
+	db_fail(ds->db, sqlite3_extended_errcode(ds->db), w);
 }
 
 static int

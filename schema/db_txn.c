@@ -141,7 +141,10 @@ db_txn_step(struct db_txn *t, sqlite3_stmt *st, const char *what)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		log_warnx("db: %s: %s", what, sqlite3_errmsg(t->db));
+		char w[64];
+
+		snprintf(w, sizeof(w), "db: %s", what);
+		db_fail(t->db, rc, w); /* a taken lock: once per episode */
 		return -1;
 	}
 	return 0;
@@ -214,8 +217,10 @@ db_txn_release(struct db_txn *t, int mark)
 		return -1;
 	t->depth = mark;
 	/* In autocommit the outermost RELEASE was the COMMIT. */
-	if (sqlite3_get_autocommit(t->db))
+	if (sqlite3_get_autocommit(t->db)) {
+		db_ok(t->db); /* a write went through: a lock episode ends */
 		db_txn_run(t, 0, 1);
+	}
 	return 0;
 }
 

@@ -59,6 +59,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS registrations_flow
 	WHERE instance IS NOT NULL;
 CREATE INDEX IF NOT EXISTS registrations_deregister ON registrations(deregister)
 	WHERE deregister IS NOT NULL;
+-- The TCP worker asks whether a binding uses its connection.
+CREATE INDEX IF NOT EXISTS registrations_conn ON registrations(conn_id)
+	WHERE conn_id IS NOT NULL;
 
 -- One reg-event subscription (RFC 3680) = one dialog; afd is the notifier.
 -- version and cseq are taken (incremented and committed) BEFORE each NOTIFY

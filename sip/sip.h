@@ -193,6 +193,10 @@ struct sip_via {
 	sip_str received;  /* empty when absent */
 	int rport;	   /* 1 if an rport param is present */
 	uint16_t rport_value; /* 0 when rport had no value */
+	/* 1 when the via-parm parsed whole and its sent-by names no port or
+	 * one other than 0: an answer may go to it (RFC 3261 18.2.2). 0: the
+	 * answer goes to the source address and port. */
+	int usable;
 	struct sip_param *params;
 	struct sip_via *next; /* next Via value (same or following field) */
 };

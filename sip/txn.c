@@ -41,7 +41,7 @@ struct txn {
 	int last_status;
 	void *data;
 
-	/* the key; strings are talloc children */
+	/* the key; the strings follow the struct in its block */
 	char side;
 	char *method;
 	char *branch;
@@ -350,26 +350,36 @@ txn_timeout(struct txn *t)
 	txn_end(t);
 }
 
-/* A new transaction with key k, in the hash, no timers. NULL on failure. */
+/* A new transaction with key k, in the hash, no timers. NULL on failure.
+ * The key's strings live in the same block as the transaction (one
+ * allocation instead of four: a UDP server transaction lives 32 s, and a
+ * busy registrar holds hundreds of thousands). */
 static struct txn *
 txn_new(struct txn_table *tab, const struct txn_key *k, enum txn_kind kind,
         int reliable)
 {
 	struct txn *t;
+	size_t hlen = k->host ? k->hlen : 0;
+	char *p;
 
-	if ((t = talloc_zero(tab, struct txn)) == NULL)
+	t = talloc_zero_size(tab, sizeof(*t) + k->mlen + k->blen + hlen + 3);
+	if (t == NULL)
 		return NULL;
+	talloc_set_name_const(t, "struct txn");
+	p = (char *)(t + 1);
+	t->method = p;
+	memcpy(p, k->method, k->mlen);
+	p += k->mlen + 1;
+	t->branch = p;
+	memcpy(p, k->branch, k->blen);
+	p += k->blen + 1;
+	t->host = p;
+	if (hlen > 0)
+		memcpy(p, k->host, hlen);
 	t->tab = tab;
 	t->kind = kind;
 	t->reliable = reliable;
 	t->side = k->side;
-	t->method = talloc_strndup(t, k->method, k->mlen);
-	t->branch = talloc_strndup(t, k->branch, k->blen);
-	t->host = talloc_strndup(t, k->host ? k->host : "", k->hlen);
-	if (t->method == NULL || t->branch == NULL || t->host == NULL) {
-		talloc_free(t);
-		return NULL;
-	}
 	t->port = k->port;
 	t->hash = txn_key_hash(k);
 	t->retx_at = t->life_at = TXN_NONE;

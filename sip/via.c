@@ -49,12 +49,14 @@ sip_via_known_params(struct sip_via *v)
 }
 
 /* One via-parm at p. The sent-by is filled in as soon as it is parsed, so
- * that a caller can still answer a Via whose params are malformed. */
+ * that a caller can still answer a Via whose params are malformed (to the
+ * source: v->usable is set only when all of it parsed). */
 static const char *
 sip_parse_via_parm(struct sip_mem *m, const char *p, const char *end,
                    struct sip_via *v)
 {
 	const char *start = p, *q;
+	int port0 = 0;
 
 	if ((p = sip_via_proto(p, end, &v->transport)) == NULL)
 		return NULL;
@@ -68,6 +70,7 @@ sip_parse_via_parm(struct sip_mem *m, const char *p, const char *end,
 		q = sip_skip_lws(q + 1, end);
 		if ((p = sip_parse_port(q, end, &v->port)) == NULL)
 			return NULL;
+		port0 = v->port == 0;
 	}
 	v->raw = (sip_str){start, (size_t)(p - start)};
 	if ((p = sip_parse_hparams(m, p, end, &v->params)) == NULL)
@@ -75,6 +78,7 @@ sip_parse_via_parm(struct sip_mem *m, const char *p, const char *end,
 	if (sip_via_known_params(v) < 0)
 		return NULL;
 	v->raw = sip_str_trim((sip_str){start, (size_t)(p - start)});
+	v->usable = !port0;
 	return p;
 }
 
@@ -94,6 +98,8 @@ sip_parse_via_list(struct sip_mem *m, sip_str in, struct sip_via ***tail,
 		if ((v = SIP_MEM_NEW(m, struct sip_via)) == NULL)
 			return -1;
 		p = sip_parse_via_parm(m, p, end, v);
+		if (p != NULL && p < end && *p != ',')
+			v->usable = 0; /* junk after it: not usable either */
 		if (p != NULL || v->host.len > 0) {
 			**tail = v;
 			*tail = &v->next;

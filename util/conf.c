@@ -66,6 +66,10 @@ conf_defaults(struct conf *c)
 	c->max_message = 65536;
 	c->tcp_min_spare = 2;
 	c->tcp_max = 64;
+	c->tcp_first_message = 10;
+	c->tcp_message_timeout = 10;
+	c->tcp_idle = 30;
+	c->tcp_per_address = 16;
 	c->default_expires = 3600;
 	c->min_expires = 60;
 	c->max_expires = 600000;
@@ -207,6 +211,10 @@ enum conf_key_id {
 	K_USER,
 	K_TCP_MIN_SPARE,
 	K_TCP_MAX,
+	K_TCP_FIRST_MESSAGE,
+	K_TCP_MESSAGE_TIMEOUT,
+	K_TCP_IDLE,
+	K_TCP_PER_ADDRESS,
 	K_DEFAULT_EXPIRES,
 	K_MIN_EXPIRES,
 	K_MAX_EXPIRES,
@@ -236,6 +244,10 @@ static const struct {
     {"afd", "user", K_USER},
     {"workers", "tcp_min_spare", K_TCP_MIN_SPARE},
     {"workers", "tcp_max", K_TCP_MAX},
+    {"workers", "tcp_first_message", K_TCP_FIRST_MESSAGE},
+    {"workers", "tcp_message_timeout", K_TCP_MESSAGE_TIMEOUT},
+    {"workers", "tcp_idle", K_TCP_IDLE},
+    {"workers", "tcp_per_address", K_TCP_PER_ADDRESS},
     {"registrar", "default_expires", K_DEFAULT_EXPIRES},
     {"registrar", "min_expires", K_MIN_EXPIRES},
     {"registrar", "max_expires", K_MAX_EXPIRES},
@@ -323,6 +335,24 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		if (conf_int(p, name, v, 1, 1024, &n) == -1)
 			return -1;
 		c->tcp_max = (int)n;
+		return 0;
+	case K_TCP_FIRST_MESSAGE:
+	case K_TCP_MESSAGE_TIMEOUT:
+	case K_TCP_IDLE:
+		/* seconds: at least 1, at most a day */
+		if (conf_int(p, name, v, 1, 86400, &n) == -1)
+			return -1;
+		if (id == K_TCP_FIRST_MESSAGE)
+			c->tcp_first_message = (int)n;
+		else if (id == K_TCP_MESSAGE_TIMEOUT)
+			c->tcp_message_timeout = (int)n;
+		else
+			c->tcp_idle = (int)n;
+		return 0;
+	case K_TCP_PER_ADDRESS:
+		if (conf_int(p, name, v, 0, 1024, &n) == -1)
+			return -1;
+		c->tcp_per_address = (int)n;
 		return 0;
 	case K_DEFAULT_EXPIRES:
 	case K_MIN_EXPIRES:

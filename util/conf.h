@@ -34,6 +34,10 @@ struct conf {
 	/* [workers] */
 	int tcp_min_spare;
 	int tcp_max;
+	int tcp_first_message;   /* s: a new connection's first message */
+	int tcp_message_timeout; /* s: a started message must be complete */
+	int tcp_idle;            /* s: silence that closes an unbound one */
+	int tcp_per_address;     /* connections per source address, 0: any */
 	/* [registrar] */
 	int default_expires;
 	int min_expires;

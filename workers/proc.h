@@ -22,10 +22,15 @@
  *    crash; while it is down the workers checkpoint in-line (schema/db.h).
  *  - the TCP pool: tcp_min_spare idle workers are kept ready (a new one
  *    is forked as soon as a connection takes one), never more than
- *    tcp_max in all; beyond that a connection waits in the kernel's
- *    backlog and is closed after 3 s. When more than tcp_min_spare are
+ *    tcp_max in all; beyond that connections wait (accepted by the
+ *    master, closed after 3 s) and the master evicts, for each, one
+ *    connection that carries no registration binding
+ *    (daemon/master.c). At most tcp_per_address
+ *    connections from one address. When more than tcp_min_spare are
  *    idle, one that has been idle for 30 s is stopped (SIGTERM) every 5 s
- *    and not replaced.
+ *    and not replaced. The deadlines of one connection
+ *    (tcp_first_message, tcp_message_timeout, tcp_idle) are the TCP
+ *    worker's (workers/tcp.c).
  */
 #ifndef AFD_PROC_H
 #define AFD_PROC_H

@@ -424,7 +424,8 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 
 /* Where an answer to a request from `from` goes (RFC 3261 18.2.2, RFC
  * 3581): TCP: the same connection. UDP: the source address; its port when
- * the top Via has rport, else the Via's sent-by port (default 5060). */
+ * the top Via has rport or is unusable (did not parse whole, port 0),
+ * else the Via's sent-by port (default 5060). */
 static void
 sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
           struct sip_peer *to)
@@ -432,7 +433,8 @@ sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
 	uint16_t port;
 
 	*to = *from;
-	if (from->tp != SIP_TP_UDP || req->via == NULL || req->via->rport)
+	if (from->tp != SIP_TP_UDP || req->via == NULL || req->via->rport ||
+	    !req->via->usable)
 		return;
 	port = req->via->port ? req->via->port : 5060;
 	if (to->addr.ss_family == AF_INET)

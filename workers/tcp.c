@@ -10,25 +10,47 @@
  * worker tells the master (CONN_CLOSED) and waits for the next one.
  *
  * The master keeps its own copy of the descriptor, so closing ours does
- * not end the connection: shutdown() does.
+ * not end the connection: shutdown() does. (The master, too, ends a
+ * connection it evicts with shutdown(): this worker then reads the end.)
+ *
+ * Deadlines (one timer per connection, re-armed to the nearest one):
+ *  - tcp_first_message: the first complete SIP message must arrive within
+ *    this many seconds of the hand-over (keep-alive CRLFs do not count);
+ *  - tcp_message_timeout: a message whose first byte came must be complete
+ *    within this many seconds;
+ *  - tcp_idle: a connection that carries no registration binding and has
+ *    had no complete message for this long is closed.
+ * A connection "carries a binding" when a live row of `registrations`
+ * names this slot, this connection id and its peer; the worker asks the
+ * database after each REGISTER on the connection, when it is resumed, and
+ * every tcp_idle seconds while it believes so (a binding may expire or be
+ * replaced elsewhere). Such a connection is never closed for silence.
+ * The worker tells the master (STATE "active" / "bound", at most once a
+ * second while nothing changes) so that, when the pool is full, the master
+ * evicts a connection that carries no binding, never one that does.
  *
  * Memory: worker -> tcp_worker -> connection -> buffer, handle; the block
  * count under tcp_worker returns to its baseline after each connection.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "util/proctitle.h"
 #include "util/uvh.h"
+#include "schema/db_reg.h"
 #include "workers/worker.h"
 
 #define TCP_BUF_INIT 4096
 #define TCP_WQUEUE_MAX (4 * 1024 * 1024) /* bytes waiting to be written */
 #define TCP_DRAIN_MS 1000                /* stopping: wait for queued writes */
+#define TCP_REPORT_MS 1000 /* activity reports to the master, at most */
 
 struct tcp_conn {
 	struct tcp_worker *tw;
@@ -44,11 +66,23 @@ struct tcp_conn {
 	int closing;
 	int busy;     /* > 0: in use up the stack, freed when it drops to 0 */
 	int draining; /* stopping: released once its writes are done */
+	/* Deadlines (uv_now() milliseconds; see the top of the file). */
+	uv_timer_t *timer;
+	uint64_t start_ms;     /* handed to this worker */
+	uint64_t msg_start_ms; /* the first byte of the pending message */
+	uint64_t last_msg_ms;  /* the last complete message */
+	uint64_t checked_ms;   /* the last look for a binding */
+	uint64_t reported_ms;  /* the last STATE to the master */
+	int spoke;             /* a complete message came */
+	int bound;             /* a registration binding uses it */
+	int reported;          /* 0 none, 1 "active", 2 "bound" told */
+	int registered;        /* a REGISTER was handled: look again */
 };
 
 struct tcp_worker {
 	struct worker *w;
 	struct tcp_conn *conn;
+	struct db_reg *dr; /* the look for a binding (on w->db) */
 	size_t baseline;   /* talloc blocks under tcp_worker when idle */
 	uv_timer_t *drain; /* stopping: the longest wait for queued writes */
 };
@@ -169,6 +203,174 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		talloc_free(c);
 }
 
+/*
+ * Ask the database whether a live binding uses c; sets c->bound (kept as
+ * it was when the database cannot say) and logs a change.
+ */
+static void
+tcp_check_bound(struct tcp_conn *c, uint64_t now)
+{
+	struct tcp_worker *tw = c->tw;
+	char peer[64];
+	int r;
+
+	c->checked_ms = now;
+	if (tw->dr == NULL)
+		return;
+	sipd_peer_str(&c->peer, peer, sizeof(peer));
+	r = db_reg_conn_bound(tw->dr, tw->w->slot, (int64_t)c->id, peer,
+	                      time(NULL));
+	if (r == -1 || r == c->bound)
+		return;
+	c->bound = r;
+	log_info("connection %llu from %s %s", (unsigned long long)c->id,
+	         c->peer_s,
+	         r ? "carries a registration binding: kept while it lives"
+	           : "carries no registration binding any more");
+}
+
+/*
+ * Tell the master what c is ("active": it spoke, no binding; "bound"):
+ * when that changed, or at most every TCP_REPORT_MS after a message, so
+ * that the master knows how long each connection has been silent.
+ */
+static void
+tcp_report(struct tcp_conn *c, uint64_t now)
+{
+	int want = c->bound ? 2 : c->spoke ? 1 : 0;
+	unsigned char buf[128];
+	struct ipc_wbuf wb;
+
+	if (want == 0 ||
+	    (want == c->reported && now - c->reported_ms < TCP_REPORT_MS))
+		return;
+	ipc_wbuf_init(&wb, buf, sizeof(buf));
+	ipc_put_str(&wb, want == 2 ? "bound" : "active");
+	ipc_put_str(&wb, c->peer_s);
+	worker_to_master(c->tw->w, IPC_STATE, c->id, &wb);
+	c->reported = want;
+	c->reported_ms = now;
+}
+
+enum tcp_due {
+	TCP_DUE_NONE,
+	TCP_DUE_FIRST,
+	TCP_DUE_MESSAGE,
+	TCP_DUE_IDLE,
+	TCP_DUE_CHECK
+};
+
+/* c's nearest deadline into *at (uv_now() ms) and what it is. */
+static enum tcp_due
+tcp_due(const struct tcp_conn *c, uint64_t *at)
+{
+	const struct conf *cf = c->tw->w->conf;
+	enum tcp_due due = TCP_DUE_NONE;
+	struct {
+		int on;
+		uint64_t at;
+		enum tcp_due due;
+	} d[] = {
+	    {!c->spoke, c->start_ms + 1000 * (uint64_t)cf->tcp_first_message,
+	     TCP_DUE_FIRST},
+	    {c->msg_start_ms != 0,
+	     c->msg_start_ms + 1000 * (uint64_t)cf->tcp_message_timeout,
+	     TCP_DUE_MESSAGE},
+	    {c->spoke && !c->bound,
+	     c->last_msg_ms + 1000 * (uint64_t)cf->tcp_idle, TCP_DUE_IDLE},
+	    {c->bound, c->checked_ms + 1000 * (uint64_t)cf->tcp_idle,
+	     TCP_DUE_CHECK},
+	};
+
+	*at = UINT64_MAX;
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		if (d[i].on && d[i].at < *at) {
+			*at = d[i].at;
+			due = d[i].due;
+		}
+	return due;
+}
+
+static void tcp_on_timer(uv_timer_t *t);
+
+/* Arm c's timer for its nearest deadline. */
+static void
+tcp_arm(struct tcp_conn *c)
+{
+	uint64_t now = uv_now(&c->tw->w->loop), at;
+
+	if (c->closing || c->timer == NULL)
+		return;
+	if (tcp_due(c, &at) == TCP_DUE_NONE) {
+		uv_timer_stop(c->timer);
+		return;
+	}
+	uv_timer_start(c->timer, tcp_on_timer, at > now ? at - now : 0, 0);
+}
+
+/* A deadline: close the connection, or look for its binding again. */
+static void
+tcp_on_timer(uv_timer_t *t)
+{
+	struct tcp_conn *c = t->data;
+	const struct conf *cf;
+	uint64_t now, at;
+	enum tcp_due due;
+	char why[128];
+
+	if (c == NULL || c->closing)
+		return;
+	cf = c->tw->w->conf;
+	now = uv_now(&c->tw->w->loop);
+	due = tcp_due(c, &at);
+	if (due == TCP_DUE_NONE || at > now) {
+		tcp_arm(c);
+		return;
+	}
+	switch (due) {
+	case TCP_DUE_FIRST:
+		snprintf(why, sizeof(why),
+		         "no complete SIP message within %d s "
+		         "(tcp_first_message)",
+		         cf->tcp_first_message);
+		break;
+	case TCP_DUE_MESSAGE:
+		snprintf(why, sizeof(why),
+		         "a message still incomplete after %d s "
+		         "(tcp_message_timeout, %zu bytes pending)",
+		         cf->tcp_message_timeout, c->len);
+		break;
+	case TCP_DUE_IDLE:
+		tcp_check_bound(c, now);
+		if (c->bound) {
+			tcp_report(c, now);
+			tcp_arm(c);
+			return;
+		}
+		snprintf(why, sizeof(why),
+		         "no SIP message for %d s and no registration binding "
+		         "(tcp_idle)",
+		         cf->tcp_idle);
+		break;
+	default: /* TCP_DUE_CHECK */
+		tcp_check_bound(c, now);
+		tcp_report(c, now);
+		tcp_arm(c);
+		return;
+	}
+	tcp_conn_close(c, why);
+}
+
+/* Whether the n bytes at p are only CRs and LFs (a keep-alive's start). */
+static int
+tcp_only_crlf(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
 /* A framing error at buf + off: a complete header section without
  * Content-Length is handed to the service as it is, which answers it
  * "400 Missing Content-Length" (the parser's verdict on a stream), so the
@@ -238,6 +440,11 @@ tcp_process(struct tcp_conn *c)
 			tcp_conn_close(c, "bad message");
 			return;
 		}
+		c->spoke = 1;
+		c->last_msg_ms = uv_now(&w->loop);
+		c->msg_start_ms = 0;
+		if (r >= 9 && memcmp(c->buf + off, "REGISTER ", 9) == 0)
+			c->registered = 1;
 		off += (size_t)r;
 		c->scanned = 0;
 	}
@@ -269,6 +476,25 @@ tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	*b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
+/*
+ * Who ended the connection we read the end of: the peer (its FIN came:
+ * CLOSE_WAIT), or the master, which shuts its copy down when it evicts
+ * the connection (our FIN went first: FIN_WAIT and after).
+ */
+static const char *
+tcp_eof_why(struct tcp_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uv_os_fd_t fd = -1;
+
+	if (uv_fileno((uv_handle_t *)c->h, &fd) == 0 && fd >= 0 &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_state != TCP_CLOSE_WAIT && ti.tcpi_state != TCP_ESTABLISHED)
+		return "evicted by the master (all TCP workers busy)";
+	return "closed by peer";
+}
+
 static void
 tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
@@ -281,7 +507,7 @@ tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		return;
 	}
 	if (nread < 0) {
-		tcp_conn_close(c, nread == UV_EOF ? "closed by peer"
+		tcp_conn_close(c, nread == UV_EOF ? tcp_eof_why(c)
 		                                  : uv_strerror((int)nread));
 		return;
 	}
@@ -290,6 +516,21 @@ tcp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	tcp_process(c);
 	if (!c->closing && c->len == c->limit)
 		tcp_conn_close(c, "message larger than max_message");
+	if (!c->closing) {
+		uint64_t now = uv_now(&c->tw->w->loop);
+
+		if (c->len == 0 || tcp_only_crlf(c->buf, c->len))
+			c->msg_start_ms = 0;
+		else if (c->msg_start_ms == 0)
+			c->msg_start_ms = now;
+		if (c->registered) {
+			c->registered = 0;
+			tcp_check_bound(c, now);
+		}
+		if (c->last_msg_ms == now || c->reported == 0)
+			tcp_report(c, now);
+		tcp_arm(c);
+	}
 	if (--c->busy == 0 && c->closing)
 		talloc_free(c);
 }
@@ -299,6 +540,8 @@ tcp_conn_destructor(struct tcp_conn *c)
 {
 	if (c->h != NULL)
 		c->h->data = NULL; /* late callbacks see no connection */
+	if (c->timer != NULL)
+		c->timer->data = NULL;
 	return 0;
 }
 
@@ -321,6 +564,8 @@ tcp_conn_close(struct tcp_conn *c, const char *why)
 	log_info("connection %llu from %s closed: %s", (unsigned long long)id,
 	         c->peer_s, why);
 	uv_read_stop((uv_stream_t *)c->h);
+	if (c->timer != NULL)
+		uv_timer_stop(c->timer);
 	if (uv_fileno((uv_handle_t *)c->h, &fd) == 0 && fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 	tw->conn = NULL;
@@ -377,6 +622,13 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 		return 0;
 	}
 	c->h->data = c;
+	c->timer = uvh_new(c, uv_timer_t);
+	if (c->timer == NULL || uv_timer_init(&w->loop, c->timer) != 0) {
+		c->timer = NULL;
+		talloc_free(c);
+		return 0;
+	}
+	c->timer->data = c;
 	if (uv_tcp_open(c->h, m->fd) != 0) {
 		log_warnx("tcp: cannot use connection %llu",
 		          (unsigned long long)c->id);
@@ -394,6 +646,18 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	         resumed ? " (resumed from this slot's previous worker)" : "");
 	proctitle_set("afd: %s [%s]", w->name, c->peer_s);
 	worker_state(w, "busy", c->peer_s, c->id);
+	c->start_ms = uv_now(&w->loop);
+	if (resumed) {
+		/* A phone's flow survives its worker: no first-message
+		 * deadline when a binding uses it. */
+		tcp_check_bound(c, c->start_ms);
+		if (c->bound) {
+			c->spoke = 1;
+			c->last_msg_ms = c->start_ms;
+			tcp_report(c, c->start_ms);
+		}
+	}
+	tcp_arm(c);
 	return 0;
 }
 
@@ -419,6 +683,8 @@ tcp_conn_release(struct tcp_conn *c)
 	log_info("connection %llu from %s left to the master",
 	         (unsigned long long)c->id, c->peer_s);
 	uv_read_stop((uv_stream_t *)c->h);
+	if (c->timer != NULL)
+		uv_timer_stop(c->timer);
 	tw->conn = NULL;
 	if (c->busy == 0)
 		talloc_free(c);
@@ -447,6 +713,8 @@ tcp_stop(struct worker *w)
 	if (c == NULL || c->closing)
 		return;
 	uv_read_stop((uv_stream_t *)c->h);
+	if (c->timer != NULL)
+		uv_timer_stop(c->timer); /* no deadline ends it now */
 	if (c->queued > 0) {
 		tw->drain = uvh_new(tw, uv_timer_t);
 		if (tw->drain != NULL &&
@@ -473,6 +741,8 @@ tcp_start(struct worker *w)
 	w->priv = tw;
 	w->stop = tcp_stop;
 	w->deliver = tcp_deliver;
+	if (w->db != NULL && (tw->dr = db_reg_new(tw, w->db)) == NULL)
+		return -1;
 	tw->baseline = talloc_total_blocks(tw);
 	return 0;
 }

@@ -13,12 +13,18 @@
 # requests outstanding) measures its capacity C; then fixed-rate runs from a
 # ladder of rates, starting at the highest rung not above C and going down
 # (or one rung up after a pass) until one is held: every REGISTER answered
-# 200, no failure, no retransmission, 2xx/s >= 98% of the rate.  afd
-# (normal) also runs at BENCH_P99_RATE (10,000/s) for the p99 target.
+# with the right 200 (regload ties it to its request by Call-ID and CSeq),
+# no failure, no retransmission, right 200s/s >= 98% of the rate, AND p99
+# below BENCH_HELD_P99_MS (20 ms).  The highest rate that passed all but the
+# p99 bound is reported beside it ("plain").  afd (normal) also runs at
+# BENCH_P99_RATE (10,000/s) for the p99 target, once with first
+# registrations and once with re-registrations (the same AORs refreshing,
+# primed by a closed-loop run that is not counted).
 # The server is pinned to BENCH_SERVER_CPU (0), regload to BENCH_LOAD_CPU
 # (1).  Every run registers AORs not registered before (the table grows).
 #
-# Environment: BENCH_SECONDS (10, each run's sending time), BENCH_WINDOW
+# Environment: BENCH_HELD_P99_MS (20), BENCH_REFRESH (1: the
+# re-registration run), BENCH_SECONDS (10, each run's sending time), BENCH_WINDOW
 # (200), BENCH_RATES (the ladder), BENCH_P99_RATE (10000), BENCH_TRIES (8),
 # BENCH_SERVERS (which to run, e.g. "afd kam-mem"; names: afd afd-full
 # kam-mem kam-wt-wal null, and other run-kamailio.sh variants as kam-VARIANT),
@@ -43,6 +49,8 @@ LADDER=${BENCH_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 10000 12500 15000
 P99_RATE=${BENCH_P99_RATE:-10000}
 TRIES=${BENCH_TRIES:-8}
 BUSY=${BENCH_BUSY:-10}
+HELD_P99_MS=${BENCH_HELD_P99_MS:-20}
+LOAD_ARGS=
 
 case "$MODE" in
 afd) SERVERS=${BENCH_SERVERS:-"afd afd-full"} ;;
@@ -230,8 +238,9 @@ load() {
 		before="$before $l_p:$(sched "$l_p" | tr ' ' :)"
 	done
 	t0=$(date +%s%N)
+	# shellcheck disable=SC2086 # LOAD_ARGS: several options
 	LINE=$("$REGLOAD" -k -q -s "127.0.0.1:$PORT" -r "$rate" -w "$WINDOW" \
-	    -d "$SECS" -b "$BASE" -C "$LCPU" 2>&1 | tail -1) || true
+	    -d "$SECS" -b "$BASE" -C "$LCPU" $LOAD_ARGS 2>&1 | tail -1) || true
 	t1=$(date +%s%N)
 	BASE=$((BASE + 10000000))
 	# Over the run, as % of one core: CPU of the UDP worker (for Kamailio,
@@ -257,11 +266,13 @@ load() {
 	ACPU=$(pct "$ACPU" $((t1 - t0)))
 	WWAIT=$(pct "$WWAIT" $((t1 - t0)))
 	l_held=$(kv "$LINE" held)
-	OK=0
+	# OK: held (the p99 bound too); PLAIN: held but for the p99 bound
+	OK=0 PLAIN=0
 	if [ -n "$l_held" ] && [ "$(kv "$LINE" fail)" = 0 ] &&
 	   [ "$(kv "$LINE" retrans)" = 0 ] &&
 	   awk -v h="$l_held" -v r="$rate" 'BEGIN { exit !(r == 0 || h >= 0.98 * r) }'; then
-		OK=1
+		PLAIN=1
+		[ "$(kv "$LINE" p99_us)" -lt $((HELD_P99_MS * 1000)) ] && OK=1
 	fi
 	if [ -z "$l_held" ]; then
 		say "bench: regload failed: $LINE"
@@ -279,8 +290,9 @@ row() {
 	[ "$w_rate" = 0 ] && w_rate="closed"
 	res=held
 	[ "$OK" = 1 ] || res=NOT
+	[ "$OK" = 0 ] && [ "$PLAIN" = 1 ] && res="p99>${HELD_P99_MS}ms"
 	[ "$w_rate" = closed ] && res="-"
-	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%% %5s%% %5s%%  %s\n' \
+	printf '%-17s %8s %8s %8s %6s %7s %8s %8s %8s %9s %5s%% %5s%% %5s%% %5s%%  %s\n' \
 	    "$LABEL" "$w_rate" "$(kv "$LINE" sent)" "$(kv "$LINE" ok)" \
 	    "$(kv "$LINE" fail)" "$(kv "$LINE" retrans)" "$(kv "$LINE" held)" \
 	    "$(ms "$(kv "$LINE" p50_us)")" "$(ms "$(kv "$LINE" p99_us)")" \
@@ -305,8 +317,8 @@ drain() {
 }
 
 header() {
-	printf '%-16s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s %6s %6s  %s\n' \
-	    server rate/s sent 200 fail retrans 2xx/s p50ms p99ms maxms \
+	printf '%-17s %8s %8s %8s %6s %7s %8s %8s %8s %9s %6s %6s %6s %6s  %s\n' \
+	    server rate/s sent 200 fail retrans 200/s p50ms p99ms maxms \
 	    worker all wait gwait result
 }
 
@@ -353,11 +365,11 @@ try() {
 	load "$1"
 	busy || return 0
 	[ "$1" != "$P99_RATE" ] && [ "$OK" = 1 ] && return 0
-	s_line=$LINE s_ok=$OK s_w=$WCPU s_a=$ACPU s_ww=$WWAIT
+	s_line=$LINE s_ok=$OK s_plain=$PLAIN s_w=$WCPU s_a=$ACPU s_ww=$WWAIT
 	say "  (machine busy: run again)"
 	load "$1"
 	if [ "$WWAIT" -gt "$s_ww" ]; then
-		LINE=$s_line OK=$s_ok WCPU=$s_w ACPU=$s_a WWAIT=$s_ww
+		LINE=$s_line OK=$s_ok PLAIN=$s_plain WCPU=$s_w ACPU=$s_a WWAIT=$s_ww
 	fi
 }
 
@@ -377,11 +389,26 @@ bench_server() {
 	cap=$(kv "$LINE" held)
 	cl_p99=$(kv "$LINE" p99_us)
 	cl_cpu=$WCPU
-	held=0 h_line="" h_cpu="" p99line="" p99cpu=""
+	held=0 h_line="" h_cpu="" p99line="" p99cpu="" plain=0 rline=""
 	if [ "$name" = afd ]; then
 		try "$P99_RATE"
 		p99line=$LINE p99cpu=$WCPU
+		[ "$PLAIN" = 1 ] && plain=$P99_RATE
 		[ "$OK" = 1 ] && { held=$P99_RATE h_line=$LINE h_cpu=$WCPU%/$WWAIT%; }
+		if [ "${BENCH_REFRESH:-1}" = 1 ]; then
+			# Re-registrations: N AORs registered (closed loop,
+			# not counted), then refreshed at P99_RATE, each once
+			# (same Call-ID, CSeq 2), from the same base.
+			rn=$((P99_RATE * SECS)) rbase=$BASE
+			rid=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+			LABEL="afd first (prime)" LOAD_ARGS="-n $rn -I $rid -c $rn"
+			load 0
+			BASE=$rbase
+			LABEL="afd refresh" LOAD_ARGS="-n $rn -I $rid -K $rn -c $rn"
+			try "$P99_RATE"
+			rline=$LINE
+			LABEL="afd normal" LOAD_ARGS=
+		fi
 	fi
 	# The ladder: the highest rung <= capacity, then down until one holds;
 	# after a pass, one rung up while it still holds.
@@ -394,10 +421,11 @@ bench_server() {
 	while [ "$tries" -lt "$TRIES" ] && [ -n "$r" ]; do
 		tries=$((tries + 1))
 		if [ "$r" = "$held" ] && [ -n "$h_line" ]; then
-			OK=1   # already held in the p99 run
+			OK=1 PLAIN=1   # already held in the p99 run
 		else
 			try "$r"
 		fi
+		[ "$PLAIN" = 1 ] && [ "$r" -gt "$plain" ] && plain=$r
 		if [ "$OK" = 1 ]; then
 			lpass=$r
 			if [ "$r" -gt "$held" ]; then
@@ -420,7 +448,7 @@ bench_server() {
 		profile "$([ "$held" -gt 0 ] && echo "$held" || echo "$P99_RATE")"
 	fi
 	stop_server
-	echo "$LABEL|$cap|$cl_p99|$cl_cpu|$held|$h_line|$h_cpu|$p99line|$p99cpu" >>"$RESULTS"
+	echo "$LABEL|$cap|$cl_p99|$cl_cpu|$held|$h_line|$h_cpu|$p99line|$p99cpu|$plain|$rline" >>"$RESULTS"
 }
 
 say "REGISTER benchmark ($MODE): $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -434,11 +462,12 @@ for s in $SERVERS; do
 done
 
 say ""
-say "== summary: highest rate held (no failure, no retransmission) =="
-printf '%-16s %11s %9s %8s %8s %8s %11s %14s\n' server closed-loop held/s \
-    p50ms p99ms maxms cpu/wait "p99@${P99_RATE}"
+say "== summary: highest rate held (every request the right 200, no" \
+    "retransmission, p99 < ${HELD_P99_MS} ms); plain: the same without the p99 bound =="
+printf '%-16s %11s %9s %8s %8s %8s %11s %8s %14s %14s\n' server closed-loop held/s \
+    p50ms p99ms maxms cpu/wait plain/s "p99@${P99_RATE}" "refresh-p99"
 miss=0 ran_afd=0
-while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu; do
+while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu plain rline; do
 	if [ -z "${held:-}" ]; then
 		printf '%-16s %s\n' "$label" "$cap"
 		case "$label" in afd*) ran_afd=1; miss=1 ;; esac
@@ -450,14 +479,20 @@ while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu; do
 		[ "$(kv "$p99line" fail)" = 0 ] && [ "$(kv "$p99line" retrans)" = 0 ] ||
 		    p99s="$p99s(fail)"
 	fi
+	rp99=-
+	if [ -n "$rline" ]; then
+		rp99="$(ms "$(kv "$rline" p99_us)")ms"
+		[ "$(kv "$rline" fail)" = 0 ] && [ "$(kv "$rline" retrans)" = 0 ] ||
+		    rp99="$rp99(fail)"
+	fi
 	if [ -n "$hline" ]; then
-		printf '%-16s %11s %9s %8s %8s %8s %11s %14s\n' "$label" "$cap" \
+		printf '%-16s %11s %9s %8s %8s %8s %11s %8s %14s %14s\n' "$label" "$cap" \
 		    "$held" "$(ms "$(kv "$hline" p50_us)")" \
 		    "$(ms "$(kv "$hline" p99_us)")" "$(ms "$(kv "$hline" max_us)")" \
-		    "$hcpu" "$p99s"
+		    "$hcpu" "${plain:-0}" "$p99s" "$rp99"
 	else
-		printf '%-16s %11s %9s %8s %8s %8s %11s %14s\n' "$label" "$cap" \
-		    "none" - - - - "$p99s"
+		printf '%-16s %11s %9s %8s %8s %8s %11s %8s %14s %14s\n' "$label" "$cap" \
+		    "none" - - - - "${plain:-0}" "$p99s" "$rp99"
 	fi
 	case "$label" in
 	"afd normal")

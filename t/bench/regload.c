@@ -15,8 +15,16 @@
  * Either mode stops by itself: after -d SECONDS or -c COUNT requests, then a
  * grace period (-g) for the last answers.
  *
- * A request's state lives in a ring indexed by k; the top Via branch carries
- * the run id and k, so an answer finds its request in O(1).  Unanswered
+ * A request's state lives in a ring indexed by k.  An answer is tied to its
+ * request by its Call-ID (run id and AOR) and CSeq number (the round), as a
+ * UAC matches a response to its transaction; its top Via must carry the
+ * request's branch (run id and k).  A final answer counts as success only
+ * when it is the right 200 for that request: status 200, a To tag, and a
+ * Contact listing the binding the request registered; any other final
+ * answer (another 2xx, a 200 without To tag or without the binding) is a
+ * failure ("bad").  Anything that names no request of this run is "stray".
+ * -I RUNID and -K FIRST let a later run refresh the bindings of an earlier
+ * one (same Call-IDs, higher CSeqs): the re-registration load.  Unanswered
  * requests are retransmitted as RFC 3261 17.1.2.2 says (Timer E: T1, 2T1,
  * 4T1, then T2 = 4 s) and each retransmission is counted.  A request with no
  * final answer 64*T1 after its first send (Timer F), or at the end of the
@@ -90,12 +98,20 @@ struct rl_opts {
 	int	 quiet;
 	int	 print;	      /* print request 0 and exit */
 	int	 respond;     /* -R: be a do-nothing registrar */
+	int	 echo;	      /* -E: with -R, a wrong one (no To tag, no
+			       * Contact: what a mere echo of the request
+			       * gives); regload must not count its 200s */
+	uint64_t first_k;     /* -K: the first request number */
+	uint64_t slow_us;     /* -Z: print answers slower than this (0: no) */
+	const char *runid;    /* -I: the run id (default: random) */
 };
 
 struct rl_stats {
 	uint64_t sent, retrans, answers, dup, prov, stray;
 	uint64_t cls[7];	      /* final answers by class 2..6 */
 	uint64_t fail_status, fail_timeout;
+	uint64_t fail_bad;	      /* final answers that were not the right 200 */
+	uint64_t ok;		      /* the right 200s */
 	uint64_t ok_steady;	      /* 2xx received in the steady window */
 	uint64_t send_errors, recv_errors;
 	uint64_t hist[RL_HIST_N];
@@ -110,6 +126,7 @@ static struct rl_queue	 queues[RL_LEVELS];
 static char		 runid[9];
 static uint16_t		 lport;
 static volatile sig_atomic_t stop_req;
+static uint64_t		 mono_off;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 static uint64_t
 rl_now(void)
@@ -127,7 +144,7 @@ rl_usage(void)
 	    "usage: regload [-k] [-q] [-s 127.0.0.1:5060] [-n aors] [-b base]\n"
 	    "               [-r rate | -r 0 -w window] [-d seconds] [-c count]\n"
 	    "               [-W warmup] [-g grace] [-t t1_ms] [-m max_retrans]\n"
-	    "               [-C cpu] [-D domain]\n"
+	    "               [-C cpu] [-D domain] [-I runid] [-K first]\n"
 	    "  -s  server (127.0.0.0/8 only)       -n  distinct AORs (default:\n"
 	    "  -r  REGISTER/s, 0 = closed loop          one per request)\n"
 	    "  -w  closed loop window (100)        -b  first AOR index (0)\n"
@@ -135,6 +152,14 @@ rl_usage(void)
 	    "  -W  warm-up left out of held (1 s)  -g  grace for last answers (5 s)\n"
 	    "  -t  T1 in ms (500)                  -m  retransmissions (10)\n"
 	    "  -C  pin to this CPU                 -D  domain\n"
+	    "  -I  run id (hex, default random)    -K  first request number (0)\n"
+	    "      (-I and -K: refresh the AORs of an earlier run with -n)\n"
+	    "  -Z  print \"#slow T_RX LAT_MS K\" on stderr for every answer\n"
+	    "      slower than this many us (T_RX: CLOCK_MONOTONIC, s; a\n"
+	    "      first line \"#clock REALTIME MONOTONIC\" relates the two)\n"
+	    "  -R ADDR [-E]  be a do-nothing registrar on ADDR for -d seconds\n"
+	    "      (-E: a wrong one, echoing the request without To tag or\n"
+	    "      Contact)\n"
 	    "  -k  one key=value summary line      -q  no progress lines\n");
 	exit(2);
 }
@@ -324,15 +349,73 @@ rl_send(int fd, const uint64_t *ks, unsigned n)
 	}
 }
 
-/* Parse "SIP/2.0 NNN" and the branch's k from an answer; 0 or -1. */
-static int
-rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k)
+/* The value of the first header line named name (or its compact form
+ * cname) in the message p[0..len), up to its line end; NULL when none. */
+static const char *
+rl_hdr(const char *p, size_t len, const char *name, char cname, size_t *vlen)
 {
-	const char *end = p + len, *b;
-	char	 tag[32];
-	size_t	 tl;
-	uint64_t v = 0;
+	const char *l = p, *end = p + len, *e, *v;
+	size_t	 nl = strlen(name);
 
+	while (l < end) {
+		e = memchr(l, '\n', (size_t)(end - l));
+		if (e == NULL)
+			e = end;
+		if (e - l <= 1 || (e - l == 2 && *l == '\r'))
+			return NULL; /* the end of the headers */
+		v = NULL;
+		if ((size_t)(e - l) > nl && strncasecmp(l, name, nl) == 0)
+			v = l + nl;
+		else if (cname != '\0' && (*l == cname || *l == cname - 32))
+			v = l + 1;
+		if (v != NULL) {
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			if (v < e && *v == ':') {
+				v++;
+				while (v < e && (*v == ' ' || *v == '\t'))
+					v++;
+				*vlen = (size_t)(e - v);
+				if (*vlen > 0 && v[*vlen - 1] == '\r')
+					(*vlen)--;
+				return v;
+			}
+		}
+		l = e + 1;
+	}
+	return NULL;
+}
+
+/* A decimal number at p[0..len) ending at a non-digit; 0 or -1. */
+static int
+rl_num(const char *p, const char *end, uint64_t *v, const char **after)
+{
+	*v = 0;
+	if (p >= end || *p < '0' || *p > '9')
+		return -1;
+	while (p < end && *p >= '0' && *p <= '9')
+		*v = *v * 10 + (uint64_t)(*p++ - '0');
+	*after = p;
+	return 0;
+}
+
+/*
+ * Tie an answer to its request: its status, and k from its Call-ID
+ * ("rl<runid>-<aor>@...") and CSeq number (round + 1, method REGISTER).
+ * *ok: it is the right final answer for request k (status 200, top Via with
+ * k's branch, a To tag, a Contact naming the binding). 0, or -1 when the
+ * answer names no request of this run.
+ */
+static int
+rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
+    int *ok)
+{
+	const char *v, *vend, *q;
+	char	 tag[48];
+	size_t	 vl, tl;
+	uint64_t aor, cseq, bk;
+
+	*ok = 0;
 	if (len < 12 || memcmp(p, "SIP/2.0 ", 8) != 0)
 		return -1;
 	if (p[8] < '1' || p[8] > '6' || p[9] < '0' || p[9] > '9' ||
@@ -340,18 +423,56 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k)
 		return -1;
 	*code = (unsigned)((p[8] - '0') * 100 + (p[9] - '0') * 10 +
 	    (p[10] - '0'));
-	tl = (size_t)snprintf(tag, sizeof(tag), "branch=z9hG4bK-rl%s-", runid);
-	b = memmem(p, len, tag, tl);
-	if (b == NULL)
+	/* Call-ID: our run, the AOR */
+	if ((v = rl_hdr(p, len, "Call-ID", 'i', &vl)) == NULL)
 		return -1;
-	b += tl;
-	if (b >= end || *b < '0' || *b > '9')
+	vend = v + vl;
+	tl = (size_t)snprintf(tag, sizeof(tag), "rl%s-", runid);
+	if (vl <= tl || memcmp(v, tag, tl) != 0 ||
+	    rl_num(v + tl, vend, &aor, &q) == -1 || q >= vend || *q != '@' ||
+	    aor < opts.base)
 		return -1;
-	while (b < end && *b >= '0' && *b <= '9') {
-		v = v * 10 + (uint64_t)(*b - '0');
-		b++;
+	/* CSeq: the round */
+	if ((v = rl_hdr(p, len, "CSeq", '\0', &vl)) == NULL)
+		return -1;
+	vend = v + vl;
+	if (rl_num(v, vend, &cseq, &q) == -1 || cseq == 0)
+		return -1;
+	while (q < vend && (*q == ' ' || *q == '\t'))
+		q++;
+	if ((size_t)(vend - q) != 8 || memcmp(q, "REGISTER", 8) != 0)
+		return -1;
+	if (opts.aors) {
+		if (aor - opts.base >= opts.aors)
+			return -1;
+		*k = (cseq - 1) * opts.aors + (aor - opts.base);
+	} else {
+		if (cseq != 1)
+			return -1;
+		*k = aor - opts.base;
 	}
-	*k = v;
+	if (*code != 200)
+		return 0;
+	/* The right 200: the top Via is the request's (branch of k)... */
+	if ((v = rl_hdr(p, len, "Via", 'v', &vl)) == NULL)
+		return 0;
+	vend = v + vl;
+	tl = (size_t)snprintf(tag, sizeof(tag), "branch=z9hG4bK-rl%s-", runid);
+	if ((q = memmem(v, vl, tag, tl)) == NULL ||
+	    rl_num(q + tl, vend, &bk, &q) == -1 || bk != *k ||
+	    (q < vend && *q != ';' && *q != ',' && *q != ' '))
+		return 0;
+	/* ... To has a tag ... */
+	if ((v = rl_hdr(p, len, "To", 't', &vl)) == NULL ||
+	    memmem(v, vl, ";tag=", 5) == NULL)
+		return 0;
+	/* ... and a Contact lists the binding (its user, the IMSI). */
+	tl = (size_t)snprintf(tag, sizeof(tag), "<sip:%015llu@",
+	    (unsigned long long)(1010000000000ull + aor));
+	if ((v = rl_hdr(p, len, "Contact", 'm', &vl)) == NULL ||
+	    memmem(v, vl, tag, tl) == NULL)
+		return 0;
+	*ok = 1;
 	return 0;
 }
 
@@ -362,8 +483,9 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 	struct rl_req *r;
 	unsigned code;
 	uint64_t k, us;
+	int	 ok;
 
-	if (rl_parse_answer(p, len, &code, &k) == -1) {
+	if (rl_parse_answer(p, len, &code, &k, &ok) == -1) {
 		st.stray++;
 		return;
 	}
@@ -381,11 +503,19 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 	st.cls[code / 100]++;
 	if (code >= 300)
 		st.fail_status++;
-	else if (t_rx >= t_steady0 && t_rx < t_steady1)
-		st.ok_steady++;
+	else if (!ok)
+		st.fail_bad++;
+	else {
+		st.ok++;
+		if (t_rx >= t_steady0 && t_rx < t_steady1)
+			st.ok_steady++;
+	}
 	r->state = RL_DONE;
 	us = t_rx > r->t_first ? (t_rx - r->t_first) / 1000 : 0;
 	st.hist[rl_hist_idx(us)]++;
+	if (opts.slow_us > 0 && us >= opts.slow_us)
+		fprintf(stderr, "#slow %.6f %.3f %" PRIu64 "\n",
+		    (double)(t_rx - mono_off) / 1e9, us / 1000.0, k);
 	st.lat_sum += us;
 	st.lat_n++;
 	if (us > st.lat_max)
@@ -545,7 +675,7 @@ rl_copy_hdr(const char *p, const char *end, const char *name, char cname,
 }
 
 /* -R: a do-nothing registrar that answers every request 200 OK at once,
- * echoing Via, From, To (with a tag), Call-ID and CSeq; it measures the
+ * echoing Via, From, To (with a tag), Call-ID, CSeq and Contact; it measures the
  * harness's own ceiling (regload plus the kernel's UDP path). */
 static int
 rl_responder(void)
@@ -601,7 +731,8 @@ rl_responder(void)
 			c = rl_copy_hdr(p, end, "To:", 't', o + len,
 			    RL_RECV_MAX - len - 16);
 			to = o + len;
-			if (c > 2 && memmem(to, c, "tag=", 4) == NULL) {
+			if (!opts.echo && c > 2 &&
+			    memmem(to, c, "tag=", 4) == NULL) {
 				memcpy(to + c - 2, ";tag=rl\r\n", 9);
 				c += 7;
 			}
@@ -610,6 +741,9 @@ rl_responder(void)
 			    RL_RECV_MAX - len);
 			len += rl_copy_hdr(p, end, "CSeq:", '\0', o + len,
 			    RL_RECV_MAX - len);
+			if (!opts.echo)
+				len += rl_copy_hdr(p, end, "Contact:", 'm',
+				    o + len, RL_RECV_MAX - len);
 			if (len + 24 > RL_RECV_MAX)
 				continue;
 			len += (size_t)snprintf(o + len, RL_RECV_MAX - len,
@@ -664,7 +798,7 @@ rl_report(double elapsed, double steady)
 	double	 gcpu, gwait;
 	uint64_t p50 = rl_percentile(0.50), p99 = rl_percentile(0.99);
 	uint64_t p999 = rl_percentile(0.999);
-	uint64_t fails = st.fail_status + st.fail_timeout;
+	uint64_t fails = st.fail_status + st.fail_timeout + st.fail_bad;
 	double	 held = steady > 0 ? (double)st.ok_steady / steady : 0;
 	double	 avg = st.lat_n ? (double)st.lat_sum / (double)st.lat_n : 0;
 
@@ -673,15 +807,16 @@ rl_report(double elapsed, double steady)
 	gwait = elapsed > 0 ? (double)(gen_wait - gen_wait0) / 1e7 / elapsed : 0;
 	if (opts.kv) {
 		printf("rate=%.0f sent=%" PRIu64 " ok=%" PRIu64
-		    " fail=%" PRIu64 " timeout=%" PRIu64 " retrans=%" PRIu64
+		    " fail=%" PRIu64 " timeout=%" PRIu64 " bad=%" PRIu64
+		    " retrans=%" PRIu64
 		    " held=%.0f p50_us=%" PRIu64 " p99_us=%" PRIu64
 		    " p999_us=%" PRIu64 " max_us=%" PRIu64 " avg_us=%.0f"
 		    " c2xx=%" PRIu64 " c3xx=%" PRIu64 " c4xx=%" PRIu64
 		    " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
 		    " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
 		    " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f\n",
-		    opts.rate, st.sent, st.cls[2], fails, st.fail_timeout,
-		    st.retrans, held, p50, p99, p999, st.lat_max, avg,
+		    opts.rate, st.sent, st.ok, fails, st.fail_timeout,
+		    st.fail_bad, st.retrans, held, p50, p99, p999, st.lat_max, avg,
 		    st.cls[2], st.cls[3], st.cls[4], st.cls[5], st.cls[6],
 		    st.prov, st.dup, st.stray, st.send_errors, gcpu, gwait,
 		    elapsed);
@@ -702,8 +837,10 @@ rl_report(double elapsed, double steady)
 	    st.answers, st.cls[2], st.cls[3], st.cls[4], st.cls[5],
 	    st.cls[6], st.prov, st.dup);
 	printf("failures    %" PRIu64 " (%" PRIu64 " non-2xx, %" PRIu64
-	    " never answered)\n", fails, st.fail_status, st.fail_timeout);
-	printf("held        %.0f REGISTER/s (2xx per second, steady %.1f s)\n",
+	    " not the right 200, %" PRIu64 " never answered)\n", fails,
+	    st.fail_status, st.fail_bad, st.fail_timeout);
+	printf("held        %.0f REGISTER/s (right 200s per second, steady "
+	    "%.1f s)\n",
 	    held, steady);
 	printf("latency     p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, "
 	    "max %.3f ms, mean %.3f ms\n", p50 / 1000.0, p99 / 1000.0,
@@ -725,7 +862,7 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	struct timespec	 tmo;
 	struct pollfd	 pfd;
-	uint64_t	 t0, now, t_end, t_stop, t_steady0, t_steady1, next = 0;
+	uint64_t	 t0, now, t_end, t_stop, t_steady0, t_steady1, next;
 	uint64_t	 ks[RL_BATCH], limit, due, inflight_cap, ring_size;
 	uint64_t	 last_prog;
 	int		 fd, ch, one = 1, buf = 8 << 20;
@@ -743,7 +880,7 @@ main(int argc, char *argv[])
 	opts.domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	rl_parse_dst("127.0.0.1:5060", &opts.dst);
 
-	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:h")) !=
+	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:Z:h")) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -789,6 +926,18 @@ main(int argc, char *argv[])
 		case 'D':
 			opts.domain = optarg;
 			break;
+		case 'I':
+			opts.runid = optarg;
+			break;
+		case 'E':
+			opts.echo = 1;
+			break;
+		case 'K':
+			opts.first_k = strtoull(optarg, &end, 10);
+			break;
+		case 'Z':
+			opts.slow_us = strtoull(optarg, &end, 10);
+			break;
 		case 'k':
 			opts.kv = 1;
 			break;
@@ -809,7 +958,8 @@ main(int argc, char *argv[])
 		default:
 			rl_usage();
 		}
-		if (ch != 'D' && ch != 's' && ch != 'R' && ch != 'k' && ch != 'q' && ch != 'P' &&
+		if (ch != 'D' && ch != 's' && ch != 'R' && ch != 'k' &&
+		    ch != 'q' && ch != 'P' && ch != 'I' && ch != 'E' &&
 		    *end != '\0') {
 			fprintf(stderr, "regload: bad number for -%c: %s\n",
 			    ch, optarg);
@@ -844,6 +994,16 @@ main(int argc, char *argv[])
 	    (opts.rate == 0 && opts.window == 0) || opts.rate > 10000000 ||
 	    strlen(opts.domain) > 200 || opts.warmup < 0) {
 		fprintf(stderr, "regload: option out of range\n");
+		return 2;
+	}
+	if (opts.runid != NULL && (strlen(opts.runid) == 0 ||
+	    strlen(opts.runid) > 8 ||
+	    strspn(opts.runid, "0123456789abcdef") != strlen(opts.runid))) {
+		fprintf(stderr, "regload: -I takes 1 to 8 hex digits\n");
+		return 2;
+	}
+	if (opts.first_k > UINT32_MAX / 2) {
+		fprintf(stderr, "regload: -K too large\n");
 		return 2;
 	}
 	if (opts.warmup >= opts.seconds)
@@ -901,6 +1061,8 @@ main(int argc, char *argv[])
 		srandom((unsigned)(ts.tv_nsec ^ getpid()));
 		snprintf(runid, sizeof(runid), "%08lx",
 		    (unsigned long)random() & 0xffffffffUL);
+		if (opts.runid != NULL)
+			snprintf(runid, sizeof(runid), "%s", opts.runid);
 	}
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -932,19 +1094,30 @@ main(int argc, char *argv[])
 	sigaction(SIGTERM, &sa, NULL);
 
 	rl_self_sched(&gen_cpu0, &gen_wait0);
+	if (opts.slow_us > 0) {
+		struct timespec mt;
+
+		clock_gettime(CLOCK_MONOTONIC, &mt);
+		mono_off = rl_now() - ((uint64_t)mt.tv_sec * 1000000000ull +
+		    (uint64_t)mt.tv_nsec);
+		fprintf(stderr, "#clock %.6f %.6f\n",
+		    (double)rl_now() / 1e9,
+		    (double)(rl_now() - mono_off) / 1e9);
+	}
 	t0 = rl_now();
 	t_stop = t0 + (uint64_t)(opts.seconds * 1e9);
 	t_steady0 = t0 + (uint64_t)(opts.warmup * 1e9);
 	t_steady1 = t_stop;
 	t_end = 0;
 	last_prog = t0;
+	next = opts.first_k;
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 
 	for (;;) {
 		now = rl_now();
-		if (t_end == 0 && (now >= t_stop || next >= opts.count ||
-		    stop_req)) {
+		if (t_end == 0 && (now >= t_stop ||
+		    next - opts.first_k >= opts.count || stop_req)) {
 			/* Sending is over; the steady window ends here. */
 			if (now < t_steady1)
 				t_steady1 = now;
@@ -960,6 +1133,7 @@ main(int argc, char *argv[])
 				if (limit > opts.count)
 					limit = opts.count;
 			}
+			limit += opts.first_k;
 			while (next < limit) {
 				for (n = 0; n < RL_BATCH && next < limit; n++) {
 					rl_start(next, now);
@@ -978,7 +1152,7 @@ main(int argc, char *argv[])
 		if (!opts.quiet && !opts.kv && now - last_prog >= 1000000000ull) {
 			fprintf(stderr, "regload: %.0f s sent %" PRIu64
 			    " ok %" PRIu64 " retrans %" PRIu64 "\n",
-			    (double)(now - t0) / 1e9, st.sent, st.cls[2],
+			    (double)(now - t0) / 1e9, st.sent, st.ok,
 			    st.retrans);
 			last_prog = now;
 		}
@@ -999,6 +1173,9 @@ main(int argc, char *argv[])
 	{
 		uint64_t k, first = next > ring_size ? next - ring_size : 0;
 
+		if (first < opts.first_k)
+			first = opts.first_k;
+
 		for (k = first; k < next; k++) {
 			struct rl_req *r = &ring[k & ring_mask];
 			if (r->k == (uint32_t)k && r->state == RL_PENDING)
@@ -1013,7 +1190,7 @@ main(int argc, char *argv[])
 		free(queues[n].k);
 		free(queues[n].due);
 	}
-	return (st.fail_status + st.fail_timeout) ? 3 : 0;
+	return (st.fail_status + st.fail_timeout + st.fail_bad) ? 3 : 0;
 nomem:
 	fprintf(stderr, "regload: out of memory\n");
 	return 1;

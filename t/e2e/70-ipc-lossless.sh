@@ -19,7 +19,7 @@ afd_start workers.tcp_min_spare=2 workers.tcp_max=4
 field() { sed -n "s/^#sent.* $1 \([a-z0-9]*\).*/\1/p" <<<"$2"; }
 
 # 1. a full receiver: nothing lost, nothing reordered
-out=$("$FLOOD" -p "$AFD_PORT" -r "$AFD_RUN" -n $N -w $(( 20000 * SCALE ))) ||
+out=$("$FLOOD" -p "$AFD_PORT" -r "$AFD_RUN" -d "$AFD_DB" -n $N -w $(( 20000 * SCALE ))) ||
 	fail "ipcflood failed: $out"
 echo "$out"
 assert_eq 0 "$(field missing "$out")" "messages lost with the queue"
@@ -30,7 +30,7 @@ assert_eq 0 "$(field pending "$out")" "messages still queued at the end"
 
 # 2. the worker killed halfway: the rest reaches its replacement
 log_mark
-out=$("$FLOOD" -p "$AFD_PORT" -r "$AFD_RUN" -n $N -k -w $(( 20000 * SCALE ))) ||
+out=$("$FLOOD" -p "$AFD_PORT" -r "$AFD_RUN" -d "$AFD_DB" -n $N -k -w $(( 20000 * SCALE ))) ||
 	fail "ipcflood -k failed: $out"
 echo "$out"
 old=$(sed -n 's/^#slot .* pid \([0-9]*\)/\1/p' <<<"$out")
@@ -44,7 +44,7 @@ assert_le "$(field missing "$out")" 80 "messages lost across kill -9"
 assert_eq $(( N - 1 )) "$(field last "$out")" "the last message, sent to the replacement"
 
 # 3. without the queue the same load loses messages
-out=$("$FLOOD" -p "$AFD_PORT" -r "$AFD_RUN" -n $N -Q -w $(( 5000 * SCALE ))) ||
+out=$("$FLOOD" -p "$AFD_PORT" -r "$AFD_RUN" -d "$AFD_DB" -n $N -Q -w $(( 5000 * SCALE ))) ||
 	fail "ipcflood -Q failed: $out"
 echo "$out"
 [ "$(field missing "$out")" -gt 0 ] ||

@@ -62,9 +62,10 @@ e2e_cleanup() {
 	if [ -n "$AFD_PID" ] && kill -0 "$AFD_PID" 2>/dev/null; then
 		afd_kill_all
 	fi
-	# A scenario that passed still fails on a sanitizer or valgrind report.
+	# A scenario that passed still fails on a sanitizer or valgrind report,
+	# or on a line of afd's own self-checks.
 	if [ $rc -eq 0 ]; then
-		( sanitizer_check; valgrind_check ) || rc=1
+		( sanitizer_check; valgrind_check; selfcheck_check ) || rc=1
 	fi
 	if [ "${E2E_KEEP:-}" = 1 ] || [ $rc -ne 0 ]; then
 		if [ $rc -ne 0 ] && [ -f "$AFD_LOG" ]; then
@@ -286,6 +287,7 @@ afd_stop() {
 	AFD_PID=
 	valgrind_check
 	sanitizer_check
+	selfcheck_check
 }
 
 # afd_kill_all: SIGKILL the master and its workers (cleanup).
@@ -305,6 +307,20 @@ sanitizer_check() {
 	if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$AFD_LOG" 2>/dev/null; then
 		grep -E -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$AFD_LOG" | head -n 60
 		fail "a sanitizer reported an error in afd's log"
+	fi
+}
+
+# SELFCHECK_RE: the lines afd's runtime self-checks write when an invariant
+# broke ("BUG: ...", workers/worker.c, workers/tcp.c) or an idle TCP worker
+# holds more memory blocks than when it started (a leak, workers/tcp.c).
+SELFCHECK_RE='BUG:|blocks while idle'
+
+# selfcheck_check: fail when afd's log has a self-check line (the worker
+# carries on after one, so the answers alone would not show it).
+selfcheck_check() {
+	if grep -Eq -- "$SELFCHECK_RE" "$AFD_LOG" 2>/dev/null; then
+		grep -E -- "$SELFCHECK_RE" "$AFD_LOG" | head -n 20
+		fail "afd's self-checks reported a bug or a leak in its log"
 	fi
 }
 

@@ -8,7 +8,7 @@
  * once and in order although the worker's socket takes only
  * net.unix.max_dgram_qlen datagrams at a time.
  *
- *   ipcflood -p PORT -r RUN_DIR [-n N] [-k] [-Q] [-w MS]
+ *   ipcflood -p PORT -r RUN_DIR [-n N] [-k] [-Q] [-w MS] [-d DATABASE]
  *
  *   -n N   messages (default 2000)
  *   -k     kill -9 the worker after N/2 messages: the master gives the
@@ -17,6 +17,8 @@
  *   -Q     no queue: plain ipc_send(), dropping what the socket refuses
  *          (the behaviour before the queue; shows the scenario can fail)
  *   -w MS  how long to wait for the last message (default 10000)
+ *   -d DB  find the serving worker in DB's workers table too (afd under
+ *          valgrind: the process titles are valgrind's)
  *
  * Prints "#slot tN pid P", then "#sent N received R missing M last L
  * order ok|bad queued_max Q pending P" (L: the last number that came, Q:
@@ -38,6 +40,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <sqlite3.h>
 #include <talloc.h>
 
 #include "ipc/ipc.h"
@@ -100,6 +103,38 @@ find_worker(int lport, char *slot, size_t slotsz, pid_t *pid)
 	return found ? 0 : -1;
 }
 
+/* The same from the workers table of database db (its serving column):
+ * for afd under valgrind, whose process titles are valgrind's. */
+static int
+find_worker_db(const char *db, int lport, char *slot, size_t slotsz,
+               pid_t *pid)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	char want[64];
+	int rc = -1;
+
+	if (db == NULL)
+		return -1;
+	snprintf(want, sizeof(want), "127.0.0.1:%d", lport);
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h,
+	                       "SELECT slot, pid FROM workers WHERE serving = ? "
+	                       "AND state = 'busy'",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(slot, slotsz, "%s",
+			         (const char *)sqlite3_column_text(st, 0));
+			*pid = (pid_t)sqlite3_column_int(st, 1);
+			rc = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return rc;
+}
+
 struct reader {
 	char buf[65536];
 	size_t len;
@@ -148,6 +183,7 @@ main(int argc, char **argv)
 {
 	const char *run_dir = NULL;
 	long n = 2000, wait_ms = 10000;
+	const char *db = NULL;
 	int port = 0, kill_it = 0, no_queue = 0, opt, tcp, sock, lport;
 	struct sockaddr_in sin, me;
 	socklen_t melen = sizeof(me);
@@ -159,7 +195,7 @@ main(int argc, char **argv)
 	size_t qmax = 0;
 	uint64_t t0;
 
-	while ((opt = getopt(argc, argv, "p:r:n:kQw:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:r:n:kQw:d:")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = atoi(optarg);
@@ -179,13 +215,16 @@ main(int argc, char **argv)
 		case 'w':
 			wait_ms = atol(optarg);
 			break;
+		case 'd':
+			db = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (port <= 0 || run_dir == NULL || n <= 0) {
 		fprintf(stderr, "usage: ipcflood -p PORT -r RUN_DIR [-n N] "
-		                "[-k] [-Q] [-w MS]\n");
+		                "[-k] [-Q] [-w MS] [-d DATABASE]\n");
 		return 2;
 	}
 	log_procname("ipcflood");
@@ -205,8 +244,9 @@ main(int argc, char **argv)
 	lport = ntohs(me.sin_port);
 	printf("#lport %d\n", lport);
 	t0 = now_ms();
-	while (find_worker(lport, slot, sizeof(slot), &pid) == -1) {
-		if (now_ms() - t0 > 5000) {
+	while (find_worker(lport, slot, sizeof(slot), &pid) == -1 &&
+	       find_worker_db(db, lport, slot, sizeof(slot), &pid) == -1) {
+		if (now_ms() - t0 > (uint64_t)wait_ms) {
 			fprintf(stderr, "no TCP worker serves port %d\n",
 			        lport);
 			return 2;

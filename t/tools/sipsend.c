@@ -9,6 +9,9 @@
  *           [-D NAME=VALUE]... [-i] [FILE]
  *   sipsend -P [-p LOW]         print a port free for both UDP and TCP
  *                               (in LOW..LOW+7999, default 20000..59999)
+ *   sipsend -L PORT [-w MS] [-s]  listen on UDP 127.0.0.1:PORT: print
+ *                               "#listening", then every datagram that
+ *                               arrives within MS ms; exit 0
  *
  *   -u / -t   transport (UDP is the default)
  *   -p PORT   destination port (default: $AFD_PORT)
@@ -36,7 +39,12 @@
  *             The first line printed is "#lport N": our local port.
  *   -M N      mutate: send N corrupted copies of the message (random bytes
  *             changed, cut, repeated, CRLFs inserted), no waiting; -S SEED
- *             makes the run repeatable (the seed is printed on stderr)
+ *             makes the run repeatable (the seed is printed on stderr).
+ *             The top Via line and the line ends around it are never
+ *             changed, so that every answer still comes back to our own
+ *             port (the Via's rport), never to a port we did not open
+ *   -T        after the responses, print "#ms N.N": the milliseconds from
+ *             the send to the last awaited final response
  *
  * Templates (unless -r): bare LF line ends become CRLF, then $NAME is
  * replaced for NAME among: PORT (destination), LPORT (our port), LHOST,
@@ -82,7 +90,7 @@ struct ss_buf {
 
 static struct {
 	int tcp, raw, status_only, want_close, interactive, via_bind;
-	int port, timeout_ms, nwant, chunk;
+	int port, timeout_ms, nwant, chunk, timing;
 	const char *host;
 	struct ss_var vars[SS_MAXVARS];
 	int nvars;
@@ -119,6 +127,15 @@ ss_buf_add(struct ss_buf *b, const void *p, size_t n)
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
+}
+
+static long long
+ss_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static long long
@@ -680,7 +697,34 @@ ss_interactive(void)
 	return ret;
 }
 
-/* -M: send n mutated copies of msg; never waits for answers. */
+/* The top Via line of m (from its first byte to its line end, CRLF
+ * included, and the line end before it): [*vs, *ve). Both 0 when none. */
+static void
+ss_via_span(const struct ss_buf *m, size_t *vs, size_t *ve)
+{
+	size_t i = 0;
+
+	*vs = *ve = 0;
+	while (i < m->len) {
+		const char *eol = memchr(m->p + i, '\n', m->len - i);
+		size_t next = eol ? (size_t)(eol - m->p) + 1 : m->len;
+
+		if (i > 0 &&
+		    ((m->len - i > 4 &&
+		      strncasecmp(m->p + i, "via:", 4) == 0) ||
+		     (m->len - i > 2 && strncasecmp(m->p + i, "v:", 2) == 0))) {
+			*vs = i >= 2 ? i - 2 : 0;
+			*ve = next;
+			return;
+		}
+		if (next == i + 1 || (next == i + 2 && m->p[i] == '\r'))
+			return; /* the end of the headers */
+		i = next;
+	}
+}
+
+/* -M: send n mutated copies of msg; never waits for answers. The top Via
+ * line is left whole (see the usage). */
 static void
 ss_mutate(const struct ss_buf *msg, int n)
 {
@@ -688,23 +732,36 @@ ss_mutate(const struct ss_buf *msg, int n)
 	int i, k, edits;
 
 	for (i = 0; i < n; i++) {
+		size_t vs, ve;
+
 		m.len = 0;
 		ss_buf_add(&m, msg->p ? msg->p : "", msg->len);
+		ss_via_span(&m, &vs, &ve);
 		edits = 1 + random() % 8;
 		for (k = 0; k < edits && m.len > 0; k++) {
 			size_t at = random() % m.len, span;
 
+			if (at >= vs && at < ve)
+				continue; /* the Via line stays */
 			switch (random() % 5) {
 			case 0: /* a random byte */
 				m.p[at] = (char)(random() & 0xff);
 				break;
 			case 1: /* cut the tail */
+				if (at < ve)
+					break;
 				m.len = at;
 				break;
 			case 2: /* remove a range */
 				span = random() % (m.len - at) + 1;
+				if (at < vs && at + span > vs)
+					span = vs - at;
 				memmove(m.p + at, m.p + at + span, m.len - at - span);
 				m.len -= span;
+				if (at < vs) {
+					vs -= span;
+					ve -= span;
+				}
 				break;
 			case 3: { /* repeat a range at the end */
 				char tmp[256];
@@ -727,13 +784,51 @@ ss_mutate(const struct ss_buf *msg, int n)
 	free(m.p);
 }
 
+/* -L: listen on UDP 127.0.0.1:port for timeout_ms, print what arrives. */
+static int
+ss_listen(int port)
+{
+	struct sockaddr_in sin;
+	static char buf[SS_RXMAX];
+	long long deadline;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	if ((ss.fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		ss_die("socket: %s", strerror(errno));
+	if (bind(ss.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		ss_die("bind 127.0.0.1:%d: %s", port, strerror(errno));
+	printf("#listening\n");
+	fflush(stdout);
+	deadline = ss_now_ms() + ss.timeout_ms;
+	for (;;) {
+		struct pollfd pfd = {ss.fd, POLLIN, 0};
+		long long left = deadline - ss_now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			break;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		if ((n = recv(ss.fd, buf, sizeof(buf), 0)) > 0) {
+			ss_print(buf, (size_t)n);
+			fflush(stdout);
+		}
+	}
+	close(ss.fd);
+	return 0;
+}
+
 static void
 ss_usage(void)
 {
 	fprintf(stderr,
 		"usage: sipsend [-u|-t] -p PORT [-H HOST] [-w MS] [-n N] [-s] [-r] "
 		"[-c] [-V] [-C N] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
-		"       sipsend -P [-p LOW]\n");
+		"       sipsend -P [-p LOW]\n"
+		"       sipsend -L PORT [-w MS] [-s]\n");
 	exit(2);
 }
 
@@ -744,6 +839,8 @@ main(int argc, char **argv)
 	struct timeval tv;
 	const char *env;
 	int ch, finals, rc, free_port = 0, port_opt = 0, mutate = 0;
+	int listen_port = 0;
+	long long t0;
 	unsigned seed;
 
 	gettimeofday(&tv, NULL);
@@ -754,7 +851,7 @@ main(int argc, char **argv)
 	ss.nwant = 1;
 	ss.port = (env = getenv("AFD_PORT")) ? atoi(env) : 0;
 
-	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:VC:")) != -1) {
+	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:VC:L:T")) != -1) {
 		switch (ch) {
 		case 'u': ss.tcp = 0; break;
 		case 't': ss.tcp = 1; break;
@@ -769,6 +866,8 @@ main(int argc, char **argv)
 		case 'V': ss.via_bind = 1; break;
 		case 'C': ss.chunk = atoi(optarg); break;
 		case 'P': free_port = 1; break;
+		case 'L': listen_port = atoi(optarg); break;
+		case 'T': ss.timing = 1; break;
 		case 'M': mutate = atoi(optarg); break;
 		case 'S': seed = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'D': {
@@ -791,6 +890,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sipsend: mutation seed %u\n", seed);
 	if (free_port)
 		return ss_free_port(port_opt);
+	if (listen_port > 0)
+		return ss_listen(listen_port);
 	if (ss.port <= 0 || ss.port > 65535 || argc > 1 ||
 	    (ss.interactive && argc != 0))
 		ss_usage();
@@ -810,11 +911,14 @@ main(int argc, char **argv)
 		rc = 0;
 		goto done;
 	}
+	t0 = ss_now_us();
 	if (ss_send(&msg) == -1) {
 		fprintf(stderr, "sipsend: connection closed by peer\n");
 		return ss.want_close ? 0 : 3;
 	}
 	rc = ss_receive(ss.nwant, ss.want_close && ss.tcp, &finals);
+	if (ss.timing)
+		printf("#ms %.1f\n", (double)(ss_now_us() - t0) / 1000.0);
 	if (rc == 3)
 		fprintf(stderr, "sipsend: connection closed by peer\n");
 	else if (rc == 1)

@@ -77,6 +77,10 @@ test_good(void)
 	                     "\n[workers]\n"
 	                     "tcp_min_spare = 3\n"
 	                     "tcp_max = 9\n"
+	                     "tcp_first_message = 4\n"
+	                     "tcp_message_timeout = 5\n"
+	                     "tcp_idle = 6\n"
+	                     "tcp_per_address = 0\n"
 	                     "[registrar]\n"
 	                     "default_expires = 120\n"
 	                     "min_expires = 30\n"
@@ -99,6 +103,8 @@ test_good(void)
 	CU_ASSERT(c.log_level == LOG_L_DEBUG);
 	CU_ASSERT(c.max_message == 4096);
 	CU_ASSERT(c.tcp_min_spare == 3 && c.tcp_max == 9);
+	CU_ASSERT(c.tcp_first_message == 4 && c.tcp_message_timeout == 5 &&
+	          c.tcp_idle == 6 && c.tcp_per_address == 0);
 	CU_ASSERT(c.default_expires == 120 && c.min_expires == 30 &&
 	          c.max_expires == 7200 && c.max_contacts == 4);
 	CU_ASSERT(c.regev_min_expires == 90 && c.regev_max_expires == 86400);
@@ -118,6 +124,8 @@ test_defaults_relative(void)
 	CU_ASSERT_STRING_EQUAL(c.listen, "127.0.0.1");
 	CU_ASSERT(c.max_message == 65536);
 	CU_ASSERT(c.tcp_min_spare == 2 && c.tcp_max == 64);
+	CU_ASSERT(c.tcp_first_message == 10 && c.tcp_message_timeout == 10 &&
+	          c.tcp_idle == 30 && c.tcp_per_address == 16);
 	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
 	CU_ASSERT(c.regev_min_expires == 60 && c.regev_max_expires == 600000);
 	CU_ASSERT(c.durability == CONF_DUR_NORMAL);
@@ -246,6 +254,11 @@ test_errors(void)
 	bad("[afd]\nthis line is wrong\n", 2, "syntax error");
 	bad("[workers]\ntcp_min_spare = 5\ntcp_max = 4\n", 2,
 	    "tcp_min_spare (5) is larger than tcp_max (4)");
+	bad("[workers]\ntcp_first_message = 0\n", 2, "tcp_first_message");
+	bad("[workers]\ntcp_idle = 1d\n", 2, "not a number");
+	bad("[workers]\ntcp_message_timeout = 86401\n", 2,
+	    "tcp_message_timeout");
+	bad("[workers]\ntcp_per_address = -1\n", 2, "tcp_per_address");
 	bad("[registrar]\nmin_expires = 100\nmax_expires = 50\n"
 	    "default_expires = 70\n",
 	    2, "min_expires");

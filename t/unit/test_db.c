@@ -6,7 +6,10 @@
  * refused; the workers table helpers; the WAL hook that replaces SQLite's
  * automatic checkpoint (in-line by default, a kicker rate-limited to once
  * per WAL round or DB_WAL_REKICK_MS, the in-line fallback past the bound)
- * and db_checkpoint.
+ * and db_checkpoint; a write lock held by another connection: db_begin
+ * waits for it at most DB_BUSY_MS once, then not at all until a write
+ * succeeds again (db_fail / db_ok); db_reg_conn_bound, the TCP worker's
+ * question whether a live binding uses its connection.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "schema/db_reg.h"
 
 static char dir[256];
 static struct conf conf;
@@ -296,6 +300,46 @@ test_workers_rows(void)
 	db_close(db);                    /* finalizes st */
 }
 
+/* A binding names its flow by worker slot, connection id and source
+ * address; one that expired, or names another connection, does not count. */
+static void
+test_conn_bound(void)
+{
+	sqlite3 *db = fresh("conn.db");
+	struct db_reg *dr;
+	time_t now = time(NULL);
+	char sql[512];
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(db_migrate(db) == 0);
+	dr = db_reg_new(NULL, db);
+	CU_ASSERT_FATAL(dr != NULL);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4000", now) == 0);
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO registrations (aor, contact, expires_at, call_id, "
+	    "cseq, transport, conn_slot, conn_id, received, registered_at, "
+	    "updated_at) VALUES ('sip:a@d', 'sip:a@h', %lld, 'c1', 1, "
+	    "'tcp', 't3', 7, '127.0.0.1:4000', %lld, %lld), "
+	    "('sip:b@d', 'sip:b@h', %lld, 'c2', 1, 'tcp', 't4', 8, "
+	    "'127.0.0.1:4001', %lld, %lld)",
+	    (long long)now + 60, (long long)now, (long long)now,
+	    (long long)now - 1, (long long)now, (long long)now);
+	CU_ASSERT_FATAL(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4000", now) == 1);
+	/* another slot, id or peer (ids restart with afd): not this one */
+	CU_ASSERT(db_reg_conn_bound(dr, "t2", 7, "127.0.0.1:4000", now) == 0);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 9, "127.0.0.1:4000", now) == 0);
+	CU_ASSERT(db_reg_conn_bound(dr, "t3", 7, "127.0.0.1:4009", now) == 0);
+	/* expired (not swept yet) */
+	CU_ASSERT(db_reg_conn_bound(dr, "t4", 8, "127.0.0.1:4001", now) == 0);
+	/* the index serves the question */
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE type = "
+	                 "'index' AND name = 'registrations_conn'") == 1);
+	talloc_free(dr);
+	db_close(db);
+}
+
 /* --- the WAL hook ------------------------------------------------------ */
 
 /* The WAL file's size in frames (4 KiB pages). */
@@ -445,6 +489,60 @@ test_wal_fallback(void)
 	db_close(db);
 }
 
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Another connection (a sqlite3 session) holds the write lock: the first
+ * db_begin fails after a short wait (not seconds), the next ones at once;
+ * reads go on; once the lock is gone, db_begin works and waits again. */
+static void
+test_locked(void)
+{
+	sqlite3 *db = fresh("locked.db"), *other = NULL;
+	struct timespec t0;
+	double ms;
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(db_migrate(db) == 0);
+	CU_ASSERT_FATAL(sqlite3_open(conf.database, &other) == SQLITE_OK);
+	CU_ASSERT_FATAL(sqlite3_exec(other,
+	                             "BEGIN IMMEDIATE; INSERT INTO subscribers "
+	                             "(impi, impu) VALUES ('l@x', 'sip:l@x')",
+	                             NULL, NULL, NULL) == SQLITE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT(db_begin(db) == -1);
+	ms = ms_since(&t0);
+	CU_ASSERT(ms >= 5 && ms < 500);
+	/* no waiting now: 20 tries take far less than 20 waits (200 ms) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 20; i++)
+		CU_ASSERT(db_begin(db) == -1);
+	CU_ASSERT(ms_since(&t0) < 100);
+	CU_ASSERT(db_worker_set(db, "u0", "udp", 1, "idle", NULL, 0) == -1);
+	/* reads are not held up */
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscribers") == 0);
+	CU_ASSERT(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT(db_begin(db) == 0);
+	CU_ASSERT(db_commit(db) == 0);
+	/* the episode is over: a new lock is waited for again */
+	CU_ASSERT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	          SQLITE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT(db_begin(db) == -1);
+	CU_ASSERT(ms_since(&t0) >= 5);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscribers") == 1);
+	sqlite3_close(other);
+	db_close(db);
+}
+
 int
 suite_db(void)
 {
@@ -457,10 +555,13 @@ suite_db(void)
 	    !CU_add_test(s, "version 1 file upgraded", test_upgrade_v1) ||
 	    !CU_add_test(s, "newer file refused", test_newer_refused) ||
 	    !CU_add_test(s, "workers rows and statements", test_workers_rows) ||
+	    !CU_add_test(s, "a binding's TCP connection", test_conn_bound) ||
 	    !CU_add_test(s, "WAL hook: in-line by default", test_wal_default) ||
 	    !CU_add_test(s, "WAL hook: kicks, rate-limited", test_wal_kick) ||
 	    !CU_add_test(s, "WAL hook: fallback past the bound",
-	                 test_wal_fallback))
+	                 test_wal_fallback) ||
+	    !CU_add_test(s, "write lock held elsewhere: short waits",
+	                 test_locked))
 		return -1;
 	return 0;
 }

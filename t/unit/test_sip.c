@@ -513,6 +513,44 @@ test_addr(void)
 	talloc_free(ctx);
 }
 
+/* RFC 3261 18.2.2: a top Via that does not parse whole, or names port 0,
+ * is not usable (the answer goes to the source); its sent-by is still
+ * filled in as far as it parsed, so the request can be answered. */
+static void
+test_via_usable(void)
+{
+	static const char *const vias[] = {
+	    "127.0.0.1:::::", "127.0.0.1:5062:::", "127.0.0.1:5062;;x",
+	    "127.0.0.1:0",    "127.0.0.1:5062",    "127.0.0.1",
+	};
+	static const int usable[] = {0, 0, 0, 0, 1, 1};
+
+	for (size_t i = 0; i < sizeof(vias) / sizeof(vias[0]); i++) {
+		TALLOC_CTX *ctx = talloc_new(NULL);
+		char buf[512];
+		struct sip_msg *m = NULL;
+		struct sip_err err;
+
+		snprintf(buf, sizeof(buf),
+		         "OPTIONS sip:u@h SIP/2.0\r\n"
+		         "Via: SIP/2.0/UDP %s;branch=z9hG4bK1\r\n"
+		         "From: <sip:a@b>;tag=9\r\nTo: <sip:c@d>\r\n"
+		         "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+		         "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		         vias[i]);
+		sip_parse(ctx, buf, strlen(buf), SIP_TP_UDP,
+		          SIP_MAX_MSG_DEFAULT, &m, &err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m->via);
+		CU_ASSERT_STR(m->via->host, "127.0.0.1");
+		CU_ASSERT_EQUAL(m->via->usable, usable[i]);
+		if (m->via->usable != usable[i])
+			fprintf(stderr, "Via %s: usable %d\n", vias[i],
+			        m->via->usable);
+		talloc_free(ctx);
+	}
+}
+
 static void
 test_via_and_compact(void)
 {
@@ -538,8 +576,10 @@ test_via_and_compact(void)
 	CU_ASSERT_EQUAL(v->rport_value, 5071);
 	CU_ASSERT_STR(v->received, "192.0.2.1");
 	CU_ASSERT_STR(v->branch, "z9hG4bK1");
+	CU_ASSERT(v->usable);
 	v = v->next;
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT(v->usable);
 	CU_ASSERT_STR(v->transport, "TLS");
 	CU_ASSERT_STR(v->host, "h2");
 	CU_ASSERT(v->rport);
@@ -773,6 +813,7 @@ suite_sip(void)
 	    !CU_add_test(s, "name-addr lists", test_addr) ||
 	    !CU_add_test(s, "Via, compact forms, folding",
 	                 test_via_and_compact) ||
+	    !CU_add_test(s, "Via usable or not (18.2.2)", test_via_usable) ||
 	    !CU_add_test(s, "strings and tokens", test_strings) ||
 	    !CU_add_test(s, "limits", test_limits) ||
 	    !CU_add_test(s, "URI equality (19.1.4)", test_uri_eq) ||
