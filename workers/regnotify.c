@@ -804,6 +804,10 @@ regn_run(struct regn *rn, time_t now)
 
 		if (q == NULL)
 			break;
+		/* a CSeq only grows: a row behind its queue is another
+		 * subscription that reused the id of one deleted meanwhile */
+		if (rows[i].cseq < q->cseq)
+			regev_q_init(q);
 		act = rows[i].terminated
 		          ? regev_q_terminate(q, "timeout", sipd_now_ms())
 		          : regev_q_change(q, sipd_now_ms());

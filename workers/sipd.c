@@ -643,12 +643,14 @@ int
 sipd_branch_slot(sip_str branch, char slot[8])
 {
 	static const char magic[] = "z9hG4bK-";
-	const char *p, *end = branch.s + branch.len;
+	const char *p, *end;
 	size_t n;
 
+	/* (end only once branch.s is known not NULL: no branch is NULL, 0) */
 	if (branch.len <= sizeof(magic) ||
 	    memcmp(branch.s, magic, sizeof(magic) - 1) != 0)
 		return -1;
+	end = branch.s + branch.len;
 	p = branch.s + sizeof(magic) - 1;
 	/* a slot: one letter, one to four digits, then '-' */
 	if (p >= end || *p < 'a' || *p > 'z')
