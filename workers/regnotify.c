@@ -608,7 +608,7 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 	struct sip_buf body, msg;
 	struct db_txn *t;
 	int64_t version, cseq;
-	char via[400];
+	char via[400], contact[340];
 	int mark, rc;
 
 	if ((mark = regn_unit_own(rn, &t)) == -1)
@@ -658,8 +658,6 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 	n.call_id = s->call_id;
 	n.cseq = cseq;
 	n.route = s->route;
-	n.contact = NULL;
-	char contact[340];
 	snprintf(contact, sizeof(contact), "sip:afd@%s;transport=%s",
 	         rn->via_host, x->to.tp == SIP_TP_TCP ? "tcp" : "udp");
 	n.contact = contact;
