@@ -1,6 +1,7 @@
 #!/bin/bash
 # Network-initiated de-registration (the README's one SQL statement) and a
-# subscription over TCP. The tester marks a phone's binding 'deactivated':
+# subscription over TCP (its connection kept across kill -9 of the TCP
+# worker owning it). The tester marks a phone's binding 'deactivated':
 # within a second the sweeper removes it and every watcher gets a NOTIFY
 # with event "deactivated"; as the registration has no binding left, that
 # NOTIFY also ends the subscription ("terminated;reason=deactivated", as
@@ -47,6 +48,18 @@ wait_for "[ \$(notifies tina) -ge 2 ]" $(( 5 * SCALE )) || { cat "$TMP/tina.out"
 wait_for "[ \"\$(sql \"SELECT last_status || ' ' || pending FROM reg_subscriptions WHERE aor = 'sip:tina@$DOMAIN'\")\" = '200 0' ]" $(( 3 * SCALE )) ||
 	fail "tina's answer over TCP not recorded: $(sql "SELECT last_status, pending FROM reg_subscriptions")"
 assert_eq "0" "$(grep -c CLOSED "$TMP/tina.out")" "tina's connection closed"
+# kill -9 of the TCP worker owning tina's connection: the master hands the
+# connection to the replacement of the slot, and the next NOTIFY goes on it
+tw=$(worker_pid "$slot")
+kill -9 "$tw"
+say "killed the TCP worker $tw ($slot) owning tina's connection"
+wait_for "[ -n \"\$(worker_pid $slot)\" ] && [ \"\$(worker_pid $slot)\" != $tw ] && [ \"\$(sql \"SELECT state FROM workers WHERE slot = '$slot'\")\" = busy ]" $(( 5 * SCALE )) ||
+	fail "no replacement serving $slot"
+"$UA" -p "$AFD_PORT" -u tina -e 300 -T 1 >/dev/null 2>&1
+wait_for "[ \$(notifies tina) -ge 3 ]" $(( 5 * SCALE )) || { cat "$TMP/tina.out"; fail "no NOTIFY on tina's connection after its worker's replacement"; }
+assert_eq "0" "$(grep -c CLOSED "$TMP/tina.out")" "tina's connection closed"
+wait_for "[ \"\$(sql \"SELECT last_status || ' ' || pending || ' ' || cseq FROM reg_subscriptions WHERE aor = 'sip:tina@$DOMAIN'\")\" = '200 0 3' ]" $(( 3 * SCALE )) ||
+	fail "tina's answer through the replacement not recorded: $(sql "SELECT last_status, pending, cseq FROM reg_subscriptions")"
 
 # 2. network-initiated de-registration: deactivated
 phone ursula -e 600 -S 600 -T $(( 30 * SCALE ))
@@ -78,11 +91,11 @@ assert_eq "active registered" \
 
 # 3. rejected, over TCP
 sql "UPDATE registrations SET deregister = 'rejected' WHERE aor = 'sip:tina@$DOMAIN' AND transport = 'tcp'"
-wait_for "[ \$(notifies tina) -ge 3 ]" $(( 3 * SCALE )) || { cat "$TMP/tina.out"; fail "no NOTIFY after 'rejected'"; }
+wait_for "[ \$(notifies tina) -ge 4 ]" $(( 3 * SCALE )) || { cat "$TMP/tina.out"; fail "no NOTIFY after 'rejected'"; }
 n=$(grep '^NOTIFY ' "$TMP/tina.out" | tail -1 | awk '{ print $2 }')
 assert_match "rejected" "$($XMLLINT --xpath "string($CT[@event='rejected']/@event)" "$TMP/tina/$n.xml")" "rejected event"
 assert_match "^active;" "$(grep '^NOTIFY ' "$TMP/tina.out" | tail -1 | awk '{ print $4 }')" "tina's subscription goes on (a binding is left)"
-assert_eq "1" "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:tina@$DOMAIN'")" "tina's other binding stays"
+assert_eq "2" "$(sql "SELECT count(*) FROM registrations WHERE aor = 'sip:tina@$DOMAIN'")" "tina's other bindings (UDP) stay"
 # a word other than deactivated/rejected is refused
 sql "UPDATE registrations SET deregister = 'gone' WHERE aor = 'sip:tina@$DOMAIN'" 2>"$TMP/err" && fail "deregister = 'gone' accepted"
 assert_match "CHECK constraint" "$(cat "$TMP/err")" "the refusal"
