@@ -113,14 +113,14 @@ valgrind:
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -D_GNU_SOURCE -I. \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	      $(shell pkg-config --cflags talloc)
+	      $(shell pkg-config --cflags talloc libcrypto)
 FUZZ_LIB_OPT = -O1 -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 build-fuzz/fuzz_sip: t/fuzz/fuzz_sip.c $(wildcard sip/*.c) $(wildcard sip/*.h)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ t/fuzz/fuzz_sip.c $(wildcard sip/*.c) \
-	    $(shell pkg-config --libs talloc)
+	    $(shell pkg-config --libs talloc libcrypto)
 
 build-fuzz/fuzz_sipd: t/fuzz/fuzz_sipd.c build-fuzz/lib/libafd.a $(HDRS)
 	clang $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -o $@ \

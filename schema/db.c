@@ -751,12 +751,27 @@ db_step_4(sqlite3 *db)
 	return 0;
 }
 
-/* Step to version 5: the reg event's contact events owed to a NOTIFY
+/*
+ * Step to version 5 (authentication): subscribers gains op and algorithm
+ * (a file that step 1 rebuilt has them already); the new tables
+ * (auth_vectors, auth_nonces, afd_keys) and indexes come from the schema.
+ */
+static int
+db_step_5(sqlite3 *db)
+{
+	if (db_add_column(db, "subscribers", "op", "TEXT") == -1 ||
+	    db_add_column(db, "subscribers", "algorithm",
+	                  "TEXT NOT NULL DEFAULT 'milenage'") == -1)
+		return -1;
+	return 0;
+}
+
+/* Step to version 6: the reg event's contact events owed to a NOTIFY
  * (reg_sub_events, a new table the schema creates); reg_subscriptions'
  * pending gains the value 2 (a NOTIFY owed, not taken yet): a pending row
  * of an older file is one whose NOTIFY is owed. */
 static int
-db_step_5(sqlite3 *db)
+db_step_6(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
 	int has;
@@ -782,6 +797,7 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_3,
     db_step_4,
     db_step_5,
+    db_step_6,
 };
 
 int

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 5 (PRAGMA user_version = 5).
+-- schema/schema.sql: afd's database, version 6 (PRAGMA user_version = 6).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -10,10 +10,50 @@ CREATE TABLE IF NOT EXISTS subscribers (
 	k         TEXT,                     -- AKA key, 32 hex digits
 	opc       TEXT,                     -- AKA OPc, 32 hex digits
 	amf       TEXT DEFAULT '8000',      -- AKA AMF, 4 hex digits
-	sqn       INTEGER NOT NULL DEFAULT 0, -- AKA sequence number
-	extra_impu TEXT                     -- more public identities, comma-separated
+	sqn       INTEGER NOT NULL DEFAULT 0, -- AKA: the last SQN issued (SEQ||IND, 48 bits)
+	extra_impu TEXT,                    -- more public identities, comma-separated
+	op        TEXT,                     -- AKA OP, 32 hex digits (OPc is derived when opc is NULL)
+	algorithm TEXT NOT NULL DEFAULT 'milenage' -- the SIM's: milenage | xor (TS 34.108 test USIM)
 );
 CREATE INDEX IF NOT EXISTS subscribers_impu ON subscribers(impu);
+-- the user part of the IMPI: softphones send it as their Digest username
+CREATE INDEX IF NOT EXISTS subscribers_user
+	ON subscribers(substr(impi, 1, instr(impi, '@') - 1));
+
+-- The AKA vector issued with each challenge, until it is used or expires:
+-- the answer may come to another worker, or after a restart.
+CREATE TABLE IF NOT EXISTS auth_vectors (
+	nonce       TEXT PRIMARY KEY,       -- the challenge's nonce, as sent
+	impi        TEXT NOT NULL,
+	algorithm   TEXT NOT NULL,          -- AKAv1-MD5 | AKAv2-MD5
+	rand        TEXT NOT NULL,          -- hex
+	autn        TEXT NOT NULL,          -- hex
+	xres        TEXT NOT NULL,          -- hex, 8 or 16 bytes
+	ck          TEXT NOT NULL,          -- hex
+	ik          TEXT NOT NULL,          -- hex
+	ak          TEXT NOT NULL,          -- hex
+	sqn         INTEGER NOT NULL,       -- the SQN inside AUTN
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used        INTEGER NOT NULL DEFAULT 0 -- 1 once a response was accepted
+);
+CREATE INDEX IF NOT EXISTS auth_vectors_expires ON auth_vectors(expires_at);
+CREATE INDEX IF NOT EXISTS auth_vectors_impi ON auth_vectors(impi);
+
+-- Digest nonce counts: the highest nc accepted per nonce (replay check).
+CREATE TABLE IF NOT EXISTS auth_nonces (
+	nonce       TEXT PRIMARY KEY,
+	nc          INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_nonces_expires ON auth_nonces(expires_at);
+
+-- Server keys (the Digest nonce HMAC key), made once, shared by workers.
+CREATE TABLE IF NOT EXISTS afd_keys (
+	name        TEXT PRIMARY KEY,
+	value       BLOB NOT NULL,
+	created_at  INTEGER NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS registrations (
 	id          INTEGER PRIMARY KEY,

@@ -646,13 +646,13 @@ sipd_branch_slot(sip_str branch, char slot[8])
 	const char *p, *end;
 	size_t n;
 
-	/* (end only once branch.s is known not NULL: no branch is NULL, 0) */
-	if (branch.len <= sizeof(magic) ||
+	/* (an absent branch is a NULL slice: no arithmetic on it) */
+	if (branch.s == NULL || branch.len <= sizeof(magic) ||
 	    memcmp(branch.s, magic, sizeof(magic) - 1) != 0)
 		return -1;
 	end = branch.s + branch.len;
 	p = branch.s + sizeof(magic) - 1;
-	/* a slot: one letter, one to four digits, then '-' */
+	/* a slot: one letter, one to five digits, then '-' */
 	if (p >= end || *p < 'a' || *p > 'z')
 		return -1;
 	for (n = 1; p + n < end && n < 6 && p[n] >= '0' && p[n] <= '9'; n++)

@@ -3,16 +3,59 @@
  * through sip_parse() as a datagram and as a stream message, through the
  * stream framer, every header through the URI, address-list, Via and token
  * parsers, and, when parsed, through printing, sip_check_request() and the
- * response builder. Properties checked (abort on failure): an accepted
- * message prints back as its own bytes; the response built from an
- * accepted request parses; the framer never claims more than it was given.
+ * response builder; every Authorization and Proxy-Authorization value
+ * through the Digest credentials parser (sip/digest.c) and what the
+ * authentication gate does next with it (nonce and auts decoding, afd's
+ * nonce check, the response hash). Properties checked (abort on failure):
+ * an accepted message prints back as its own bytes; the response built
+ * from an accepted request parses; the framer never claims more than it
+ * was given; accepted credentials have every mandatory parameter, an nc
+ * of 8 hex digits, and a qop only with cnonce and nc.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sip/aka.h"
+#include "sip/digest.h"
 #include "sip/sip_impl.h"
+
+/* One credentials value through the parser and the gate's next steps. */
+static void
+fuzz_cred(TALLOC_CTX *ctx, sip_str v, const char *hname)
+{
+	static const uint8_t key[32] = {1};
+	const unsigned need = DIGEST_P_USERNAME | DIGEST_P_REALM |
+	                      DIGEST_P_NONCE | DIGEST_P_URI | DIGEST_P_RESPONSE;
+	struct digest_cred c;
+	uint8_t rand[AKA_RAND_LEN], autn[AKA_AUTN_LEN], auts[AKA_AUTS_LEN + 4];
+	uint8_t sdata[AKA_NONCE_SDATA_MAX];
+	size_t sdl;
+	char err[96];
+	int stale;
+
+	if (digest_parse_cred(ctx, v, hname, &c, err, sizeof(err)) == -1) {
+		if (err[0] == '\0')
+			abort(); /* a fault always has a reason */
+		return;
+	}
+	if ((c.present & need) != need || c.username.s == NULL ||
+	    c.nonce.s == NULL || c.response.s == NULL)
+		abort();
+	if ((c.present & DIGEST_P_NC) && c.nc.len != 8)
+		abort();
+	if (c.qop_id != DIGEST_QOP_NONE &&
+	    (!(c.present & DIGEST_P_CNONCE) || !(c.present & DIGEST_P_NC)))
+		abort();
+	(void)aka_nonce_parse(c.nonce, rand, autn, sdata, &sdl);
+	if (c.auts.s != NULL)
+		(void)aka_b64_decode(c.auts, auts, sizeof(auts));
+	(void)digest_nonce_check(key, sizeof(key), 1000, c.username, c.nonce,
+	                         30, &stale);
+	(void)digest_check(&c, SIP_STR_LIT("REGISTER"), c.uri,
+	                   (const uint8_t *)"pw", 2);
+}
 
 static void
 fuzz_headers(TALLOC_CTX *ctx, const struct sip_msg *m)
@@ -33,6 +76,10 @@ fuzz_headers(TALLOC_CTX *ctx, const struct sip_msg *m)
 		                         SIP_MAX_VIAS);
 		(void)sip_split_tokens(h->value, items, 8);
 		(void)sip_str_to_u32(h->value, &n);
+		if (h->id == SIP_HDR_AUTHORIZATION)
+			fuzz_cred(ctx, h->value, "Authorization");
+		else if (sip_str_caseeq_lit(h->name, "Proxy-Authorization"))
+			fuzz_cred(ctx, h->value, "Proxy-Authorization");
 	}
 	for (int id = 1; id < SIP_HDR__COUNT; id++) {
 		(void)sip_hdr_has_token(m->first[id], "path");

@@ -136,6 +136,25 @@ fz_cleanup(void)
 	fz_rmdir();
 }
 
+/* End every transaction the service holds (their timers run an hour
+ * ahead): the server transactions of a UDP batch live 32 s, and the
+ * memory check compares what is left with the baseline. What their timers
+ * send (none: no client transactions here) is checked like any output. */
+static void fz_check_out(const struct sipd_out *o);
+
+static void
+fz_expire_txns(void)
+{
+	const struct sipd_out *out;
+	int n;
+
+	sipd_batch_begin(fz_sd);
+	sipd_timers(fz_sd, sipd_now_ms() + 3600 * 1000);
+	n = sipd_batch_end(fz_sd, &out);
+	for (int i = 0; i < n; i++)
+		fz_check_out(&out[i]);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -169,23 +188,33 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_peer(&fz_peers[1], 0, "127.0.0.1", 40001, SIP_TP_TCP, "t3", 77);
 	fz_peer(&fz_peers[2], 1, "::1", 40002, SIP_TP_UDP, NULL, 0);
 	fz_peer(&fz_peers[3], 1, "2001:db8::1", 40003, SIP_TP_TCP, "t1", 78);
-	/* A warm-up: one SUBSCRIBE, its NOTIFY run to Timer F, so that the
-	 * tables that grow on first use (the transactions' heap, the NOTIFY
-	 * queues) are in the baseline. */
-	static const char warm[] =
+	/* A warm-up binding, made and removed, and the end of its
+	 * transactions: what the service keeps for its life (the transaction
+	 * table's heap, the transaction object's callback array) exists
+	 * before the baseline. Then a warm-up subscription, its NOTIFY run
+	 * to Timer F (the NOTIFY queues' table, afd's client transactions). */
+#define FZ_WARM(b, cseq, exp)                                                  \
+	"REGISTER sip:" FZ_DOMAIN " SIP/2.0\r\n"                               \
+	"Via: SIP/2.0/UDP 127.0.0.1:40000;rport;branch=z9hG4bK-" b "\r\n"      \
+	"Max-Forwards: 70\r\nFrom: <sip:warm@" FZ_DOMAIN ">;tag=w\r\n"        \
+	"To: <sip:warm@" FZ_DOMAIN ">\r\nCall-ID: warm\r\n"                   \
+	"CSeq: " cseq " REGISTER\r\nContact: <sip:warm@127.0.0.1:40000>\r\n"  \
+	"Expires: " exp "\r\nContent-Length: 0\r\n\r\n"
+	static const char *const warm[] = {
+	    FZ_WARM("warm1", "1", "3600"), FZ_WARM("warm2", "2", "0"),
 	    "SUBSCRIBE sip:w@" FZ_DOMAIN " SIP/2.0\r\n"
 	    "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKwarm\r\n"
 	    "Max-Forwards: 70\r\nFrom: <sip:w@" FZ_DOMAIN ">;tag=w\r\n"
 	    "To: <sip:w@" FZ_DOMAIN ">\r\nCall-ID: warm\r\n"
 	    "CSeq: 1 SUBSCRIBE\r\nContact: <sip:w@10.0.0.9>\r\n"
-	    "Event: reg\r\nContent-Length: 0\r\n\r\n";
+	    "Event: reg\r\nContent-Length: 0\r\n\r\n"};
 	const struct sipd_out *out;
-	sipd_batch_begin(fz_sd);
-	sipd_handle(fz_sd, warm, sizeof(warm) - 1, &fz_peers[0]);
-	sipd_batch_end(fz_sd, &out);
-	sipd_batch_begin(fz_sd);
-	sipd_timers(fz_sd, sipd_now_ms() + 3600 * 1000);
-	sipd_batch_end(fz_sd, &out);
+	for (int i = 0; i < 3; i++) {
+		sipd_batch_begin(fz_sd);
+		sipd_handle(fz_sd, warm[i], strlen(warm[i]), &fz_peers[0]);
+		sipd_batch_end(fz_sd, &out);
+	}
+	fz_expire_txns();
 	sipd_batch_begin(fz_sd);
 	fz_base = talloc_total_blocks(fz_sd);
 	return 0;
@@ -333,12 +362,7 @@ fz_batch_end(int nmsg)
 		fz_check_out(&out[i]);
 	fz_nlenient = 0;
 	/* the transactions afd started end by their timers (an hour on) */
-	sipd_batch_begin(fz_sd);
-	sipd_timers(fz_sd, sipd_now_ms() + 3600 * 1000);
-	n = sipd_batch_end(fz_sd, &out);
-	for (int i = 0; i < n; i++)
-		if (!fz_is_answer(&out[i]))
-			fz_check_out(&out[i]);
+	fz_expire_txns();
 	sipd_batch_begin(fz_sd);
 	if (talloc_total_blocks(fz_sd) != fz_base) {
 		fprintf(stderr, "fuzz_sipd: %zu talloc blocks, baseline %zu\n",

@@ -26,7 +26,9 @@
 	X(txn)                                                                 \
 	X(reginfo)                                                             \
 	X(regevent)                                                            \
-	X(regnotify)
+	X(regnotify)                                                           \
+	X(auth)                                                                \
+	X(db_auth)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

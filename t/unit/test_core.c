@@ -41,6 +41,37 @@ test_method_table(void)
 	CU_ASSERT_PTR_NULL(method_find(SIP_M_UNKNOWN));
 }
 
+/* Branches name the slot that sent a request: the route back. */
+static void
+test_branch_slot(void)
+{
+	char slot[8];
+	struct tsd *t = tsd_new(NULL);
+	char b[48];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bK-t3-0a1b", 15}, slot),
+	                0);
+	CU_ASSERT_STRING_EQUAL(slot, "t3");
+	CU_ASSERT_EQUAL(
+	    sipd_branch_slot((sip_str){"z9hG4bK-u0-x", 12}, slot), 0);
+	CU_ASSERT_STRING_EQUAL(slot, "u0");
+	CU_ASSERT_EQUAL(sipd_branch_slot(SIP_STR_NULL, slot), -1);
+	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bK-t3", 10}, slot),
+	                -1);
+	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bKx-t3-a", 13}, slot),
+	                -1);
+	CU_ASSERT_EQUAL(
+	    sipd_branch_slot((sip_str){"z9hG4bK-T3-a", 12}, slot), -1);
+	CU_ASSERT_EQUAL(
+	    sipd_branch_slot((sip_str){"z9hG4bK-t123456-a", 17}, slot), -1);
+	/* what sipd_branch() makes, sipd_branch_slot() reads back */
+	sipd_branch(t->sd, b, sizeof(b));
+	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){b, strlen(b)}, slot), 0);
+	CU_ASSERT_STRING_EQUAL(slot, "u0");
+	tsd_free(t);
+}
+
 /* ----------------------------------------------------- db_txn object */
 
 static char seen[256];
@@ -217,6 +248,7 @@ suite_core(void)
 
 	if (s == NULL ||
 	    !CU_add_test(s, "method table", test_method_table) ||
+	    !CU_add_test(s, "branch slot", test_branch_slot) ||
 	    !CU_add_test(s, "db_txn", test_db_txn) ||
 	    !CU_add_test(s, "change hook", test_change_hook))
 		return -1;

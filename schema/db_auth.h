@@ -1,0 +1,167 @@
+/*
+ * schema/db_auth.h: the authentication data layer: subscribers (looked up
+ * and validated), the SQN taken for each AKA challenge, the AKA vectors
+ * issued with challenges (auth_vectors), the Digest nonce-count replay
+ * record (auth_nonces) and the server's keys (afd_keys). Statements are
+ * prepared once per connection (db_stmt) and kept in a struct db_auth;
+ * every value is a bound parameter.
+ *
+ * Subscribers are provisioned by hand with the sqlite3 CLI, so every row is
+ * checked when it is read: a bad value is reported with the row's impi and
+ * the field's name (never the value of k, opc, op or password), and never
+ * crashes anyone. Nothing here logs a secret.
+ *
+ * Transactions belong to the caller; each function is one statement (or a
+ * read followed by one), so it is atomic on its own, and can also run
+ * inside the caller's transaction or savepoint.
+ *
+ * How a REGISTER gate strings these together with sip/digest.h and
+ * sip/aka.h (a sketch; the gate decides the answers):
+ *   digest_msg_cred(realm)           -1: 400 <err>; 0: no credentials
+ *   db_auth_subscriber(username)     0: unknown (challenge anyway, same
+ *                                    look); -2: refuse, the row is bad
+ *   AKA challenge:  db_auth_sqn_take, RAND_bytes(rand), aka_keys_init,
+ *                   aka_vector_make, aka_nonce_make, db_auth_vector_put,
+ *                   digest_challenge_print(alg AKAv1-MD5 or AKAv2-MD5)
+ *   AKA answer:     db_auth_vector_get(c.nonce) (0: fresh 401; check
+ *                   impi); with c.auts: aka_auts_parse, aka_auts_check
+ *                   on the vector's RAND (0: db_auth_sqn_resync, a new
+ *                   vector, 401; 1: refuse), db_auth_vector_delete;
+ *                   else aka_password(v2 = AKAv2), digest_check,
+ *                   db_auth_vector_use (1: already used: replay)
+ *   Digest:         db_auth_key(DB_AUTH_NONCE_KEY) once per worker;
+ *                   digest_nonce_make / digest_nonce_check (stale: 401
+ *                   stale=true), db_auth_nc_use(c.nonce, c.nc_value),
+ *                   digest_check with the password
+ *   now and then:   db_auth_expire
+ */
+#ifndef AFD_DB_AUTH_H
+#define AFD_DB_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <sqlite3.h>
+#include <talloc.h>
+
+#include "sip/aka.h"
+#include "sip/milenage.h"
+
+/* One row of `subscribers`, checked and decoded. */
+struct db_subscriber {
+	const char *impi;       /* never NULL */
+	const char *impu;       /* never NULL */
+	const char *extra_impu; /* as stored (comma-separated), or NULL */
+	const char *password;   /* Digest password, or NULL */
+	int has_k;              /* k given: AKA; then alg says how */
+	uint8_t k[AKA_K_LEN];
+	int has_opc; /* opc given */
+	uint8_t opc[AKA_OP_LEN];
+	int has_op; /* op given (derive OPc with milenage_opc when !has_opc) */
+	uint8_t op[AKA_OP_LEN];
+	uint8_t amf[AKA_AMF_LEN]; /* 8000 when NULL or '' */
+	uint64_t sqn;             /* the last SQN issued */
+	enum aka_alg alg;         /* milenage when NULL or '' */
+};
+
+struct db_auth;
+
+/* The data layer of one connection; statements are prepared on first use.
+ * Free it (talloc) before closing db. NULL on failure (logged). */
+struct db_auth *db_auth_new(TALLOC_CTX *ctx, sqlite3 *db);
+
+/*
+ * Find the subscriber called name, trying in order: impi = name; impu =
+ * name; the user part of impi (before '@') = name, when exactly one row
+ * has it (a softphone's Digest username); name listed in extra_impu
+ * (comma-separated, spaces ignored). Then check the row:
+ *   - k, opc, op: NULL or '' for none, else exactly 32 hex digits (either
+ *     case); amf: NULL or '' for 8000, else 4 hex digits;
+ *   - algorithm: milenage or xor (any case; NULL or '' is milenage);
+ *   - sqn: an integer in 0..2^48-1;
+ *   - a row with k and algorithm milenage needs opc or op;
+ *   - a row needs a password or k.
+ * Returns 1 with *out (strings under ctx), 0 when no row matches, -1 on a
+ * database error (logged), -2 when the row is bad or the user part is
+ * ambiguous: err then says which row and field, e.g.
+ * "subscribers row impi='alice@ims.example': k: 31 hex digits, want 32",
+ * and the same text is logged (warn) — the caller refuses the request.
+ */
+int db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
+                       struct db_subscriber *out, char *err, size_t errlen);
+
+/*
+ * Take the next SQN for impi and store it, atomically (one UPDATE ...
+ * RETURNING): sqn := aka_sqn_next(sqn) (SEQ + 1, IND + 1 mod 32).
+ * 0 with *sqn the SQN to put in the vector, 1 when there is no such row,
+ * -1 on error (logged). A stored sqn outside 0..2^48-1 is masked to 48
+ * bits first.
+ */
+int db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn);
+
+/*
+ * After a resynchronisation (aka_auts_check gave SQN_MS): store and return
+ * the SQN of the next vector, aka_sqn_next(sqn_ms), in one UPDATE. Same
+ * results as db_auth_sqn_take.
+ */
+int db_auth_sqn_resync(struct db_auth *da, const char *impi, uint64_t sqn_ms,
+                       uint64_t *sqn);
+
+/* An AKA vector kept for a challenge (a row of auth_vectors). */
+struct db_auth_vector {
+	const char *nonce;
+	const char *impi;
+	const char *algorithm; /* "AKAv1-MD5" | "AKAv2-MD5" */
+	struct aka_vector v;   /* rand, autn, xres (xres_len), ck, ik, ak,
+	                          sqn */
+	int64_t created_at, expires_at;
+	int used;
+};
+
+/* Keep the vector issued with a challenge: 0, or -1 (logged; also when
+ * the nonce is already there). */
+int db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
+                       const char *algorithm, const struct aka_vector *v,
+                       int64_t now, int64_t expires_at);
+
+/*
+ * The vector of nonce, if it has not expired at now: 1 with *out (strings
+ * under ctx; used says whether a response was accepted already), 0 when
+ * there is none (unknown, or expired), -1 on error, -2 when the row is
+ * damaged (bad hex; logged, naming the nonce's row and field).
+ */
+int db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
+                       int64_t now, struct db_auth_vector *out);
+
+/* Mark the vector used, only if it was not: 0 when this call marked it,
+ * 1 when it was used already or is gone, -1 on error. */
+int db_auth_vector_use(struct db_auth *da, const char *nonce);
+
+/* Forget nonce's vector (answered with a resync, or refused): 0 or -1. */
+int db_auth_vector_delete(struct db_auth *da, const char *nonce);
+
+/*
+ * The Digest nonce-count check (RFC 7616 3.4.5): accept nc for nonce only
+ * if it is higher than every nc accepted before for that nonce, and record
+ * it (the record lives until expires_at). 0 accepted, 1 replay (nc not
+ * higher), -1 on error.
+ */
+int db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
+                   int64_t expires_at);
+
+/* Delete vectors and nonce records with expires_at <= now: how many, or
+ * -1. */
+int db_auth_expire(struct db_auth *da, int64_t now);
+
+/*
+ * The server key called name, of exactly len bytes (1..64): made with
+ * RAND_bytes the first time any process asks (INSERT OR IGNORE, so two
+ * workers racing get the same key), read from afd_keys afterwards. It
+ * survives restarts. 0 with key filled, or -1 (logged; also when the
+ * stored key has another length).
+ */
+#define DB_AUTH_NONCE_KEY "digest-nonce"
+int db_auth_key(struct db_auth *da, const char *name, uint8_t *key, size_t len);
+
+#endif
