@@ -510,16 +510,6 @@ db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
 
 	*out = NULL;
 	*ended = 0;
-	st = db_stmt(ds->db, &ds->ev_sweep,
-	             "DELETE FROM reg_sub_events WHERE sub_id NOT IN "
-	             "(SELECT id FROM reg_subscriptions WHERE state = 'active' "
-	             "OR NOT (pending = 0 OR updated_at <= ?1 OR "
-	             "expires_at <= ?1))");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now - DB_SUB_FINAL_GRACE);
-	if (db_sub_exec(ds, st, "sweep events") == -1)
-		return -1;
 	st = db_stmt(ds->db, &ds->sweep_del,
 	             "DELETE FROM reg_subscriptions WHERE state = "
 	             "'terminated' AND (pending = 0 OR updated_at <= ?1 OR "
@@ -530,6 +520,14 @@ db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
 	if ((rc = db_sub_exec(ds, st, "sweep")) == -1)
 		return -1;
 	rc = rc == 0 ? sqlite3_changes(ds->db) : 0;
+	/* the events of the rows gone (a look-up by id for each event) */
+	st = db_stmt(ds->db, &ds->ev_sweep,
+	             "DELETE FROM reg_sub_events WHERE NOT EXISTS (SELECT 1 "
+	             "FROM reg_subscriptions rs WHERE rs.id = sub_id)");
+	if (st == NULL)
+		return -1;
+	if (db_sub_exec(ds, st, "sweep events") == -1)
+		return -1;
 	st = db_stmt(ds->db, &ds->sweep_end,
 	             "UPDATE reg_subscriptions SET state = 'terminated', "
 	             "reason = 'timeout', pending = 2, updated_at = ?1 "

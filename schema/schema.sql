@@ -137,6 +137,9 @@ CREATE INDEX IF NOT EXISTS reg_subscriptions_aor ON reg_subscriptions(aor);
 CREATE INDEX IF NOT EXISTS reg_subscriptions_expires ON reg_subscriptions(expires_at);
 CREATE INDEX IF NOT EXISTS reg_subscriptions_pending ON reg_subscriptions(pending)
 	WHERE pending <> 0;
+-- the sweeper's look for ended subscriptions to delete, twice a second
+CREATE INDEX IF NOT EXISTS reg_subscriptions_terminated
+	ON reg_subscriptions(updated_at) WHERE state = 'terminated';
 
 -- The contact events a subscription's next NOTIFY owes its watcher (RFC 3680
 -- 5.1): written in the same transaction as the binding's change, by
