@@ -32,6 +32,10 @@ struct regn {
 	int notifier;
 	int recovered;
 	int kick;
+	/* NOTIFYs whose take is committed, to send after the batch's
+	 * answers (regn_flush) */
+	struct regn_sent **ready;
+	size_t nready;
 	sqlite3_stmt *flow_up;
 	char via_host[300];
 };
@@ -570,29 +574,63 @@ regn_branch(struct regn *rn, const struct db_sub_row *s, int64_t cseq,
 static void regn_done(struct sipd *sd, void *arg, int status,
                       const struct sip_msg *resp);
 
-/* After the commit that took the NOTIFY's version and CSeq: send it. The
- * transaction frees arg after this call: a copy travels on. */
+/* After the commit that took the NOTIFY's version and CSeq: it is ready
+ * to leave, after the batch's answers (regn_flush). The transaction frees
+ * arg after this call: it is taken over instead. */
 static void
 regn_committed(void *arg, int committed)
 {
-	struct regn_sent *x = arg, *c;
+	struct regn_sent *x = arg, **v;
 	struct regn *rn = x->rn;
-	struct regev_q *q;
 
 	if (!committed)
 		return;
-	if ((c = talloc_zero(NULL, struct regn_sent)) == NULL)
+	v = talloc_realloc(rn, rn->ready, struct regn_sent *, rn->nready + 1);
+	if (v == NULL) {
+		log_warnx("regevent: out of memory");
 		return;
-	*c = *x;
-	c->buf = NULL;
-	log_debug("regevent: NOTIFY %lld of subscription %lld (%s)",
-	          (long long)x->cseq, (long long)x->id, x->branch);
-	/* (on failure, logged, the row keeps the NOTIFY unanswered: the next
-	 * notifier of the slot sends it again) */
-	if (sipd_request(rn->sd, &x->to, x->branch, "NOTIFY", x->buf, x->len,
-	                 regn_done, c) == 0 &&
-	    (q = regev_qs_get(rn->qs, x->id, 1)) != NULL)
-		regev_q_sent(q, x->cseq, sipd_now_ms());
+	}
+	rn->ready = v;
+	/* a new block that owns the message: arg itself is freed after us */
+	if ((v[rn->nready] = talloc_memdup(v, x, sizeof(*x))) == NULL ||
+	    (v[rn->nready]->buf =
+	         talloc_memdup(v[rn->nready], x->buf, x->len)) == NULL) {
+		log_warnx("regevent: out of memory");
+		return;
+	}
+	talloc_set_name_const(v[rn->nready], "struct regn_sent");
+	rn->nready++;
+}
+
+int
+regn_flush(struct regn *rn)
+{
+	struct regev_q *q;
+	size_t n;
+
+	if (rn == NULL || rn->nready == 0)
+		return 0;
+	for (size_t i = 0; i < rn->nready; i++) {
+		struct regn_sent *c = rn->ready[i];
+		char *buf = c->buf;
+
+		/* the transaction takes c over; the bytes it copies */
+		talloc_steal(rn->ready, buf);
+		c->buf = NULL;
+		log_debug("regevent: NOTIFY %lld of subscription %lld (%s)",
+		          (long long)c->cseq, (long long)c->id, c->branch);
+		/* (on failure, logged, the row keeps the NOTIFY unanswered:
+		 * the next notifier of the slot sends it again) */
+		if (sipd_request(rn->sd, &c->to, c->branch, "NOTIFY", buf,
+		                 c->len, regn_done,
+		                 talloc_steal(NULL, c)) == 0 &&
+		    (q = regev_qs_get(rn->qs, c->id, 1)) != NULL)
+			regev_q_sent(q, c->cseq, sipd_now_ms());
+	}
+	n = rn->nready;
+	TALLOC_FREE(rn->ready);
+	rn->nready = 0;
+	return (int)n;
 }
 
 /* Take (or, resend: keep) the version and CSeq of the next NOTIFY of

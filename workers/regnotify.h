@@ -68,9 +68,14 @@ struct regn *regn_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *txn);
  * notifier after the batch's answers), else 0. */
 int regn_kick_take(struct regn *rn);
 
-/* 1 when this worker is the notifier (it runs regn_run() itself after its
- * batch's answers instead of kicking over IPC). */
+/* 1 when this worker is the notifier (it runs regn_run() itself, in its
+ * batch's transaction, instead of kicking over IPC). */
 int regn_is_notifier(const struct regn *rn);
+
+/* Send the NOTIFYs whose version and CSeq were committed (sipd calls it
+ * after the batch's answers, so a SUBSCRIBE's 200 leaves before its
+ * NOTIFY). Returns how many. */
+int regn_flush(struct regn *rn);
 
 /* The notifier's work (inside a batch): on the first call, take over what
  * a predecessor left in flight; then send the NOTIFYs owed. Returns the

@@ -790,7 +790,17 @@ sipd_send_pending(struct sipd *sd, struct sipd_pending *p)
 int
 sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 {
+	int kick;
+
 	(void)sipd_batch_mem(sd);
+	/* The reg event: what this batch made owed. The notifier takes its
+	 * NOTIFYs in this very transaction (they leave after the answers);
+	 * another worker kicks it after its answers. */
+	kick = regn_kick_take(sd->regn);
+	if (kick && regn_is_notifier(sd->regn)) {
+		(void)regn_run(sd->regn, time(NULL));
+		kick = 0;
+	}
 	/* Callbacks of a commit may start new work: commit that too. */
 	for (int round = 0; round < 4 && db_txn_open(sd->dbt); round++) {
 		if (db_txn_lost(sd->dbt))
@@ -805,17 +815,13 @@ sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 	for (size_t i = 0; i < sd->npend; i++)
 		sipd_send_pending(sd, &sd->pend[i]);
 	sd->npend = 0;
-	/* after the answers: a SUBSCRIBE's 200 leaves before its NOTIFY.
-	 * The notifier sends at once (its own transaction: the NOTIFYs are
-	 * queued after the answers); any other worker kicks it. */
-	if (regn_kick_take(sd->regn)) {
+	/* after the answers: a SUBSCRIBE's 200 leaves before its NOTIFY */
+	regn_flush(sd->regn);
+	if (kick) {
 		struct sip_peer none;
 		memset(&none, 0, sizeof(none));
-		if (regn_is_notifier(sd->regn))
-			sipd_regev_kick(sd);
-		else
-			sipd_out_add(sd, "", 0, &none, SIPD_OUT_KICK,
-			             REGN_NOTIFIER_SLOT, 0);
+		sipd_out_add(sd, "", 0, &none, SIPD_OUT_KICK,
+		             REGN_NOTIFIER_SLOT, 0);
 	}
 	sd->st.answered += sd->nout;
 	*out = sd->out;
