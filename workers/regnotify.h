@@ -21,9 +21,10 @@
  *      all.
  *   2. After the commit the worker kicks the notifier (IPC REGEV_KICK to
  *      the UDP worker's slot, after the batch's answers, so a SUBSCRIBE's
- *      200 leaves before its first NOTIFY); the notifier itself runs at
- *      the end of its own batch, after the answers. It also looks on its
- *      500 ms sweep, so a kick lost with its sender costs at most that.
+ *      200 leaves before its first NOTIFY); the notifier itself takes
+ *      them in its own batch's transaction. It also looks on its 500 ms
+ *      sweep, so a kick lost with its sender costs at most that. Every
+ *      NOTIFY leaves after its batch's answers (regn_flush).
  *   3. The notifier reads the rows with pending 2 and, for each whose
  *      queue (regev_q) has nothing in flight, takes the next version and
  *      CSeq (pending 1, committed before sending), builds the full-state
