@@ -34,7 +34,7 @@ TOOLS     = $(patsubst t/tools/%.c,$(BUILD)/t/tools/%,$(wildcard t/tools/*.c))
 BENCHES   = $(patsubst t/bench/%.c,$(BUILD)/t/bench/%,$(wildcard t/bench/*.c))
 HDRS      = $(wildcard */*.h)
 
-.PHONY: all build-test run test asan valgrind fuzz bench bench-compare \
+.PHONY: all build-test run test asan valgrind fuzz bench bench-compare bench-calls bench-calls-compare \
         clean deps install check-format format
 
 all: afd
@@ -144,6 +144,18 @@ bench-compare:
 	@sh mk/deps.sh bench-compare
 	@$(MAKE) --no-print-directory afd $(BENCHES)
 	@sh t/bench/bench.sh compare
+
+# the call load (SIPp through afd; -compare: and through Kamailio's proxy)
+bench-calls:
+	@sh mk/deps.sh test
+	@$(MAKE) --no-print-directory build-test
+	@bash t/bench/calls.sh afd
+
+bench-calls-compare:
+	@sh mk/deps.sh test
+	@sh mk/deps.sh bench-compare
+	@$(MAKE) --no-print-directory build-test
+	@bash t/bench/calls.sh compare
 
 # make install: the daemon, its manual, an example config, the systemd unit;
 # /etc/afd/afd.conf when missing (database in /var/lib/afd, run_dir

@@ -7,12 +7,12 @@ what=${1:-build}
 pkgs="build-essential pkg-config libuv1-dev libtalloc-dev libsqlite3-dev libcunit1-dev libssl-dev libinih-dev"
 case "$what" in
 build) ;;
-test) pkgs="$pkgs sqlite3 sipsak iproute2 procps systemd man-db libxml2-utils baresip-core" ;;
-asan) pkgs="$pkgs sqlite3 sipsak iproute2 procps systemd man-db libxml2-utils baresip-core clang libclang-rt-14-dev" ;;
+test) pkgs="$pkgs sqlite3 sipsak sip-tester iproute2 procps systemd man-db libxml2-utils baresip-core" ;;
+asan) pkgs="$pkgs sqlite3 sipsak sip-tester iproute2 procps systemd man-db libxml2-utils baresip-core clang libclang-rt-14-dev" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 bench) pkgs="$pkgs sqlite3 iproute2 procps" ;;
 bench-compare) pkgs="$pkgs sqlite3 iproute2 procps kamailio kamailio-sqlite-modules" ;;
-valgrind) pkgs="$pkgs sqlite3 sipsak iproute2 procps systemd man-db libxml2-utils baresip-core valgrind" ;;
+valgrind) pkgs="$pkgs sqlite3 sipsak sip-tester iproute2 procps systemd man-db libxml2-utils baresip-core valgrind" ;;
 format) pkgs="clang-format" ;;
 *) echo "deps.sh: unknown purpose $what" >&2; exit 2 ;;
 esac

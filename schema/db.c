@@ -766,12 +766,48 @@ db_step_5(sqlite3 *db)
 	return 0;
 }
 
-/* Step to version 6: the reg event's contact events owed to a NOTIFY
+/* Step to version 6: the B2BUA's working state in `dialogs`
+ * (workers/b2bua.c) and the call's identity in `calls`. */
+static int
+db_step_6(sqlite3 *db)
+{
+	static const char *const dcols[][2] = {
+	    {"a_contact", "TEXT"},
+	    {"a_route", "TEXT"},
+	    {"a_peer", "TEXT"},
+	    {"a_out_cseq", "INTEGER NOT NULL DEFAULT 0"},
+	    {"a_inv_cseq", "INTEGER NOT NULL DEFAULT 0"},
+	    {"a_request", "TEXT"},
+	    {"b_contact", "TEXT"},
+	    {"b_route", "TEXT"},
+	    {"b_peer", "TEXT"},
+	    {"b_in_cseq", "INTEGER NOT NULL DEFAULT 0"},
+	    {"b_inv_cseq", "INTEGER NOT NULL DEFAULT 1"},
+	    {"b_branch", "TEXT"},
+	    {"b_request", "TEXT"},
+	    {"answered_at", "INTEGER"},
+	    {"ring_deadline", "INTEGER"},
+	    {"end_reason", "TEXT"},
+	};
+
+	for (size_t i = 0; i < sizeof(dcols) / sizeof(dcols[0]); i++)
+		if (db_add_column(db, "dialogs", dcols[i][0], dcols[i][1]) ==
+		    -1)
+			return -1;
+	if (db_add_column(db, "calls", "dialog_id", "INTEGER") == -1 ||
+	    db_add_column(db, "calls", "a_call_id", "TEXT") == -1 ||
+	    db_add_column(db, "calls", "b_call_id", "TEXT") == -1)
+		return -1;
+	/* the view lists the new columns: made again by the schema */
+	return db_exec(db, "DROP VIEW IF EXISTS active_calls");
+}
+
+/* Step to version 7: the reg event's contact events owed to a NOTIFY
  * (reg_sub_events, a new table the schema creates); reg_subscriptions'
  * pending gains the value 2 (a NOTIFY owed, not taken yet): a pending row
  * of an older file is one whose NOTIFY is owed. */
 static int
-db_step_6(sqlite3 *db)
+db_step_7(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
 	int has;
@@ -798,6 +834,7 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_4,
     db_step_5,
     db_step_6,
+    db_step_7,
 };
 
 int

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 6 (PRAGMA user_version = 6).
+-- schema/schema.sql: afd's database, version 7 (PRAGMA user_version = 7).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -180,10 +180,31 @@ CREATE TABLE IF NOT EXISTS dialogs (
 	                             'confirmed','terminating','ended')),
 	owner_slot  TEXT,
 	created_at  INTEGER NOT NULL,
-	updated_at  INTEGER NOT NULL
+	updated_at  INTEGER NOT NULL,
+	-- the B2BUA's working state (workers/b2bua.c, schema/db_dialog.h).
+	-- a_ is the caller's leg, b_ the callee's; a_cseq / b_in_cseq are the
+	-- last CSeq each phone sent, a_out_cseq / b_cseq afd's own.
+	a_contact   TEXT,                   -- the caller's Contact URI
+	a_route     TEXT,                   -- route set towards the caller
+	a_peer      TEXT,                   -- 'udp ip:port' | 'tcp ip:port slot conn_id'
+	a_out_cseq  INTEGER NOT NULL DEFAULT 0,
+	a_inv_cseq  INTEGER NOT NULL DEFAULT 0, -- afd's last INVITE on the A-leg
+	a_request   TEXT,                   -- the caller's INVITE as received
+	b_contact   TEXT,                   -- the callee's Contact URI
+	b_route     TEXT,                   -- route set towards the callee (its Path)
+	b_peer      TEXT,
+	b_in_cseq   INTEGER NOT NULL DEFAULT 0,
+	b_inv_cseq  INTEGER NOT NULL DEFAULT 1,
+	b_branch    TEXT,                   -- Via branch of afd's B-leg INVITE
+	b_request   TEXT,                   -- afd's B-leg INVITE as sent
+	answered_at INTEGER,
+	ring_deadline INTEGER,              -- [calls] ring_timeout: 408 + CANCEL at
+	end_reason  TEXT                    -- why it ends (set when terminating)
 );
 CREATE INDEX IF NOT EXISTS dialogs_a ON dialogs(a_call_id);
 CREATE INDEX IF NOT EXISTS dialogs_b ON dialogs(b_call_id);
+CREATE INDEX IF NOT EXISTS dialogs_live ON dialogs(updated_at) WHERE stage <> 'ended';
+CREATE INDEX IF NOT EXISTS dialogs_owner ON dialogs(owner_slot) WHERE stage <> 'ended';
 
 CREATE TABLE IF NOT EXISTS calls (
 	id          INTEGER PRIMARY KEY,
@@ -192,7 +213,10 @@ CREATE TABLE IF NOT EXISTS calls (
 	started_at  INTEGER NOT NULL,
 	answered_at INTEGER,
 	ended_at    INTEGER,
-	end_reason  TEXT
+	end_reason  TEXT,                   -- 'caller hung up', '486 Busy Here', 'worker died', ...
+	dialog_id   INTEGER,                -- dialogs.id
+	a_call_id   TEXT,
+	b_call_id   TEXT
 );
 
 CREATE TABLE IF NOT EXISTS workers (
@@ -225,6 +249,7 @@ CREATE VIEW IF NOT EXISTS active_reg_subscriptions AS
 CREATE VIEW IF NOT EXISTS active_calls AS
 	SELECT id, caller, callee, stage, owner_slot, a_call_id, b_call_id,
 	       datetime(created_at, 'unixepoch') AS created,
+	       datetime(answered_at, 'unixepoch') AS answered,
 	       datetime(updated_at, 'unixepoch') AS updated
 	FROM dialogs
 	WHERE stage <> 'ended';

@@ -78,6 +78,8 @@ conf_defaults(struct conf *c)
 	c->outbound_require_ob = 1;
 	c->regev_min_expires = 60;
 	c->regev_max_expires = 600000;
+	c->ring_timeout = 60;
+	c->call_max_idle = 86400;
 	c->auth_mode = CONF_AUTH_NONE;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
@@ -224,6 +226,8 @@ enum conf_key_id {
 	K_OUTBOUND_REQUIRE_OB,
 	K_REGEV_MIN_EXPIRES,
 	K_REGEV_MAX_EXPIRES,
+	K_RING_TIMEOUT,
+	K_CALL_MAX_IDLE,
 	K_AUTH_MODE,
 	K_REALM
 };
@@ -257,6 +261,8 @@ static const struct {
     {"registrar", "outbound_require_ob", K_OUTBOUND_REQUIRE_OB},
     {"regevent", "min_expires", K_REGEV_MIN_EXPIRES},
     {"regevent", "max_expires", K_REGEV_MAX_EXPIRES},
+    {"calls", "ring_timeout", K_RING_TIMEOUT},
+    {"calls", "max_idle", K_CALL_MAX_IDLE},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
 };
@@ -402,6 +408,16 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			c->regev_min_expires = (int)n;
 		else
 			c->regev_max_expires = (int)n;
+		return 0;
+	case K_RING_TIMEOUT:
+		if (conf_int(p, name, v, 1, 3600, &n) == -1)
+			return -1;
+		c->ring_timeout = (int)n;
+		return 0;
+	case K_CALL_MAX_IDLE:
+		if (conf_int(p, name, v, 10, 7 * 86400, &n) == -1)
+			return -1;
+		c->call_max_idle = (int)n;
 		return 0;
 	case K_AUTH_MODE:
 		if (strcmp(v, "none") == 0)

@@ -49,6 +49,9 @@ struct conf {
 	/* [regevent] */
 	int regev_min_expires;	/* a shorter SUBSCRIBE expiry: 423 */
 	int regev_max_expires;	/* a longer one is lowered to it */
+	/* [calls] */
+	int ring_timeout;  /* s: no final answer from the callee: 408 + CANCEL */
+	int call_max_idle; /* s: a call silent this long is ended by the sweeper */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];

@@ -10,13 +10,33 @@
 #include "workers/method.h"
 
 static const char *const reg_tags[] = {"path", "outbound", NULL};
+/* what the B2BUA passes between the legs: the phones do the work */
+static const char *const call_tags[] = {"100rel", "timer", "precondition",
+                                        NULL};
 
 static const struct method methods[] = {
     {SIP_M_REGISTER, reg_serve, METHOD_ANY, METHOD_AUTH | METHOD_WRITES,
      reg_tags},
     {SIP_M_OPTIONS, options_serve, METHOD_ANY, 0, NULL},
-    {SIP_M_SUBSCRIBE, regn_serve, METHOD_ANY, METHOD_AUTH | METHOD_WRITES,
-     NULL},
+    {SIP_M_SUBSCRIBE, regn_serve, METHOD_ANY,
+     METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, NULL},
+    /* calls (workers/b2bua.c); ACK never reaches a row: sipd hands it to
+     * the B2BUA */
+    {SIP_M_INVITE, b2bua_serve, METHOD_ANY,
+     METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, call_tags},
+    {SIP_M_ACK, b2bua_serve, METHOD_ANY, 0, NULL},
+    {SIP_M_BYE, b2bua_serve, METHOD_ANY,
+     METHOD_WRITES | METHOD_SECAGREE, NULL},
+    {SIP_M_CANCEL, b2bua_serve, METHOD_ANY,
+     METHOD_WRITES | METHOD_SECAGREE, NULL},
+    {SIP_M_PRACK, b2bua_serve, METHOD_ANY,
+     METHOD_WRITES | METHOD_SECAGREE, call_tags},
+    {SIP_M_UPDATE, b2bua_serve, METHOD_ANY,
+     METHOD_WRITES | METHOD_SECAGREE, call_tags},
+    {SIP_M_INFO, b2bua_serve, METHOD_ANY,
+     METHOD_WRITES | METHOD_SECAGREE, NULL},
+    {SIP_M_MESSAGE, b2bua_serve, METHOD_ANY,
+     METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, NULL},
 };
 
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))

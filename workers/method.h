@@ -32,6 +32,9 @@ typedef int method_serve_fn(struct sipd *sd, struct sipd_req *rq);
 /* Flags. */
 #define METHOD_AUTH 0x01  /* behind the authentication gate */
 #define METHOD_WRITES 0x02 /* its service changes the database */
+/* sec-agree (RFC 3329) in Require/Proxy-Require is the P-CSCF's to consume:
+ * afd stands in its place for calls and never answers it 420 */
+#define METHOD_SECAGREE 0x04
 
 struct method {
 	enum sip_method mid;
@@ -59,5 +62,6 @@ const char *method_supported_hdr(void);
 method_serve_fn options_serve;  /* workers/options.c */
 method_serve_fn reg_serve;      /* workers/registrar.c */
 method_serve_fn regn_serve;     /* workers/regnotify.c */
+method_serve_fn b2bua_serve;    /* workers/b2bua.c */
 
 #endif

@@ -51,6 +51,7 @@
 #include "schema/db_txn.h"
 #include "sip/txn.h"
 #include "util/log.h"
+#include "workers/b2bua.h"
 #include "workers/method.h"
 #include "workers/ping.h"
 #include "workers/registrar.h"
@@ -83,6 +84,7 @@ struct sipd_tx {
 	sipd_done_fn *done;
 	void *arg;
 	int finished; /* done was called */
+	unsigned flags; /* SIPD_REQ_* */
 };
 
 struct sipd {
@@ -93,6 +95,7 @@ struct sipd {
 	struct reg *reg;
 	struct ping *ping;
 	struct regn *regn;
+	struct b2bua *b2bua;
 	struct txn_table *tt;
 	const struct sip_peer *sending_to; /* during txn_client_new */
 	TALLOC_CTX *pool;  /* a talloc pool the batches are carved from */
@@ -119,6 +122,7 @@ sipd_destroy(struct sipd *sd)
 	TALLOC_FREE(sd->tt);
 	if (sd->dbt != NULL)
 		db_txn_abort(sd->dbt);
+	TALLOC_FREE(sd->b2bua);
 	TALLOC_FREE(sd->ping);
 	TALLOC_FREE(sd->regn);
 	TALLOC_FREE(sd->reg);
@@ -163,6 +167,8 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 		goto fail;
 	if ((sd->regn = regn_new(sd, sd, sd->dbt)) == NULL)
 		goto fail;
+	if ((sd->b2bua = b2bua_new(sd, sd, sd->dbt)) == NULL)
+		goto fail;
 	/* T1 from the config (a closed lab network may use less, RFC 3261
 	 * 17.1.1.1); T2 and T4 as the RFC gives them, T2 at least T1. */
 	tm.t1 = (uint64_t)(sd->conf.sip_t1 > 0 ? sd->conf.sip_t1 : 500);
@@ -186,6 +192,18 @@ sqlite3 *
 sipd_db(struct sipd *sd)
 {
 	return sd->db;
+}
+
+void
+sipd_started(struct sipd *sd, int restarts)
+{
+	b2bua_started(sd->b2bua, restarts);
+}
+
+struct b2bua *
+sipd_b2bua(struct sipd *sd)
+{
+	return sd->b2bua;
 }
 
 struct reg *
@@ -297,7 +315,7 @@ sipd_peer_str(const struct sip_peer *p, char *buf, size_t bufsz)
 }
 
 /* A stable To tag for req: FNV-1a of Call-ID and From tag, 16 hex. */
-static void
+void
 sipd_to_tag(const struct sip_msg *req, char tag[17])
 {
 	static const char hex[] = "0123456789abcdef";
@@ -563,8 +581,18 @@ sipd_tx_finish(struct sipd *sd, struct sipd_tx *x, int status,
 static void
 sipd_tx_response(void *arg, struct txn *t, const struct sip_msg *resp)
 {
+	struct sipd_tx *x = txn_data(t);
+
+	/* SIPD_REQ_EVERY (the B2BUA): every provisional and every 2xx
+	 * (retransmissions in ICT Accepted too) reach the owner; the
+	 * transaction is its owner's until a non-2xx final or a timeout */
+	if (x != NULL && (x->flags & SIPD_REQ_EVERY) && !x->finished &&
+	    x->done != NULL && resp->status < 300) {
+		x->done(arg, x->arg, resp->status, resp);
+		return;
+	}
 	if (resp->status >= 200)
-		sipd_tx_finish(arg, txn_data(t), resp->status, resp);
+		sipd_tx_finish(arg, x, resp->status, resp);
 }
 
 static void
@@ -594,6 +622,14 @@ sipd_request(struct sipd *sd, const struct sip_peer *to, const char *branch,
              const char *method, const char *buf, size_t len,
              sipd_done_fn *done, void *arg)
 {
+	return sipd_request_ex(sd, to, branch, method, buf, len, 0, done, arg);
+}
+
+int
+sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
+                const char *branch, const char *method, const char *buf,
+                size_t len, unsigned flags, sipd_done_fn *done, void *arg)
+{
 	struct sipd_tx *x;
 	struct txn *t;
 
@@ -614,10 +650,17 @@ sipd_request(struct sipd *sd, const struct sip_peer *to, const char *branch,
 		return -1;
 	}
 	x->to = *to;
+	x->flags = flags;
 	x->done = done;
 	x->arg = arg ? talloc_steal(x, arg) : NULL;
 	txn_set_data(t, x);
 	return 0;
+}
+
+int
+sipd_client_alive(struct sipd *sd, const char *branch, const char *method)
+{
+	return txn_find_client(sd->tt, branch, method) != NULL;
 }
 
 void
@@ -669,15 +712,28 @@ sipd_timers(struct sipd *sd, uint64_t now_ms)
 {
 	(void)sipd_batch_mem(sd);
 	txn_run_timers(sd->tt, now_ms);
+	b2bua_timers(sd->b2bua, now_ms);
 }
 
 uint64_t
 sipd_next_deadline(const struct sipd *sd)
 {
-	return txn_next_deadline(sd->tt);
+	uint64_t t = txn_next_deadline(sd->tt);
+	uint64_t b = b2bua_next_deadline(sd->b2bua);
+
+	return b < t ? b : t;
+}
+
+int
+sipd_send(struct sipd *sd, const struct sip_peer *to, const char *buf,
+          size_t len)
+{
+	return sipd_out_add(sd, buf, len, to, SIPD_OUT_SEND, NULL, 1);
 }
 
 /* ------------------------------------------------------------ answers */
+
+static void sipd_send_pending(struct sipd *sd, struct sipd_pending *p);
 
 /* Append a stateless answer (bad input, before any transaction). */
 static int
@@ -734,7 +790,49 @@ sipd_reply(struct sipd *sd, struct sipd_req *rq, int status,
 	p->len = b.len;
 	p->after_commit = after_commit;
 	p->failed = 0;
+	if (status == 100 && !after_commit) {
+		/* 100 Trying leaves at once, before the service's database
+		 * work and whatever it sends (RFC 3261 16.2 / 17.2.1) */
+		sipd_send_pending(sd, p);
+		sd->npend--;
+	}
 	return 0;
+}
+
+int
+sipd_respond(struct sipd *sd, const struct sip_msg *req,
+             const struct sip_peer *from, int status, const char *reason,
+             const char *hdrs, size_t hdrlen, sip_str body)
+{
+	struct sip_buf b;
+	struct sip_peer to;
+	struct txn *t;
+
+	sip_buf_init(&b, sipd_batch_mem(sd), 512 + hdrlen + body.len);
+	sipd_resp_begin(&b, req, from, status, reason);
+	if (hdrs != NULL)
+		sip_buf_add(&b, hdrs, hdrlen);
+	sip_buf_finish(&b, body);
+	if (b.oom) {
+		log_warnx("sipd: out of memory building a %d", status);
+		return -1;
+	}
+	if ((t = txn_server_match(sd->tt, req)) != NULL &&
+	    txn_kind(t) != TXN_ICT && txn_kind(t) != TXN_NICT) {
+		if (txn_server_respond(t, status, b.s, b.len, sipd_now_ms()) ==
+		    -1) {
+			log_debug("sipd: %d not sent: its transaction (%s) is "
+			          "%s",
+			          status, txn_branch(t),
+			          txn_state_name(txn_state(t)));
+			return -1;
+		}
+		return 0;
+	}
+	/* its server transaction is gone (the worker was restarted): the
+	 * answer goes as it is, where the request came from */
+	sipd_dest(req, from, &to);
+	return sipd_out_add(sd, b.s, b.len, &to, SIPD_OUT_SEND, NULL, 0);
 }
 
 /* The changes the answers so far reported are lost: they will say 500. */
@@ -853,7 +951,13 @@ sipd_unsupported(const struct method *m, const struct sip_msg *req,
 				it = sip_str_trim(
 				    (sip_str){p, (size_t)(q - p)});
 				p = q + 1;
-				if (it.len == 0 || method_tag_supported(m, it))
+				/* sec-agree (RFC 3329) is the P-CSCF's to
+				 * consume: for calls afd, in its place,
+				 * never refuses it (nor passes it on) */
+				if (it.len == 0 ||
+				    method_tag_supported(m, it) ||
+				    ((m->flags & METHOD_SECAGREE) &&
+				     sip_str_caseeq_lit(it, "sec-agree")))
 					continue;
 				if (found)
 					sip_buf_add(b, ", ", 2);
@@ -927,16 +1031,19 @@ sipd_route_response(struct sipd *sd, const struct sip_msg *msg,
 		return 0;
 	if (ping_orphan(sd->ping, msg, time(NULL)))
 		return 0;
+	if (b2bua_orphan(sd->b2bua, msg, from))
+		return 0;
 	sd->st.unmatched++;
 	log_debug("sipd: response %d from %s matches no transaction: dropped",
 	          msg->status, sipd_peer_str(from, a, sizeof(a)));
 	return 0;
 }
 
-/* Steps 3 to 7 for a request. */
+/* Steps 3 to 7 for a request. forwarded: a sibling handed it here (the
+ * call it belongs to is this worker's); never handed on again. */
 static int
 sipd_route_request(struct sipd *sd, const struct sip_msg *req,
-                   const struct sip_peer *from)
+                   const struct sip_peer *from, int forwarded)
 {
 	const struct method *m;
 	struct sipd_req *rq;
@@ -945,14 +1052,27 @@ sipd_route_request(struct sipd *sd, const struct sip_msg *req,
 	struct txn *stx = NULL;
 	enum txn_rx rx;
 	int reliable = from->tp != SIP_TP_UDP, status;
+	char owner[8];
 
+	/* a request inside a call goes to the worker that owns the call
+	 * (its dialogs row says which): the ACK that arrives over UDP for a
+	 * call of a TCP worker, the callee's BYE, ... */
+	if (!forwarded && b2bua_owner(sd->b2bua, req, owner) == 1 &&
+	    strcmp(owner, sd->slot) != 0) {
+		sd->st.forwarded++;
+		log_debug("sipd: %s for a call of %s handed there",
+		          sip_method_name(req->mid), owner);
+		return sipd_out_add(sd, req->buf, req->len, from,
+		                    SIPD_OUT_FORWARD, owner, 1);
+	}
 	if (req->mid == SIP_M_ACK) {
 		/* never answered; the ACK of a non-2xx ends its INVITE
-		 * server transaction, any other has no dialog to go to */
+		 * server transaction, any other goes to the call it
+		 * acknowledges (the B2BUA) */
 		rx = txn_server_recv(sd->tt, req, reliable, sipd_now_ms(),
 		                     NULL);
 		if (rx != TXN_RX_ACK)
-			log_debug("sipd: ACK ignored (no dialog)");
+			b2bua_ack(sd->b2bua, req, from);
 		return 0;
 	}
 	if ((status = sipd_check_request(req, &err)) != 0) {
@@ -1048,11 +1168,7 @@ sipd_handle1(struct sipd *sd, const char *buf, size_t len,
 			log_warnx("sipd: could not route a response");
 		return 0;
 	}
-	if (forwarded) {
-		log_info("sipd: a request forwarded by a sibling: dropped");
-		return 0;
-	}
-	if (sipd_route_request(sd, msg, from) == -1)
+	if (sipd_route_request(sd, msg, from, forwarded) == -1)
 		log_warnx("sipd: could not queue an answer");
 	return 0;
 }
@@ -1081,6 +1197,8 @@ sipd_sweep(struct sipd *sd)
 	n = reg_sweep(sd->reg, now);
 	if (ping_tick(sd->ping, now) == -1)
 		log_warnx("ping: this round failed");
+	if (b2bua_sweep(sd->b2bua, now) == -1)
+		log_warnx("b2bua: the sweep failed");
 	/* (a failure, e.g. the write lock held by a tester's sqlite3, is
 	 * logged by the data layer once per episode; the next round retries) */
 	(void)reg_deregister(sd->reg, now);

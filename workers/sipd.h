@@ -104,8 +104,9 @@ int sipd_handle(struct sipd *sd, const char *buf, size_t len,
                 const struct sip_peer *from);
 
 /* A message another worker received and handed here (IPC SIP_FORWARD):
- * a response to one of this worker's client transactions. As
- * sipd_handle(), but never forwarded again. */
+ * a response to one of this worker's client transactions, or a request
+ * inside a call this worker owns (workers/b2bua.h). As sipd_handle(), but
+ * never forwarded again. */
 int sipd_handle_forwarded(struct sipd *sd, const char *buf, size_t len,
                           const struct sip_peer *from);
 
@@ -172,6 +173,45 @@ int sipd_request(struct sipd *sd, const struct sip_peer *to,
                  const char *branch, const char *method, const char *buf,
                  size_t len, sipd_done_fn *done, void *arg);
 
+/* As sipd_request, with flags: SIPD_REQ_EVERY: done is called for every
+ * provisional response and every 2xx (the first and, for an INVITE, each
+ * retransmission while the transaction waits in Accepted, RFC 6026: the
+ * owner ACKs 2xx itself), then once more for a non-2xx final or a timeout
+ * (408, resp NULL). arg is freed when the transaction ends. */
+#define SIPD_REQ_EVERY 0x01
+int sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
+                    const char *branch, const char *method, const char *buf,
+                    size_t len, unsigned flags, sipd_done_fn *done, void *arg);
+
+/* 1 when this worker has a client transaction for branch and method in
+ * memory (it sent the request itself, since its start). */
+int sipd_client_alive(struct sipd *sd, const char *branch,
+                      const char *method);
+
+/* Send buf (copied) to `to` outside any transaction (the ACK of a 2xx, a
+ * stateless ACK). 0 or -1. */
+int sipd_send(struct sipd *sd, const struct sip_peer *to, const char *buf,
+              size_t len);
+
+/*
+ * Answer req (a request received earlier from `from`, parsed again from its
+ * stored bytes, or still in memory) now: status and reason (NULL: the
+ * standard phrase), extra header lines hdrs and body, with afd's usual To
+ * tag (derived from the request, so the same across restarts). It goes
+ * through the request's server transaction when that is still in memory
+ * (then a response its state does not allow is not sent: -1), else
+ * straight where the request came from. Queued at once (not after the
+ * batch's commit: the caller sends it from an after-commit callback when
+ * it reports a change). 0 or -1.
+ */
+int sipd_respond(struct sipd *sd, const struct sip_msg *req,
+                 const struct sip_peer *from, int status, const char *reason,
+                 const char *hdrs, size_t hdrlen, sip_str body);
+
+/* The To tag sipd puts in every answer to req (16 hex digits and NUL):
+ * derived from its Call-ID and From tag, the same after a restart. */
+void sipd_to_tag(const struct sip_msg *req, char tag[17]);
+
 /* A new branch naming this worker's slot: "z9hG4bK-u0-<16 hex>" into
  * out (at least 40 bytes). */
 void sipd_branch(const struct sipd *sd, char *out, size_t outsz);
@@ -185,6 +225,15 @@ int sipd_branch_slot(sip_str branch, char slot[8]);
  * and the answer): handlers get a chance to recognise them from the
  * database. The ping service (workers/ping.c) is one. */
 typedef int sipd_orphan_fn(struct sipd *sd, const struct sip_msg *resp);
+
+/* The worker has started: restarts is how many workers of its slot came
+ * before it since afd started (0: afd has just started). The B2BUA takes
+ * over the calls of a replacement's slot, or ends those left from before
+ * afd started (workers/b2bua.h). */
+void sipd_started(struct sipd *sd, int restarts);
+
+/* The B2BUA of this service (workers/b2bua.h). */
+struct b2bua *sipd_b2bua(struct sipd *sd);
 
 /* The registrar of this service (for reg_set_removal_hook()). */
 struct reg *sipd_reg(struct sipd *sd);

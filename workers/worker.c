@@ -570,6 +570,13 @@ worker_start(struct worker *w)
 		return -1;
 	if (w->ki->start(w) == -1)
 		return -1;
+	/* arm the SIP service's first deadline (the B2BUA looks at the
+	 * calls of this slot shortly after start: a replacement's recovery) */
+	if (w->sipd != NULL) {
+		sipd_started(w->sipd, w->restarts);
+		sipd_batch_begin(w->sipd);
+		worker_batch_end(w);
+	}
 	worker_state(w, "idle", NULL, 0);
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_u32(&wb, (uint32_t)getpid());

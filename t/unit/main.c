@@ -28,7 +28,8 @@
 	X(regevent)                                                            \
 	X(regnotify)                                                           \
 	X(auth)                                                                \
-	X(db_auth)
+	X(db_auth)                                                             \
+	X(dialog)
 
 #define DECLARE(name) int suite_##name(void);
 SUITES(DECLARE)

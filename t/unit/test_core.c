@@ -23,9 +23,9 @@ test_method_table(void)
 	const struct method *m;
 
 	CU_ASSERT_STRING_EQUAL(method_allow_hdr(),
-	                       "Allow: REGISTER, OPTIONS, SUBSCRIBE\r\n");
+	                       "Allow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n");
 	CU_ASSERT_STRING_EQUAL(method_supported_hdr(),
-	                       "Supported: path, outbound\r\n");
+	                       "Supported: path, outbound, 100rel, timer, precondition\r\n");
 	m = method_find(SIP_M_REGISTER);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_PTR_EQUAL(m->serve, reg_serve);
@@ -37,7 +37,14 @@ test_method_table(void)
 	m = method_find(SIP_M_OPTIONS);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT(!method_tag_supported(m, (sip_str){"path", 4}));
-	CU_ASSERT_PTR_NULL(method_find(SIP_M_INVITE));
+	m = method_find(SIP_M_INVITE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(method_tag_supported(m, (sip_str){"100rel", 6}));
+	CU_ASSERT(m->flags & METHOD_SECAGREE);
+	m = method_find(SIP_M_SUBSCRIBE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(m->flags & METHOD_SECAGREE);
+	CU_ASSERT_PTR_NULL(method_find(SIP_M_NOTIFY));
 	CU_ASSERT_PTR_NULL(method_find(SIP_M_UNKNOWN));
 }
 

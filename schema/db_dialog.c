@@ -1,0 +1,361 @@
+/*
+ * schema/db_dialog.c: the `dialogs` and `calls` tables (see db_dialog.h).
+ * A row is read and written whole: the B2BUA loads it, decides, and saves
+ * it in the same unit of work.
+ */
+#include <string.h>
+
+#include "schema/db.h"
+#include "schema/db_dialog.h"
+#include "util/log.h"
+
+/* Every column but id, in the order of db_dialog_bind / db_dialog_read. */
+#define DB_DIALOG_COLS                                                         \
+	"a_call_id, a_from_tag, a_to_tag, a_cseq, a_contact, a_route, "        \
+	"a_peer, a_request, a_out_cseq, a_inv_cseq, b_call_id, b_from_tag, "   \
+	"b_to_tag, b_cseq, b_in_cseq, b_inv_cseq, b_contact, b_route, "        \
+	"b_peer, b_branch, b_request, caller, callee, stage, owner_slot, "     \
+	"end_reason, created_at, updated_at, answered_at, ring_deadline"
+#define DB_DIALOG_NCOLS 30
+
+struct db_dialog_ctx {
+	sqlite3 *db;
+	sqlite3_stmt *insert, *save, *find, *owner, *owned, *stale, *end, *cdr;
+};
+
+struct db_dialog_ctx *
+db_dialog_new(TALLOC_CTX *ctx, sqlite3 *db)
+{
+	struct db_dialog_ctx *dc = talloc_zero(ctx, struct db_dialog_ctx);
+
+	if (dc == NULL) {
+		log_warnx("db_dialog: out of memory");
+		return NULL;
+	}
+	dc->db = db;
+	return dc;
+}
+
+/* Bind s (NULL: SQL NULL) as parameter i. */
+static void
+db_dialog_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Bind v as parameter i; SQL NULL for 0 when null_if_zero. */
+static void
+db_dialog_int(sqlite3_stmt *st, int i, int64_t v, int null_if_zero)
+{
+	if (null_if_zero && v == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+/* Bind d's columns as ?1 .. ?30 (DB_DIALOG_COLS order). */
+static void
+db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
+{
+	int i = 1;
+
+	db_dialog_text(st, i++, d->a_call_id);
+	db_dialog_text(st, i++, d->a_from_tag);
+	db_dialog_text(st, i++, d->a_to_tag);
+	db_dialog_int(st, i++, d->a_cseq, 0);
+	db_dialog_text(st, i++, d->a_contact);
+	db_dialog_text(st, i++, d->a_route);
+	db_dialog_text(st, i++, d->a_peer);
+	db_dialog_text(st, i++, d->a_request);
+	db_dialog_int(st, i++, d->a_out_cseq, 0);
+	db_dialog_int(st, i++, d->a_inv_cseq, 0);
+	db_dialog_text(st, i++, d->b_call_id);
+	db_dialog_text(st, i++, d->b_from_tag);
+	db_dialog_text(st, i++, d->b_to_tag);
+	db_dialog_int(st, i++, d->b_cseq, 0);
+	db_dialog_int(st, i++, d->b_in_cseq, 0);
+	db_dialog_int(st, i++, d->b_inv_cseq, 0);
+	db_dialog_text(st, i++, d->b_contact);
+	db_dialog_text(st, i++, d->b_route);
+	db_dialog_text(st, i++, d->b_peer);
+	db_dialog_text(st, i++, d->b_branch);
+	db_dialog_text(st, i++, d->b_request);
+	db_dialog_text(st, i++, d->caller);
+	db_dialog_text(st, i++, d->callee);
+	db_dialog_text(st, i++, d->stage);
+	db_dialog_text(st, i++, d->owner_slot);
+	db_dialog_text(st, i++, d->end_reason);
+	db_dialog_int(st, i++, d->created_at, 0);
+	db_dialog_int(st, i++, d->updated_at, 0);
+	db_dialog_int(st, i++, d->answered_at, 1);
+	db_dialog_int(st, i++, d->ring_deadline, 1);
+}
+
+/* Column i of the current row as a copy under ctx, or NULL. */
+static char *
+db_dialog_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? talloc_strdup(ctx, (const char *)t) : NULL;
+}
+
+/* Read "id, DB_DIALOG_COLS" of the current row into d (strings under
+ * ctx). */
+static void
+db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
+{
+	int i = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(st, i++);
+	d->a_call_id = db_dialog_col(ctx, st, i++);
+	d->a_from_tag = db_dialog_col(ctx, st, i++);
+	d->a_to_tag = db_dialog_col(ctx, st, i++);
+	d->a_cseq = (uint32_t)sqlite3_column_int64(st, i++);
+	d->a_contact = db_dialog_col(ctx, st, i++);
+	d->a_route = db_dialog_col(ctx, st, i++);
+	d->a_peer = db_dialog_col(ctx, st, i++);
+	d->a_request = db_dialog_col(ctx, st, i++);
+	d->a_out_cseq = (uint32_t)sqlite3_column_int64(st, i++);
+	d->a_inv_cseq = (uint32_t)sqlite3_column_int64(st, i++);
+	d->b_call_id = db_dialog_col(ctx, st, i++);
+	d->b_from_tag = db_dialog_col(ctx, st, i++);
+	d->b_to_tag = db_dialog_col(ctx, st, i++);
+	d->b_cseq = (uint32_t)sqlite3_column_int64(st, i++);
+	d->b_in_cseq = (uint32_t)sqlite3_column_int64(st, i++);
+	d->b_inv_cseq = (uint32_t)sqlite3_column_int64(st, i++);
+	d->b_contact = db_dialog_col(ctx, st, i++);
+	d->b_route = db_dialog_col(ctx, st, i++);
+	d->b_peer = db_dialog_col(ctx, st, i++);
+	d->b_branch = db_dialog_col(ctx, st, i++);
+	d->b_request = db_dialog_col(ctx, st, i++);
+	d->caller = db_dialog_col(ctx, st, i++);
+	d->callee = db_dialog_col(ctx, st, i++);
+	d->stage = db_dialog_col(ctx, st, i++);
+	d->owner_slot = db_dialog_col(ctx, st, i++);
+	d->end_reason = db_dialog_col(ctx, st, i++);
+	d->created_at = sqlite3_column_int64(st, i++);
+	d->updated_at = sqlite3_column_int64(st, i++);
+	d->answered_at = sqlite3_column_int64(st, i++);
+	d->ring_deadline = sqlite3_column_int64(st, i++);
+}
+
+/* Step a statement that changes rows: 0, or -1 (logged). */
+static int
+db_dialog_exec(struct db_dialog_ctx *dc, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: %s: %s", what, sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_dialog_insert(struct db_dialog_ctx *dc, struct db_dialog *d)
+{
+	sqlite3_stmt *st;
+
+	st =
+	    db_stmt(dc->db, &dc->insert,
+	            "INSERT INTO dialogs (" DB_DIALOG_COLS ") VALUES (?1, ?2, "
+	            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+	            "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
+	            "?27, ?28, ?29, ?30)");
+	if (st == NULL)
+		return -1;
+	db_dialog_bind(st, d);
+	if (db_dialog_exec(dc, st, "insert") == -1)
+		return -1;
+	d->id = sqlite3_last_insert_rowid(dc->db);
+	return 0;
+}
+
+int
+db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(
+	    dc->db, &dc->save,
+	    "UPDATE dialogs SET (" DB_DIALOG_COLS ") = (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
+	    "?28, ?29, ?30) WHERE id = ?31");
+	if (st == NULL)
+		return -1;
+	d->updated_at = now;
+	db_dialog_bind(st, d);
+	sqlite3_bind_int64(st, DB_DIALOG_NCOLS + 1, d->id);
+	return db_dialog_exec(dc, st, "save");
+}
+
+/* Step st and collect its rows into *out (under ctx). 0 or -1. */
+static int
+db_dialog_rows(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, sqlite3_stmt *st,
+               struct db_dialog **out, int *n, const char *what)
+{
+	struct db_dialog *rows = NULL;
+	int rc, cap = 0, k = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 4;
+			rows = talloc_realloc(ctx, rows, struct db_dialog, cap);
+			if (rows == NULL) {
+				sqlite3_reset(st);
+				return -1;
+			}
+		}
+		db_dialog_read(rows, st, &rows[k++]);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: %s: %s", what, sqlite3_errmsg(dc->db));
+		talloc_free(rows);
+		return -1;
+	}
+	*out = rows;
+	*n = k;
+	return 0;
+}
+
+int
+db_dialog_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *call_id,
+               int any, struct db_dialog **out, char *leg)
+{
+	struct db_dialog *rows;
+	sqlite3_stmt *st;
+	int n;
+
+	/* two indexed look-ups (dialogs_a, dialogs_b), not an OR */
+	st = db_stmt(dc->db, &dc->find,
+	             "SELECT * FROM (SELECT id, " DB_DIALOG_COLS
+	             " FROM dialogs WHERE a_call_id = ?1 AND (?2 OR stage <> "
+	             "'ended') UNION ALL SELECT id, " DB_DIALOG_COLS
+	             " FROM dialogs WHERE b_call_id = ?1 AND (?2 OR stage <> "
+	             "'ended')) ORDER BY id DESC LIMIT 1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, any != 0);
+	if (db_dialog_rows(dc, ctx, st, &rows, &n, "find") == -1)
+		return -1;
+	if (n == 0)
+		return 0;
+	*out = rows;
+	*leg = strcmp(rows->a_call_id, call_id) == 0 ? 'a' : 'b';
+	return 1;
+}
+
+int
+db_dialog_owner(struct db_dialog_ctx *dc, const char *call_id, char slot[8])
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	st = db_stmt(dc->db, &dc->owner,
+	             "SELECT owner_slot FROM dialogs WHERE a_call_id = ?1 AND "
+	             "stage <> 'ended' UNION ALL SELECT owner_slot FROM "
+	             "dialogs WHERE b_call_id = ?1 AND stage <> 'ended' "
+	             "LIMIT 1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		if (t != NULL && strlen((const char *)t) < 8) {
+			strcpy(slot, (const char *)t);
+			found = 1;
+		}
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: owner: %s", sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return found;
+}
+
+int
+db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+                struct db_dialog **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->owned,
+	             "SELECT id, " DB_DIALOG_COLS " FROM dialogs "
+	             "WHERE owner_slot = ?1 AND stage <> 'ended' ORDER BY id");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, slot, -1, SQLITE_STATIC);
+	return db_dialog_rows(dc, ctx, st, out, n, "owned");
+}
+
+int
+db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
+                time_t t_term, time_t t_setup, time_t t_any, int limit,
+                struct db_dialog **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	/* dialogs_live: a partial index of the dialogs not ended */
+	st = db_stmt(dc->db, &dc->stale,
+	             "SELECT id, " DB_DIALOG_COLS " FROM dialogs d "
+	             "WHERE stage <> 'ended' AND ((stage = 'terminating' AND "
+	             "updated_at < ?1) OR (stage IN ('trying', 'early', "
+	             "'ringing') AND updated_at < ?2) OR updated_at < ?3 OR "
+	             "(stage IN ('answered', 'confirmed') AND (NOT EXISTS "
+	             "(SELECT 1 FROM registrations r WHERE r.aor = d.caller "
+	             "AND r.expires_at > ?5) OR NOT EXISTS (SELECT 1 FROM "
+	             "registrations r WHERE r.aor = d.callee AND "
+	             "r.expires_at > ?5)))) ORDER BY updated_at LIMIT ?4");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)t_term);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)t_setup);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)t_any);
+	sqlite3_bind_int(st, 4, limit);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+	return db_dialog_rows(dc, ctx, st, out, n, "stale");
+}
+
+int
+db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
+              time_t now)
+{
+	sqlite3_stmt *st;
+
+	d->stage = "ended";
+	if (reason != NULL)
+		d->end_reason = (char *)reason;
+	if (db_dialog_save(dc, d, now) == -1)
+		return -1;
+	st = db_stmt(dc->db, &dc->cdr,
+	             "INSERT INTO calls (caller, callee, started_at, "
+	             "answered_at, ended_at, end_reason, dialog_id, a_call_id, "
+	             "b_call_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	if (st == NULL)
+		return -1;
+	db_dialog_text(st, 1, d->caller);
+	db_dialog_text(st, 2, d->callee);
+	db_dialog_int(st, 3, d->created_at, 0);
+	db_dialog_int(st, 4, d->answered_at, 1);
+	db_dialog_int(st, 5, now, 0);
+	db_dialog_text(st, 6, d->end_reason);
+	db_dialog_int(st, 7, d->id, 0);
+	db_dialog_text(st, 8, d->a_call_id);
+	db_dialog_text(st, 9, d->b_call_id);
+	return db_dialog_exec(dc, st, "calls row");
+}

@@ -1,0 +1,82 @@
+/*
+ * schema/db_dialog.h: the data layer of the calls afd carries as a
+ * back-to-back user agent (workers/b2bua.c): the `dialogs` table (one row
+ * per call, both legs) and the `calls` table (one row per finished call,
+ * a CDR). The B2BUA keeps no call state in memory that it cannot rebuild
+ * from a row: each stage is written (in the batch's transaction, see
+ * schema/db_txn.h) before afd acts on it, so a replacement worker carries
+ * on from the row. Statements prepared once per connection; values bound.
+ */
+#ifndef AFD_DB_DIALOG_H
+#define AFD_DB_DIALOG_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <sqlite3.h>
+#include <talloc.h>
+
+/* One row of `dialogs`. Strings are NUL-terminated talloc children of the
+ * row (or of the context given to the loader); NULL is SQL NULL. Leg A is
+ * the caller's (afd is its UAS), leg B the callee's (afd is its UAC). */
+struct db_dialog {
+	int64_t id; /* 0: not stored yet */
+	/* leg A: caller's Call-ID and tag, afd's tag, the caller's last CSeq */
+	char *a_call_id, *a_from_tag, *a_to_tag;
+	uint32_t a_cseq;
+	char *a_contact, *a_route, *a_peer, *a_request;
+	uint32_t a_out_cseq, a_inv_cseq; /* afd's requests on leg A */
+	/* leg B: afd's Call-ID and tag, the callee's tag */
+	char *b_call_id, *b_from_tag, *b_to_tag;
+	uint32_t b_cseq;     /* afd's last request on leg B */
+	uint32_t b_in_cseq;  /* the callee's last request */
+	uint32_t b_inv_cseq; /* afd's last INVITE on leg B */
+	char *b_contact, *b_route, *b_peer, *b_branch, *b_request;
+	char *caller, *callee, *stage, *owner_slot, *end_reason;
+	int64_t created_at, updated_at, answered_at, ring_deadline;
+};
+
+struct db_dialog_ctx;
+
+/* The data layer of connection db; free it (talloc) before closing db. NULL
+ * when out of memory. */
+struct db_dialog_ctx *db_dialog_new(TALLOC_CTX *ctx, sqlite3 *db);
+
+/* Insert d (sets d->id) with every column. 0 or -1 (logged). */
+int db_dialog_insert(struct db_dialog_ctx *dc, struct db_dialog *d);
+
+/* Write every column of d to its row (d->id), updated_at = now. 0 or -1. */
+int db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now);
+
+/* The newest dialog whose A-leg or B-leg Call-ID is call_id (ended ones
+ * too when any), under ctx: 1 with *out, 0 when none, -1 on error. *leg is
+ * 'a' or 'b': which of the two matched. */
+int db_dialog_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx,
+                   const char *call_id, int any, struct db_dialog **out,
+                   char *leg);
+
+/* Only the owner slot of that dialog (for routing a request to the worker
+ * that owns the call), into slot[8]: 1, 0 when none, -1 on error. */
+int db_dialog_owner(struct db_dialog_ctx *dc, const char *call_id,
+                    char slot[8]);
+
+/* The dialogs not ended owned by slot (recovery, ring timeouts), as an
+ * array under ctx. 0 or -1. */
+int db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+                    struct db_dialog **out, int *n);
+
+/* The dialogs not ended that nobody will end (the sweeper): untouched
+ * since t_term in `terminating`, since t_setup while being set up
+ * (trying, early, ringing), since t_any in any stage; and calls up
+ * (answered, confirmed) whose caller or callee has no live binding at now
+ * any more. At most limit, oldest first, under ctx. 0 or -1. */
+int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
+                    time_t t_term, time_t t_setup, time_t t_any, int limit,
+                    struct db_dialog **out, int *n);
+
+/* End d: stage 'ended', and its `calls` row (caller, callee, started =
+ * created_at, answered_at, ended = now, reason). 0 or -1. */
+int db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d,
+                  const char *reason, time_t now);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * t/unit/test_dialog.c: the calls' data layer (schema/db_dialog.h): a row
+ * written whole and read back whole; found by either leg's Call-ID (ended
+ * ones only when asked); its owner slot; a slot's live calls; the
+ * sweeper's thresholds per stage and its de-registered phones; the end of a
+ * call and its CDR; and the upgrade of a version 5 file (dialogs without the
+ * B2BUA's columns).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "schema/db.h"
+#include "schema/db_dialog.h"
+#include "util/log.h"
+
+static char dir[256];
+static struct conf conf;
+static enum log_level saved_level;
+
+static int
+setup(void)
+{
+	char tmpl[] = "/tmp/afd-dialog-XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	conf_defaults(&conf);
+	saved_level = log_level;
+	log_level = LOG_L_ERROR;
+	return 0;
+}
+
+static int
+teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	log_level = saved_level;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static sqlite3 *
+fresh(const char *name)
+{
+	sqlite3 *db;
+
+	snprintf(conf.database, sizeof(conf.database), "%s/%s", dir, name);
+	unlink(conf.database);
+	if ((db = db_open(&conf)) != NULL && db_migrate(db) == -1) {
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static long long
+q1(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+sample(struct db_dialog *d, const char *a, const char *b, const char *slot,
+       time_t t)
+{
+	memset(d, 0, sizeof(*d));
+	d->a_call_id = (char *)a;
+	d->a_from_tag = "ftag";
+	d->a_to_tag = "0123456789abcdef";
+	d->a_cseq = 33302;
+	d->a_contact = "sip:alice@127.0.0.1:5070;transport=tcp";
+	d->a_peer = "tcp 127.0.0.1:5070 t3 17";
+	d->a_request = "INVITE sip:bob@x SIP/2.0\r\n...";
+	d->b_call_id = (char *)b;
+	d->b_from_tag = "btag";
+	d->b_cseq = 1;
+	d->b_inv_cseq = 1;
+	d->b_contact = "sip:bob@127.0.0.1:5080";
+	d->b_route = "<sip:pcscf.example;lr>";
+	d->b_peer = "udp 127.0.0.1:5080";
+	d->b_branch = "z9hG4bK-t3-0011223344556677";
+	d->caller = "sip:alice@x";
+	d->callee = "sip:bob@x";
+	d->stage = "trying";
+	d->owner_slot = (char *)slot;
+	d->created_at = d->updated_at = t;
+	d->ring_deadline = t + 60;
+}
+
+static void
+test_row(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("row.db");
+	struct db_dialog_ctx *dc;
+	struct db_dialog d, *g;
+	char leg, slot[8];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	sample(&d, "A1", "B1", "t3", 1000);
+	CU_ASSERT_EQUAL(db_dialog_insert(dc, &d), 0);
+	CU_ASSERT(d.id > 0);
+	/* by the A-leg's Call-ID */
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "A1", 0, &g, &leg), 1);
+	CU_ASSERT_EQUAL(leg, 'a');
+	CU_ASSERT_EQUAL(g->id, d.id);
+	CU_ASSERT_STRING_EQUAL(g->a_peer, "tcp 127.0.0.1:5070 t3 17");
+	CU_ASSERT_STRING_EQUAL(g->b_route, "<sip:pcscf.example;lr>");
+	CU_ASSERT_EQUAL(g->a_cseq, 33302);
+	CU_ASSERT_PTR_NULL(g->b_to_tag);
+	CU_ASSERT_EQUAL(g->answered_at, 0);
+	CU_ASSERT_EQUAL(g->ring_deadline, 1060);
+	/* by the B-leg's */
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "B1", 0, &g, &leg), 1);
+	CU_ASSERT_EQUAL(leg, 'b');
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "nope", 0, &g, &leg), 0);
+	CU_ASSERT_EQUAL(db_dialog_owner(dc, "B1", slot), 1);
+	CU_ASSERT_STRING_EQUAL(slot, "t3");
+	/* saved whole */
+	g->stage = "confirmed";
+	g->b_to_tag = "ua1";
+	g->b_cseq = 2;
+	g->answered_at = 1005;
+	CU_ASSERT_EQUAL(db_dialog_save(dc, g, 1006), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "A1", 0, &g, &leg), 1);
+	CU_ASSERT_STRING_EQUAL(g->stage, "confirmed");
+	CU_ASSERT_STRING_EQUAL(g->b_to_tag, "ua1");
+	CU_ASSERT_EQUAL(g->b_cseq, 2);
+	CU_ASSERT_EQUAL(g->updated_at, 1006);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls"), 1);
+	/* ended: a CDR, and gone from the live look-ups */
+	CU_ASSERT_EQUAL(db_dialog_end(dc, g, "caller hung up", 1010), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "A1", 0, &g, &leg), 0);
+	CU_ASSERT_EQUAL(db_dialog_owner(dc, "A1", slot), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "A1", 1, &g, &leg), 1);
+	CU_ASSERT_STRING_EQUAL(g->stage, "ended");
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls"), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM calls WHERE "
+	                       "end_reason = 'caller hung up' AND "
+	                       "started_at = 1000 AND answered_at = 1005 AND "
+	                       "ended_at = 1010 AND a_call_id = 'A1' AND "
+	                       "b_call_id = 'B1'"),
+	                1);
+	talloc_free(mem);
+	db_close(db);
+}
+
+static void
+test_owned_stale(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("stale.db");
+	struct db_dialog_ctx *dc;
+	struct db_dialog d, *rows;
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	/* both phones registered until 1000 */
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_exec(db,
+	                 "INSERT INTO registrations (aor, contact, expires_at, "
+	                 "call_id, cseq, transport, registered_at, updated_at) "
+	                 "VALUES ('sip:alice@x', 'sip:a@h', 1000, 'c', 1, "
+	                 "'udp', 1, 1), ('sip:bob@x', 'sip:b@h', 1000, 'c', 1, "
+	                 "'udp', 1, 1)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	dc = db_dialog_new(mem, db);
+	sample(&d, "A1", "B1", "t3", 100); /* ringing since 100 */
+	d.stage = "ringing";
+	CU_ASSERT_EQUAL(db_dialog_insert(dc, &d), 0);
+	sample(&d, "A2", "B2", "u0", 100); /* ending since 100 */
+	d.stage = "terminating";
+	CU_ASSERT_EQUAL(db_dialog_insert(dc, &d), 0);
+	sample(&d, "A3", "B3", "t3", 100); /* up since 100 */
+	d.stage = "confirmed";
+	CU_ASSERT_EQUAL(db_dialog_insert(dc, &d), 0);
+	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t3", &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t9", &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	/* nothing old enough */
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 50, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	/* terminating past its limit only */
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 200, 50, 50, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(rows[0].a_call_id, "A2");
+	/* being set up past its limit too */
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 200, 200, 50, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	/* and everything past max_idle; the limit holds */
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 200, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 200, 2, &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	/* the callee's binding gone: the call up is over */
+	CU_ASSERT_EQUAL(sqlite3_exec(db,
+	                             "DELETE FROM registrations WHERE aor = "
+	                             "'sip:bob@x'",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	CU_ASSERT_EQUAL(
+	    db_dialog_stale(dc, mem, 100, 50, 50, 50, 10, &rows, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(rows[0].a_call_id, "A3");
+	talloc_free(mem);
+	db_close(db);
+}
+
+/* A version 5 file: dialogs and calls as they were, one row each. */
+static void
+test_upgrade_v2(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct db_dialog_ctx *dc;
+	struct db_dialog *g;
+	sqlite3 *db;
+	char leg;
+
+	snprintf(conf.database, sizeof(conf.database), "%s/v2.db", dir);
+	unlink(conf.database);
+	db = db_open(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_exec(
+	        db,
+	        "CREATE TABLE dialogs (id INTEGER PRIMARY KEY, a_call_id TEXT "
+	        "NOT NULL, a_from_tag TEXT, a_to_tag TEXT, a_cseq INTEGER, "
+	        "b_call_id TEXT NOT NULL, b_from_tag TEXT, b_to_tag TEXT, "
+	        "b_cseq INTEGER, caller TEXT NOT NULL, callee TEXT NOT NULL, "
+	        "stage TEXT NOT NULL DEFAULT 'trying', owner_slot TEXT, "
+	        "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	        "CREATE TABLE calls (id INTEGER PRIMARY KEY, caller TEXT NOT "
+	        "NULL, callee TEXT NOT NULL, started_at INTEGER NOT NULL, "
+	        "answered_at INTEGER, ended_at INTEGER, end_reason TEXT);"
+	        "CREATE VIEW active_calls AS SELECT id FROM dialogs;"
+	        "INSERT INTO dialogs (a_call_id, b_call_id, caller, callee, "
+	        "stage, owner_slot, created_at, updated_at) VALUES ('old-a', "
+	        "'old-b', 'sip:a@x', 'sip:b@x', 'confirmed', 't1', 5, 6);"
+	        "PRAGMA user_version = 5;",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(db_migrate(db), 0);
+	CU_ASSERT_EQUAL(q1(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM pragma_table_info("
+	                       "'dialogs') WHERE name IN ('a_request', "
+	                       "'b_peer', 'ring_deadline', 'end_reason')"),
+	                4);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM pragma_table_info("
+	                       "'active_calls') WHERE name = 'answered'"),
+	                1);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "old-b", 0, &g, &leg), 1);
+	CU_ASSERT_EQUAL(leg, 'b');
+	CU_ASSERT_EQUAL(g->b_inv_cseq, 1);
+	/* migrating again changes nothing */
+	CU_ASSERT_EQUAL(db_migrate(db), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialogs"), 1);
+	talloc_free(mem);
+	db_close(db);
+}
+
+int
+suite_dialog(void)
+{
+	CU_pSuite s = CU_add_suite("dialog", setup, teardown);
+
+	if (s == NULL || !CU_add_test(s, "a row, whole", test_row) ||
+	    !CU_add_test(s, "owned and stale", test_owned_stale) ||
+	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2))
+		return -1;
+	return 0;
+}

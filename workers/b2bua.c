@@ -1,0 +1,1911 @@
+/*
+ * workers/b2bua.c: calls between registered phones (see b2bua.h).
+ *
+ * Shape of every event (a request of a phone, an answer of the callee, a
+ * timer): open a unit of work (a savepoint of the batch's transaction),
+ * load the dialogs row, decide, save the row, and queue the messages the
+ * decision sends as "acts" that run in the unit's after-commit callback.
+ * When the change is lost (rollback, failed commit) no act runs; the
+ * request that caused it is answered 500 instead.
+ *
+ * Legs: A is the caller's (afd answers it as a UAS; afd's To tag on it is
+ * the one sipd derives for every answer from Call-ID and From tag, so it
+ * is the same after a restart), B the callee's (afd's own requests: new
+ * Call-ID, afd's From tag, CSeq from 1, Via branches naming this slot).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "schema/db_dialog.h"
+#include "schema/db_reg.h"
+#include "schema/db_txn.h"
+#include "sip/txn.h"
+#include "util/log.h"
+#include "workers/b2bua.h"
+#include "workers/method.h"
+#include "workers/registrar.h"
+#include "workers/sipd.h"
+
+#define B2B_RECOVER_MS 300 /* a replacement looks at its calls after this */
+#define B2B_SWEEP_LIMIT 64 /* stale dialogs ended per sweep */
+#define B2B_TOUCHED 64     /* see b2b_touch */
+
+struct b2bua {
+	struct sipd *sd;
+	const struct conf *c;
+	struct db_txn *dbt;
+	struct db_dialog_ctx *dc;
+	struct db_reg *dr;
+	char host[300]; /* afd's "ip:port" in Via and Contact */
+	int recovered;
+	uint64_t next_check; /* ms: ring deadlines, recovery */
+	struct b2b_rtx *rtx; /* 2xx to phones over UDP, until their ACK */
+	int64_t touched[B2B_TOUCHED]; /* dialogs changed before recovery */
+	int ntouched;
+	int fresh;      /* afd has just started: no predecessor to take over */
+	time_t started; /* this worker's start */
+};
+
+/*
+ * A 2xx to an INVITE of a phone over UDP, sent again until the ACK (RFC
+ * 3261 13.3.1.4, RFC 6026 8.1: the TU's job, not the transaction's): T1
+ * doubling up to T2, given up after 64*T1. In memory only: a replacement
+ * worker does not send it again (the phone's INVITE retransmission is
+ * answered 100, and its own timer ends the call).
+ */
+struct b2b_rtx {
+	struct b2b_rtx *next;
+	char *call_id;        /* the INVITE's: an ACK with it stops this */
+	struct b2b_act *resp; /* the answer, as b2b_act_run sends it */
+	uint64_t at, interval, give_up;
+};
+
+/* What a decision sends, once it is committed. */
+enum b2b_act_kind {
+	B2B_ACT_REQ,  /* a client transaction */
+	B2B_ACT_RESP, /* an answer to a request received earlier */
+	B2B_ACT_RAW   /* a message outside any transaction (ACK of a 2xx) */
+};
+
+struct b2b_act {
+	enum b2b_act_kind kind;
+	struct sip_peer
+	    to; /* REQ, RAW: destination; RESP: where req came from */
+	char *buf;
+	size_t len;
+	/* REQ */
+	char branch[48];
+	char method[16];
+	unsigned flags;
+	sipd_done_fn *done;
+	void *arg;
+	/* RESP: buf is the request answered */
+	int status;
+	char *reason;
+	char *hdrs;
+	char *body;
+	size_t bodylen;
+	int again; /* RESP: a retransmission (b2b_rtx) */
+	struct b2b_act *next;
+};
+
+struct b2b_acts {
+	struct b2bua *b;
+	struct b2b_act *head, **tail;
+	/* when the change is lost: answer this request 500 */
+	char *fail_req;
+	size_t fail_len;
+	struct sip_peer fail_from;
+};
+
+/* A client transaction's argument: what its answers are for. */
+struct b2b_tx {
+	struct b2bua *b;
+	char leg;      /* the leg the request went out on: 'a' or 'b' */
+	char *call_id; /* that leg's Call-ID (finds the row) */
+	char *orig;    /* the phone's request it relays (NULL: afd's own) */
+	size_t origlen;
+	struct sip_peer orig_from;
+	enum sip_method mid;
+};
+
+static void b2b_act_run(struct b2bua *b, struct b2b_act *x);
+static void b2b_invite_done(struct sipd *sd, void *arg, int status,
+                            const struct sip_msg *resp);
+static void b2b_relay_done(struct sipd *sd, void *arg, int status,
+                           const struct sip_msg *resp);
+static void b2b_ignore_done(struct sipd *sd, void *arg, int status,
+                            const struct sip_msg *resp);
+
+struct b2bua *
+b2bua_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *dbt)
+{
+	const struct conf *c = sipd_conf(sd);
+	const char *host = c->listen;
+	struct b2bua *b;
+	int v6;
+
+	if ((b = talloc_zero(ctx, struct b2bua)) == NULL)
+		goto oom;
+	b->sd = sd;
+	b->c = c;
+	b->dbt = dbt;
+	if ((b->dc = db_dialog_new(b, db_txn_db(dbt))) == NULL ||
+	    (b->dr = db_reg_new(b, db_txn_db(dbt))) == NULL)
+		goto oom;
+	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
+	    strcmp(host, "::") == 0)
+		host = c->domain;
+	v6 = strchr(host, ':') != NULL && host[0] != '[';
+	snprintf(b->host, sizeof(b->host), "%s%s%s:%d", v6 ? "[" : "", host,
+	         v6 ? "]" : "", c->port);
+	b->next_check = sipd_now_ms() + B2B_RECOVER_MS;
+	b->started = time(NULL);
+	return b;
+oom:
+	log_warnx("b2bua: out of memory");
+	talloc_free(b);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Remember that this worker itself changed dialog id (until its
+ * recovery pass: what it did itself is not its predecessor's). */
+static void
+b2b_touch(struct b2bua *b, int64_t id)
+{
+	if (!b->recovered && b->ntouched < B2B_TOUCHED)
+		b->touched[b->ntouched++] = id;
+}
+
+/* 1 when this worker changed dialog id since its start (or lost count). */
+static int
+b2b_touched(const struct b2bua *b, int64_t id)
+{
+	for (int i = 0; i < b->ntouched; i++)
+		if (b->touched[i] == id)
+			return 1;
+	return b->ntouched >= B2B_TOUCHED; /* too busy to tell: hands off */
+}
+
+/* The data layer's writes, with b2b_touch. */
+static int
+b2b_insert(struct b2bua *b, struct db_dialog *d)
+{
+	int rc = db_dialog_insert(b->dc, d);
+
+	if (rc == 0)
+		b2b_touch(b, d->id);
+	return rc;
+}
+
+static int
+b2b_save(struct b2bua *b, struct db_dialog *d, time_t now)
+{
+	b2b_touch(b, d->id);
+	return db_dialog_save(b->dc, d, now);
+}
+
+static int
+b2b_end(struct b2bua *b, struct db_dialog *d, const char *reason, time_t now)
+{
+	b2b_touch(b, d->id);
+	return db_dialog_end(b->dc, d, reason, now);
+}
+
+/* n random hex digits into out (n + 1 bytes). */
+static void
+b2b_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[32];
+
+	if (n > 2 * sizeof(rnd))
+		n = 2 * sizeof(rnd);
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)random();
+	for (size_t i = 0; i < n; i++)
+		out[i] = hex[(rnd[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+	out[n] = '\0';
+}
+
+/* A peer as stored: "udp ip:port" or "tcp ip:port slot conn_id". */
+static char *
+b2b_peer_fmt(TALLOC_CTX *ctx, const struct sip_peer *p)
+{
+	char a[80];
+
+	sipd_peer_str(p, a, sizeof(a));
+	if (p->tp == SIP_TP_TCP)
+		return talloc_asprintf(ctx, "tcp %s %s %llu", a, p->slot,
+		                       (unsigned long long)p->conn_id);
+	return talloc_asprintf(ctx, "udp %s", a);
+}
+
+/* A stored peer (b2b_peer_fmt) back into p: 0, or -1 when s is NULL or
+ * malformed. */
+static int
+b2b_peer_parse(const char *s, struct sip_peer *p)
+{
+	char tp[4], addr[80], slot[8];
+	unsigned long long id = 0;
+	int n;
+
+	if (s == NULL)
+		return -1;
+	n = sscanf(s, "%3s %79s %7s %llu", tp, addr, slot, &id);
+	if (n < 2 || sipd_peer_parse(p, addr) == -1)
+		return -1;
+	if (strcmp(tp, "tcp") == 0) {
+		if (n != 4)
+			return -1;
+		p->tp = SIP_TP_TCP;
+		snprintf(p->slot, sizeof(p->slot), "%s", slot);
+		p->conn_id = id;
+	}
+	return 0;
+}
+
+/* Parse a stored message (a_request, b_request) under ctx; NULL when it
+ * does not parse (logged). */
+static struct sip_msg *
+b2b_parse(TALLOC_CTX *ctx, const char *raw)
+{
+	struct sip_msg *m = NULL;
+	struct sip_err err;
+
+	if (raw == NULL || sip_parse(ctx, raw, strlen(raw), SIP_TP_UDP,
+	                             SIP_MAX_MSG_DEFAULT, &m, &err) == -1) {
+		log_warnx("b2bua: a stored request does not parse");
+		return NULL;
+	}
+	return m;
+}
+
+/* A NUL-terminated copy of s under ctx; NULL for an absent s. */
+static char *
+b2b_dup(TALLOC_CTX *ctx, sip_str s)
+{
+	return s.s ? sip_str_dup(ctx, s) : NULL;
+}
+
+/* 1 when the stored string a is exactly b (NULL a: never). */
+static int
+b2b_streq(const char *a, sip_str b)
+{
+	return a != NULL && strlen(a) == b.len && memcmp(a, b.s, b.len) == 0;
+}
+
+/* The Via transport of a request to p. */
+static const char *
+b2b_tp(const struct sip_peer *p)
+{
+	return p->tp == SIP_TP_TCP ? "TCP" : "UDP";
+}
+
+/* The first Contact URI of m, under ctx, or NULL. */
+static char *
+b2b_contact(TALLOC_CTX *ctx, const struct sip_msg *m)
+{
+	struct sip_addr *a = NULL;
+
+	if (sip_msg_addrs(ctx, m->first[SIP_HDR_CONTACT], &a) == -1 ||
+	    a == NULL || a->star)
+		return NULL;
+	return b2b_dup(ctx, a->uri.raw);
+}
+
+/* The Record-Route values of m, comma-separated, or NULL. */
+static char *
+b2b_rr(TALLOC_CTX *ctx, const struct sip_msg *m)
+{
+	char *s = NULL;
+
+	for (const struct sip_hdr *h = m->first[SIP_HDR_RECORD_ROUTE];
+	     h != NULL; h = h->next_same)
+		s = s ? talloc_asprintf_append(s, ", %.*s",
+		                               SIP_STR_FMT(h->value))
+		      : b2b_dup(ctx, h->value);
+	return s;
+}
+
+/* The headers a phone's message carries to the other leg. Renamed ones
+ * have the new name second. */
+static const char *const b2b_req_hdrs[][2] = {
+    {"Accept", NULL},
+    {"Accept-Contact", NULL},
+    {"Reject-Contact", NULL},
+    {"P-Preferred-Service", "P-Asserted-Service"},
+    {"Allow", NULL},
+    {"Supported", NULL},
+    {"Require", NULL},
+    {"P-Access-Network-Info", NULL},
+    {"P-Early-Media", NULL},
+    {"Privacy", NULL},
+    {"Session-Expires", NULL},
+    {"Min-SE", NULL},
+    {"Content-Type", NULL},
+    {"Content-Disposition", NULL},
+    {"Content-Encoding", NULL},
+    {"Subject", NULL},
+    {"Event", NULL},
+    {"Info-Package", NULL},
+    {"Recv-Info", NULL},
+    {"Reason", NULL},
+    {"RAck", NULL},
+    {NULL, NULL},
+};
+
+static const char *const b2b_resp_list[][2] = {
+    {"Require", NULL},
+    {"RSeq", NULL},
+    {"Supported", NULL},
+    {"Allow", NULL},
+    {"Accept", NULL},
+    {"Content-Type", NULL},
+    {"Content-Disposition", NULL},
+    {"Content-Encoding", NULL},
+    {"P-Early-Media", NULL},
+    {"P-Asserted-Identity", NULL},
+    {"Privacy", NULL},
+    {"Session-Expires", NULL},
+    {"Min-SE", NULL},
+    {"Reason", NULL},
+    {"Retry-After", NULL},
+    {"Warning", NULL},
+    {"Unsupported", NULL},
+    {"Recv-Info", NULL},
+    {NULL, NULL},
+};
+
+/* Does field h carry header name? (long and compact names alike) */
+static int
+b2b_hdr_is(const struct sip_hdr *h, const char *name)
+{
+	enum sip_hdr_id id;
+
+	if (sip_str_caseeq_lit(h->name, name))
+		return 1;
+	id = sip_hdr_id((sip_str){name, strlen(name)});
+	return id != SIP_HDR_OTHER && h->id == id;
+}
+
+/* "Require: ..." without sec-agree (RFC 3329: the P-CSCF's); nothing
+ * when no tag is left. */
+static void
+b2b_add_require(struct sip_buf *b, const char *name, sip_str v)
+{
+	sip_str it[32];
+	int n = sip_split_tokens(v, it, 32), k = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (it[i].len == 0 || sip_str_caseeq_lit(it[i], "sec-agree"))
+			continue;
+		sip_buf_addf(b, "%s%.*s",
+		             k++ ? ", " : "Require: ", SIP_STR_FMT(it[i]));
+	}
+	(void)name;
+	if (k > 0)
+		sip_buf_add(b, "\r\n", 2);
+}
+
+/* Copy the fields of m named in list into b. rack_cseq: not 0, the CSeq
+ * number a RAck gets on the other leg (RFC 3262 7.2: RAck names the
+ * INVITE of its own leg). */
+static void
+b2b_copy_hdrs(struct sip_buf *b, const struct sip_msg *m,
+              const char *const list[][2], uint32_t rack_cseq)
+{
+	for (const struct sip_hdr *h = m->hdrs; h != NULL; h = h->next) {
+		for (int i = 0; list[i][0] != NULL; i++) {
+			const char *out = list[i][1] ? list[i][1] : list[i][0];
+			if (!b2b_hdr_is(h, list[i][0]))
+				continue;
+			if (strcmp(list[i][0], "Require") == 0) {
+				b2b_add_require(b, out, h->value);
+			} else if (strcmp(list[i][0], "RAck") == 0 &&
+			           rack_cseq != 0) {
+				unsigned long rseq = 0, cseq = 0;
+				char meth[16] = "INVITE";
+				char v[96];
+				snprintf(v, sizeof(v), "%.*s",
+				         SIP_STR_FMT(h->value));
+				sscanf(v, "%lu %lu %15s", &rseq, &cseq, meth);
+				sip_buf_addf(b, "RAck: %lu %u %s\r\n", rseq,
+				             rack_cseq, meth);
+			} else {
+				sip_buf_addf(b, "%s: ", out);
+				sip_buf_add_unfolded(b, h->value);
+				sip_buf_add(b, "\r\n", 2);
+			}
+			break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ acts */
+
+static struct b2b_acts *
+b2b_acts_new(struct b2bua *b, const struct sip_msg *fail_req,
+             const struct sip_peer *fail_from)
+{
+	struct b2b_acts *a = talloc_zero(db_txn_mem(b->dbt), struct b2b_acts);
+
+	if (a == NULL)
+		return NULL;
+	a->b = b;
+	a->tail = &a->head;
+	if (fail_req != NULL) {
+		a->fail_req = talloc_memdup(a, fail_req->buf, fail_req->len);
+		a->fail_len = fail_req->len;
+		a->fail_from = *fail_from;
+	}
+	return a;
+}
+
+/* A new act of kind at the end of a; NULL when out of memory. */
+static struct b2b_act *
+b2b_act_add(struct b2b_acts *a, enum b2b_act_kind kind)
+{
+	struct b2b_act *x = talloc_zero(a, struct b2b_act);
+
+	if (x == NULL)
+		return NULL;
+	x->kind = kind;
+	*a->tail = x;
+	a->tail = &x->next;
+	return x;
+}
+
+/* Queue: answer the request `req` (raw) received from `from`. */
+static int
+b2b_act_resp(struct b2b_acts *a, const char *req, size_t reqlen,
+             const struct sip_peer *from, int status, sip_str reason,
+             const char *hdrs, size_t hdrlen, sip_str body)
+{
+	struct b2b_act *x = b2b_act_add(a, B2B_ACT_RESP);
+
+	if (x == NULL)
+		return -1;
+	x->to = *from;
+	x->buf = talloc_memdup(x, req, reqlen);
+	x->len = reqlen;
+	x->status = status;
+	x->reason = reason.len ? sip_str_dup(x, reason) : NULL;
+	x->hdrs = hdrs ? talloc_memdup(x, hdrs, hdrlen + 1) : NULL;
+	x->body = body.len ? talloc_memdup(x, body.s, body.len) : NULL;
+	x->bodylen = body.len;
+	return x->buf == NULL ? -1 : 0;
+}
+
+/* Queue: a client transaction (arg: a talloc pointer it takes over). */
+static int
+b2b_act_req(struct b2b_acts *a, const struct sip_peer *to, const char *branch,
+            const char *method, char *buf, size_t len, unsigned flags,
+            sipd_done_fn *done, void *arg)
+{
+	struct b2b_act *x = b2b_act_add(a, B2B_ACT_REQ);
+
+	if (x == NULL) {
+		talloc_free(arg);
+		return -1;
+	}
+	x->to = *to;
+	x->buf = talloc_steal(x, buf);
+	x->len = len;
+	snprintf(x->branch, sizeof(x->branch), "%s", branch);
+	snprintf(x->method, sizeof(x->method), "%s", method);
+	x->flags = flags;
+	x->done = done;
+	x->arg = arg ? talloc_steal(x, arg) : NULL;
+	return 0;
+}
+
+/* Queue: buf (taken over) sent to `to` outside any transaction. */
+static int
+b2b_act_raw(struct b2b_acts *a, const struct sip_peer *to, char *buf,
+            size_t len)
+{
+	struct b2b_act *x = b2b_act_add(a, B2B_ACT_RAW);
+
+	if (x == NULL)
+		return -1;
+	x->to = *to;
+	x->buf = talloc_steal(x, buf);
+	x->len = len;
+	return 0;
+}
+
+/* T1 in ms ([afd] sip_t1). */
+static uint64_t
+b2b_t1(const struct b2bua *b)
+{
+	return (uint64_t)(b->c->sip_t1 > 0 ? b->c->sip_t1 : 500);
+}
+
+/* Keep a copy of the 2xx act x to send again until its ACK. */
+static void
+b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
+{
+	struct b2b_rtx *r = talloc_zero(b, struct b2b_rtx);
+	uint64_t now = sipd_now_ms();
+
+	if (r == NULL || (r->resp = talloc_zero(r, struct b2b_act)) == NULL ||
+	    (r->call_id = sip_str_dup(r, call_id)) == NULL) {
+		talloc_free(r);
+		return;
+	}
+	*r->resp = *x;
+	r->resp->next = NULL;
+	r->resp->again = 1;
+	r->resp->buf = talloc_memdup(r, x->buf, x->len);
+	r->resp->reason = x->reason ? talloc_strdup(r, x->reason) : NULL;
+	r->resp->hdrs = x->hdrs ? talloc_strdup(r, x->hdrs) : NULL;
+	r->resp->body = x->body ? talloc_memdup(r, x->body, x->bodylen) : NULL;
+	if (r->resp->buf == NULL) {
+		talloc_free(r);
+		return;
+	}
+	r->interval = b2b_t1(b);
+	r->at = now + r->interval;
+	r->give_up = now + 64 * b2b_t1(b);
+	r->next = b->rtx;
+	b->rtx = r;
+}
+
+/* The ACK for call_id came: stop sending its 2xx. */
+static void
+b2b_rtx_stop(struct b2bua *b, sip_str call_id)
+{
+	struct b2b_rtx **pp = &b->rtx, *r;
+
+	while ((r = *pp) != NULL) {
+		if (strlen(r->call_id) == call_id.len &&
+		    memcmp(r->call_id, call_id.s, call_id.len) == 0) {
+			*pp = r->next;
+			talloc_free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+/* Send again the 2xx that are due; drop those past 64*T1. */
+static void
+b2b_rtx_run(struct b2bua *b, uint64_t now)
+{
+	struct b2b_rtx **pp = &b->rtx, *r;
+	uint64_t t2 = b2b_t1(b) > 4000 ? b2b_t1(b) : 4000;
+
+	while ((r = *pp) != NULL) {
+		if (now >= r->give_up) {
+			log_info("b2bua: no ACK for the 2xx of %s within 64*T1",
+			         r->call_id);
+			*pp = r->next;
+			talloc_free(r);
+			continue;
+		}
+		if (now >= r->at) {
+			b2b_act_run(b, r->resp);
+			r->interval =
+			    r->interval * 2 < t2 ? r->interval * 2 : t2;
+			r->at = now + r->interval;
+		}
+		pp = &r->next;
+	}
+}
+
+/* Run one act. */
+static void
+b2b_act_run(struct b2bua *b, struct b2b_act *x)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	struct sip_msg *req;
+
+	switch (x->kind) {
+	case B2B_ACT_REQ:
+		sipd_request_ex(b->sd, &x->to, x->branch, x->method, x->buf,
+		                x->len, x->flags, x->done,
+		                x->arg ? talloc_steal(NULL, x->arg) : NULL);
+		x->arg = NULL;
+		break;
+	case B2B_ACT_RAW:
+		sipd_send(b->sd, &x->to, x->buf, x->len);
+		break;
+	case B2B_ACT_RESP: {
+		char *raw = talloc_size(mem, x->len + 1);
+		struct sip_err err;
+		if (raw == NULL)
+			break;
+		memcpy(raw, x->buf, x->len);
+		raw[x->len] = '\0';
+		if (sip_parse(mem, raw, x->len, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT,
+		              &req, &err) == -1)
+			break;
+		if (sipd_respond(b->sd, req, &x->to, x->status, x->reason,
+		                 x->hdrs, x->hdrs ? strlen(x->hdrs) : 0,
+		                 (sip_str){x->body, x->bodylen}) == 0 &&
+		    x->status >= 200 && x->status < 300 &&
+		    req->mid == SIP_M_INVITE && x->to.tp == SIP_TP_UDP &&
+		    !x->again)
+			b2b_rtx_add(b, x, req->call_id);
+		break;
+	}
+	}
+}
+
+/* The after-commit callback of a decision. */
+static void
+b2b_acts_commit(void *arg, int committed)
+{
+	struct b2b_acts *a = arg;
+
+	if (!committed) {
+		if (a->fail_req != NULL) {
+			struct b2b_act x = {.kind = B2B_ACT_RESP};
+			x.to = a->fail_from;
+			x.buf = a->fail_req;
+			x.len = a->fail_len;
+			x.status = 500;
+			x.hdrs = "Retry-After: 1\r\n";
+			log_warnx("b2bua: a call's change was lost: 500");
+			b2b_act_run(a->b, &x);
+		}
+		return;
+	}
+	for (struct b2b_act *x = a->head; x != NULL; x = x->next)
+		b2b_act_run(a->b, x);
+}
+
+/* A unit of work: begin (savepoint), end (release + acts after commit). */
+static int
+b2b_unit_begin(struct b2bua *b)
+{
+	struct db_txn *t = sipd_db_txn(b->sd);
+
+	return t == NULL ? -1 : db_txn_savepoint(t);
+}
+
+static int
+b2b_unit_end(struct b2bua *b, int mark, int ok, struct b2b_acts *acts)
+{
+	if (ok && acts != NULL &&
+	    db_txn_after_commit(b->dbt, b2b_acts_commit, acts) == -1)
+		ok = 0;
+	if (ok && db_txn_release(b->dbt, mark) == 0)
+		return 0;
+	if (!ok && acts != NULL)
+		talloc_free(acts);
+	db_txn_rollback(b->dbt, mark);
+	return -1;
+}
+
+/* ------------------------------------------------------------ messages */
+
+/* A request of afd on leg `leg` of d: request line, Via, Max-Forwards,
+ * Route, From, To, Call-ID, CSeq, Contact; the caller adds the rest and
+ * finishes it. to: where it goes. -1 when the row lacks what it needs. */
+static int
+b2b_leg_request(TALLOC_CTX *ctx, struct b2bua *b, const struct db_dialog *d,
+                char leg, const char *method, uint32_t cseq, int maxfwd,
+                const char *branch, struct sip_buf *out, struct sip_peer *to)
+{
+	const char *peer = leg == 'a' ? d->a_peer : d->b_peer;
+	const char *target = leg == 'a' ? d->a_contact : d->b_contact;
+	const char *route = leg == 'a' ? d->a_route : d->b_route;
+	struct sip_msg *m =
+	    b2b_parse(ctx, leg == 'a' ? d->a_request : d->b_request);
+	sip_str luri, ruri;
+	const char *ltag, *rtag;
+
+	if (m == NULL || b2b_peer_parse(peer, to) == -1 || target == NULL)
+		return -1;
+	if (leg == 'a') { /* afd is the caller's UAS: From/To swap */
+		luri = m->to->uri.raw;
+		ruri = m->from->uri.raw;
+		ltag = d->a_to_tag;
+		rtag = d->a_from_tag;
+	} else {
+		luri = m->from->uri.raw;
+		ruri = m->to->uri.raw;
+		ltag = d->b_from_tag;
+		rtag = d->b_to_tag;
+	}
+	sip_buf_init(out, ctx, 1024);
+	sip_buf_addf(out, "%s %s SIP/2.0\r\n", method, target);
+	sip_buf_addf(out, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", b2b_tp(to),
+	             b->host, branch);
+	sip_buf_addf(out, "Max-Forwards: %d\r\n", maxfwd);
+	if (route != NULL && route[0] != '\0')
+		sip_buf_addf(out, "Route: %s\r\n", route);
+	sip_buf_addf(out, "From: <%.*s>;tag=%s\r\n", SIP_STR_FMT(luri),
+	             ltag ? ltag : "");
+	if (rtag != NULL)
+		sip_buf_addf(out, "To: <%.*s>;tag=%s\r\n", SIP_STR_FMT(ruri),
+		             rtag);
+	else
+		sip_buf_addf(out, "To: <%.*s>\r\n", SIP_STR_FMT(ruri));
+	sip_buf_addf(out, "Call-ID: %s\r\n",
+	             leg == 'a' ? d->a_call_id : d->b_call_id);
+	sip_buf_addf(out, "CSeq: %u %s\r\n", cseq, method);
+	if (strcmp(method, "ACK") != 0 && strcmp(method, "CANCEL") != 0)
+		sip_buf_addf(out, "Contact: <sip:afd@%s;transport=%s>\r\n",
+		             b->host, to->tp == SIP_TP_TCP ? "tcp" : "udp");
+	return 0;
+}
+
+/* A request of afd's own on leg leg with no body (BYE, ACK). *len set;
+ * NULL on failure. */
+static char *
+b2b_simple_request(TALLOC_CTX *ctx, struct b2bua *b, const struct db_dialog *d,
+                   char leg, const char *method, uint32_t cseq,
+                   const char *branch, struct sip_peer *to, size_t *len)
+{
+	struct sip_buf o;
+
+	if (b2b_leg_request(ctx, b, d, leg, method, cseq, 70, branch, &o, to) ==
+	    -1)
+		return NULL;
+	if (strcmp(method, "BYE") == 0 && d->end_reason != NULL)
+		sip_buf_addf(&o, "Reason: SIP;text=\"%s\"\r\n", d->end_reason);
+	sip_buf_finish(&o, SIP_STR_NULL);
+	if (o.oom)
+		return NULL;
+	*len = o.len;
+	return o.s;
+}
+
+/* The CANCEL of the B-leg INVITE (same Via branch, RFC 3261 9.1). */
+static char *
+b2b_cancel_request(TALLOC_CTX *ctx, const struct db_dialog *d, size_t *len)
+{
+	struct sip_msg *m = b2b_parse(ctx, d->b_request);
+	const struct sip_hdr *h;
+	struct sip_buf o;
+
+	if (m == NULL || m->via == NULL)
+		return NULL;
+	sip_buf_init(&o, ctx, 512);
+	sip_buf_addf(&o, "CANCEL %.*s SIP/2.0\r\n", SIP_STR_FMT(m->ruri_raw));
+	sip_buf_addf(&o, "Via: %.*s\r\n", SIP_STR_FMT(m->via->raw));
+	sip_buf_addf(&o, "Max-Forwards: 70\r\n");
+	if ((h = m->first[SIP_HDR_ROUTE]) != NULL)
+		sip_buf_addf(&o, "Route: %.*s\r\n", SIP_STR_FMT(h->value));
+	sip_buf_addf(&o, "From: %.*s\r\n", SIP_STR_FMT(m->from->raw));
+	sip_buf_addf(&o, "To: %.*s\r\n", SIP_STR_FMT(m->to->raw));
+	sip_buf_addf(&o, "Call-ID: %.*s\r\n", SIP_STR_FMT(m->call_id));
+	sip_buf_addf(&o, "CSeq: %u CANCEL\r\n", m->cseq.num);
+	sip_buf_finish(&o, SIP_STR_NULL);
+	if (o.oom)
+		return NULL;
+	*len = o.len;
+	return o.s;
+}
+
+/* The ACK of a non-2xx final answer to the B-leg INVITE, for an answer
+ * no transaction absorbed (RFC 3261 17.1.1.3: same branch, the
+ * response's To). */
+static char *
+b2b_ack_non2xx(TALLOC_CTX *ctx, const struct db_dialog *d,
+               const struct sip_msg *resp, size_t *len)
+{
+	struct sip_msg *m = b2b_parse(ctx, d->b_request);
+	const struct sip_hdr *h;
+	struct sip_buf o;
+
+	if (m == NULL || m->via == NULL)
+		return NULL;
+	sip_buf_init(&o, ctx, 512);
+	sip_buf_addf(&o, "ACK %.*s SIP/2.0\r\n", SIP_STR_FMT(m->ruri_raw));
+	sip_buf_addf(&o, "Via: %.*s\r\n", SIP_STR_FMT(m->via->raw));
+	sip_buf_addf(&o, "Max-Forwards: 70\r\n");
+	if ((h = m->first[SIP_HDR_ROUTE]) != NULL)
+		sip_buf_addf(&o, "Route: %.*s\r\n", SIP_STR_FMT(h->value));
+	sip_buf_addf(&o, "From: %.*s\r\n", SIP_STR_FMT(m->from->raw));
+	sip_buf_addf(&o, "To: %.*s\r\n", SIP_STR_FMT(resp->to->raw));
+	sip_buf_addf(&o, "Call-ID: %.*s\r\n", SIP_STR_FMT(m->call_id));
+	sip_buf_addf(&o, "CSeq: %u ACK\r\n", m->cseq.num);
+	sip_buf_finish(&o, SIP_STR_NULL);
+	if (o.oom)
+		return NULL;
+	*len = o.len;
+	return o.s;
+}
+
+/* The header lines of a response relayed to the other leg: afd's Contact
+ * (for 1xx/2xx) and the fields the phones need, under ctx. */
+static char *
+b2b_resp_hdrs(TALLOC_CTX *ctx, struct b2bua *b, const struct sip_msg *resp,
+              const struct sip_peer *to, size_t *len)
+{
+	struct sip_buf o;
+
+	sip_buf_init(&o, ctx, 512);
+	/* a target refresh (RFC 3261 12.2; RFC 3311) names afd */
+	if (resp->status > 100 && resp->status < 300 &&
+	    (resp->cseq.mid == SIP_M_INVITE || resp->cseq.mid == SIP_M_UPDATE))
+		sip_buf_addf(&o, "Contact: <sip:afd@%s;transport=%s>\r\n",
+		             b->host, to->tp == SIP_TP_TCP ? "tcp" : "udp");
+	b2b_copy_hdrs(&o, resp, b2b_resp_list, 0);
+	sip_buf_add(&o, "", 1); /* NUL-terminated */
+	if (o.oom)
+		return NULL;
+	*len = o.len - 1;
+	return o.s;
+}
+
+/* Queue the relay of resp (from the callee) to the caller's INVITE. */
+static int
+b2b_relay_to_a(struct b2bua *b, struct b2b_acts *acts,
+               const struct db_dialog *d, const struct sip_msg *resp)
+{
+	TALLOC_CTX *mem = acts;
+	struct sip_peer from;
+	char *hdrs;
+	size_t hl;
+
+	if (b2b_peer_parse(d->a_peer, &from) == -1 || d->a_request == NULL)
+		return -1;
+	if ((hdrs = b2b_resp_hdrs(mem, b, resp, &from, &hl)) == NULL)
+		return -1;
+	return b2b_act_resp(acts, d->a_request, strlen(d->a_request), &from,
+	                    resp->status, resp->reason, hdrs, hl, resp->body);
+}
+
+/* Queue a final answer of afd's own to the caller's INVITE. */
+static int
+b2b_answer_a(struct b2b_acts *acts, const struct db_dialog *d, int status,
+             const char *reason)
+{
+	struct sip_peer from;
+
+	if (b2b_peer_parse(d->a_peer, &from) == -1 || d->a_request == NULL)
+		return -1;
+	return b2b_act_resp(
+	    acts, d->a_request, strlen(d->a_request), &from, status,
+	    reason ? (sip_str){reason, strlen(reason)} : SIP_STR_NULL, NULL, 0,
+	    SIP_STR_NULL);
+}
+
+/* Queue afd's own request on leg leg (BYE, ...) as a client transaction
+ * whose answer nobody waits for. */
+static int
+b2b_own_request(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+                char leg, const char *method)
+{
+	struct sip_peer to;
+	char branch[48];
+	uint32_t cseq;
+	size_t len;
+	char *buf;
+
+	cseq = leg == 'a' ? ++d->a_out_cseq : ++d->b_cseq;
+	if (leg == 'a' && cseq <= 1 && d->a_out_cseq < 1)
+		cseq = d->a_out_cseq = 1;
+	sipd_branch(b->sd, branch, sizeof(branch));
+	buf = b2b_simple_request(acts, b, d, leg, method, cseq, branch, &to,
+	                         &len);
+	if (buf == NULL)
+		return -1;
+	return b2b_act_req(acts, &to, branch, method, buf, len, 0,
+	                   b2b_ignore_done, NULL);
+}
+
+/* Queue the CANCEL of the B-leg INVITE. */
+static int
+b2b_cancel_b(struct b2bua *b, struct b2b_acts *acts, const struct db_dialog *d)
+{
+	struct sip_peer to;
+	size_t len;
+	char *buf;
+
+	if (b2b_peer_parse(d->b_peer, &to) == -1 || d->b_branch == NULL ||
+	    (buf = b2b_cancel_request(acts, d, &len)) == NULL)
+		return -1;
+	return b2b_act_req(acts, &to, d->b_branch, "CANCEL", buf, len, 0,
+	                   b2b_ignore_done, NULL);
+}
+
+/* Queue the ACK of the B-leg's 2xx (CSeq of afd's last INVITE there). */
+static int
+b2b_ack_b(struct b2bua *b, struct b2b_acts *acts, const struct db_dialog *d,
+          char leg, sip_str body, const struct sip_msg *carry)
+{
+	struct sip_peer to;
+	struct sip_buf o;
+	char branch[48];
+
+	sipd_branch(b->sd, branch, sizeof(branch));
+	if (b2b_leg_request(acts, b, d, leg, "ACK",
+	                    leg == 'a' ? d->a_inv_cseq : d->b_inv_cseq, 70,
+	                    branch, &o, &to) == -1)
+		return -1;
+	if (carry != NULL && body.len > 0)
+		b2b_copy_hdrs(&o, carry, b2b_req_hdrs, 0);
+	sip_buf_finish(&o, body);
+	if (o.oom)
+		return -1;
+	return b2b_act_raw(acts, &to, o.s, o.len);
+}
+
+/* 1 for the stages before an answer: trying, early, ringing. */
+static int
+b2b_stage_early(const char *stage)
+{
+	return strcmp(stage, "trying") == 0 || strcmp(stage, "early") == 0 ||
+	       strcmp(stage, "ringing") == 0;
+}
+
+/* A reason for the CDR from an answer: "486 Busy Here". */
+static char *
+b2b_reason(TALLOC_CTX *ctx, int status, sip_str reason)
+{
+	return talloc_asprintf(ctx, "%d %.*s", status, SIP_STR_FMT(reason));
+}
+
+/* ------------------------------------------------------ the first INVITE */
+
+/* 1 when one of m's Vias is afd's own (a request that looped back). */
+static int
+b2b_looped(struct b2bua *b, const struct sip_msg *m)
+{
+	char slot[8], hp[320];
+
+	for (const struct sip_via *v = m->via; v != NULL; v = v->next) {
+		if (sipd_branch_slot(v->branch, slot) == -1)
+			continue;
+		snprintf(hp, sizeof(hp), "%.*s:%u", SIP_STR_FMT(v->host),
+		         v->port ? v->port : 5060);
+		if (strcasecmp(hp, b->host) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The live binding of aor to call (highest q, then the newest), or NULL;
+ * *nlive: how many are live. */
+static struct db_binding *
+b2b_binding(struct b2bua *b, TALLOC_CTX *ctx, const char *aor, time_t now,
+            int *nlive)
+{
+	struct db_binding *bs, *best = NULL;
+	int n;
+
+	*nlive = 0;
+	if (db_reg_load(b->dr, ctx, aor, &bs, &n) == -1)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		if (bs[i].expires_at <= now)
+			continue;
+		(*nlive)++;
+		double q = bs[i].has_q ? bs[i].q : 1.0;
+		double bq = best && best->has_q ? best->q : 1.0;
+		if (best == NULL || q > bq ||
+		    (q == bq && bs[i].updated_at >= best->updated_at))
+			best = &bs[i];
+	}
+	return best;
+}
+
+/* Where a request to binding bd goes: its flow (TCP), or its source
+ * address (UDP). */
+static int
+b2b_binding_peer(const struct db_binding *bd, struct sip_peer *to)
+{
+	if (bd->received == NULL || sipd_peer_parse(to, bd->received) == -1)
+		return -1;
+	if (bd->transport != NULL && strcmp(bd->transport, "tcp") == 0) {
+		if (bd->conn_slot == NULL || bd->conn_id == 0)
+			return -1;
+		to->tp = SIP_TP_TCP;
+		snprintf(to->slot, sizeof(to->slot), "%s", bd->conn_slot);
+		to->conn_id = (uint64_t)bd->conn_id;
+	}
+	return 0;
+}
+
+/* Build the B-leg INVITE of d from the caller's INVITE req into d
+ * (b_request). */
+static int
+b2b_build_invite(struct b2bua *b, TALLOC_CTX *ctx, struct db_dialog *d,
+                 const struct sip_msg *req, const struct db_binding *bd,
+                 const struct sip_peer *to)
+{
+	struct sip_buf o;
+
+	sip_buf_init(&o, ctx, 1024 + req->len);
+	sip_buf_addf(&o, "INVITE %s SIP/2.0\r\n", bd->contact);
+	sip_buf_addf(&o, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", b2b_tp(to),
+	             b->host, d->b_branch);
+	sip_buf_addf(&o, "Max-Forwards: %d\r\n",
+	             req->max_forwards > 0 ? req->max_forwards - 1 : 69);
+	if (d->b_route != NULL)
+		sip_buf_addf(&o, "Route: %s\r\n", d->b_route);
+	sip_buf_addf(&o, "From: <%.*s>;tag=%s\r\n",
+	             SIP_STR_FMT(req->from->uri.raw), d->b_from_tag);
+	sip_buf_addf(&o, "To: <%.*s>\r\n", SIP_STR_FMT(req->to->uri.raw));
+	sip_buf_addf(&o, "Call-ID: %s\r\n", d->b_call_id);
+	sip_buf_addf(&o, "CSeq: 1 INVITE\r\n");
+	sip_buf_addf(&o, "Contact: <sip:afd@%s;transport=%s>\r\n", b->host,
+	             to->tp == SIP_TP_TCP ? "tcp" : "udp");
+	/* the identity afd vouches for: the caller's registered AOR, never
+	 * the P-Preferred-Identity the phone asked for as it is */
+	sip_buf_addf(&o, "P-Asserted-Identity: <%s>\r\n", d->caller);
+	b2b_copy_hdrs(&o, req, b2b_req_hdrs, 0);
+	sip_buf_finish(&o, req->body);
+	if (o.oom)
+		return -1;
+	d->b_request = o.s;
+	return 0;
+}
+
+/* The caller's first INVITE: 100 at once, the callee looked up, the
+ * dialogs row (trying) and, once committed, the B-leg INVITE. */
+static int
+b2b_invite(struct b2bua *b, struct sipd_req *rq)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	const struct sip_msg *req = rq->msg;
+	struct db_dialog *old, d;
+	struct db_binding *bd;
+	struct b2b_acts *acts;
+	struct b2b_tx *tx;
+	struct sip_peer to;
+	const char *why;
+	char *callee, *caller, *impu = NULL, *extra = NULL, leg, hex[17];
+	int st, mark, nlive, rc;
+
+	sipd_reply(b->sd, rq, 100, NULL, NULL, 0, 0);
+	if (b2b_looped(b, req))
+		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
+	if ((callee = reg_aor(mem, &req->ruri, b->c, &st, &why)) == NULL)
+		return sipd_reply(b->sd, rq, st == 403 ? 404 : st,
+		                  st == 403 ? "Not Found Here" : why, NULL, 0,
+		                  0);
+	if ((caller = reg_aor(mem, &req->from->uri, b->c, &st, &why)) == NULL)
+		return sipd_reply(b->sd, rq, 403, "Caller Not Served", NULL, 0,
+		                  0);
+	if ((mark = b2b_unit_begin(b)) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	/* a retransmission that reached a restarted worker (its server
+	 * transaction gone): the call goes on already */
+	rc = db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &old,
+	                    &leg);
+	if (rc == 1 && leg == 'a' &&
+	    b2b_streq(old->a_from_tag, req->from->tag)) {
+		b2b_unit_end(b, mark, 1, NULL);
+		log_debug("b2bua: INVITE %.*s again: the call goes on",
+		          SIP_STR_FMT(req->call_id));
+		return 0;
+	}
+	if (b2b_binding(b, mem, caller, rq->now, &nlive) == NULL) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return sipd_reply(b->sd, rq, 403, "Caller Not Registered", NULL,
+		                  0, 0);
+	}
+	if ((bd = b2b_binding(b, mem, callee, rq->now, &nlive)) == NULL ||
+	    b2b_binding_peer(bd, &to) == -1) {
+		if (db_reg_identities(b->dr, mem, callee, &impu, &extra) == -1)
+			impu = "?";
+		b2b_unit_end(b, mark, 1, NULL);
+		log_info("b2bua: %s calls %s: %s", caller, callee,
+		         impu ? "not registered" : "unknown");
+		return sipd_reply(b->sd, rq, impu || nlive ? 480 : 404, NULL,
+		                  NULL, 0, 0);
+	}
+	memset(&d, 0, sizeof(d));
+	d.a_call_id = b2b_dup(mem, req->call_id);
+	d.a_from_tag = b2b_dup(mem, req->from->tag);
+	/* afd's tag on leg A: the one sipd puts in every answer to req */
+	d.a_to_tag = talloc_size(mem, 17);
+	sipd_to_tag(req, d.a_to_tag);
+	d.a_cseq = req->cseq.num;
+	d.a_contact = b2b_contact(mem, req);
+	d.a_route = b2b_rr(mem, req);
+	d.a_peer = b2b_peer_fmt(mem, &rq->from);
+	d.a_request = talloc_strndup(mem, req->buf, req->len);
+	b2b_hex(hex, 16);
+	d.b_call_id = talloc_asprintf(mem, "%s-b2b@%s", hex, b->c->domain);
+	b2b_hex(hex, 12);
+	d.b_from_tag = talloc_strdup(mem, hex);
+	d.b_cseq = 1;
+	d.b_inv_cseq = 1;
+	d.b_contact = talloc_strdup(mem, bd->contact);
+	d.b_route =
+	    bd->path && bd->path[0] ? talloc_strdup(mem, bd->path) : NULL;
+	d.b_peer = b2b_peer_fmt(mem, &to);
+	d.b_branch = talloc_size(mem, 48);
+	sipd_branch(b->sd, d.b_branch, 48);
+	d.caller = caller;
+	d.callee = callee;
+	d.stage = "trying";
+	d.owner_slot = talloc_strdup(mem, sipd_slot(b->sd));
+	d.created_at = d.updated_at = rq->now;
+	d.ring_deadline = rq->now + b->c->ring_timeout;
+	if (d.a_contact == NULL) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return sipd_reply(b->sd, rq, 400, "Missing Contact", NULL, 0,
+		                  0);
+	}
+	if (b2b_build_invite(b, mem, &d, req, bd, &to) == -1 ||
+	    (acts = b2b_acts_new(b, req, &rq->from)) == NULL ||
+	    (tx = talloc_zero(NULL, struct b2b_tx)) == NULL) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return -1;
+	}
+	tx->b = b;
+	tx->leg = 'b';
+	tx->call_id = talloc_strdup(tx, d.b_call_id);
+	tx->mid = SIP_M_INVITE;
+	rc = b2b_insert(b, &d);
+	if (rc == 0)
+		rc = b2b_act_req(acts, &to, d.b_branch, "INVITE",
+		                 talloc_strdup(acts, d.b_request),
+		                 strlen(d.b_request), SIPD_REQ_EVERY,
+		                 b2b_invite_done, tx);
+	else
+		talloc_free(tx);
+	if (b2b_unit_end(b, mark, rc == 0, acts) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	log_info("b2bua: call %lld: %s -> %s (%s, B-leg %s to %s)",
+	         (long long)d.id, caller, callee, d.a_call_id, d.b_call_id,
+	         d.b_peer);
+	if ((uint64_t)b->c->ring_timeout * 1000 + sipd_now_ms() < b->next_check)
+		b->next_check =
+		    sipd_now_ms() + (uint64_t)b->c->ring_timeout * 1000 + 100;
+	return 0;
+}
+
+/* ------------------------------------------- the callee's answers (B) */
+
+/* A 2xx of the callee for a call that is over (it answered as afd
+ * cancelled, or after the call ended): ACK it and BYE it (RFC 3261 15). */
+static void
+b2b_late_2xx(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+             const struct sip_msg *resp)
+{
+	char *c = b2b_contact(acts, resp);
+
+	if (resp->to->tag.len > 0)
+		d->b_to_tag = b2b_dup(acts, resp->to->tag);
+	if (c != NULL)
+		d->b_contact = c;
+	b2b_ack_b(b, acts, d, 'b', SIP_STR_NULL, NULL);
+	b2b_own_request(b, acts, d, 'b', "BYE");
+	log_info("b2bua: call %lld: the callee answered %d after the call "
+	         "was over: ACK and BYE",
+	         (long long)d->id, resp->status);
+}
+
+/*
+ * An answer of the callee to the B-leg INVITE (resp NULL: no final answer
+ * came, Timer B), from the INVITE's client transaction or, orphan, after
+ * the transaction was gone (then a non-2xx final is ACKed here).
+ */
+static void
+b2b_invite_resp(struct b2bua *b, const char *call_id,
+                const struct sip_msg *resp, int orphan)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	int status = resp ? resp->status : 408, mark, ok = 1, rc;
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	time_t now = time(NULL);
+	char leg, *c;
+
+	if (status == 100)
+		return;
+	if ((mark = b2b_unit_begin(b)) == -1) {
+		log_warnx("b2bua: cannot record an answer %d of %s", status,
+		          call_id);
+		return;
+	}
+	rc = db_dialog_find(b->dc, mem, call_id, 1, &d, &leg);
+	if (rc != 1 || leg != 'b' ||
+	    (acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return;
+	}
+	if (orphan && resp != NULL && status >= 300) {
+		struct sip_peer to;
+		size_t len;
+		char *ack = b2b_ack_non2xx(acts, d, resp, &len);
+		if (ack != NULL && b2b_peer_parse(d->b_peer, &to) == 0)
+			b2b_act_raw(acts, &to, ack, len);
+	}
+	if (status < 200) {
+		if (!b2b_stage_early(d->stage))
+			goto done;
+		if (resp->to->tag.len > 0)
+			d->b_to_tag = b2b_dup(mem, resp->to->tag);
+		if ((c = b2b_contact(mem, resp)) != NULL)
+			d->b_contact = c;
+		if (status == 180 || strcmp(d->stage, "ringing") == 0)
+			d->stage = "ringing";
+		else
+			d->stage = "early";
+		ok = b2b_save(b, d, now) == 0 &&
+		     b2b_relay_to_a(b, acts, d, resp) == 0;
+	} else if (status < 300) {
+		if (b2b_stage_early(d->stage)) {
+			if (resp->to->tag.len > 0)
+				d->b_to_tag = b2b_dup(mem, resp->to->tag);
+			if ((c = b2b_contact(mem, resp)) != NULL)
+				d->b_contact = c;
+			d->stage = "answered";
+			d->answered_at = now;
+			d->ring_deadline = 0;
+			ok = b2b_save(b, d, now) == 0 &&
+			     b2b_relay_to_a(b, acts, d, resp) == 0;
+			log_info("b2bua: call %lld answered (%d)",
+			         (long long)d->id, status);
+		} else if (strcmp(d->stage, "confirmed") == 0) {
+			/* our ACK was lost: the callee sends its 2xx again */
+			b2b_ack_b(b, acts, d, 'b', SIP_STR_NULL, NULL);
+		} else if (strcmp(d->stage, "answered") != 0) {
+			b2b_late_2xx(b, acts, d, resp);
+			if (strcmp(d->stage, "ended") != 0)
+				ok = b2b_end(b, d, NULL, now) == 0;
+		}
+	} else if (b2b_stage_early(d->stage)) {
+		d->end_reason = resp ? b2b_reason(mem, status, resp->reason)
+		                     : "408 no answer from the callee";
+		ok = b2b_end(b, d, NULL, now) == 0 &&
+		     (resp ? b2b_relay_to_a(b, acts, d, resp)
+		           : b2b_answer_a(acts, d, 408, NULL)) == 0;
+		log_info("b2bua: call %lld failed: %s", (long long)d->id,
+		         d->end_reason);
+	} else if (strcmp(d->stage, "terminating") == 0 &&
+	           d->answered_at == 0) {
+		/* the 487 of afd's CANCEL (or a final that crossed it) */
+		ok = b2b_end(b, d, NULL, now) == 0;
+	}
+done:
+	if (b2b_unit_end(b, mark, ok, acts) == -1)
+		log_warnx("b2bua: an answer %d of %s was not recorded", status,
+		          call_id);
+}
+
+/* The B-leg INVITE's transaction: every answer (and Timer B). */
+static void
+b2b_invite_done(struct sipd *sd, void *arg, int status,
+                const struct sip_msg *resp)
+{
+	struct b2b_tx *tx = arg;
+
+	b2b_invite_resp(tx->b, tx->call_id, resp, 0);
+}
+
+/* afd's own requests (BYE, CANCEL): their answers change nothing. */
+static void
+b2b_ignore_done(struct sipd *sd, void *arg, int status,
+                const struct sip_msg *resp)
+{
+	log_debug("b2bua: afd's own request answered %d", status);
+}
+
+/* The answer to a request relayed to the other leg: relayed back; a BYE's
+ * final answer ends the call. */
+static void
+b2b_relay_done(struct sipd *sd, void *arg, int status,
+               const struct sip_msg *resp)
+{
+	struct b2b_tx *tx = arg;
+	struct b2bua *b = tx->b;
+	TALLOC_CTX *mem = sipd_batch_mem(sd);
+	struct b2b_acts *acts;
+	struct db_dialog *d = NULL;
+	char *hdrs = NULL, leg;
+	size_t hl = 0;
+	int mark, rc = 0, ok = 1;
+
+	if (status == 100 || (status < 200 && tx->mid != SIP_M_INVITE))
+		return;
+	if ((mark = b2b_unit_begin(b)) == -1)
+		return;
+	if (tx->call_id != NULL)
+		rc = db_dialog_find(b->dc, mem, tx->call_id, 0, &d, &leg);
+	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return;
+	}
+	if (resp != NULL &&
+	    (hdrs = b2b_resp_hdrs(acts, b, resp, &tx->orig_from, &hl)) == NULL)
+		ok = 0;
+	if (ok && tx->orig != NULL)
+		ok = b2b_act_resp(acts, tx->orig, tx->origlen, &tx->orig_from,
+		                  status, resp ? resp->reason : SIP_STR_NULL,
+		                  hdrs, hl,
+		                  resp ? resp->body : SIP_STR_NULL) == 0;
+	if (ok && rc == 1 && tx->mid == SIP_M_BYE && status >= 200) {
+		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
+		log_info("b2bua: call %lld ended: %s", (long long)d->id,
+		         d->end_reason ? d->end_reason : "BYE");
+	}
+	b2b_unit_end(b, mark, ok, acts);
+}
+
+/* ------------------------------------------ requests inside the call */
+
+/* Do req's tags name leg `leg` of d (From: the phone's tag, To: afd's)? */
+static int
+b2b_tags_match(const struct db_dialog *d, char leg, const struct sip_msg *req)
+{
+	if (leg == 'a')
+		return b2b_streq(d->a_from_tag, req->from->tag) &&
+		       (req->mid == SIP_M_CANCEL ||
+		        b2b_streq(d->a_to_tag, req->to->tag));
+	return b2b_streq(d->b_to_tag, req->from->tag) &&
+	       b2b_streq(d->b_from_tag, req->to->tag);
+}
+
+/* A request of a phone inside its call (BYE, re-INVITE, UPDATE, PRACK,
+ * INFO, MESSAGE, ...): relayed to the other leg as afd's own request, its
+ * answer relayed back (b2b_relay_done). */
+static int
+b2b_indialog(struct b2bua *b, struct sipd_req *rq)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	const struct sip_msg *req = rq->msg;
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	struct b2b_tx *tx;
+	struct sip_peer to;
+	struct sip_buf o;
+	char leg, y, branch[48], method[16];
+	uint32_t *in, cseq;
+	int mark, rc, ok, early_bye;
+
+	if ((mark = b2b_unit_begin(b)) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	rc =
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
+	if (rc != 1 || !b2b_tags_match(d, leg, req)) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return sipd_reply(b->sd, rq, 481, NULL, NULL, 0, 0);
+	}
+	y = leg == 'a' ? 'b' : 'a';
+	in = leg == 'a' ? &d->a_cseq : &d->b_in_cseq;
+	/* equal: a retransmission its transaction did not absorb (the
+	 * worker was restarted since): relayed again */
+	if (req->cseq.num < *in) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return sipd_reply(b->sd, rq, 500, "CSeq Out of Order", NULL, 0,
+		                  0);
+	}
+	if (y == 'b' && d->b_to_tag == NULL) {
+		/* nothing to relay to yet: the callee has not answered */
+		b2b_unit_end(b, mark, 1, NULL);
+		return sipd_reply(b->sd, rq, 500, "Callee Not Reached Yet",
+		                  "Retry-After: 1\r\n", 16, 0);
+	}
+	*in = req->cseq.num;
+	/* a BYE of the caller before the answer (RFC 3261 15: in an early
+	 * dialog) ends its INVITE too */
+	early_bye =
+	    req->mid == SIP_M_BYE && leg == 'a' && b2b_stage_early(d->stage);
+	if (req->mid == SIP_M_BYE) {
+		d->stage = "terminating";
+		d->end_reason =
+		    leg == 'a' ? "caller hung up" : "callee hung up";
+		d->ring_deadline = 0;
+	}
+	cseq = y == 'a' ? ++d->a_out_cseq : ++d->b_cseq;
+	if (req->mid == SIP_M_INVITE) {
+		if (y == 'a')
+			d->a_inv_cseq = cseq;
+		else
+			d->b_inv_cseq = cseq;
+	}
+	snprintf(method, sizeof(method), "%.*s",
+	         (int)(req->method.len < 15 ? req->method.len : 15),
+	         req->method.s);
+	sipd_branch(b->sd, branch, sizeof(branch));
+	if ((acts = b2b_acts_new(b, req, &rq->from)) == NULL ||
+	    b2b_leg_request(acts, b, d, y, method, cseq,
+	                    req->max_forwards > 0 ? req->max_forwards - 1 : 69,
+	                    branch, &o, &to) == -1) {
+		b2b_unit_end(b, mark, 0, acts);
+		return -1;
+	}
+	b2b_copy_hdrs(&o, req, b2b_req_hdrs,
+	              y == 'b' ? d->b_inv_cseq : d->a_inv_cseq);
+	sip_buf_finish(&o, req->body);
+	if (o.oom || (tx = talloc_zero(NULL, struct b2b_tx)) == NULL) {
+		b2b_unit_end(b, mark, 0, acts);
+		return -1;
+	}
+	tx->b = b;
+	tx->leg = y;
+	tx->call_id = talloc_strdup(tx, y == 'a' ? d->a_call_id : d->b_call_id);
+	tx->orig = talloc_memdup(tx, req->buf, req->len);
+	tx->origlen = req->len;
+	tx->orig_from = rq->from;
+	tx->mid = req->mid;
+	if (early_bye && b2b_answer_a(acts, d, 487, NULL) == -1)
+		log_warnx("b2bua: call %lld: no 487 for the INVITE",
+		          (long long)d->id);
+	/* the act takes tx over (and frees it when it fails) */
+	ok = b2b_act_req(acts, &to, branch, method, o.s, o.len,
+	                 req->mid == SIP_M_INVITE ? SIPD_REQ_EVERY : 0,
+	                 b2b_relay_done, tx) == 0 &&
+	     b2b_save(b, d, rq->now) == 0;
+	if (b2b_unit_end(b, mark, ok, acts) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	if (req->mid == SIP_M_BYE)
+		log_info("b2bua: call %lld: %s", (long long)d->id,
+		         d->end_reason);
+	return 0;
+}
+
+/* CANCEL from the caller (RFC 3261 9.2): 200 to the CANCEL; while the
+ * callee has not answered, 487 to the INVITE and CANCEL to the callee. */
+static int
+b2b_cancel(struct b2bua *b, struct sipd_req *rq)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	const struct sip_msg *req = rq->msg;
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	int mark, rc, ok = 1;
+	char leg;
+
+	if ((mark = b2b_unit_begin(b)) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	rc =
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
+	if (rc != 1 || leg != 'a' || !b2b_tags_match(d, 'a', req)) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return sipd_reply(b->sd, rq, 481, NULL, NULL, 0, 0);
+	}
+	sipd_reply(b->sd, rq, 200, NULL, NULL, 0, 0);
+	if (!b2b_stage_early(d->stage)) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return 0;
+	}
+	d->stage = "terminating";
+	d->end_reason = "cancelled";
+	d->ring_deadline = 0;
+	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL)
+		ok = 0;
+	if (ok)
+		ok = b2b_save(b, d, rq->now) == 0 &&
+		     b2b_answer_a(acts, d, 487, NULL) == 0 &&
+		     b2b_cancel_b(b, acts, d) == 0;
+	b2b_unit_end(b, mark, ok, acts);
+	log_info("b2bua: call %lld cancelled by the caller", (long long)d->id);
+	return 0;
+}
+
+void
+b2bua_ack(struct b2bua *b, const struct sip_msg *req,
+          const struct sip_peer *from)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	int mark, rc, ok = 1;
+	char leg;
+
+	if (req->to == NULL || req->to->tag.len == 0)
+		return;
+	b2b_rtx_stop(b, req->call_id);
+	if ((mark = b2b_unit_begin(b)) == -1)
+		return;
+	rc =
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
+	if (rc != 1 || !b2b_tags_match(d, leg, req) ||
+	    (acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 1, NULL);
+		log_debug("b2bua: ACK for no call (%.*s): ignored",
+		          SIP_STR_FMT(req->call_id));
+		return;
+	}
+	if (leg == 'a' && strcmp(d->stage, "answered") == 0) {
+		d->stage = "confirmed";
+		ok = b2b_save(b, d, time(NULL)) == 0;
+		log_info("b2bua: call %lld confirmed", (long long)d->id);
+	}
+	if (ok)
+		ok = b2b_ack_b(b, acts, d, leg == 'a' ? 'b' : 'a', req->body,
+		               req) == 0;
+	b2b_unit_end(b, mark, ok, acts);
+}
+
+/* ------------------------------------------- MESSAGE outside a dialog */
+
+/* A pager-mode MESSAGE (RFC 3428) to a registered AOR: sent on to its
+ * binding as afd's own request, the answer relayed back. */
+static int
+b2b_pager(struct b2bua *b, struct sipd_req *rq)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	const struct sip_msg *req = rq->msg;
+	struct db_binding *bd;
+	struct b2b_tx *tx;
+	struct sip_peer to;
+	struct sip_buf o;
+	const char *why;
+	char *callee, *caller, *impu = NULL, *extra = NULL, branch[48], hex[17],
+	                       tag[13];
+	int st, nlive;
+
+	if (b2b_looped(b, req))
+		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
+	if ((callee = reg_aor(mem, &req->ruri, b->c, &st, &why)) == NULL)
+		return sipd_reply(b->sd, rq, st == 403 ? 404 : st,
+		                  st == 403 ? "Not Found Here" : why, NULL, 0,
+		                  0);
+	if ((caller = reg_aor(mem, &req->from->uri, b->c, &st, &why)) == NULL)
+		return sipd_reply(b->sd, rq, 403, "Sender Not Served", NULL, 0,
+		                  0);
+	if ((bd = b2b_binding(b, mem, callee, rq->now, &nlive)) == NULL ||
+	    b2b_binding_peer(bd, &to) == -1) {
+		if (db_reg_identities(b->dr, mem, callee, &impu, &extra) == -1)
+			impu = "?";
+		return sipd_reply(b->sd, rq, impu || nlive ? 480 : 404, NULL,
+		                  NULL, 0, 0);
+	}
+	sipd_branch(b->sd, branch, sizeof(branch));
+	b2b_hex(hex, 16);
+	b2b_hex(tag, 12);
+	sip_buf_init(&o, mem, 1024 + req->len);
+	sip_buf_addf(&o, "MESSAGE %s SIP/2.0\r\n", bd->contact);
+	sip_buf_addf(&o, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", b2b_tp(&to),
+	             b->host, branch);
+	sip_buf_addf(&o, "Max-Forwards: %d\r\n",
+	             req->max_forwards > 0 ? req->max_forwards - 1 : 69);
+	if (bd->path && bd->path[0])
+		sip_buf_addf(&o, "Route: %s\r\n", bd->path);
+	sip_buf_addf(&o, "From: <%.*s>;tag=%s\r\n",
+	             SIP_STR_FMT(req->from->uri.raw), tag);
+	sip_buf_addf(&o, "To: <%.*s>\r\n", SIP_STR_FMT(req->to->uri.raw));
+	sip_buf_addf(&o, "Call-ID: %s-msg@%s\r\n", hex, b->c->domain);
+	sip_buf_addf(&o, "CSeq: 1 MESSAGE\r\n");
+	sip_buf_addf(&o, "P-Asserted-Identity: <%s>\r\n", caller);
+	b2b_copy_hdrs(&o, req, b2b_req_hdrs, 0);
+	sip_buf_finish(&o, req->body);
+	if (o.oom || (tx = talloc_zero(NULL, struct b2b_tx)) == NULL)
+		return -1;
+	tx->b = b;
+	tx->leg = 'b';
+	tx->orig = talloc_memdup(tx, req->buf, req->len);
+	tx->origlen = req->len;
+	tx->orig_from = rq->from;
+	tx->mid = SIP_M_MESSAGE;
+	log_info("b2bua: MESSAGE %s -> %s", caller, callee);
+	/* nothing to record: the answer is relayed from memory */
+	return sipd_request(b->sd, &to, branch, "MESSAGE", o.s, o.len,
+	                    b2b_relay_done, tx);
+}
+
+/* ------------------------------------------------------------ entries */
+
+int
+b2bua_serve(struct sipd *sd, struct sipd_req *rq)
+{
+	struct b2bua *b = sipd_b2bua(sd);
+	const struct sip_msg *req = rq->msg;
+
+	if (req->mid == SIP_M_CANCEL)
+		return b2b_cancel(b, rq);
+	if (req->to->tag.len > 0)
+		return b2b_indialog(b, rq);
+	if (req->mid == SIP_M_INVITE)
+		return b2b_invite(b, rq);
+	if (req->mid == SIP_M_MESSAGE)
+		return b2b_pager(b, rq);
+	/* BYE, PRACK, UPDATE, INFO need a dialog (RFC 3261 12.2.2) */
+	return sipd_reply(sd, rq, 481, NULL, NULL, 0, 0);
+}
+
+int
+b2bua_owner(struct b2bua *b, const struct sip_msg *req, char slot[8])
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+
+	if (req->mid != SIP_M_ACK && req->mid != SIP_M_CANCEL &&
+	    (req->to == NULL || req->to->tag.len == 0))
+		return 0;
+	if (req->call_id.len == 0)
+		return 0;
+	return db_dialog_owner(b->dc, b2b_dup(mem, req->call_id), slot) == 1;
+}
+
+int
+b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
+             const struct sip_peer *from)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	char *call_id = b2b_dup(mem, resp->call_id), slot[8];
+	struct db_dialog *d;
+	int mark;
+	char leg;
+
+	if (call_id == NULL || db_dialog_owner(b->dc, call_id, slot) != 1)
+		return 0;
+	if (resp->cseq.mid == SIP_M_INVITE) {
+		log_info("b2bua: answer %d of %s reached a restarted worker: "
+		         "handled from its dialogs row",
+		         resp->status, call_id);
+		b2b_invite_resp(b, call_id, resp, 1);
+		return 1;
+	}
+	/* the BYE that ended a call, answered after a restart */
+	if (resp->cseq.mid == SIP_M_BYE && resp->status >= 200 &&
+	    (mark = b2b_unit_begin(b)) != -1) {
+		int ok = 1;
+		if (db_dialog_find(b->dc, mem, call_id, 0, &d, &leg) == 1 &&
+		    strcmp(d->stage, "terminating") == 0)
+			ok = b2b_end(b, d, NULL, time(NULL)) == 0;
+		b2b_unit_end(b, mark, ok, NULL);
+	}
+	return 1;
+}
+
+/* ------------------------------------------ timers, recovery, sweeper */
+
+/* End call d now from afd's side (a worker died, a ring timeout, the
+ * sweeper): the caller gets a final answer or BYE, the callee CANCEL or
+ * BYE; stage 'ended' with reason (inside a unit, acts after commit). */
+static int
+b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+             const char *reason, int status, time_t now)
+{
+	if (d->end_reason == NULL || strcmp(d->stage, "terminating") != 0)
+		d->end_reason = (char *)reason;
+	if (b2b_stage_early(d->stage)) {
+		b2b_answer_a(acts, d, status, NULL);
+		b2b_cancel_b(b, acts, d);
+	} else if (d->answered_at != 0) {
+		/* a BYE in flight: only its receiver gets it again (its
+		 * sender's BYE is answered by no one: its transaction died) */
+		const char *r =
+		    strcmp(d->stage, "terminating") == 0 ? d->end_reason : NULL;
+		if (r == NULL || strcmp(r, "caller hung up") != 0)
+			b2b_own_request(b, acts, d, 'a', "BYE");
+		if (r == NULL || strcmp(r, "callee hung up") != 0)
+			b2b_own_request(b, acts, d, 'b', "BYE");
+	} else {
+		/* terminating before an answer: afd's CANCEL again */
+		b2b_cancel_b(b, acts, d);
+	}
+	return b2b_end(b, d, NULL, now);
+}
+
+/* Look at this slot's calls: once after start (recovery), then at ring
+ * deadlines. */
+static void
+b2b_check(struct b2bua *b, uint64_t now_ms)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct db_dialog *ds;
+	time_t now = time(NULL);
+	int n, mark;
+
+	if (mem == NULL ||
+	    db_dialog_owned(b->dc, mem, sipd_slot(b->sd), &ds, &n) == -1) {
+		talloc_free(mem);
+		b->next_check = now_ms + 1000;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct db_dialog *d = &ds[i];
+		struct b2b_acts *acts;
+		int ok = 1, changed = 0;
+
+		if (!b->recovered && b2b_touched(b, d->id))
+			continue; /* this worker's own since its start */
+		if ((mark = b2b_unit_begin(b)) == -1)
+			break;
+		if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+			b2b_unit_end(b, mark, 0, NULL);
+			break;
+		}
+		if (!b->recovered && strcmp(d->stage, "terminating") == 0) {
+			/* the BYE or CANCEL in flight is lost with its
+			 * transaction: send them again and end the call */
+			ok = b2b_end_both(b, acts, d, "worker died", 503,
+			                  now) == 0;
+			changed = 1;
+			log_info("b2bua: call %lld was ending when this "
+			         "worker's predecessor died: ended",
+			         (long long)d->id);
+		} else if (b2b_stage_early(d->stage) && d->ring_deadline &&
+		           d->ring_deadline <= now) {
+			ok = b2b_end_both(b, acts, d, "no answer", 408, now) ==
+			     0;
+			changed = 1;
+			log_info("b2bua: call %lld: no answer in %d s: 408 and "
+			         "CANCEL",
+			         (long long)d->id, b->c->ring_timeout);
+		} else if (!b->recovered && strcmp(d->stage, "trying") == 0 &&
+		           d->b_request != NULL && d->b_branch != NULL &&
+		           !sipd_client_alive(b->sd, d->b_branch, "INVITE")) {
+			/* recorded, maybe never sent: the same INVITE again
+			 * (same branch: a copy the callee got is absorbed) */
+			struct b2b_tx *tx = talloc_zero(NULL, struct b2b_tx);
+			struct sip_peer to;
+			if (tx != NULL && b2b_peer_parse(d->b_peer, &to) == 0) {
+				tx->b = b;
+				tx->leg = 'b';
+				tx->call_id = talloc_strdup(tx, d->b_call_id);
+				tx->mid = SIP_M_INVITE;
+				b2b_act_req(acts, &to, d->b_branch, "INVITE",
+				            talloc_strdup(acts, d->b_request),
+				            strlen(d->b_request),
+				            SIPD_REQ_EVERY, b2b_invite_done,
+				            tx);
+				changed = 1;
+				log_info("b2bua: call %lld: B-leg INVITE sent "
+				         "again after a restart",
+				         (long long)d->id);
+			} else {
+				talloc_free(tx);
+			}
+		}
+		if (b2b_stage_early(d->stage) && d->ring_deadline > now) {
+			uint64_t at =
+			    now_ms + (uint64_t)(d->ring_deadline - now) * 1000 +
+			    50;
+			if (at < b->next_check)
+				b->next_check = at;
+		}
+		if (!changed) {
+			talloc_free(acts);
+			acts = NULL;
+		}
+		b2b_unit_end(b, mark, ok, acts);
+	}
+	b->recovered = 1;
+	talloc_free(mem);
+}
+
+void
+b2bua_started(struct b2bua *b, int restarts)
+{
+	if (b != NULL)
+		b->fresh = restarts == 0;
+}
+
+/* afd has just started (the UDP worker's first check): end every call a
+ * previous run of afd left, as well as afd can (BYE, CANCEL, final
+ * answers to the addresses in the rows). */
+static void
+b2b_end_previous_run(struct b2bua *b)
+{
+	TALLOC_CTX *mem;
+	struct db_dialog *ds;
+	time_t now = time(NULL);
+	int n, mark, ended, total = 0;
+
+	do {
+		if ((mem = talloc_new(NULL)) == NULL ||
+		    db_dialog_stale(b->dc, mem, now, b->started, b->started,
+		                    b->started, B2B_SWEEP_LIMIT, &ds,
+		                    &n) == -1) {
+			talloc_free(mem);
+			return;
+		}
+		ended = 0;
+		for (int i = 0; i < n; i++) {
+			struct b2b_acts *acts;
+			/* only what was there before afd started: the
+			 * workers of this run may have calls already (and
+			 * what the previous run left in the same second is
+			 * left to the sweeper) */
+			if (ds[i].updated_at >= b->started ||
+			    b2b_touched(b, ds[i].id) ||
+			    (mark = b2b_unit_begin(b)) == -1)
+				continue;
+			if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+				b2b_unit_end(b, mark, 0, NULL);
+				continue;
+			}
+			if (b2b_unit_end(b, mark,
+			                 b2b_end_both(b, acts, &ds[i],
+			                              "afd restarted", 503,
+			                              now) == 0,
+			                 acts) == 0)
+				ended++;
+		}
+		total += ended;
+		talloc_free(mem);
+	} while (n == B2B_SWEEP_LIMIT && ended > 0);
+	if (total > 0)
+		log_info("b2bua: %d calls left by afd's previous run ended",
+		         total);
+}
+
+void
+b2bua_timers(struct b2bua *b, uint64_t now_ms)
+{
+	if (b == NULL)
+		return;
+	b2b_rtx_run(b, now_ms);
+	if (now_ms < b->next_check)
+		return;
+	b->next_check = UINT64_MAX;
+	if (b->fresh && !b->recovered) {
+		/* nothing of this slot's to take over */
+		if (sipd_slot(b->sd)[0] == 'u')
+			b2b_end_previous_run(b);
+		b->recovered = 1;
+	}
+	b2b_check(b, now_ms);
+}
+
+uint64_t
+b2bua_next_deadline(const struct b2bua *b)
+{
+	uint64_t t;
+
+	if (b == NULL)
+		return UINT64_MAX;
+	t = b->next_check;
+	for (const struct b2b_rtx *r = b->rtx; r != NULL; r = r->next) {
+		uint64_t at = r->at < r->give_up ? r->at : r->give_up;
+		if (at < t)
+			t = at;
+	}
+	return t;
+}
+
+int
+b2bua_sweep(struct b2bua *b, time_t now)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct db_dialog *ds;
+	time_t t_term = now - 64 * (time_t)b->c->sip_t1 / 1000 - 1;
+	time_t t_setup =
+	    now - b->c->ring_timeout - 64 * (time_t)b->c->sip_t1 / 1000 - 1;
+	int n, mark, ended = 0;
+
+	if (mem == NULL || db_dialog_stale(b->dc, mem, now, t_term, t_setup,
+	                                   now - b->c->call_max_idle,
+	                                   B2B_SWEEP_LIMIT, &ds, &n) == -1) {
+		talloc_free(mem);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct db_dialog *d = &ds[i];
+		struct b2b_acts *acts;
+		const char *why;
+		int ok;
+
+		if ((mark = b2b_unit_begin(b)) == -1)
+			break;
+		if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+			b2b_unit_end(b, mark, 0, NULL);
+			break;
+		}
+		if (b2b_stage_early(d->stage))
+			why = "worker died";
+		else if (strcmp(d->stage, "terminating") == 0)
+			why = d->end_reason ? d->end_reason : "worker died";
+		else if (d->updated_at < now - b->c->call_max_idle)
+			why = "stale";
+		else
+			why = "de-registered";
+		log_info(
+		    "b2bua: sweeper: call %lld (%s, %s, silent since %lld) "
+		    "ended: %s",
+		    (long long)d->id, d->stage, d->owner_slot,
+		    (long long)d->updated_at, why);
+		ok = b2b_end_both(b, acts, d, why, 503, now) == 0;
+		if (b2b_unit_end(b, mark, ok, acts) == 0)
+			ended++;
+	}
+	talloc_free(mem);
+	return ended;
+}
