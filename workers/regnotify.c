@@ -574,6 +574,20 @@ regn_branch(struct regn *rn, const struct db_sub_row *s, int64_t cseq,
 static void regn_done(struct sipd *sd, void *arg, int status,
                       const struct sip_msg *resp);
 
+/* The NOTIFY of subscription id that regn_send() counted in flight did not
+ * leave (its take was rolled back, or it could not be sent): its queue
+ * owes one again. */
+static void
+regn_unsent(struct regn *rn, int64_t id)
+{
+	struct regev_q *q = regev_qs_get(rn->qs, id, 0);
+
+	if (q != NULL) {
+		q->inflight = 0;
+		q->dirty = 1;
+	}
+}
+
 /* After the commit that took the NOTIFY's version and CSeq: it is ready
  * to leave, after the batch's answers (regn_flush). The transaction frees
  * arg after this call: it is taken over instead. */
@@ -583,8 +597,10 @@ regn_committed(void *arg, int committed)
 	struct regn_sent *x = arg, **v;
 	struct regn *rn = x->rn;
 
-	if (!committed)
+	if (!committed) {
+		regn_unsent(rn, x->id);
 		return;
+	}
 	v = talloc_realloc(rn, rn->ready, struct regn_sent *, rn->nready + 1);
 	if (v == NULL) {
 		log_warnx("regevent: out of memory");
@@ -605,7 +621,6 @@ regn_committed(void *arg, int committed)
 int
 regn_flush(struct regn *rn)
 {
-	struct regev_q *q;
 	size_t n;
 
 	if (rn == NULL || rn->nready == 0)
@@ -613,6 +628,7 @@ regn_flush(struct regn *rn)
 	for (size_t i = 0; i < rn->nready; i++) {
 		struct regn_sent *c = rn->ready[i];
 		char *buf = c->buf;
+		int64_t id = c->id;
 
 		/* the transaction takes c over; the bytes it copies */
 		talloc_steal(rn->ready, buf);
@@ -622,10 +638,8 @@ regn_flush(struct regn *rn)
 		/* (on failure, logged, the row keeps the NOTIFY unanswered:
 		 * the next notifier of the slot sends it again) */
 		if (sipd_request(rn->sd, &c->to, c->branch, "NOTIFY", buf,
-		                 c->len, regn_done,
-		                 talloc_steal(NULL, c)) == 0 &&
-		    (q = regev_qs_get(rn->qs, c->id, 1)) != NULL)
-			regev_q_sent(q, c->cseq, sipd_now_ms());
+		                 c->len, regn_done, talloc_steal(NULL, c)) == -1)
+			regn_unsent(rn, id);
 	}
 	n = rn->nready;
 	TALLOC_FREE(rn->ready);
@@ -642,6 +656,7 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 	TALLOC_CTX *mem = sipd_batch_mem(rn->sd);
 	struct db_sub_row *s;
 	struct regn_sent *x = NULL;
+	struct regev_q *q;
 	struct regev_notify n;
 	struct sip_buf body, msg;
 	struct db_txn *t;
@@ -719,7 +734,11 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 		goto fail;
 	}
 	if (regn_unit_end(t, mark, 1) == -1)
-		return -1;
+		return -1; /* (regn_committed heard: 0) */
+	/* in flight from now on: a change found before it leaves (after the
+	 * batch's commit) waits for its answer */
+	if ((q = regev_qs_get(rn->qs, id, 1)) != NULL)
+		regev_q_sent(q, cseq, sipd_now_ms());
 	return 1;
 fail:
 	talloc_free(x);

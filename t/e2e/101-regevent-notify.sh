@@ -17,7 +17,7 @@ afd_start registrar.min_expires=1 regevent.min_expires=10
 
 mkdir -p "$TMP/alice"
 mkfifo "$TMP/alice.in"
-"$UA" -p "$AFD_PORT" -u alice -e 600 -S 600 -B "$TMP/alice" -i -T $(( 30 * SCALE )) \
+"$UA" -p "$AFD_PORT" -u alice -F -e 600 -S 600 -B "$TMP/alice" -i -T $(( 30 * SCALE )) \
 	<"$TMP/alice.in" >"$TMP/alice.out" 2>&1 &
 E2E_PIDS="$E2E_PIDS $!"
 pid_alice=$!

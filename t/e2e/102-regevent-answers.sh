@@ -19,12 +19,16 @@ phone() { # NAME ARGS...: a phone taking commands from $TMP/NAME.in (fd given by
 	eval "pid_$name=$!"
 }
 notifies() { grep -c '^NOTIFY ' "$TMP/$1.out"; }
+cmd() { # NAME FD LINE: give phone NAME a command, wait until it acted on it
+	echo "$3" >&$2
+	wait_for "grep -qx 'CMD $3' '$TMP/$1.out'" $(( 3 * SCALE )) || fail "$1 did not take '$3'"
+}
 sub_rows() { sql "SELECT count(*) FROM reg_subscriptions WHERE aor = 'sip:$1@$DOMAIN'"; }
 
-# 1. a silent phone: the first NOTIFY is retransmitted at T1, 2T1, 4T1
-phone carol -e 600 -S 600 -T $(( 30 * SCALE ))
+# 1. a silent phone (-n, until told): the first NOTIFY is retransmitted
+# at T1, 2T1, 4T1
+phone carol -n -e 600 -S 600 -T $(( 30 * SCALE ))
 exec 3>"$TMP/carol.in"
-echo "silent 1" >&3
 wait_for "[ \$(notifies carol) -ge 4 ]" $(( 8 * SCALE )) || { cat "$TMP/carol.out"; fail "no retransmissions"; }
 times=$(awk '/^NOTIFY 1 / { print $6 }' "$TMP/carol.out")
 say "NOTIFY 1 received at (ms): $(echo $times)"
@@ -43,7 +47,7 @@ assert_eq "0" "$(grep -c '^NOTIFY 2 ' "$TMP/carol.out")" "a second NOTIFY while 
 assert_eq "2" "$(sql "SELECT pending FROM reg_subscriptions WHERE aor = 'sip:carol@$DOMAIN'")" "pending (a NOTIFY owed)"
 # answer now: the next retransmission is answered 200, then ONE NOTIFY
 # with both new bindings, version 1
-echo "silent 0" >&3
+cmd carol 3 "silent 0"
 wait_for "grep -q '^NOTIFY 2 ' '$TMP/carol.out'" $(( 10 * SCALE )) || { cat "$TMP/carol.out"; fail "no NOTIFY after the answer"; }
 sleep 1
 assert_eq "1" "$(grep -c '^NOTIFY 2 ' "$TMP/carol.out")" "NOTIFY 2 (two changes coalesced)"
@@ -58,8 +62,7 @@ phone dave -e 600 -S 600 -T $(( 20 * SCALE ))
 exec 3>"$TMP/dave.in"
 wait_for "[ \$(notifies dave) -ge 1 ]" $(( 5 * SCALE )) || fail "dave's first NOTIFY"
 assert_eq "1" "$(sub_rows dave)" "dave's subscription"
-echo "status 481" >&3
-sleep 0.2
+cmd dave 3 "status 481"
 "$UA" -p "$AFD_PORT" -u dave -e 300 -T 1 >/dev/null 2>&1
 wait_for "[ \"\$(sub_rows dave)\" = 0 ]" $(( 5 * SCALE )) || fail "481 did not remove the subscription"
 wait_log "NOTIFY 2 of subscription [0-9]+ answered 481: subscription removed" 2 || fail "no log line for the 481"
@@ -74,14 +77,12 @@ exec 3>&-
 phone erin -e 600 -S 600 -T $(( 20 * SCALE ))
 exec 3>"$TMP/erin.in"
 wait_for "[ \$(notifies erin) -ge 1 ]" $(( 5 * SCALE )) || fail "erin's first NOTIFY"
-echo "status 500" >&3
-sleep 0.2
+cmd erin 3 "status 500"
 "$UA" -p "$AFD_PORT" -u erin -e 300 -T 1 >/dev/null 2>&1
 wait_log "NOTIFY 2 of subscription [0-9]+ answered 500$" 2 || fail "no log line for the 500"
 assert_eq "1" "$(sub_rows erin)" "erin's subscription after a 500"
 assert_eq "500" "$(sql "SELECT last_status FROM reg_subscriptions WHERE aor = 'sip:erin@$DOMAIN'")" "last_status"
-echo "status 489" >&3
-sleep 0.2
+cmd erin 3 "status 489"
 "$UA" -p "$AFD_PORT" -u erin -e 300 -T 1 >/dev/null 2>&1
 wait_for "[ \"\$(sub_rows erin)\" = 0 ]" $(( 5 * SCALE )) || fail "489 did not remove the subscription"
 echo quit >&3

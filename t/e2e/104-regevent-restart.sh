@@ -37,6 +37,7 @@ wait_n 2
 
 # 1. kill -9 of the UDP worker with NOTIFY 3 unanswered
 echo "silent 1" >&3
+wait_for "grep -qx 'CMD silent 1' '$TMP/pat.out'" $(( 3 * SCALE )) || fail "pat did not take 'silent 1'"
 "$UA" -p "$AFD_PORT" -u pat -t -e 300 -T 1 >/dev/null 2>&1  # change 2 (TCP)
 wait_n 3
 u0=$(worker_pid udp)
@@ -50,6 +51,11 @@ wait_n 4 8
 [ "$(worker_pid udp)" != "$u0" ] || fail "the UDP worker was not replaced"
 sleep 1
 check_versions "1 2 3 4 "
+# one NOTIFY in flight at a time: NOTIFY 4 only once the phone answered
+# (after "silent 0")
+l4=$(grep -n '^NOTIFY 4 ' "$TMP/pat.out" | head -1 | cut -d: -f1)
+l0=$(grep -n '^CMD silent 0' "$TMP/pat.out" | head -1 | cut -d: -f1)
+[ "$l4" -gt "$l0" ] || fail "NOTIFY 4 came while NOTIFY 3 was unanswered"
 # NOTIFY 3 came again with the same branch
 assert_eq "1" "$(awk '$1 == "NOTIFY" && $2 == 3 { print $5 }' "$TMP/pat.out" | sort -u | wc -l)" "NOTIFY 3's branches"
 # NOTIFY 4 shows the three other bindings

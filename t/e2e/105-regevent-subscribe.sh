@@ -44,7 +44,7 @@ assert_eq "481" "$(status_of "$out")" "in-dialog SUBSCRIBE of no subscription"
 
 # OPTIONS and 405s list SUBSCRIBE
 out=$(options_msg | sip)
-assert_match "^Allow: REGISTER, OPTIONS, SUBSCRIBE$" "$out" "Allow"
+assert_match "^Allow: REGISTER, OPTIONS, SUBSCRIBE(, [A-Z]+)*$" "$out" "Allow"
 
 # a phone: subscribe for 600 s, refresh (a NOTIFY follows), then an expiry
 mkfifo "$TMP/amy.in"

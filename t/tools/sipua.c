@@ -19,7 +19,8 @@
  *                                        (dialog 0), DIR/d<N>-<CSeq>.xml
  *
  * With -S it subscribes to its own registration state (RFC 3680) after
- * registering. With -i it reads commands from stdin, one a line:
+ * registering. With -i it reads commands from stdin, one a line, and
+ * prints "CMD <line>" once it has acted on one:
  *   reg N       REGISTER again (same Call-ID, next CSeq) with Expires N
  *   sub N       SUBSCRIBE (in the dialog once there is one) with Expires N
  *   resub N     SUBSCRIBE in a new dialog (after the old one ended)
@@ -624,6 +625,7 @@ ua_command(char *line, int *status, int *silent)
 
 	if (sscanf(line, "%15s %d", cmd, &n) < 1)
 		return 0;
+	printf("CMD %s\n", line); /* done: the scenario may go on */
 	if (strcmp(cmd, "reg") == 0)
 		ua_register(n);
 	else if (strcmp(cmd, "sub") == 0)
