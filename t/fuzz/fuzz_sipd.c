@@ -21,7 +21,7 @@
  * sipd_sweep() (the sweeper, the removal hook).
  *
  * Invariants (abort on violation): sipd_handle() never asks to close a UDP
- * "connection"; never more answers than messages; afd's own requests
+ * "connection"; never more final answers than messages; afd's own requests
  * (NOTIFY) have no bare CR or LF, one Content-Length equal to the body and
  * parse as requests; a kick of the notifier carries no bytes; every
  * answer has a
@@ -340,12 +340,13 @@ fz_handle(const char *buf, size_t len, const struct sip_peer *p)
 	return sipd_handle(fz_sd, buf, len, p);
 }
 
-/* Is output o an answer (not afd's own request, not a kick)? */
+/* Is output o a final answer (not a 1xx such as an INVITE's 100 Trying,
+ * not afd's own request, not a kick)? */
 static int
 fz_is_answer(const struct sipd_out *o)
 {
-	return o->kind == SIPD_OUT_SEND && o->len >= 8 &&
-	       memcmp(o->buf, "SIP/2.0 ", 8) == 0;
+	return o->kind == SIPD_OUT_SEND && o->len >= 9 &&
+	       memcmp(o->buf, "SIP/2.0 ", 8) == 0 && o->buf[8] != '1';
 }
 
 static void
