@@ -802,12 +802,26 @@ db_step_6(sqlite3 *db)
 	return db_exec(db, "DROP VIEW IF EXISTS active_calls");
 }
 
-/* Step to version 7: the reg event's contact events owed to a NOTIFY
+/* Step to version 7 (the authentication gate): registrations records
+ * which private identity authenticated each binding, integrity-protected
+ * and Security-Client (sec-agree without IPsec). */
+static int
+db_step_7(sqlite3 *db)
+{
+	if (db_add_column(db, "registrations", "impi", "TEXT") == -1 ||
+	    db_add_column(db, "registrations", "integrity", "TEXT") == -1 ||
+	    db_add_column(db, "registrations", "security_client", "TEXT") ==
+	        -1)
+		return -1;
+	return 0;
+}
+
+/* Step to version 8: the reg event's contact events owed to a NOTIFY
  * (reg_sub_events, a new table the schema creates); reg_subscriptions'
  * pending gains the value 2 (a NOTIFY owed, not taken yet): a pending row
  * of an older file is one whose NOTIFY is owed. */
 static int
-db_step_7(sqlite3 *db)
+db_step_8(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
 	int has;
@@ -835,6 +849,7 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_5,
     db_step_6,
     db_step_7,
+    db_step_8,
 };
 
 int

@@ -29,7 +29,7 @@ struct db_auth {
 	sqlite3 *db;
 	sqlite3_stmt *by_impi, *by_impu, *by_user, *by_extra, *sqn_take,
 	    *sqn_resync, *vec_put, *vec_get, *vec_use, *vec_del, *nc_use,
-	    *exp_vec, *exp_nc, *key_put, *key_get;
+	    *exp_vec, *exp_nc, *key_put, *key_get, *src_bound;
 };
 
 struct db_auth *
@@ -513,6 +513,48 @@ db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
 	sqlite3_bind_int64(st, 2, nc);
 	sqlite3_bind_int64(st, 3, expires_at);
 	return db_auth_change(da, st, "nc");
+}
+
+int
+db_auth_source_bound(struct db_auth *da, const char *aor,
+                     const char *received, const char *slot,
+                     int64_t conn_id, int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(
+	    da->db, &da->src_bound,
+	    "SELECT 1 FROM registrations WHERE aor = ?1 AND expires_at > ?5 "
+	    "AND ((received = ?2 AND ((?3 IS NULL AND transport = 'udp') OR "
+	    "(transport = 'tcp' AND conn_slot = ?3 AND conn_id = ?4))) OR "
+	    "(?3 IS NOT NULL AND transport = 'udp' AND "
+	    "substr(received, 1, length(?6)) = ?6)) LIMIT 1");
+	const char *colon = strrchr(received, ':');
+	int rc, bound = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, aor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, received, -1, SQLITE_STATIC);
+	if (slot != NULL)
+		sqlite3_bind_text(st, 3, slot, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int64(st, 4, conn_id);
+	sqlite3_bind_int64(st, 5, now);
+	/* "ip:" of received: a UDP binding from the same address */
+	sqlite3_bind_text(st, 6, received,
+	                  colon ? (int)(colon - received + 1) : -1,
+	                  SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		bound = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_auth_err(da, "source bound");
+		return -1;
+	}
+	return bound;
 }
 
 int

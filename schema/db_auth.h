@@ -155,6 +155,19 @@ int db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
 int db_auth_expire(struct db_auth *da, int64_t now);
 
 /*
+ * Whether a live binding (expires_at > now) of aor was registered from
+ * this source: received ("ip:port" as the registrar stores it) and, over
+ * TCP, the same connection (slot, conn_id); slot NULL means UDP. A
+ * request over TCP is also from the source of a binding registered over
+ * UDP from the same address, any port (a UE that registered over UDP and
+ * sends a large request over TCP, RFC 3261 18.1.1). 1, 0, or -1 on error
+ * (logged). (The P-CSCF source check of workers/auth.h.)
+ */
+int db_auth_source_bound(struct db_auth *da, const char *aor,
+                         const char *received, const char *slot,
+                         int64_t conn_id, int64_t now);
+
+/*
  * The server key called name, of exactly len bytes (1..64): made with
  * RAND_bytes the first time any process asks (INSERT OR IGNORE, so two
  * workers racing get the same key), read from afd_keys afterwards. It

@@ -12,7 +12,8 @@
 #define DB_REG_COLS                                                            \
 	"id, aor, contact, params, expires_at, q, call_id, cseq, branch, "     \
 	"path, received, transport, conn_slot, conn_id, instance, reg_id, "    \
-	"user_agent, registered_at, updated_at"
+	"user_agent, registered_at, updated_at, impi, integrity, "            \
+	"security_client"
 
 struct db_reg {
 	sqlite3 *db;
@@ -94,6 +95,9 @@ db_reg_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_binding *b)
 	b->user_agent = db_reg_col(ctx, st, 16, 0);
 	b->registered_at = sqlite3_column_int64(st, 17);
 	b->updated_at = sqlite3_column_int64(st, 18);
+	b->impi = db_reg_col(ctx, st, 19, 0);
+	b->integrity = db_reg_col(ctx, st, 20, 0);
+	b->security_client = db_reg_col(ctx, st, 21, 0);
 }
 
 int
@@ -171,6 +175,9 @@ db_reg_bind(sqlite3_stmt *st, const struct db_binding *b)
 	db_reg_text(st, 17, b->user_agent);
 	sqlite3_bind_int64(st, 18, b->registered_at);
 	sqlite3_bind_int64(st, 19, b->updated_at);
+	db_reg_text(st, 20, b->impi);
+	db_reg_text(st, 21, b->integrity);
+	db_reg_text(st, 22, b->security_client);
 }
 
 /* Step a statement that returns no rows; 0 or -1 (logged). */
@@ -195,7 +202,7 @@ db_reg_insert(struct db_reg *dr, struct db_binding *b)
 	st = db_stmt(dr->db, &dr->insert,
 	             "INSERT INTO registrations (" DB_REG_COLS ") VALUES "
 	             "(NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-	             "?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+	             "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)");
 	if (st == NULL)
 		return -1;
 	db_reg_bind(st, b);
@@ -216,7 +223,8 @@ db_reg_update(struct db_reg *dr, const struct db_binding *b)
 	             "cseq = ?8, branch = ?9, path = ?10, received = ?11, "
 	             "transport = ?12, conn_slot = ?13, conn_id = ?14, "
 	             "instance = ?15, reg_id = ?16, user_agent = ?17, "
-	             "registered_at = ?18, updated_at = ?19 WHERE id = ?1");
+	             "registered_at = ?18, updated_at = ?19, impi = ?20, "
+	             "integrity = ?21, security_client = ?22 WHERE id = ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, b->id);
@@ -317,7 +325,7 @@ db_reg_deregister(struct db_reg *dr,
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_binding b;
-		const char *ev = db_reg_col(tmp, st, 19, 1);
+		const char *ev = db_reg_col(tmp, st, 22, 1);
 		db_reg_row(tmp, st, &b);
 		n++;
 		if (fn != NULL)

@@ -38,6 +38,11 @@ struct db_binding {
 	int64_t reg_id; /* 0: none */
 	const char *user_agent;
 	int64_t registered_at, updated_at;
+	/* what the authentication gate decided (workers/auth.h); NULL when
+	 * [auth] mode = none */
+	const char *impi;            /* the private identity authenticated */
+	const char *integrity;       /* integrity-protected as sent */
+	const char *security_client; /* Security-Client values (sec-agree) */
 };
 
 struct db_reg;

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 7 (PRAGMA user_version = 7).
+-- schema/schema.sql: afd's database, version 8 (PRAGMA user_version = 8).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -85,7 +85,11 @@ CREATE TABLE IF NOT EXISTS registrations (
 	--   UPDATE registrations SET deregister = 'deactivated' WHERE aor = '...';
 	-- the sweeper removes the binding within a second and its watchers get
 	-- a NOTIFY with this event (deactivated: re-register; rejected: don't)
-	deregister  TEXT CHECK (deregister IN ('deactivated', 'rejected'))
+	deregister  TEXT CHECK (deregister IN ('deactivated', 'rejected')),
+	-- what authentication decided ([auth] mode; NULL with mode = none)
+	impi        TEXT,                   -- the private identity that authenticated
+	integrity   TEXT,                   -- integrity-protected as the UE sent it
+	security_client TEXT                -- Security-Client (sec-agree; no IPsec yet)
 );
 CREATE INDEX IF NOT EXISTS registrations_expires ON registrations(expires_at);
 -- One binding is identified by (aor, contact) when it has no instance

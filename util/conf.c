@@ -81,6 +81,7 @@ conf_defaults(struct conf *c)
 	c->ring_timeout = 60;
 	c->call_max_idle = 86400;
 	c->auth_mode = CONF_AUTH_NONE;
+	c->nonce_lifetime = 300;
 	snprintf(c->realm, sizeof(c->realm),
 	         "ims.mnc001.mcc001.3gppnetwork.org");
 }
@@ -229,7 +230,8 @@ enum conf_key_id {
 	K_RING_TIMEOUT,
 	K_CALL_MAX_IDLE,
 	K_AUTH_MODE,
-	K_REALM
+	K_REALM,
+	K_NONCE_LIFETIME
 };
 
 static const struct {
@@ -265,6 +267,7 @@ static const struct {
     {"calls", "max_idle", K_CALL_MAX_IDLE},
     {"auth", "mode", K_AUTH_MODE},
     {"auth", "realm", K_REALM},
+    {"auth", "nonce_lifetime", K_NONCE_LIFETIME},
 };
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -426,25 +429,22 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 			c->auth_mode = CONF_AUTH_DIGEST;
 		else if (strcmp(v, "aka") == 0)
 			c->auth_mode = CONF_AUTH_AKA;
+		else if (strcmp(v, "auto") == 0)
+			c->auth_mode = CONF_AUTH_AUTO;
 		else {
-			conf_fail(p, "mode: \"%s\" is not none, digest or aka",
-			          v);
-			return -1;
-		}
-		/* Not there yet: afd cannot authenticate anyone, and must not
-		 * look as if it did. Remove this check when authentication
-		 * (Digest, IMS AKA) lands. */
-		if (c->auth_mode != CONF_AUTH_NONE) {
 			conf_fail(p,
-			          "mode: %s authentication is not implemented "
-			          "yet (every REGISTER would be accepted "
-			          "unchallenged); use mode = none",
+			          "mode: \"%s\" is not none, digest, aka or auto",
 			          v);
 			return -1;
 		}
 		return 0;
 	case K_REALM:
 		return conf_str(p, name, v, c->realm, sizeof(c->realm));
+	case K_NONCE_LIFETIME:
+		if (conf_int(p, name, v, 1, 86400, &n) == -1)
+			return -1;
+		c->nonce_lifetime = (int)n;
+		return 0;
 	}
 	return -1;
 }

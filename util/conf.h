@@ -11,7 +11,14 @@
 #include "util/log.h"
 
 enum conf_durability { CONF_DUR_NORMAL, CONF_DUR_FULL };
-enum conf_auth { CONF_AUTH_NONE, CONF_AUTH_DIGEST, CONF_AUTH_AKA };
+/* [auth] mode: none (accept every REGISTER), digest, aka, or auto (each
+ * subscriber's row says: k means AKA, only a password Digest). */
+enum conf_auth {
+	CONF_AUTH_NONE,
+	CONF_AUTH_DIGEST,
+	CONF_AUTH_AKA,
+	CONF_AUTH_AUTO
+};
 
 struct conf {
 	/* [afd] */
@@ -55,6 +62,7 @@ struct conf {
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];
+	int nonce_lifetime; /* s a challenge's nonce (and AKA vector) lives */
 	/* where it came from */
 	char path[4096];
 };

@@ -15,8 +15,9 @@ static const char *const call_tags[] = {"100rel", "timer", "precondition",
                                         NULL};
 
 static const struct method methods[] = {
-    {SIP_M_REGISTER, reg_serve, METHOD_ANY, METHOD_AUTH | METHOD_WRITES,
-     reg_tags},
+    /* sec-agree accepted without IPsec (workers/auth.h), not advertised */
+    {SIP_M_REGISTER, reg_serve, METHOD_ANY,
+     METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, reg_tags},
     {SIP_M_OPTIONS, options_serve, METHOD_ANY, 0, NULL},
     {SIP_M_SUBSCRIBE, regn_serve, METHOD_ANY,
      METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, NULL},

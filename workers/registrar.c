@@ -1182,6 +1182,14 @@ int
 reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
              const struct sip_peer *from, time_t now, struct reg_result *res)
 {
+	return reg_register_auth(r, mem, req, from, NULL, now, res);
+}
+
+int
+reg_register_auth(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
+                  const struct sip_peer *from, const struct sipd_auth *auth,
+                  time_t now, struct reg_result *res)
+{
 	struct reg_req rq;
 	struct reg_plan plan;
 	struct db_binding *cur;
@@ -1202,6 +1210,13 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	}
 	if ((aor = reg_aor(mem, &req->to->uri, r->c, &st, &reason)) == NULL) {
 		reg_fail(res, st, reason);
+		return 0;
+	}
+	/* Only an authenticated REGISTER changes bindings (the gate of
+	 * workers/auth.h lets no other through; this keeps it so). */
+	if (r->c->auth_mode != CONF_AUTH_NONE &&
+	    (auth == NULL || auth->impi == NULL)) {
+		reg_fail(res, 403, "Not Authenticated");
 		return 0;
 	}
 	if ((st = reg_req_read(mem, req, &rq, &reason)) != 0 ||
@@ -1243,6 +1258,11 @@ reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		b->conn_id =
 		    from->tp == SIP_TP_TCP ? (int64_t)from->conn_id : 0;
 		b->user_agent = ua;
+		if (auth != NULL) {
+			b->impi = auth->impi;
+			b->integrity = auth->integrity;
+			b->security_client = auth->security_client;
+		}
 		wrote = 1;
 	}
 	for (int j = 0; j < plan.n; j++)
@@ -1285,8 +1305,8 @@ reg_serve(struct sipd *sd, struct sipd_req *rq)
 	if (sipd_db_txn(sd) == NULL)
 		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
 		                  0);
-	if (reg_register(sipd_reg(sd), sipd_batch_mem(sd), rq->msg, &rq->from,
-	                 rq->now, &res) == -1)
+	if (reg_register_auth(sipd_reg(sd), sipd_batch_mem(sd), rq->msg,
+	                      &rq->from, &rq->auth, rq->now, &res) == -1)
 		return sipd_reply(sd, rq, 500, NULL, retry, sizeof(retry) - 1,
 		                  0);
 	return sipd_reply(sd, rq, res.status, res.reason, res.hdrs.s,

@@ -180,6 +180,15 @@ int reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
                  const struct sip_peer *from, time_t now,
                  struct reg_result *res);
 
+/* reg_register() with what the authentication gate decided (auth may be
+ * NULL): the bindings written record its impi, integrity-protected and
+ * Security-Client. */
+struct sipd_auth;
+int reg_register_auth(struct reg *r, TALLOC_CTX *mem,
+                      const struct sip_msg *req, const struct sip_peer *from,
+                      const struct sipd_auth *auth, time_t now,
+                      struct reg_result *res);
+
 /* Remove bindings expired at now, in a SAVEPOINT of its own (the reg
  * event's subscriptions expire in workers/regnotify.c); the removal hook sees each binding once the
  * removal is committed (at once in autocommit, else at reg_txn_end()).

@@ -359,7 +359,12 @@ regn_serve(struct sipd *sd, struct sipd_req *rq)
 		                  0, 0);
 	if ((aor = reg_aor(mem, &req->to->uri, c, &st, &reason)) == NULL)
 		return sipd_reply(sd, rq, st, reason, NULL, 0, 0);
-	if ((watcher = reg_aor(mem, &req->from->uri, c, &st, &reason)) == NULL)
+	/* the watcher: the identity the authentication gate checked (its
+	 * source check: P-Preferred-Identity, else From), else From */
+	if (rq->auth.impu != NULL)
+		watcher = talloc_strdup(mem, rq->auth.impu);
+	else if ((watcher = reg_aor(mem, &req->from->uri, c, &st, &reason)) ==
+	         NULL)
 		watcher = sip_str_dup(mem, req->from->uri.raw);
 	if (watcher == NULL)
 		return -1;
@@ -638,7 +643,8 @@ regn_flush(struct regn *rn)
 		/* (on failure, logged, the row keeps the NOTIFY unanswered:
 		 * the next notifier of the slot sends it again) */
 		if (sipd_request(rn->sd, &c->to, c->branch, "NOTIFY", buf,
-		                 c->len, regn_done, talloc_steal(NULL, c)) == -1)
+		                 c->len, regn_done,
+		                 talloc_steal(NULL, c)) == -1)
 			regn_unsent(rn, id);
 	}
 	n = rn->nready;

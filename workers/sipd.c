@@ -22,8 +22,8 @@
  *      answer sent again), a new request goes on.
  *   5. Require / Proxy-Require naming an option tag the method's service
  *      does not support (the table's tags): 420 with Unsupported.
- *   6. the authentication gate, for the rows marked METHOD_AUTH: empty
- *      until authentication lands ([auth] mode = none).
+ *   6. the authentication gate, for the rows marked METHOD_AUTH
+ *      (workers/auth.h: Digest, IMS AKA; [auth] mode).
  *   7. the method's service (workers/method.h).
  * Answers to bad input (1, 3) are stateless: the same request gets the
  * same bytes, To tag included.
@@ -51,6 +51,7 @@
 #include "schema/db_txn.h"
 #include "sip/txn.h"
 #include "util/log.h"
+#include "workers/auth.h"
 #include "workers/b2bua.h"
 #include "workers/method.h"
 #include "workers/ping.h"
@@ -93,6 +94,7 @@ struct sipd {
 	sqlite3 *db;
 	struct db_txn *dbt;
 	struct reg *reg;
+	struct auth *auth;
 	struct ping *ping;
 	struct regn *regn;
 	struct b2bua *b2bua;
@@ -125,6 +127,7 @@ sipd_destroy(struct sipd *sd)
 	TALLOC_FREE(sd->b2bua);
 	TALLOC_FREE(sd->ping);
 	TALLOC_FREE(sd->regn);
+	TALLOC_FREE(sd->auth);
 	TALLOC_FREE(sd->reg);
 	TALLOC_FREE(sd->dbt);
 	if (sd->db != NULL)
@@ -163,6 +166,8 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 		goto fail;
 	if ((sd->reg = reg_new(sd, &sd->conf, sd->dbt)) == NULL)
 		goto fail;
+	if ((sd->auth = auth_new(sd, &sd->conf, sd->db)) == NULL)
+		goto fail;
 	if ((sd->ping = ping_new(sd, sd, sd->db)) == NULL)
 		goto fail;
 	if ((sd->regn = regn_new(sd, sd, sd->dbt)) == NULL)
@@ -192,6 +197,12 @@ sqlite3 *
 sipd_db(struct sipd *sd)
 {
 	return sd->db;
+}
+
+struct auth *
+sipd_auth(struct sipd *sd)
+{
+	return sd->auth;
 }
 
 void
@@ -993,13 +1004,12 @@ sipd_check_request(const struct sip_msg *req, struct sip_err *err)
 /*
  * The authentication gate, for the methods marked METHOD_AUTH. Returns 0
  * when the request may go on to its service, 1 when the gate answered it
- * (a challenge, 403, ...). Empty until authentication lands: with [auth]
- * mode = none every request passes.
+ * (a challenge, 403, ...). See workers/auth.h.
  */
 static int
 sipd_auth_gate(struct sipd *sd, struct sipd_req *rq)
 {
-	return 0;
+	return auth_gate(sd->auth, sd, rq);
 }
 
 /* Step 2 for a response: to the worker or transaction that owns it. */
@@ -1195,6 +1205,8 @@ sipd_sweep(struct sipd *sd)
 
 	(void)sipd_batch_mem(sd);
 	n = reg_sweep(sd->reg, now);
+	if (auth_sweep(sd->auth, sd, now) == -1)
+		log_warnx("auth: expiring old challenges failed");
 	if (ping_tick(sd->ping, now) == -1)
 		log_warnx("ping: this round failed");
 	if (b2bua_sweep(sd->b2bua, now) == -1)

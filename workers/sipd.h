@@ -79,6 +79,17 @@ struct db_txn;
 struct txn;
 struct method;
 
+/* What the authentication gate decided (workers/auth.h); strings in the
+ * batch's memory, NULL when absent. */
+struct sipd_auth {
+	const char *impi;            /* who authenticated (NULL: [auth] mode
+	                                none, or not behind the gate) */
+	const char *impu;            /* the address of record (To) they may
+	                                register */
+	const char *integrity;       /* integrity-protected as sent */
+	const char *security_client; /* Security-Client values (sec-agree) */
+};
+
 /* A request on its way through the pipeline, as its service sees it. */
 struct sipd_req {
 	const struct sip_msg *msg;
@@ -86,6 +97,7 @@ struct sipd_req {
 	const struct method *m;
 	struct txn *stx; /* its server transaction (NULL: none) */
 	time_t now;
+	struct sipd_auth auth; /* set by the authentication gate */
 };
 
 /* A worker's SIP service: opens its own database connection (conf's
@@ -225,6 +237,9 @@ int sipd_branch_slot(sip_str branch, char slot[8]);
  * and the answer): handlers get a chance to recognise them from the
  * database. The ping service (workers/ping.c) is one. */
 typedef int sipd_orphan_fn(struct sipd *sd, const struct sip_msg *resp);
+
+/* The authentication gate of this service (workers/auth.h). */
+struct auth *sipd_auth(struct sipd *sd);
 
 /* The worker has started: restarts is how many workers of its slot came
  * before it since afd started (0: afd has just started). The B2BUA takes

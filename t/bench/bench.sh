@@ -23,6 +23,16 @@
 # The server is pinned to BENCH_SERVER_CPU (0), regload to BENCH_LOAD_CPU
 # (1).  Every run registers AORs not registered before (the table grows).
 #
+# Authenticated registrations (REGISTER, 401, REGISTER with the answer,
+# 200; regload -A computes the answer): servers afd-digest and afd-aka
+# (afd normal with [auth] mode digest / aka) and kam-auth (Kamailio 5.6
+# with auth + auth_db against SQLite, ../shared/bench/kamailio/auth.cfg).
+# Before each run the AORs it will use are provisioned as subscribers
+# (password "bench-pw"; K and OPc of TS 35.208 test set 1). make bench
+# runs afd-digest and afd-aka after afd and afd-full; make bench-compare
+# adds kam-auth; targets: 10,000/s full registrations, afd digest at least
+# 3x kamailio digest.
+#
 # Environment: BENCH_HELD_P99_MS (20), BENCH_REFRESH (1: the
 # re-registration run), BENCH_SECONDS (10, each run's sending time), BENCH_WINDOW
 # (200), BENCH_RATES (the ladder), BENCH_P99_RATE (10000), BENCH_TRIES (8),
@@ -51,10 +61,13 @@ TRIES=${BENCH_TRIES:-8}
 BUSY=${BENCH_BUSY:-10}
 HELD_P99_MS=${BENCH_HELD_P99_MS:-20}
 LOAD_ARGS=
+AUTH_ARGS=   # -A digest|aka for the authenticated servers
+SUBDB=       # the database to provision subscribers in (authenticated runs)
+DOMAIN=ims.mnc001.mcc001.3gppnetwork.org
 
 case "$MODE" in
-afd) SERVERS=${BENCH_SERVERS:-"afd afd-full"} ;;
-compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal null"} ;;
+afd) SERVERS=${BENCH_SERVERS:-"afd afd-full afd-digest afd-aka"} ;;
+compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal afd-digest afd-aka kam-auth null"} ;;
 *) echo "usage: $0 afd|compare" >&2; exit 2 ;;
 esac
 
@@ -131,8 +144,9 @@ wait_udp() {   # wait_udp PORT PID
 	return 1
 }
 
-start_afd() {   # start_afd normal|full
-	dir=$TMP/afd-$1
+start_afd() {   # start_afd normal|full [AUTH_MODE]
+	amode=${2:-none}
+	dir=$TMP/afd-$1-$amode
 	mkdir -p "$dir/run"
 	PORT=$(free_port)
 	cat >"$dir/afd.conf" <<EOF
@@ -157,9 +171,14 @@ max_expires = 600000
 max_contacts = 10
 
 [auth]
-mode = none
+mode = $amode
 realm = ims.mnc001.mcc001.3gppnetwork.org
 EOF
+	if [ "$(id -u)" = 0 ]; then
+		# started as root, afd runs as nobody: its folders are nobody's
+		chmod 755 "$TMP"
+		chown -R nobody "$dir"
+	fi
 	taskset -c "$SCPU" "$AFD" -f "$dir/afd.conf" >"$dir/afd.log" 2>&1 &
 	MASTER=$!
 	KIND=afd
@@ -169,6 +188,7 @@ EOF
 		tail -20 "$LOG"
 		return 1
 	fi
+	[ "$amode" = none ] || SUBDB=$dir/afd.db
 	for _ in $(seq 50); do
 		[ -n "$(udp_worker)" ] && break
 		sleep 0.1
@@ -192,6 +212,54 @@ start_kam() {   # start_kam VARIANT
 	KIND=kam
 }
 
+# provision FIRST COUNT: subscribers for the AORs FIRST..FIRST+COUNT-1 of
+# regload (impi IMSI@domain, IMSI = 1010000000000 + AOR index) in the
+# database of the authenticated server.
+provision() {
+	[ -n "$SUBDB" ] || return 0
+	if [ "$KIND" = kamauth ]; then
+		python3 - "$SUBDB" "$1" "$2" "$DOMAIN" <<'PY'
+import hashlib, sqlite3, sys
+db, first, n, dom = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+c = sqlite3.connect(db, timeout=30)
+rows = []
+for i in range(first, first + n):
+    u = "%015d" % (1010000000000 + i)
+    ha1 = hashlib.md5(("%s:%s:bench-pw" % (u, dom)).encode()).hexdigest()
+    rows.append((u, dom, "bench-pw", ha1))
+c.executemany("INSERT OR IGNORE INTO subscriber (username, domain, password, ha1) VALUES (?, ?, ?, ?)", rows)
+c.commit()
+PY
+		return
+	fi
+	sqlite3 -cmd ".timeout 30000" "$SUBDB" "WITH RECURSIVE c(i) AS (SELECT $1
+	    UNION ALL SELECT i + 1 FROM c WHERE i < $1 + $2 - 1)
+	    INSERT OR IGNORE INTO subscribers (impi, impu, password, k, opc)
+	    SELECT printf('%015d@$DOMAIN', 1010000000000 + i),
+	    printf('sip:%015d@$DOMAIN', 1010000000000 + i), 'bench-pw',
+	    '465b5ce8b199b49faa5f0a2ee238a6bc',
+	    'cd63cb71954a9f4e48a5994e37a02baf' FROM c"
+}
+
+# start_kam_auth: Kamailio with Digest against its subscriber table in
+# SQLite (../shared/bench/kamailio/auth.cfg), one UDP child.
+start_kam_auth() {
+	PORT=$(free_port)
+	d=$TMP/kam-auth
+	mkdir -p "$d"
+	SUBDB=$d/auth.sqlite
+	cat /usr/share/kamailio/db_sqlite/standard-create.sql \
+	    /usr/share/kamailio/db_sqlite/auth_db-create.sql | sqlite3 "$SUBDB" ||
+	    return 1
+	LOG=$d/kamailio.log
+	taskset -c "$SCPU" kamailio -f "$SHARED/bench/kamailio/auth.cfg" \
+	    -A "DBURL=\"sqlite://$SUBDB\"" -A "LISTEN=udp:127.0.0.1:$PORT" \
+	    -DD -E -m 1024 -M 16 >"$LOG" 2>&1 &
+	MASTER=$!
+	KIND=kamauth
+	wait_udp "$PORT" "$MASTER"
+}
+
 start_null() {   # regload -R: a do-nothing registrar, the harness's ceiling
 	PORT=$(free_port)
 	taskset -c "$SCPU" "$REGLOAD" -R "127.0.0.1:$PORT" -d 3600 \
@@ -204,6 +272,7 @@ start_null() {   # regload -R: a do-nothing registrar, the harness's ceiling
 
 stop_server() {
 	[ -n "$MASTER" ] || return 0
+	SUBDB=
 	if [ "$KIND" = kam ]; then
 		RUN=$TMP/kam bash "$KAMRUN" stop >/dev/null 2>&1 || true
 	else
@@ -220,8 +289,10 @@ stop_server() {
 
 # probe: 20 REGISTERs one at a time; the server must answer all with 200.
 probe() {
+	provision 90000000 20
+	# shellcheck disable=SC2086 # AUTH_ARGS: two words
 	out=$("$REGLOAD" -k -s "127.0.0.1:$PORT" -r 0 -w 1 -c 20 -d 5 -g 2 \
-	    -b 90000000 -C "$LCPU" 2>&1) || true
+	    -b 90000000 -C "$LCPU" $AUTH_ARGS 2>&1) || true
 	if [ "$(kv "$out" ok)" != 20 ]; then
 		say "bench: $LABEL does not answer REGISTER with 200: $out"
 		tail -20 "$LOG"
@@ -237,10 +308,18 @@ load() {
 	for l_p in $(server_pids); do
 		before="$before $l_p:$(sched "$l_p" | tr ' ' :)"
 	done
+	if [ -n "$AUTH_ARGS" ]; then
+		# every AOR the run may use (closed loop: up to 60,000/s)
+		if [ "$rate" = 0 ]; then
+			provision "$BASE" $((60000 * SECS))
+		else
+			provision "$BASE" $((rate * SECS + rate))
+		fi
+	fi
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2086 # LOAD_ARGS: several options
 	LINE=$("$REGLOAD" -k -q -s "127.0.0.1:$PORT" -r "$rate" -w "$WINDOW" \
-	    -d "$SECS" -b "$BASE" -C "$LCPU" $LOAD_ARGS 2>&1 | tail -1) || true
+	    -d "$SECS" -b "$BASE" -C "$LCPU" $LOAD_ARGS $AUTH_ARGS 2>&1 | tail -1) || true
 	t1=$(date +%s%N)
 	BASE=$((BASE + 10000000))
 	# Over the run, as % of one core: CPU of the UDP worker (for Kamailio,
@@ -376,7 +455,13 @@ try() {
 # bench_server NAME: start it, measure, stop it; appends to $RESULTS
 bench_server() {
 	name=$1
+	AUTH_ARGS=
 	case "$name" in
+	afd-digest) LABEL="afd digest"; AUTH_ARGS="-A digest"
+		start_afd normal digest ;;
+	afd-aka) LABEL="afd aka"; AUTH_ARGS="-A aka"; start_afd normal aka ;;
+	kam-auth) LABEL="kamailio digest"; AUTH_ARGS="-A digest"
+		start_kam_auth ;;
 	afd) LABEL="afd normal"; start_afd normal ;;
 	afd-full) LABEL="afd full"; start_afd full ;;
 	kam-*) LABEL="kamailio ${name#kam-}"; start_kam "${name#kam-}" ;;
@@ -466,7 +551,7 @@ say "== summary: highest rate held (every request the right 200, no" \
     "retransmission, p99 < ${HELD_P99_MS} ms); plain: the same without the p99 bound =="
 printf '%-16s %11s %9s %8s %8s %8s %11s %8s %14s %14s\n' server closed-loop held/s \
     p50ms p99ms maxms cpu/wait plain/s "p99@${P99_RATE}" "refresh-p99"
-miss=0 ran_afd=0
+miss=0 ran_afd=0 auth_afd= auth_kam=
 while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu plain rline; do
 	if [ -z "${held:-}" ]; then
 		printf '%-16s %s\n' "$label" "$cap"
@@ -502,11 +587,20 @@ while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu plain
 		    [ "$(kv "$p99line" fail)" = 0 ] && [ "$(kv "$p99line" retrans)" = 0 ] ||
 		    miss=1 ;;
 	"afd full") ran_afd=1; [ "$held" -ge 5000 ] || miss=1 ;;
+	"afd digest") auth_afd=$held; [ "$held" -ge 10000 ] || miss=1 ;;
+	"afd aka") [ "$held" -ge 10000 ] || miss=1 ;;
+	"kamailio digest") auth_kam=$held ;;
 	esac
 done <"$RESULTS"
 say ""
 say "targets: afd normal >= 20000/s held and p99 < 5 ms at ${P99_RATE}/s;" \
-    "afd full >= 5000/s held"
+    "afd full >= 5000/s held; afd digest and afd aka >= 10000/s full" \
+    "registrations held, afd digest >= 3x kamailio digest"
+if [ -n "$auth_afd" ] && [ -n "$auth_kam" ] && [ "$auth_kam" -gt 0 ]; then
+	say "authenticated: afd digest $auth_afd/s, kamailio digest" \
+	    "$auth_kam/s: $(awk -v a="$auth_afd" -v k="$auth_kam" 'BEGIN { printf "%.1f", a / k }')x"
+	[ "$auth_afd" -ge $((3 * auth_kam)) ] || miss=1
+fi
 if [ "$ran_afd" = 0 ]; then
 	say "result: afd not measured"
 elif [ "$miss" = 1 ]; then

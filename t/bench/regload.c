@@ -32,6 +32,17 @@
  * Latency is first send to final answer (kernel receive timestamp), kept in
  * a log-linear histogram (1 us resolution below 128 us, 1/64 above).
  *
+ * -A digest|aka: full authenticated registrations (afd with [auth] mode
+ * digest / aka / auto, subscribers provisioned as bench.sh does: impi
+ * IMSI@domain, password "bench-pw" or K/OPc of TS 35.208 test set 1;
+ * the Digest username is the IMSI alone, as a softphone sends its user
+ * part and as Kamailio's auth_db looks it up, AKA's the IMPI).
+ * Each request is then REGISTER (CSeq 1), 401, REGISTER with the answer
+ * (CSeq 2, branch "<k>.2"), 200; the response is computed here (Digest
+ * MD5, or RES from the SIM maths of sip/aka.h for AKAv1-MD5) when the 401
+ * arrives; latency is first send to the 200. Needs one AOR per request
+ * (no -n).
+ *
  * Only 127.0.0.0/8 targets are accepted: this is a benchmark, not a flood
  * tool.  Output: a readable report, or one key=value line with -k.
  */
@@ -54,6 +65,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sip/aka.h"
+#include "sip/digest.h"
+
 #define RL_BATCH	 32	/* datagrams per sendmmsg / recvmmsg */
 #define RL_MSG_MAX	 2048	/* one REGISTER */
 #define RL_RECV_MAX	 8192	/* one answer */
@@ -71,6 +85,10 @@ struct rl_req {
 	uint8_t	 state;	      /* enum rl_state */
 	uint8_t	 level;	      /* retransmission queue it sits in */
 	uint16_t retrans;     /* retransmissions sent */
+	uint64_t due;	      /* the deadline of its live queue entry */
+	uint8_t	 phase;	      /* -A: 0 first REGISTER, 1 the answer */
+	char	 nonce[64];   /* -A: the challenge's nonce */
+	char	 resp[DIGEST_HEX_LEN + 1]; /* -A: the response */
 };
 
 /* A FIFO of request numbers; deadlines in one queue are in FIFO order. */
@@ -104,10 +122,11 @@ struct rl_opts {
 	uint64_t first_k;     /* -K: the first request number */
 	uint64_t slow_us;     /* -Z: print answers slower than this (0: no) */
 	const char *runid;    /* -I: the run id (default: random) */
+	int	 auth;	      /* -A: 0 none, 1 digest, 2 aka */
 };
 
 struct rl_stats {
-	uint64_t sent, retrans, answers, dup, prov, stray;
+	uint64_t sent, retrans, answers, dup, prov, stray, challenges;
 	uint64_t cls[7];	      /* final answers by class 2..6 */
 	uint64_t fail_status, fail_timeout;
 	uint64_t fail_bad;	      /* final answers that were not the right 200 */
@@ -160,6 +179,8 @@ rl_usage(void)
 	    "  -R ADDR [-E]  be a do-nothing registrar on ADDR for -d seconds\n"
 	    "      (-E: a wrong one, echoing the request without To tag or\n"
 	    "      Contact)\n"
+	    "  -A digest|aka  full authenticated registrations (REGISTER,\n"
+	    "      401, REGISTER with the answer, 200); needs no -n\n"
 	    "  -k  one key=value summary line      -q  no progress lines\n");
 	exit(2);
 }
@@ -267,6 +288,7 @@ rl_queue_push(struct rl_queue *q, uint32_t k, uint64_t due)
 	q->k[q->tail & q->mask] = k;
 	q->due[q->tail & q->mask] = due;
 	q->tail++;
+	ring[k & ring_mask].due = due;
 }
 
 /* Build REGISTER number k into buf; returns its length. */
@@ -276,12 +298,32 @@ rl_build(char *buf, size_t size, uint64_t k)
 	uint64_t aor = opts.base + (opts.aors ? k % opts.aors : k);
 	uint64_t round = opts.aors ? k / opts.aors : 0;
 	unsigned long long imsi = 1010000000000ull + aor;
-	int	 n;
+	const struct rl_req *r = &ring[k & ring_mask];
+	int	 n, second = opts.auth && r->k == (uint32_t)k && r->phase == 1;
+	char	 authz[512];
 
+	authz[0] = '\0';
+	if (second)
+		snprintf(authz, sizeof(authz),
+		    "Authorization: Digest username=\"%015llu%s%s\", "
+		    "realm=\"%s\", nonce=\"%s\", uri=\"sip:%s\", "
+		    "response=\"%s\", algorithm=%s, qop=auth, nc=00000001, "
+		    "cnonce=\"rl%s\"%s\r\n",
+		    imsi, opts.auth == 2 ? "@" : "",
+		    opts.auth == 2 ? opts.domain : "", opts.domain, r->nonce,
+		    opts.domain,
+		    r->resp, opts.auth == 2 ? "AKAv1-MD5" : "MD5", runid,
+		    opts.auth == 2 ? ", integrity-protected=\"no\"" : "");
+	else if (opts.auth == 2)
+		snprintf(authz, sizeof(authz),
+		    "Authorization: Digest username=\"%015llu@%s\", "
+		    "realm=\"%s\", nonce=\"\", uri=\"sip:%s\", "
+		    "response=\"\", integrity-protected=\"no\"\r\n",
+		    imsi, opts.domain, opts.domain, opts.domain);
 	n = snprintf(buf, size,
 	    "REGISTER sip:%s SIP/2.0\r\n"
 	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-rl%s-%" PRIu64
-	    ";rport\r\n"
+	    "%s;rport\r\n"
 	    "Max-Forwards: 70\r\n"
 	    "From: <sip:%015llu@%s>;tag=%s%" PRIx64 "\r\n"
 	    "To: <sip:%015llu@%s>\r\n"
@@ -295,14 +337,15 @@ rl_build(char *buf, size_t size, uint64_t k)
 	    "P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp="
 	    "0010100010019B01\r\n"
 	    "User-Agent: regload VoLTE UE/1.0\r\n"
+	    "%s"
 	    "Content-Length: 0\r\n"
 	    "\r\n",
-	    opts.domain, lport, runid, k,
+	    opts.domain, lport, runid, k, second ? ".2" : "",
 	    imsi, opts.domain, runid, k,
 	    imsi, opts.domain,
 	    runid, aor,
-	    round + 1,
-	    imsi, lport, (unsigned long long)(aor % 1000000));
+	    round + 1 + (uint64_t)second,
+	    imsi, lport, (unsigned long long)(aor % 1000000), authz);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -408,7 +451,7 @@ rl_num(const char *p, const char *end, uint64_t *v, const char **after)
  */
 static int
 rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
-    int *ok)
+    int *ok, uint64_t *cseqp)
 {
 	const char *v, *vend, *q;
 	char	 tag[48];
@@ -447,10 +490,11 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
 			return -1;
 		*k = (cseq - 1) * opts.aors + (aor - opts.base);
 	} else {
-		if (cseq != 1)
+		if (cseq != 1 && !(opts.auth && cseq == 2))
 			return -1;
 		*k = aor - opts.base;
 	}
+	*cseqp = cseq;
 	if (*code != 200)
 		return 0;
 	/* The right 200: the top Via is the request's (branch of k)... */
@@ -459,8 +503,14 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
 	vend = v + vl;
 	tl = (size_t)snprintf(tag, sizeof(tag), "branch=z9hG4bK-rl%s-", runid);
 	if ((q = memmem(v, vl, tag, tl)) == NULL ||
-	    rl_num(q + tl, vend, &bk, &q) == -1 || bk != *k ||
-	    (q < vend && *q != ';' && *q != ',' && *q != ' '))
+	    rl_num(q + tl, vend, &bk, &q) == -1 || bk != *k)
+		return 0;
+	if (opts.auth && cseq == 2) {
+		if (vend - q < 2 || memcmp(q, ".2", 2) != 0)
+			return 0;
+		q += 2;
+	}
+	if (q < vend && *q != ';' && *q != ',' && *q != ' ')
 		return 0;
 	/* ... To has a tag ... */
 	if ((v = rl_hdr(p, len, "To", 't', &vl)) == NULL ||
@@ -476,28 +526,109 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
 	return 0;
 }
 
-static void
+/*
+ * -A: the answer to the 401 of request k (its WWW-Authenticate in the
+ * response p[0..len)) into r->nonce and r->resp. 0, or -1 when the
+ * challenge cannot be answered.
+ */
+static int
+rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
+{
+	static struct aka_keys keys;
+	static int keys_ok;
+	static const uint8_t kk[16] = { 0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99,
+	    0xb4, 0x9f, 0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc };
+	static const uint8_t opc[16] = { 0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a,
+	    0x9f, 0x4e, 0x48, 0xa5, 0x99, 0x4e, 0x37, 0xa0, 0x2b, 0xaf };
+	char	 user[128], ha1[DIGEST_HEX_LEN + 1], ha2[DIGEST_HEX_LEN + 1];
+	const char *v, *n, *e;
+	size_t	 vl;
+	uint64_t aor = opts.base + k;
+	sip_str	 dom = { opts.domain, strlen(opts.domain) };
+	sip_str	 uri, un, nonce;
+	char	 ubuf[160], cn[16];
+
+	if ((v = rl_hdr(p, len, "WWW-Authenticate", '\0', &vl)) == NULL ||
+	    (n = memmem(v, vl, "nonce=\"", 7)) == NULL)
+		return -1;
+	n += 7;
+	if ((e = memchr(n, '"', (size_t)(v + vl - n))) == NULL ||
+	    (size_t)(e - n) >= sizeof(r->nonce))
+		return -1;
+	memcpy(r->nonce, n, (size_t)(e - n));
+	r->nonce[e - n] = '\0';
+	nonce = (sip_str){ r->nonce, (size_t)(e - n) };
+	/* Digest: the user part, as softphones send it; AKA: the IMPI */
+	snprintf(user, sizeof(user), "%015llu%s%s",
+	    1010000000000ull + (unsigned long long)aor,
+	    opts.auth == 2 ? "@" : "", opts.auth == 2 ? opts.domain : "");
+	un = (sip_str){ user, strlen(user) };
+	snprintf(ubuf, sizeof(ubuf), "sip:%s", opts.domain);
+	uri = (sip_str){ ubuf, strlen(ubuf) };
+	snprintf(cn, sizeof(cn), "rl%s", runid);
+	if (opts.auth == 2) {
+		uint8_t rnd[AKA_RAND_LEN], autn[AKA_AUTN_LEN];
+		struct aka_out o;
+		uint64_t sqn;
+		size_t sdl;
+
+		if (!keys_ok) {
+			if (aka_keys_init(&keys, AKA_MILENAGE, kk, opc,
+			    NULL) == -1)
+				return -1;
+			keys_ok = 1;
+		}
+		if (aka_nonce_parse(nonce, rnd, autn, NULL, &sdl) == -1 ||
+		    aka_usim_check(&keys, rnd, autn, &o, &sqn) != 0 ||
+		    digest_ha1(un, dom, o.res, o.res_len, ha1) == -1)
+			return -1;
+	} else if (digest_ha1(un, dom, (const uint8_t *)"bench-pw", 8,
+	    ha1) == -1)
+		return -1;
+	if (digest_ha2((sip_str){ "REGISTER", 8 }, uri, DIGEST_QOP_AUTH,
+	    (sip_str){ "", 0 }, ha2) == -1 ||
+	    digest_response(ha1, nonce, (sip_str){ "00000001", 8 },
+	    (sip_str){ cn, strlen(cn) }, DIGEST_QOP_AUTH, ha2, r->resp) == -1)
+		return -1;
+	return 0;
+}
+
+/* Handle one answer. Returns 1 when request k must be sent now (-A: the
+ * answer to its challenge), else 0. */
+static int
 rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
-    uint64_t t_steady1)
+    uint64_t t_steady1, uint64_t *kout)
 {
 	struct rl_req *r;
 	unsigned code;
-	uint64_t k, us;
+	uint64_t k, us, cseq = 1;
 	int	 ok;
 
-	if (rl_parse_answer(p, len, &code, &k, &ok) == -1) {
+	if (rl_parse_answer(p, len, &code, &k, &ok, &cseq) == -1) {
 		st.stray++;
-		return;
+		return 0;
 	}
 	r = &ring[k & ring_mask];
-	if (r->k != k || r->state != RL_PENDING) {
+	if (r->k != k || r->state != RL_PENDING ||
+	    (opts.auth && cseq != (uint64_t)r->phase + 1)) {
 		if (code >= 200)
 			st.dup++;
-		return;
+		return 0;
 	}
 	if (code < 200) {
 		st.prov++;
-		return;
+		return 0;
+	}
+	if (opts.auth && code == 401 && r->phase == 0 &&
+	    rl_challenge(r, k, p, len) == 0) {
+		st.challenges++;
+		r->phase = 1;
+		r->level = 0;
+		r->retrans = 0;
+		rl_queue_push(&queues[0], (uint32_t)k,
+		    rl_now() + (uint64_t)opts.t1_ms * 1000000ull);
+		*kout = k;
+		return 1;
 	}
 	st.answers++;
 	st.cls[code / 100]++;
@@ -520,6 +651,7 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 	st.lat_n++;
 	if (us > st.lat_max)
 		st.lat_max = us;
+	return 0;
 }
 
 /* Read every answer waiting on the socket. */
@@ -532,8 +664,9 @@ rl_recv(int fd, uint64_t t_steady0, uint64_t t_steady1)
 	struct iovec	    iov[RL_BATCH];
 	struct cmsghdr	   *c;
 	struct timespec	    ts;
-	uint64_t	    now, t;
+	uint64_t	    now, t, again[RL_BATCH];
 	int		    i, n;
+	unsigned	    nagain;
 
 	for (;;) {
 		memset(msgs, 0, sizeof(msgs));
@@ -559,6 +692,7 @@ rl_recv(int fd, uint64_t t_steady0, uint64_t t_steady1)
 			exit(1);
 		}
 		now = rl_now();
+		nagain = 0;
 		for (i = 0; i < n; i++) {
 			t = now;
 			for (c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL;
@@ -570,9 +704,12 @@ rl_recv(int fd, uint64_t t_steady0, uint64_t t_steady1)
 					    (uint64_t)ts.tv_nsec;
 				}
 			}
-			rl_answer(bufs[i], msgs[i].msg_len, t, t_steady0,
-			    t_steady1);
+			if (rl_answer(bufs[i], msgs[i].msg_len, t, t_steady0,
+			    t_steady1, &again[nagain]))
+				nagain++;
 		}
+		if (nagain > 0)
+			rl_send(fd, again, nagain);
 		if (n < RL_BATCH)
 			return;
 	}
@@ -600,7 +737,8 @@ rl_timers(int fd, uint64_t now)
 			q->head++;
 			r = &ring[k & ring_mask];
 			if (r->k != k || r->state != RL_PENDING ||
-			    r->level != lv)
+			    r->level != lv || r->due != q->due[(q->head - 1) &
+			    q->mask])
 				continue;
 			if (now - r->t_first >= 64 * t1 ||
 			    r->retrans >= opts.max_retrans) {
@@ -639,6 +777,7 @@ rl_start(uint64_t k, uint64_t now)
 	r->state = RL_PENDING;
 	r->level = 0;
 	r->retrans = 0;
+	r->phase = 0;
 	rl_queue_push(&queues[0], (uint32_t)k,
 	    now + (uint64_t)opts.t1_ms * 1000000ull);
 	st.sent++;
@@ -814,12 +953,13 @@ rl_report(double elapsed, double steady)
 		    " c2xx=%" PRIu64 " c3xx=%" PRIu64 " c4xx=%" PRIu64
 		    " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
 		    " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
-		    " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f\n",
+		    " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f"
+		    " challenges=%" PRIu64 "\n",
 		    opts.rate, st.sent, st.ok, fails, st.fail_timeout,
 		    st.fail_bad, st.retrans, held, p50, p99, p999, st.lat_max, avg,
 		    st.cls[2], st.cls[3], st.cls[4], st.cls[5], st.cls[6],
 		    st.prov, st.dup, st.stray, st.send_errors, gcpu, gwait,
-		    elapsed);
+		    elapsed, st.challenges);
 		return;
 	}
 	printf("target      %s:%u, %s\n", inet_ntoa(opts.dst.sin_addr),
@@ -831,6 +971,9 @@ rl_report(double elapsed, double steady)
 		printf("window      %u outstanding\n", opts.window);
 	printf("sent        %" PRIu64 " REGISTER (+%" PRIu64
 	    " retransmissions)\n", st.sent, st.retrans);
+	if (opts.auth)
+		printf("challenged  %" PRIu64 " (401 answered with %s)\n",
+		    st.challenges, opts.auth == 2 ? "AKAv1-MD5" : "Digest MD5");
 	printf("answered    %" PRIu64 " final: 2xx %" PRIu64 ", 3xx %" PRIu64
 	    ", 4xx %" PRIu64 ", 5xx %" PRIu64 ", 6xx %" PRIu64
 	    "; %" PRIu64 " provisional, %" PRIu64 " duplicate\n",
@@ -880,7 +1023,7 @@ main(int argc, char *argv[])
 	opts.domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	rl_parse_dst("127.0.0.1:5060", &opts.dst);
 
-	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:Z:h")) !=
+	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:Z:A:h")) !=
 	    -1) {
 		switch (ch) {
 		case 's':
@@ -938,6 +1081,14 @@ main(int argc, char *argv[])
 		case 'Z':
 			opts.slow_us = strtoull(optarg, &end, 10);
 			break;
+		case 'A':
+			if (strcmp(optarg, "digest") == 0)
+				opts.auth = 1;
+			else if (strcmp(optarg, "aka") == 0)
+				opts.auth = 2;
+			else
+				rl_usage();
+			break;
 		case 'k':
 			opts.kv = 1;
 			break;
@@ -959,7 +1110,7 @@ main(int argc, char *argv[])
 			rl_usage();
 		}
 		if (ch != 'D' && ch != 's' && ch != 'R' && ch != 'k' &&
-		    ch != 'q' && ch != 'P' && ch != 'I' && ch != 'E' &&
+		    ch != 'q' && ch != 'P' && ch != 'I' && ch != 'E' && ch != 'A' &&
 		    *end != '\0') {
 			fprintf(stderr, "regload: bad number for -%c: %s\n",
 			    ch, optarg);
@@ -972,6 +1123,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "regload: %s is not a loopback address "
 		    "(127.0.0.0/8 only)\n", inet_ntoa(opts.dst.sin_addr));
 		return 2;
+	}
+	if (opts.auth && opts.aors != 0) {
+		fprintf(stderr, "regload: -A needs one AOR per request (no -n)\n");
+		exit(2);
 	}
 	if (opts.respond) {
 		struct sigaction rsa;

@@ -4,7 +4,7 @@
 # -t finds the same problems (exit 1) without creating anything: a
 # database or run_dir that cannot be created (/proc/nope), folders the
 # user afd runs as cannot reach or write, a read-only database, an [auth]
-# mode that is not implemented yet. A good config with "../var" paths
+# mode or nonce_lifetime afd does not know. A good config with "../var" paths
 # logs them whole.
 . "$(dirname "$0")/lib.sh"
 
@@ -47,8 +47,8 @@ both_fail "database through ../" \
 	afd.database=../../../../../../../../../../proc/nope/../nope/afd.db
 assert_no_match '\.\./' "$ERR" "the path in the message"
 
-both_fail "auth digest" "$AFD_CONF:[0-9]+: mode: digest authentication is not implemented yet" auth.mode=digest
-both_fail "auth aka" "$AFD_CONF:[0-9]+: mode: aka authentication is not implemented yet" auth.mode=aka
+both_fail "auth mode" "$AFD_CONF:[0-9]+: mode: \"Digest\" is not none, digest, aka or auto" auth.mode=Digest
+both_fail "auth nonce_lifetime" "$AFD_CONF:[0-9]+: nonce_lifetime" auth.nonce_lifetime=0
 
 if [ "$(id -u)" = 0 ]; then
 	# The folders must be usable by the user afd runs as (nobody).

@@ -37,7 +37,8 @@
  * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
  *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
  *              [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] [-I STATUS]
- *              [-R MS] [-r] [-V]
+ *              [-R MS] [-r] [-V] [-A MS] [-P PW] [-F] [-S EXPIRES]
+ *              [-B DIR] [-i]
  *   -t        TCP (one connection for everything) instead of UDP
  *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
  *   -e N      the REGISTER's Expires (default 600); -e 0: do not register
@@ -65,6 +66,8 @@
  *             reliable provisional and sends an UPDATE after it
  *   -V        the caller sends a re-INVITE (hold) once the call is up
  *   -A MS     the caller sends its ACK MS ms after the 2xx (blocking)
+ *   -P PW     answer a 401 to the REGISTER with Digest (qop=auth, the user
+ *             name as the username, password PW)
  *   -F        register with a VoLTE UE's feature tags on the Contact
  *             (+sip.instance with an IMEI ending in the local port,
  *             +g.3gpp.icsi-ref for MMTel)
@@ -81,12 +84,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <talloc.h>
 
+#include "sip/digest.h"
 #include "sip/sip.h"
 
 #define UA_BUF 65536
@@ -494,6 +499,83 @@ ua_callee_final(TALLOC_CTX *ctx)
 	printf("SENT %d %lld\n", c->final_status, ua_now());
 }
 
+/* The value of Digest parameter name in a challenge v (quoted or not)
+ * into out; 0 or -1. */
+static int
+ua_dparam(sip_str v, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i + nl + 1 < v.len; i++) {
+		const char *p = v.s + i, *e, *end = v.s + v.len;
+		if ((i > 0 && p[-1] != ' ' && p[-1] != ',') ||
+		    strncasecmp(p, name, nl) != 0 || p[nl] != '=')
+			continue;
+		p += nl + 1;
+		if (p < end && *p == '"') {
+			p++;
+			e = memchr(p, '"', (size_t)(end - p));
+		} else {
+			for (e = p; e < end && *e != ',' && *e != ' '; e++)
+				;
+		}
+		if (e == NULL || (size_t)(e - p) >= outsz)
+			return -1;
+		memcpy(out, p, (size_t)(e - p));
+		out[e - p] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/* The REGISTER again (CSeq 2) into buf, answering the 401 m with Digest
+ * (user as the username, qop=auth): its length, or -1. */
+static int
+ua_digest(char *buf, size_t bufsz, const struct sip_msg *m, const char *user,
+          const char *domain, const char *pw, unsigned port, long long t0,
+          int expires)
+{
+	const struct sip_hdr *h = m->first[SIP_HDR_WWW_AUTHENTICATE];
+	char realm[256], nonce[256], uri[300], ha1[DIGEST_HEX_LEN + 1];
+	char ha2[DIGEST_HEX_LEN + 1], resp[DIGEST_HEX_LEN + 1];
+	const char *tp = ua_tcp ? "TCP" : "UDP";
+	sip_str su, sr, sn;
+	int n;
+
+	if (h == NULL || ua_dparam(h->value, "realm", realm, sizeof(realm)) ||
+	    ua_dparam(h->value, "nonce", nonce, sizeof(nonce)))
+		return -1;
+	snprintf(uri, sizeof(uri), "sip:%s", domain);
+	su = (sip_str){user, strlen(user)};
+	sr = (sip_str){realm, strlen(realm)};
+	sn = (sip_str){nonce, strlen(nonce)};
+	if (digest_ha1(su, sr, (const uint8_t *)pw, strlen(pw), ha1) == -1 ||
+	    digest_ha2((sip_str){"REGISTER", 8}, (sip_str){uri, strlen(uri)},
+	               DIGEST_QOP_AUTH, (sip_str){"", 0}, ha2) == -1 ||
+	    digest_response(ha1, sn, (sip_str){"00000001", 8},
+	                    (sip_str){"ua0cn", 5}, DIGEST_QOP_AUTH, ha2,
+	                    resp) == -1)
+		return -1;
+	n = snprintf(buf, bufsz,
+	             "REGISTER sip:%s SIP/2.0\r\n"
+	             "Via: SIP/2.0/%s 127.0.0.1:%u;rport;"
+	             "branch=z9hG4bK-ua%lld-2\r\n"
+	             "Max-Forwards: 70\r\n"
+	             "From: <sip:%s@%s>;tag=ua%lld\r\n"
+	             "To: <sip:%s@%s>\r\n"
+	             "Call-ID: ua-%lld@127.0.0.1\r\n"
+	             "CSeq: 2 REGISTER\r\n"
+	             "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
+	             "Authorization: Digest username=\"%s\", realm=\"%s\", "
+	             "nonce=\"%s\", uri=\"%s\", response=\"%s\", "
+	             "algorithm=MD5, qop=auth, nc=00000001, cnonce=\"ua0cn\"\r\n"
+	             "Expires: %d\r\nContent-Length: 0\r\n\r\n",
+	             domain, tp, port, t0, user, domain, t0, user, domain, t0,
+	             user, port, ua_tcp ? "tcp" : "udp", user, realm, nonce, uri,
+	             resp, expires);
+	return n > 0 && (size_t)n < bufsz ? n : -1;
+}
+
 /* The reg event's part (-S, -B, -i, -F). */
 static const char *ua_domain, *ua_dir;
 static int ua_feat;
@@ -650,6 +732,7 @@ main(int argc, char **argv)
 {
 	const char *user = "alice", *domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	const char *callee = NULL;
+	const char *password = NULL;
 	int port = 0, expires = 600, status = 200, silent = 0, count = -1;
 	int secs = 20, c, seen = 0, delay = 0, final = 200, ring = 0;
 	int hangup = -1, cancel = -1, pager = 0;
@@ -663,7 +746,7 @@ main(int argc, char **argv)
 
 	ua_t0 = t0;
 	while ((c = getopt(argc, argv,
-	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:FS:B:i")) != -1) {
+	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:P:FS:B:i")) != -1) {
 		switch (c) {
 		case 'p': port = atoi(optarg); break;
 		case 't': ua_tcp = 1; break;
@@ -686,6 +769,7 @@ main(int argc, char **argv)
 		case 'r': ua_rel = 1; break;
 		case 'V': ua_reinv = 1; break;
 		case 'A': ua_ack_delay = atoi(optarg); break;
+		case 'P': password = optarg; break;
 		case 'F': ua_feat = 1; break;
 		case 'S': sub = atoi(optarg); break;
 		case 'B': ua_dir = optarg; break;
@@ -731,6 +815,8 @@ main(int argc, char **argv)
 	ctx = talloc_new(NULL);
 	if (expires > 0) {
 		struct sip_msg *m;
+		char reg[2048];
+		int n;
 		if (ua_register(expires) == -1 ||
 		    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
 			printf("RESP none REGISTER\n");
@@ -738,6 +824,19 @@ main(int argc, char **argv)
 		}
 		printf("RESP %d %.*s\n", m->status, (int)m->cseq.method.len,
 		       m->cseq.method.s);
+		if (m->status == 401 && password != NULL &&
+		    (n = ua_digest(reg, sizeof(reg), m, user, domain, password,
+		                   (unsigned)ntohs(me.sin_port), t0,
+		                   expires)) > 0) {
+			ua_reg_cseq = 3; /* the Digest REGISTER was CSeq 2 */
+			if (ua_send(reg, (size_t)n) == -1 ||
+			    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
+				printf("RESP none REGISTER\n");
+				return 1;
+			}
+			printf("RESP %d %.*s\n", m->status,
+			       (int)m->cseq.method.len, m->cseq.method.s);
+		}
 		if (m->status != 200)
 			return 1;
 	}
@@ -964,7 +1063,7 @@ usage:
 	fprintf(stderr, "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
 	                "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
 	                "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	                "[-I STATUS] [-R MS] [-r] [-V] [-A MS] [-F] [-S EXPIRES] "
-	                "[-B DIR] [-i]\n");
+	                "[-I STATUS] [-R MS] [-r] [-V] [-A MS] [-P PW] [-F] "
+	                "[-S EXPIRES] [-B DIR] [-i]\n");
 	return 2;
 }

@@ -28,6 +28,7 @@
 	X(regevent)                                                            \
 	X(regnotify)                                                           \
 	X(auth)                                                                \
+	X(authgate)                                                            \
 	X(db_auth)                                                             \
 	X(dialog)
 

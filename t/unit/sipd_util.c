@@ -32,6 +32,12 @@ tsd_peer(struct sip_peer *p, uint16_t port, enum sip_transport tp)
 struct tsd *
 tsd_new(const char *domain)
 {
+	return tsd_new_auth(domain, CONF_AUTH_NONE);
+}
+
+struct tsd *
+tsd_new_auth(const char *domain, enum conf_auth mode)
+{
 	struct tsd *t = talloc_zero(NULL, struct tsd);
 	sqlite3 *db;
 	struct conf *c;
@@ -51,6 +57,7 @@ tsd_new(const char *domain)
 	c->log_level = LOG_L_WARN;
 	c->max_message = 8192;
 	snprintf(c->realm, sizeof(c->realm), "%s", c->domain);
+	c->auth_mode = mode;
 	if ((db = db_open(c)) == NULL)
 		goto fail;
 	if (db_migrate(db) == -1) {

@@ -28,6 +28,8 @@ struct tsd {
 /* A service for domain (NULL: "afd.test") on a fresh database. */
 struct tsd *tsd_new(const char *domain);
 void tsd_free(struct tsd *t);
+/* The same with [auth] mode set (realm: the domain). */
+struct tsd *tsd_new_auth(const char *domain, enum conf_auth mode);
 
 /* Handle one message in its own batch; the first answer (a NUL-terminated
  * copy valid until the next call) or NULL when none. */

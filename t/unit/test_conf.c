@@ -3,7 +3,7 @@
  * defaults, relative paths taken from the file's folder, and the errors
  * that stop afd ("FILE:LINE: reason"): unknown section or key, bad values,
  * a repeated key, a syntax error, cross-key checks, a missing file; paths
- * normalised once; [afd] user; [auth] modes not implemented yet.
+ * normalised once; [afd] user; the [auth] modes.
  */
 #include <limits.h>
 #include <pwd.h>
@@ -111,6 +111,28 @@ test_good(void)
 	CU_ASSERT(c.auth_mode == CONF_AUTH_NONE);
 	CU_ASSERT_STRING_EQUAL(c.realm, "r.example.org");
 	CU_ASSERT_STRING_EQUAL(c.path, file);
+}
+
+/* Every [auth] mode is read into its value. */
+static void
+test_auth_modes(void)
+{
+	static const struct {
+		const char *text;
+		enum conf_auth want;
+	} t[] = {
+	    {"[auth]\nmode = none\n", CONF_AUTH_NONE},
+	    {"[auth]\nmode = digest\n", CONF_AUTH_DIGEST},
+	    {"[auth]\nmode = aka\n", CONF_AUTH_AKA},
+	    {"[auth]\nmode = auto\n", CONF_AUTH_AUTO},
+	};
+	struct conf c;
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CU_ASSERT_FATAL(load(t[i].text, &c, err, sizeof(err)) == 0);
+		CU_ASSERT(c.auth_mode == t[i].want);
+	}
 }
 
 static void
@@ -244,11 +266,8 @@ test_errors(void)
 	bad("[afd]\nlog_level = loud\n", 2, "log_level");
 	bad("[afd]\nmax_message = 10\n", 2, "max_message");
 	bad("\n[auth]\nmode = kerberos\n", 3, "mode");
-	/* until authentication lands */
-	bad("[auth]\nmode = digest\n", 2,
-	    "mode: digest authentication is not implemented yet");
-	bad("[auth]\nmode = aka\n", 2,
-	    "mode: aka authentication is not implemented yet");
+	bad("[auth]\nmode = Digest\n", 2,
+	    "mode: \"Digest\" is not none, digest, aka or auto");
 	bad("[afd]\nuser =\n", 2, "user: empty value");
 	bad("[afd]\nport = 1\nport = 2\n", 3, "already set on line 2");
 	bad("[afd]\nthis line is wrong\n", 2, "syntax error");
@@ -294,6 +313,7 @@ suite_conf(void)
 	                 test_defaults_relative) ||
 	    !CU_add_test(s, "paths normalised once", test_paths) ||
 	    !CU_add_test(s, "user", test_user) ||
+	    !CU_add_test(s, "auth modes", test_auth_modes) ||
 	    !CU_add_test(s, "errors name file and line", test_errors) ||
 	    !CU_add_test(s, "missing file", test_missing))
 		return -1;

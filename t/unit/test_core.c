@@ -33,6 +33,7 @@ test_method_table(void)
 	CU_ASSERT(method_tag_supported(m, (sip_str){"PATH", 4}));
 	CU_ASSERT(method_tag_supported(m, (sip_str){"outbound", 8}));
 	CU_ASSERT(!method_tag_supported(m, (sip_str){"sec-agree", 9}));
+	CU_ASSERT(m->flags & METHOD_SECAGREE); /* accepted, not advertised */
 	CU_ASSERT(!method_tag_supported(m, (sip_str){"pat", 3}));
 	m = method_find(SIP_M_OPTIONS);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
