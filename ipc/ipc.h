@@ -22,7 +22,8 @@
 
 /* 2: the catalogue became one X-macro list (IPC_TYPES); no type moved,
  * but a peer built from another list must not be trusted. */
-#define IPC_VERSION 2
+/* 3: REGEV_KICK. */
+#define IPC_VERSION 3
 /* The largest payload: a SIP message of the largest max_message plus its
  * addresses. conf.c keeps max_message at most IPC_MAX_SIP. */
 #define IPC_MAX_SIP (128 * 1024)
@@ -66,7 +67,11 @@
 	X(CKPT_DONE, 0,                                                        \
 	  "u32 frames, u32 copied: checkpointer -> the worker that kicked: "   \
 	  "done; copy the rest yourself between two transactions so that "     \
-	  "the WAL restarts (schema/db.h, db_checkpoint)")
+	  "the WAL restarts (schema/db.h, db_checkpoint)")                  \
+	/* worker -> the reg-event notifier (the UDP worker, u0.sock) */      \
+	X(REGEV_KICK, 0,                                                       \
+	  "(empty): a NOTIFY became owed in the sender's commit; send what "   \
+	  "reg_subscriptions owes (workers/regnotify.h)")
 
 enum ipc_type {
 	IPC_NONE = 0,

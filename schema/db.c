@@ -816,6 +816,30 @@ db_step_7(sqlite3 *db)
 	return 0;
 }
 
+/* Step to version 8: the reg event's contact events owed to a NOTIFY
+ * (reg_sub_events, a new table the schema creates); reg_subscriptions'
+ * pending gains the value 2 (a NOTIFY owed, not taken yet): a pending row
+ * of an older file is one whose NOTIFY is owed. */
+static int
+db_step_8(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int has;
+
+	/* a file without the table gets it from the schema */
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM pragma_table_info("
+	                       "'reg_subscriptions') WHERE name = 'pending'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!has)
+		return 0;
+	return db_exec(db, "UPDATE reg_subscriptions SET pending = 2 "
+	                   "WHERE pending <> 0");
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1,
@@ -825,6 +849,7 @@ static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_5,
     db_step_6,
     db_step_7,
+    db_step_8,
 };
 
 int

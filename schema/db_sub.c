@@ -34,7 +34,8 @@ struct db_sub {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *exists, *refresh, *terminate, *delete, *dialog,
 	    *load, *watching, *ident, *take, *mark, *answered, *pending,
-	    *sweep_end, *sweep_del;
+	    *sweep_end, *sweep_del, *owed, *ev_add, *ev_list, *ev_done,
+	    *ev_del, *ev_sweep, *any;
 };
 
 struct db_sub *
@@ -198,7 +199,7 @@ db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
 	             "conn_slot, conn_id, event_id, cseq, version, expires_at, "
 	             "state, pending, created_at, updated_at) VALUES (?1, ?2, "
 	             "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, -1, ?13, "
-	             "'active', 1, ?14, ?14)");
+	             "'active', 2, ?14, ?14)");
 	if (st == NULL)
 		return -1;
 	db_sub_text(st, 1, s->aor);
@@ -223,7 +224,7 @@ db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
 	s->version = -1;
 	s->terminated = 0;
 	s->reason = NULL;
-	s->pending = 1;
+	s->pending = 2;
 	s->last_status = 0;
 	s->sent_at = 0;
 	s->created_at = s->updated_at = now;
@@ -238,7 +239,7 @@ db_sub_refresh(struct db_sub *ds, int64_t id, int64_t expires_at,
 
 	st = db_stmt(ds->db, &ds->refresh,
 	             "UPDATE reg_subscriptions SET expires_at = ?2, "
-	             "contact = ifnull(?3, contact), pending = 1, "
+	             "contact = ifnull(?3, contact), pending = 2, "
 	             "updated_at = ?4 WHERE id = ?1 AND state = 'active'");
 	if (st == NULL)
 		return -1;
@@ -256,7 +257,7 @@ db_sub_terminate(struct db_sub *ds, int64_t id, const char *reason, time_t now)
 
 	st = db_stmt(ds->db, &ds->terminate,
 	             "UPDATE reg_subscriptions SET state = 'terminated', "
-	             "reason = ?2, pending = 1, updated_at = ?3 WHERE id = ?1");
+	             "reason = ?2, pending = 2, updated_at = ?3 WHERE id = ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -270,6 +271,13 @@ db_sub_delete(struct db_sub *ds, int64_t id)
 {
 	sqlite3_stmt *st;
 
+	st = db_stmt(ds->db, &ds->ev_del,
+	             "DELETE FROM reg_sub_events WHERE sub_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (db_sub_exec(ds, st, "delete events") == -1)
+		return -1;
 	st = db_stmt(ds->db, &ds->delete,
 	             "DELETE FROM reg_subscriptions WHERE id = ?1");
 	if (st == NULL)
@@ -410,7 +418,8 @@ db_sub_take(struct db_sub *ds, int64_t id, time_t now, int64_t *version,
 
 	st = db_stmt(ds->db, &ds->take,
 	             "UPDATE reg_subscriptions SET version = version + 1, "
-	             "cseq = cseq + 1, pending = 1, sent_at = ?2, "
+	             "cseq = cseq + 1, pending = 1, last_status = NULL, "
+	             "sent_at = ?2, "
 	             "updated_at = ?2 WHERE id = ?1 RETURNING version, cseq");
 	if (st == NULL)
 		return -1;
@@ -444,7 +453,7 @@ db_sub_mark_pending(struct db_sub *ds, const int64_t *ids, int n, time_t now)
 
 	for (int i = 0; i < n; i++) {
 		st = db_stmt(ds->db, &ds->mark,
-		             "UPDATE reg_subscriptions SET pending = 1, "
+		             "UPDATE reg_subscriptions SET pending = 2, "
 		             "updated_at = ?2 WHERE id = ?1");
 		if (st == NULL)
 			return -1;
@@ -465,7 +474,8 @@ db_sub_answered(struct db_sub *ds, int64_t id, int64_t cseq, int status,
 
 	st = db_stmt(ds->db, &ds->answered,
 	             "UPDATE reg_subscriptions SET last_status = ?3, "
-	             "pending = CASE WHEN ?4 THEN 1 ELSE 0 END, "
+	             "pending = CASE WHEN pending = 2 OR ?4 THEN 2 ELSE 0 "
+	             "END, "
 	             "updated_at = ?5 WHERE id = ?1 AND cseq = ?2");
 	if (st == NULL)
 		return -1;
@@ -510,9 +520,17 @@ db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
 	if ((rc = db_sub_exec(ds, st, "sweep")) == -1)
 		return -1;
 	rc = rc == 0 ? sqlite3_changes(ds->db) : 0;
+	/* the events of the rows gone (a look-up by id for each event) */
+	st = db_stmt(ds->db, &ds->ev_sweep,
+	             "DELETE FROM reg_sub_events WHERE NOT EXISTS (SELECT 1 "
+	             "FROM reg_subscriptions rs WHERE rs.id = sub_id)");
+	if (st == NULL)
+		return -1;
+	if (db_sub_exec(ds, st, "sweep events") == -1)
+		return -1;
 	st = db_stmt(ds->db, &ds->sweep_end,
 	             "UPDATE reg_subscriptions SET state = 'terminated', "
-	             "reason = 'timeout', pending = 1, updated_at = ?1 "
+	             "reason = 'timeout', pending = 2, updated_at = ?1 "
 	             "WHERE state = 'active' AND expires_at <= ?1 "
 	             "RETURNING " DB_SUB_COLS);
 	if (st == NULL)
@@ -521,4 +539,137 @@ db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
 	if (db_sub_rows(ds, ctx, st, "sweep", out, ended) == -1)
 		return -1;
 	return rc;
+}
+
+int
+db_sub_any(struct db_sub *ds)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = db_stmt(ds->db, &ds->any,
+	             "SELECT 1 FROM reg_subscriptions WHERE state = 'active' "
+	             "LIMIT 1");
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_sub_err(ds, "any");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+int
+db_sub_owed(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
+            int *n)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->owed,
+	             "SELECT " DB_SUB_COLS " FROM reg_subscriptions "
+	             /* "pending <> 0": the partial index */
+	             "WHERE pending <> 0 AND pending = 2 ORDER BY id");
+	if (st == NULL)
+		return -1;
+	return db_sub_rows(ds, ctx, st, "owed", out, n);
+}
+
+int
+db_sub_event_add(struct db_sub *ds, int64_t sub_id, const struct db_binding *b,
+                 const char *event, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->ev_add,
+	             "INSERT INTO reg_sub_events (sub_id, binding_id, event, "
+	             "aor, contact, params, q, call_id, cseq, expires_at, "
+	             "registered_at, at) VALUES (?1, ?2, ?3, ?4, ?5, "
+	             "ifnull(?6, ''), ?7, ?8, ?9, ?10, ?11, ?12)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, sub_id);
+	sqlite3_bind_int64(st, 2, b->id);
+	db_sub_text(st, 3, event);
+	db_sub_text(st, 4, b->aor);
+	db_sub_text(st, 5, b->contact);
+	db_sub_text(st, 6, b->params);
+	if (b->has_q)
+		sqlite3_bind_double(st, 7, b->q);
+	else
+		sqlite3_bind_null(st, 7);
+	db_sub_text(st, 8, b->call_id);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)b->cseq);
+	sqlite3_bind_int64(st, 10, b->expires_at);
+	sqlite3_bind_int64(st, 11, b->registered_at);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)now);
+	return db_sub_exec(ds, st, "event add") == -1 ? -1 : 0;
+}
+
+int
+db_sub_events(struct db_sub *ds, TALLOC_CTX *ctx, int64_t sub_id,
+              struct db_sub_event **out, int *n)
+{
+	struct db_sub_event *v = NULL;
+	sqlite3_stmt *st;
+	int cnt = 0, rc;
+
+	*out = NULL;
+	*n = 0;
+	st = db_stmt(ds->db, &ds->ev_list,
+	             "SELECT id, binding_id, event, aor, contact, params, q, "
+	             "call_id, cseq, expires_at, registered_at FROM "
+	             "reg_sub_events WHERE sub_id = ?1 ORDER BY id");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, sub_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_sub_event *e;
+		v = talloc_realloc(ctx, v, struct db_sub_event, cnt + 1);
+		if (v == NULL) {
+			sqlite3_reset(st);
+			log_warnx("db_sub: out of memory");
+			return -1;
+		}
+		e = &v[cnt++];
+		memset(e, 0, sizeof(*e));
+		e->id = sqlite3_column_int64(st, 0);
+		e->b.id = sqlite3_column_int64(st, 1);
+		e->event = db_sub_col(v, st, 2);
+		e->b.aor = db_sub_col(v, st, 3);
+		e->b.contact = db_sub_col(v, st, 4);
+		e->b.params = db_sub_col(v, st, 5);
+		if (e->b.params == NULL)
+			e->b.params = "";
+		e->b.has_q = sqlite3_column_type(st, 6) != SQLITE_NULL;
+		e->b.q = sqlite3_column_double(st, 6);
+		e->b.call_id = db_sub_col(v, st, 7);
+		e->b.cseq = (uint32_t)sqlite3_column_int64(st, 8);
+		e->b.expires_at = sqlite3_column_int64(st, 9);
+		e->b.registered_at = sqlite3_column_int64(st, 10);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, "events");
+		talloc_free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int
+db_sub_events_done(struct db_sub *ds, int64_t sub_id, int64_t upto)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(ds->db, &ds->ev_done,
+	             "DELETE FROM reg_sub_events WHERE sub_id = ?1 AND id <= ?2");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, sub_id);
+	sqlite3_bind_int64(st, 2, upto);
+	return db_sub_exec(ds, st, "events done") == -1 ? -1 : 0;
 }

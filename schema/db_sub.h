@@ -6,21 +6,31 @@
  *
  * The life of a row, and what makes it survive kill -9:
  *
+ * pending: 0 nothing owed; 1 a NOTIFY was taken (sent) and not answered
+ * yet (last_status NULL); 2 a NOTIFY is owed and not taken yet (a change,
+ * a new subscription, a refresh, the end). Any worker may set 2, in the
+ * transaction of its change; only the notifier takes.
+ *
  *   SUBSCRIBE accepted     db_sub_insert: state 'active', version -1,
- *                          cseq 0, pending 1 (the first NOTIFY is owed)
+ *                          cseq 0, pending 2 (the first NOTIFY is owed)
  *   before each NOTIFY     db_sub_take: version + 1, cseq + 1, pending 1,
- *                          sent_at now, COMMITTED before the NOTIFY leaves
+ *                          last_status NULL (in flight), sent_at now,
+ *                          COMMITTED before the NOTIFY leaves
  *                          (the caller commits, or runs it in autocommit):
  *                          a crash after it never makes afd send that
  *                          version or CSeq again, it sends the next ones
- *   a watched AOR changed  db_sub_mark_pending(ids): pending 1
+ *   a watched AOR changed  db_sub_event_add (the contact's event, with a
+ *                          copy of the binding) and db_sub_mark_pending(ids):
+ *                          pending 2, in the transaction of the change
  *   NOTIFY answered        db_sub_answered: last_status; pending 0 when
  *                          nothing more is owed (the caller's queue says)
+ *                          and no other worker set 2 meanwhile;
+ *                          db_sub_events_done: the events it carried go
  *   refresh SUBSCRIBE      db_sub_refresh: expires_at (and the remote
- *                          target), pending 1 (RFC 6665 4.2.2: a NOTIFY
+ *                          target), pending 2 (RFC 6665 4.2.2: a NOTIFY
  *                          follows every accepted SUBSCRIBE)
  *   unsubscribe/de-reg.    db_sub_terminate: state 'terminated', reason,
- *                          pending 1 (the final NOTIFY is owed)
+ *                          pending 2 (the final NOTIFY is owed)
  *   expiry                 db_sub_sweep: 'active' rows past expires_at
  *                          become 'terminated' with reason 'timeout'
  *                          (returned: their final NOTIFYs are owed); and
@@ -28,10 +38,11 @@
  *                          answered (pending 0), or that waited more than
  *                          DB_SUB_FINAL_GRACE seconds, are deleted
  *   481 / 408 / 489        db_sub_delete (RFC 6665 4.1.3: the subscription
- *                          is gone at the watcher)
- *   a worker (re)starts    db_sub_pending: every row with pending 1; for
- *                          each, send a new NOTIFY (taking the next
- *                          version and CSeq) with the current state
+ *                          is gone at the watcher), with its events
+ *   the notifier (re)starts db_sub_pending: every row with pending <> 0;
+ *                          one in flight (cseq > 0, no last_status) is
+ *                          sent again with the same version and CSeq,
+ *                          the others take the next
  *
  * The caller owns transactions (db_begin/db_commit), as with db_reg.
  */
@@ -43,6 +54,8 @@
 
 #include <sqlite3.h>
 #include <talloc.h>
+
+#include "schema/db_reg.h"
 
 /* A terminated subscription's final NOTIFY gets this long for an answer
  * before the sweep deletes the row anyway (Timer F is 32 s). */
@@ -140,8 +153,8 @@ int db_sub_identities(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
 int db_sub_take(struct db_sub *ds, int64_t id, time_t now, int64_t *version,
                 int64_t *cseq);
 
-/* Mark the subscriptions (ids, n of them) pending: a NOTIFY is owed. The
- * number of rows changed, or -1. */
+/* Mark the subscriptions (ids, n of them) pending 2: a NOTIFY is owed.
+ * The number of rows changed, or -1. */
 int db_sub_mark_pending(struct db_sub *ds, const int64_t *ids, int n,
                         time_t now);
 
@@ -152,7 +165,7 @@ int db_sub_mark_pending(struct db_sub *ds, const int64_t *ids, int n,
 int db_sub_answered(struct db_sub *ds, int64_t id, int64_t cseq, int status,
                     int still_pending, time_t now);
 
-/* Every row with pending 1 (a worker starting over), under ctx in id
+/* Every row with pending <> 0 (a notifier starting over), under ctx in id
  * order: 0 with *out, *n, or -1. */
 int db_sub_pending(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
                    int *n);
@@ -167,5 +180,38 @@ int db_sub_pending(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
  */
 int db_sub_sweep(struct db_sub *ds, TALLOC_CTX *ctx, time_t now,
                  struct db_sub_row **out, int *ended);
+
+/* 1 when any subscription is active (the cheap test before
+ * db_sub_watching() on every binding change), 0 when none, -1. */
+int db_sub_any(struct db_sub *ds);
+
+/* Every row with pending 2 (a NOTIFY owed, not taken), under ctx in id
+ * order: 0 with *out, *n, or -1. */
+int db_sub_owed(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
+                int *n);
+
+/* One contact event owed to a subscription (reg_sub_events): b is the
+ * binding as it was at the change (id, aor, contact, params, q, call_id,
+ * cseq, expires_at, registered_at; the other fields 0/NULL). */
+struct db_sub_event {
+	int64_t id;
+	const char *event; /* "created", "expired", ... */
+	struct db_binding b;
+};
+
+/* Record that binding b's change (event) is owed to subscription sub_id.
+ * 0 or -1. */
+int db_sub_event_add(struct db_sub *ds, int64_t sub_id,
+                     const struct db_binding *b, const char *event,
+                     time_t now);
+
+/* The events owed to sub_id, oldest first, as an array under ctx (strings
+ * under it): 0 with *out, *n, or -1. */
+int db_sub_events(struct db_sub *ds, TALLOC_CTX *ctx, int64_t sub_id,
+                  struct db_sub_event **out, int *n);
+
+/* Forget the events of sub_id up to id upto (a NOTIFY that carried them
+ * was answered). 0 or -1. */
+int db_sub_events_done(struct db_sub *ds, int64_t sub_id, int64_t upto);
 
 #endif

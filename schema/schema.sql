@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 6 (PRAGMA user_version = 6).
+-- schema/schema.sql: afd's database, version 8 (PRAGMA user_version = 8).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -130,7 +130,7 @@ CREATE TABLE IF NOT EXISTS reg_subscriptions (
 	state       TEXT NOT NULL DEFAULT 'active'
 	            CHECK (state IN ('active', 'terminated')),
 	reason      TEXT,                   -- terminated: timeout | noresource | deactivated | rejected
-	pending     INTEGER NOT NULL DEFAULT 0, -- 1: a change not notified yet or a NOTIFY unanswered
+	pending     INTEGER NOT NULL DEFAULT 0, -- 0: nothing owed; 1: a NOTIFY sent, unanswered; 2: a NOTIFY owed (a change, a refresh, the end) not taken yet
 	last_status INTEGER,                -- final answer to the last NOTIFY (408: none came)
 	sent_at     INTEGER,                -- when the last NOTIFY was sent
 	created_at  INTEGER NOT NULL DEFAULT 0,
@@ -141,6 +141,31 @@ CREATE INDEX IF NOT EXISTS reg_subscriptions_aor ON reg_subscriptions(aor);
 CREATE INDEX IF NOT EXISTS reg_subscriptions_expires ON reg_subscriptions(expires_at);
 CREATE INDEX IF NOT EXISTS reg_subscriptions_pending ON reg_subscriptions(pending)
 	WHERE pending <> 0;
+-- the sweeper's look for ended subscriptions to delete, twice a second
+CREATE INDEX IF NOT EXISTS reg_subscriptions_terminated
+	ON reg_subscriptions(updated_at) WHERE state = 'terminated';
+
+-- The contact events a subscription's next NOTIFY owes its watcher (RFC 3680
+-- 5.1): written in the same transaction as the binding's change, by
+-- whichever worker made it, with a copy of the binding (a removed one is
+-- gone from registrations); deleted once a NOTIFY that carried them was
+-- answered. The reg-event notifier reads them (workers/regnotify.c).
+CREATE TABLE IF NOT EXISTS reg_sub_events (
+	id          INTEGER PRIMARY KEY,
+	sub_id      INTEGER NOT NULL,       -- reg_subscriptions.id
+	binding_id  INTEGER NOT NULL,       -- registrations.id (the contact id c<N>)
+	event       TEXT NOT NULL,          -- created | refreshed | shortened | expired | unregistered | deactivated | rejected
+	aor         TEXT NOT NULL,
+	contact     TEXT NOT NULL,
+	params      TEXT NOT NULL DEFAULT '',
+	q           REAL,
+	call_id     TEXT,
+	cseq        INTEGER,
+	expires_at  INTEGER NOT NULL,
+	registered_at INTEGER NOT NULL,
+	at          INTEGER NOT NULL        -- when the change was made
+);
+CREATE INDEX IF NOT EXISTS reg_sub_events_sub ON reg_sub_events(sub_id);
 
 CREATE TABLE IF NOT EXISTS dialogs (
 	id          INTEGER PRIMARY KEY,

@@ -19,6 +19,8 @@ static const struct method methods[] = {
     {SIP_M_REGISTER, reg_serve, METHOD_ANY,
      METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, reg_tags},
     {SIP_M_OPTIONS, options_serve, METHOD_ANY, 0, NULL},
+    {SIP_M_SUBSCRIBE, regn_serve, METHOD_ANY,
+     METHOD_AUTH | METHOD_WRITES | METHOD_SECAGREE, NULL},
     /* calls (workers/b2bua.c); ACK never reaches a row: sipd hands it to
      * the B2BUA */
     {SIP_M_INVITE, b2bua_serve, METHOD_ANY,

@@ -61,6 +61,7 @@ const char *method_supported_hdr(void);
 /* The services of the table (each in its own file). */
 method_serve_fn options_serve;  /* workers/options.c */
 method_serve_fn reg_serve;      /* workers/registrar.c */
+method_serve_fn regn_serve;     /* workers/regnotify.c */
 method_serve_fn b2bua_serve;    /* workers/b2bua.c */
 
 #endif

@@ -69,6 +69,9 @@ struct reg {
 	void *removal_arg;
 	reg_removal_fn change;
 	void *change_arg;
+	reg_unit_fn unit;
+	void *unit_arg;
+	time_t unit_now; /* the time of the unit being written */
 	int gone_oom; /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
@@ -117,11 +120,19 @@ reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg)
 	r->change_arg = arg;
 }
 
+void
+reg_set_unit_hook(struct reg *r, reg_unit_fn fn, void *arg)
+{
+	r->unit = fn;
+	r->unit_arg = arg;
+}
+
 int
 reg_why_removes(enum reg_why why)
 {
 	return why == REG_WHY_EXPIRED || why == REG_WHY_UNREGISTERED ||
-	       why == REG_WHY_REPLACED || why == REG_WHY_UNREACHABLE;
+	       why == REG_WHY_REPLACED || why == REG_WHY_UNREACHABLE ||
+	       why == REG_WHY_DEACTIVATED || why == REG_WHY_REJECTED;
 }
 
 const char *
@@ -134,7 +145,10 @@ reg_why_event(enum reg_why why)
 	case REG_WHY_REPLACED:
 		return "unregistered";
 	case REG_WHY_UNREACHABLE:
+	case REG_WHY_DEACTIVATED:
 		return "deactivated";
+	case REG_WHY_REJECTED:
+		return "rejected";
 	case REG_WHY_CREATED:
 		return "created";
 	case REG_WHY_REFRESHED:
@@ -184,6 +198,11 @@ reg_hold(struct reg *r, const struct db_binding *b, enum reg_why why)
 	struct db_binding *c;
 	int oom = 0;
 
+	/* inside the unit: what the hook writes commits with the change */
+	if (r->unit != NULL &&
+	    r->unit(r->unit_arg, b, why,
+	            r->unit_now ? r->unit_now : time(NULL)) == -1)
+		return -1;
 	if (r->change == NULL && (r->removal == NULL || !reg_why_removes(why)))
 		return 0;
 	if ((g = talloc_zero(NULL, struct reg_gone)) == NULL)
@@ -1212,6 +1231,7 @@ reg_register_auth(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 	if (from->tp == SIP_TP_TCP)
 		slot = talloc_strndup(mem, from->slot, sizeof(from->slot));
 
+	r->unit_now = now;
 	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		goto dbfail;
 	if (db_reg_load(r->dr, mem, aor, &cur, &ncur) == -1)
@@ -1301,6 +1321,7 @@ reg_remove(struct reg *r, const char *aor, int64_t id, enum reg_why why,
 	struct db_binding *cur;
 	int n, mark, rc = 0;
 
+	r->unit_now = now;
 	if (tmp == NULL || (mark = db_txn_savepoint(r->txn)) == -1) {
 		talloc_free(tmp);
 		return -1;
@@ -1341,19 +1362,55 @@ reg_swept(void *arg, const struct db_binding *b)
 int
 reg_sweep(struct reg *r, time_t now)
 {
-	int n, m, mark;
+	int n, mark;
 
 	r->gone_oom = 0;
+	r->unit_now = now;
 	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		return -1;
 	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 ||
 	    r->gone_oom)
 		goto rollback;
-	if ((m = db_reg_expire_subscriptions(r->dr, now)) == -1)
+	if (db_txn_release(r->txn, mark) == -1)
+		goto rollback;
+	return n;
+rollback:
+	db_txn_rollback(r->txn, mark);
+	return -1;
+}
+
+/* A binding the tester marked for de-registration went (db_reg_deregister's
+ * callback, inside reg_deregister's unit). */
+static void
+reg_dereg_one(void *arg, const struct db_binding *b, const char *event)
+{
+	struct reg *r = arg;
+	enum reg_why why = event != NULL && strcmp(event, "rejected") == 0
+	                       ? REG_WHY_REJECTED
+	                       : REG_WHY_DEACTIVATED;
+
+	log_info("registrar: binding %s -> %s de-registered by the network "
+	         "(%s)",
+	         b->aor, b->contact, reg_why_event(why));
+	if (reg_hold(r, b, why) == -1)
+		r->gone_oom = 1;
+}
+
+int
+reg_deregister(struct reg *r, time_t now)
+{
+	int n, mark;
+
+	r->gone_oom = 0;
+	r->unit_now = now;
+	if ((mark = db_txn_savepoint(r->txn)) == -1)
+		return -1;
+	if ((n = db_reg_deregister(r->dr, reg_dereg_one, r)) == -1 ||
+	    r->gone_oom)
 		goto rollback;
 	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;
-	return n + m;
+	return n;
 rollback:
 	db_txn_rollback(r->txn, mark);
 	return -1;

@@ -67,12 +67,19 @@ struct reg;
 /*   REG_WHY_UNREACHABLE   "deactivated": the phone stopped answering afd's
  *                         OPTIONS pings (workers/ping.c); if it is alive
  *                         after all, it should register again.
+ *   REG_WHY_DEACTIVATED   "deactivated": network-initiated de-registration
+ *                         (registrations.deregister = 'deactivated', set by
+ *                         a tester): the phone should register again.
+ *   REG_WHY_REJECTED      "rejected": the same with 'rejected': it should
+ *                         not.
  */
 enum reg_why {
 	REG_WHY_EXPIRED,
 	REG_WHY_UNREGISTERED,
 	REG_WHY_REPLACED,
 	REG_WHY_UNREACHABLE,
+	REG_WHY_DEACTIVATED,
+	REG_WHY_REJECTED,
 	/* not removals: what the change hook (below) also hears */
 	REG_WHY_CREATED,   /* "created": a new binding (or one renewed after
 	                      it expired, or an instance's new contact) */
@@ -123,6 +130,25 @@ void reg_set_removal_hook(struct reg *r, reg_removal_fn fn, void *arg);
  */
 void reg_set_change_hook(struct reg *r, reg_removal_fn fn, void *arg);
 
+/*
+ * The unit hook (the reg event's "a NOTIFY is owed"): called for every
+ * change of a binding (every why, with b as stored after the change, or as
+ * it was for a removal) INSIDE the unit of work that makes it, on the same
+ * connection and transaction, before the unit is released: what it writes
+ * is committed, or rolled back, with the change itself, so no worker dying
+ * after the commit can lose it. It returns 0, or -1 to fail the unit (the
+ * change is rolled back; a REGISTER is answered 500). NULL fn: no hook.
+ */
+typedef int (*reg_unit_fn)(void *arg, const struct db_binding *b,
+                           enum reg_why why, time_t now);
+void reg_set_unit_hook(struct reg *r, reg_unit_fn fn, void *arg);
+
+/* Network-initiated de-registration: remove every binding whose
+ * deregister column is set (REG_WHY_DEACTIVATED or REG_WHY_REJECTED), in
+ * a SAVEPOINT of its own. The sweeper calls it. The number removed, or
+ * -1 (nothing removed). */
+int reg_deregister(struct reg *r, time_t now);
+
 /* Remove binding id of aor for why (a service's decision, e.g. a phone
  * that stopped answering pings), inside the caller's unit of work; the
  * removal hook hears of it after the commit. 1 removed, 0 no such binding,
@@ -163,8 +189,8 @@ int reg_register_auth(struct reg *r, TALLOC_CTX *mem,
                       const struct sipd_auth *auth, time_t now,
                       struct reg_result *res);
 
-/* Remove bindings expired at now (and expired reg-event subscriptions),
- * in a SAVEPOINT of its own; the removal hook sees each binding once the
+/* Remove bindings expired at now, in a SAVEPOINT of its own (the reg
+ * event's subscriptions expire in workers/regnotify.c); the removal hook sees each binding once the
  * removal is committed (at once in autocommit, else at reg_txn_end()).
  * Returns the number of rows removed, or -1 (nothing removed). */
 int reg_sweep(struct reg *r, time_t now);

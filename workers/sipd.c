@@ -56,6 +56,7 @@
 #include "workers/method.h"
 #include "workers/ping.h"
 #include "workers/registrar.h"
+#include "workers/regnotify.h"
 #include "workers/sipd.h"
 
 #ifndef AFD_VERSION
@@ -95,6 +96,7 @@ struct sipd {
 	struct reg *reg;
 	struct auth *auth;
 	struct ping *ping;
+	struct regn *regn;
 	struct b2bua *b2bua;
 	struct txn_table *tt;
 	const struct sip_peer *sending_to; /* during txn_client_new */
@@ -124,6 +126,7 @@ sipd_destroy(struct sipd *sd)
 		db_txn_abort(sd->dbt);
 	TALLOC_FREE(sd->b2bua);
 	TALLOC_FREE(sd->ping);
+	TALLOC_FREE(sd->regn);
 	TALLOC_FREE(sd->auth);
 	TALLOC_FREE(sd->reg);
 	TALLOC_FREE(sd->dbt);
@@ -166,6 +169,8 @@ sipd_new(TALLOC_CTX *ctx, const struct conf *c, const char *slot)
 	if ((sd->auth = auth_new(sd, &sd->conf, sd->db)) == NULL)
 		goto fail;
 	if ((sd->ping = ping_new(sd, sd, sd->db)) == NULL)
+		goto fail;
+	if ((sd->regn = regn_new(sd, sd, sd->dbt)) == NULL)
 		goto fail;
 	if ((sd->b2bua = b2bua_new(sd, sd, sd->dbt)) == NULL)
 		goto fail;
@@ -216,6 +221,20 @@ struct reg *
 sipd_reg(struct sipd *sd)
 {
 	return sd->reg;
+}
+
+struct regn *
+sipd_regn(struct sipd *sd)
+{
+	return sd->regn;
+}
+
+void
+sipd_regev_kick(struct sipd *sd)
+{
+	(void)sipd_batch_mem(sd);
+	/* a failure is logged below; the sweep retries within 500 ms */
+	(void)regn_run(sd->regn, time(NULL));
 }
 
 const struct conf *
@@ -328,6 +347,12 @@ sipd_to_tag(const struct sip_msg *req, char tag[17])
 		h >>= 4;
 	}
 	tag[16] = '\0';
+}
+
+void
+sipd_local_tag(const struct sip_msg *req, char tag[17])
+{
+	sipd_to_tag(req, tag);
 }
 
 /* Part of a received field into an answer, unfolded (sip/print.c). */
@@ -874,7 +899,17 @@ sipd_send_pending(struct sipd *sd, struct sipd_pending *p)
 int
 sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 {
+	int kick;
+
 	(void)sipd_batch_mem(sd);
+	/* The reg event: what this batch made owed. The notifier takes its
+	 * NOTIFYs in this very transaction (they leave after the answers);
+	 * another worker kicks it after its answers. */
+	kick = regn_kick_take(sd->regn);
+	if (kick && regn_is_notifier(sd->regn)) {
+		(void)regn_run(sd->regn, time(NULL));
+		kick = 0;
+	}
 	/* Callbacks of a commit may start new work: commit that too. */
 	for (int round = 0; round < 4 && db_txn_open(sd->dbt); round++) {
 		if (db_txn_lost(sd->dbt))
@@ -889,6 +924,14 @@ sipd_batch_end(struct sipd *sd, const struct sipd_out **out)
 	for (size_t i = 0; i < sd->npend; i++)
 		sipd_send_pending(sd, &sd->pend[i]);
 	sd->npend = 0;
+	/* after the answers: a SUBSCRIBE's 200 leaves before its NOTIFY */
+	regn_flush(sd->regn);
+	if (kick) {
+		struct sip_peer none;
+		memset(&none, 0, sizeof(none));
+		sipd_out_add(sd, "", 0, &none, SIPD_OUT_KICK,
+		             REGN_NOTIFIER_SLOT, 0);
+	}
 	sd->st.answered += sd->nout;
 	*out = sd->out;
 	return (int)sd->nout;
@@ -1168,5 +1211,9 @@ sipd_sweep(struct sipd *sd)
 		log_warnx("ping: this round failed");
 	if (b2bua_sweep(sd->b2bua, now) == -1)
 		log_warnx("b2bua: the sweep failed");
+	/* (a failure, e.g. the write lock held by a tester's sqlite3, is
+	 * logged by the data layer once per episode; the next round retries) */
+	(void)reg_deregister(sd->reg, now);
+	(void)regn_tick(sd->regn, now);
 	return n;
 }

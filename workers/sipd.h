@@ -61,6 +61,9 @@ struct sipd_out {
 };
 #define SIPD_OUT_SEND 0
 #define SIPD_OUT_FORWARD 1
+/* SIPD_OUT_KICK: no bytes; tell the reg-event notifier in fwd_slot that a
+ * NOTIFY became owed (IPC REGEV_KICK). Queued after the batch's answers. */
+#define SIPD_OUT_KICK 2
 
 struct sipd_stats {
 	uint64_t received, answered, dropped, bad, registers;
@@ -249,6 +252,18 @@ struct b2bua *sipd_b2bua(struct sipd *sd);
 
 /* The registrar of this service (for reg_set_removal_hook()). */
 struct reg *sipd_reg(struct sipd *sd);
+
+/* The reg-event service of this worker (workers/regnotify.h). */
+struct regn;
+struct regn *sipd_regn(struct sipd *sd);
+
+/* The reg-event notifier was kicked (IPC REGEV_KICK; inside a batch):
+ * send the NOTIFYs owed. */
+void sipd_regev_kick(struct sipd *sd);
+
+/* The To tag afd gives its answers to req (stable: derived from Call-ID
+ * and From tag, 16 hex digits and a NUL into tag). */
+void sipd_local_tag(const struct sip_msg *req, char tag[17]);
 
 /* The service's own database connection (tests, the checkpoint hook). */
 struct sqlite3 *sipd_db(struct sipd *sd);

@@ -152,6 +152,17 @@ worker_route(struct worker *w, const struct sipd_out *o)
 		worker_forward(w, o);
 		return;
 	}
+	if (o->kind == SIPD_OUT_KICK) {
+		if (ipc_slot_addr(&sun, w->conf->run_dir, o->fwd_slot) == -1 ||
+		    w->sibq == NULL)
+			return;
+		/* a hint: the notifier's sweep finds the debt anyway */
+		if (ipc_outq_send(w->sibq, &sun, IPC_REGEV_KICK, 0, NULL, -1,
+		                  uv_now(&w->loop)) == -1 &&
+		    errno != ENOBUFS)
+			log_warn("ipc: REGEV_KICK to %s", o->fwd_slot);
+		return;
+	}
 	if (o->to.tp == SIP_TP_UDP) {
 		if (w->udp_fd < 0)
 			return;
@@ -261,7 +272,25 @@ worker_ckpt_done(void *arg, struct ipc_msg *m)
 	return 0;
 }
 
+/* REGEV_KICK: a sibling committed a change a reg-event watcher must
+ * hear of: send the NOTIFYs owed (the notifier only). */
+static int
+worker_regev_kick(void *arg, struct ipc_msg *m)
+{
+	struct worker *w = arg;
+
+	if (ipc_get_end(m) == -1)
+		return -1;
+	if (w->sipd == NULL || w->stopping)
+		return 0;
+	sipd_batch_begin(w->sipd);
+	sipd_regev_kick(w->sipd);
+	worker_batch_end(w);
+	return 0;
+}
+
 static ipc_handler_fn *const worker_sib_handlers[IPC__COUNT] = {
+    [IPC_REGEV_KICK] = worker_regev_kick,
     [IPC_SIP_FORWARD] = worker_sip_forward,
     [IPC_SIP_SEND] = worker_sip_send,
     [IPC_CKPT_DONE] = worker_ckpt_done,

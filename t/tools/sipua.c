@@ -11,6 +11,22 @@
  *   SENT <method> <ms>                   a request or answer of a call it sent
  *   INFO <what> <value>                  a fact for the scenario (a header
  *                                        value it saw: "INFO To-tag ...")
+ *   NOTIFY <CSeq> <version> <Subscription-State> <branch> <ms> d<N>
+ *                                        a NOTIFY (after its REQ line) of
+ *                                        subscription dialog N (0, then 1
+ *                                        after "resub", ...); with -B its
+ *                                        body is saved as DIR/<CSeq>.xml
+ *                                        (dialog 0), DIR/d<N>-<CSeq>.xml
+ *
+ * With -S it subscribes to its own registration state (RFC 3680) after
+ * registering. With -i it reads commands from stdin, one a line, and
+ * prints "CMD <line>" once it has acted on one:
+ *   reg N       REGISTER again (same Call-ID, next CSeq) with Expires N
+ *   sub N       SUBSCRIBE (in the dialog once there is one) with Expires N
+ *   resub N     SUBSCRIBE in a new dialog (after the old one ended)
+ *   status N    answer afd's requests with N from now on
+ *   silent 0|1  stop / start answering
+ *   quit        exit
  *
  * It also places and answers calls (afd is then the other end of each
  * leg): as the callee it answers an INVITE with 180 (or 183 with 100rel,
@@ -21,7 +37,8 @@
  * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
  *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
  *              [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] [-I STATUS]
- *              [-R MS] [-r] [-V] [-A MS] [-P PW]
+ *              [-R MS] [-r] [-V] [-A MS] [-P PW] [-F] [-S EXPIRES]
+ *              [-B DIR] [-i]
  *   -t        TCP (one connection for everything) instead of UDP
  *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
  *   -e N      the REGISTER's Expires (default 600); -e 0: do not register
@@ -51,6 +68,12 @@
  *   -A MS     the caller sends its ACK MS ms after the 2xx (blocking)
  *   -P PW     answer a 401 to the REGISTER with Digest (qop=auth, the user
  *             name as the username, password PW)
+ *   -F        register with a VoLTE UE's feature tags on the Contact
+ *             (+sip.instance with an IMEI ending in the local port,
+ *             +g.3gpp.icsi-ref for MMTel)
+ *   -S N      SUBSCRIBE to reg with Expires N after registering
+ *   -B DIR    save NOTIFY bodies in DIR
+ *   -i        read commands from stdin (above)
  * Exits 0 when it ran its time (or COUNT), 1 when the REGISTER failed,
  * 2 on a usage or socket error. 127.0.0.1 only.
  */
@@ -553,24 +576,177 @@ ua_digest(char *buf, size_t bufsz, const struct sip_msg *m, const char *user,
 	return n > 0 && (size_t)n < bufsz ? n : -1;
 }
 
+/* The reg event's part (-S, -B, -i, -F). */
+static const char *ua_domain, *ua_dir;
+static int ua_feat;
+static unsigned ua_reg_cseq = 1, ua_sub_cseq, ua_sub_gen;
+static char ua_sub_tag[128]; /* afd's tag of the subscription dialog */
+
+/* Send a REGISTER with Expires expires (same Call-ID, next CSeq). */
+static int
+ua_register(int expires)
+{
+	char reg[2048], feat[256];
+	const char *tp = ua_tcp ? "TCP" : "UDP";
+	int n;
+
+	snprintf(feat, sizeof(feat),
+	         ";+sip.instance=\"<urn:gsma:imei:86539405-000273-%u>\""
+	         ";+g.3gpp.icsi-ref=\"urn%%3Aurn-7%%3A3gpp-service.ims.icsi."
+	         "mmtel\"",
+	         ua_port);
+	n = snprintf(
+	    reg, sizeof(reg),
+	    "REGISTER sip:%s SIP/2.0\r\n"
+	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld-r%u\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:%s@%s>;tag=ua%lld\r\n"
+	    "To: <sip:%s@%s>\r\n"
+	    "Call-ID: ua-%lld@127.0.0.1\r\n"
+	    "CSeq: %u REGISTER\r\n"
+	    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>%s\r\n"
+	    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
+	    ua_domain, tp, ua_port, ua_t0, ua_reg_cseq, ua_user, ua_domain,
+	    ua_t0, ua_user, ua_domain, ua_t0, ua_reg_cseq, ua_user, ua_port,
+	    ua_tcp ? "tcp" : "udp", ua_feat ? feat : "", expires);
+	ua_reg_cseq++;
+	return ua_send(reg, (size_t)n);
+}
+
+/* Send a SUBSCRIBE to reg (in the dialog once afd tagged it). */
+static int
+ua_subscribe(int expires)
+{
+	char buf[2048], to_tag[160] = "";
+	const char *tp = ua_tcp ? "TCP" : "UDP";
+	int n;
+
+	if (ua_sub_tag[0] != '\0')
+		snprintf(to_tag, sizeof(to_tag), ";tag=%s", ua_sub_tag);
+	n = snprintf(
+	    buf, sizeof(buf),
+	    "SUBSCRIBE sip:%s@%s SIP/2.0\r\n"
+	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld-s%u-%u\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:%s@%s>;tag=sub%ux%lld\r\n"
+	    "To: <sip:%s@%s>%s\r\n"
+	    "Call-ID: sub%u-%lld@127.0.0.1\r\n"
+	    "CSeq: %u SUBSCRIBE\r\n"
+	    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
+	    "Event: reg\r\n"
+	    "Accept: application/reginfo+xml\r\n"
+	    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
+	    ua_user, ua_domain, tp, ua_port, ua_t0, ua_sub_gen,
+	    ua_sub_cseq + 1, ua_user, ua_domain, ua_sub_gen, ua_t0, ua_user, ua_domain, to_tag,
+	    ua_sub_gen, ua_t0, ua_sub_cseq + 1, ua_user, ua_port, ua_tcp ? "tcp" : "udp",
+	    expires);
+	ua_sub_cseq++;
+	return ua_send(buf, (size_t)n);
+}
+
+/* Print (and save) a NOTIFY. */
+static void
+ua_notify(const struct sip_msg *m)
+{
+	const struct sip_hdr *ss = m->first[SIP_HDR_SUBSCRIPTION_STATE];
+	const char *v = NULL;
+	char version[32] = "-";
+
+	size_t from = 0;
+
+	/* the reginfo element's version, not the XML declaration's */
+	for (; from + 8 < m->body.len; from++)
+		if (memcmp(m->body.s + from, "<reginfo", 8) == 0)
+			break;
+	for (size_t i = from; i + 9 < m->body.len; i++) {
+		if (memcmp(m->body.s + i, "version=\"", 9) == 0) {
+			v = m->body.s + i + 9;
+			break;
+		}
+	}
+	if (v != NULL) {
+		size_t k = 0;
+		while (k + 1 < sizeof(version) &&
+		       v + k < m->body.s + m->body.len && v[k] != '"') {
+			version[k] = v[k];
+			k++;
+		}
+		version[k] = '\0';
+	}
+	unsigned gen = 0;
+
+	/* the dialog: our tag "sub<gen>x..." is the NOTIFY's To tag */
+	if (m->to != NULL && m->to->tag.len > 3)
+		gen = (unsigned)strtoul(m->to->tag.s + 3, NULL, 10);
+	printf("NOTIFY %u %s %.*s %.*s %lld d%u\n", m->cseq.num, version,
+	       ss ? (int)ss->value.len : 1, ss ? ss->value.s : "-",
+	       m->via ? (int)m->via->branch.len : 0,
+	       m->via ? m->via->branch.s : "", ua_ms() - ua_t0, gen);
+	if (ua_dir != NULL) {
+		char path[512];
+		FILE *f;
+		if (gen == 0)
+			snprintf(path, sizeof(path), "%s/%u.xml", ua_dir,
+			         m->cseq.num);
+		else
+			snprintf(path, sizeof(path), "%s/d%u-%u.xml", ua_dir,
+			         gen, m->cseq.num);
+		if ((f = fopen(path, "w")) != NULL) {
+			fwrite(m->body.s, 1, m->body.len, f);
+			fclose(f);
+		}
+	}
+}
+
+/* One command line from stdin; 1 to quit. */
+static int
+ua_command(char *line, int *status, int *silent)
+{
+	int n = 0;
+	char cmd[16];
+
+	if (sscanf(line, "%15s %d", cmd, &n) < 1)
+		return 0;
+	printf("CMD %s\n", line); /* done: the scenario may go on */
+	if (strcmp(cmd, "reg") == 0)
+		ua_register(n);
+	else if (strcmp(cmd, "sub") == 0)
+		ua_subscribe(n);
+	else if (strcmp(cmd, "resub") == 0) {
+		ua_sub_gen++;
+		ua_sub_cseq = 0;
+		ua_sub_tag[0] = '\0';
+		ua_subscribe(n);
+	}
+	else if (strcmp(cmd, "status") == 0)
+		*status = n;
+	else if (strcmp(cmd, "silent") == 0)
+		*silent = n;
+	else if (strcmp(cmd, "quit") == 0)
+		return 1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *user = "alice", *domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	const char *callee = NULL;
+	const char *password = NULL;
 	int port = 0, expires = 600, status = 200, silent = 0, count = -1;
 	int secs = 20, c, seen = 0, delay = 0, final = 200, ring = 0;
 	int hangup = -1, cancel = -1, pager = 0;
-	const char *password = NULL;
+	int sub = -1, cmds = 0, quit = 0;
+	char line[256];
+	size_t linelen = 0;
 	struct sockaddr_in me;
 	socklen_t melen = sizeof(me);
 	long long t0 = ua_ms(), end;
-	char reg[2048];
 	TALLOC_CTX *ctx;
 
 	ua_t0 = t0;
-	while ((c = getopt(argc, argv, "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:P:")) !=
-	       -1) {
+	while ((c = getopt(argc, argv,
+	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:P:FS:B:i")) != -1) {
 		switch (c) {
 		case 'p': port = atoi(optarg); break;
 		case 't': ua_tcp = 1; break;
@@ -594,12 +770,17 @@ main(int argc, char **argv)
 		case 'V': ua_reinv = 1; break;
 		case 'A': ua_ack_delay = atoi(optarg); break;
 		case 'P': password = optarg; break;
+		case 'F': ua_feat = 1; break;
+		case 'S': sub = atoi(optarg); break;
+		case 'B': ua_dir = optarg; break;
+		case 'i': cmds = 1; break;
 		default: goto usage;
 		}
 	}
 	if (port <= 0)
 		goto usage;
 	ua_user = user;
+	ua_domain = domain;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&ua_afd, 0, sizeof(ua_afd));
 	ua_afd.sin_family = AF_INET;
@@ -633,23 +814,10 @@ main(int argc, char **argv)
 	printf("READY %s %u\n", ua_tcp ? "tcp" : "udp", ntohs(me.sin_port));
 	ctx = talloc_new(NULL);
 	if (expires > 0) {
-		const char *tp = ua_tcp ? "TCP" : "UDP";
-		int n = snprintf(
-		    reg, sizeof(reg),
-		    "REGISTER sip:%s SIP/2.0\r\n"
-		    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld\r\n"
-		    "Max-Forwards: 70\r\n"
-		    "From: <sip:%s@%s>;tag=ua%lld\r\n"
-		    "To: <sip:%s@%s>\r\n"
-		    "Call-ID: ua-%lld@127.0.0.1\r\n"
-		    "CSeq: 1 REGISTER\r\n"
-		    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
-		    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
-		    domain, tp, ntohs(me.sin_port), t0, user, domain, t0,
-		    user, domain, t0, user, ntohs(me.sin_port),
-		    ua_tcp ? "tcp" : "udp", expires);
 		struct sip_msg *m;
-		if (ua_send(reg, (size_t)n) == -1 ||
+		char reg[2048];
+		int n;
+		if (ua_register(expires) == -1 ||
 		    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
 			printf("RESP none REGISTER\n");
 			return 1;
@@ -660,6 +828,7 @@ main(int argc, char **argv)
 		    (n = ua_digest(reg, sizeof(reg), m, user, domain, password,
 		                   (unsigned)ntohs(me.sin_port), t0,
 		                   expires)) > 0) {
+			ua_reg_cseq = 3; /* the Digest REGISTER was CSeq 2 */
 			if (ua_send(reg, (size_t)n) == -1 ||
 			    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
 				printf("RESP none REGISTER\n");
@@ -686,8 +855,10 @@ main(int argc, char **argv)
 		if (cancel >= 0)
 			ua_c.cancel_at = ua_now() + cancel;
 	}
+	if (sub >= 0)
+		ua_subscribe(sub);
 	end = t0 + (long long)secs * 1000;
-	while (ua_ms() < end && (count < 0 || seen < count)) {
+	while (!quit && ua_ms() < end && (count < 0 || seen < count)) {
 		struct ua_call *k = &ua_c;
 		struct sip_msg *m;
 		long long now = ua_now(), next = end - t0;
@@ -736,6 +907,32 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
 			if (ts[i] && ts[i] < next)
 				next = ts[i];
+		if (cmds) {
+			/* commands on stdin: look every 20 ms */
+			struct pollfd pi = {.fd = 0, .events = POLLIN};
+			if (next > now + 20)
+				next = now + 20;
+			if (poll(&pi, 1, 0) > 0) {
+				ssize_t k = read(0, line + linelen,
+				                 sizeof(line) - 1 - linelen);
+				if (k <= 0) {
+					cmds = 0;
+					continue;
+				}
+				linelen += (size_t)k;
+				line[linelen] = '\0';
+				char *nl;
+				while ((nl = strchr(line, '\n')) != NULL) {
+					*nl = '\0';
+					quit |= ua_command(line, &status, &silent);
+					memmove(line, nl + 1, strlen(nl + 1) + 1);
+					linelen = strlen(line);
+				}
+				if (linelen == sizeof(line) - 1)
+					linelen = 0;
+				continue;
+			}
+		}
 		r = ua_recv(ctx, next > now ? (int)(next - now) : 0, &m);
 		if (r == -1) {
 			printf("CLOSED\n");
@@ -766,6 +963,11 @@ main(int argc, char **argv)
 				       m->first[SIP_HDR_CONTACT]->value.s);
 			if (m->body.len > 0)
 				printf("INFO resp-body %zu\n", m->body.len);
+			if (m->cseq.mid == SIP_M_SUBSCRIBE && m->status == 200 &&
+			    ua_sub_tag[0] == '\0' && m->to != NULL &&
+			    m->to->tag.len > 0 &&
+			    m->to->tag.len < sizeof(ua_sub_tag))
+				memcpy(ua_sub_tag, m->to->tag.s, m->to->tag.len);
 			if (m->cseq.mid == SIP_M_INVITE && k->caller &&
 			    m->cseq.num == k->inv_cseq)
 				ua_caller_resp(ctx, m, hangup, cancel);
@@ -777,6 +979,8 @@ main(int argc, char **argv)
 		printf("REQ %.*s %.*s %lld\n", (int)m->method.len, m->method.s,
 		       m->via ? (int)m->via->branch.len : 0,
 		       m->via ? m->via->branch.s : "", ua_ms() - t0);
+		if (m->mid == SIP_M_NOTIFY)
+			ua_notify(m);
 		if (m->mid == SIP_M_ACK) {
 			if (k->active && !k->caller && !k->up) {
 				k->up = 1;
@@ -859,6 +1063,7 @@ usage:
 	fprintf(stderr, "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
 	                "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
 	                "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	                "[-I STATUS] [-R MS] [-r] [-V] [-A MS] [-P PW]\n");
+	                "[-I STATUS] [-R MS] [-r] [-V] [-A MS] [-P PW] [-F] "
+	                "[-S EXPIRES] [-B DIR] [-i]\n");
 	return 2;
 }

@@ -26,6 +26,7 @@
 	X(txn)                                                                 \
 	X(reginfo)                                                             \
 	X(regevent)                                                            \
+	X(regnotify)                                                           \
 	X(auth)                                                                \
 	X(authgate)                                                            \
 	X(db_auth)                                                             \

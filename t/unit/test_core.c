@@ -23,7 +23,7 @@ test_method_table(void)
 	const struct method *m;
 
 	CU_ASSERT_STRING_EQUAL(method_allow_hdr(),
-	                       "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n");
+	                       "Allow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n");
 	CU_ASSERT_STRING_EQUAL(method_supported_hdr(),
 	                       "Supported: path, outbound, 100rel, timer, precondition\r\n");
 	m = method_find(SIP_M_REGISTER);
@@ -42,7 +42,10 @@ test_method_table(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT(method_tag_supported(m, (sip_str){"100rel", 6}));
 	CU_ASSERT(m->flags & METHOD_SECAGREE);
-	CU_ASSERT_PTR_NULL(method_find(SIP_M_SUBSCRIBE));
+	m = method_find(SIP_M_SUBSCRIBE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(m->flags & METHOD_SECAGREE);
+	CU_ASSERT_PTR_NULL(method_find(SIP_M_NOTIFY));
 	CU_ASSERT_PTR_NULL(method_find(SIP_M_UNKNOWN));
 }
 

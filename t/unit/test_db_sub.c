@@ -135,7 +135,8 @@ test_insert_load(void)
 	CU_ASSERT_STRING_EQUAL(r->conn_slot, "t3");
 	CU_ASSERT_STRING_EQUAL(r->event_id, "7");
 	CU_ASSERT(r->conn_id == 42 && r->expires_at == 2000);
-	CU_ASSERT(r->version == -1 && r->cseq == 0 && r->pending == 1);
+	/* pending 2: the first NOTIFY is owed, not taken yet */
+	CU_ASSERT(r->version == -1 && r->cseq == 0 && r->pending == 2);
 	CU_ASSERT(!r->terminated && r->reason == NULL && r->last_status == 0);
 	CU_ASSERT(r->created_at == 1000 && r->updated_at == 1000);
 	/* other tags: none */
@@ -149,7 +150,7 @@ test_insert_load(void)
 	CU_ASSERT(db_sub_refresh(ds, s.id, 5000, "sip:ue@192.0.2.9", 1100) ==
 	          0);
 	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r != NULL);
-	CU_ASSERT(r->expires_at == 5000 && r->pending == 1);
+	CU_ASSERT(r->expires_at == 5000 && r->pending == 2);
 	CU_ASSERT_STRING_EQUAL(r->contact, "sip:ue@192.0.2.9");
 	CU_ASSERT(db_sub_refresh(ds, s.id, 6000, NULL, 1200) == 0);
 	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r != NULL);
@@ -159,7 +160,7 @@ test_insert_load(void)
 	/* terminate: no refresh after it */
 	CU_ASSERT(db_sub_terminate(ds, s.id, "noresource", 1300) == 0);
 	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r != NULL);
-	CU_ASSERT(r->terminated && r->pending);
+	CU_ASSERT(r->terminated && r->pending == 2);
 	CU_ASSERT_STRING_EQUAL(r->reason, "noresource");
 	CU_ASSERT(db_sub_refresh(ds, s.id, 9000, NULL, 1400) == 1);
 	CU_ASSERT(db_sub_terminate(ds, 999, "timeout", 1300) == 1);
@@ -212,9 +213,16 @@ test_take(void)
 	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r->pending == 1 &&
 	          r->last_status == 0);
 	CU_ASSERT(db_sub_answered(ds, s.id, 3, 500, 1, 105) == 0);
-	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r->pending == 1 &&
+	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r->pending == 2 &&
 	          r->last_status == 500);
+	/* pending 2 (owed) stays until a take, whatever the answer says */
 	CU_ASSERT(db_sub_answered(ds, s.id, 3, 200, 0, 106) == 0);
+	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r->pending == 2 &&
+	          r->last_status == 200);
+	CU_ASSERT(db_sub_take(ds, s.id, 107, &v, &c) == 0 && c == 4);
+	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r->pending == 1 &&
+	          r->last_status == 0);
+	CU_ASSERT(db_sub_answered(ds, s.id, 4, 200, 0, 108) == 0);
 	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r->pending == 0 &&
 	          r->last_status == 200);
 	talloc_free(ds2);
@@ -254,6 +262,38 @@ test_pending(void)
 	CU_ASSERT(r[0].id == b.id);
 	CU_ASSERT_STRING_EQUAL(r[0].aor, "sip:b@d");
 	CU_ASSERT(db_sub_mark_pending(ds, ids, 0, 3) == 0);
+	CU_ASSERT(db_sub_owed(ds, t, &r, &n) == 0 && n == 1 && r[0].id == b.id);
+
+	/* contact events owed: kept with a copy of the binding, oldest
+	 * first, forgotten up to an id, and with their subscription */
+	struct db_binding bb = {.id = 41,
+	                        .aor = "sip:b@d",
+	                        .contact = "sip:b@1.2.3.4",
+	                        .params = "+sip.instance=\"<urn:x>\"",
+	                        .q = 0.5,
+	                        .has_q = 1,
+	                        .call_id = "cid",
+	                        .cseq = 7,
+	                        .expires_at = 600,
+	                        .registered_at = 5};
+	struct db_sub_event *ev;
+	CU_ASSERT(db_sub_event_add(ds, b.id, &bb, "created", 3) == 0);
+	bb.has_q = 0;
+	CU_ASSERT(db_sub_event_add(ds, b.id, &bb, "expired", 4) == 0);
+	CU_ASSERT(db_sub_events(ds, t, b.id, &ev, &n) == 0);
+	CU_ASSERT_FATAL(n == 2);
+	CU_ASSERT_STRING_EQUAL(ev[0].event, "created");
+	CU_ASSERT_STRING_EQUAL(ev[1].event, "expired");
+	CU_ASSERT(ev[0].b.id == 41 && ev[0].b.has_q && ev[0].b.q == 0.5 &&
+	          ev[0].b.cseq == 7 && ev[0].b.expires_at == 600 &&
+	          ev[0].b.registered_at == 5 && !ev[1].b.has_q);
+	CU_ASSERT_STRING_EQUAL(ev[0].b.params, "+sip.instance=\"<urn:x>\"");
+	CU_ASSERT_STRING_EQUAL(ev[0].b.call_id, "cid");
+	CU_ASSERT(db_sub_events_done(ds, b.id, ev[0].id) == 0);
+	CU_ASSERT(db_sub_events(ds, t, b.id, &ev, &n) == 0 && n == 1);
+	CU_ASSERT(db_sub_events(ds, t, a.id, &ev, &n) == 0 && n == 0);
+	CU_ASSERT(db_sub_delete(ds, b.id) == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM reg_sub_events") == 0);
 	talloc_free(ds);
 	db_close(db);
 	talloc_free(t);
@@ -346,7 +386,7 @@ test_sweep(void)
 	CU_ASSERT(db_sub_sweep(ds, t, 999, &r, &n) == 0 && n == 0);
 	CU_ASSERT(db_sub_sweep(ds, t, 1000, &r, &n) == 0);
 	CU_ASSERT_FATAL(n == 1);
-	CU_ASSERT(r[0].id == a.id && r[0].terminated && r[0].pending);
+	CU_ASSERT(r[0].id == a.id && r[0].terminated && r[0].pending == 2);
 	CU_ASSERT_STRING_EQUAL(r[0].reason, "timeout");
 	/* only once */
 	CU_ASSERT(db_sub_sweep(ds, t, 1001, &r, &n) == 0 && n == 0);

@@ -51,7 +51,7 @@ test_options(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nAccept: application/sdp\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound, 100rel, timer, precondition\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nServer: afd/") != NULL);
@@ -127,7 +127,7 @@ test_unknown_method(void)
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 	r = tsd_one(T,
 	            "PUBLISH sip:bob@afd.test SIP/2.0\r\n"
 	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-msg\r\n"
@@ -140,7 +140,7 @@ test_unknown_method(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	/* recognised but not served: 405 (RFC 3261 8.2.1), not 501 */
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 }
 
 static void
@@ -148,7 +148,7 @@ test_not_yet_405(void)
 {
 	const char *r =
 	    tsd_one(T,
-	            "SUBSCRIBE sip:bob@afd.test SIP/2.0\r\n"
+	            "NOTIFY sip:bob@afd.test SIP/2.0\r\n"
 	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-inv\r\n"
 	            "Max-Forwards: 70\r\n"
 	            "From: <sip:alice@afd.test>;tag=a1\r\n"
@@ -156,11 +156,11 @@ test_not_yet_405(void)
 	            "Call-ID: inv@10.0.0.7\r\n"
 	            "Contact: <sip:alice@10.0.0.7>\r\n"
 	            "Event: reg\r\n"
-	            "CSeq: 1 SUBSCRIBE\r\nContent-Length: 0\r\n\r\n",
+	            "CSeq: 1 NOTIFY\r\nContent-Length: 0\r\n\r\n",
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 }
 
 static void
