@@ -88,6 +88,7 @@ run:
 # One summary line at the end: "N passed, N failed".
 test:
 	@sh mk/deps.sh test
+	@$(MAKE) --no-print-directory check-format
 	@$(MAKE) --no-print-directory build-test
 	@sh t/run-tests.sh $(BUILD)
 
@@ -204,7 +205,8 @@ FMT_SRC   = $(wildcard */*.c */*.h t/*/*.c)
 # clean today (make format once, then add it).
 check-format:
 	@sh mk/deps.sh format
-	clang-format --dry-run -Werror $(FMT_SRC)
+	@clang-format --dry-run -Werror $(FMT_SRC) && \
+	    echo "check-format: $(words $(FMT_SRC)) files as .clang-format says"
 
 format:
 	@sh mk/deps.sh format

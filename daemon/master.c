@@ -615,7 +615,7 @@ master_pool(struct master *m)
 			spare++;
 	}
 	for (int i = m->tcp0; i < m->nslots && spare < m->conf->tcp_min_spare &&
-	                total < m->conf->tcp_max;
+	                      total < m->conf->tcp_max;
 	     i++) {
 		if (m->slots[i].state != SLOT_EMPTY)
 			continue;
@@ -645,8 +645,7 @@ master_on_trim(uv_timer_t *t)
 		if (m->slots[i].state == SLOT_READY && m->slots[i].conn == NULL)
 			idle++;
 	for (int i = m->nslots - 1;
-	     i >= m->tcp0 && idle > m->conf->tcp_min_spare;
-	     i--) {
+	     i >= m->tcp0 && idle > m->conf->tcp_min_spare; i--) {
 		struct mslot *s = &m->slots[i];
 
 		if (s->state != SLOT_READY || s->conn != NULL ||

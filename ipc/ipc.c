@@ -16,10 +16,9 @@
 #include "ipc/ipc.h"
 
 /* The tables below are generated from the one list, IPC_TYPES. */
-static const char *const ipc_names[IPC__COUNT] = {
-    [IPC_NONE] = "NONE",
+static const char *const ipc_names[IPC__COUNT] = {[IPC_NONE] = "NONE",
 #define IPC_NAME_(name, fd, payload) [IPC_##name] = #name,
-    IPC_TYPES(IPC_NAME_)
+                                                  IPC_TYPES(IPC_NAME_)
 #undef IPC_NAME_
 };
 

@@ -67,8 +67,8 @@
 	X(CKPT_DONE, 0,                                                        \
 	  "u32 frames, u32 copied: checkpointer -> the worker that kicked: "   \
 	  "done; copy the rest yourself between two transactions so that "     \
-	  "the WAL restarts (schema/db.h, db_checkpoint)")                  \
-	/* worker -> the reg-event notifier (the UDP worker, u0.sock) */      \
+	  "the WAL restarts (schema/db.h, db_checkpoint)")                     \
+	/* worker -> the reg-event notifier (the UDP worker, u0.sock) */       \
 	X(REGEV_KICK, 0,                                                       \
 	  "(empty): a NOTIFY became owed in the sender's commit; send what "   \
 	  "reg_subscriptions owes (workers/regnotify.h)")
@@ -78,7 +78,7 @@ enum ipc_type {
 #define IPC_ENUM_(name, fd, payload) IPC_##name,
 	IPC_TYPES(IPC_ENUM_)
 #undef IPC_ENUM_
-	IPC__COUNT
+	    IPC__COUNT
 };
 
 /* The fixed header; len counts the payload bytes that follow. */
@@ -209,17 +209,17 @@ int ipc_slot_addr(struct sockaddr_un *sun, const char *run_dir,
  * Memory: talloc, under the owner's context; freeing the queue closes
  * the descriptors it holds, silently (ipc_outq_drop() first to log).
  */
-#define IPC_OUTQ_BUSY_MS 2    /* EAGAIN on a datagram socket: first retry */
-#define IPC_OUTQ_RETRY_MS 50  /* a dead destination: retry every */
+#define IPC_OUTQ_BUSY_MS 2   /* EAGAIN on a datagram socket: first retry */
+#define IPC_OUTQ_RETRY_MS 50 /* a dead destination: retry every */
 /* A dead destination's messages are kept this long: a killed worker is
  * replaced at once (PROC_BACKOFF_MIN_MS when it keeps dying), so 5 s
  * covers a replacement's start; a slot that stays down longer is down. */
 #define IPC_OUTQ_DEAD_MS 5000
 /* Bounds: beyond them a send is refused (-1, ENOBUFS), with one log line
  * per episode (it ends when that destination's queue empties). */
-#define IPC_OUTQ_MAX_MSGS 4096                 /* per destination */
-#define IPC_OUTQ_MAX_BYTES (8 * 1024 * 1024)   /* per destination */
-#define IPC_OUTQ_MAX_TOTAL (32 * 1024 * 1024)  /* bytes, all destinations */
+#define IPC_OUTQ_MAX_MSGS 4096                /* per destination */
+#define IPC_OUTQ_MAX_BYTES (8 * 1024 * 1024)  /* per destination */
+#define IPC_OUTQ_MAX_TOTAL (32 * 1024 * 1024) /* bytes, all destinations */
 
 struct ipc_outq;
 

@@ -47,8 +47,8 @@ struct db_wal {
 	db_wal_kick_fn *kick;
 	void *arg;
 	int kick_frames, max_frames;
-	int prev;   /* the WAL's frames at the last commit */
-	int kicked; /* kicked in this WAL round */
+	int prev;            /* the WAL's frames at the last commit */
+	int kicked;          /* kicked in this WAL round */
 	sqlite3 *db;         /* the connection (db_wal_find) */
 	struct db_wal *next; /* this process's connections from db_open */
 	int locked; /* in a lock episode: the last write found the lock taken */
@@ -587,11 +587,12 @@ db_make_table(sqlite3 *db, const char *table)
 
 	if (sqlite3_open(":memory:", &ref) != SQLITE_OK ||
 	    db_exec(ref, afd_schema_sql) == -1 ||
-	    sqlite3_prepare_v2(ref,
-	                       "SELECT sql FROM sqlite_schema WHERE tbl_name = ? "
-	                       "AND type IN ('table', 'index') AND sql IS NOT "
-	                       "NULL ORDER BY type = 'index'",
-	                       -1, &st, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(
+	        ref,
+	        "SELECT sql FROM sqlite_schema WHERE tbl_name = ? "
+	        "AND type IN ('table', 'index') AND sql IS NOT "
+	        "NULL ORDER BY type = 'index'",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
@@ -670,18 +671,18 @@ done:
  * table the file does not have is left to the schema, which makes it
  * whole after the steps. */
 static int
-db_add_column(sqlite3 *db, const char *table, const char *col,
-              const char *decl)
+db_add_column(sqlite3 *db, const char *table, const char *col, const char *decl)
 {
 	sqlite3_stmt *st = NULL;
 	char *sql;
 	int has = 0, rc;
 
-	sql = sqlite3_mprintf("SELECT (SELECT count(*) FROM sqlite_schema WHERE "
-	                      "type = 'table' AND name = %Q) = 0 OR EXISTS "
-	                      "(SELECT 1 FROM pragma_table_info(%Q) "
-	                      "WHERE name = %Q)",
-	                      table, table, col);
+	sql =
+	    sqlite3_mprintf("SELECT (SELECT count(*) FROM sqlite_schema WHERE "
+	                    "type = 'table' AND name = %Q) = 0 OR EXISTS "
+	                    "(SELECT 1 FROM pragma_table_info(%Q) "
+	                    "WHERE name = %Q)",
+	                    table, table, col);
 	if (sql == NULL ||
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_free(sql);
@@ -708,8 +709,7 @@ db_step_3(sqlite3 *db)
 	    db_add_column(db, "registrations", "ping_branch", "TEXT") == -1 ||
 	    db_add_column(db, "registrations", "ping_sent_at", "INTEGER") ==
 	        -1 ||
-	    db_add_column(db, "registrations", "ping_ok_at", "INTEGER") ==
-	        -1 ||
+	    db_add_column(db, "registrations", "ping_ok_at", "INTEGER") == -1 ||
 	    db_add_column(db, "registrations", "ping_failures",
 	                  "INTEGER NOT NULL DEFAULT 0") == -1)
 		return -1;
@@ -810,8 +810,7 @@ db_step_7(sqlite3 *db)
 {
 	if (db_add_column(db, "registrations", "impi", "TEXT") == -1 ||
 	    db_add_column(db, "registrations", "integrity", "TEXT") == -1 ||
-	    db_add_column(db, "registrations", "security_client", "TEXT") ==
-	        -1)
+	    db_add_column(db, "registrations", "security_client", "TEXT") == -1)
 		return -1;
 	return 0;
 }
@@ -842,14 +841,8 @@ db_step_8(sqlite3 *db)
 
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
-    db_step_1,
-    db_step_2,
-    db_step_3,
-    db_step_4,
-    db_step_5,
-    db_step_6,
-    db_step_7,
-    db_step_8,
+    db_step_1, db_step_2, db_step_3, db_step_4,
+    db_step_5, db_step_6, db_step_7, db_step_8,
 };
 
 int

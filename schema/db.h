@@ -35,7 +35,7 @@ void db_close(sqlite3 *db);
  * what is committed: only when the pages reach the database file.
  */
 #define DB_WAL_KICK_FRAMES 1000
-#define DB_WAL_MAX_FRAMES 16384 /* 64 MiB of 4 KiB pages */
+#define DB_WAL_MAX_FRAMES 16384    /* 64 MiB of 4 KiB pages */
 #define DB_WAL_RESTART_FRAMES 8192 /* see db_checkpoint */
 #define DB_WAL_REKICK_MS 100
 #define DB_WAL_LOG_EVERY 64
@@ -85,7 +85,7 @@ void db_fail(sqlite3 *db, int rc, const char *what);
 void db_ok(sqlite3 *db);
 
 /* Transactions: 0 or -1 (logged; a taken lock once per episode). */
-int db_begin(sqlite3 *db);   /* BEGIN IMMEDIATE */
+int db_begin(sqlite3 *db); /* BEGIN IMMEDIATE */
 int db_commit(sqlite3 *db);
 int db_rollback(sqlite3 *db);
 
@@ -96,7 +96,7 @@ sqlite3_stmt *db_stmt(sqlite3 *db, sqlite3_stmt **stmt, const char *sql);
 
 /* The workers table: a worker's own row. */
 int db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
-		  const char *state, const char *serving, int restarts);
+                  const char *state, const char *serving, int restarts);
 /* The master, at start: forget the rows of a previous run. */
 int db_workers_reset(sqlite3 *db);
 /* The master, at exit: every row's state becomes 'stopped'. */

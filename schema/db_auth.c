@@ -516,9 +516,8 @@ db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
 }
 
 int
-db_auth_source_bound(struct db_auth *da, const char *aor,
-                     const char *received, const char *slot,
-                     int64_t conn_id, int64_t now)
+db_auth_source_bound(struct db_auth *da, const char *aor, const char *received,
+                     const char *slot, int64_t conn_id, int64_t now)
 {
 	sqlite3_stmt *st = db_stmt(
 	    da->db, &da->src_bound,

@@ -60,8 +60,8 @@ db_ping_rows(struct db_ping *dp, TALLOC_CTX *ctx, sqlite3_stmt *st,
 		struct db_ping_row *r;
 		if (k == cap) {
 			cap = cap ? cap * 2 : 8;
-			rows = talloc_realloc(ctx, rows, struct db_ping_row,
-			                      cap);
+			rows =
+			    talloc_realloc(ctx, rows, struct db_ping_row, cap);
 			if (rows == NULL) {
 				sqlite3_reset(st);
 				return -1;

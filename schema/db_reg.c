@@ -12,7 +12,7 @@
 #define DB_REG_COLS                                                            \
 	"id, aor, contact, params, expires_at, q, call_id, cseq, branch, "     \
 	"path, received, transport, conn_slot, conn_id, instance, reg_id, "    \
-	"user_agent, registered_at, updated_at, impi, integrity, "            \
+	"user_agent, registered_at, updated_at, impi, integrity, "             \
 	"security_client"
 
 struct db_reg {

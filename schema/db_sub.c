@@ -34,8 +34,8 @@ struct db_sub {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *exists, *refresh, *terminate, *delete, *dialog,
 	    *load, *watching, *ident, *take, *mark, *answered, *pending,
-	    *sweep_end, *sweep_del, *owed, *ev_add, *ev_list, *ev_done,
-	    *ev_del, *ev_sweep, *any;
+	    *sweep_end, *sweep_del, *owed, *ev_add, *ev_list, *ev_done, *ev_del,
+	    *ev_sweep, *any;
 };
 
 struct db_sub *
@@ -562,8 +562,7 @@ db_sub_any(struct db_sub *ds)
 }
 
 int
-db_sub_owed(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out,
-            int *n)
+db_sub_owed(struct db_sub *ds, TALLOC_CTX *ctx, struct db_sub_row **out, int *n)
 {
 	sqlite3_stmt *st;
 
@@ -665,8 +664,9 @@ db_sub_events_done(struct db_sub *ds, int64_t sub_id, int64_t upto)
 {
 	sqlite3_stmt *st;
 
-	st = db_stmt(ds->db, &ds->ev_done,
-	             "DELETE FROM reg_sub_events WHERE sub_id = ?1 AND id <= ?2");
+	st = db_stmt(
+	    ds->db, &ds->ev_done,
+	    "DELETE FROM reg_sub_events WHERE sub_id = ?1 AND id <= ?2");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, sub_id);

@@ -202,8 +202,7 @@ struct db_sub_event {
 /* Record that binding b's change (event) is owed to subscription sub_id.
  * 0 or -1. */
 int db_sub_event_add(struct db_sub *ds, int64_t sub_id,
-                     const struct db_binding *b, const char *event,
-                     time_t now);
+                     const struct db_binding *b, const char *event, time_t now);
 
 /* The events owed to sub_id, oldest first, as an array under ctx (strings
  * under it): 0 with *out, *n, or -1. */

@@ -26,8 +26,7 @@ struct db_txn {
 	int depth;    /* open savepoints */
 	int lost;
 	int sp_ncb[DB_TXN_DEPTH]; /* callbacks registered before unit i */
-	sqlite3_stmt *sp[DB_TXN_DEPTH], *rel[DB_TXN_DEPTH],
-	    *rb[DB_TXN_DEPTH];
+	sqlite3_stmt *sp[DB_TXN_DEPTH], *rel[DB_TXN_DEPTH], *rb[DB_TXN_DEPTH];
 	TALLOC_CTX *mem; /* the callbacks' arguments */
 	struct db_txn_cb *cb;
 	int ncb, capcb;
@@ -83,7 +82,8 @@ db_txn_run(struct db_txn *t, int from, int committed)
 
 	if (from >= n)
 		return;
-	cb = talloc_memdup(NULL, t->cb + from, sizeof(*cb) * (size_t)(n - from));
+	cb =
+	    talloc_memdup(NULL, t->cb + from, sizeof(*cb) * (size_t)(n - from));
 	t->ncb = from;
 	if (from == 0) {
 		mem = t->mem;
@@ -232,11 +232,9 @@ db_txn_rollback(struct db_txn *t, int mark)
 		return;
 	}
 	if (db_txn_step(t,
-	                db_txn_stmt(t, &t->rb[mark],
-	                            "ROLLBACK TO u%d", mark),
+	                db_txn_stmt(t, &t->rb[mark], "ROLLBACK TO u%d", mark),
 	                "rollback") == -1 ||
-	    db_txn_step(t,
-	                db_txn_stmt(t, &t->rel[mark], "RELEASE u%d", mark),
+	    db_txn_step(t, db_txn_stmt(t, &t->rel[mark], "RELEASE u%d", mark),
 	                "release") == -1) {
 		/* Cannot undo the unit alone: undo everything. */
 		db_rollback(t->db);

@@ -22,9 +22,9 @@
 
 /* Limits: what afd accepts. */
 #define SIP_MAX_MSG_DEFAULT (64 * 1024) /* bytes of one message */
-#define SIP_MAX_HEADERS 256		/* header fields in one message */
-#define SIP_MAX_VIAS 64			/* Via values in one message */
-#define SIP_MAX_HDR_LEN 8192		/* bytes of one header field */
+#define SIP_MAX_HEADERS 256             /* header fields in one message */
+#define SIP_MAX_VIAS 64                 /* Via values in one message */
+#define SIP_MAX_HDR_LEN 8192            /* bytes of one header field */
 
 /* A slice of a buffer; s is not NUL-terminated. */
 typedef struct sip_str {
@@ -34,13 +34,14 @@ typedef struct sip_str {
 
 #define SIP_STR_LIT(lit) ((sip_str){(lit), sizeof(lit) - 1})
 #define SIP_STR_NULL ((sip_str){NULL, 0})
-#define SIP_STR_FMT(x) (int)(x).len, (x).s /* printf("%.*s", SIP_STR_FMT(s)) */
+/* printf("%.*s", SIP_STR_FMT(s)) */
+#define SIP_STR_FMT(x) (int)(x).len, (x).s
 
-int sip_str_eq(sip_str a, sip_str b);		  /* byte for byte */
-int sip_str_caseeq(sip_str a, sip_str b);	  /* ASCII case-insensitive */
+int sip_str_eq(sip_str a, sip_str b);     /* byte for byte */
+int sip_str_caseeq(sip_str a, sip_str b); /* ASCII case-insensitive */
 int sip_str_caseeq_lit(sip_str a, const char *lit);
-char *sip_str_dup(TALLOC_CTX *ctx, sip_str s);	  /* NUL-terminated copy */
-sip_str sip_str_trim(sip_str s);		  /* strip SP/HTAB/CR/LF */
+char *sip_str_dup(TALLOC_CTX *ctx, sip_str s); /* NUL-terminated copy */
+sip_str sip_str_trim(sip_str s);               /* strip SP/HTAB/CR/LF */
 
 enum sip_method {
 	SIP_M_UNKNOWN = 0,
@@ -71,15 +72,15 @@ const char *sip_method_name(enum sip_method m);
  */
 enum sip_hdr_id {
 	SIP_HDR_OTHER = 0,
-	SIP_HDR_VIA,		/* v */
-	SIP_HDR_FROM,		/* f */
-	SIP_HDR_TO,		/* t */
-	SIP_HDR_CALL_ID,	/* i */
+	SIP_HDR_VIA,     /* v */
+	SIP_HDR_FROM,    /* f */
+	SIP_HDR_TO,      /* t */
+	SIP_HDR_CALL_ID, /* i */
 	SIP_HDR_CSEQ,
 	SIP_HDR_MAX_FORWARDS,
-	SIP_HDR_CONTACT,	/* m */
+	SIP_HDR_CONTACT,        /* m */
 	SIP_HDR_CONTENT_LENGTH, /* l */
-	SIP_HDR_CONTENT_TYPE,	/* c */
+	SIP_HDR_CONTENT_TYPE,   /* c */
 	SIP_HDR_EXPIRES,
 	SIP_HDR_MIN_EXPIRES,
 	SIP_HDR_REQUIRE,
@@ -110,16 +111,16 @@ enum sip_hdr_id sip_hdr_id(sip_str name); /* case-insensitive, compact too */
 
 struct sip_hdr {
 	enum sip_hdr_id id;
-	sip_str name;  /* as received */
-	sip_str value; /* as received, outer whitespace trimmed; may hold
-			  folded line breaks (CRLF + SP/HTAB) */
-	struct sip_hdr *next;	   /* next header field in message order */
+	sip_str name;         /* as received */
+	sip_str value;        /* as received, outer whitespace trimmed; may hold
+	                         folded line breaks (CRLF + SP/HTAB) */
+	struct sip_hdr *next; /* next header field in message order */
 	struct sip_hdr *next_same; /* next field with the same id (not for
-				      SIP_HDR_OTHER) */
+	                              SIP_HDR_OTHER) */
 	sip_str raw; /* the whole field as received, with its line end;
-			sip_msg_print() prints raw while value lies inside
-			it: to change a header, point value elsewhere or set
-			raw to SIP_STR_NULL */
+	                sip_msg_print() prints raw while value lies inside
+	                it: to change a header, point value elsewhere or set
+	                raw to SIP_STR_NULL */
 };
 
 /* A ;name=value parameter (URI, header or Via). value.s is NULL when the
@@ -132,21 +133,25 @@ struct sip_param {
 
 /* The value of the first parameter named name (case-insensitive), or NULL. */
 const struct sip_param *sip_param_find(const struct sip_param *list,
-				       const char *name);
+                                       const char *name);
 
-enum sip_scheme { SIP_SCHEME_SIP, SIP_SCHEME_SIPS, SIP_SCHEME_TEL,
-		  SIP_SCHEME_OTHER };
+enum sip_scheme {
+	SIP_SCHEME_SIP,
+	SIP_SCHEME_SIPS,
+	SIP_SCHEME_TEL,
+	SIP_SCHEME_OTHER
+};
 
 struct sip_uri {
 	sip_str raw; /* the whole URI */
 	enum sip_scheme scheme;
-	sip_str user;	  /* still %-escaped; for tel: the number */
+	sip_str user; /* still %-escaped; for tel: the number */
 	sip_str password;
-	sip_str host;	  /* IPv6 references keep their brackets */
-	uint16_t port;	  /* 0 when absent */
+	sip_str host;             /* IPv6 references keep their brackets */
+	uint16_t port;            /* 0 when absent */
 	struct sip_param *params; /* ;name=value after host[:port] (tel: after
-				     the number) */
-	sip_str headers;	  /* raw text after '?', empty when none */
+	                             the number) */
+	sip_str headers;          /* raw text after '?', empty when none */
 };
 
 /* Parse a URI (sip:, sips:, tel:; other schemes are kept raw with
@@ -164,14 +169,14 @@ int sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b);
 /* name-addr or addr-spec, with header parameters: From, To, Contact, Route,
  * Record-Route, Path, Service-Route, P-Associated-URI. */
 struct sip_addr {
-	sip_str raw;	 /* the whole value */
+	sip_str raw;     /* the whole value */
 	sip_str display; /* without quotes, still escaped; empty when none */
 	struct sip_uri uri;
-	int angle;	 /* 1 if written as <uri> */
+	int angle;                /* 1 if written as <uri> */
 	struct sip_param *params; /* header params after the URI */
-	sip_str tag;		  /* the tag param, when present */
-	int star;		  /* Contact: "*" */
-	struct sip_addr *next;	  /* the next value of a list */
+	sip_str tag;              /* the tag param, when present */
+	int star;                 /* Contact: "*" */
+	struct sip_addr *next;    /* the next value of a list */
 };
 
 /* Parse one comma-separated list of name-addr/addr-spec values (a whole
@@ -182,16 +187,16 @@ int sip_parse_addr_list(TALLOC_CTX *ctx, sip_str in, struct sip_addr **out);
 /* All values of every header field with this id, in order, as one list
  * (e.g. every Contact of a REGISTER). 0 and *out = NULL when none. */
 int sip_msg_addrs(TALLOC_CTX *ctx, const struct sip_hdr *first,
-		  struct sip_addr **out);
+                  struct sip_addr **out);
 
 struct sip_via {
-	sip_str raw;	   /* this one via-parm */
+	sip_str raw;       /* this one via-parm */
 	sip_str transport; /* UDP, TCP, TLS, SCTP, ... */
 	sip_str host;
-	uint16_t port;	   /* 0 when absent */
-	sip_str branch;	   /* empty when absent */
-	sip_str received;  /* empty when absent */
-	int rport;	   /* 1 if an rport param is present */
+	uint16_t port;        /* 0 when absent */
+	sip_str branch;       /* empty when absent */
+	sip_str received;     /* empty when absent */
+	int rport;            /* 1 if an rport param is present */
 	uint16_t rport_value; /* 0 when rport had no value */
 	/* 1 when the via-parm parsed whole and its sent-by names no port or
 	 * one other than 0: an answer may go to it (RFC 3261 18.2.2). 0: the
@@ -244,10 +249,10 @@ struct sip_msg {
 
 	sip_str body;
 
-	sip_str start;	 /* the start line as received, with its CRLF */
+	sip_str start;   /* the start line as received, with its CRLF */
 	sip_str version; /* "SIP/2.0" (see sip_check_request()) */
-	sip_str eoh;	 /* the empty line ending the headers as received
-			    ("\r\n"; empty when a datagram had none) */
+	sip_str eoh;     /* the empty line ending the headers as received
+	                    ("\r\n"; empty when a datagram had none) */
 };
 
 /*
@@ -277,8 +282,8 @@ struct sip_err {
  * or start line, gets status 0 and *out NULL; err->reason still says why.)
  */
 int sip_parse(TALLOC_CTX *ctx, const char *buf, size_t len,
-	      enum sip_transport tp, size_t max, struct sip_msg **out,
-	      struct sip_err *err);
+              enum sip_transport tp, size_t max, struct sip_msg **out,
+              struct sip_err *err);
 
 /*
  * What sip_parse() leaves to the server: checks on a request that parsed
@@ -307,8 +312,8 @@ int sip_str_to_u32(sip_str s, uint32_t *out);
  * *skip and *pings are set whatever the result (a half ping, "\r\n" or
  * "\r\n\r", is left unskipped until the rest arrives).
  */
-ssize_t sip_stream_frame(const char *buf, size_t len, size_t max,
-			 size_t *skip, int *pings);
+ssize_t sip_stream_frame(const char *buf, size_t len, size_t max, size_t *skip,
+                         int *pings);
 
 /*
  * The same for a connection that keeps *scanned (a size_t set to 0 at
@@ -318,7 +323,7 @@ ssize_t sip_stream_frame(const char *buf, size_t len, size_t max,
  * O(n^2).
  */
 ssize_t sip_stream_frame_r(const char *buf, size_t len, size_t max,
-			   size_t *skip, int *pings, size_t *scanned);
+                           size_t *skip, int *pings, size_t *scanned);
 
 /*
  * After a framing error (-1): buf is where the message starts (the data
@@ -363,13 +368,13 @@ const char *sip_reason(int status);
  * The caller adds headers with sip_buf_hdr(), then sip_buf_finish().
  */
 void sip_resp_start(struct sip_buf *b, const struct sip_msg *req, int status,
-		    const char *reason, sip_str to_tag);
+                    const char *reason, sip_str to_tag);
 
 /* The part of sip_resp_start() after the Vias: From, To (with to_tag added
  * as there), Call-ID, CSeq, each as received with folding undone. For a
  * caller that writes its own status line and Vias. */
 void sip_resp_fields(struct sip_buf *b, const struct sip_msg *req,
-		     sip_str to_tag);
+                     sip_str to_tag);
 
 /* Add Content-Length (and the body, which may be empty) and the blank line. */
 void sip_buf_finish(struct sip_buf *b, sip_str body);
@@ -380,7 +385,7 @@ void sip_buf_finish(struct sip_buf *b, sip_str body);
  * sip_buf_finish. Returns a talloc string under ctx, length in *len.
  */
 char *sip_resp_simple(TALLOC_CTX *ctx, const struct sip_msg *req, int status,
-		      const char *reason, sip_str to_tag, const char *extra,
-		      size_t *len);
+                      const char *reason, sip_str to_tag, const char *extra,
+                      size_t *len);
 
 #endif

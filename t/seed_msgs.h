@@ -133,5 +133,4 @@ static const char seed_200[] =
     "charging-info=test\r\n"
     "\r\n";
 
-
 #endif

@@ -432,9 +432,9 @@ conf_set(struct conf_parse *p, enum conf_key_id id, const char *name,
 		else if (strcmp(v, "auto") == 0)
 			c->auth_mode = CONF_AUTH_AUTO;
 		else {
-			conf_fail(p,
-			          "mode: \"%s\" is not none, digest, aka or auto",
-			          v);
+			conf_fail(
+			    p, "mode: \"%s\" is not none, digest, aka or auto",
+			    v);
 			return -1;
 		}
 		return 0;

@@ -22,16 +22,16 @@ enum conf_auth {
 
 struct conf {
 	/* [afd] */
-	char listen[64];	/* one IPv4/IPv6 address for UDP and TCP */
+	char listen[64]; /* one IPv4/IPv6 address for UDP and TCP */
 	int port;
-	char domain[256];	/* the home domain afd serves */
-	char database[4096];	/* absolute path */
+	char domain[256];    /* the home domain afd serves */
+	char database[4096]; /* absolute path */
 	enum conf_durability durability;
-	char run_dir[4096];	/* absolute path */
+	char run_dir[4096]; /* absolute path */
 	enum log_level log_level;
-	size_t max_message;	/* bytes; [afd] max_message, default 65536 */
-	int sip_t1;		/* ms: RFC 3261 T1, default 500 */
-	char user[64];		/* [afd] user, default "nobody" */
+	size_t max_message; /* bytes; [afd] max_message, default 65536 */
+	int sip_t1;         /* ms: RFC 3261 T1, default 500 */
+	char user[64];      /* [afd] user, default "nobody" */
 	/* What conf_load() made of user: when afd runs as root, the user's
 	 * ids and drop = 1 (unless the user is root itself); otherwise afd's
 	 * own ids and drop = 0 (the key is ignored). */
@@ -50,15 +50,17 @@ struct conf {
 	int min_expires;
 	int max_expires;
 	int max_contacts;
-	int ping_interval;     /* s between OPTIONS pings; 0: no pings */
-	int ping_remove_after; /* unanswered pings that remove a binding; 0 never */
+	int ping_interval;       /* s between OPTIONS pings; 0: no pings */
+	int ping_remove_after;   /* unanswered pings that remove a binding; 0
+	                            never */
 	int outbound_require_ob; /* 439 when the first hop's Path lacks ;ob */
 	/* [regevent] */
-	int regev_min_expires;	/* a shorter SUBSCRIBE expiry: 423 */
-	int regev_max_expires;	/* a longer one is lowered to it */
+	int regev_min_expires; /* a shorter SUBSCRIBE expiry: 423 */
+	int regev_max_expires; /* a longer one is lowered to it */
 	/* [calls] */
-	int ring_timeout;  /* s: no final answer from the callee: 408 + CANCEL */
-	int call_max_idle; /* s: a call silent this long is ended by the sweeper */
+	int ring_timeout; /* s: no final answer from the callee: 408 + CANCEL */
+	int call_max_idle; /* s: a call silent this long is ended by the sweeper
+	                    */
 	/* [auth] */
 	enum conf_auth auth_mode;
 	char realm[256];

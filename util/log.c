@@ -15,7 +15,7 @@ enum log_level log_level = LOG_L_INFO;
 static char log_who[64] = "afd";
 
 static const char *const log_names[] = {"error", "warn", "info", "debug",
-					"trace"};
+                                        "trace"};
 
 void
 log_procname(const char *name)
@@ -50,10 +50,10 @@ log_vemit(enum log_level lvl, const char *err, const char *fmt, va_list ap)
 	/* One write per line so lines of different processes do not mix. */
 	char line[2300];
 	int n = snprintf(line, sizeof(line),
-			 "%02d:%02d:%02d.%03ld afd[%d] %s: %s: %s%s%s\n",
-			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-			 (int)getpid(), log_who, log_names[lvl], msg,
-			 err ? ": " : "", err ? err : "");
+	                 "%02d:%02d:%02d.%03ld afd[%d] %s: %s: %s%s%s\n",
+	                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	                 (int)getpid(), log_who, log_names[lvl], msg,
+	                 err ? ": " : "", err ? err : "");
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

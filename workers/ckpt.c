@@ -32,7 +32,7 @@
 
 #define CKPT_TIMER_MS 1000
 #define CKPT_PASSES 4
-#define CKPT_TAIL 32 /* frames */
+#define CKPT_TAIL 32   /* frames */
 #define CKPT_KICKERS 8 /* remembered kickers (u0 and a few tN) */
 
 struct ckpt {
@@ -101,10 +101,11 @@ ckpt_run(struct ckpt *ck, const char *why)
 		ckpt_done(ck, frames, copied);
 	/* The timer's checkpoint of an unchanged WAL says nothing new. */
 	if (kicks > 0 || copied != ck->last_copied)
-		log_debug("checkpoint (%s, %d kicks, %d passes%s): %d of %d WAL "
-		          "frames in the database file, %.1f ms",
-		          why, kicks, pass, r == 1 ? ", busy" : "", copied,
-		          frames, (double)(uv_hrtime() - t0) / 1e6);
+		log_debug(
+		    "checkpoint (%s, %d kicks, %d passes%s): %d of %d WAL "
+		    "frames in the database file, %.1f ms",
+		    why, kicks, pass, r == 1 ? ", busy" : "", copied, frames,
+		    (double)(uv_hrtime() - t0) / 1e6);
 	ck->last_copied = copied;
 }
 

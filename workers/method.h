@@ -30,7 +30,7 @@ typedef int method_serve_fn(struct sipd *sd, struct sipd_req *rq);
 #define METHOD_ANY (METHOD_UDP | METHOD_TCP)
 
 /* Flags. */
-#define METHOD_AUTH 0x01  /* behind the authentication gate */
+#define METHOD_AUTH 0x01   /* behind the authentication gate */
 #define METHOD_WRITES 0x02 /* its service changes the database */
 /* sec-agree (RFC 3329) in Require/Proxy-Require is the P-CSCF's to consume:
  * afd stands in its place for calls and never answers it 420 */
@@ -59,9 +59,9 @@ const char *method_allow_hdr(void);
 const char *method_supported_hdr(void);
 
 /* The services of the table (each in its own file). */
-method_serve_fn options_serve;  /* workers/options.c */
-method_serve_fn reg_serve;      /* workers/registrar.c */
-method_serve_fn regn_serve;     /* workers/regnotify.c */
-method_serve_fn b2bua_serve;    /* workers/b2bua.c */
+method_serve_fn options_serve; /* workers/options.c */
+method_serve_fn reg_serve;     /* workers/registrar.c */
+method_serve_fn regn_serve;    /* workers/regnotify.c */
+method_serve_fn b2bua_serve;   /* workers/b2bua.c */
 
 #endif

@@ -14,7 +14,7 @@
 #include "workers/registrar.h"
 #include "workers/sipd.h"
 
-#define PING_PER_TICK 64	/* pings started per sweep (500 ms) */
+#define PING_PER_TICK 64 /* pings started per sweep (500 ms) */
 
 struct ping {
 	struct sipd *sd;
@@ -66,9 +66,8 @@ static char *
 ping_build(struct ping *p, TALLOC_CTX *mem, const struct db_ping_row *r,
            const char *branch, size_t *len)
 {
-	const char *tp = r->transport && strcmp(r->transport, "tcp") == 0
-	                     ? "TCP"
-	                     : "UDP";
+	const char *tp =
+	    r->transport && strcmp(r->transport, "tcp") == 0 ? "TCP" : "UDP";
 	const char *id = branch + strlen(p->prefix);
 	struct sip_buf b;
 
@@ -83,8 +82,8 @@ ping_build(struct ping *p, TALLOC_CTX *mem, const struct db_ping_row *r,
 	sip_buf_addf(&b, "To: <%s>\r\n", r->aor);
 	sip_buf_addf(&b, "Call-ID: ping-%s@%s\r\n", id, p->c->domain);
 	sip_buf_addf(&b, "CSeq: 1 OPTIONS\r\n");
-	sip_buf_addf(&b, "Contact: <sip:afd@%s;transport=%s>\r\n",
-	             p->via_host, r->transport ? r->transport : "udp");
+	sip_buf_addf(&b, "Contact: <sip:afd@%s;transport=%s>\r\n", p->via_host,
+	             r->transport ? r->transport : "udp");
 	sip_buf_addf(&b, "Accept: application/sdp\r\n");
 	sip_buf_addf(&b, "Content-Length: 0\r\n\r\n");
 	if (b.oom)

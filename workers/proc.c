@@ -15,10 +15,10 @@
 #include "workers/worker.h"
 
 const struct proc_kind_info proc_kinds[PROC__COUNT] = {
-    [PROC_UDP] = {"udp", "udp worker", 'u', 0, udp_start, udp_ctl_handlers,
-                  1, NULL, 0},
-    [PROC_TCP] = {"tcp", "tcp worker", 't', 1, tcp_start, tcp_ctl_handlers,
-                  1, NULL, 0},
+    [PROC_UDP] = {"udp", "udp worker", 'u', 0, udp_start, udp_ctl_handlers, 1,
+                  NULL, 0},
+    [PROC_TCP] = {"tcp", "tcp worker", 't', 1, tcp_start, tcp_ctl_handlers, 1,
+                  NULL, 0},
     [PROC_CKPT] = {"checkpointer", "db checkpointer", 'c', 0, ckpt_start,
                    ckpt_ctl_handlers, 0, ckpt_sib_handlers, CKPT_NICE},
 };

@@ -72,7 +72,7 @@ struct reg {
 	reg_unit_fn unit;
 	void *unit_arg;
 	time_t unit_now; /* the time of the unit being written */
-	int gone_oom; /* the sweeper could not hold one */
+	int gone_oom;    /* the sweeper could not hold one */
 	time_t date_t;
 	char date[40];           /* "Date: ...\r\n" for date_t */
 	char service_route[600]; /* "Service-Route: <...>\r\n" */
@@ -1152,18 +1152,22 @@ reg_hold_plan(struct reg *r, const struct reg_plan *p,
 			continue;
 		if (p->op[j] == REG_OP_DELETE) {
 			if (reg_hold(r, old,
-			             expired ? REG_WHY_EXPIRED : p->why[j]) == -1)
+			             expired ? REG_WHY_EXPIRED : p->why[j]) ==
+			    -1)
 				return -1;
 		} else if (p->op[j] == REG_OP_UPDATE) {
-			if (expired || !reg_contact_eq(old->contact, b->contact)) {
-				why = expired ? REG_WHY_EXPIRED : REG_WHY_REPLACED;
+			if (expired ||
+			    !reg_contact_eq(old->contact, b->contact)) {
+				why = expired ? REG_WHY_EXPIRED
+				              : REG_WHY_REPLACED;
 				if (reg_hold(r, old, why) == -1 ||
 				    reg_hold(r, b, REG_WHY_CREATED) == -1)
 					return -1;
 				continue;
 			}
-			why = b->expires_at < old->expires_at ? REG_WHY_SHORTENED
-			                                      : REG_WHY_REFRESHED;
+			why = b->expires_at < old->expires_at
+			          ? REG_WHY_SHORTENED
+			          : REG_WHY_REFRESHED;
 			if (reg_hold(r, b, why) == -1)
 				return -1;
 		}
@@ -1333,8 +1337,8 @@ reg_remove(struct reg *r, const char *aor, int64_t id, enum reg_why why,
 			continue;
 		if (db_reg_delete(r->dr, id) == -1 ||
 		    reg_hold(r, &cur[i],
-		             cur[i].expires_at <= now ? REG_WHY_EXPIRED : why) ==
-		        -1)
+		             cur[i].expires_at <= now ? REG_WHY_EXPIRED
+		                                      : why) == -1)
 			goto fail;
 		rc = 1;
 	}
@@ -1368,8 +1372,7 @@ reg_sweep(struct reg *r, time_t now)
 	r->unit_now = now;
 	if ((mark = db_txn_savepoint(r->txn)) == -1)
 		return -1;
-	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 ||
-	    r->gone_oom)
+	if ((n = db_reg_expire(r->dr, now, reg_swept, r)) == -1 || r->gone_oom)
 		goto rollback;
 	if (db_txn_release(r->txn, mark) == -1)
 		goto rollback;

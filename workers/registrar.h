@@ -102,8 +102,7 @@ typedef void (*reg_removal_fn)(void *arg, const struct db_binding *b,
 
 /* The registrar working in transaction object txn (schema/db_txn.h: its
  * connection and its after-commit callbacks). NULL on failure (logged). */
-struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c,
-                    struct db_txn *txn);
+struct reg *reg_new(TALLOC_CTX *ctx, const struct conf *c, struct db_txn *txn);
 
 /*
  * The removal hook (the reg-event layer): called exactly once for every
@@ -184,15 +183,15 @@ int reg_register(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
  * NULL): the bindings written record its impi, integrity-protected and
  * Security-Client. */
 struct sipd_auth;
-int reg_register_auth(struct reg *r, TALLOC_CTX *mem,
-                      const struct sip_msg *req, const struct sip_peer *from,
-                      const struct sipd_auth *auth, time_t now,
-                      struct reg_result *res);
+int reg_register_auth(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
+                      const struct sip_peer *from, const struct sipd_auth *auth,
+                      time_t now, struct reg_result *res);
 
 /* Remove bindings expired at now, in a SAVEPOINT of its own (the reg
- * event's subscriptions expire in workers/regnotify.c); the removal hook sees each binding once the
- * removal is committed (at once in autocommit, else at reg_txn_end()).
- * Returns the number of rows removed, or -1 (nothing removed). */
+ * event's subscriptions expire in workers/regnotify.c); the removal hook sees
+ * each binding once the removal is committed (at once in autocommit, else at
+ * reg_txn_end()). Returns the number of rows removed, or -1 (nothing removed).
+ */
 int reg_sweep(struct reg *r, time_t now);
 
 /* ---- the pure decisions, exposed for the unit tests ---- */

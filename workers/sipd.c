@@ -75,7 +75,7 @@ struct sipd_pending {
 	char *buf;
 	size_t len;
 	int after_commit; /* reports a change of the batch's transaction */
-	int failed;	  /* that change is lost: send 500 instead */
+	int failed;       /* that change is lost: send 500 instead */
 };
 
 /* What sipd keeps with a transaction (txn_data; a talloc child of it). */
@@ -84,7 +84,7 @@ struct sipd_tx {
 	/* client transactions */
 	sipd_done_fn *done;
 	void *arg;
-	int finished; /* done was called */
+	int finished;   /* done was called */
 	unsigned flags; /* SIPD_REQ_* */
 };
 
@@ -109,8 +109,7 @@ struct sipd {
 	struct sipd_stats st;
 };
 
-static int sipd_tx_send(void *arg, struct txn *t, const char *buf,
-                        size_t len);
+static int sipd_tx_send(void *arg, struct txn *t, const char *buf, size_t len);
 static void sipd_tx_response(void *arg, struct txn *t,
                              const struct sip_msg *resp);
 static void sipd_tx_timeout(void *arg, struct txn *t);
@@ -472,7 +471,6 @@ sipd_dest(const struct sip_msg *req, const struct sip_peer *from,
 		((struct sockaddr_in6 *)&to->addr)->sin6_port = htons(port);
 }
 
-
 int
 sipd_peer_parse(struct sip_peer *p, const char *s)
 {
@@ -637,9 +635,9 @@ sipd_request(struct sipd *sd, const struct sip_peer *to, const char *branch,
 }
 
 int
-sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
-                const char *branch, const char *method, const char *buf,
-                size_t len, unsigned flags, sipd_done_fn *done, void *arg)
+sipd_request_ex(struct sipd *sd, const struct sip_peer *to, const char *branch,
+                const char *method, const char *buf, size_t len, unsigned flags,
+                sipd_done_fn *done, void *arg)
 {
 	struct sipd_tx *x;
 	struct txn *t;
@@ -769,9 +767,8 @@ sipd_answer_stateless(struct sipd *sd, const struct sip_msg *req,
 }
 
 int
-sipd_reply(struct sipd *sd, struct sipd_req *rq, int status,
-           const char *reason, const char *hdrs, size_t hdrlen,
-           int after_commit)
+sipd_reply(struct sipd *sd, struct sipd_req *rq, int status, const char *reason,
+           const char *hdrs, size_t hdrlen, int after_commit)
 {
 	TALLOC_CTX *mem = sipd_batch_mem(sd);
 	struct sipd_pending *p;
@@ -955,12 +952,13 @@ sipd_unsupported(const struct method *m, const struct sip_msg *req,
 		     h = h->next_same) {
 			const char *p = h->value.s, *end = p + h->value.len;
 			while (p != NULL && p < end) {
-				const char *q = memchr(p, ',', (size_t)(end - p));
+				const char *q =
+				    memchr(p, ',', (size_t)(end - p));
 				sip_str it;
 				if (q == NULL)
 					q = end;
-				it = sip_str_trim(
-				    (sip_str){p, (size_t)(q - p)});
+				it =
+				    sip_str_trim((sip_str){p, (size_t)(q - p)});
 				p = q + 1;
 				/* sec-agree (RFC 3329) is the P-CSCF's to
 				 * consume: for calls afd, in its place,
@@ -1014,9 +1012,8 @@ sipd_auth_gate(struct sipd *sd, struct sipd_req *rq)
 
 /* Step 2 for a response: to the worker or transaction that owns it. */
 static int
-sipd_route_response(struct sipd *sd, const struct sip_msg *msg,
-                    const char *buf, size_t len, const struct sip_peer *from,
-                    int forwarded)
+sipd_route_response(struct sipd *sd, const struct sip_msg *msg, const char *buf,
+                    size_t len, const struct sip_peer *from, int forwarded)
 {
 	char slot[8], a[80];
 
@@ -1079,8 +1076,8 @@ sipd_route_request(struct sipd *sd, const struct sip_msg *req,
 		/* never answered; the ACK of a non-2xx ends its INVITE
 		 * server transaction, any other goes to the call it
 		 * acknowledges (the B2BUA) */
-		rx = txn_server_recv(sd->tt, req, reliable, sipd_now_ms(),
-		                     NULL);
+		rx =
+		    txn_server_recv(sd->tt, req, reliable, sipd_now_ms(), NULL);
 		if (rx != TXN_RX_ACK)
 			b2bua_ack(sd->b2bua, req, from);
 		return 0;

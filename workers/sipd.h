@@ -44,7 +44,7 @@ struct sip_peer {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	enum sip_transport tp;
-	char slot[8];	  /* TCP: the slot of the worker owning the flow ("t3") */
+	char slot[8]; /* TCP: the slot of the worker owning the flow ("t3") */
 	uint64_t conn_id; /* TCP: the connection's id (unique per master) */
 };
 
@@ -67,10 +67,10 @@ struct sipd_out {
 
 struct sipd_stats {
 	uint64_t received, answered, dropped, bad, registers;
-	uint64_t responses;       /* SIP responses received */
-	uint64_t absorbed;        /* request retransmissions absorbed */
-	uint64_t forwarded;       /* responses handed to another worker */
-	uint64_t unmatched;       /* responses no transaction wanted */
+	uint64_t responses; /* SIP responses received */
+	uint64_t absorbed;  /* request retransmissions absorbed */
+	uint64_t forwarded; /* responses handed to another worker */
+	uint64_t unmatched; /* responses no transaction wanted */
 };
 
 struct sipd;
@@ -181,9 +181,9 @@ const char *sipd_slot(const struct sipd *sd);
  */
 typedef void sipd_done_fn(struct sipd *sd, void *arg, int status,
                           const struct sip_msg *resp);
-int sipd_request(struct sipd *sd, const struct sip_peer *to,
-                 const char *branch, const char *method, const char *buf,
-                 size_t len, sipd_done_fn *done, void *arg);
+int sipd_request(struct sipd *sd, const struct sip_peer *to, const char *branch,
+                 const char *method, const char *buf, size_t len,
+                 sipd_done_fn *done, void *arg);
 
 /* As sipd_request, with flags: SIPD_REQ_EVERY: done is called for every
  * provisional response and every 2xx (the first and, for an INVITE, each
@@ -197,8 +197,7 @@ int sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
 
 /* 1 when this worker has a client transaction for branch and method in
  * memory (it sent the request itself, since its start). */
-int sipd_client_alive(struct sipd *sd, const char *branch,
-                      const char *method);
+int sipd_client_alive(struct sipd *sd, const char *branch, const char *method);
 
 /* Send buf (copied) to `to` outside any transaction (the ACK of a 2xx, a
  * stateless ACK). 0 or -1. */

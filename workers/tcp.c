@@ -62,7 +62,7 @@ struct tcp_conn {
 	size_t len, cap, limit;
 	size_t scanned; /* bytes at buf already searched for the end of the
 	                   headers (sip_stream_frame_r); 0 after a consume */
-	size_t queued; /* bytes in pending uv_write()s */
+	size_t queued;  /* bytes in pending uv_write()s */
 	int closing;
 	int busy;     /* > 0: in use up the stack, freed when it drops to 0 */
 	int draining; /* stopping: released once its writes are done */

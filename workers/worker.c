@@ -462,7 +462,8 @@ worker_bind_sibling(struct worker *w)
 	    uv_timer_init(&w->loop, w->sibq_timer) != 0)
 		return -1;
 	w->sibq_timer->data = w;
-	w->sibq = ipc_outq_new(w, w->sib_fd, w->slot, NULL, worker_sibq_wait, w);
+	w->sibq =
+	    ipc_outq_new(w, w->sib_fd, w->slot, NULL, worker_sibq_wait, w);
 	if (w->sibq == NULL)
 		return -1;
 	return 0;
@@ -552,8 +553,7 @@ worker_start(struct worker *w)
 		return -1;
 	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
 	              NULL, w->restarts);
-	if (w->ki->sip &&
-	    (w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
+	if (w->ki->sip && (w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
 		log_warnx("cannot start the SIP service");
 		return -1;
 	}

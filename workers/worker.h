@@ -38,7 +38,7 @@ struct worker {
 	uv_timer_t *sibq_timer;
 	uv_signal_t *sigterm;
 	uv_timer_t *txn_timer; /* the SIP service's earliest deadline */
-	struct sqlite3 *db; /* for the workers row only; sipd has its own */
+	struct sqlite3 *db;    /* for the workers row only; sipd has its own */
 	struct sipd *sipd;
 	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
 	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */

@@ -68,84 +68,84 @@
 #include "sip/aka.h"
 #include "sip/digest.h"
 
-#define RL_BATCH	 32	/* datagrams per sendmmsg / recvmmsg */
-#define RL_MSG_MAX	 2048	/* one REGISTER */
-#define RL_RECV_MAX	 8192	/* one answer */
-#define RL_HIST_SUB	 64	/* sub-buckets per power of two */
-#define RL_HIST_N	 (128 + 40 * RL_HIST_SUB)
-#define RL_LEVELS	 4	/* retransmission queues: T1, 2T1, 4T1, T2 */
+#define RL_BATCH 32      /* datagrams per sendmmsg / recvmmsg */
+#define RL_MSG_MAX 2048  /* one REGISTER */
+#define RL_RECV_MAX 8192 /* one answer */
+#define RL_HIST_SUB 64   /* sub-buckets per power of two */
+#define RL_HIST_N (128 + 40 * RL_HIST_SUB)
+#define RL_LEVELS 4 /* retransmission queues: T1, 2T1, 4T1, T2 */
 
 enum rl_state { RL_FREE = 0, RL_PENDING, RL_DONE };
 
 /* One request in flight, found at ring[k & mask]. */
 struct rl_req {
-	uint32_t k;	      /* request number */
+	uint32_t k; /* request number */
 	uint32_t pad;
-	uint64_t t_first;     /* first send, ns */
-	uint8_t	 state;	      /* enum rl_state */
-	uint8_t	 level;	      /* retransmission queue it sits in */
-	uint16_t retrans;     /* retransmissions sent */
-	uint64_t due;	      /* the deadline of its live queue entry */
-	uint8_t	 phase;	      /* -A: 0 first REGISTER, 1 the answer */
-	char	 nonce[64];   /* -A: the challenge's nonce */
-	char	 resp[DIGEST_HEX_LEN + 1]; /* -A: the response */
+	uint64_t t_first; /* first send, ns */
+	uint8_t state;    /* enum rl_state */
+	uint8_t level;    /* retransmission queue it sits in */
+	uint16_t retrans; /* retransmissions sent */
+	uint64_t due;     /* the deadline of its live queue entry */
+	uint8_t phase;    /* -A: 0 first REGISTER, 1 the answer */
+	char nonce[64];   /* -A: the challenge's nonce */
+	char resp[DIGEST_HEX_LEN + 1]; /* -A: the response */
 };
 
 /* A FIFO of request numbers; deadlines in one queue are in FIFO order. */
 struct rl_queue {
 	uint32_t *k;
 	uint64_t *due;
-	size_t	  head, tail, mask;
+	size_t head, tail, mask;
 };
 
 struct rl_opts {
 	struct sockaddr_in dst;
-	uint64_t aors;	      /* N */
-	uint64_t base;	      /* first AOR index */
-	double	 rate;	      /* 0: closed loop */
+	uint64_t aors;        /* N */
+	uint64_t base;        /* first AOR index */
+	double rate;          /* 0: closed loop */
 	unsigned window;      /* closed loop: outstanding requests */
-	double	 seconds;     /* sending time bound */
-	uint64_t count;	      /* request count bound (0: none) */
-	double	 warmup;      /* seconds left out of "held" */
-	double	 grace;	      /* seconds to wait for the last answers */
-	unsigned t1_ms;	      /* RFC 3261 T1 */
+	double seconds;       /* sending time bound */
+	uint64_t count;       /* request count bound (0: none) */
+	double warmup;        /* seconds left out of "held" */
+	double grace;         /* seconds to wait for the last answers */
+	unsigned t1_ms;       /* RFC 3261 T1 */
 	unsigned max_retrans; /* retransmissions per request */
-	int	 cpu;	      /* -1: no pinning */
+	int cpu;              /* -1: no pinning */
 	const char *domain;
-	int	 kv;	      /* one key=value line */
-	int	 quiet;
-	int	 print;	      /* print request 0 and exit */
-	int	 respond;     /* -R: be a do-nothing registrar */
-	int	 echo;	      /* -E: with -R, a wrong one (no To tag, no
-			       * Contact: what a mere echo of the request
-			       * gives); regload must not count its 200s */
-	uint64_t first_k;     /* -K: the first request number */
-	uint64_t slow_us;     /* -Z: print answers slower than this (0: no) */
-	const char *runid;    /* -I: the run id (default: random) */
-	int	 auth;	      /* -A: 0 none, 1 digest, 2 aka */
+	int kv; /* one key=value line */
+	int quiet;
+	int print;         /* print request 0 and exit */
+	int respond;       /* -R: be a do-nothing registrar */
+	int echo;          /* -E: with -R, a wrong one (no To tag, no
+	                    * Contact: what a mere echo of the request
+	                    * gives); regload must not count its 200s */
+	uint64_t first_k;  /* -K: the first request number */
+	uint64_t slow_us;  /* -Z: print answers slower than this (0: no) */
+	const char *runid; /* -I: the run id (default: random) */
+	int auth;          /* -A: 0 none, 1 digest, 2 aka */
 };
 
 struct rl_stats {
 	uint64_t sent, retrans, answers, dup, prov, stray, challenges;
-	uint64_t cls[7];	      /* final answers by class 2..6 */
+	uint64_t cls[7]; /* final answers by class 2..6 */
 	uint64_t fail_status, fail_timeout;
-	uint64_t fail_bad;	      /* final answers that were not the right 200 */
-	uint64_t ok;		      /* the right 200s */
-	uint64_t ok_steady;	      /* 2xx received in the steady window */
+	uint64_t fail_bad;  /* final answers that were not the right 200 */
+	uint64_t ok;        /* the right 200s */
+	uint64_t ok_steady; /* 2xx received in the steady window */
 	uint64_t send_errors, recv_errors;
 	uint64_t hist[RL_HIST_N];
 	uint64_t lat_max, lat_sum, lat_n;
 };
 
-static struct rl_opts	 opts;
-static struct rl_stats	 st;
-static struct rl_req	*ring;
-static uint64_t		 ring_mask;
-static struct rl_queue	 queues[RL_LEVELS];
-static char		 runid[9];
-static uint16_t		 lport;
+static struct rl_opts opts;
+static struct rl_stats st;
+static struct rl_req *ring;
+static uint64_t ring_mask;
+static struct rl_queue queues[RL_LEVELS];
+static char runid[9];
+static uint16_t lport;
 static volatile sig_atomic_t stop_req;
-static uint64_t		 mono_off;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+static uint64_t mono_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 static uint64_t
 rl_now(void)
@@ -159,19 +159,26 @@ rl_now(void)
 static void
 rl_usage(void)
 {
-	fprintf(stderr,
+	fprintf(
+	    stderr,
 	    "usage: regload [-k] [-q] [-s 127.0.0.1:5060] [-n aors] [-b base]\n"
-	    "               [-r rate | -r 0 -w window] [-d seconds] [-c count]\n"
-	    "               [-W warmup] [-g grace] [-t t1_ms] [-m max_retrans]\n"
+	    "               [-r rate | -r 0 -w window] [-d seconds] [-c "
+	    "count]\n"
+	    "               [-W warmup] [-g grace] [-t t1_ms] [-m "
+	    "max_retrans]\n"
 	    "               [-C cpu] [-D domain] [-I runid] [-K first]\n"
-	    "  -s  server (127.0.0.0/8 only)       -n  distinct AORs (default:\n"
+	    "  -s  server (127.0.0.0/8 only)       -n  distinct AORs "
+	    "(default:\n"
 	    "  -r  REGISTER/s, 0 = closed loop          one per request)\n"
 	    "  -w  closed loop window (100)        -b  first AOR index (0)\n"
-	    "  -d  sending time, s (10)            -c  stop after COUNT requests\n"
-	    "  -W  warm-up left out of held (1 s)  -g  grace for last answers (5 s)\n"
+	    "  -d  sending time, s (10)            -c  stop after COUNT "
+	    "requests\n"
+	    "  -W  warm-up left out of held (1 s)  -g  grace for last answers "
+	    "(5 s)\n"
 	    "  -t  T1 in ms (500)                  -m  retransmissions (10)\n"
 	    "  -C  pin to this CPU                 -D  domain\n"
-	    "  -I  run id (hex, default random)    -K  first request number (0)\n"
+	    "  -I  run id (hex, default random)    -K  first request number "
+	    "(0)\n"
 	    "      (-I and -K: refresh the AORs of an earlier run with -n)\n"
 	    "  -Z  print \"#slow T_RX LAT_MS K\" on stderr for every answer\n"
 	    "      slower than this many us (T_RX: CLOCK_MONOTONIC, s; a\n"
@@ -188,10 +195,10 @@ rl_usage(void)
 static int
 rl_parse_dst(const char *s, struct sockaddr_in *sin)
 {
-	char	 host[64];
+	char host[64];
 	const char *colon;
-	long	 port = 5060;
-	char	*end;
+	long port = 5060;
+	char *end;
 
 	colon = strrchr(s, ':');
 	if (colon != NULL) {
@@ -299,28 +306,30 @@ rl_build(char *buf, size_t size, uint64_t k)
 	uint64_t round = opts.aors ? k / opts.aors : 0;
 	unsigned long long imsi = 1010000000000ull + aor;
 	const struct rl_req *r = &ring[k & ring_mask];
-	int	 n, second = opts.auth && r->k == (uint32_t)k && r->phase == 1;
-	char	 authz[512];
+	int n, second = opts.auth && r->k == (uint32_t)k && r->phase == 1;
+	char authz[512];
 
 	authz[0] = '\0';
 	if (second)
-		snprintf(authz, sizeof(authz),
+		snprintf(
+		    authz, sizeof(authz),
 		    "Authorization: Digest username=\"%015llu%s%s\", "
 		    "realm=\"%s\", nonce=\"%s\", uri=\"sip:%s\", "
 		    "response=\"%s\", algorithm=%s, qop=auth, nc=00000001, "
 		    "cnonce=\"rl%s\"%s\r\n",
 		    imsi, opts.auth == 2 ? "@" : "",
 		    opts.auth == 2 ? opts.domain : "", opts.domain, r->nonce,
-		    opts.domain,
-		    r->resp, opts.auth == 2 ? "AKAv1-MD5" : "MD5", runid,
+		    opts.domain, r->resp, opts.auth == 2 ? "AKAv1-MD5" : "MD5",
+		    runid,
 		    opts.auth == 2 ? ", integrity-protected=\"no\"" : "");
 	else if (opts.auth == 2)
 		snprintf(authz, sizeof(authz),
-		    "Authorization: Digest username=\"%015llu@%s\", "
-		    "realm=\"%s\", nonce=\"\", uri=\"sip:%s\", "
-		    "response=\"\", integrity-protected=\"no\"\r\n",
-		    imsi, opts.domain, opts.domain, opts.domain);
-	n = snprintf(buf, size,
+		         "Authorization: Digest username=\"%015llu@%s\", "
+		         "realm=\"%s\", nonce=\"\", uri=\"sip:%s\", "
+		         "response=\"\", integrity-protected=\"no\"\r\n",
+		         imsi, opts.domain, opts.domain, opts.domain);
+	n = snprintf(
+	    buf, size,
 	    "REGISTER sip:%s SIP/2.0\r\n"
 	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-rl%s-%" PRIu64
 	    "%s;rport\r\n"
@@ -329,8 +338,10 @@ rl_build(char *buf, size_t size, uint64_t k)
 	    "To: <sip:%015llu@%s>\r\n"
 	    "Call-ID: rl%s-%" PRIu64 "@127.0.0.1\r\n"
 	    "CSeq: %" PRIu64 " REGISTER\r\n"
-	    "Contact: <sip:%015llu@127.0.0.1:%u>;+sip.instance=\"<urn:gsma:imei:"
-	    "35209900-%06llu-0>\";+g.3gpp.icsi-ref=\"urn%%3Aurn-7%%3A3gpp-service"
+	    "Contact: "
+	    "<sip:%015llu@127.0.0.1:%u>;+sip.instance=\"<urn:gsma:imei:"
+	    "35209900-%06llu-0>\";+g.3gpp.icsi-ref=\"urn%%3Aurn-7%%3A3gpp-"
+	    "service"
 	    ".ims.icsi.mmtel\";+g.3gpp.smsip;audio;video\r\n"
 	    "Expires: 600000\r\n"
 	    "Supported: path,sec-agree\r\n"
@@ -340,12 +351,10 @@ rl_build(char *buf, size_t size, uint64_t k)
 	    "%s"
 	    "Content-Length: 0\r\n"
 	    "\r\n",
-	    opts.domain, lport, runid, k, second ? ".2" : "",
-	    imsi, opts.domain, runid, k,
-	    imsi, opts.domain,
-	    runid, aor,
-	    round + 1 + (uint64_t)second,
-	    imsi, lport, (unsigned long long)(aor % 1000000), authz);
+	    opts.domain, lport, runid, k, second ? ".2" : "", imsi, opts.domain,
+	    runid, k, imsi, opts.domain, runid, aor,
+	    round + 1 + (uint64_t)second, imsi, lport,
+	    (unsigned long long)(aor % 1000000), authz);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -355,11 +364,11 @@ rl_build(char *buf, size_t size, uint64_t k)
 static void
 rl_send(int fd, const uint64_t *ks, unsigned n)
 {
-	static char	     bufs[RL_BATCH][RL_MSG_MAX];
-	struct mmsghdr	     msgs[RL_BATCH];
-	struct iovec	     iov[RL_BATCH];
-	unsigned	     i, done = 0;
-	int		     len, r;
+	static char bufs[RL_BATCH][RL_MSG_MAX];
+	struct mmsghdr msgs[RL_BATCH];
+	struct iovec iov[RL_BATCH];
+	unsigned i, done = 0;
+	int len, r;
 
 	memset(msgs, 0, sizeof(msgs[0]) * n);
 	for (i = 0; i < n; i++) {
@@ -398,7 +407,7 @@ static const char *
 rl_hdr(const char *p, size_t len, const char *name, char cname, size_t *vlen)
 {
 	const char *l = p, *end = p + len, *e, *v;
-	size_t	 nl = strlen(name);
+	size_t nl = strlen(name);
 
 	while (l < end) {
 		e = memchr(l, '\n', (size_t)(end - l));
@@ -450,12 +459,12 @@ rl_num(const char *p, const char *end, uint64_t *v, const char **after)
  * answer names no request of this run.
  */
 static int
-rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
-    int *ok, uint64_t *cseqp)
+rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k, int *ok,
+                uint64_t *cseqp)
 {
 	const char *v, *vend, *q;
-	char	 tag[48];
-	size_t	 vl, tl;
+	char tag[48];
+	size_t vl, tl;
 	uint64_t aor, cseq, bk;
 
 	*ok = 0;
@@ -464,8 +473,8 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
 	if (p[8] < '1' || p[8] > '6' || p[9] < '0' || p[9] > '9' ||
 	    p[10] < '0' || p[10] > '9')
 		return -1;
-	*code = (unsigned)((p[8] - '0') * 100 + (p[9] - '0') * 10 +
-	    (p[10] - '0'));
+	*code =
+	    (unsigned)((p[8] - '0') * 100 + (p[9] - '0') * 10 + (p[10] - '0'));
 	/* Call-ID: our run, the AOR */
 	if ((v = rl_hdr(p, len, "Call-ID", 'i', &vl)) == NULL)
 		return -1;
@@ -518,7 +527,7 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k,
 		return 0;
 	/* ... and a Contact lists the binding (its user, the IMSI). */
 	tl = (size_t)snprintf(tag, sizeof(tag), "<sip:%015llu@",
-	    (unsigned long long)(1010000000000ull + aor));
+	                      (unsigned long long)(1010000000000ull + aor));
 	if ((v = rl_hdr(p, len, "Contact", 'm', &vl)) == NULL ||
 	    memmem(v, vl, tag, tl) == NULL)
 		return 0;
@@ -536,17 +545,19 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 {
 	static struct aka_keys keys;
 	static int keys_ok;
-	static const uint8_t kk[16] = { 0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99,
-	    0xb4, 0x9f, 0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc };
-	static const uint8_t opc[16] = { 0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a,
-	    0x9f, 0x4e, 0x48, 0xa5, 0x99, 0x4e, 0x37, 0xa0, 0x2b, 0xaf };
-	char	 user[128], ha1[DIGEST_HEX_LEN + 1], ha2[DIGEST_HEX_LEN + 1];
+	static const uint8_t kk[16] = {0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99,
+	                               0xb4, 0x9f, 0xaa, 0x5f, 0x0a, 0x2e,
+	                               0xe2, 0x38, 0xa6, 0xbc};
+	static const uint8_t opc[16] = {0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a,
+	                                0x9f, 0x4e, 0x48, 0xa5, 0x99, 0x4e,
+	                                0x37, 0xa0, 0x2b, 0xaf};
+	char user[128], ha1[DIGEST_HEX_LEN + 1], ha2[DIGEST_HEX_LEN + 1];
 	const char *v, *n, *e;
-	size_t	 vl;
+	size_t vl;
 	uint64_t aor = opts.base + k;
-	sip_str	 dom = { opts.domain, strlen(opts.domain) };
-	sip_str	 uri, un, nonce;
-	char	 ubuf[160], cn[16];
+	sip_str dom = {opts.domain, strlen(opts.domain)};
+	sip_str uri, un, nonce;
+	char ubuf[160], cn[16];
 
 	if ((v = rl_hdr(p, len, "WWW-Authenticate", '\0', &vl)) == NULL ||
 	    (n = memmem(v, vl, "nonce=\"", 7)) == NULL)
@@ -557,14 +568,14 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 		return -1;
 	memcpy(r->nonce, n, (size_t)(e - n));
 	r->nonce[e - n] = '\0';
-	nonce = (sip_str){ r->nonce, (size_t)(e - n) };
+	nonce = (sip_str){r->nonce, (size_t)(e - n)};
 	/* Digest: the user part, as softphones send it; AKA: the IMPI */
 	snprintf(user, sizeof(user), "%015llu%s%s",
-	    1010000000000ull + (unsigned long long)aor,
-	    opts.auth == 2 ? "@" : "", opts.auth == 2 ? opts.domain : "");
-	un = (sip_str){ user, strlen(user) };
+	         1010000000000ull + (unsigned long long)aor,
+	         opts.auth == 2 ? "@" : "", opts.auth == 2 ? opts.domain : "");
+	un = (sip_str){user, strlen(user)};
 	snprintf(ubuf, sizeof(ubuf), "sip:%s", opts.domain);
-	uri = (sip_str){ ubuf, strlen(ubuf) };
+	uri = (sip_str){ubuf, strlen(ubuf)};
 	snprintf(cn, sizeof(cn), "rl%s", runid);
 	if (opts.auth == 2) {
 		uint8_t rnd[AKA_RAND_LEN], autn[AKA_AUTN_LEN];
@@ -573,8 +584,8 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 		size_t sdl;
 
 		if (!keys_ok) {
-			if (aka_keys_init(&keys, AKA_MILENAGE, kk, opc,
-			    NULL) == -1)
+			if (aka_keys_init(&keys, AKA_MILENAGE, kk, opc, NULL) ==
+			    -1)
 				return -1;
 			keys_ok = 1;
 		}
@@ -582,13 +593,14 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 		    aka_usim_check(&keys, rnd, autn, &o, &sqn) != 0 ||
 		    digest_ha1(un, dom, o.res, o.res_len, ha1) == -1)
 			return -1;
-	} else if (digest_ha1(un, dom, (const uint8_t *)"bench-pw", 8,
-	    ha1) == -1)
+	} else if (digest_ha1(un, dom, (const uint8_t *)"bench-pw", 8, ha1) ==
+	           -1)
 		return -1;
-	if (digest_ha2((sip_str){ "REGISTER", 8 }, uri, DIGEST_QOP_AUTH,
-	    (sip_str){ "", 0 }, ha2) == -1 ||
-	    digest_response(ha1, nonce, (sip_str){ "00000001", 8 },
-	    (sip_str){ cn, strlen(cn) }, DIGEST_QOP_AUTH, ha2, r->resp) == -1)
+	if (digest_ha2((sip_str){"REGISTER", 8}, uri, DIGEST_QOP_AUTH,
+	               (sip_str){"", 0}, ha2) == -1 ||
+	    digest_response(ha1, nonce, (sip_str){"00000001", 8},
+	                    (sip_str){cn, strlen(cn)}, DIGEST_QOP_AUTH, ha2,
+	                    r->resp) == -1)
 		return -1;
 	return 0;
 }
@@ -597,12 +609,12 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
  * answer to its challenge), else 0. */
 static int
 rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
-    uint64_t t_steady1, uint64_t *kout)
+          uint64_t t_steady1, uint64_t *kout)
 {
 	struct rl_req *r;
 	unsigned code;
 	uint64_t k, us, cseq = 1;
-	int	 ok;
+	int ok;
 
 	if (rl_parse_answer(p, len, &code, &k, &ok, &cseq) == -1) {
 		st.stray++;
@@ -626,7 +638,7 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 		r->level = 0;
 		r->retrans = 0;
 		rl_queue_push(&queues[0], (uint32_t)k,
-		    rl_now() + (uint64_t)opts.t1_ms * 1000000ull);
+		              rl_now() + (uint64_t)opts.t1_ms * 1000000ull);
 		*kout = k;
 		return 1;
 	}
@@ -646,7 +658,7 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 	st.hist[rl_hist_idx(us)]++;
 	if (opts.slow_us > 0 && us >= opts.slow_us)
 		fprintf(stderr, "#slow %.6f %.3f %" PRIu64 "\n",
-		    (double)(t_rx - mono_off) / 1e9, us / 1000.0, k);
+		        (double)(t_rx - mono_off) / 1e9, us / 1000.0, k);
 	st.lat_sum += us;
 	st.lat_n++;
 	if (us > st.lat_max)
@@ -658,15 +670,15 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 static void
 rl_recv(int fd, uint64_t t_steady0, uint64_t t_steady1)
 {
-	static char	    bufs[RL_BATCH][RL_RECV_MAX];
-	static char	    ctl[RL_BATCH][CMSG_SPACE(sizeof(struct timespec))];
-	struct mmsghdr	    msgs[RL_BATCH];
-	struct iovec	    iov[RL_BATCH];
-	struct cmsghdr	   *c;
-	struct timespec	    ts;
-	uint64_t	    now, t, again[RL_BATCH];
-	int		    i, n;
-	unsigned	    nagain;
+	static char bufs[RL_BATCH][RL_RECV_MAX];
+	static char ctl[RL_BATCH][CMSG_SPACE(sizeof(struct timespec))];
+	struct mmsghdr msgs[RL_BATCH];
+	struct iovec iov[RL_BATCH];
+	struct cmsghdr *c;
+	struct timespec ts;
+	uint64_t now, t, again[RL_BATCH];
+	int i, n;
+	unsigned nagain;
 
 	for (;;) {
 		memset(msgs, 0, sizeof(msgs));
@@ -696,16 +708,17 @@ rl_recv(int fd, uint64_t t_steady0, uint64_t t_steady1)
 		for (i = 0; i < n; i++) {
 			t = now;
 			for (c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL;
-			    c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+			     c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
 				if (c->cmsg_level == SOL_SOCKET &&
 				    c->cmsg_type == SCM_TIMESTAMPNS) {
 					memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-					t = (uint64_t)ts.tv_sec * 1000000000ull +
+					t = (uint64_t)ts.tv_sec *
+					        1000000000ull +
 					    (uint64_t)ts.tv_nsec;
 				}
 			}
 			if (rl_answer(bufs[i], msgs[i].msg_len, t, t_steady0,
-			    t_steady1, &again[nagain]))
+			              t_steady1, &again[nagain]))
 				nagain++;
 		}
 		if (nagain > 0)
@@ -721,7 +734,7 @@ static void
 rl_timers(int fd, uint64_t now)
 {
 	uint64_t t1 = (uint64_t)opts.t1_ms * 1000000ull;
-	uint64_t ivl[RL_LEVELS] = { t1, 2 * t1, 4 * t1, 4000000000ull };
+	uint64_t ivl[RL_LEVELS] = {t1, 2 * t1, 4 * t1, 4000000000ull};
 	uint64_t ks[RL_BATCH];
 	unsigned n = 0, lv;
 	struct rl_queue *q;
@@ -737,8 +750,8 @@ rl_timers(int fd, uint64_t now)
 			q->head++;
 			r = &ring[k & ring_mask];
 			if (r->k != k || r->state != RL_PENDING ||
-			    r->level != lv || r->due != q->due[(q->head - 1) &
-			    q->mask])
+			    r->level != lv ||
+			    r->due != q->due[(q->head - 1) & q->mask])
 				continue;
 			if (now - r->t_first >= 64 * t1 ||
 			    r->retrans >= opts.max_retrans) {
@@ -752,7 +765,7 @@ rl_timers(int fd, uint64_t now)
 			st.retrans++;
 			r->level = lv + 1 < RL_LEVELS ? lv + 1 : RL_LEVELS - 1;
 			rl_queue_push(&queues[r->level], k,
-			    now + ivl[r->level]);
+			              now + ivl[r->level]);
 			ks[n++] = k;
 			if (n == RL_BATCH) {
 				rl_send(fd, ks, n);
@@ -779,7 +792,7 @@ rl_start(uint64_t k, uint64_t now)
 	r->retrans = 0;
 	r->phase = 0;
 	rl_queue_push(&queues[0], (uint32_t)k,
-	    now + (uint64_t)opts.t1_ms * 1000000ull);
+	              now + (uint64_t)opts.t1_ms * 1000000ull);
 	st.sent++;
 }
 
@@ -787,10 +800,10 @@ rl_start(uint64_t k, uint64_t now)
  * request p..end to out; returns the bytes written. */
 static size_t
 rl_copy_hdr(const char *p, const char *end, const char *name, char cname,
-    char *out, size_t room)
+            char *out, size_t room)
 {
 	const char *l = p, *e;
-	size_t	 nl = strlen(name), len;
+	size_t nl = strlen(name), len;
 
 	while (l < end) {
 		e = memchr(l, '\n', (size_t)(end - l));
@@ -798,8 +811,9 @@ rl_copy_hdr(const char *p, const char *end, const char *name, char cname,
 			return 0;
 		e++;
 		if ((((size_t)(e - l) > nl && strncasecmp(l, name, nl) == 0) ||
-		    ((size_t)(e - l) > 2 && l[0] == cname && (l[1] == ':' ||
-		    l[1] == ' '))) && memchr(l, ':', (size_t)(e - l)) != NULL) {
+		     ((size_t)(e - l) > 2 && l[0] == cname &&
+		      (l[1] == ':' || l[1] == ' '))) &&
+		    memchr(l, ':', (size_t)(e - l)) != NULL) {
 			len = (size_t)(e - l);
 			if (len > room)
 				return 0;
@@ -814,20 +828,20 @@ rl_copy_hdr(const char *p, const char *end, const char *name, char cname,
 }
 
 /* -R: a do-nothing registrar that answers every request 200 OK at once,
- * echoing Via, From, To (with a tag), Call-ID, CSeq and Contact; it measures the
- * harness's own ceiling (regload plus the kernel's UDP path). */
+ * echoing Via, From, To (with a tag), Call-ID, CSeq and Contact; it measures
+ * the harness's own ceiling (regload plus the kernel's UDP path). */
 static int
 rl_responder(void)
 {
-	static char	    in[RL_BATCH][RL_RECV_MAX], out[RL_BATCH][RL_RECV_MAX];
-	struct sockaddr_in  from[RL_BATCH];
-	struct mmsghdr	    rm[RL_BATCH], sm[RL_BATCH];
-	struct iovec	    riov[RL_BATCH], siov[RL_BATCH];
-	struct pollfd	    pfd;
-	uint64_t	    t_stop, answered = 0;
-	int		    fd, n, i, m, buf = 8 << 20;
-	size_t		    len, c;
-	char		   *o, *to;
+	static char in[RL_BATCH][RL_RECV_MAX], out[RL_BATCH][RL_RECV_MAX];
+	struct sockaddr_in from[RL_BATCH];
+	struct mmsghdr rm[RL_BATCH], sm[RL_BATCH];
+	struct iovec riov[RL_BATCH], siov[RL_BATCH];
+	struct pollfd pfd;
+	uint64_t t_stop, answered = 0;
+	int fd, n, i, m, buf = 8 << 20;
+	size_t len, c;
+	char *o, *to;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	if (fd == -1 ||
@@ -862,13 +876,14 @@ rl_responder(void)
 			if (rm[i].msg_len < 8 || memcmp(p, "SIP/2.0", 7) == 0)
 				continue;
 			o = out[m];
-			len = (size_t)snprintf(o, RL_RECV_MAX, "SIP/2.0 200 OK\r\n");
+			len = (size_t)snprintf(o, RL_RECV_MAX,
+			                       "SIP/2.0 200 OK\r\n");
 			len += rl_copy_hdr(p, end, "Via:", 'v', o + len,
-			    RL_RECV_MAX - len);
+			                   RL_RECV_MAX - len);
 			len += rl_copy_hdr(p, end, "From:", 'f', o + len,
-			    RL_RECV_MAX - len);
+			                   RL_RECV_MAX - len);
 			c = rl_copy_hdr(p, end, "To:", 't', o + len,
-			    RL_RECV_MAX - len - 16);
+			                RL_RECV_MAX - len - 16);
 			to = o + len;
 			if (!opts.echo && c > 2 &&
 			    memmem(to, c, "tag=", 4) == NULL) {
@@ -877,16 +892,16 @@ rl_responder(void)
 			}
 			len += c;
 			len += rl_copy_hdr(p, end, "Call-ID:", 'i', o + len,
-			    RL_RECV_MAX - len);
+			                   RL_RECV_MAX - len);
 			len += rl_copy_hdr(p, end, "CSeq:", '\0', o + len,
-			    RL_RECV_MAX - len);
+			                   RL_RECV_MAX - len);
 			if (!opts.echo)
 				len += rl_copy_hdr(p, end, "Contact:", 'm',
-				    o + len, RL_RECV_MAX - len);
+				                   o + len, RL_RECV_MAX - len);
 			if (len + 24 > RL_RECV_MAX)
 				continue;
 			len += (size_t)snprintf(o + len, RL_RECV_MAX - len,
-			    "Content-Length: 0\r\n\r\n");
+			                        "Content-Length: 0\r\n\r\n");
 			siov[m].iov_base = o;
 			siov[m].iov_len = len;
 			sm[m].msg_hdr.msg_iov = &siov[m];
@@ -900,7 +915,7 @@ rl_responder(void)
 	}
 	if (!opts.kv)
 		fprintf(stderr, "regload: responder answered %" PRIu64 "\n",
-		    answered);
+		        answered);
 	close(fd);
 	return 0;
 }
@@ -917,7 +932,7 @@ static void
 rl_self_sched(uint64_t *cpu, uint64_t *wait)
 {
 	unsigned long long c = 0, w = 0;
-	FILE	*f = fopen("/proc/self/schedstat", "r");
+	FILE *f = fopen("/proc/self/schedstat", "r");
 
 	if (f != NULL) {
 		if (fscanf(f, "%llu %llu", &c, &w) != 2)
@@ -934,66 +949,69 @@ static void
 rl_report(double elapsed, double steady)
 {
 	uint64_t gen_cpu, gen_wait;
-	double	 gcpu, gwait;
+	double gcpu, gwait;
 	uint64_t p50 = rl_percentile(0.50), p99 = rl_percentile(0.99);
 	uint64_t p999 = rl_percentile(0.999);
 	uint64_t fails = st.fail_status + st.fail_timeout + st.fail_bad;
-	double	 held = steady > 0 ? (double)st.ok_steady / steady : 0;
-	double	 avg = st.lat_n ? (double)st.lat_sum / (double)st.lat_n : 0;
+	double held = steady > 0 ? (double)st.ok_steady / steady : 0;
+	double avg = st.lat_n ? (double)st.lat_sum / (double)st.lat_n : 0;
 
 	rl_self_sched(&gen_cpu, &gen_wait);
 	gcpu = elapsed > 0 ? (double)(gen_cpu - gen_cpu0) / 1e7 / elapsed : 0;
-	gwait = elapsed > 0 ? (double)(gen_wait - gen_wait0) / 1e7 / elapsed : 0;
+	gwait =
+	    elapsed > 0 ? (double)(gen_wait - gen_wait0) / 1e7 / elapsed : 0;
 	if (opts.kv) {
-		printf("rate=%.0f sent=%" PRIu64 " ok=%" PRIu64
-		    " fail=%" PRIu64 " timeout=%" PRIu64 " bad=%" PRIu64
-		    " retrans=%" PRIu64
-		    " held=%.0f p50_us=%" PRIu64 " p99_us=%" PRIu64
-		    " p999_us=%" PRIu64 " max_us=%" PRIu64 " avg_us=%.0f"
-		    " c2xx=%" PRIu64 " c3xx=%" PRIu64 " c4xx=%" PRIu64
-		    " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
-		    " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
-		    " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f"
-		    " challenges=%" PRIu64 "\n",
-		    opts.rate, st.sent, st.ok, fails, st.fail_timeout,
-		    st.fail_bad, st.retrans, held, p50, p99, p999, st.lat_max, avg,
-		    st.cls[2], st.cls[3], st.cls[4], st.cls[5], st.cls[6],
-		    st.prov, st.dup, st.stray, st.send_errors, gcpu, gwait,
-		    elapsed, st.challenges);
+		printf("rate=%.0f sent=%" PRIu64 " ok=%" PRIu64 " fail=%" PRIu64
+		       " timeout=%" PRIu64 " bad=%" PRIu64 " retrans=%" PRIu64
+		       " held=%.0f p50_us=%" PRIu64 " p99_us=%" PRIu64
+		       " p999_us=%" PRIu64 " max_us=%" PRIu64 " avg_us=%.0f"
+		       " c2xx=%" PRIu64 " c3xx=%" PRIu64 " c4xx=%" PRIu64
+		       " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
+		       " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
+		       " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f"
+		       " challenges=%" PRIu64 "\n",
+		       opts.rate, st.sent, st.ok, fails, st.fail_timeout,
+		       st.fail_bad, st.retrans, held, p50, p99, p999,
+		       st.lat_max, avg, st.cls[2], st.cls[3], st.cls[4],
+		       st.cls[5], st.cls[6], st.prov, st.dup, st.stray,
+		       st.send_errors, gcpu, gwait, elapsed, st.challenges);
 		return;
 	}
 	printf("target      %s:%u, %s\n", inet_ntoa(opts.dst.sin_addr),
-	    ntohs(opts.dst.sin_port), opts.rate > 0 ? "open loop" :
-	    "closed loop");
+	       ntohs(opts.dst.sin_port),
+	       opts.rate > 0 ? "open loop" : "closed loop");
 	if (opts.rate > 0)
 		printf("offered     %.0f REGISTER/s\n", opts.rate);
 	else
 		printf("window      %u outstanding\n", opts.window);
 	printf("sent        %" PRIu64 " REGISTER (+%" PRIu64
-	    " retransmissions)\n", st.sent, st.retrans);
+	       " retransmissions)\n",
+	       st.sent, st.retrans);
 	if (opts.auth)
 		printf("challenged  %" PRIu64 " (401 answered with %s)\n",
-		    st.challenges, opts.auth == 2 ? "AKAv1-MD5" : "Digest MD5");
+		       st.challenges,
+		       opts.auth == 2 ? "AKAv1-MD5" : "Digest MD5");
 	printf("answered    %" PRIu64 " final: 2xx %" PRIu64 ", 3xx %" PRIu64
-	    ", 4xx %" PRIu64 ", 5xx %" PRIu64 ", 6xx %" PRIu64
-	    "; %" PRIu64 " provisional, %" PRIu64 " duplicate\n",
-	    st.answers, st.cls[2], st.cls[3], st.cls[4], st.cls[5],
-	    st.cls[6], st.prov, st.dup);
+	       ", 4xx %" PRIu64 ", 5xx %" PRIu64 ", 6xx %" PRIu64 "; %" PRIu64
+	       " provisional, %" PRIu64 " duplicate\n",
+	       st.answers, st.cls[2], st.cls[3], st.cls[4], st.cls[5],
+	       st.cls[6], st.prov, st.dup);
 	printf("failures    %" PRIu64 " (%" PRIu64 " non-2xx, %" PRIu64
-	    " not the right 200, %" PRIu64 " never answered)\n", fails,
-	    st.fail_status, st.fail_bad, st.fail_timeout);
+	       " not the right 200, %" PRIu64 " never answered)\n",
+	       fails, st.fail_status, st.fail_bad, st.fail_timeout);
 	printf("held        %.0f REGISTER/s (right 200s per second, steady "
-	    "%.1f s)\n",
-	    held, steady);
+	       "%.1f s)\n",
+	       held, steady);
 	printf("latency     p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, "
-	    "max %.3f ms, mean %.3f ms\n", p50 / 1000.0, p99 / 1000.0,
-	    p999 / 1000.0, st.lat_max / 1000.0, avg / 1000.0);
+	       "max %.3f ms, mean %.3f ms\n",
+	       p50 / 1000.0, p99 / 1000.0, p999 / 1000.0, st.lat_max / 1000.0,
+	       avg / 1000.0);
 	if (st.stray || st.send_errors || st.recv_errors)
 		printf("other       %" PRIu64 " stray answers, %" PRIu64
-		    " send errors, %" PRIu64 " ICMP errors\n", st.stray,
-		    st.send_errors, st.recv_errors);
+		       " send errors, %" PRIu64 " ICMP errors\n",
+		       st.stray, st.send_errors, st.recv_errors);
 	printf("regload     %.0f%% of a core, %.0f%% waiting for it\n", gcpu,
-	    gwait);
+	       gwait);
 	printf("elapsed     %.2f s\n", elapsed);
 }
 
@@ -1001,16 +1019,16 @@ int
 main(int argc, char *argv[])
 {
 	struct sockaddr_in lsin;
-	socklen_t	 slen;
+	socklen_t slen;
 	struct sigaction sa;
-	struct timespec	 tmo;
-	struct pollfd	 pfd;
-	uint64_t	 t0, now, t_end, t_stop, t_steady0, t_steady1, next;
-	uint64_t	 ks[RL_BATCH], limit, due, inflight_cap, ring_size;
-	uint64_t	 last_prog;
-	int		 fd, ch, one = 1, buf = 8 << 20;
-	unsigned	 n;
-	char		*end;
+	struct timespec tmo;
+	struct pollfd pfd;
+	uint64_t t0, now, t_end, t_stop, t_steady0, t_steady1, next;
+	uint64_t ks[RL_BATCH], limit, due, inflight_cap, ring_size;
+	uint64_t last_prog;
+	int fd, ch, one = 1, buf = 8 << 20;
+	unsigned n;
+	char *end;
 
 	opts.rate = 0;
 	opts.window = 100;
@@ -1023,13 +1041,14 @@ main(int argc, char *argv[])
 	opts.domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	rl_parse_dst("127.0.0.1:5060", &opts.dst);
 
-	while ((ch = getopt(argc, argv, "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:Z:A:h")) !=
-	    -1) {
+	while ((ch = getopt(argc, argv,
+	                    "s:n:b:r:w:d:c:W:g:t:m:C:D:kqPR:EI:K:Z:A:h")) !=
+	       -1) {
 		switch (ch) {
 		case 's':
 			if (rl_parse_dst(optarg, &opts.dst) == -1) {
 				fprintf(stderr, "regload: bad address %s\n",
-				    optarg);
+				        optarg);
 				return 2;
 			}
 			break;
@@ -1102,7 +1121,7 @@ main(int argc, char *argv[])
 			opts.respond = 1;
 			if (rl_parse_dst(optarg, &opts.dst) == -1) {
 				fprintf(stderr, "regload: bad address %s\n",
-				    optarg);
+				        optarg);
 				return 2;
 			}
 			break;
@@ -1110,22 +1129,25 @@ main(int argc, char *argv[])
 			rl_usage();
 		}
 		if (ch != 'D' && ch != 's' && ch != 'R' && ch != 'k' &&
-		    ch != 'q' && ch != 'P' && ch != 'I' && ch != 'E' && ch != 'A' &&
-		    *end != '\0') {
-			fprintf(stderr, "regload: bad number for -%c: %s\n",
-			    ch, optarg);
+		    ch != 'q' && ch != 'P' && ch != 'I' && ch != 'E' &&
+		    ch != 'A' && *end != '\0') {
+			fprintf(stderr, "regload: bad number for -%c: %s\n", ch,
+			        optarg);
 			return 2;
 		}
 	}
 	if (optind != argc)
 		rl_usage();
 	if ((ntohl(opts.dst.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "regload: %s is not a loopback address "
-		    "(127.0.0.0/8 only)\n", inet_ntoa(opts.dst.sin_addr));
+		fprintf(stderr,
+		        "regload: %s is not a loopback address "
+		        "(127.0.0.0/8 only)\n",
+		        inet_ntoa(opts.dst.sin_addr));
 		return 2;
 	}
 	if (opts.auth && opts.aors != 0) {
-		fprintf(stderr, "regload: -A needs one AOR per request (no -n)\n");
+		fprintf(stderr,
+		        "regload: -A needs one AOR per request (no -n)\n");
 		exit(2);
 	}
 	if (opts.respond) {
@@ -1151,9 +1173,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "regload: option out of range\n");
 		return 2;
 	}
-	if (opts.runid != NULL && (strlen(opts.runid) == 0 ||
-	    strlen(opts.runid) > 8 ||
-	    strspn(opts.runid, "0123456789abcdef") != strlen(opts.runid))) {
+	if (opts.runid != NULL &&
+	    (strlen(opts.runid) == 0 || strlen(opts.runid) > 8 ||
+	     strspn(opts.runid, "0123456789abcdef") != strlen(opts.runid))) {
 		fprintf(stderr, "regload: -I takes 1 to 8 hex digits\n");
 		return 2;
 	}
@@ -1168,7 +1190,7 @@ main(int argc, char *argv[])
 
 	if (opts.print) {
 		char msg[RL_MSG_MAX];
-		int  len;
+		int len;
 
 		strcpy(runid, "00000000");
 		lport = 40000;
@@ -1191,15 +1213,17 @@ main(int argc, char *argv[])
 
 	/* Requests in flight at most: the window, or what the rate sends
 	 * during Timer F (64*T1) plus the grace; the ring holds them all. */
-	inflight_cap = opts.rate > 0 ?
-	    (uint64_t)(opts.rate * (64.0 * opts.t1_ms / 1000.0 + 2)) :
-	    opts.window;
+	inflight_cap =
+	    opts.rate > 0
+	        ? (uint64_t)(opts.rate * (64.0 * opts.t1_ms / 1000.0 + 2))
+	        : opts.window;
 	if (opts.rate > 0 && inflight_cap > opts.rate * opts.seconds + 1)
 		inflight_cap = (uint64_t)(opts.rate * opts.seconds + 1);
 	if (inflight_cap > opts.count)
 		inflight_cap = opts.count;
-	for (ring_size = 1024; ring_size < inflight_cap && ring_size < (1u << 24);
-	    ring_size <<= 1)
+	for (ring_size = 1024;
+	     ring_size < inflight_cap && ring_size < (1u << 24);
+	     ring_size <<= 1)
 		;
 	ring = calloc(ring_size, sizeof(*ring));
 	if (ring == NULL)
@@ -1215,7 +1239,7 @@ main(int argc, char *argv[])
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		srandom((unsigned)(ts.tv_nsec ^ getpid()));
 		snprintf(runid, sizeof(runid), "%08lx",
-		    (unsigned long)random() & 0xffffffffUL);
+		         (unsigned long)random() & 0xffffffffUL);
 		if (opts.runid != NULL)
 			snprintf(runid, sizeof(runid), "%s", opts.runid);
 	}
@@ -1234,8 +1258,7 @@ main(int argc, char *argv[])
 	lsin.sin_family = AF_INET;
 	lsin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&lsin, sizeof(lsin)) == -1 ||
-	    connect(fd, (struct sockaddr *)&opts.dst, sizeof(opts.dst)) ==
-	    -1) {
+	    connect(fd, (struct sockaddr *)&opts.dst, sizeof(opts.dst)) == -1) {
 		perror("regload: bind/connect");
 		return 1;
 	}
@@ -1254,10 +1277,9 @@ main(int argc, char *argv[])
 
 		clock_gettime(CLOCK_MONOTONIC, &mt);
 		mono_off = rl_now() - ((uint64_t)mt.tv_sec * 1000000000ull +
-		    (uint64_t)mt.tv_nsec);
-		fprintf(stderr, "#clock %.6f %.6f\n",
-		    (double)rl_now() / 1e9,
-		    (double)(rl_now() - mono_off) / 1e9);
+		                       (uint64_t)mt.tv_nsec);
+		fprintf(stderr, "#clock %.6f %.6f\n", (double)rl_now() / 1e9,
+		        (double)(rl_now() - mono_off) / 1e9);
 	}
 	t0 = rl_now();
 	t_stop = t0 + (uint64_t)(opts.seconds * 1e9);
@@ -1271,8 +1293,9 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		now = rl_now();
-		if (t_end == 0 && (now >= t_stop ||
-		    next - opts.first_k >= opts.count || stop_req)) {
+		if (t_end == 0 &&
+		    (now >= t_stop || next - opts.first_k >= opts.count ||
+		     stop_req)) {
 			/* Sending is over; the steady window ends here. */
 			if (now < t_steady1)
 				t_steady1 = now;
@@ -1281,7 +1304,8 @@ main(int argc, char *argv[])
 		if (t_end == 0) {
 			if (opts.rate > 0) {
 				due = (uint64_t)((double)(now - t0) / 1e9 *
-				    opts.rate) + 1;
+				                 opts.rate) +
+				      1;
 				limit = due < opts.count ? due : opts.count;
 			} else {
 				limit = st.answers + opts.window;
@@ -1298,24 +1322,27 @@ main(int argc, char *argv[])
 				now = rl_now();
 			}
 		} else if (st.answers + st.fail_timeout >= st.sent ||
-		    now >= t_end || stop_req > 1) {
+		           now >= t_end || stop_req > 1) {
 			break;
 		}
 		rl_timers(fd, now);
 		rl_recv(fd, t_steady0, t_steady1);
 
-		if (!opts.quiet && !opts.kv && now - last_prog >= 1000000000ull) {
-			fprintf(stderr, "regload: %.0f s sent %" PRIu64
-			    " ok %" PRIu64 " retrans %" PRIu64 "\n",
-			    (double)(now - t0) / 1e9, st.sent, st.ok,
-			    st.retrans);
+		if (!opts.quiet && !opts.kv &&
+		    now - last_prog >= 1000000000ull) {
+			fprintf(stderr,
+			        "regload: %.0f s sent %" PRIu64 " ok %" PRIu64
+			        " retrans %" PRIu64 "\n",
+			        (double)(now - t0) / 1e9, st.sent, st.ok,
+			        st.retrans);
 			last_prog = now;
 		}
 
 		/* Sleep until the next 1 ms slice, or an answer. */
 		tmo.tv_sec = 0;
-		tmo.tv_nsec = opts.rate > 0 || t_end ? 1000000 - (long)((rl_now() - t0) % 1000000) :
-		    1000000;
+		tmo.tv_nsec = opts.rate > 0 || t_end
+		                  ? 1000000 - (long)((rl_now() - t0) % 1000000)
+		                  : 1000000;
 		if (ppoll(&pfd, 1, &tmo, NULL) == -1 && errno != EINTR) {
 			perror("regload: ppoll");
 			return 1;
@@ -1338,7 +1365,7 @@ main(int argc, char *argv[])
 		}
 	}
 	rl_report((double)(now - t0) / 1e9,
-	    (double)(t_steady1 - t_steady0) / 1e9);
+	          (double)(t_steady1 - t_steady0) / 1e9);
 	close(fd);
 	free(ring);
 	for (n = 0; n < RL_LEVELS; n++) {

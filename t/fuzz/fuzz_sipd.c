@@ -196,9 +196,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 #define FZ_WARM(b, cseq, exp)                                                  \
 	"REGISTER sip:" FZ_DOMAIN " SIP/2.0\r\n"                               \
 	"Via: SIP/2.0/UDP 127.0.0.1:40000;rport;branch=z9hG4bK-" b "\r\n"      \
-	"Max-Forwards: 70\r\nFrom: <sip:warm@" FZ_DOMAIN ">;tag=w\r\n"        \
-	"To: <sip:warm@" FZ_DOMAIN ">\r\nCall-ID: warm\r\n"                   \
-	"CSeq: " cseq " REGISTER\r\nContact: <sip:warm@127.0.0.1:40000>\r\n"  \
+	"Max-Forwards: 70\r\nFrom: <sip:warm@" FZ_DOMAIN ">;tag=w\r\n"         \
+	"To: <sip:warm@" FZ_DOMAIN ">\r\nCall-ID: warm\r\n"                    \
+	"CSeq: " cseq " REGISTER\r\nContact: <sip:warm@127.0.0.1:40000>\r\n"   \
 	"Expires: " exp "\r\nContent-Length: 0\r\n\r\n"
 	static const char *const warm[] = {
 	    FZ_WARM("warm1", "1", "3600"), FZ_WARM("warm2", "2", "0"),
@@ -315,8 +315,7 @@ fz_check_out(const struct sipd_out *o)
 	}
 	if (m->is_request || m->status != status)
 		fz_fail("answer is not that response", o->buf, o->len);
-	if (m->content_length < 0 ||
-	    (size_t)m->content_length != m->body.len ||
+	if (m->content_length < 0 || (size_t)m->content_length != m->body.len ||
 	    m->body.s + m->body.len != o->buf + o->len)
 		fz_fail("Content-Length differs from the body", o->buf, o->len);
 done:
@@ -414,9 +413,9 @@ fz_control(const char *buf, size_t len, int *nmsg)
 {
 	int n;
 
-	if (len != 6 || (memcmp(buf, "!batch", 6) != 0 &&
-	                 memcmp(buf, "!sweep", 6) != 0 &&
-	                 memcmp(buf, "!aging", 6) != 0))
+	if (len != 6 ||
+	    (memcmp(buf, "!batch", 6) != 0 && memcmp(buf, "!sweep", 6) != 0 &&
+	     memcmp(buf, "!aging", 6) != 0))
 		return 0;
 	fz_batch_end(*nmsg);
 	*nmsg = 0;
@@ -450,7 +449,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		fz_fail("cannot empty the tables", NULL, 0);
 	while (buf <= end && nparts < FZ_MAX_PARTS) {
-		const char *q = memmem(buf, (size_t)(end - buf), FZ_SEP, seplen);
+		const char *q =
+		    memmem(buf, (size_t)(end - buf), FZ_SEP, seplen);
 		size_t len;
 
 		if (q == NULL || nparts == FZ_MAX_PARTS - 1)

@@ -106,8 +106,7 @@ find_worker(int lport, char *slot, size_t slotsz, pid_t *pid)
 /* The same from the workers table of database db (its serving column):
  * for afd under valgrind, whose process titles are valgrind's. */
 static int
-find_worker_db(const char *db, int lport, char *slot, size_t slotsz,
-               pid_t *pid)
+find_worker_db(const char *db, int lport, char *slot, size_t slotsz, pid_t *pid)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
@@ -118,10 +117,11 @@ find_worker_db(const char *db, int lport, char *slot, size_t slotsz,
 		return -1;
 	snprintf(want, sizeof(want), "127.0.0.1:%d", lport);
 	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(h,
-	                       "SELECT slot, pid FROM workers WHERE serving = ? "
-	                       "AND state = 'busy'",
-	                       -1, &st, NULL) == SQLITE_OK) {
+	    sqlite3_prepare_v2(
+	        h,
+	        "SELECT slot, pid FROM workers WHERE serving = ? "
+	        "AND state = 'busy'",
+	        -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(slot, slotsz, "%s",

@@ -220,9 +220,11 @@ ss_clen(const char *p, size_t len)
 		c = memchr(q, ':', eol - q);
 		if (c != NULL) {
 			nl = c - q;
-			while (nl > 0 && (q[nl - 1] == ' ' || q[nl - 1] == '\t'))
+			while (nl > 0 &&
+			       (q[nl - 1] == ' ' || q[nl - 1] == '\t'))
 				nl--;
-			if ((nl == 14 && strncasecmp(q, "Content-Length", 14) == 0) ||
+			if ((nl == 14 &&
+			     strncasecmp(q, "Content-Length", 14) == 0) ||
 			    (nl == 1 && (*q == 'l' || *q == 'L')))
 				return strtol(c + 1, NULL, 10);
 		}
@@ -268,8 +270,8 @@ ss_render_one(const char *in, size_t inlen, struct ss_buf *out)
 		}
 		n = p + 1;
 		for (nl = 0; n + nl < end &&
-			     (isupper((unsigned char)n[nl]) ||
-			      isdigit((unsigned char)n[nl]) || n[nl] == '_');
+		             (isupper((unsigned char)n[nl]) ||
+		              isdigit((unsigned char)n[nl]) || n[nl] == '_');
 		     nl++)
 			;
 		if (nl == 0) {
@@ -386,7 +388,8 @@ ss_via_port(const char *p, size_t len)
 			q = eol + 1;
 			continue;
 		}
-		/* SIP / 2.0 / UDP host[:port] (a folded line is not followed) */
+		/* SIP / 2.0 / UDP host[:port] (a folded line is not followed)
+		 */
 		for (v++; v < eol && slashes < 2; v++)
 			if (*v == '/')
 				slashes++;
@@ -418,7 +421,8 @@ ss_connect(int via_port)
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	if ((ss.fd = socket(AF_INET, ss.tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) == -1)
+	if ((ss.fd = socket(AF_INET, ss.tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) ==
+	    -1)
 		ss_die("socket: %s", strerror(errno));
 	if (!ss.tcp) {
 		/* Bind first so that $LPORT is known before the send. */
@@ -426,21 +430,22 @@ ss_connect(int via_port)
 
 		inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 		for (tries = 0; via_port > 0 && tries < 50 && !bound; tries++) {
-			sin.sin_addr.s_addr = htonl(0x7f000000 |
-						    (random() % 0xfffffe + 2));
+			sin.sin_addr.s_addr =
+			    htonl(0x7f000000 | (random() % 0xfffffe + 2));
 			sin.sin_port = htons(via_port);
 			bound = bind(ss.fd, (struct sockaddr *)&sin,
-				     sizeof(sin)) == 0;
+			             sizeof(sin)) == 0;
 		}
 		if (!bound) {
 			if (via_port > 0)
-				fprintf(stderr, "sipsend: cannot bind port %d "
-						"on 127/8; any port then\n",
-					via_port);
+				fprintf(stderr,
+				        "sipsend: cannot bind port %d "
+				        "on 127/8; any port then\n",
+				        via_port);
 			inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 			sin.sin_port = 0;
-			if (bind(ss.fd, (struct sockaddr *)&sin,
-				 sizeof(sin)) == -1)
+			if (bind(ss.fd, (struct sockaddr *)&sin, sizeof(sin)) ==
+			    -1)
 				ss_die("bind: %s", strerror(errno));
 		}
 	}
@@ -448,7 +453,8 @@ ss_connect(int via_port)
 	if (inet_pton(AF_INET, ss.host, &sin.sin_addr) != 1)
 		ss_die("bad host %s", ss.host);
 	if (connect(ss.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		ss_die("connect to %s:%d: %s", ss.host, ss.port, strerror(errno));
+		ss_die("connect to %s:%d: %s", ss.host, ss.port,
+		       strerror(errno));
 	if (getsockname(ss.fd, (struct sockaddr *)&sin, &sl) == 0)
 		ss.lport = ntohs(sin.sin_port);
 	if (ss.tcp) {
@@ -584,7 +590,8 @@ ss_receive(int nwant, int want_close, int *finals)
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			if (errno == ECONNREFUSED && !ss.tcp)
-				continue; /* ICMP port unreachable: keep waiting */
+				continue; /* ICMP port unreachable: keep waiting
+				           */
 			if (errno == ECONNRESET && ss.tcp)
 				n = 0;
 			else
@@ -593,7 +600,8 @@ ss_receive(int nwant, int want_close, int *finals)
 		if (n == 0 && ss.tcp) {
 			ss_frame(finals);
 			if (ss.rx.len > 0)
-				ss_print(ss.rx.p, ss.rx.len); /* a partial tail */
+				ss_print(ss.rx.p,
+				         ss.rx.len); /* a partial tail */
 			ss.rx.len = 0;
 			if (want_close && (nwant == 0 || *finals >= nwant))
 				return 0;
@@ -756,7 +764,8 @@ ss_mutate(const struct ss_buf *msg, int n)
 				span = random() % (m.len - at) + 1;
 				if (at < vs && at + span > vs)
 					span = vs - at;
-				memmove(m.p + at, m.p + at + span, m.len - at - span);
+				memmove(m.p + at, m.p + at + span,
+				        m.len - at - span);
 				m.len -= span;
 				if (at < vs) {
 					vs -= span;
@@ -824,11 +833,12 @@ ss_listen(int port)
 static void
 ss_usage(void)
 {
-	fprintf(stderr,
-		"usage: sipsend [-u|-t] -p PORT [-H HOST] [-w MS] [-n N] [-s] [-r] "
-		"[-c] [-V] [-C N] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
-		"       sipsend -P [-p LOW]\n"
-		"       sipsend -L PORT [-w MS] [-s]\n");
+	fprintf(
+	    stderr,
+	    "usage: sipsend [-u|-t] -p PORT [-H HOST] [-w MS] [-n N] [-s] [-r] "
+	    "[-c] [-V] [-C N] [-D NAME=VALUE]... [-i] [-M N [-S SEED]] [FILE]\n"
+	    "       sipsend -P [-p LOW]\n"
+	    "       sipsend -L PORT [-w MS] [-s]\n");
 	exit(2);
 }
 
@@ -853,23 +863,57 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "utp:H:w:n:srcD:iPM:S:VC:L:T")) != -1) {
 		switch (ch) {
-		case 'u': ss.tcp = 0; break;
-		case 't': ss.tcp = 1; break;
-		case 'p': ss.port = port_opt = atoi(optarg); break;
-		case 'H': ss.host = optarg; break;
-		case 'w': ss.timeout_ms = atoi(optarg); break;
-		case 'n': ss.nwant = atoi(optarg); break;
-		case 's': ss.status_only = 1; break;
-		case 'r': ss.raw = 1; break;
-		case 'c': ss.want_close = 1; break;
-		case 'i': ss.interactive = 1; break;
-		case 'V': ss.via_bind = 1; break;
-		case 'C': ss.chunk = atoi(optarg); break;
-		case 'P': free_port = 1; break;
-		case 'L': listen_port = atoi(optarg); break;
-		case 'T': ss.timing = 1; break;
-		case 'M': mutate = atoi(optarg); break;
-		case 'S': seed = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'u':
+			ss.tcp = 0;
+			break;
+		case 't':
+			ss.tcp = 1;
+			break;
+		case 'p':
+			ss.port = port_opt = atoi(optarg);
+			break;
+		case 'H':
+			ss.host = optarg;
+			break;
+		case 'w':
+			ss.timeout_ms = atoi(optarg);
+			break;
+		case 'n':
+			ss.nwant = atoi(optarg);
+			break;
+		case 's':
+			ss.status_only = 1;
+			break;
+		case 'r':
+			ss.raw = 1;
+			break;
+		case 'c':
+			ss.want_close = 1;
+			break;
+		case 'i':
+			ss.interactive = 1;
+			break;
+		case 'V':
+			ss.via_bind = 1;
+			break;
+		case 'C':
+			ss.chunk = atoi(optarg);
+			break;
+		case 'P':
+			free_port = 1;
+			break;
+		case 'L':
+			listen_port = atoi(optarg);
+			break;
+		case 'T':
+			ss.timing = 1;
+			break;
+		case 'M':
+			mutate = atoi(optarg);
+			break;
+		case 'S':
+			seed = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'D': {
 			char *eq = strchr(optarg, '=');
 
@@ -880,7 +924,8 @@ main(int argc, char **argv)
 			*eq = '=';
 			break;
 		}
-		default: ss_usage();
+		default:
+			ss_usage();
 		}
 	}
 	argc -= optind;
@@ -904,7 +949,8 @@ main(int argc, char **argv)
 		return rc;
 	}
 	ss_read_file(argc ? argv[0] : "-", &in);
-	ss_connect(ss.via_bind && !ss.tcp ? ss_via_port(in.p ? in.p : "", in.len) : 0);
+	ss_connect(
+	    ss.via_bind && !ss.tcp ? ss_via_port(in.p ? in.p : "", in.len) : 0);
 	ss_render(in.p ? in.p : "", in.len, &msg);
 	if (mutate > 0) {
 		ss_mutate(&msg, mutate);
@@ -922,7 +968,8 @@ main(int argc, char **argv)
 	if (rc == 3)
 		fprintf(stderr, "sipsend: connection closed by peer\n");
 	else if (rc == 1)
-		fprintf(stderr, "sipsend: timeout (%d final responses)\n", finals);
+		fprintf(stderr, "sipsend: timeout (%d final responses)\n",
+		        finals);
 done:
 	free(in.p);
 	free(msg.p);

@@ -148,8 +148,8 @@ ua_recv(TALLOC_CTX *ctx, int wait_ms, struct sip_msg **msg)
 			if (r < 0)
 				return -1;
 			if (r > 0) {
-				char *m = talloc_memdup(ctx, ua_in + skip,
-				                        (size_t)r);
+				char *m =
+				    talloc_memdup(ctx, ua_in + skip, (size_t)r);
 				memmove(ua_in, ua_in + skip + (size_t)r,
 				        ua_inlen - skip - (size_t)r);
 				ua_inlen -= skip + (size_t)r;
@@ -174,8 +174,7 @@ ua_recv(TALLOC_CTX *ctx, int wait_ms, struct sip_msg **msg)
 			continue;
 		}
 		char *d = talloc_size(ctx, UA_BUF);
-		if (d == NULL ||
-		    (n = recv(ua_fd, d, UA_BUF, 0)) <= 0)
+		if (d == NULL || (n = recv(ua_fd, d, UA_BUF, 0)) <= 0)
 			continue;
 		if (sip_parse(ctx, d, (size_t)n, SIP_TP_UDP, UA_BUF, msg,
 		              &err) == 0)
@@ -210,8 +209,7 @@ ua_respond(TALLOC_CTX *ctx, const struct sip_msg *req, int status,
 		sip_buf_add(&b, extra, strlen(extra));
 	if (body != NULL)
 		sip_buf_add(&b, "Content-Type: application/sdp\r\n", 31);
-	sip_buf_finish(&b, body ? (sip_str){body, strlen(body)}
-	                        : SIP_STR_NULL);
+	sip_buf_finish(&b, body ? (sip_str){body, strlen(body)} : SIP_STR_NULL);
 	if (!b.oom)
 		ua_send(b.s, b.len);
 }
@@ -247,8 +245,8 @@ ua_sdp(TALLOC_CTX *ctx, int port, int big)
 
 /* The state of the one call a phone takes part in. */
 struct ua_call {
-	int active;      /* an INVITE is being set up or the call is up */
-	int up;          /* 2xx exchanged */
+	int active; /* an INVITE is being set up or the call is up */
+	int up;     /* 2xx exchanged */
 	int caller;
 	char call_id[128], ltag[64], rtag[128];
 	char luri[700], ruri[700];
@@ -256,11 +254,11 @@ struct ua_call {
 	unsigned cseq;    /* our last request's */
 	unsigned inv_cseq;
 	char inv_branch[64];
-	char *invite;     /* callee: the INVITE being answered (raw) */
+	char *invite; /* callee: the INVITE being answered (raw) */
 	size_t invlen;
 	long long final_at, hangup_at, cancel_at, update_at, reinv_at;
 	int final_status;
-	int prack_wait;   /* callee: 183 sent reliably, PRACK pending */
+	int prack_wait; /* callee: 183 sent reliably, PRACK pending */
 };
 
 static struct ua_call ua_c;
@@ -280,9 +278,10 @@ ua_call_request(TALLOC_CTX *ctx, const char *method, unsigned cseq,
 
 	sip_buf_init(&b, ctx, 2048);
 	sip_buf_addf(&b, "%s %s SIP/2.0\r\n", method, c->target);
-	sip_buf_addf(&b,
-	             "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%u-%lld\r\n",
-	             udp ? "UDP" : "TCP", ua_port, ++ua_branch_n, ua_t0);
+	sip_buf_addf(
+	    &b,
+	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%u-%lld\r\n",
+	    udp ? "UDP" : "TCP", ua_port, ++ua_branch_n, ua_t0);
 	sip_buf_addf(&b, "Max-Forwards: 70\r\n");
 	sip_buf_addf(&b, "From: <%s>;tag=%s\r\n", c->luri, c->ltag);
 	if (c->rtag[0])
@@ -297,8 +296,7 @@ ua_call_request(TALLOC_CTX *ctx, const char *method, unsigned cseq,
 		sip_buf_add(&b, extra, strlen(extra));
 	if (body != NULL)
 		sip_buf_add(&b, "Content-Type: application/sdp\r\n", 31);
-	sip_buf_finish(&b, body ? (sip_str){body, strlen(body)}
-	                        : SIP_STR_NULL);
+	sip_buf_finish(&b, body ? (sip_str){body, strlen(body)} : SIP_STR_NULL);
 	if (b.oom)
 		return;
 	if (strcmp(method, "INVITE") == 0 && !c->up)
@@ -332,19 +330,27 @@ ua_invite(TALLOC_CTX *ctx, const char *user, const char *callee,
 	c->cseq = c->inv_cseq = ua_big ? 33302 : 1;
 	extra[0] = '\0';
 	if (ua_big)
-		snprintf(extra, sizeof(extra),
-		         "Route: <sip:127.0.0.1:%d;lr>\r\n"
-		         "Accept: application/sdp, application/3gpp-ims+xml\r\n"
-		         "P-Preferred-Service: urn:urn-7:3gpp-service.ims.icsi.mmtel\r\n"
-		         "Accept-Contact: *;+g.3gpp.icsi-ref=\"urn%%3Aurn-7%%3A3gpp-service.ims.icsi.mmtel\"\r\n"
-		         "Allow: INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, MESSAGE\r\n"
-		         "P-Access-Network-Info: 3GPP-NR-TDD;utran-cell-id-3gpp=0010100313200001c001\r\n"
-		         "P-Early-Media: supported\r\n"
-		         "P-Preferred-Identity: <sip:%s@%s>\r\n"
-		         "Supported: 100rel, precondition, timer\r\n"
-		         "Require: sec-agree\r\nProxy-Require: sec-agree\r\n"
-		         "Security-Verify: ipsec-3gpp; q=0.1; alg=hmac-sha-1-96; spi-c=9876543; spi-s=3456789; port-c=8642; port-s=7531\r\n",
-		         ntohs(ua_afd.sin_port), user, domain);
+		snprintf(
+		    extra, sizeof(extra),
+		    "Route: <sip:127.0.0.1:%d;lr>\r\n"
+		    "Accept: application/sdp, application/3gpp-ims+xml\r\n"
+		    "P-Preferred-Service: "
+		    "urn:urn-7:3gpp-service.ims.icsi.mmtel\r\n"
+		    "Accept-Contact: "
+		    "*;+g.3gpp.icsi-ref=\"urn%%3Aurn-7%%3A3gpp-service.ims."
+		    "icsi.mmtel\"\r\n"
+		    "Allow: INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, "
+		    "MESSAGE\r\n"
+		    "P-Access-Network-Info: "
+		    "3GPP-NR-TDD;utran-cell-id-3gpp=0010100313200001c001\r\n"
+		    "P-Early-Media: supported\r\n"
+		    "P-Preferred-Identity: <sip:%s@%s>\r\n"
+		    "Supported: 100rel, precondition, timer\r\n"
+		    "Require: sec-agree\r\nProxy-Require: sec-agree\r\n"
+		    "Security-Verify: ipsec-3gpp; q=0.1; alg=hmac-sha-1-96; "
+		    "spi-c=9876543; spi-s=3456789; port-c=8642; "
+		    "port-s=7531\r\n",
+		    ntohs(ua_afd.sin_port), user, domain);
 	else if (ua_rel)
 		snprintf(extra, sizeof(extra), "Supported: 100rel\r\n");
 	ua_call_request(ctx, "INVITE", c->inv_cseq, extra,
@@ -360,14 +366,15 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 	struct sip_addr *a = NULL;
 
 	if (m->to->tag.len > 0 && m->status > 100)
-		snprintf(c->rtag, sizeof(c->rtag), "%.*s",
-		         (int)m->to->tag.len, m->to->tag.s);
+		snprintf(c->rtag, sizeof(c->rtag), "%.*s", (int)m->to->tag.len,
+		         m->to->tag.s);
 	if (sip_msg_addrs(ctx, m->first[SIP_HDR_CONTACT], &a) == 0 && a)
 		snprintf(c->target, sizeof(c->target), "%.*s",
 		         (int)a->uri.raw.len, a->uri.raw.s);
 	if (m->status > 100 && m->status < 200 && m->first[SIP_HDR_RSEQ]) {
 		char extra[128];
-		printf("INFO RSeq %.*s\n", (int)m->first[SIP_HDR_RSEQ]->value.len,
+		printf("INFO RSeq %.*s\n",
+		       (int)m->first[SIP_HDR_RSEQ]->value.len,
 		       m->first[SIP_HDR_RSEQ]->value.s);
 		snprintf(extra, sizeof(extra), "RAck: %.*s %u INVITE\r\n",
 		         (int)m->first[SIP_HDR_RSEQ]->value.len,
@@ -379,7 +386,8 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 		c->up = 1;
 		if (ua_ack_delay > 0) /* a slow phone: 2xx retransmissions */
 			usleep((useconds_t)ua_ack_delay * 1000);
-		ua_call_request(ctx, "ACK", c->inv_cseq, NULL, NULL, ua_ack_udp);
+		ua_call_request(ctx, "ACK", c->inv_cseq, NULL, NULL,
+		                ua_ack_udp);
 		if (hangup_ms >= 0)
 			c->hangup_at = ua_now() + hangup_ms;
 		if (ua_reinv)
@@ -389,14 +397,16 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 		/* a retransmitted 2xx, or that of a re-INVITE */
 		if (m->cseq.num != c->inv_cseq)
 			return;
-		ua_call_request(ctx, "ACK", c->inv_cseq, NULL, NULL, ua_ack_udp);
+		ua_call_request(ctx, "ACK", c->inv_cseq, NULL, NULL,
+		                ua_ack_udp);
 	} else if (m->status >= 300) {
 		c->active = 0; /* afd's transaction ACKs nothing for us: */
 		/* the ACK of a non-2xx (same branch, RFC 3261 17.1.1.3) */
 		struct sip_buf b;
 		sip_buf_init(&b, ctx, 512);
 		sip_buf_addf(&b, "ACK %s SIP/2.0\r\n", c->ruri);
-		sip_buf_addf(&b, "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=%s\r\n",
+		sip_buf_addf(&b,
+		             "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=%s\r\n",
 		             ua_tcp ? "TCP" : "UDP", ua_port, c->inv_branch);
 		sip_buf_addf(&b, "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\n",
 		             c->luri, c->ltag);
@@ -418,14 +428,16 @@ ua_callee_invite(TALLOC_CTX *ctx, const struct sip_msg *m, int final,
 	struct sip_addr *a = NULL;
 
 	if (c->active && !c->up && m->to->tag.len == 0)
-		return; /* a retransmission */
+		return;                    /* a retransmission */
 	if (m->to->tag.len > 0 && c->up) { /* a re-INVITE */
 		char contact[160];
 		snprintf(contact, sizeof(contact),
 		         "Contact: <sip:callee@127.0.0.1:%u;transport=%s>\r\n",
 		         ua_port, ua_tcp ? "tcp" : "udp");
 		printf("INFO reINVITE %s\n",
-		       strstr(m->body.s ? m->body.s : "", "sendonly") ? "sendonly" : "-");
+		       strstr(m->body.s ? m->body.s : "", "sendonly")
+		           ? "sendonly"
+		           : "-");
 		ua_respond(ctx, m, 200, contact, ua_sdp(ctx, 5000, 0));
 		printf("SENT 200 %lld\n", ua_now());
 		return;
@@ -434,8 +446,8 @@ ua_callee_invite(TALLOC_CTX *ctx, const struct sip_msg *m, int final,
 	c->active = 1;
 	c->invite = talloc_memdup(NULL, m->buf, m->len);
 	c->invlen = m->len;
-	snprintf(c->call_id, sizeof(c->call_id), "%.*s",
-	         (int)m->call_id.len, m->call_id.s);
+	snprintf(c->call_id, sizeof(c->call_id), "%.*s", (int)m->call_id.len,
+	         m->call_id.s);
 	snprintf(c->ltag, sizeof(c->ltag), "ua1");
 	snprintf(c->rtag, sizeof(c->rtag), "%.*s", (int)m->from->tag.len,
 	         m->from->tag.s);
@@ -455,7 +467,8 @@ ua_callee_invite(TALLOC_CTX *ctx, const struct sip_msg *m, int final,
 	printf("INFO body %zu\n", m->body.len);
 	printf("INFO Max-Forwards %d\n", m->max_forwards);
 	ua_respond(ctx, m, 100, NULL, NULL);
-	if (ua_rel && sip_hdr_has_token(m->first[SIP_HDR_SUPPORTED], "100rel")) {
+	if (ua_rel &&
+	    sip_hdr_has_token(m->first[SIP_HDR_SUPPORTED], "100rel")) {
 		char extra[256];
 		snprintf(extra, sizeof(extra),
 		         "Require: 100rel\r\nRSeq: 7\r\n"
@@ -483,8 +496,8 @@ ua_callee_final(TALLOC_CTX *ctx)
 
 	c->final_at = 0;
 	if (c->invite == NULL ||
-	    sip_parse(ctx, c->invite, c->invlen, ua_tcp ? SIP_TP_TCP : SIP_TP_UDP,
-	              UA_BUF, &m, &err) == -1)
+	    sip_parse(ctx, c->invite, c->invlen,
+	              ua_tcp ? SIP_TP_TCP : SIP_TP_UDP, UA_BUF, &m, &err) == -1)
 		return;
 	snprintf(contact, sizeof(contact),
 	         "Contact: <sip:callee@127.0.0.1:%u;transport=%s>\r\n", ua_port,
@@ -556,23 +569,24 @@ ua_digest(char *buf, size_t bufsz, const struct sip_msg *m, const char *user,
 	                    (sip_str){"ua0cn", 5}, DIGEST_QOP_AUTH, ha2,
 	                    resp) == -1)
 		return -1;
-	n = snprintf(buf, bufsz,
-	             "REGISTER sip:%s SIP/2.0\r\n"
-	             "Via: SIP/2.0/%s 127.0.0.1:%u;rport;"
-	             "branch=z9hG4bK-ua%lld-2\r\n"
-	             "Max-Forwards: 70\r\n"
-	             "From: <sip:%s@%s>;tag=ua%lld\r\n"
-	             "To: <sip:%s@%s>\r\n"
-	             "Call-ID: ua-%lld@127.0.0.1\r\n"
-	             "CSeq: 2 REGISTER\r\n"
-	             "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
-	             "Authorization: Digest username=\"%s\", realm=\"%s\", "
-	             "nonce=\"%s\", uri=\"%s\", response=\"%s\", "
-	             "algorithm=MD5, qop=auth, nc=00000001, cnonce=\"ua0cn\"\r\n"
-	             "Expires: %d\r\nContent-Length: 0\r\n\r\n",
-	             domain, tp, port, t0, user, domain, t0, user, domain, t0,
-	             user, port, ua_tcp ? "tcp" : "udp", user, realm, nonce, uri,
-	             resp, expires);
+	n = snprintf(
+	    buf, bufsz,
+	    "REGISTER sip:%s SIP/2.0\r\n"
+	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;"
+	    "branch=z9hG4bK-ua%lld-2\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:%s@%s>;tag=ua%lld\r\n"
+	    "To: <sip:%s@%s>\r\n"
+	    "Call-ID: ua-%lld@127.0.0.1\r\n"
+	    "CSeq: 2 REGISTER\r\n"
+	    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
+	    "Authorization: Digest username=\"%s\", realm=\"%s\", "
+	    "nonce=\"%s\", uri=\"%s\", response=\"%s\", "
+	    "algorithm=MD5, qop=auth, nc=00000001, cnonce=\"ua0cn\"\r\n"
+	    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
+	    domain, tp, port, t0, user, domain, t0, user, domain, t0, user,
+	    port, ua_tcp ? "tcp" : "udp", user, realm, nonce, uri, resp,
+	    expires);
 	return n > 0 && (size_t)n < bufsz ? n : -1;
 }
 
@@ -623,23 +637,24 @@ ua_subscribe(int expires)
 
 	if (ua_sub_tag[0] != '\0')
 		snprintf(to_tag, sizeof(to_tag), ";tag=%s", ua_sub_tag);
-	n = snprintf(
-	    buf, sizeof(buf),
-	    "SUBSCRIBE sip:%s@%s SIP/2.0\r\n"
-	    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld-s%u-%u\r\n"
-	    "Max-Forwards: 70\r\n"
-	    "From: <sip:%s@%s>;tag=sub%ux%lld\r\n"
-	    "To: <sip:%s@%s>%s\r\n"
-	    "Call-ID: sub%u-%lld@127.0.0.1\r\n"
-	    "CSeq: %u SUBSCRIBE\r\n"
-	    "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
-	    "Event: reg\r\n"
-	    "Accept: application/reginfo+xml\r\n"
-	    "Expires: %d\r\nContent-Length: 0\r\n\r\n",
-	    ua_user, ua_domain, tp, ua_port, ua_t0, ua_sub_gen,
-	    ua_sub_cseq + 1, ua_user, ua_domain, ua_sub_gen, ua_t0, ua_user, ua_domain, to_tag,
-	    ua_sub_gen, ua_t0, ua_sub_cseq + 1, ua_user, ua_port, ua_tcp ? "tcp" : "udp",
-	    expires);
+	n = snprintf(buf, sizeof(buf),
+	             "SUBSCRIBE sip:%s@%s SIP/2.0\r\n"
+	             "Via: SIP/2.0/%s "
+	             "127.0.0.1:%u;rport;branch=z9hG4bK-ua%lld-s%u-%u\r\n"
+	             "Max-Forwards: 70\r\n"
+	             "From: <sip:%s@%s>;tag=sub%ux%lld\r\n"
+	             "To: <sip:%s@%s>%s\r\n"
+	             "Call-ID: sub%u-%lld@127.0.0.1\r\n"
+	             "CSeq: %u SUBSCRIBE\r\n"
+	             "Contact: <sip:%s@127.0.0.1:%u;transport=%s>\r\n"
+	             "Event: reg\r\n"
+	             "Accept: application/reginfo+xml\r\n"
+	             "Expires: %d\r\nContent-Length: 0\r\n\r\n",
+	             ua_user, ua_domain, tp, ua_port, ua_t0, ua_sub_gen,
+	             ua_sub_cseq + 1, ua_user, ua_domain, ua_sub_gen, ua_t0,
+	             ua_user, ua_domain, to_tag, ua_sub_gen, ua_t0,
+	             ua_sub_cseq + 1, ua_user, ua_port, ua_tcp ? "tcp" : "udp",
+	             expires);
 	ua_sub_cseq++;
 	return ua_send(buf, (size_t)n);
 }
@@ -717,8 +732,7 @@ ua_command(char *line, int *status, int *silent)
 		ua_sub_cseq = 0;
 		ua_sub_tag[0] = '\0';
 		ua_subscribe(n);
-	}
-	else if (strcmp(cmd, "status") == 0)
+	} else if (strcmp(cmd, "status") == 0)
 		*status = n;
 	else if (strcmp(cmd, "silent") == 0)
 		*silent = n;
@@ -730,7 +744,8 @@ ua_command(char *line, int *status, int *silent)
 int
 main(int argc, char **argv)
 {
-	const char *user = "alice", *domain = "ims.mnc001.mcc001.3gppnetwork.org";
+	const char *user = "alice",
+	           *domain = "ims.mnc001.mcc001.3gppnetwork.org";
 	const char *callee = NULL;
 	const char *password = NULL;
 	int port = 0, expires = 600, status = 200, silent = 0, count = -1;
@@ -746,35 +761,89 @@ main(int argc, char **argv)
 
 	ua_t0 = t0;
 	while ((c = getopt(argc, argv,
-	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:P:FS:B:i")) != -1) {
+	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:P:FS:B:i")) !=
+	       -1) {
 		switch (c) {
-		case 'p': port = atoi(optarg); break;
-		case 't': ua_tcp = 1; break;
-		case 'u': user = optarg; break;
-		case 'd': domain = optarg; break;
-		case 'e': expires = atoi(optarg); break;
-		case 's': status = atoi(optarg); break;
-		case 'n': silent = 1; break;
-		case 'N': count = atoi(optarg); break;
-		case 'T': secs = atoi(optarg); break;
-		case 'D': delay = atoi(optarg); break;
-		case 'c': callee = optarg; break;
-		case 'b': ua_big = 1; break;
-		case 'U': ua_ack_udp = 1; break;
-		case 'X': cancel = atoi(optarg); break;
-		case 'H': hangup = atoi(optarg); break;
-		case 'M': pager = 1; break;
-		case 'I': final = atoi(optarg); break;
-		case 'R': ring = atoi(optarg); break;
-		case 'r': ua_rel = 1; break;
-		case 'V': ua_reinv = 1; break;
-		case 'A': ua_ack_delay = atoi(optarg); break;
-		case 'P': password = optarg; break;
-		case 'F': ua_feat = 1; break;
-		case 'S': sub = atoi(optarg); break;
-		case 'B': ua_dir = optarg; break;
-		case 'i': cmds = 1; break;
-		default: goto usage;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 't':
+			ua_tcp = 1;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'd':
+			domain = optarg;
+			break;
+		case 'e':
+			expires = atoi(optarg);
+			break;
+		case 's':
+			status = atoi(optarg);
+			break;
+		case 'n':
+			silent = 1;
+			break;
+		case 'N':
+			count = atoi(optarg);
+			break;
+		case 'T':
+			secs = atoi(optarg);
+			break;
+		case 'D':
+			delay = atoi(optarg);
+			break;
+		case 'c':
+			callee = optarg;
+			break;
+		case 'b':
+			ua_big = 1;
+			break;
+		case 'U':
+			ua_ack_udp = 1;
+			break;
+		case 'X':
+			cancel = atoi(optarg);
+			break;
+		case 'H':
+			hangup = atoi(optarg);
+			break;
+		case 'M':
+			pager = 1;
+			break;
+		case 'I':
+			final = atoi(optarg);
+			break;
+		case 'R':
+			ring = atoi(optarg);
+			break;
+		case 'r':
+			ua_rel = 1;
+			break;
+		case 'V':
+			ua_reinv = 1;
+			break;
+		case 'A':
+			ua_ack_delay = atoi(optarg);
+			break;
+		case 'P':
+			password = optarg;
+			break;
+		case 'F':
+			ua_feat = 1;
+			break;
+		case 'S':
+			sub = atoi(optarg);
+			break;
+		case 'B':
+			ua_dir = optarg;
+			break;
+		case 'i':
+			cmds = 1;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (port <= 0)
@@ -802,7 +871,8 @@ main(int argc, char **argv)
 		/* a UDP socket on the same port number, for -U */
 		struct sockaddr_in u = me;
 		ua_ufd = socket(AF_INET, SOCK_DGRAM, 0);
-		if (ua_ufd == -1 || bind(ua_ufd, (struct sockaddr *)&u, sizeof(u))) {
+		if (ua_ufd == -1 ||
+		    bind(ua_ufd, (struct sockaddr *)&u, sizeof(u))) {
 			u.sin_port = 0;
 			if (ua_ufd == -1 ||
 			    bind(ua_ufd, (struct sockaddr *)&u, sizeof(u))) {
@@ -817,8 +887,8 @@ main(int argc, char **argv)
 		struct sip_msg *m;
 		char reg[2048];
 		int n;
-		if (ua_register(expires) == -1 ||
-		    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
+		if (ua_register(expires) == -1 || ua_recv(ctx, 3000, &m) != 1 ||
+		    m->is_request) {
 			printf("RESP none REGISTER\n");
 			return 1;
 		}
@@ -826,8 +896,8 @@ main(int argc, char **argv)
 		       m->cseq.method.s);
 		if (m->status == 401 && password != NULL &&
 		    (n = ua_digest(reg, sizeof(reg), m, user, domain, password,
-		                   (unsigned)ntohs(me.sin_port), t0,
-		                   expires)) > 0) {
+		                   (unsigned)ntohs(me.sin_port), t0, expires)) >
+		        0) {
 			ua_reg_cseq = 3; /* the Digest REGISTER was CSeq 2 */
 			if (ua_send(reg, (size_t)n) == -1 ||
 			    ua_recv(ctx, 3000, &m) != 1 || m->is_request) {
@@ -843,7 +913,8 @@ main(int argc, char **argv)
 	if (callee != NULL && pager) {
 		struct ua_call *k = &ua_c;
 		memset(k, 0, sizeof(*k));
-		snprintf(k->call_id, sizeof(k->call_id), "msg-%lld@127.0.0.1", t0);
+		snprintf(k->call_id, sizeof(k->call_id), "msg-%lld@127.0.0.1",
+		         t0);
 		snprintf(k->ltag, sizeof(k->ltag), "m%lld", t0);
 		snprintf(k->luri, sizeof(k->luri), "sip:%s@%s", user, domain);
 		snprintf(k->ruri, sizeof(k->ruri), "sip:%s@%s", callee, domain);
@@ -877,12 +948,17 @@ main(int argc, char **argv)
 			k->cancel_at = 0;
 			sip_buf_init(&b, ctx, 512);
 			sip_buf_addf(&b, "CANCEL %s SIP/2.0\r\n", k->ruri);
-			sip_buf_addf(&b, "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=%s\r\n",
-			             ua_tcp ? "TCP" : "UDP", ua_port, k->inv_branch);
-			sip_buf_addf(&b, "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\n",
-			             k->luri, k->ltag);
-			sip_buf_addf(&b, "To: <%s>\r\nCall-ID: %s\r\nCSeq: %u CANCEL\r\n",
-			             k->ruri, k->call_id, k->inv_cseq);
+			sip_buf_addf(
+			    &b,
+			    "Via: SIP/2.0/%s 127.0.0.1:%u;rport;branch=%s\r\n",
+			    ua_tcp ? "TCP" : "UDP", ua_port, k->inv_branch);
+			sip_buf_addf(
+			    &b, "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\n",
+			    k->luri, k->ltag);
+			sip_buf_addf(
+			    &b,
+			    "To: <%s>\r\nCall-ID: %s\r\nCSeq: %u CANCEL\r\n",
+			    k->ruri, k->call_id, k->inv_cseq);
 			sip_buf_finish(&b, SIP_STR_NULL);
 			ua_send(b.s, b.len);
 			printf("SENT CANCEL %lld\n", ua_now());
@@ -899,7 +975,8 @@ main(int argc, char **argv)
 			if (p != NULL)
 				memcpy(p, "a=sendonly", 10);
 			k->inv_cseq = ++k->cseq;
-			ua_call_request(ctx, "INVITE", k->inv_cseq, NULL, sdp, 0);
+			ua_call_request(ctx, "INVITE", k->inv_cseq, NULL, sdp,
+			                0);
 		}
 		now = ua_now();
 		long long ts[] = {k->final_at, k->hangup_at, k->cancel_at,
@@ -924,8 +1001,10 @@ main(int argc, char **argv)
 				char *nl;
 				while ((nl = strchr(line, '\n')) != NULL) {
 					*nl = '\0';
-					quit |= ua_command(line, &status, &silent);
-					memmove(line, nl + 1, strlen(nl + 1) + 1);
+					quit |=
+					    ua_command(line, &status, &silent);
+					memmove(line, nl + 1,
+					        strlen(nl + 1) + 1);
 					linelen = strlen(line);
 				}
 				if (linelen == sizeof(line) - 1)
@@ -944,7 +1023,8 @@ main(int argc, char **argv)
 			char *d;
 			ssize_t n;
 			struct sip_err err;
-			if (poll(&pfd, 1, 0) > 0 && (d = talloc_size(ctx, UA_BUF)) &&
+			if (poll(&pfd, 1, 0) > 0 &&
+			    (d = talloc_size(ctx, UA_BUF)) &&
 			    (n = recv(ua_ufd, d, UA_BUF, 0)) > 0 &&
 			    sip_parse(ctx, d, (size_t)n, SIP_TP_UDP, UA_BUF, &m,
 			              &err) == 0)
@@ -958,16 +1038,18 @@ main(int argc, char **argv)
 			       ua_now(), (int)m->reason.len, m->reason.s);
 			if (m->status > 100 && m->status < 300 &&
 			    m->first[SIP_HDR_CONTACT])
-				printf("INFO Contact %.*s\n",
-				       (int)m->first[SIP_HDR_CONTACT]->value.len,
-				       m->first[SIP_HDR_CONTACT]->value.s);
+				printf(
+				    "INFO Contact %.*s\n",
+				    (int)m->first[SIP_HDR_CONTACT]->value.len,
+				    m->first[SIP_HDR_CONTACT]->value.s);
 			if (m->body.len > 0)
 				printf("INFO resp-body %zu\n", m->body.len);
-			if (m->cseq.mid == SIP_M_SUBSCRIBE && m->status == 200 &&
-			    ua_sub_tag[0] == '\0' && m->to != NULL &&
-			    m->to->tag.len > 0 &&
+			if (m->cseq.mid == SIP_M_SUBSCRIBE &&
+			    m->status == 200 && ua_sub_tag[0] == '\0' &&
+			    m->to != NULL && m->to->tag.len > 0 &&
 			    m->to->tag.len < sizeof(ua_sub_tag))
-				memcpy(ua_sub_tag, m->to->tag.s, m->to->tag.len);
+				memcpy(ua_sub_tag, m->to->tag.s,
+				       m->to->tag.len);
 			if (m->cseq.mid == SIP_M_INVITE && k->caller &&
 			    m->cseq.num == k->inv_cseq)
 				ua_caller_resp(ctx, m, hangup, cancel);
@@ -996,7 +1078,8 @@ main(int argc, char **argv)
 		switch (m->mid) {
 		case SIP_M_INVITE:
 			if (k->caller && k->up) { /* a re-INVITE from afd */
-				ua_respond(ctx, m, 200, NULL, ua_sdp(ctx, 4000, 0));
+				ua_respond(ctx, m, 200, NULL,
+				           ua_sdp(ctx, 4000, 0));
 				break;
 			}
 			ua_callee_invite(ctx, m, final, ring);

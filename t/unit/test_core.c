@@ -22,10 +22,13 @@ test_method_table(void)
 {
 	const struct method *m;
 
-	CU_ASSERT_STRING_EQUAL(method_allow_hdr(),
-	                       "Allow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n");
-	CU_ASSERT_STRING_EQUAL(method_supported_hdr(),
-	                       "Supported: path, outbound, 100rel, timer, precondition\r\n");
+	CU_ASSERT_STRING_EQUAL(
+	    method_allow_hdr(),
+	    "Allow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, "
+	    "PRACK, UPDATE, INFO, MESSAGE\r\n");
+	CU_ASSERT_STRING_EQUAL(
+	    method_supported_hdr(),
+	    "Supported: path, outbound, 100rel, timer, precondition\r\n");
 	m = method_find(SIP_M_REGISTER);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_PTR_EQUAL(m->serve, reg_serve);
@@ -58,19 +61,19 @@ test_branch_slot(void)
 	char b[48];
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bK-t3-0a1b", 15}, slot),
-	                0);
-	CU_ASSERT_STRING_EQUAL(slot, "t3");
 	CU_ASSERT_EQUAL(
-	    sipd_branch_slot((sip_str){"z9hG4bK-u0-x", 12}, slot), 0);
+	    sipd_branch_slot((sip_str){"z9hG4bK-t3-0a1b", 15}, slot), 0);
+	CU_ASSERT_STRING_EQUAL(slot, "t3");
+	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bK-u0-x", 12}, slot),
+	                0);
 	CU_ASSERT_STRING_EQUAL(slot, "u0");
 	CU_ASSERT_EQUAL(sipd_branch_slot(SIP_STR_NULL, slot), -1);
 	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bK-t3", 10}, slot),
 	                -1);
 	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bKx-t3-a", 13}, slot),
 	                -1);
-	CU_ASSERT_EQUAL(
-	    sipd_branch_slot((sip_str){"z9hG4bK-T3-a", 12}, slot), -1);
+	CU_ASSERT_EQUAL(sipd_branch_slot((sip_str){"z9hG4bK-T3-a", 12}, slot),
+	                -1);
 	CU_ASSERT_EQUAL(
 	    sipd_branch_slot((sip_str){"z9hG4bK-t123456-a", 17}, slot), -1);
 	/* what sipd_branch() makes, sipd_branch_slot() reads back */
@@ -96,8 +99,7 @@ note(void *arg, int committed)
 static void
 cb(struct db_txn *t, const char *name)
 {
-	CU_ASSERT_EQUAL(db_txn_after_commit(t, note,
-	                                    talloc_strdup(NULL, name)),
+	CU_ASSERT_EQUAL(db_txn_after_commit(t, note, talloc_strdup(NULL, name)),
 	                0);
 }
 
@@ -108,7 +110,8 @@ count(sqlite3 *db)
 	long long n = -1;
 
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
@@ -254,8 +257,7 @@ suite_core(void)
 {
 	CU_pSuite s = CU_add_suite("core", NULL, NULL);
 
-	if (s == NULL ||
-	    !CU_add_test(s, "method table", test_method_table) ||
+	if (s == NULL || !CU_add_test(s, "method table", test_method_table) ||
 	    !CU_add_test(s, "branch slot", test_branch_slot) ||
 	    !CU_add_test(s, "db_txn", test_db_txn) ||
 	    !CU_add_test(s, "change hook", test_change_hook))

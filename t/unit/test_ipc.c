@@ -333,7 +333,6 @@ test_dgram_slot(void)
 	CU_ASSERT(ipc_slot_addr(&sun, longdir, "t1") == -1);
 }
 
-
 /* --- the send queue ------------------------------------------------- */
 
 static int wait_calls, wait_w;
@@ -362,7 +361,6 @@ count_fds(void)
 	closedir(d);
 	return n;
 }
-
 
 /* The log lines written between cap_start() and cap_end() (util/log
  * writes to descriptor 2), at level info. */
@@ -407,8 +405,8 @@ count_lines(const char *text, const char *s)
 
 /* Send message i (a u32 payload) through q to to. */
 static int
-q_send(struct ipc_outq *q, const struct sockaddr_un *to, uint32_t i,
-       int fd, uint64_t now)
+q_send(struct ipc_outq *q, const struct sockaddr_un *to, uint32_t i, int fd,
+       uint64_t now)
 {
 	unsigned char buf[8];
 	struct ipc_wbuf w;

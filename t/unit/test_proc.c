@@ -70,9 +70,9 @@ test_slot_names(void)
 	CU_ASSERT_STRING_EQUAL(s, "c0");
 	CU_ASSERT_STRING_EQUAL(proc_kinds[PROC_CKPT].kind, "checkpointer");
 	CU_ASSERT_STRING_EQUAL(proc_kinds[PROC_CKPT].title, "db checkpointer");
-	CU_ASSERT(proc_kinds[PROC_CKPT].pool == 0 &&
-	          proc_kinds[PROC_CKPT].sip == 0 &&
-	          proc_kinds[PROC_UDP].sip == 1 && proc_kinds[PROC_TCP].sip == 1);
+	CU_ASSERT(
+	    proc_kinds[PROC_CKPT].pool == 0 && proc_kinds[PROC_CKPT].sip == 0 &&
+	    proc_kinds[PROC_UDP].sip == 1 && proc_kinds[PROC_TCP].sip == 1);
 	CU_ASSERT(proc_kinds[PROC_CKPT].sib_handlers[IPC_CKPT_KICK] != NULL);
 	CU_ASSERT(proc_kinds[PROC_CKPT].sib_handlers[IPC_SIP_FORWARD] == NULL);
 }

@@ -862,7 +862,6 @@ test_sweep(void)
 	tsd_free(t);
 }
 
-
 /* ------------------------------------------------------- removal hook */
 
 struct gone_rec {
@@ -971,8 +970,9 @@ test_removal_hook(void)
 
 	/* in a batch: told only once the batch is committed */
 	{
-		const char m[] = REG("z9hG4bKh6", "h1", "5",
-		                     "Contact: <sip:bob@10.0.0.2>;expires=0\r\n");
+		const char m[] =
+		    REG("z9hG4bKh6", "h1", "5",
+		        "Contact: <sip:bob@10.0.0.2>;expires=0\r\n");
 		sipd_batch_begin(t->sd);
 		sipd_handle(t->sd, m, strlen(m), &t->udp_peer);
 		CU_ASSERT_EQUAL(ngone, 0);
@@ -982,13 +982,13 @@ test_removal_hook(void)
 
 	/* Contact: * with Expires: 0 over TCP: each binding once */
 	ngone = 0;
-	r = tsd_one(t,
-	            REG("z9hG4bKh7", "h1", "6",
-	                "Contact: <sip:bob@10.0.0.4>\r\n"),
-	            SIP_TP_TCP);
+	r = tsd_one(
+	    t, REG("z9hG4bKh7", "h1", "6", "Contact: <sip:bob@10.0.0.4>\r\n"),
+	    SIP_TP_TCP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT_EQUAL(ngone, 0);
-	r = tsd_one(t, REG("z9hG4bKh8", "h1", "7", "Contact: *\r\nExpires: 0\r\n"),
+	r = tsd_one(t,
+	            REG("z9hG4bKh8", "h1", "7", "Contact: *\r\nExpires: 0\r\n"),
 	            SIP_TP_TCP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT_EQUAL(ngone, 2);
@@ -998,7 +998,8 @@ test_removal_hook(void)
 	CU_ASSERT_EQUAL(rows(t), 0);
 	/* the same again: nothing left to remove */
 	ngone = 0;
-	r = tsd_one(t, REG("z9hG4bKh9", "h1", "8", "Contact: *\r\nExpires: 0\r\n"),
+	r = tsd_one(t,
+	            REG("z9hG4bKh9", "h1", "8", "Contact: *\r\nExpires: 0\r\n"),
 	            SIP_TP_TCP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT_EQUAL(ngone, 0);
@@ -1071,7 +1072,6 @@ test_removal_hook(void)
 	tsd_free(t);
 }
 
-
 /* ------------------------------------------------ hostile REGISTERs */
 
 /* REG with a binary-safe length (the message may hold NUL bytes). */
@@ -1099,7 +1099,8 @@ test_hostile_register(void)
 	{
 		char m[8192];
 		snprintf(m, sizeof(m),
-		         REG("z9hG4bKx1", "x1", "1", "%sContact: <sip:bob@1.1.1.1>\r\n"),
+		         REG("z9hG4bKx1", "x1", "1",
+		             "%sContact: <sip:bob@1.1.1.1>\r\n"),
 		         big);
 		r = tsd_one(t, m, SIP_TP_UDP);
 		CU_ASSERT_EQUAL(status_of(r), 420);
@@ -1150,13 +1151,15 @@ test_hostile_register(void)
 	                "+sip.instance=\"<urn:c>\"\r\n"),
 	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
-	CU_ASSERT_EQUAL(tsd_count(t, "SELECT reg_id FROM registrations "
-	                             "WHERE aor = ?1", BOB),
+	CU_ASSERT_EQUAL(tsd_count(t,
+	                          "SELECT reg_id FROM registrations "
+	                          "WHERE aor = ?1",
+	                          BOB),
 	                2147483647LL);
 
 	/* qvalue grammar (RFC 3261 25.1): at most three decimals, <= 1 */
-	static const char *const badq[] = {"0.99999", "1.0000001", "00.5",
-	                                   "1.5", ".5", "0,5", "1.001"};
+	static const char *const badq[] = {
+	    "0.99999", "1.0000001", "00.5", "1.5", ".5", "0,5", "1.001"};
 	for (size_t i = 0; i < sizeof(badq) / sizeof(badq[0]); i++) {
 		char m[1024];
 		snprintf(m, sizeof(m),
@@ -1169,11 +1172,12 @@ test_hostile_register(void)
 			fprintf(stderr, "q=%s accepted\n", badq[i]);
 	}
 	CU_ASSERT_EQUAL(rows(t), 1);
-	r = tsd_one(t,
-	            REG("z9hG4bKq9", "q1", "20",
-	                "Contact: <sip:bob@1.1.1.5>;q=0.125, "
-	                "<sip:bob@1.1.1.6>;q=1.000, <sip:bob@1.1.1.7>;q=0.\r\n"),
-	            SIP_TP_UDP);
+	r = tsd_one(
+	    t,
+	    REG("z9hG4bKq9", "q1", "20",
+	        "Contact: <sip:bob@1.1.1.5>;q=0.125, "
+	        "<sip:bob@1.1.1.6>;q=1.000, <sip:bob@1.1.1.7>;q=0.\r\n"),
+	    SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
 	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.5>;q=0.125;") != NULL);
 	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.6>;q=1.0;") != NULL);
@@ -1187,8 +1191,8 @@ test_hostile_register(void)
 	                "Contact: <sip:bob@1.1.1.5>;expires=4294967296\r\n"),
 	            SIP_TP_UDP);
 	CU_ASSERT_EQUAL(status_of(r), 200);
-	CU_ASSERT(r && strstr(r, "<sip:bob@1.1.1.5>;expires=600000\r\n") !=
-	                   NULL);
+	CU_ASSERT(r &&
+	          strstr(r, "<sip:bob@1.1.1.5>;expires=600000\r\n") != NULL);
 	r = tsd_one(t,
 	            REG("z9hG4bKe2", "e1", "2",
 	                "Contact: <sip:bob@1.1.1.5>;expires=-1\r\n"),
@@ -1273,7 +1277,6 @@ test_hostile_register(void)
 	CU_ASSERT_EQUAL(rows(t), 5);
 	tsd_free(t);
 }
-
 
 /* RFC 3261 10.3 step 7: contacts are matched by the URI comparison rules
  * of 19.1.4, not byte for byte */

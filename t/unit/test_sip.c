@@ -711,7 +711,6 @@ test_limits(void)
 	talloc_free(c);
 }
 
-
 /* RFC 3261 19.1.4, its own examples */
 static int
 uri_eq_s(const char *a, const char *b)
@@ -739,27 +738,24 @@ test_uri_eq(void)
 	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com;security=on",
 	                         "sip:carol@chicago.com;newparam=5"),
 	                1);
-	CU_ASSERT_EQUAL(
-	    uri_eq_s("sip:biloxi.com;transport=tcp;method=REGISTER"
-	             "?to=sip:bob%40biloxi.com",
-	             "sip:biloxi.com;method=REGISTER;transport=tcp"
-	             "?to=sip:bob%40biloxi.com"),
-	    1);
+	CU_ASSERT_EQUAL(uri_eq_s("sip:biloxi.com;transport=tcp;method=REGISTER"
+	                         "?to=sip:bob%40biloxi.com",
+	                         "sip:biloxi.com;method=REGISTER;transport=tcp"
+	                         "?to=sip:bob%40biloxi.com"),
+	                1);
 	CU_ASSERT_EQUAL(uri_eq_s("SIP:ALICE@AtLanTa.CoM;Transport=udp",
 	                         "sip:alice@AtLanTa.CoM;Transport=UDP"),
 	                0);
-	CU_ASSERT_EQUAL(uri_eq_s("sip:bob@biloxi.com",
-	                         "sip:bob@biloxi.com:5060"),
-	                0);
-	CU_ASSERT_EQUAL(uri_eq_s("sip:bob@biloxi.com",
-	                         "sip:bob@biloxi.com;transport=udp"),
-	                0);
+	CU_ASSERT_EQUAL(
+	    uri_eq_s("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"), 0);
+	CU_ASSERT_EQUAL(
+	    uri_eq_s("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
+	    0);
 	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com;newparam=5",
 	                         "sip:carol@chicago.com;newparam=6"),
 	                0);
-	CU_ASSERT_EQUAL(uri_eq_s("sip:bob@phone21.boxesbybob.com",
-	                         "sip:bob@192.0.2.4"),
-	                0);
+	CU_ASSERT_EQUAL(
+	    uri_eq_s("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"), 0);
 	CU_ASSERT_EQUAL(uri_eq_s("sip:carol@chicago.com?Subject=next%20meeting",
 	                         "sip:carol@chicago.com"
 	                         "?Subject=another%20meeting"),
@@ -772,7 +768,6 @@ test_uri_eq(void)
 	CU_ASSERT_EQUAL(uri_eq_s("tel:+1555", "tel:+1555"), 1);
 	CU_ASSERT_EQUAL(uri_eq_s("tel:+1555", "tel:+1556"), 0);
 }
-
 
 /* A CR that does not end a line is not LWS (RFC 3261 25.1): the fuzzer's
  * "CSeq: 70\rOPTIONS" was accepted and its answer, printed unfolded, said

@@ -51,9 +51,12 @@ test_options(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 200 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(
+	    strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, "
+	              "BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nAccept: application/sdp\r\n") != NULL);
-	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound, 100rel, timer, precondition\r\n") != NULL);
+	CU_ASSERT(strstr(r, "\r\nSupported: path, outbound, 100rel, timer, "
+	                    "precondition\r\n") != NULL);
 	CU_ASSERT(strstr(r, "\r\nServer: afd/") != NULL);
 	CU_ASSERT(strstr(r, "\r\nTo: <sip:afd.test>;tag=") != NULL);
 	CU_ASSERT(strstr(r, "\r\nCall-ID: opt-1@10.0.0.7\r\n") != NULL);
@@ -127,7 +130,9 @@ test_unknown_method(void)
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 501 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(
+	    strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, "
+	              "BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 	r = tsd_one(T,
 	            "PUBLISH sip:bob@afd.test SIP/2.0\r\n"
 	            "Via: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK-msg\r\n"
@@ -140,7 +145,9 @@ test_unknown_method(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	/* recognised but not served: 405 (RFC 3261 8.2.1), not 501 */
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(
+	    strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, "
+	              "BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 }
 
 static void
@@ -160,7 +167,9 @@ test_not_yet_405(void)
 	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 405 ", 12) == 0);
-	CU_ASSERT(strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
+	CU_ASSERT(
+	    strstr(r, "\r\nAllow: REGISTER, OPTIONS, SUBSCRIBE, INVITE, ACK, "
+	              "BYE, CANCEL, PRACK, UPDATE, INFO, MESSAGE\r\n") != NULL);
 }
 
 static void
@@ -531,22 +540,21 @@ test_memory_returns(void)
 	CU_ASSERT_EQUAL(n0, n1);
 }
 
-
 /* A bad request is answered without echoing a bare CR of its fields */
 static void
 test_bare_cr_echo(void)
 {
-	const char *r = tsd_one(
-	    T,
-	    "OPTIONS sip:afd.test SIP/2.0\r\n"
-	    "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKcr1\r\n"
-	    "Max-Forwards: 70\r\n"
-	    "From: \"a\rInjected: 1\" <sip:a@afd.test>;tag=1\r\n"
-	    "To: <sip:afd.test>\r\n"
-	    "Call-ID: cr1\r\n"
-	    "CSeq: 70\rOPTIONS\r\n"
-	    "Content-Length: 0\r\n\r\n",
-	    SIP_TP_UDP);
+	const char *r =
+	    tsd_one(T,
+	            "OPTIONS sip:afd.test SIP/2.0\r\n"
+	            "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKcr1\r\n"
+	            "Max-Forwards: 70\r\n"
+	            "From: \"a\rInjected: 1\" <sip:a@afd.test>;tag=1\r\n"
+	            "To: <sip:afd.test>\r\n"
+	            "Call-ID: cr1\r\n"
+	            "CSeq: 70\rOPTIONS\r\n"
+	            "Content-Length: 0\r\n\r\n",
+	            SIP_TP_UDP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT(strncmp(r, "SIP/2.0 400 ", 12) == 0);
 	for (const char *p = r; (p = strchr(p, '\r')) != NULL; p++)
