@@ -16,50 +16,28 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "t/unit/tdb.h"
 #include "schema/db_auth.h"
 
-static char dir[256];
-static struct conf conf;
-static enum log_level saved_level;
+static struct tdb fix; /* the suite's scratch folder and config */
 
 static int
 setup(void)
 {
-	char tmpl[] = "/tmp/afd-dbauth-XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	conf_defaults(&conf);
-	saved_level = log_level;
-	log_level = LOG_L_ERROR; /* the bad rows below log warnings */
-	return 0;
+	return tdb_setup(&fix, "dbauth");
 }
 
 static int
 teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	log_level = saved_level;
-	return system(cmd) == 0 ? 0 : -1;
+	return tdb_teardown(&fix);
 }
 
+/* A fresh database file with the schema. */
 static sqlite3 *
 fresh(const char *name)
 {
-	sqlite3 *db;
-
-	snprintf(conf.database, sizeof(conf.database), "%s/%s", dir, name);
-	unlink(conf.database);
-	if ((db = db_open(&conf)) == NULL)
-		return NULL;
-	if (db_migrate(db) == -1) {
-		db_close(db);
-		return NULL;
-	}
-	return db;
+	return tdb_fresh(&fix, name);
 }
 
 static int
@@ -299,7 +277,7 @@ test_vectors(void)
 	CU_ASSERT(db_auth_vector_put(da, "N1", "a@x", "AKAv1-MD5", &v, 100,
 	                             130) == -1); /* once */
 	/* another connection (another worker) sees it */
-	sqlite3 *db2 = db_open(&conf);
+	sqlite3 *db2 = db_open(&fix.conf);
 	struct db_auth *da2 = db_auth_new(ctx, db2);
 	CU_ASSERT_FATAL(db2 != NULL && da2 != NULL);
 	CU_ASSERT(db_auth_vector_get(da2, ctx, "N1", 110, &got) == 1);
@@ -382,7 +360,7 @@ test_key(void)
 	db_close(db);
 	talloc_free(ctx);
 	ctx = talloc_new(NULL);
-	db = db_open(&conf);
+	db = db_open(&fix.conf);
 	CU_ASSERT_FATAL(db != NULL);
 	da = db_auth_new(ctx, db);
 	CU_ASSERT(db_auth_key(da, DB_AUTH_NONCE_KEY, k2, 32) == 0);

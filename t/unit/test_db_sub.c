@@ -19,48 +19,29 @@
 
 #include "util/log.h"
 #include "schema/db.h"
+#include "t/unit/tdb.h"
 #include "schema/db_reg.h"
 #include "schema/db_sub.h"
 
-static char dir[256];
-static struct conf conf;
-static enum log_level saved_level;
+static struct tdb fix; /* the suite's scratch folder and config */
 
 static int
 setup(void)
 {
-	char tmpl[] = "/tmp/afd-dbsub-XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	conf_defaults(&conf);
-	saved_level = log_level;
-	log_level = LOG_L_ERROR;
-	return 0;
+	return tdb_setup(&fix, "dbsub");
 }
 
 static int
 teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	log_level = saved_level;
-	return system(cmd) == 0 ? 0 : -1;
+	return tdb_teardown(&fix);
 }
 
 /* A fresh database file with the schema. */
 static sqlite3 *
 fresh(const char *name)
 {
-	sqlite3 *db;
-
-	snprintf(conf.database, sizeof(conf.database), "%s/%s", dir, name);
-	unlink(conf.database);
-	if ((db = db_open(&conf)) == NULL || db_migrate(db) == -1)
-		return NULL;
-	return db;
+	return tdb_fresh(&fix, name);
 }
 
 static void
@@ -198,7 +179,7 @@ test_take(void)
 	CU_ASSERT(db_sub_take(ds, s.id, 103, &v, &c) == 0 && v == 2);
 	CU_ASSERT(db_rollback(db) == 0);
 	/* "another process": its own connection sees what was committed */
-	db2 = db_open(&conf);
+	db2 = db_open(&fix.conf);
 	CU_ASSERT_FATAL(db2 != NULL);
 	ds2 = db_sub_new(t, db2);
 	CU_ASSERT(db_sub_take(ds2, s.id, 104, &v, &c) == 0);
@@ -478,9 +459,10 @@ test_upgrade_v1(void)
 	sqlite3 *db;
 	int64_t v, c;
 
-	snprintf(conf.database, sizeof(conf.database), "%s/v1.db", dir);
-	unlink(conf.database);
-	db = db_open(&conf);
+	snprintf(fix.conf.database, sizeof(fix.conf.database), "%s/v1.db",
+	         fix.dir);
+	unlink(fix.conf.database);
+	db = db_open(&fix.conf);
 	CU_ASSERT_FATAL(db != NULL);
 	exec(db,
 	     "CREATE TABLE registrations (id INTEGER PRIMARY KEY, aor TEXT NOT "

@@ -15,49 +15,29 @@
 #include <CUnit/CUnit.h>
 
 #include "schema/db.h"
+#include "t/unit/tdb.h"
 #include "schema/db_dialog.h"
 #include "util/log.h"
 
-static char dir[256];
-static struct conf conf;
-static enum log_level saved_level;
+static struct tdb fix; /* the suite's scratch folder and config */
 
 static int
 setup(void)
 {
-	char tmpl[] = "/tmp/afd-dialog-XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	conf_defaults(&conf);
-	saved_level = log_level;
-	log_level = LOG_L_ERROR;
-	return 0;
+	return tdb_setup(&fix, "dialog");
 }
 
 static int
 teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	log_level = saved_level;
-	return system(cmd) == 0 ? 0 : -1;
+	return tdb_teardown(&fix);
 }
 
+/* A fresh database file with the schema. */
 static sqlite3 *
 fresh(const char *name)
 {
-	sqlite3 *db;
-
-	snprintf(conf.database, sizeof(conf.database), "%s/%s", dir, name);
-	unlink(conf.database);
-	if ((db = db_open(&conf)) != NULL && db_migrate(db) == -1) {
-		db_close(db);
-		return NULL;
-	}
-	return db;
+	return tdb_fresh(&fix, name);
 }
 
 static long long
@@ -240,9 +220,10 @@ test_upgrade_v2(void)
 	sqlite3 *db;
 	char leg;
 
-	snprintf(conf.database, sizeof(conf.database), "%s/v2.db", dir);
-	unlink(conf.database);
-	db = db_open(&conf);
+	snprintf(fix.conf.database, sizeof(fix.conf.database), "%s/v2.db",
+	         fix.dir);
+	unlink(fix.conf.database);
+	db = db_open(&fix.conf);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
 	CU_ASSERT_EQUAL_FATAL(
 	    sqlite3_exec(
