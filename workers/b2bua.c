@@ -760,9 +760,14 @@ b2b_simple_request(TALLOC_CTX *ctx, struct b2bua *b, const struct db_dialog *d,
 	return o.s;
 }
 
-/* The CANCEL of the B-leg INVITE (same Via branch, RFC 3261 9.1). */
+/* A request on the B-leg INVITE's own branch (RFC 3261 9.1, 17.1.1.3):
+ * method (CANCEL or ACK) with the INVITE's Request-URI, top Via, Route,
+ * From, Call-ID and CSeq number; To is the INVITE's, or the response's
+ * (to, for the ACK of a non-2xx) when given. NULL when out of memory or
+ * the stored INVITE does not parse. */
 static char *
-b2b_cancel_request(TALLOC_CTX *ctx, const struct db_dialog *d, size_t *len)
+b2b_same_branch(TALLOC_CTX *ctx, const struct db_dialog *d, const char *method,
+                const struct sip_msg *to, size_t *len)
 {
 	struct sip_msg *m = b2b_parse(ctx, d->b_request);
 	const struct sip_hdr *h;
@@ -771,20 +776,29 @@ b2b_cancel_request(TALLOC_CTX *ctx, const struct db_dialog *d, size_t *len)
 	if (m == NULL || m->via == NULL)
 		return NULL;
 	sip_buf_init(&o, ctx, 512);
-	sip_buf_addf(&o, "CANCEL %.*s SIP/2.0\r\n", SIP_STR_FMT(m->ruri_raw));
+	sip_buf_addf(&o, "%s %.*s SIP/2.0\r\n", method,
+	             SIP_STR_FMT(m->ruri_raw));
 	sip_buf_addf(&o, "Via: %.*s\r\n", SIP_STR_FMT(m->via->raw));
 	sip_buf_addf(&o, "Max-Forwards: 70\r\n");
 	if ((h = m->first[SIP_HDR_ROUTE]) != NULL)
 		sip_buf_addf(&o, "Route: %.*s\r\n", SIP_STR_FMT(h->value));
 	sip_buf_addf(&o, "From: %.*s\r\n", SIP_STR_FMT(m->from->raw));
-	sip_buf_addf(&o, "To: %.*s\r\n", SIP_STR_FMT(m->to->raw));
+	sip_buf_addf(&o, "To: %.*s\r\n",
+	             SIP_STR_FMT(to != NULL ? to->to->raw : m->to->raw));
 	sip_buf_addf(&o, "Call-ID: %.*s\r\n", SIP_STR_FMT(m->call_id));
-	sip_buf_addf(&o, "CSeq: %u CANCEL\r\n", m->cseq.num);
+	sip_buf_addf(&o, "CSeq: %u %s\r\n", m->cseq.num, method);
 	sip_buf_finish(&o, SIP_STR_NULL);
 	if (o.oom)
 		return NULL;
 	*len = o.len;
 	return o.s;
+}
+
+/* The CANCEL of the B-leg INVITE (same Via branch, RFC 3261 9.1). */
+static char *
+b2b_cancel_request(TALLOC_CTX *ctx, const struct db_dialog *d, size_t *len)
+{
+	return b2b_same_branch(ctx, d, "CANCEL", NULL, len);
 }
 
 /* The ACK of a non-2xx final answer to the B-leg INVITE, for an answer
@@ -794,27 +808,7 @@ static char *
 b2b_ack_non2xx(TALLOC_CTX *ctx, const struct db_dialog *d,
                const struct sip_msg *resp, size_t *len)
 {
-	struct sip_msg *m = b2b_parse(ctx, d->b_request);
-	const struct sip_hdr *h;
-	struct sip_buf o;
-
-	if (m == NULL || m->via == NULL)
-		return NULL;
-	sip_buf_init(&o, ctx, 512);
-	sip_buf_addf(&o, "ACK %.*s SIP/2.0\r\n", SIP_STR_FMT(m->ruri_raw));
-	sip_buf_addf(&o, "Via: %.*s\r\n", SIP_STR_FMT(m->via->raw));
-	sip_buf_addf(&o, "Max-Forwards: 70\r\n");
-	if ((h = m->first[SIP_HDR_ROUTE]) != NULL)
-		sip_buf_addf(&o, "Route: %.*s\r\n", SIP_STR_FMT(h->value));
-	sip_buf_addf(&o, "From: %.*s\r\n", SIP_STR_FMT(m->from->raw));
-	sip_buf_addf(&o, "To: %.*s\r\n", SIP_STR_FMT(resp->to->raw));
-	sip_buf_addf(&o, "Call-ID: %.*s\r\n", SIP_STR_FMT(m->call_id));
-	sip_buf_addf(&o, "CSeq: %u ACK\r\n", m->cseq.num);
-	sip_buf_finish(&o, SIP_STR_NULL);
-	if (o.oom)
-		return NULL;
-	*len = o.len;
-	return o.s;
+	return b2b_same_branch(ctx, d, "ACK", resp, len);
 }
 
 /* The header lines of a response relayed to the other leg: afd's Contact
