@@ -13,7 +13,10 @@ locked() {
 
 afd_start
 log_mark
-(echo 'BEGIN IMMEDIATE;'
+# the session waits for a write of afd's in progress, as a tester's
+# sqlite3 with .timeout would (afd's own writes are a few ms)
+(echo '.timeout 2000'
+ echo 'BEGIN IMMEDIATE;'
  echo "INSERT INTO subscribers (impi, impu) VALUES ('lock@x', 'sip:lock@x');"
  sleep $(( 2 * SCALE ))
  echo 'COMMIT;') | sqlite3 "$AFD_DB" &

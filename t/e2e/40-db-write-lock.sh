@@ -24,7 +24,10 @@ out=$(req REGISTER "sip:$DOMAIN" "Contact: <sip:alice@127.0.0.1:5061>" "Expires:
 assert_match '^SIP/2.0 200 ' "$out" "REGISTER before the lock"
 
 log_mark
-(echo 'BEGIN IMMEDIATE;'
+# the session waits for a write of afd's in progress, as a tester's
+# sqlite3 with .timeout would (afd's own writes are a few ms)
+(echo '.timeout 2000'
+ echo 'BEGIN IMMEDIATE;'
  echo "INSERT INTO subscribers (impi, impu) VALUES ('lock@x', 'sip:lock@x');"
  sleep $(( 3 * SCALE ))
  echo 'COMMIT;') | sqlite3 "$AFD_DB" &
