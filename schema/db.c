@@ -338,6 +338,25 @@ db_rollback(sqlite3 *db)
 	return db_exec(db, "ROLLBACK");
 }
 
+char *
+db_col_str(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	if (t == NULL)
+		return NULL;
+	return talloc_strndup(ctx, (const char *)t,
+	                      (size_t)sqlite3_column_bytes(st, i));
+}
+
+int
+db_bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
 sqlite3_stmt *
 db_stmt(sqlite3 *db, sqlite3_stmt **stmt, const char *sql)
 {

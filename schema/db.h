@@ -7,6 +7,7 @@
 #define AFD_DB_H
 
 #include <sqlite3.h>
+#include <talloc.h>
 
 #include "util/conf.h"
 
@@ -93,6 +94,15 @@ int db_rollback(sqlite3 *db);
  * (and finalized by db_close). Returns the statement reset and with its
  * bindings cleared, or NULL (logged). */
 sqlite3_stmt *db_stmt(sqlite3 *db, sqlite3_stmt **stmt, const char *sql);
+
+/* Column i of st's current row as a NUL-terminated copy under ctx (the
+ * column's bytes, a NUL inside kept), or NULL for SQL NULL or when out of
+ * memory. */
+char *db_col_str(TALLOC_CTX *ctx, sqlite3_stmt *st, int i);
+
+/* Bind s to parameter i of st, SQL NULL when s is NULL; s must outlive
+ * the step (SQLITE_STATIC). The bind's result code. */
+int db_bind_str(sqlite3_stmt *st, int i, const char *s);
 
 /* The workers table: a worker's own row. */
 int db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,

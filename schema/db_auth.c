@@ -51,18 +51,6 @@ db_auth_err(struct db_auth *da, const char *what)
 	log_warnx("db_auth: %s: %s", what, sqlite3_errmsg(da->db));
 }
 
-/* A column's text copied under ctx; NULL for SQL NULL. */
-static const char *
-db_auth_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	if (t == NULL)
-		return NULL;
-	return talloc_strndup(ctx, (const char *)t,
-	                      (size_t)sqlite3_column_bytes(st, i));
-}
-
 /*
  * Hex text t (NULL or "" = absent) into n bytes: 1 decoded, 0 absent,
  * -1 bad with why set ("odd number of hex digits", "not hex", "N hex
@@ -123,10 +111,10 @@ db_auth_sub_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_subscriber *s,
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	s->impi = db_auth_col(ctx, st, 0);
-	s->impu = db_auth_col(ctx, st, 1);
-	s->extra_impu = db_auth_col(ctx, st, 2);
-	s->password = db_auth_col(ctx, st, 3);
+	s->impi = db_col_str(ctx, st, 0);
+	s->impu = db_col_str(ctx, st, 1);
+	s->extra_impu = db_col_str(ctx, st, 2);
+	s->password = db_col_str(ctx, st, 3);
 	if (s->impi == NULL || s->impu == NULL) {
 		snprintf(err, errlen, "subscribers row impi='%s': %s is NULL",
 		         s->impi ? s->impi : "", s->impi ? "impu" : "impi");
@@ -414,9 +402,9 @@ db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
 		rc = -1;
 		goto done;
 	}
-	out->nonce = db_auth_col(ctx, st, 0);
-	out->impi = db_auth_col(ctx, st, 1);
-	out->algorithm = db_auth_col(ctx, st, 2);
+	out->nonce = db_col_str(ctx, st, 0);
+	out->impi = db_col_str(ctx, st, 1);
+	out->algorithm = db_col_str(ctx, st, 2);
 	for (size_t i = 0; i < sizeof(hexf) / sizeof(hexf[0]); i++) {
 		if (db_auth_hex(
 		        (const char *)sqlite3_column_text(st, hexf[i].col),

@@ -36,16 +36,6 @@ db_dialog_new(TALLOC_CTX *ctx, sqlite3 *db)
 	return dc;
 }
 
-/* Bind s (NULL: SQL NULL) as parameter i. */
-static void
-db_dialog_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
 /* Bind v as parameter i; SQL NULL for 0 when null_if_zero. */
 static void
 db_dialog_int(sqlite3_stmt *st, int i, int64_t v, int null_if_zero)
@@ -62,45 +52,36 @@ db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 {
 	int i = 1;
 
-	db_dialog_text(st, i++, d->a_call_id);
-	db_dialog_text(st, i++, d->a_from_tag);
-	db_dialog_text(st, i++, d->a_to_tag);
+	db_bind_str(st, i++, d->a_call_id);
+	db_bind_str(st, i++, d->a_from_tag);
+	db_bind_str(st, i++, d->a_to_tag);
 	db_dialog_int(st, i++, d->a_cseq, 0);
-	db_dialog_text(st, i++, d->a_contact);
-	db_dialog_text(st, i++, d->a_route);
-	db_dialog_text(st, i++, d->a_peer);
-	db_dialog_text(st, i++, d->a_request);
+	db_bind_str(st, i++, d->a_contact);
+	db_bind_str(st, i++, d->a_route);
+	db_bind_str(st, i++, d->a_peer);
+	db_bind_str(st, i++, d->a_request);
 	db_dialog_int(st, i++, d->a_out_cseq, 0);
 	db_dialog_int(st, i++, d->a_inv_cseq, 0);
-	db_dialog_text(st, i++, d->b_call_id);
-	db_dialog_text(st, i++, d->b_from_tag);
-	db_dialog_text(st, i++, d->b_to_tag);
+	db_bind_str(st, i++, d->b_call_id);
+	db_bind_str(st, i++, d->b_from_tag);
+	db_bind_str(st, i++, d->b_to_tag);
 	db_dialog_int(st, i++, d->b_cseq, 0);
 	db_dialog_int(st, i++, d->b_in_cseq, 0);
 	db_dialog_int(st, i++, d->b_inv_cseq, 0);
-	db_dialog_text(st, i++, d->b_contact);
-	db_dialog_text(st, i++, d->b_route);
-	db_dialog_text(st, i++, d->b_peer);
-	db_dialog_text(st, i++, d->b_branch);
-	db_dialog_text(st, i++, d->b_request);
-	db_dialog_text(st, i++, d->caller);
-	db_dialog_text(st, i++, d->callee);
-	db_dialog_text(st, i++, d->stage);
-	db_dialog_text(st, i++, d->owner_slot);
-	db_dialog_text(st, i++, d->end_reason);
+	db_bind_str(st, i++, d->b_contact);
+	db_bind_str(st, i++, d->b_route);
+	db_bind_str(st, i++, d->b_peer);
+	db_bind_str(st, i++, d->b_branch);
+	db_bind_str(st, i++, d->b_request);
+	db_bind_str(st, i++, d->caller);
+	db_bind_str(st, i++, d->callee);
+	db_bind_str(st, i++, d->stage);
+	db_bind_str(st, i++, d->owner_slot);
+	db_bind_str(st, i++, d->end_reason);
 	db_dialog_int(st, i++, d->created_at, 0);
 	db_dialog_int(st, i++, d->updated_at, 0);
 	db_dialog_int(st, i++, d->answered_at, 1);
 	db_dialog_int(st, i++, d->ring_deadline, 1);
-}
-
-/* Column i of the current row as a copy under ctx, or NULL. */
-static char *
-db_dialog_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? talloc_strdup(ctx, (const char *)t) : NULL;
 }
 
 /* Read "id, DB_DIALOG_COLS" of the current row into d (strings under
@@ -112,32 +93,32 @@ db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
 
 	memset(d, 0, sizeof(*d));
 	d->id = sqlite3_column_int64(st, i++);
-	d->a_call_id = db_dialog_col(ctx, st, i++);
-	d->a_from_tag = db_dialog_col(ctx, st, i++);
-	d->a_to_tag = db_dialog_col(ctx, st, i++);
+	d->a_call_id = db_col_str(ctx, st, i++);
+	d->a_from_tag = db_col_str(ctx, st, i++);
+	d->a_to_tag = db_col_str(ctx, st, i++);
 	d->a_cseq = (uint32_t)sqlite3_column_int64(st, i++);
-	d->a_contact = db_dialog_col(ctx, st, i++);
-	d->a_route = db_dialog_col(ctx, st, i++);
-	d->a_peer = db_dialog_col(ctx, st, i++);
-	d->a_request = db_dialog_col(ctx, st, i++);
+	d->a_contact = db_col_str(ctx, st, i++);
+	d->a_route = db_col_str(ctx, st, i++);
+	d->a_peer = db_col_str(ctx, st, i++);
+	d->a_request = db_col_str(ctx, st, i++);
 	d->a_out_cseq = (uint32_t)sqlite3_column_int64(st, i++);
 	d->a_inv_cseq = (uint32_t)sqlite3_column_int64(st, i++);
-	d->b_call_id = db_dialog_col(ctx, st, i++);
-	d->b_from_tag = db_dialog_col(ctx, st, i++);
-	d->b_to_tag = db_dialog_col(ctx, st, i++);
+	d->b_call_id = db_col_str(ctx, st, i++);
+	d->b_from_tag = db_col_str(ctx, st, i++);
+	d->b_to_tag = db_col_str(ctx, st, i++);
 	d->b_cseq = (uint32_t)sqlite3_column_int64(st, i++);
 	d->b_in_cseq = (uint32_t)sqlite3_column_int64(st, i++);
 	d->b_inv_cseq = (uint32_t)sqlite3_column_int64(st, i++);
-	d->b_contact = db_dialog_col(ctx, st, i++);
-	d->b_route = db_dialog_col(ctx, st, i++);
-	d->b_peer = db_dialog_col(ctx, st, i++);
-	d->b_branch = db_dialog_col(ctx, st, i++);
-	d->b_request = db_dialog_col(ctx, st, i++);
-	d->caller = db_dialog_col(ctx, st, i++);
-	d->callee = db_dialog_col(ctx, st, i++);
-	d->stage = db_dialog_col(ctx, st, i++);
-	d->owner_slot = db_dialog_col(ctx, st, i++);
-	d->end_reason = db_dialog_col(ctx, st, i++);
+	d->b_contact = db_col_str(ctx, st, i++);
+	d->b_route = db_col_str(ctx, st, i++);
+	d->b_peer = db_col_str(ctx, st, i++);
+	d->b_branch = db_col_str(ctx, st, i++);
+	d->b_request = db_col_str(ctx, st, i++);
+	d->caller = db_col_str(ctx, st, i++);
+	d->callee = db_col_str(ctx, st, i++);
+	d->stage = db_col_str(ctx, st, i++);
+	d->owner_slot = db_col_str(ctx, st, i++);
+	d->end_reason = db_col_str(ctx, st, i++);
 	d->created_at = sqlite3_column_int64(st, i++);
 	d->updated_at = sqlite3_column_int64(st, i++);
 	d->answered_at = sqlite3_column_int64(st, i++);
@@ -348,14 +329,14 @@ db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
 	             "b_call_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (st == NULL)
 		return -1;
-	db_dialog_text(st, 1, d->caller);
-	db_dialog_text(st, 2, d->callee);
+	db_bind_str(st, 1, d->caller);
+	db_bind_str(st, 2, d->callee);
 	db_dialog_int(st, 3, d->created_at, 0);
 	db_dialog_int(st, 4, d->answered_at, 1);
 	db_dialog_int(st, 5, now, 0);
-	db_dialog_text(st, 6, d->end_reason);
+	db_bind_str(st, 6, d->end_reason);
 	db_dialog_int(st, 7, d->id, 0);
-	db_dialog_text(st, 8, d->a_call_id);
-	db_dialog_text(st, 9, d->b_call_id);
+	db_bind_str(st, 8, d->a_call_id);
+	db_bind_str(st, 9, d->b_call_id);
 	return db_dialog_exec(dc, st, "calls row");
 }

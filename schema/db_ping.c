@@ -40,14 +40,6 @@ db_ping_err(struct db_ping *dp, int rc, const char *what)
 	db_fail(dp->db, rc, w);
 }
 
-static const char *
-db_ping_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? talloc_strdup(ctx, (const char *)t) : NULL;
-}
-
 /* Step st and collect its rows (DB_PING_COLS) into *out. 0 or -1. */
 static int
 db_ping_rows(struct db_ping *dp, TALLOC_CTX *ctx, sqlite3_stmt *st,
@@ -69,14 +61,14 @@ db_ping_rows(struct db_ping *dp, TALLOC_CTX *ctx, sqlite3_stmt *st,
 		}
 		r = &rows[k++];
 		r->id = sqlite3_column_int64(st, 0);
-		r->aor = db_ping_col(rows, st, 1);
-		r->contact = db_ping_col(rows, st, 2);
-		r->path = db_ping_col(rows, st, 3);
-		r->received = db_ping_col(rows, st, 4);
-		r->transport = db_ping_col(rows, st, 5);
-		r->conn_slot = db_ping_col(rows, st, 6);
+		r->aor = db_col_str(rows, st, 1);
+		r->contact = db_col_str(rows, st, 2);
+		r->path = db_col_str(rows, st, 3);
+		r->received = db_col_str(rows, st, 4);
+		r->transport = db_col_str(rows, st, 5);
+		r->conn_slot = db_col_str(rows, st, 6);
 		r->conn_id = sqlite3_column_int64(st, 7);
-		r->branch = db_ping_col(rows, st, 8);
+		r->branch = db_col_str(rows, st, 8);
 		r->sent_at = sqlite3_column_int64(st, 9);
 		r->failures = sqlite3_column_int(st, 10);
 	}
@@ -195,7 +187,7 @@ db_ping_failed(struct db_ping *dp, TALLOC_CTX *ctx, const char *branch,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		*failures = sqlite3_column_int(st, 1);
-		*aor = (char *)db_ping_col(ctx, st, 2);
+		*aor = db_col_str(ctx, st, 2);
 		found = 1;
 	}
 	sqlite3_reset(st);

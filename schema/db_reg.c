@@ -48,15 +48,6 @@ db_reg_err(struct db_reg *dr, const char *what)
 	db_fail(dr->db, sqlite3_extended_errcode(dr->db), w);
 }
 
-/* Bind a string or NULL. */
-static int
-db_reg_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s == NULL)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
 /* A column's text copied under ctx, or NULL (or "" when keep_empty). */
 static const char *
 db_reg_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i, int keep_empty)
@@ -120,7 +111,7 @@ db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 	             "WHERE aor = ?1 AND instance IS NOT NULL");
 	if (st == NULL)
 		return -1;
-	db_reg_text(st, 1, aor);
+	db_bind_str(st, 1, aor);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 4;
@@ -148,36 +139,36 @@ db_reg_load(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 static void
 db_reg_bind(sqlite3_stmt *st, const struct db_binding *b)
 {
-	db_reg_text(st, 2, b->aor);
-	db_reg_text(st, 3, b->contact);
-	db_reg_text(st, 4, b->params ? b->params : "");
+	db_bind_str(st, 2, b->aor);
+	db_bind_str(st, 3, b->contact);
+	db_bind_str(st, 4, b->params ? b->params : "");
 	sqlite3_bind_int64(st, 5, b->expires_at);
 	if (b->has_q)
 		sqlite3_bind_double(st, 6, b->q);
 	else
 		sqlite3_bind_null(st, 6);
-	db_reg_text(st, 7, b->call_id);
+	db_bind_str(st, 7, b->call_id);
 	sqlite3_bind_int64(st, 8, b->cseq);
-	db_reg_text(st, 9, b->branch);
-	db_reg_text(st, 10, b->path);
-	db_reg_text(st, 11, b->received);
-	db_reg_text(st, 12, b->transport);
-	db_reg_text(st, 13, b->conn_slot);
+	db_bind_str(st, 9, b->branch);
+	db_bind_str(st, 10, b->path);
+	db_bind_str(st, 11, b->received);
+	db_bind_str(st, 12, b->transport);
+	db_bind_str(st, 13, b->conn_slot);
 	if (b->conn_id)
 		sqlite3_bind_int64(st, 14, b->conn_id);
 	else
 		sqlite3_bind_null(st, 14);
-	db_reg_text(st, 15, b->instance);
+	db_bind_str(st, 15, b->instance);
 	if (b->reg_id)
 		sqlite3_bind_int64(st, 16, b->reg_id);
 	else
 		sqlite3_bind_null(st, 16);
-	db_reg_text(st, 17, b->user_agent);
+	db_bind_str(st, 17, b->user_agent);
 	sqlite3_bind_int64(st, 18, b->registered_at);
 	sqlite3_bind_int64(st, 19, b->updated_at);
-	db_reg_text(st, 20, b->impi);
-	db_reg_text(st, 21, b->integrity);
-	db_reg_text(st, 22, b->security_client);
+	db_bind_str(st, 20, b->impi);
+	db_bind_str(st, 21, b->integrity);
+	db_bind_str(st, 22, b->security_client);
 }
 
 /* Step a statement that returns no rows; 0 or -1 (logged). */
@@ -258,7 +249,7 @@ db_reg_identities(struct db_reg *dr, TALLOC_CTX *ctx, const char *aor,
 	             "LIMIT 1");
 	if (st == NULL)
 		return -1;
-	db_reg_text(st, 1, aor);
+	db_bind_str(st, 1, aor);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*impu = (char *)db_reg_col(ctx, st, 0, 1);
@@ -396,8 +387,8 @@ db_reg_conn_bound(struct db_reg *dr, const char *slot, int64_t conn_id,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, conn_id);
-	db_reg_text(st, 2, slot);
-	db_reg_text(st, 3, received);
+	db_bind_str(st, 2, slot);
+	db_bind_str(st, 3, received);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {

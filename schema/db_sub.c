@@ -60,25 +60,6 @@ db_sub_err(struct db_sub *ds, const char *what)
 	db_fail(ds->db, sqlite3_extended_errcode(ds->db), w);
 }
 
-static int
-db_sub_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s == NULL)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-static const char *
-db_sub_col(TALLOC_CTX *ctx, sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	if (t == NULL)
-		return NULL;
-	return talloc_strndup(ctx, (const char *)t,
-	                      (size_t)sqlite3_column_bytes(st, i));
-}
-
 /* One row (DB_SUB_COLS order) into s, strings under ctx. */
 static void
 db_sub_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_sub_row *s)
@@ -87,24 +68,24 @@ db_sub_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_sub_row *s)
 
 	memset(s, 0, sizeof(*s));
 	s->id = sqlite3_column_int64(st, 0);
-	s->aor = db_sub_col(ctx, st, 1);
-	s->watcher = db_sub_col(ctx, st, 2);
-	s->call_id = db_sub_col(ctx, st, 3);
-	s->from_tag = db_sub_col(ctx, st, 4);
-	s->to_tag = db_sub_col(ctx, st, 5);
-	s->contact = db_sub_col(ctx, st, 6);
-	s->route = db_sub_col(ctx, st, 7);
-	s->received = db_sub_col(ctx, st, 8);
-	s->transport = db_sub_col(ctx, st, 9);
-	s->conn_slot = db_sub_col(ctx, st, 10);
+	s->aor = db_col_str(ctx, st, 1);
+	s->watcher = db_col_str(ctx, st, 2);
+	s->call_id = db_col_str(ctx, st, 3);
+	s->from_tag = db_col_str(ctx, st, 4);
+	s->to_tag = db_col_str(ctx, st, 5);
+	s->contact = db_col_str(ctx, st, 6);
+	s->route = db_col_str(ctx, st, 7);
+	s->received = db_col_str(ctx, st, 8);
+	s->transport = db_col_str(ctx, st, 9);
+	s->conn_slot = db_col_str(ctx, st, 10);
 	s->conn_id = sqlite3_column_int64(st, 11);
-	s->event_id = db_sub_col(ctx, st, 12);
+	s->event_id = db_col_str(ctx, st, 12);
 	s->cseq = sqlite3_column_int64(st, 13);
 	s->version = sqlite3_column_int64(st, 14);
 	s->expires_at = sqlite3_column_int64(st, 15);
 	state = (const char *)sqlite3_column_text(st, 16);
 	s->terminated = state != NULL && strcmp(state, "terminated") == 0;
-	s->reason = db_sub_col(ctx, st, 17);
+	s->reason = db_col_str(ctx, st, 17);
 	s->pending = sqlite3_column_int(st, 18);
 	s->last_status = sqlite3_column_int(st, 19);
 	s->sent_at = sqlite3_column_int64(st, 20);
@@ -182,9 +163,9 @@ db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
 	             "from_tag = ?2 AND to_tag = ?3");
 	if (st == NULL)
 		return -1;
-	db_sub_text(st, 1, s->call_id);
-	db_sub_text(st, 2, s->from_tag);
-	db_sub_text(st, 3, s->to_tag);
+	db_bind_str(st, 1, s->call_id);
+	db_bind_str(st, 2, s->from_tag);
+	db_bind_str(st, 3, s->to_tag);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -202,19 +183,19 @@ db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
 	             "'active', 2, ?14, ?14)");
 	if (st == NULL)
 		return -1;
-	db_sub_text(st, 1, s->aor);
-	db_sub_text(st, 2, s->watcher);
-	db_sub_text(st, 3, s->call_id);
-	db_sub_text(st, 4, s->from_tag);
-	db_sub_text(st, 5, s->to_tag);
-	db_sub_text(st, 6, s->contact);
-	db_sub_text(st, 7, s->route);
-	db_sub_text(st, 8, s->received);
-	db_sub_text(st, 9, s->transport);
-	db_sub_text(st, 10, s->conn_slot);
+	db_bind_str(st, 1, s->aor);
+	db_bind_str(st, 2, s->watcher);
+	db_bind_str(st, 3, s->call_id);
+	db_bind_str(st, 4, s->from_tag);
+	db_bind_str(st, 5, s->to_tag);
+	db_bind_str(st, 6, s->contact);
+	db_bind_str(st, 7, s->route);
+	db_bind_str(st, 8, s->received);
+	db_bind_str(st, 9, s->transport);
+	db_bind_str(st, 10, s->conn_slot);
 	if (s->conn_id)
 		sqlite3_bind_int64(st, 11, s->conn_id);
-	db_sub_text(st, 12, s->event_id);
+	db_bind_str(st, 12, s->event_id);
 	sqlite3_bind_int64(st, 13, s->expires_at);
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)now);
 	if (db_sub_exec(ds, st, "insert") != 0)
@@ -245,7 +226,7 @@ db_sub_refresh(struct db_sub *ds, int64_t id, int64_t expires_at,
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, expires_at);
-	db_sub_text(st, 3, contact);
+	db_bind_str(st, 3, contact);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
 	return db_sub_exec(ds, st, "refresh");
 }
@@ -261,7 +242,7 @@ db_sub_terminate(struct db_sub *ds, int64_t id, const char *reason, time_t now)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	db_sub_text(st, 2, reason);
+	db_bind_str(st, 2, reason);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 	return db_sub_exec(ds, st, "terminate");
 }
@@ -299,9 +280,9 @@ db_sub_load_dialog(struct db_sub *ds, TALLOC_CTX *ctx, const char *call_id,
 	             "call_id = ?1 AND from_tag = ?2 AND to_tag = ?3");
 	if (st == NULL)
 		return -1;
-	db_sub_text(st, 1, call_id);
-	db_sub_text(st, 2, from_tag);
-	db_sub_text(st, 3, to_tag);
+	db_bind_str(st, 1, call_id);
+	db_bind_str(st, 2, from_tag);
+	db_bind_str(st, 3, to_tag);
 	return db_sub_one(ds, ctx, st, "load dialog", out);
 }
 
@@ -343,7 +324,7 @@ db_sub_watching(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
 	                               "ORDER BY 1");
 	if (st == NULL)
 		return -1;
-	db_sub_text(st, 1, aor);
+	db_bind_str(st, 1, aor);
 	return db_sub_rows(ds, ctx, st, "watching", out, n);
 }
 
@@ -364,13 +345,13 @@ db_sub_identities(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
 	                      "ORDER BY s.impu = ?1 DESC LIMIT 1");
 	if (st == NULL)
 		return -1;
-	db_sub_text(st, 1, aor);
+	db_bind_str(st, 1, aor);
 	if ((v = talloc_array(ctx, char *, 1)) == NULL)
 		goto done;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		v[0] = (char *)db_sub_col(v, st, 0);
-		extra = (char *)db_sub_col(v, st, 1);
+		v[0] = db_col_str(v, st, 0);
+		extra = db_col_str(v, st, 1);
 		rc = SQLITE_DONE;
 	} else
 		v[0] = talloc_strdup(v, aor);
@@ -590,15 +571,15 @@ db_sub_event_add(struct db_sub *ds, int64_t sub_id, const struct db_binding *b,
 		return -1;
 	sqlite3_bind_int64(st, 1, sub_id);
 	sqlite3_bind_int64(st, 2, b->id);
-	db_sub_text(st, 3, event);
-	db_sub_text(st, 4, b->aor);
-	db_sub_text(st, 5, b->contact);
-	db_sub_text(st, 6, b->params);
+	db_bind_str(st, 3, event);
+	db_bind_str(st, 4, b->aor);
+	db_bind_str(st, 5, b->contact);
+	db_bind_str(st, 6, b->params);
 	if (b->has_q)
 		sqlite3_bind_double(st, 7, b->q);
 	else
 		sqlite3_bind_null(st, 7);
-	db_sub_text(st, 8, b->call_id);
+	db_bind_str(st, 8, b->call_id);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)b->cseq);
 	sqlite3_bind_int64(st, 10, b->expires_at);
 	sqlite3_bind_int64(st, 11, b->registered_at);
@@ -635,15 +616,15 @@ db_sub_events(struct db_sub *ds, TALLOC_CTX *ctx, int64_t sub_id,
 		memset(e, 0, sizeof(*e));
 		e->id = sqlite3_column_int64(st, 0);
 		e->b.id = sqlite3_column_int64(st, 1);
-		e->event = db_sub_col(v, st, 2);
-		e->b.aor = db_sub_col(v, st, 3);
-		e->b.contact = db_sub_col(v, st, 4);
-		e->b.params = db_sub_col(v, st, 5);
+		e->event = db_col_str(v, st, 2);
+		e->b.aor = db_col_str(v, st, 3);
+		e->b.contact = db_col_str(v, st, 4);
+		e->b.params = db_col_str(v, st, 5);
 		if (e->b.params == NULL)
 			e->b.params = "";
 		e->b.has_q = sqlite3_column_type(st, 6) != SQLITE_NULL;
 		e->b.q = sqlite3_column_double(st, 6);
-		e->b.call_id = db_sub_col(v, st, 7);
+		e->b.call_id = db_col_str(v, st, 7);
 		e->b.cseq = (uint32_t)sqlite3_column_int64(st, 8);
 		e->b.expires_at = sqlite3_column_int64(st, 9);
 		e->b.registered_at = sqlite3_column_int64(st, 10);
