@@ -325,6 +325,29 @@ fail:
 	return sipd_reply(rn->sd, rq, 500, NULL, "Retry-After: 1\r\n", 16, 0);
 }
 
+int
+regn_dialog(struct regn *rn, const struct sip_msg *req)
+{
+	TALLOC_CTX *tmp;
+	struct db_sub_row *row = NULL;
+	char *call_id, *ftag, *ttag;
+	int rc = -1;
+
+	if (rn == NULL || req->to == NULL || req->to->tag.len == 0 ||
+	    req->from == NULL)
+		return 0;
+	if ((tmp = talloc_new(NULL)) == NULL)
+		return -1;
+	call_id = sip_str_dup(tmp, req->call_id);
+	ftag = sip_str_dup(tmp, req->from->tag);
+	ttag = sip_str_dup(tmp, req->to->tag);
+	if (call_id != NULL && ftag != NULL && ttag != NULL &&
+	    db_sub_load_dialog(rn->ds, tmp, call_id, ftag, ttag, &row) == 0)
+		rc = row != NULL;
+	talloc_free(tmp);
+	return rc;
+}
+
 /* The SUBSCRIBE service of the method table (workers/method.h). */
 int
 regn_serve(struct sipd *sd, struct sipd_req *rq)
@@ -344,9 +367,16 @@ regn_serve(struct sipd *sd, struct sipd_req *rq)
 
 	if (rn == NULL)
 		return -1;
-	if (regev_check_subscribe(req, c, &chk) != 200)
+	if (regev_check_subscribe(req, c, &chk) != 200) {
+		/* inside no dialog of afd: that first (RFC 3261 12.2.2) */
+		if (req->to != NULL && req->to->tag.len > 0 &&
+		    regn_dialog(rn, req) == 0)
+			return sipd_reply(sd, rq, 481,
+			                  "Subscription Does Not Exist", NULL,
+			                  0, 0);
 		return sipd_reply(sd, rq, chk.status, chk.reason, chk.extra,
 		                  strlen(chk.extra), 0);
+	}
 	sip_buf_init(&hdrs, mem, 256);
 	if (req->to != NULL && req->to->tag.len > 0)
 		return regn_resubscribe(rn, rq, &chk, &hdrs);
