@@ -12,7 +12,9 @@
  * transaction of its change; only the notifier takes.
  *
  *   SUBSCRIBE accepted     db_sub_insert: state 'active', version -1,
- *                          cseq 0, pending 2 (the first NOTIFY is owed)
+ *                          cseq 0, pending 2 (the first NOTIFY is owed);
+ *                          on the notifier db_sub_insert_take: the
+ *                          first NOTIFY taken with the row (as below)
  *   before each NOTIFY     db_sub_take: version + 1, cseq + 1, pending 1,
  *                          last_status NULL (in flight), sent_at now,
  *                          COMMITTED before the NOTIFY leaves
@@ -94,10 +96,16 @@ struct db_sub;
 struct db_sub *db_sub_new(TALLOC_CTX *ctx, sqlite3 *db);
 
 /* A new subscription from s (id, version, cseq, state, pending and the
- * times are set here: s->id, version -1, cseq 0, active, pending 1,
+ * times are set here: s->id, version -1, cseq 0, active, pending 2,
  * created_at = updated_at = now). 0, 1 when a row of the same dialog
  * (call_id, from_tag, to_tag) exists (nothing written), or -1 (logged). */
 int db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now);
+
+/* The same, with the first NOTIFY taken in the same statement (as
+ * db_sub_take would: version 0, CSeq 1, pending 1, sent_at now), for the
+ * notifier that builds that NOTIFY at once; commit before sending it. 0,
+ * 1 when the dialog's row exists, or -1. */
+int db_sub_insert_take(struct db_sub *ds, struct db_sub_row *s, time_t now);
 
 /* A refresh: expires_at, the remote target when contact is not NULL,
  * pending 1. 0, 1 when no such row, -1. */
