@@ -50,6 +50,7 @@ cd "$ROOT"
 MODE=${1:-afd}
 BUILD=${BUILD:-build}
 REGLOAD=${REGLOAD:-$BUILD/t/bench/regload}
+SUBLOAD=${SUBLOAD:-$BUILD/t/bench/subload}
 AFD=${AFD_BIN:-./afd}
 SECS=${BENCH_SECONDS:-10}
 WINDOW=${BENCH_WINDOW:-200}
@@ -66,8 +67,8 @@ SUBDB=       # the database to provision subscribers in (authenticated runs)
 DOMAIN=ims.mnc001.mcc001.3gppnetwork.org
 
 case "$MODE" in
-afd) SERVERS=${BENCH_SERVERS:-"afd afd-full afd-digest afd-aka"} ;;
-compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal afd-digest afd-aka kam-auth null"} ;;
+afd) SERVERS=${BENCH_SERVERS:-"afd afd-full afd-digest afd-aka afd-regev"} ;;
+compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal afd-digest afd-aka kam-auth null afd-regev"} ;;
 *) echo "usage: $0 afd|compare" >&2; exit 2 ;;
 esac
 
@@ -84,6 +85,8 @@ MASTER=
 KIND=
 RESULTS=$TMP/results
 : >"$RESULTS"
+REGEV=$TMP/regev   # the reg event's lines for the summary
+: >"$REGEV"
 BASE=0
 
 cleanup() {
@@ -452,9 +455,61 @@ try() {
 	fi
 }
 
+# subrun [-P]: one subload run (closed loop, BENCH_SUB_WINDOW UEs in
+# progress) against the running afd; prints its row, sets SLINE.
+subrun() {
+	wpid=$(udp_worker)
+	s0=$(sched "$wpid")
+	t0=$(date +%s%N)
+	SLINE=$(taskset -c "$LCPU" "$SUBLOAD" -p "$PORT" -d "$SECS" \
+	    -w "$SUBWIN" "$@" 2>&1 | tail -1) || true
+	t1=$(date +%s%N)
+	s1=$(sched "$wpid")
+	s_cpu=$(pct $(( ${s1%% *} - ${s0%% *} )) $((t1 - t0)))
+	s_wait=$(pct $(( ${s1#* } - ${s0#* } )) $((t1 - t0)))
+	if [ -n "${1:-}" ]; then s_what="REGISTER only"; else s_what="+SUBSCRIBE+NOTIFY"; fi
+	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %6s%% %5s%%\n' "afd reg event" \
+	    "$s_what" "$(kv "$SLINE" ue_per_s)" "$(kv "$SLINE" notify_per_s)" \
+	    "$(kv "$SLINE" failed)" "$(kv "$SLINE" p50_ms)" "$(kv "$SLINE" p99_ms)" \
+	    "$(kv "$SLINE" notify_p99_ms)" "$s_cpu" "$s_wait"
+	SCPU_PCT=$s_cpu SWAIT_PCT=$s_wait
+	drain
+}
+
+# bench_regev: the reg event (t/bench/README.md, "subload"): a fresh afd
+# normal; the plain REGISTER rate of regload (closed loop, as above), then
+# subload registering only, then subload's UEs that register, subscribe to
+# reg and answer their NOTIFY; the last against regload's rate (target:
+# at least half).
+bench_regev() {
+	LABEL="afd reg event"
+	SUBWIN=${BENCH_SUB_WINDOW:-200}
+	[ -x "$SUBLOAD" ] || { say "bench: $SUBLOAD missing"; echo "no subload" >>"$REGEV"; return 0; }
+	start_afd normal || { stop_server; echo "afd did not start" >>"$REGEV"; return 0; }
+	probe || { stop_server; echo "no 200" >>"$REGEV"; return 0; }
+	LABEL="afd regload"
+	load 0
+	plain=$(kv "$LINE" held)
+	say ""
+	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s\n' "reg event" \
+	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait
+	subrun -P
+	subrun
+	ues=$(kv "$SLINE" ue_per_s)
+	ratio=$(awk -v a="${ues:-0}" -v b="${plain:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	echo "reg event: $ues UEs/s (REGISTER + SUBSCRIBE + NOTIFY answered)," \
+	    "$(kv "$SLINE" notify_per_s) NOTIFYs/s, UE p50/p99 $(kv "$SLINE" p50_ms)/$(kv "$SLINE" p99_ms) ms," \
+	    "NOTIFY p50/p99 $(kv "$SLINE" notify_p50_ms)/$(kv "$SLINE" notify_p99_ms) ms," \
+	    "worker $SCPU_PCT%/wait $SWAIT_PCT%; regload REGISTER $plain/s: ratio $ratio" >>"$REGEV"
+	echo "$ratio" >"$TMP/regev.ratio"
+	say ""
+	stop_server
+}
+
 # bench_server NAME: start it, measure, stop it; appends to $RESULTS
 bench_server() {
 	name=$1
+	[ "$name" = afd-regev ] && { bench_regev; return 0; }
 	AUTH_ARGS=
 	case "$name" in
 	afd-digest) LABEL="afd digest"; AUTH_ARGS="-A digest"
@@ -592,10 +647,20 @@ while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu plain
 	"kamailio digest") auth_kam=$held ;;
 	esac
 done <"$RESULTS"
+if [ -s "$REGEV" ]; then
+	say ""
+	say "$(cat "$REGEV")"
+	if [ -s "$TMP/regev.ratio" ]; then
+		awk -v r="$(cat "$TMP/regev.ratio")" 'BEGIN { exit !(r >= 0.5) }' || miss=1
+	else
+		miss=1
+	fi
+fi
 say ""
 say "targets: afd normal >= 20000/s held and p99 < 5 ms at ${P99_RATE}/s;" \
     "afd full >= 5000/s held; afd digest and afd aka >= 10000/s full" \
-    "registrations held, afd digest >= 3x kamailio digest"
+    "registrations held, afd digest >= 3x kamailio digest;" \
+    "reg event (subload) >= 0.5x regload's REGISTER rate"
 if [ -n "$auth_afd" ] && [ -n "$auth_kam" ] && [ "$auth_kam" -gt 0 ]; then
 	say "authenticated: afd digest $auth_afd/s, kamailio digest" \
 	    "$auth_kam/s: $(awk -v a="$auth_afd" -v k="$auth_kam" 'BEGIN { printf "%.1f", a / k }')x"
