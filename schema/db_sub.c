@@ -321,67 +321,60 @@ int
 db_sub_watching(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
                 struct db_sub_row **out, int *n)
 {
-	struct db_sub_row *own, *set, *v;
+	TALLOC_CTX *tmp;
+	struct db_sub_row *v = NULL, *some;
 	sqlite3_stmt *st;
-	int nown, nset, cnt;
+	char **ids;
+	int nids, nsome, cnt = 0, ret = -1;
 
 	*out = NULL;
 	*n = 0;
-	/* Two statements, merged here: a UNION (or an ORDER BY) would open
-	 * a temporary b-tree for every binding change. Its own watchers
-	 * (the aor index, in id order)... */
+	if ((tmp = talloc_new(ctx)) == NULL)
+		return -1;
+	/* The set first (the subscribers index by impu; a scan of
+	 * extra_impu only for an AOR that is no one's impu), then the
+	 * watchers of each identity by the aor index: no join or UNION
+	 * that would scan subscribers or open a temporary b-tree for every
+	 * binding change. */
+	if (db_sub_identities(ds, tmp, aor, &ids, &nids) == -1)
+		goto done;
 	st = db_stmt(ds->db, &ds->watching,
 	             "SELECT " DB_SUB_COLS
 	             " FROM reg_subscriptions WHERE aor = ?1");
 	if (st == NULL)
-		return -1;
-	db_bind_str(st, 1, aor);
-	if (db_sub_rows(ds, ctx, st, "watching", &own, &nown) == -1)
-		return -1;
-	/* ...and through any subscriber whose set holds aor, the watchers
-	 * of every identity of that set. */
-	st = db_stmt(ds->db, &ds->watching_set,
-	             "SELECT " DB_SUB_RS_COLS " FROM subscribers s "
-	             "JOIN reg_subscriptions rs ON rs.aor = s.impu OR "
-	             "instr(" DB_SUB_EXTRA(
-	                 "s") ", ',' || rs.aor || ',') > 0 "
-	                      "WHERE s.impu = ?1 OR instr(" DB_SUB_EXTRA(
-	                          "s") ", ',' || ?1 || ',') > 0");
-	if (st == NULL)
-		goto fail;
-	db_bind_str(st, 1, aor);
-	if (db_sub_rows(ds, ctx, st, "watching", &set, &nset) == -1)
-		goto fail;
-	if (nset == 0) {
-		*out = own;
-		*n = nown;
-		return 0;
-	}
-	if ((v = talloc_realloc(ctx, own, struct db_sub_row, nown + nset)) ==
-	    NULL) {
-		log_warnx("db_sub: out of memory");
-		talloc_free(set);
-		goto fail;
-	}
-	own = v;
-	cnt = nown;
-	for (int i = 0; i < nset; i++) {
-		int dup = 0;
-		for (int j = 0; j < cnt && !dup; j++)
-			dup = v[j].id == set[i].id;
-		if (dup)
+		goto done;
+	for (int i = 0; i < nids; i++) {
+		db_bind_str(st, 1, ids[i]);
+		if (db_sub_rows(ds, tmp, st, "watching", &some, &nsome) == -1)
+			goto done;
+		if (nsome == 0)
 			continue;
-		v[cnt++] = set[i];
+		if ((v = talloc_realloc(tmp, v, struct db_sub_row,
+		                        cnt + nsome)) == NULL) {
+			log_warnx("db_sub: out of memory");
+			goto done;
+		}
+		memcpy(v + cnt, some, (size_t)nsome * sizeof(*v));
+		cnt += nsome;
 	}
-	/* the strings of the rows copied stay under set: keep it with v */
-	(void)talloc_steal(v, set);
-	qsort(v, (size_t)cnt, sizeof(*v), db_sub_row_cmp);
+	if (cnt > 1) {
+		int k = 1;
+		qsort(v, (size_t)cnt, sizeof(*v), db_sub_row_cmp);
+		/* (an identity listed twice in extra_impu) */
+		for (int i = 1; i < cnt; i++)
+			if (v[i].id != v[k - 1].id)
+				v[k++] = v[i];
+		cnt = k;
+	}
+	/* the rows and their strings live under tmp: hand it over */
+	(void)talloc_steal(ctx, tmp);
 	*out = v;
 	*n = cnt;
-	return 0;
-fail:
-	talloc_free(own);
-	return -1;
+	tmp = NULL;
+	ret = 0;
+done:
+	talloc_free(tmp);
+	return ret;
 }
 
 /* The subscriber row of aor's implicit set (impu, extra_impu) into v[0]

@@ -134,11 +134,13 @@ int db_sub_load(struct db_sub *ds, TALLOC_CTX *ctx, int64_t id,
 /*
  * Every subscription (active or terminated) that watches aor: its own, and
  * those watching another identity of the implicit registration set aor
- * belongs to (a subscribers row whose impu or extra_impu holds aor: then
- * the watchers of its impu and of each of its extra_impu). extra_impu is
- * compared entry by entry (comma-separated; blanks and <> ignored), as the
- * registrar reads it. Array under ctx, in id order: 0 with *out, *n, or
- * -1.
+ * belongs to (the set db_sub_identities() gives: the subscriber whose impu
+ * is aor, else one whose extra_impu holds it; then the watchers of its
+ * impu and of each of its extra_impu). extra_impu is compared entry by
+ * entry (comma-separated; blanks and <> ignored), as the registrar reads
+ * it. One look-up by index per identity; subscribers is scanned only for
+ * an AOR that is no one's impu. Array under ctx, in id order: 0 with
+ * *out, *n, or -1.
  */
 int db_sub_watching(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
                     struct db_sub_row **out, int *n);
