@@ -476,24 +476,33 @@ subrun() {
 	drain
 }
 
-# bench_regev: the reg event (t/bench/README.md, "subload"): a fresh afd
-# normal; the plain REGISTER rate of regload (closed loop, as above), then
-# subload registering only, then subload's UEs that register, subscribe to
-# reg and answer their NOTIFY; the last against regload's rate (target:
-# at least half).
+# regev_start: a fresh afd normal for one reg-event run (each load starts
+# from an empty database, so that none pays for the rows of another).
+regev_start() {
+	stop_server
+	rm -rf "$TMP/afd-normal-none"
+	start_afd normal && probe
+}
+
+# bench_regev: the reg event (t/bench/README.md, "subload"), each on a
+# fresh afd normal: the plain REGISTER rate of regload (closed loop, as
+# above), subload registering only, and subload's UEs that register,
+# subscribe to reg and answer their NOTIFY; the last against regload's
+# rate (target: at least half).
 bench_regev() {
 	LABEL="afd reg event"
 	SUBWIN=${BENCH_SUB_WINDOW:-200}
 	[ -x "$SUBLOAD" ] || { say "bench: $SUBLOAD missing"; echo "no subload" >>"$REGEV"; return 0; }
-	start_afd normal || { stop_server; echo "afd did not start" >>"$REGEV"; return 0; }
-	probe || { stop_server; echo "no 200" >>"$REGEV"; return 0; }
+	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
 	LABEL="afd regload"
 	load 0
 	plain=$(kv "$LINE" held)
 	say ""
 	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s\n' "reg event" \
 	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait
+	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
 	subrun -P
+	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
 	subrun
 	ues=$(kv "$SLINE" ue_per_s)
 	ratio=$(awk -v a="${ues:-0}" -v b="${plain:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
