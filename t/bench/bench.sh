@@ -496,20 +496,41 @@ bench_regev() {
 	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
 	LABEL="afd regload"
 	load 0
-	plain=$(kv "$LINE" held)
+	if [ "$WWAIT" -ge "$BUSY" ]; then
+		# disturbed: once more on a fresh afd, the less disturbed counts
+		r_line=$LINE r_w=$WWAIT
+		say "  (machine busy: run again)"
+		regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+		load 0
+		[ "$WWAIT" -gt "$r_w" ] && LINE=$r_line WWAIT=$r_w
+	fi
+	plain=$(kv "$LINE" held) r_wait=$WWAIT
 	say ""
 	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s\n' "reg event" \
 	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait
-	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
-	subrun -P
-	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
-	subrun
+	for mode in -P ""; do
+		regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+		# shellcheck disable=SC2086 # mode: nothing or -P
+		subrun $mode
+		if [ "$SWAIT_PCT" -ge "$BUSY" ]; then
+			s_line=$SLINE s_c=$SCPU_PCT s_w=$SWAIT_PCT
+			say "  (machine busy: run again)"
+			regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+			# shellcheck disable=SC2086
+			subrun $mode
+			[ "$SWAIT_PCT" -gt "$s_w" ] && SLINE=$s_line SCPU_PCT=$s_c SWAIT_PCT=$s_w
+		fi
+	done
 	ues=$(kv "$SLINE" ue_per_s)
 	ratio=$(awk -v a="${ues:-0}" -v b="${plain:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	echo "reg event: $ues UEs/s (REGISTER + SUBSCRIBE + NOTIFY answered)," \
 	    "$(kv "$SLINE" notify_per_s) NOTIFYs/s, UE p50/p99 $(kv "$SLINE" p50_ms)/$(kv "$SLINE" p99_ms) ms," \
 	    "NOTIFY p50/p99 $(kv "$SLINE" notify_p50_ms)/$(kv "$SLINE" notify_p99_ms) ms," \
-	    "worker $SCPU_PCT%/wait $SWAIT_PCT%; regload REGISTER $plain/s: ratio $ratio" >>"$REGEV"
+	    "worker $SCPU_PCT%/wait $SWAIT_PCT%; regload REGISTER $plain/s" \
+	    "(worker wait $r_wait%): ratio $ratio" >>"$REGEV"
+	if [ "$r_wait" -ge "$BUSY" ] || [ "$SWAIT_PCT" -ge "$BUSY" ]; then
+		echo "  (the machine was busy: a worker waited >= $BUSY% of the run for its core; the rates are low and noisy)" >>"$REGEV"
+	fi
 	echo "$ratio" >"$TMP/regev.ratio"
 	say ""
 	stop_server
