@@ -505,6 +505,7 @@ bench_regev() {
 		[ "$WWAIT" -gt "$r_w" ] && LINE=$r_line WWAIT=$r_w
 	fi
 	plain=$(kv "$LINE" held) r_wait=$WWAIT
+	r_lat="$(ms "$(kv "$LINE" p50_us)")/$(ms "$(kv "$LINE" p99_us)")"
 	say ""
 	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s\n' "reg event" \
 	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait
@@ -527,7 +528,7 @@ bench_regev() {
 	    "$(kv "$SLINE" notify_per_s) NOTIFYs/s, UE p50/p99 $(kv "$SLINE" p50_ms)/$(kv "$SLINE" p99_ms) ms," \
 	    "NOTIFY p50/p99 $(kv "$SLINE" notify_p50_ms)/$(kv "$SLINE" notify_p99_ms) ms," \
 	    "worker $SCPU_PCT%/wait $SWAIT_PCT%; regload REGISTER $plain/s" \
-	    "(worker wait $r_wait%): ratio $ratio" >>"$REGEV"
+	    "(p50/p99 $r_lat ms, worker wait $r_wait%): ratio $ratio" >>"$REGEV"
 	if [ "$r_wait" -ge "$BUSY" ] || [ "$SWAIT_PCT" -ge "$BUSY" ]; then
 		echo "  (the machine was busy: a worker waited >= $BUSY% of the run for its core; the rates are low and noisy)" >>"$REGEV"
 	fi
