@@ -34,6 +34,20 @@ struct db_dialog {
 	char *b_contact, *b_route, *b_peer, *b_branch, *b_request;
 	char *caller, *callee, *stage, *owner_slot, *end_reason;
 	int64_t created_at, updated_at, answered_at, ring_deadline;
+	int forks; /* B-leg INVITEs in parallel (0: one, no db_fork rows) */
+};
+
+/* One row of `dialog_forks`: one B-leg INVITE of a forked call. state:
+ * calling (sent, nothing but 100 heard), early (a 1xx heard), cancel_owed
+ * (to be cancelled once a provisional comes, RFC 3261 9.1), cancelled
+ * (CANCEL sent), answered (the winner), failed (a final non-2xx, or no
+ * answer), bye (a 2xx that lost: ACKed and BYE sent). */
+struct db_fork {
+	int64_t id, dialog_id;
+	char *branch, *target, *peer, *route, *request, *state;
+	int status; /* the final status (0: none yet) */
+	char *to_tag, *contact, *response;
+	int64_t updated_at;
 };
 
 struct db_dialog_ctx;
@@ -78,5 +92,22 @@ int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
  * created_at, answered_at, ended = now, reason). 0 or -1. */
 int db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d,
                   const char *reason, time_t now);
+
+/* Insert f (sets f->id, updated_at = now). 0 or -1 (logged). */
+int db_fork_insert(struct db_dialog_ctx *dc, struct db_fork *f, time_t now);
+
+/* Write every column of f to its row, updated_at = now. 0 or -1. */
+int db_fork_save(struct db_dialog_ctx *dc, struct db_fork *f, time_t now);
+
+/* The forks of dialog dialog_id, in the order they were made, as an array
+ * under ctx (strings its children). 0 or -1. */
+int db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+                 struct db_fork **out, int *n);
+
+/* 1 when a live call owned by slot has its caller on peer (a stored peer,
+ * "tcp ip:port slot conn_id"): the TCP connection carries it; 0 when none,
+ * -1 on error. */
+int db_dialog_conn_live(struct db_dialog_ctx *dc, const char *slot,
+                        const char *peer);
 
 #endif
