@@ -127,7 +127,8 @@ static void b2b_relay_done(struct sipd *sd, void *arg, int status,
 static void b2b_ignore_done(struct sipd *sd, void *arg, int status,
                             const struct sip_msg *resp);
 static int b2b_cancel_all(struct b2bua *b, struct b2b_acts *acts,
-                          struct db_dialog *d, int again, time_t now);
+                          struct db_dialog *d, int again, time_t now,
+                          int *waiting);
 
 struct b2bua *
 b2bua_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *dbt)
@@ -1337,6 +1338,22 @@ b2b_forks_pending(const struct db_fork *fs, int n)
 	return k;
 }
 
+/* How many of the n forks a cancelled call waits for: those whose final
+ * answer will come (CANCEL sent, or not cancelled). A fork still owed its
+ * CANCEL (it said nothing yet) does not hold the call up: its row and its
+ * transaction finish it (a provisional gets the CANCEL, a 2xx ACK and
+ * BYE, silence ends with Timer B). */
+static int
+b2b_forks_waiting(const struct db_fork *fs, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += b2b_fork_pending(&fs[i]) &&
+		     strcmp(fs[i].state, "cancel_owed") != 0;
+	return k;
+}
+
 /* d as seen from fork f: a copy whose B-leg columns are f's (for the
  * CANCEL, ACK and BYE of that branch). Strings shared, not copied. */
 static void
@@ -1412,19 +1429,25 @@ b2b_forks_cancel(struct b2bua *b, struct b2b_acts *acts,
 }
 
 /* Cancel what leg B has pending: afd's INVITE (one binding) or each
- * pending fork. 0 or -1. */
+ * pending fork. *waiting (when not NULL): how many answers the call
+ * still waits for (b2b_forks_waiting; 1 for one binding). 0 or -1. */
 static int
 b2b_cancel_all(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
-               int again, time_t now)
+               int again, time_t now, int *waiting)
 {
 	struct db_fork *fs;
 	int n;
 
+	if (waiting != NULL)
+		*waiting = 1;
 	if (d->forks == 0)
 		return b2b_cancel_b(b, acts, d);
-	if (db_fork_list(b->dc, acts, d->id, &fs, &n) == -1)
+	if (db_fork_list(b->dc, acts, d->id, &fs, &n) == -1 ||
+	    b2b_forks_cancel(b, acts, d, fs, n, NULL, again, now) == -1)
 		return -1;
-	return b2b_forks_cancel(b, acts, d, fs, n, NULL, again, now);
+	if (waiting != NULL)
+		*waiting = b2b_forks_waiting(fs, n);
+	return 0;
 }
 
 int
@@ -1622,9 +1645,9 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			return b2b_forks_failed(b, acts, d, fs, n, now);
 	}
 	/* the caller cancelled (or a worker died): the call ends when the
-	 * last fork has answered */
+	 * last fork it waits for has answered */
 	if (ok && strcmp(d->stage, "terminating") == 0 && d->answered_at == 0 &&
-	    b2b_forks_pending(fs, n) == 0)
+	    b2b_forks_waiting(fs, n) == 0)
 		ok = b2b_end(b, d, NULL, now) == 0;
 	return ok ? 0 : -1;
 }
@@ -1910,7 +1933,7 @@ b2b_cancel(struct b2bua *b, struct sipd_req *rq)
 	const struct sip_msg *req = rq->msg;
 	struct b2b_acts *acts;
 	struct db_dialog *d;
-	int mark, rc, ok = 1;
+	int mark, rc, ok = 1, waiting = 1;
 	char leg;
 
 	if ((mark = b2b_unit_begin(b)) == -1)
@@ -1935,7 +1958,10 @@ b2b_cancel(struct b2bua *b, struct sipd_req *rq)
 	if (ok)
 		ok = b2b_save(b, d, rq->now) == 0 &&
 		     b2b_answer_a(acts, d, 487, NULL) == 0 &&
-		     b2b_cancel_all(b, acts, d, 0, rq->now) == 0;
+		     b2b_cancel_all(b, acts, d, 0, rq->now, &waiting) == 0;
+	/* no fork that will answer: nothing to wait for */
+	if (ok && waiting == 0)
+		ok = b2b_end(b, d, NULL, rq->now) == 0;
 	b2b_unit_end(b, mark, ok, acts);
 	log_info("b2bua: call %lld cancelled by the caller", (long long)d->id);
 	return 0;
@@ -2123,7 +2149,7 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 		d->end_reason = (char *)reason;
 	if (b2b_stage_early(d->stage)) {
 		b2b_answer_a(acts, d, status, NULL);
-		b2b_cancel_all(b, acts, d, 0, now);
+		b2b_cancel_all(b, acts, d, 0, now, NULL);
 	} else if (d->answered_at != 0) {
 		/* a BYE in flight: only its receiver gets it again (its
 		 * sender's BYE is answered by no one: its transaction died) */
@@ -2135,7 +2161,7 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			b2b_own_request(b, acts, d, 'b', "BYE");
 	} else {
 		/* terminating before an answer: afd's CANCEL again */
-		b2b_cancel_all(b, acts, d, 1, now);
+		b2b_cancel_all(b, acts, d, 1, now, NULL);
 	}
 	return b2b_end(b, d, NULL, now);
 }
