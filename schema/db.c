@@ -860,7 +860,8 @@ db_step_8(sqlite3 *db)
 
 /* Step to version 9: parallel forking of calls. dialogs gains forks (how
  * many B-leg INVITEs went out in parallel); dialog_forks, a new table the
- * schema creates, holds each of them. */
+ * schema creates, holds each of them; dialog_relays (new too) the requests
+ * inside calls whose answer is being relayed. */
 static int
 db_step_9(sqlite3 *db)
 {

@@ -23,6 +23,7 @@ struct db_dialog_ctx {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *save, *find, *owner, *owned, *stale, *end, *cdr;
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *conn_live;
+	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
 };
 
 struct db_dialog_ctx *
@@ -342,7 +343,14 @@ db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
 	db_dialog_int(st, 7, d->id, 0);
 	db_bind_str(st, 8, d->a_call_id);
 	db_bind_str(st, 9, d->b_call_id);
-	return db_dialog_exec(dc, st, "calls row");
+	if (db_dialog_exec(dc, st, "calls row") == -1)
+		return -1;
+	st = db_stmt(dc->db, &dc->relay_end,
+	             "DELETE FROM dialog_relays WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, d->id);
+	return db_dialog_exec(dc, st, "relays of an ended call");
 }
 
 /* ------------------------------------------------------------ forks */
@@ -488,4 +496,70 @@ db_dialog_conn_live(struct db_dialog_ctx *dc, const char *slot,
 		return -1;
 	}
 	return live;
+}
+
+/* ------------------------------------------------------------ relays */
+
+int
+db_relay_insert(struct db_dialog_ctx *dc, int64_t dialog_id, const char *branch,
+                const char *method, const char *request, const char *peer,
+                time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->relay_insert,
+	             "INSERT OR REPLACE INTO dialog_relays (branch, dialog_id, "
+	             "method, request, peer, created_at) VALUES (?1, ?2, ?3, "
+	             "?4, ?5, ?6)");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, branch);
+	sqlite3_bind_int64(st, 2, dialog_id);
+	db_bind_str(st, 3, method);
+	db_bind_str(st, 4, request);
+	db_bind_str(st, 5, peer);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	return db_dialog_exec(dc, st, "relay insert");
+}
+
+int
+db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
+              char **request, char **peer, int64_t *dialog_id)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	st = db_stmt(dc->db, &dc->relay_find,
+	             "SELECT request, peer, dialog_id FROM dialog_relays "
+	             "WHERE branch = ?1");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, branch);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*request = db_col_str(ctx, st, 0);
+		*peer = db_col_str(ctx, st, 1);
+		*dialog_id = sqlite3_column_int64(st, 2);
+		found = *request != NULL && *peer != NULL;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: relay find: %s", sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return found;
+}
+
+int
+db_relay_delete(struct db_dialog_ctx *dc, const char *branch)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->relay_delete,
+	             "DELETE FROM dialog_relays WHERE branch = ?1");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, branch);
+	return db_dialog_exec(dc, st, "relay delete");
 }

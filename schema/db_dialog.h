@@ -89,7 +89,8 @@ int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
                     struct db_dialog **out, int *n);
 
 /* End d: stage 'ended', and its `calls` row (caller, callee, started =
- * created_at, answered_at, ended = now, reason). 0 or -1. */
+ * created_at, answered_at, ended = now, reason); its dialog_relays rows
+ * (answers that will not come any more) are removed. 0 or -1. */
 int db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d,
                   const char *reason, time_t now);
 
@@ -103,6 +104,21 @@ int db_fork_save(struct db_dialog_ctx *dc, struct db_fork *f, time_t now);
  * under ctx (strings its children). 0 or -1. */
 int db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
                  struct db_fork **out, int *n);
+
+/* Record the request of a phone inside call dialog_id relayed as afd's
+ * own with Via branch `branch`: request (the phone's, as received), peer
+ * (where it came from). 0 or -1. */
+int db_relay_insert(struct db_dialog_ctx *dc, int64_t dialog_id,
+                    const char *branch, const char *method, const char *request,
+                    const char *peer, time_t now);
+
+/* The relayed request of branch, under ctx: 1 with *request, *peer,
+ * *dialog_id; 0 when none; -1 on error. */
+int db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
+                  char **request, char **peer, int64_t *dialog_id);
+
+/* Forget the relayed request of branch (its final answer went). 0 or -1. */
+int db_relay_delete(struct db_dialog_ctx *dc, const char *branch);
 
 /* 1 when a live call owned by slot has its caller on peer (a stored peer,
  * "tcp ip:port slot conn_id"): the TCP connection carries it; 0 when none,

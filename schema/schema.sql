@@ -235,6 +235,19 @@ CREATE TABLE IF NOT EXISTS dialog_forks (
 );
 CREATE INDEX IF NOT EXISTS dialog_forks_dialog ON dialog_forks(dialog_id);
 
+-- A request of a phone inside its call that afd relays to the other phone
+-- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final
+-- answer: a replacement worker relays that answer back from this row.
+CREATE TABLE IF NOT EXISTS dialog_relays (
+	branch      TEXT PRIMARY KEY,       -- Via branch of afd's relayed request
+	dialog_id   INTEGER NOT NULL,       -- dialogs.id
+	method      TEXT NOT NULL,
+	request     TEXT NOT NULL,          -- the phone's request as received
+	peer        TEXT NOT NULL,          -- where it came from (as dialogs.a_peer)
+	created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dialog_relays_dialog ON dialog_relays(dialog_id);
+
 CREATE TABLE IF NOT EXISTS calls (
 	id          INTEGER PRIMARY KEY,
 	caller      TEXT NOT NULL,

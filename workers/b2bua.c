@@ -1801,12 +1801,68 @@ b2b_relay_done(struct sipd *sd, void *arg, int status,
 		                  status, resp ? resp->reason : SIP_STR_NULL,
 		                  hdrs, hl,
 		                  resp ? resp->body : SIP_STR_NULL) == 0;
+	if (ok && tx->branch != NULL && status >= 200)
+		ok = db_relay_delete(b->dc, tx->branch) == 0;
 	if (ok && rc == 1 && tx->mid == SIP_M_BYE && status >= 200) {
 		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
 		log_info("b2bua: call %lld ended: %s", (long long)d->id,
 		         d->end_reason ? d->end_reason : "BYE");
 	}
 	b2b_unit_end(b, mark, ok, acts);
+}
+
+/*
+ * An answer to a request afd relayed inside a call, reaching a worker
+ * that has no transaction for it (the relaying worker died and this is
+ * its replacement): relayed to the phone that sent the request, from its
+ * dialog_relays row; a BYE's final answer ends the call. 1 when branch
+ * was such a request, 0 when not, -1 on error.
+ */
+static int
+b2b_relay_orphan(struct b2bua *b, const char *branch,
+                 const struct sip_msg *resp)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	struct sip_peer from;
+	int64_t dialog_id;
+	char *request, *peer, *hdrs, leg;
+	size_t hl;
+	int mark, ok = 1, rc;
+
+	if (branch == NULL || (mark = b2b_unit_begin(b)) == -1)
+		return -1;
+	rc = db_relay_find(b->dc, mem, branch, &request, &peer, &dialog_id);
+	/* a 100, or a 1xx to a request other than INVITE: not relayed */
+	if (rc != 1 || resp->status == 100 ||
+	    (resp->status < 200 && resp->cseq.mid != SIP_M_INVITE)) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return rc;
+	}
+	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return -1;
+	}
+	if (b2b_peer_parse(peer, &from) == -1 ||
+	    (hdrs = b2b_resp_hdrs(acts, b, resp, &from, &hl)) == NULL ||
+	    b2b_act_resp(acts, request, strlen(request), &from, resp->status,
+	                 resp->reason, hdrs, hl, resp->body) == -1)
+		ok = 0;
+	if (ok && resp->status >= 200)
+		ok = db_relay_delete(b->dc, branch) == 0;
+	if (ok && resp->status >= 200 && resp->cseq.mid == SIP_M_BYE &&
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, resp->call_id), 0, &d,
+	                   &leg) == 1 &&
+	    d->id == dialog_id && strcmp(d->stage, "terminating") == 0)
+		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
+	if (b2b_unit_end(b, mark, ok, acts) == -1)
+		return -1;
+	log_info("b2bua: answer %d to a %.*s relayed in call %lld reached a "
+	         "restarted worker: relayed from its dialog_relays row",
+	         resp->status, SIP_STR_FMT(resp->cseq.method),
+	         (long long)dialog_id);
+	return 1;
 }
 
 /* ------------------------------------------ requests inside the call */
@@ -1907,11 +1963,19 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	tx->origlen = req->len;
 	tx->orig_from = rq->from;
 	tx->mid = req->mid;
+	tx->branch = talloc_strdup(tx, branch);
 	if (early_bye && b2b_answer_a(acts, d, 487, NULL) == -1)
 		log_warnx("b2bua: call %lld: no 487 for the INVITE",
 		          (long long)d->id);
+	/* recorded, so that a replacement worker relays the answer too */
+	ok = db_relay_insert(b->dc, d->id, branch, method,
+	                     talloc_strndup(acts, req->buf, req->len),
+	                     b2b_peer_fmt(acts, &rq->from), rq->now) == 0;
 	/* the act takes tx over (and frees it when it fails) */
-	ok = b2b_act_req(acts, &to, branch, method, o.s, o.len,
+	if (!ok)
+		talloc_free(tx);
+	ok = ok &&
+	     b2b_act_req(acts, &to, branch, method, o.s, o.len,
 	                 req->mid == SIP_M_INVITE ? SIPD_REQ_EVERY : 0,
 	                 b2b_relay_done, tx) == 0 &&
 	     b2b_save(b, d, rq->now) == 0;
@@ -2114,6 +2178,11 @@ b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
 
 	if (call_id == NULL || db_dialog_owner(b->dc, call_id, slot) != 1)
 		return 0;
+	/* the answer to a request relayed inside the call (PRACK, UPDATE,
+	 * INFO, re-INVITE, BYE, ...) */
+	if (resp->via != NULL &&
+	    b2b_relay_orphan(b, b2b_dup(mem, resp->via->branch), resp) == 1)
+		return 1;
 	if (resp->cseq.mid == SIP_M_INVITE) {
 		log_info("b2bua: answer %d of %s reached a restarted worker: "
 		         "handled from its dialogs row",

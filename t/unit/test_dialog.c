@@ -214,7 +214,8 @@ test_owned_stale(void)
 }
 
 /* The forks of a call: inserted, listed in order, saved whole; a live
- * call names its caller's TCP connection until it ends. */
+ * call names its caller's TCP connection until it ends; the requests it
+ * relays are kept until answered or the call ends. */
 static void
 test_forks(void)
 {
@@ -273,7 +274,34 @@ test_forks(void)
 	    db_dialog_conn_live(dc, "t3", "tcp 127.0.0.1:5070 t3 18"), 0);
 	CU_ASSERT_EQUAL(
 	    db_dialog_conn_live(dc, "t4", "tcp 127.0.0.1:5070 t3 17"), 0);
+	/* requests relayed inside the call: found by branch, deleted when
+	 * answered, and with the call when it ends */
+	{
+		char *rq, *pr;
+		int64_t did;
+		CU_ASSERT_EQUAL(db_relay_insert(dc, d.id, "z9hG4bK-t3-r1",
+		                                "PRACK",
+		                                "PRACK sip:afd SIP/2.0\r\n",
+		                                "udp 127.0.0.1:5070", 1002),
+		                0);
+		CU_ASSERT_EQUAL(db_relay_insert(dc, d.id, "z9hG4bK-t3-r2",
+		                                "INFO",
+		                                "INFO sip:afd SIP/2.0\r\n",
+		                                "udp 127.0.0.1:5070", 1002),
+		                0);
+		CU_ASSERT_EQUAL(
+		    db_relay_find(dc, mem, "z9hG4bK-t3-r1", &rq, &pr, &did), 1);
+		CU_ASSERT_STRING_EQUAL(rq, "PRACK sip:afd SIP/2.0\r\n");
+		CU_ASSERT_STRING_EQUAL(pr, "udp 127.0.0.1:5070");
+		CU_ASSERT_EQUAL(did, d.id);
+		CU_ASSERT_EQUAL(db_relay_delete(dc, "z9hG4bK-t3-r1"), 0);
+		CU_ASSERT_EQUAL(
+		    db_relay_find(dc, mem, "z9hG4bK-t3-r1", &rq, &pr, &did), 0);
+		CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"),
+		                1);
+	}
 	CU_ASSERT_EQUAL(db_dialog_end(dc, &d, "cancelled", 1003), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 0);
 	CU_ASSERT_EQUAL(
 	    db_dialog_conn_live(dc, "t3", "tcp 127.0.0.1:5070 t3 17"), 0);
 	talloc_free(mem);
