@@ -218,7 +218,7 @@ static void
 tcp_check_bound(struct tcp_conn *c, uint64_t now)
 {
 	static const char *const what[] = {
-	    "carries no registration binding nor call any more",
+	    NULL, /* what it no longer carries: below */
 	    "carries a registration binding: kept while it lives",
 	    "carries a live call: kept while it lasts",
 	};
@@ -243,9 +243,12 @@ tcp_check_bound(struct tcp_conn *c, uint64_t now)
 	}
 	if (r == -1 || r == c->bound)
 		return;
-	c->bound = r;
 	log_info("connection %llu from %s %s", (unsigned long long)c->id,
-	         c->peer_s, what[r]);
+	         c->peer_s,
+	         r != 0          ? what[r]
+	         : c->bound == 2 ? "carries no live call any more"
+	                         : "carries no registration binding any more");
+	c->bound = r;
 }
 
 /*
