@@ -22,7 +22,8 @@
 struct db_dialog_ctx {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *save, *find, *owner, *owned, *stale, *end, *cdr;
-	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *conn_live;
+	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
+	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
 };
 
@@ -416,20 +417,15 @@ db_fork_save(struct db_dialog_ctx *dc, struct db_fork *f, time_t now)
 	return db_dialog_exec(dc, st, "fork save");
 }
 
-int
-db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
-             struct db_fork **out, int *n)
+/* Step st ("SELECT id, DB_FORK_COLS ...") and collect its rows into
+ * *out (under ctx). 0 or -1. */
+static int
+db_fork_rows(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, sqlite3_stmt *st,
+             struct db_fork **out, int *n, const char *what)
 {
 	struct db_fork *rows = NULL;
-	sqlite3_stmt *st;
 	int rc, cap = 0, k = 0;
 
-	st = db_stmt(dc->db, &dc->fork_list,
-	             "SELECT id, " DB_FORK_COLS " FROM dialog_forks "
-	             "WHERE dialog_id = ?1 ORDER BY id");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, dialog_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_fork *f;
 		int i = 0;
@@ -460,13 +456,48 @@ db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: fork list: %s", sqlite3_errmsg(dc->db));
+		log_warnx("db_dialog: %s: %s", what, sqlite3_errmsg(dc->db));
 		talloc_free(rows);
 		return -1;
 	}
 	*out = rows;
 	*n = k;
 	return 0;
+}
+
+int
+db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+             struct db_fork **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->fork_list,
+	             "SELECT id, " DB_FORK_COLS " FROM dialog_forks "
+	             "WHERE dialog_id = ?1 ORDER BY id");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	return db_fork_rows(dc, ctx, st, out, n, "fork list");
+}
+
+int
+db_fork_owed(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+             struct db_fork **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	/* dialog_forks_owed: a partial index of the forks owed a CANCEL */
+	st = db_stmt(dc->db, &dc->fork_owed,
+	             "SELECT f.id, f.dialog_id, f.branch, f.target, f.peer, "
+	             "f.route, f.request, f.state, f.status, f.to_tag, "
+	             "f.contact, f.response, f.updated_at FROM dialog_forks f "
+	             "JOIN dialogs d ON d.id = f.dialog_id WHERE f.state = "
+	             "'cancel_owed' AND d.stage = 'ended' AND d.owner_slot = "
+	             "?1 ORDER BY f.id LIMIT 256");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, slot);
+	return db_fork_rows(dc, ctx, st, out, n, "forks owed");
 }
 
 int

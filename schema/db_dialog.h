@@ -105,6 +105,12 @@ int db_fork_save(struct db_dialog_ctx *dc, struct db_fork *f, time_t now);
 int db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
                  struct db_fork **out, int *n);
 
+/* The forks still owed a CANCEL (state cancel_owed) of the ended calls
+ * owned by slot (a replacement worker sends those CANCELs), as an array
+ * under ctx. 0 or -1. */
+int db_fork_owed(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+                 struct db_fork **out, int *n);
+
 /* Record the request of a phone inside call dialog_id relayed as afd's
  * own with Via branch `branch`: request (the phone's, as received), peer
  * (where it came from). 0 or -1. */

@@ -234,6 +234,7 @@ CREATE TABLE IF NOT EXISTS dialog_forks (
 	updated_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dialog_forks_dialog ON dialog_forks(dialog_id);
+CREATE INDEX IF NOT EXISTS dialog_forks_owed ON dialog_forks(dialog_id) WHERE state = 'cancel_owed';
 
 -- A request of a phone inside its call that afd relays to the other phone
 -- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final

@@ -2282,6 +2282,38 @@ b2b_forks_recover(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 	return 0;
 }
 
+/* After a restart: the forks of this slot's calls that are over but
+ * still owed a CANCEL (their phone had said nothing yet) get it now, so
+ * that no phone is left ringing (mem: scratch). */
+static void
+b2b_owed_recover(struct b2bua *b, TALLOC_CTX *mem)
+{
+	struct db_dialog none;
+	struct db_fork *fs;
+	struct b2b_acts *acts;
+	time_t now = time(NULL);
+	int n, mark, ok = 1;
+
+	if (db_fork_owed(b->dc, mem, sipd_slot(b->sd), &fs, &n) == -1 ||
+	    n == 0 || (mark = b2b_unit_begin(b)) == -1)
+		return;
+	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return;
+	}
+	memset(&none, 0, sizeof(none)); /* a CANCEL needs the fork only */
+	for (int i = 0; ok && i < n; i++) {
+		ok = b2b_fork_cancel(b, acts, &none, &fs[i], 1, now) == 0;
+		/* its INVITE's transaction died: nothing will answer here
+		 * any more (the call is over), so the fork is done */
+		fs[i].state = "failed";
+		ok = ok && db_fork_save(b->dc, &fs[i], now) == 0;
+	}
+	if (b2b_unit_end(b, mark, ok, acts) == 0)
+		log_info("b2bua: %d forks of ended calls owed a CANCEL: sent",
+		         n);
+}
+
 /* Look at this slot's calls: once after start (recovery), then at ring
  * deadlines. */
 static void
@@ -2370,6 +2402,8 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 		}
 		b2b_unit_end(b, mark, ok, acts);
 	}
+	if (!b->recovered)
+		b2b_owed_recover(b, mem);
 	b->recovered = 1;
 	talloc_free(mem);
 }

@@ -112,6 +112,26 @@ done
 assert_eq "cancelled" "$(cdr dora)" "the CDR"
 nothing_open "after a CANCEL served by the replacement"
 
+# 4. a phone that never said anything (owed its CANCEL, RFC 3261 9.1)
+# when the call ended; the owner dies: its replacement sends that CANCEL,
+# no phone is left ringing
+ua ezra1 ezra -R 300 -T $(( 6 * SCALE ))
+registered ezra1
+ua ezra2 ezra -n -T $(( 8 * SCALE ))
+registered ezra2
+ua alice alice -t -c ezra -H 300 -T $(( 2 * SCALE ))
+wait "$pid_alice"
+assert_eq "200" "$(final_of alice)" "the call with a silent phone"
+wait_for "[ \"\$(dlg stage)\" = ended ]" 3 || fail "the call did not end"
+assert_eq "cancel_owed:-" "$(fork_of ezra2)" "the silent phone's fork"
+assert_no_match "^REQ CANCEL" "$(cat "$TMP/ezra2.out")" "a CANCEL before the silent phone spoke"
+kill_owner "after a call that owes a CANCEL"
+wait_for "grep -q '^REQ CANCEL' '$TMP/ezra2.out'" 5 || fail "the replacement did not send the CANCEL owed"
+wait_for "[ \"\$(fork_of ezra2)\" = 'failed:-' ]" 3 || fail "the silent phone's fork once cancelled: $(fork_of ezra2)"
+log_has "1 forks of ended calls owed a CANCEL: sent" || fail "no log line for the CANCEL owed"
+kill "$pid_ezra1" "$pid_ezra2" 2>/dev/null
+nothing_open "after the CANCEL owed"
+
 assert_alive
 afd_stop
 assert_eq 0 "$AFD_RC" "exit status"
