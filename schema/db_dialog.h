@@ -1,10 +1,12 @@
 /*
  * schema/db_dialog.h: the data layer of the calls afd carries as a
  * back-to-back user agent (workers/b2bua.c): the `dialogs` table (one row
- * per call, both legs) and the `calls` table (one row per finished call,
- * a CDR). The B2BUA keeps no call state in memory that it cannot rebuild
- * from a row: each stage is written (in the batch's transaction, see
- * schema/db_txn.h) before afd acts on it, so a replacement worker carries
+ * per call, both legs), `dialog_forks` (one row per B-leg INVITE of a call
+ * forked to several bindings), `dialog_relays` (a request inside a call
+ * being relayed, until its final answer) and the `calls` table (one row
+ * per finished call, a CDR). The B2BUA keeps no call state in memory that it
+ * cannot rebuild from a row: each stage is written (in the batch's transaction,
+ * see schema/db_txn.h) before afd acts on it, so a replacement worker carries
  * on from the row. Statements prepared once per connection; values bound.
  */
 #ifndef AFD_DB_DIALOG_H

@@ -12,6 +12,12 @@
  * the one sipd derives for every answer from Call-ID and From tag, so it
  * is the same after a restart), B the callee's (afd's own requests: new
  * Call-ID, afd's From tag, CSeq from 1, Via branches naming this slot).
+ *
+ * Forking: a callee with several live bindings gets one INVITE per
+ * binding (one Call-ID and From tag, a branch each), each a dialog_forks
+ * row; the dialogs row's B-leg columns follow the phone heard from last
+ * and, once one answers 2xx, the winner (b2b_fork_resp). With one binding
+ * there are no fork rows and the B-leg is the dialogs row alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
