@@ -673,6 +673,14 @@ sipd_client_alive(struct sipd *sd, const char *branch, const char *method)
 	return txn_find_client(sd->tt, branch, method) != NULL;
 }
 
+int
+sipd_client_calling(struct sipd *sd, const char *branch)
+{
+	struct txn *t = txn_find_client(sd->tt, branch, "INVITE");
+
+	return t != NULL && txn_state(t) == TXN_CALLING;
+}
+
 void
 sipd_branch(const struct sipd *sd, char *out, size_t outsz)
 {
