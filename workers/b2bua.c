@@ -17,7 +17,9 @@
  * binding (one Call-ID and From tag, a branch each), each a dialog_forks
  * row; the dialogs row's B-leg columns follow the phone heard from last
  * and, once one answers 2xx, the winner (b2b_fork_resp). With one binding
- * there are no fork rows and the B-leg is the dialogs row alone.
+ * there are no fork rows and the B-leg is the dialogs row alone. A pager
+ * MESSAGE to several bindings is forked the same way but recorded nowhere
+ * (b2b_pager_fork: in memory, as the single MESSAGE's relay is).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -2074,21 +2076,255 @@ b2bua_ack(struct b2bua *b, const struct sip_msg *req,
 
 /* ------------------------------------------- MESSAGE outside a dialog */
 
+/*
+ * A pager-mode MESSAGE (RFC 3428) to an AOR with several live bindings is
+ * sent to all of them at once (RFC 3261 16.7, as the INVITE forks are),
+ * each its own non-INVITE client transaction and branch. The first 2xx is
+ * relayed to the sender and later answers are absorbed (a non-INVITE is
+ * never cancelled, RFC 3261 9.1); when every branch has failed (a silent
+ * one on Timer F: 408) the best answer (b2bua_best_final) is relayed. As
+ * for one binding nothing is recorded: this group lives in memory, owned
+ * by its branches' transactions (each holds a b2b_pfork; the last one
+ * freed frees the group), so a worker that dies takes it along.
+ */
+struct b2b_pager {
+	struct b2bua *b;
+	char *orig; /* the sender's MESSAGE, raw */
+	size_t origlen;
+	struct sip_peer orig_from;
+	char *callee;
+	int n;        /* branches */
+	int refs;     /* b2b_pfork alive, + 1 while being built */
+	int answered; /* the sender has its final answer */
+	int *status;  /* each branch's final status (0: none yet) */
+	int *alive;   /* each branch's transaction still exists */
+	char **resp;  /* each branch's final response, raw (NULL: none) */
+	char **branch;
+};
+
+/* One branch of a b2b_pager: its client transaction's argument. */
+struct b2b_pfork {
+	struct b2b_pager *pg;
+	int i;
+};
+
+/* Drop one reference of pg; the last frees it. */
+static void
+b2b_pager_unref(struct b2b_pager *pg)
+{
+	if (--pg->refs == 0)
+		talloc_free(pg);
+}
+
+/* A branch's transaction is gone (answered, timed out, never started, or
+ * the worker stops). */
+static int
+b2b_pfork_free(struct b2b_pfork *pf)
+{
+	struct b2b_pager *pg = pf->pg;
+
+	pg->alive[pf->i] = 0;
+	if (pg->status[pf->i] == 0 && !pg->answered)
+		log_info("b2bua: MESSAGE to %s: branch %s ended unanswered",
+		         pg->callee, pg->branch[pf->i]);
+	b2b_pager_unref(pg);
+	return 0;
+}
+
+/* Relay status/resp (resp NULL: afd's own answer) to pg's sender, as the
+ * answer of a single binding is (b2b_relay_done). */
+static void
+b2b_pager_answer(struct b2b_pager *pg, int status, const struct sip_msg *resp)
+{
+	struct b2b_tx tx = {.b = pg->b, .leg = 'b', .mid = SIP_M_MESSAGE};
+
+	tx.orig = pg->orig;
+	tx.origlen = pg->origlen;
+	tx.orig_from = pg->orig_from;
+	pg->answered = 1;
+	b2b_relay_done(pg->b->sd, &tx, status, resp);
+}
+
+/* Every branch of pg has failed: relay the best answer (RFC 3261 16.7
+ * step 6; a branch that never answered counts as 408, after every phone's
+ * own answer of the same class: a silent stale binding does not hide the
+ * 486 of the phone that is there; a 503 goes as 500). */
+static void
+b2b_pager_failed(struct b2b_pager *pg)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(pg->b->sd);
+	int *st = talloc_array(mem, int, pg->n),
+	    *ix = talloc_array(mem, int, pg->n);
+	struct sip_msg *m = NULL;
+	int k, n = 0;
+
+	if (st == NULL || ix == NULL)
+		return;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < pg->n; i++) {
+			/* pass 0: the phones' answers; 1: Timer F (408) */
+			if ((pg->resp[i] == NULL) != pass)
+				continue;
+			st[n] = pg->status[i] ? pg->status[i] : 408;
+			ix[n++] = i;
+		}
+	k = b2bua_best_final(st, n);
+	k = ix[k == -1 ? 0 : k];
+	for (int i = 0; i < pg->n; i++)
+		st[i] = pg->status[i] ? pg->status[i] : 408;
+	log_info("b2bua: MESSAGE to %s: all %d branches failed: %d relayed",
+	         pg->callee, pg->n, st[k] == 503 ? 500 : st[k]);
+	if (st[k] == 503)
+		b2b_pager_answer(pg, 500, NULL);
+	else if (pg->resp[k] != NULL && (m = b2b_parse(mem, pg->resp[k])))
+		b2b_pager_answer(pg, m->status, m);
+	else
+		b2b_pager_answer(pg, st[k], NULL);
+}
+
+/* A branch's final answer (resp NULL: Timer F, 408). */
+static void
+b2b_pager_done(struct sipd *sd, void *arg, int status,
+               const struct sip_msg *resp)
+{
+	struct b2b_pfork *pf = arg;
+	struct b2b_pager *pg = pf->pg;
+	int i = pf->i;
+
+	if (status < 200)
+		return;
+	pg->status[i] = status;
+	if (pg->answered) {
+		log_info("b2bua: MESSAGE to %s: branch %s answered %d after "
+		         "the sender had its answer: absorbed",
+		         pg->callee, pg->branch[i], status);
+		return;
+	}
+	if (status < 300) {
+		log_info("b2bua: MESSAGE to %s: %d from branch %s relayed",
+		         pg->callee, status, pg->branch[i]);
+		b2b_pager_answer(pg, status, resp);
+		return;
+	}
+	if (resp != NULL &&
+	    (pg->resp[i] = talloc_strndup(pg, resp->buf, resp->len)) == NULL)
+		log_warnx("b2bua: out of memory");
+	for (int j = 0; j < pg->n; j++)
+		if (j != i && pg->alive[j] && pg->status[j] == 0)
+			return; /* another branch may still answer */
+	b2b_pager_failed(pg);
+}
+
+/* The MESSAGE req rewritten as afd's own request to binding bd at `to`
+ * (Via branch, Call-ID, From tag given), under ctx; NULL when out of
+ * memory. */
+static char *
+b2b_pager_request(struct b2bua *b, TALLOC_CTX *ctx, const struct sip_msg *req,
+                  const struct db_binding *bd, const struct sip_peer *to,
+                  const char *branch, const char *call_id, const char *tag,
+                  const char *caller, size_t *len)
+{
+	struct sip_buf o;
+
+	sip_buf_init(&o, ctx, 1024 + req->len);
+	sip_buf_addf(&o, "MESSAGE %s SIP/2.0\r\n", bd->contact);
+	sip_buf_addf(&o, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", b2b_tp(to),
+	             b->host, branch);
+	sip_buf_addf(&o, "Max-Forwards: %d\r\n",
+	             req->max_forwards > 0 ? req->max_forwards - 1 : 69);
+	if (bd->path && bd->path[0])
+		sip_buf_addf(&o, "Route: %s\r\n", bd->path);
+	sip_buf_addf(&o, "From: <%.*s>;tag=%s\r\n",
+	             SIP_STR_FMT(req->from->uri.raw), tag);
+	sip_buf_addf(&o, "To: <%.*s>\r\n", SIP_STR_FMT(req->to->uri.raw));
+	sip_buf_addf(&o, "Call-ID: %s\r\n", call_id);
+	sip_buf_addf(&o, "CSeq: 1 MESSAGE\r\n");
+	sip_buf_addf(&o, "P-Asserted-Identity: <%s>\r\n", caller);
+	b2b_copy_hdrs(&o, req, b2b_req_hdrs, 0);
+	sip_buf_finish(&o, req->body);
+	if (o.oom)
+		return NULL;
+	*len = o.len;
+	return o.s;
+}
+
+/* Send req to the n bindings bds (at tos) at once as the branches of one
+ * b2b_pager. 0, or -1 when nothing was sent. */
+static int
+b2b_pager_fork(struct b2bua *b, struct sipd_req *rq, const char *caller,
+               const char *callee, const struct db_binding *bds,
+               const struct sip_peer *tos, int n, const char *call_id,
+               const char *tag)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	const struct sip_msg *req = rq->msg;
+	struct b2b_pager *pg;
+	struct b2b_pfork *pf;
+	char branch[48], *buf;
+	size_t len;
+	int sent = 0;
+
+	if ((pg = talloc_zero(NULL, struct b2b_pager)) == NULL)
+		return -1;
+	pg->b = b;
+	pg->n = n;
+	pg->refs = 1; /* ours, while building */
+	pg->orig = talloc_memdup(pg, req->buf, req->len);
+	pg->origlen = req->len;
+	pg->orig_from = rq->from;
+	pg->callee = talloc_strdup(pg, callee);
+	pg->status = talloc_zero_array(pg, int, n);
+	pg->alive = talloc_zero_array(pg, int, n);
+	pg->resp = talloc_zero_array(pg, char *, n);
+	pg->branch = talloc_zero_array(pg, char *, n);
+	if (pg->orig == NULL || pg->callee == NULL || pg->status == NULL ||
+	    pg->alive == NULL || pg->resp == NULL || pg->branch == NULL) {
+		talloc_free(pg);
+		return -1;
+	}
+	log_info("b2bua: MESSAGE %s -> %s: %d bindings, forked", caller, callee,
+	         n);
+	for (int i = 0; i < n; i++) {
+		sipd_branch(b->sd, branch, sizeof(branch));
+		if ((pg->branch[i] = talloc_strdup(pg, branch)) == NULL ||
+		    (buf = b2b_pager_request(b, mem, req, &bds[i], &tos[i],
+		                             branch, call_id, tag, caller,
+		                             &len)) == NULL ||
+		    (pf = talloc_zero(NULL, struct b2b_pfork)) == NULL) {
+			log_warnx("b2bua: out of memory");
+			continue;
+		}
+		pf->pg = pg;
+		pf->i = i;
+		pg->alive[i] = 1;
+		pg->refs++;
+		talloc_set_destructor(pf, b2b_pfork_free);
+		log_info("b2bua: MESSAGE to %s: branch %s to %s", callee,
+		         branch, bds[i].contact);
+		if (sipd_request(b->sd, &tos[i], branch, "MESSAGE", buf, len,
+		                 b2b_pager_done, pf) == 0)
+			sent++;
+	}
+	b2b_pager_unref(pg);
+	return sent > 0 ? 0 : -1;
+}
+
 /* A pager-mode MESSAGE (RFC 3428) to a registered AOR: sent on to its
- * binding as afd's own request, the answer relayed back. */
+ * binding as afd's own request, the answer relayed back; to every live
+ * binding when there are several (b2b_pager_fork). */
 static int
 b2b_pager(struct b2bua *b, struct sipd_req *rq)
 {
 	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
 	const struct sip_msg *req = rq->msg;
-	struct db_binding *bd;
+	struct db_binding *bds;
+	struct sip_peer *tos;
 	struct b2b_tx *tx;
-	struct sip_peer to;
-	struct sip_buf o;
 	const char *why;
-	char *callee, *caller, *impu = NULL, *extra = NULL, branch[48], hex[17],
-	                       tag[13];
-	int st, nlive;
+	char *callee, *caller, *impu = NULL, *extra = NULL, *buf, *call_id,
+	                       branch[48], hex[17], tag[13];
+	size_t len;
+	int st, n, nlive;
 
 	if (b2b_looped(b, req))
 		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
@@ -2099,33 +2335,26 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	if ((caller = reg_aor(mem, &req->from->uri, b->c, &st, &why)) == NULL)
 		return sipd_reply(b->sd, rq, 403, "Sender Not Served", NULL, 0,
 		                  0);
-	if ((bd = b2b_binding(b, mem, callee, rq->now, &nlive)) == NULL ||
-	    b2b_binding_peer(bd, &to) == -1) {
+	if (b2b_bindings(b, mem, callee, rq->now, &bds, &tos, &n, &nlive) ==
+	        -1 ||
+	    n == 0) {
 		if (db_reg_identities(b->dr, mem, callee, &impu, &extra) == -1)
 			impu = "?";
 		return sipd_reply(b->sd, rq, impu || nlive ? 480 : 404, NULL,
 		                  NULL, 0, 0);
 	}
-	sipd_branch(b->sd, branch, sizeof(branch));
 	b2b_hex(hex, 16);
 	b2b_hex(tag, 12);
-	sip_buf_init(&o, mem, 1024 + req->len);
-	sip_buf_addf(&o, "MESSAGE %s SIP/2.0\r\n", bd->contact);
-	sip_buf_addf(&o, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", b2b_tp(&to),
-	             b->host, branch);
-	sip_buf_addf(&o, "Max-Forwards: %d\r\n",
-	             req->max_forwards > 0 ? req->max_forwards - 1 : 69);
-	if (bd->path && bd->path[0])
-		sip_buf_addf(&o, "Route: %s\r\n", bd->path);
-	sip_buf_addf(&o, "From: <%.*s>;tag=%s\r\n",
-	             SIP_STR_FMT(req->from->uri.raw), tag);
-	sip_buf_addf(&o, "To: <%.*s>\r\n", SIP_STR_FMT(req->to->uri.raw));
-	sip_buf_addf(&o, "Call-ID: %s-msg@%s\r\n", hex, b->c->domain);
-	sip_buf_addf(&o, "CSeq: 1 MESSAGE\r\n");
-	sip_buf_addf(&o, "P-Asserted-Identity: <%s>\r\n", caller);
-	b2b_copy_hdrs(&o, req, b2b_req_hdrs, 0);
-	sip_buf_finish(&o, req->body);
-	if (o.oom || (tx = talloc_zero(NULL, struct b2b_tx)) == NULL)
+	if ((call_id = talloc_asprintf(mem, "%s-msg@%s", hex, b->c->domain)) ==
+	    NULL)
+		return -1;
+	if (n > 1)
+		return b2b_pager_fork(b, rq, caller, callee, bds, tos, n,
+		                      call_id, tag);
+	sipd_branch(b->sd, branch, sizeof(branch));
+	if ((buf = b2b_pager_request(b, mem, req, &bds[0], &tos[0], branch,
+	                             call_id, tag, caller, &len)) == NULL ||
+	    (tx = talloc_zero(NULL, struct b2b_tx)) == NULL)
 		return -1;
 	tx->b = b;
 	tx->leg = 'b';
@@ -2135,7 +2364,7 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	tx->mid = SIP_M_MESSAGE;
 	log_info("b2bua: MESSAGE %s -> %s", caller, callee);
 	/* nothing to record: the answer is relayed from memory */
-	return sipd_request(b->sd, &to, branch, "MESSAGE", o.s, o.len,
+	return sipd_request(b->sd, &tos[0], branch, "MESSAGE", buf, len,
 	                    b2b_relay_done, tx);
 }
 

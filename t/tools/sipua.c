@@ -58,6 +58,8 @@
  *   -H MS     hang up (BYE) MS ms after the call is up (caller: after the
  *             2xx; callee: after the ACK)
  *   -M        send a MESSAGE (pager mode) to -c USER instead of calling
+ *             (body "hello-from-USER-N"; a MESSAGE from afd is printed as
+ *             "INFO message BODY" and answered with -s STATUS)
  *   -I N      the callee's final answer to an INVITE (default 200; 0: none,
  *             keep ringing)
  *   -R MS     the callee rings MS ms before its final answer (default 0)
@@ -930,8 +932,10 @@ main(int argc, char **argv)
 		snprintf(k->luri, sizeof(k->luri), "sip:%s@%s", user, domain);
 		snprintf(k->ruri, sizeof(k->ruri), "sip:%s@%s", callee, domain);
 		memcpy(k->target, k->ruri, sizeof(k->target));
+		char *text = talloc_asprintf(ctx, "hello-from-%s-%lld", user,
+		                             t0 % 100000);
 		ua_call_request(ctx, "MESSAGE", 1,
-		                "Content-Type: text/plain\r\n", NULL, 0);
+		                "Content-Type: text/plain\r\n", text, 0);
 	} else if (callee != NULL) {
 		ua_invite(ctx, user, callee, domain);
 		if (cancel >= 0)
@@ -1074,6 +1078,9 @@ main(int argc, char **argv)
 		       m->via ? m->via->branch.s : "", ua_ms() - t0);
 		if (m->mid == SIP_M_NOTIFY)
 			ua_notify(m);
+		if (m->mid == SIP_M_MESSAGE) /* silent or not */
+			printf("INFO message %.*s\n", (int)m->body.len,
+			       m->body.s ? m->body.s : "");
 		if (m->mid == SIP_M_ACK) {
 			if (k->active && !k->caller && !k->up) {
 				k->up = 1;
@@ -1144,9 +1151,7 @@ main(int argc, char **argv)
 			k->hangup_at = 0;
 			break;
 		case SIP_M_MESSAGE:
-			printf("INFO message %.*s\n", (int)m->body.len,
-			       m->body.s ? m->body.s : "");
-			ua_answer(ctx, m, 200);
+			ua_answer(ctx, m, status);
 			break;
 		default:
 			ua_answer(ctx, m, status);
