@@ -123,6 +123,33 @@ wait "$pid_alice" "$pid_hal1"
 assert_eq "486" "$(finals alice | tr '\n' ' ' | sed 's/ $//')" "one binding's 486"
 assert_eq "1" "$(got hal1)" "hal1's MESSAGEs"
 log_since "forked" && fail "a single binding was forked"
+
+# 8. kill -9 of the relaying worker (alice's TCP worker) while both phones
+# hold the MESSAGE: the slot is replaced, the phones' late answers reach
+# the replacement, which has nothing for them (nothing was recorded: the
+# sender's own Timer F ends its request); afd goes on, and the next
+# MESSAGE to the two phones is forked and answered
+two ivy -D 1500 -T $(( 10 * SCALE )) -- -t -D 1500 -T $(( 10 * SCALE ))
+ua alice alice -t -M -c ivy -T $(( 3 * SCALE ))
+wait_for "[ \"\$(got ivy1)\" = 1 ] && [ \"\$(got ivy2)\" = 1 ]" 3 ||
+	fail "the phones did not get the MESSAGE"
+slot=$(branch_of ivy1 | sed -E 's/^z9hG4bK-(t[0-9]+)-.*/\1/')
+pid=$(worker_pid "$slot")
+[ -n "$pid" ] || fail "no worker for slot $slot"
+log_mark
+kill -9 "$pid"
+say "killed $slot (pid $pid) with a forked MESSAGE in flight"
+wait_for "log_since 'started tcp worker $slot'" 5 || fail "slot $slot was not replaced"
+wait "$pid_alice"
+sleep 2 # the phones' answers reach the replacement
+assert_alive "the answers of a MESSAGE whose worker died"
+ua alice alice -M -c ivy -T $(( 5 * SCALE ))
+wait "$pid_alice"
+cat "$TMP/alice.out"
+assert_eq "200" "$(finals alice | tr '\n' ' ' | sed 's/ $//')" "a MESSAGE after the kill"
+wait "$pid_ivy1" "$pid_ivy2"
+assert_eq "2" "$(got ivy1)" "ivy1's MESSAGEs"
+assert_eq "2" "$(got ivy2)" "ivy2's MESSAGEs"
 nothing_recorded "at the end"
 assert_alive
 afd_stop
