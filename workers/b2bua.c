@@ -1491,17 +1491,26 @@ static int
 b2b_forks_failed(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
                  const struct db_fork *fs, int n, time_t now)
 {
-	int *st = talloc_array(acts, int, n), k, rc;
+	int *st = talloc_array(acts, int, n), *ix = talloc_array(acts, int, n);
+	int k, rc, m_n = 0;
 	const struct db_fork *f;
 	struct sip_msg *m = NULL;
 
-	if (st == NULL)
+	if (st == NULL || ix == NULL)
 		return -1;
-	for (int i = 0; i < n; i++)
-		st[i] = fs[i].status;
-	if ((k = b2bua_best_final(st, n)) == -1)
+	/* the phones' own answers before the 408s of Timer B, so that a
+	 * silent stale binding does not hide the 486 of the phone that is
+	 * there (b2bua_best_final takes the first of the best class) */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n; i++) {
+			if ((fs[i].response == NULL) != pass)
+				continue;
+			st[m_n] = fs[i].status;
+			ix[m_n++] = i;
+		}
+	if ((k = b2bua_best_final(st, m_n)) == -1)
 		return -1;
-	f = &fs[k];
+	f = &fs[ix[k]];
 	if (f->response != NULL)
 		m = b2b_parse(acts, f->response);
 	if (f->status == 503) {

@@ -6,7 +6,8 @@
 # cancelled; two 5xx as 500); a 200 that crosses the CANCEL gets ACK and
 # BYE from afd; the caller's CANCEL and the ring timeout cancel both
 # phones; a phone that sent no provisional is owed its CANCEL (RFC 3261
-# 9.1) and is never sent one before it speaks. After each call the dialogs,
+# 9.1) and is never sent one before it speaks; a silent phone's Timer B
+# 408 does not hide the other phone's 486. After each call the dialogs,
 # dialog_forks and calls rows are checked and nothing is left open.
 . "$(dirname "$0")/lib.sh"
 
@@ -180,6 +181,23 @@ assert_no_match "^REQ CANCEL" "$(cat "$TMP/ivy2.out")" "a CANCEL before any prov
 assert_eq "caller hung up" "$(cdr ivy)" "the CDR"
 nothing_open "after a silent phone"
 
+assert_alive
+afd_stop
+assert_eq 0 "$AFD_RC" "exit status"
+
+# 7. a silent phone (the newest binding, tried first) and a busy one, with
+# a ring timeout longer than Timer B: when the silent fork's Timer B ends
+# it, the busy phone's own 486 is relayed, not the 408 of Timer B
+afd_start calls.ring_timeout=20 afd.sip_t1=100
+two jon -I 486 -R 200 -T $(( 3 * SCALE )) -- -n -T $(( 10 * SCALE ))
+ua alice alice -c jon -T $(( 10 * SCALE ))
+wait "$pid_alice" "$pid_jon1"
+kill "$pid_jon2" 2>/dev/null
+cat "$TMP/alice.out"
+assert_eq "486" "$(final_of alice)" "a phone's 486 before Timer B's 408"
+assert_eq "failed:408" "$(fork_of jon2)" "the silent fork"
+assert_eq "486 Busy Here" "$(cdr jon)" "the CDR"
+nothing_open "after a silent phone and a busy one"
 assert_alive
 afd_stop
 assert_eq 0 "$AFD_RC" "exit status"
