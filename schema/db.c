@@ -858,10 +858,23 @@ db_step_8(sqlite3 *db)
 	                   "WHERE pending <> 0");
 }
 
+/* Step to version 9: subscriber_ids, every name a subscriber is looked up
+ * by, kept by triggers on subscribers (schema.sql). The last step: the
+ * schema is applied here (every earlier step ran), then each existing
+ * row's names are made by the update trigger ("SET impu = impu" fires it
+ * for every row). */
+static int
+db_step_9(sqlite3 *db)
+{
+	if (db_exec(db, afd_schema_sql) == -1)
+		return -1;
+	return db_exec(db, "UPDATE subscribers SET impu = impu");
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
-    db_step_1, db_step_2, db_step_3, db_step_4,
-    db_step_5, db_step_6, db_step_7, db_step_8,
+    db_step_1, db_step_2, db_step_3, db_step_4, db_step_5,
+    db_step_6, db_step_7, db_step_8, db_step_9,
 };
 
 int

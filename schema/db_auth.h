@@ -75,7 +75,9 @@ struct db_auth *db_auth_new(TALLOC_CTX *ctx, sqlite3 *db);
  * Find the subscriber called name, trying in order: impi = name; impu =
  * name; the user part of impi (before '@') = name, when exactly one row
  * has it (a softphone's Digest username); name listed in extra_impu
- * (comma-separated, spaces ignored). Then check the row:
+ * (comma-separated; blanks, tabs and <> ignored). One indexed look-up of
+ * subscriber_ids (schema.sql: every such name, kept by triggers), so its
+ * cost does not grow with the table. Then check the row:
  *   - k, opc, op: NULL or '' for none, else exactly 32 hex digits (either
  *     case); amf: NULL or '' for 8000, else 4 hex digits;
  *   - algorithm: milenage or xor (any case; NULL or '' is milenage);
