@@ -31,7 +31,7 @@
 
 struct db_auth {
 	sqlite3 *db;
-	sqlite3_stmt *by_id, *sqn_take,
+	sqlite3_stmt *by_id, *sqn_take, *sqn_get,
 	    *sqn_resync, *vec_put, *vec_get, *vec_use, *vec_del, *nc_use,
 	    *exp_vec, *exp_nc, *key_put, *key_get, *src_bound;
 };
@@ -255,15 +255,37 @@ db_auth_sqn_step(struct db_auth *da, sqlite3_stmt *st, uint64_t *sqn)
 int
 db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn)
 {
-	sqlite3_stmt *st =
-	    db_stmt(da->db, &da->sqn_take,
-	            "UPDATE subscribers SET sqn = " DB_AUTH_SQN_NEXT(
-	                "sqn") " WHERE impi = ?1 RETURNING sqn");
+	sqlite3_stmt *up, *get;
+	int rc;
 
-	if (st == NULL)
+	up = db_stmt(da->db, &da->sqn_take,
+	             "UPDATE subscribers SET sqn = " DB_AUTH_SQN_NEXT(
+	                 "sqn") " WHERE impi = ?1");
+	if (up == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, impi, -1, SQLITE_STATIC);
-	return db_auth_sqn_step(da, st, sqn);
+	sqlite3_bind_text(up, 1, impi, -1, SQLITE_STATIC);
+	rc = sqlite3_step(up);
+	sqlite3_reset(up);
+	if (rc != SQLITE_DONE) {
+		db_auth_err(da, "sqn");
+		return -1;
+	}
+	if (sqlite3_changes(da->db) == 0)
+		return 1;
+	get = db_stmt(da->db, &da->sqn_get,
+	              "SELECT sqn FROM subscribers WHERE impi = ?1");
+	if (get == NULL)
+		return -1;
+	sqlite3_bind_text(get, 1, impi, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		*sqn = (uint64_t)sqlite3_column_int64(get, 0);
+	sqlite3_reset(get);
+	if (rc != SQLITE_ROW) {
+		db_auth_err(da, "sqn");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -286,10 +308,13 @@ db_auth_sqn_resync(struct db_auth *da, const char *impi, uint64_t sqn_ms,
 static void
 db_auth_bind_hex(sqlite3_stmt *st, int i, const uint8_t *b, size_t n)
 {
+	static const char hx[] = "0123456789abcdef";
 	char h[2 * AKA_RES_MAX + 1];
 
-	for (size_t j = 0; j < n; j++)
-		snprintf(h + 2 * j, 3, "%02x", b[j]);
+	for (size_t j = 0; j < n; j++) {
+		h[2 * j] = hx[b[j] >> 4];
+		h[2 * j + 1] = hx[b[j] & 15];
+	}
 	h[2 * n] = '\0';
 	sqlite3_bind_text(st, i, h, (int)(2 * n), SQLITE_TRANSIENT);
 	OPENSSL_cleanse(h, sizeof(h));

@@ -94,11 +94,14 @@ int db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
                        struct db_subscriber *out, char *err, size_t errlen);
 
 /*
- * Take the next SQN for impi and store it, atomically (one UPDATE ...
- * RETURNING): sqn := aka_sqn_next(sqn) (SEQ + 1, IND + 1 mod 32).
- * 0 with *sqn the SQN to put in the vector, 1 when there is no such row,
- * -1 on error (logged). A stored sqn outside 0..2^48-1 is masked to 48
- * bits first.
+ * Take the next SQN for impi and store it: sqn := aka_sqn_next(sqn) (SEQ
+ * + 1, IND + 1 mod 32), an UPDATE computing it in SQL, then a read of the
+ * stored value (no RETURNING: SQLite makes a temporary table for each
+ * RETURNING). Run it inside a transaction or savepoint (the gate does):
+ * the UPDATE's write lock then holds until the read, so no other
+ * connection takes an SQN between them. 0 with *sqn the SQN to put in the
+ * vector, 1 when there is no such row, -1 on error (logged). A stored sqn
+ * outside 0..2^48-1 is masked to 48 bits first.
  */
 int db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn);
 

@@ -191,7 +191,7 @@ auth_random_hex(char *out, size_t n)
 	uint8_t r[32];
 	static const char hx[] = "0123456789abcdef";
 
-	if (n > sizeof(r) || RAND_bytes(r, (int)n) != 1)
+	if (n > sizeof(r) || digest_random(r, n) == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hx[r[i] >> 4];
@@ -283,7 +283,7 @@ auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
 			goto done;
 		}
 		uint8_t r[AKA_RAND_LEN];
-		if (RAND_bytes(r, sizeof(r)) != 1 ||
+		if (digest_random(r, sizeof(r)) == -1 ||
 		    aka_vector_make(&keys, sub->amf, sqn, r, &v) == -1) {
 			memset(&keys, 0, sizeof(keys));
 			goto done;
