@@ -859,14 +859,17 @@ db_step_8(sqlite3 *db)
 }
 
 /* Step to version 9: subscriber_ids, every name a subscriber is looked up
- * by, kept by triggers on subscribers (schema.sql). The last step: the
- * schema is applied here (every earlier step ran), then each existing
- * row's names are made by the update trigger ("SET impu = impu" fires it
- * for every row). */
+ * by, kept by triggers on subscribers (schema.sql); auth_vectors gains nc
+ * (an AKA answer's replay record, kept in its vector's row instead of a
+ * row of auth_nonces). The last step: the schema is applied here (every
+ * earlier step ran), then each existing row's names are made by the
+ * update trigger ("SET impu = impu" fires it for every row). */
 static int
 db_step_9(sqlite3 *db)
 {
-	if (db_exec(db, afd_schema_sql) == -1)
+	if (db_add_column(db, "auth_vectors", "nc",
+	                  "INTEGER NOT NULL DEFAULT -1") == -1 ||
+	    db_exec(db, afd_schema_sql) == -1)
 		return -1;
 	return db_exec(db, "UPDATE subscribers SET impu = impu");
 }

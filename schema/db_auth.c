@@ -453,15 +453,16 @@ db_auth_change(struct db_auth *da, sqlite3_stmt *st, const char *what)
 }
 
 int
-db_auth_vector_use(struct db_auth *da, const char *nonce)
+db_auth_vector_use(struct db_auth *da, const char *nonce, uint32_t nc)
 {
 	sqlite3_stmt *st = db_stmt(da->db, &da->vec_use,
-	                           "UPDATE auth_vectors SET used = 1 "
-	                           "WHERE nonce = ?1 AND used = 0");
+	                           "UPDATE auth_vectors SET used = 1, nc = ?2 "
+	                           "WHERE nonce = ?1 AND nc < ?2");
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)nc);
 	return db_auth_change(da, st, "vector use");
 }
 

@@ -28,7 +28,7 @@
  *                   on the vector's RAND (0: db_auth_sqn_resync, a new
  *                   vector, 401; 1: refuse), db_auth_vector_delete;
  *                   else aka_password(v2 = AKAv2), digest_check,
- *                   db_auth_vector_use (1: already used: replay)
+ *                   db_auth_vector_use(nc) (1: replay)
  *   Digest:         db_auth_key(DB_AUTH_NONCE_KEY) once per worker;
  *                   digest_nonce_make / digest_nonce_check (stale: 401
  *                   stale=true), db_auth_nc_use(c.nonce, c.nc_value),
@@ -139,9 +139,15 @@ int db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
 int db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
                        int64_t now, struct db_auth_vector *out);
 
-/* Mark the vector used, only if it was not: 0 when this call marked it,
- * 1 when it was used already or is gone, -1 on error. */
-int db_auth_vector_use(struct db_auth *da, const char *nonce);
+/*
+ * An answer to the vector's challenge was accepted with nonce count nc:
+ * record it (used, nc) only if nc is higher than every nc accepted before
+ * for this vector (RFC 7616 3.4.5; an AKA answer without qop counts as nc
+ * 1, so it is good once). One UPDATE of the row the answer read: the
+ * replay record of an AKA nonce lives in its vector, not in auth_nonces.
+ * 0 accepted, 1 replay (nc not higher) or the vector is gone, -1 error.
+ */
+int db_auth_vector_use(struct db_auth *da, const char *nonce, uint32_t nc);
 
 /* Forget nonce's vector (answered with a resync, or refused): 0 or -1. */
 int db_auth_vector_delete(struct db_auth *da, const char *nonce);

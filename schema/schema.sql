@@ -85,7 +85,9 @@ CREATE TABLE IF NOT EXISTS auth_vectors (
 	sqn         INTEGER NOT NULL,       -- the SQN inside AUTN
 	created_at  INTEGER NOT NULL,
 	expires_at  INTEGER NOT NULL,
-	used        INTEGER NOT NULL DEFAULT 0 -- 1 once a response was accepted
+	used        INTEGER NOT NULL DEFAULT 0, -- 1 once a response was accepted
+	nc          INTEGER NOT NULL DEFAULT -1 -- the highest nc accepted (replay
+	                                    -- check; -1: none yet)
 );
 CREATE INDEX IF NOT EXISTS auth_vectors_expires ON auth_vectors(expires_at);
 CREATE INDEX IF NOT EXISTS auth_vectors_impi ON auth_vectors(impi);

@@ -622,13 +622,14 @@ auth_answer_aka(struct auth_ctx *x, const struct digest_cred *c)
 		auth_vector_drop(x, nonce);
 		return auth_refuse(x, 403, NULL, "wrong response (RES)");
 	}
-	rc = auth_nc(x, c, nonce, vec.expires_at);
+	/* the nc record is the vector's row (one UPDATE, in the batch's
+	 * transaction: committed with the binding it admits) */
+	rc = db_auth_vector_use(x->a->da, nonce,
+	                        c->qop_id != DIGEST_QOP_NONE ? c->nc_value : 1);
 	if (rc == -1)
 		return auth_500(x);
 	if (rc == 1)
 		return auth_challenge(x, c, 1, NULL); /* replayed nc */
-	if (db_auth_vector_use(x->a->da, nonce) == -1)
-		return auth_500(x);
 	return auth_accept(x, &sub, c);
 }
 

@@ -379,15 +379,19 @@ test_vectors(void)
 	CU_ASSERT_STRING_EQUAL(got.algorithm, "AKAv1-MD5");
 	CU_ASSERT(memcmp(&got.v, &v, sizeof(v)) == 0);
 	CU_ASSERT(got.created_at == 100 && got.expires_at == 130 && !got.used);
-	/* used once */
-	CU_ASSERT(db_auth_vector_use(da2, "N1") == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N1") == 1);
+	/* used, with a nonce count that must rise (from any worker) */
+	CU_ASSERT(db_auth_vector_use(da2, "N1", 1) == 0);
+	CU_ASSERT(db_auth_vector_use(da, "N1", 1) == 1); /* replay */
 	CU_ASSERT(db_auth_vector_get(da, ctx, "N1", 110, &got) == 1 &&
 	          got.used);
+	CU_ASSERT(db_auth_vector_use(da, "N1", 3) == 0);
+	CU_ASSERT(db_auth_vector_use(da2, "N1", 2) == 1); /* lower */
+	CU_ASSERT(db_auth_vector_use(da, "N1", 0xffffffffu) == 0);
+	CU_ASSERT(db_auth_vector_use(da, "N1", 0xffffffffu) == 1);
 	/* unknown, expired */
 	CU_ASSERT(db_auth_vector_get(da, ctx, "N2", 110, &got) == 0);
 	CU_ASSERT(db_auth_vector_get(da, ctx, "N1", 130, &got) == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N2") == 1);
+	CU_ASSERT(db_auth_vector_use(da, "N2", 1) == 1); /* gone */
 	/* Milenage's 8-byte XRES round-trips too */
 	struct aka_keys mk = {.alg = AKA_MILENAGE};
 	CU_ASSERT_FATAL(aka_vector_make(&mk, amf, 0x42, rand, &v) == 0);
