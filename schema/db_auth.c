@@ -31,9 +31,9 @@
 
 struct db_auth {
 	sqlite3 *db;
-	sqlite3_stmt *by_id, *sqn_take, *sqn_get,
-	    *sqn_resync, *vec_put, *vec_get, *vec_use, *vec_del, *nc_use,
-	    *exp_vec, *exp_nc, *key_put, *key_get, *src_bound;
+	sqlite3_stmt *by_id, *sqn_take, *sqn_get, *sqn_resync, *vec_put,
+	    *vec_get, *vec_use, *vec_del, *nc_use, *exp_vec, *exp_nc, *key_put,
+	    *key_get, *src_bound;
 };
 
 struct db_auth *
@@ -197,10 +197,11 @@ db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
 	memset(out, 0, sizeof(*out));
 	/* kind: 0 impi, 1 impu, 2 user part, 3 extra_impu; the first kind
 	 * that names anyone wins (impi, then impu: the lowest impi) */
-	st = db_stmt(da->db, &da->by_id,
-	             "SELECT " DB_AUTH_SUB_COLS_S ", i.kind FROM subscriber_ids "
-	             "i JOIN subscribers s ON s.impi = i.impi WHERE i.id = ?1 "
-	             "ORDER BY i.kind, i.impi LIMIT 2");
+	st =
+	    db_stmt(da->db, &da->by_id,
+	            "SELECT " DB_AUTH_SUB_COLS_S ", i.kind FROM subscriber_ids "
+	            "i JOIN subscribers s ON s.impi = i.impi WHERE i.id = ?1 "
+	            "ORDER BY i.kind, i.impi LIMIT 2");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

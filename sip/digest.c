@@ -497,10 +497,9 @@ digest_nonce_mac(const uint8_t *key, size_t keylen, const uint8_t ts_salt[16],
 	}
 	if (keylen != digest_mac_keylen ||
 	    CRYPTO_memcmp(key, digest_mac_key, keylen) != 0) {
-		OSSL_PARAM p[] = {
-		    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-		                                     "SHA256", 0),
-		    OSSL_PARAM_construct_end()};
+		OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(
+		                      OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		                  OSSL_PARAM_construct_end()};
 		digest_mac_keylen = 0;
 		if (EVP_MAC_init(digest_mac_ctx, key, keylen, p) != 1)
 			goto done;
@@ -509,9 +508,9 @@ digest_nonce_mac(const uint8_t *key, size_t keylen, const uint8_t ts_salt[16],
 	} else if (EVP_MAC_init(digest_mac_ctx, NULL, 0, NULL) != 1)
 		goto done; /* the same key: start over */
 	if (EVP_MAC_update(digest_mac_ctx, ts_salt, 16) != 1 ||
-	    (user.len > 0 && EVP_MAC_update(digest_mac_ctx,
-	                                    (const uint8_t *)user.s,
-	                                    user.len) != 1) ||
+	    (user.len > 0 &&
+	     EVP_MAC_update(digest_mac_ctx, (const uint8_t *)user.s,
+	                    user.len) != 1) ||
 	    EVP_MAC_final(digest_mac_ctx, md, &len, sizeof(md)) != 1 ||
 	    len < 16)
 		goto done;

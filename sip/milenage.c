@@ -45,14 +45,14 @@ static EVP_CIPHER *milenage_cipher;
 static EVP_CIPHER_CTX *
 milenage_aes(const uint8_t k[AKA_K_LEN])
 {
-	if (milenage_cipher == NULL &&
-	    (milenage_cipher = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL)) ==
-	        NULL)
+	if (milenage_cipher == NULL && (milenage_cipher = EVP_CIPHER_fetch(
+	                                    NULL, "AES-128-ECB", NULL)) == NULL)
 		return NULL;
-	if (milenage_ctx == NULL && (milenage_ctx = EVP_CIPHER_CTX_new()) == NULL)
+	if (milenage_ctx == NULL &&
+	    (milenage_ctx = EVP_CIPHER_CTX_new()) == NULL)
 		return NULL;
-	if (EVP_EncryptInit_ex2(milenage_ctx, milenage_cipher, k, NULL,
-	                        NULL) != 1 ||
+	if (EVP_EncryptInit_ex2(milenage_ctx, milenage_cipher, k, NULL, NULL) !=
+	        1 ||
 	    EVP_CIPHER_CTX_set_padding(milenage_ctx, 0) != 1) {
 		EVP_CIPHER_CTX_free(milenage_ctx);
 		milenage_ctx = NULL;

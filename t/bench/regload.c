@@ -995,13 +995,13 @@ rl_report(double elapsed, double steady)
 		       st.cls[5], st.cls[6], st.prov, st.dup, st.stray,
 		       st.send_errors, gcpu, gwait, elapsed, st.challenges);
 		if (opts.auth)
-			printf(" c50_us=%" PRIu64 " c99_us=%" PRIu64
-			       " a50_us=%" PRIu64 " a99_us=%" PRIu64,
-			       rl_quantile(st.hist_c, st.legs_n, st.lat_max, .5),
-			       rl_quantile(st.hist_c, st.legs_n, st.lat_max, .99),
-			       rl_quantile(st.hist_a, st.legs_n, st.lat_max, .5),
-			       rl_quantile(st.hist_a, st.legs_n, st.lat_max,
-			                   .99));
+			printf(
+			    " c50_us=%" PRIu64 " c99_us=%" PRIu64
+			    " a50_us=%" PRIu64 " a99_us=%" PRIu64,
+			    rl_quantile(st.hist_c, st.legs_n, st.lat_max, .5),
+			    rl_quantile(st.hist_c, st.legs_n, st.lat_max, .99),
+			    rl_quantile(st.hist_a, st.legs_n, st.lat_max, .5),
+			    rl_quantile(st.hist_a, st.legs_n, st.lat_max, .99));
 		printf("\n");
 		return;
 	}

@@ -176,24 +176,26 @@ test_lookup_names(void)
 	CU_ASSERT(db_auth_subscriber(da, ctx, "tel:+1002", &s, err,
 	                             sizeof(err)) == 1);
 	/* a changed impu; an SQN update leaves the names alone */
-	CU_ASSERT_FATAL(ex(db, "UPDATE subscribers SET impu = 'sip:a9@ims.test', "
-	                       "sqn = 5 WHERE impi = 'a@ims.test'") == 0);
+	CU_ASSERT_FATAL(ex(db,
+	                   "UPDATE subscribers SET impu = 'sip:a9@ims.test', "
+	                   "sqn = 5 WHERE impi = 'a@ims.test'") == 0);
 	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a@ims.test", &s, err,
 	                             sizeof(err)) == 0);
 	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a9@ims.test", &s, err,
 	                             sizeof(err)) == 1);
 	CU_ASSERT(s.sqn == 5);
 	/* the impi's names precede another row's impu equal to them */
-	CU_ASSERT_FATAL(ex(db, "INSERT INTO subscribers (impi, impu, password) "
-	                       "VALUES ('c@ims.test', 'b@ims.test', 'pw')") ==
-	                0);
+	CU_ASSERT_FATAL(ex(db,
+	                   "INSERT INTO subscribers (impi, impu, password) "
+	                   "VALUES ('c@ims.test', 'b@ims.test', 'pw')") == 0);
 	CU_ASSERT(db_auth_subscriber(da, ctx, "b@ims.test", &s, err,
 	                             sizeof(err)) == 1);
 	CU_ASSERT_STRING_EQUAL(s.impi, "b@ims.test");
 	/* INSERT OR REPLACE: the replaced row's names go too */
-	CU_ASSERT_FATAL(ex(db, "INSERT OR REPLACE INTO subscribers (impi, impu, "
-	                       "password) VALUES ('a@ims.test', "
-	                       "'sip:new@ims.test', 'pw')") == 0);
+	CU_ASSERT_FATAL(ex(db,
+	                   "INSERT OR REPLACE INTO subscribers (impi, impu, "
+	                   "password) VALUES ('a@ims.test', "
+	                   "'sip:new@ims.test', 'pw')") == 0);
 	CU_ASSERT(db_auth_subscriber(da, ctx, "tel:+1002", &s, err,
 	                             sizeof(err)) == 0);
 	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a9@ims.test", &s, err,
@@ -204,8 +206,7 @@ test_lookup_names(void)
 	/* DELETE: every name of the row goes */
 	CU_ASSERT_FATAL(
 	    ex(db, "DELETE FROM subscribers WHERE impi = 'a@ims.test'") == 0);
-	CU_ASSERT(
-	    db_auth_subscriber(da, ctx, "a", &s, err, sizeof(err)) == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "a", &s, err, sizeof(err)) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM subscriber_ids WHERE impi = "
 	                 "'a@ims.test'") == 0);
 	/* the look-up searches the key: no scan of a table */
