@@ -40,8 +40,9 @@
  * Each request is then REGISTER (CSeq 1), 401, REGISTER with the answer
  * (CSeq 2, branch "<k>.2"), 200; the response is computed here (Digest
  * MD5, or RES from the SIM maths of sip/aka.h for AKAv1-MD5) when the 401
- * arrives; latency is first send to the 200. Needs one AOR per request
- * (no -n).
+ * arrives; latency is first send to the 200, and its two legs (first
+ * send to 401, 401 to 200) are reported too (c50_us c99_us a50_us a99_us
+ * with -k). Needs one AOR per request (no -n).
  *
  * Only 127.0.0.0/8 targets are accepted: this is a benchmark, not a flood
  * tool.  Output: a readable report, or one key=value line with -k.
