@@ -78,7 +78,12 @@ KAMRUN=$SHARED/bench/kamailio/run-kamailio.sh
 [ -x "$REGLOAD" ] || { echo "bench: $REGLOAD missing (make $REGLOAD)" >&2; exit 1; }
 
 # Database and logs on disk (not /dev/shm): the durability is the point.
-mkdir -p var
+# (made by root, var/ goes to nobody, as afd -f etc/afd.conf run as root
+# needs it: its database is var/afd.db and afd drops to nobody)
+if [ ! -d var ]; then
+	mkdir -p var
+	[ "$(id -u)" = 0 ] && chown nobody var
+fi
 TMP=$(mktemp -d "$ROOT/var/bench.XXXXXX")
 MASTER=
 KIND=
