@@ -724,6 +724,10 @@ txn_nict_recv(struct txn *t, const struct sip_msg *resp, uint64_t now)
 	t->state = TXN_COMPLETED;
 	txn_arm(t, TXN_NONE, 0, TXN_NONE);
 	tab->cb.on_response(tab->arg, t, resp);
+	/* Completed never sends the request again: its copy goes now, not
+	 * after Timer K (a NOTIFY's 1-2 KB times 5 s of them under load) */
+	TALLOC_FREE(t->buf);
+	t->len = 0;
 	txn_wait(t, 'K', t->reliable ? 0 : tab->tm.t4, now);
 }
 
