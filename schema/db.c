@@ -869,10 +869,26 @@ db_step_9(sqlite3 *db)
 	                     "INTEGER NOT NULL DEFAULT 0");
 }
 
+/* Step to version 10: subscriber_ids, every name a subscriber is looked up
+ * by, kept by triggers on subscribers (schema.sql); auth_vectors gains nc
+ * (an AKA answer's replay record, kept in its vector's row instead of a
+ * row of auth_nonces). The last step: the schema is applied here (every
+ * earlier step ran), then each existing row's names are made by the
+ * update trigger ("SET impu = impu" fires it for every row). */
+static int
+db_step_10(sqlite3 *db)
+{
+	if (db_add_column(db, "auth_vectors", "nc",
+	                  "INTEGER NOT NULL DEFAULT -1") == -1 ||
+	    db_exec(db, afd_schema_sql) == -1)
+		return -1;
+	return db_exec(db, "UPDATE subscribers SET impu = impu");
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
     db_step_1, db_step_2, db_step_3, db_step_4, db_step_5,
-    db_step_6, db_step_7, db_step_8, db_step_9,
+    db_step_6, db_step_7, db_step_8, db_step_9, db_step_10,
 };
 
 int

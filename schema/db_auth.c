@@ -16,8 +16,12 @@
 #include "schema/db.h"
 #include "schema/db_auth.h"
 
-#define DB_AUTH_SUB_COLS                                                       \
-	"impi, impu, extra_impu, password, k, opc, op, amf, sqn, algorithm"
+/* The subscribers columns db_auth_sub_row() reads, in its order (s.: the
+ * same, qualified) */
+#define DB_AUTH_SUB_COLS_S                                                     \
+	"s.impi, s.impu, s.extra_impu, s.password, s.k, s.opc, s.op, s.amf, "  \
+	"s.sqn, s.algorithm"
+#define DB_AUTH_SUB_NCOLS 10
 
 /* The next SQN, in SQL (aka_sqn_next): SEQ + 1, IND + 1 mod 32, 48 bits.
  * X is the expression of the last SQN. */
@@ -27,9 +31,9 @@
 
 struct db_auth {
 	sqlite3 *db;
-	sqlite3_stmt *by_impi, *by_impu, *by_user, *by_extra, *sqn_take,
-	    *sqn_resync, *vec_put, *vec_get, *vec_use, *vec_del, *nc_use,
-	    *exp_vec, *exp_nc, *key_put, *key_get, *src_bound;
+	sqlite3_stmt *by_id, *sqn_take, *sqn_get, *sqn_resync, *vec_put,
+	    *vec_get, *vec_use, *vec_del, *nc_use, *exp_vec, *exp_nc, *key_put,
+	    *key_get, *src_bound;
 };
 
 struct db_auth *
@@ -80,15 +84,18 @@ db_auth_hex(const char *t, uint8_t *out, size_t n, char *why, size_t whylen)
 		snprintf(why, whylen, "%zu hex digits, want %zu", len, 2 * n);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		sscanf(t + 2 * i, "%2x", &v);
-		out[i] = (uint8_t)v;
+	for (size_t i = 0; i < 2 * n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		unsigned v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
 	}
 	return 1;
 }
 
-/* Read and check one subscribers row (DB_AUTH_SUB_COLS order). 0, or -1
+/* Read and check one subscribers row (DB_AUTH_SUB_COLS_S order). 0, or -1
  * with err naming the row and field. */
 static int
 db_auth_sub_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_subscriber *s,
@@ -179,18 +186,24 @@ db_auth_sub_row(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_subscriber *s,
 	return 0;
 }
 
-/*
- * Run a subscribers look-up statement with name bound as ?1: 1 with the
- * first row checked into *out, 0 when none, -1 on error, -2 bad row or
- * (want_one) more than one row.
- */
-static int
-db_auth_sub_query(struct db_auth *da, sqlite3_stmt *st, TALLOC_CTX *ctx,
-                  const char *name, int want_one, struct db_subscriber *out,
-                  char *err, size_t errlen)
+int
+db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
+                   struct db_subscriber *out, char *err, size_t errlen)
 {
-	int rc;
+	sqlite3_stmt *st;
+	int rc, kind;
 
+	err[0] = '\0';
+	memset(out, 0, sizeof(*out));
+	/* kind: 0 impi, 1 impu, 2 user part, 3 extra_impu; the first kind
+	 * that names anyone wins (impi, then impu: the lowest impi) */
+	st =
+	    db_stmt(da->db, &da->by_id,
+	            "SELECT " DB_AUTH_SUB_COLS_S ", i.kind FROM subscriber_ids "
+	            "i JOIN subscribers s ON s.impi = i.impi WHERE i.id = ?1 "
+	            "ORDER BY i.kind, i.impi LIMIT 2");
+	if (st == NULL)
+		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -202,8 +215,11 @@ db_auth_sub_query(struct db_auth *da, sqlite3_stmt *st, TALLOC_CTX *ctx,
 		sqlite3_reset(st);
 		return -1;
 	}
+	kind = sqlite3_column_int(st, DB_AUTH_SUB_NCOLS);
 	rc = db_auth_sub_row(ctx, st, out, err, errlen) == 0 ? 1 : -2;
-	if (rc == 1 && want_one && sqlite3_step(st) == SQLITE_ROW) {
+	/* a user part is a name only when one row has it */
+	if (rc == 1 && kind == 2 && sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_int(st, DB_AUTH_SUB_NCOLS) == 2) {
 		snprintf(err, errlen,
 		         "subscribers: user part '%.64s' matches more than one "
 		         "impi: use the whole impi",
@@ -211,54 +227,6 @@ db_auth_sub_query(struct db_auth *da, sqlite3_stmt *st, TALLOC_CTX *ctx,
 		rc = -2;
 	}
 	sqlite3_reset(st);
-	return rc;
-}
-
-int
-db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
-                   struct db_subscriber *out, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	err[0] = '\0';
-	memset(out, 0, sizeof(*out));
-	st = db_stmt(da->db, &da->by_impi,
-	             "SELECT " DB_AUTH_SUB_COLS " FROM subscribers "
-	             "WHERE impi = ?1");
-	if (st == NULL)
-		return -1;
-	rc = db_auth_sub_query(da, st, ctx, name, 0, out, err, errlen);
-	if (rc != 0)
-		goto done;
-	st = db_stmt(da->db, &da->by_impu,
-	             "SELECT " DB_AUTH_SUB_COLS " FROM subscribers "
-	             "WHERE impu = ?1 ORDER BY impi LIMIT 1");
-	if (st == NULL)
-		return -1;
-	rc = db_auth_sub_query(da, st, ctx, name, 0, out, err, errlen);
-	if (rc != 0)
-		goto done;
-	if (strchr(name, '@') == NULL) {
-		st = db_stmt(da->db, &da->by_user,
-		             "SELECT " DB_AUTH_SUB_COLS " FROM subscribers "
-		             "WHERE substr(impi, 1, instr(impi, '@') - 1) = ?1 "
-		             "ORDER BY impi LIMIT 2");
-		if (st == NULL)
-			return -1;
-		rc = db_auth_sub_query(da, st, ctx, name, 1, out, err, errlen);
-		if (rc != 0)
-			goto done;
-	}
-	st = db_stmt(da->db, &da->by_extra,
-	             "SELECT " DB_AUTH_SUB_COLS " FROM subscribers "
-	             "WHERE extra_impu IS NOT NULL AND instr(',' || "
-	             "replace(extra_impu, ' ', '') || ',', ',' || ?1 || ',') "
-	             "> 0 ORDER BY impi LIMIT 1");
-	if (st == NULL)
-		return -1;
-	rc = db_auth_sub_query(da, st, ctx, name, 0, out, err, errlen);
-done:
 	if (rc == -2)
 		log_warnx("db_auth: %s", err);
 	if (rc != 1)
@@ -288,15 +256,37 @@ db_auth_sqn_step(struct db_auth *da, sqlite3_stmt *st, uint64_t *sqn)
 int
 db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn)
 {
-	sqlite3_stmt *st =
-	    db_stmt(da->db, &da->sqn_take,
-	            "UPDATE subscribers SET sqn = " DB_AUTH_SQN_NEXT(
-	                "sqn") " WHERE impi = ?1 RETURNING sqn");
+	sqlite3_stmt *up, *get;
+	int rc;
 
-	if (st == NULL)
+	up = db_stmt(da->db, &da->sqn_take,
+	             "UPDATE subscribers SET sqn = " DB_AUTH_SQN_NEXT(
+	                 "sqn") " WHERE impi = ?1");
+	if (up == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, impi, -1, SQLITE_STATIC);
-	return db_auth_sqn_step(da, st, sqn);
+	sqlite3_bind_text(up, 1, impi, -1, SQLITE_STATIC);
+	rc = sqlite3_step(up);
+	sqlite3_reset(up);
+	if (rc != SQLITE_DONE) {
+		db_auth_err(da, "sqn");
+		return -1;
+	}
+	if (sqlite3_changes(da->db) == 0)
+		return 1;
+	get = db_stmt(da->db, &da->sqn_get,
+	              "SELECT sqn FROM subscribers WHERE impi = ?1");
+	if (get == NULL)
+		return -1;
+	sqlite3_bind_text(get, 1, impi, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		*sqn = (uint64_t)sqlite3_column_int64(get, 0);
+	sqlite3_reset(get);
+	if (rc != SQLITE_ROW) {
+		db_auth_err(da, "sqn");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -319,10 +309,13 @@ db_auth_sqn_resync(struct db_auth *da, const char *impi, uint64_t sqn_ms,
 static void
 db_auth_bind_hex(sqlite3_stmt *st, int i, const uint8_t *b, size_t n)
 {
+	static const char hx[] = "0123456789abcdef";
 	char h[2 * AKA_RES_MAX + 1];
 
-	for (size_t j = 0; j < n; j++)
-		snprintf(h + 2 * j, 3, "%02x", b[j]);
+	for (size_t j = 0; j < n; j++) {
+		h[2 * j] = hx[b[j] >> 4];
+		h[2 * j + 1] = hx[b[j] & 15];
+	}
 	h[2 * n] = '\0';
 	sqlite3_bind_text(st, i, h, (int)(2 * n), SQLITE_TRANSIENT);
 	OPENSSL_cleanse(h, sizeof(h));
@@ -461,15 +454,16 @@ db_auth_change(struct db_auth *da, sqlite3_stmt *st, const char *what)
 }
 
 int
-db_auth_vector_use(struct db_auth *da, const char *nonce)
+db_auth_vector_use(struct db_auth *da, const char *nonce, uint32_t nc)
 {
 	sqlite3_stmt *st = db_stmt(da->db, &da->vec_use,
-	                           "UPDATE auth_vectors SET used = 1 "
-	                           "WHERE nonce = ?1 AND used = 0");
+	                           "UPDATE auth_vectors SET used = 1, nc = ?2 "
+	                           "WHERE nonce = ?1 AND nc < ?2");
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)nc);
 	return db_auth_change(da, st, "vector use");
 }
 

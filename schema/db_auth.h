@@ -28,7 +28,7 @@
  *                   on the vector's RAND (0: db_auth_sqn_resync, a new
  *                   vector, 401; 1: refuse), db_auth_vector_delete;
  *                   else aka_password(v2 = AKAv2), digest_check,
- *                   db_auth_vector_use (1: already used: replay)
+ *                   db_auth_vector_use(nc) (1: replay)
  *   Digest:         db_auth_key(DB_AUTH_NONCE_KEY) once per worker;
  *                   digest_nonce_make / digest_nonce_check (stale: 401
  *                   stale=true), db_auth_nc_use(c.nonce, c.nc_value),
@@ -75,7 +75,9 @@ struct db_auth *db_auth_new(TALLOC_CTX *ctx, sqlite3 *db);
  * Find the subscriber called name, trying in order: impi = name; impu =
  * name; the user part of impi (before '@') = name, when exactly one row
  * has it (a softphone's Digest username); name listed in extra_impu
- * (comma-separated, spaces ignored). Then check the row:
+ * (comma-separated; blanks, tabs and <> ignored). One indexed look-up of
+ * subscriber_ids (schema.sql: every such name, kept by triggers), so its
+ * cost does not grow with the table. Then check the row:
  *   - k, opc, op: NULL or '' for none, else exactly 32 hex digits (either
  *     case); amf: NULL or '' for 8000, else 4 hex digits;
  *   - algorithm: milenage or xor (any case; NULL or '' is milenage);
@@ -92,11 +94,14 @@ int db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
                        struct db_subscriber *out, char *err, size_t errlen);
 
 /*
- * Take the next SQN for impi and store it, atomically (one UPDATE ...
- * RETURNING): sqn := aka_sqn_next(sqn) (SEQ + 1, IND + 1 mod 32).
- * 0 with *sqn the SQN to put in the vector, 1 when there is no such row,
- * -1 on error (logged). A stored sqn outside 0..2^48-1 is masked to 48
- * bits first.
+ * Take the next SQN for impi and store it: sqn := aka_sqn_next(sqn) (SEQ
+ * + 1, IND + 1 mod 32), an UPDATE computing it in SQL, then a read of the
+ * stored value (no RETURNING: SQLite makes a temporary table for each
+ * RETURNING). Run it inside a transaction or savepoint (the gate does):
+ * the UPDATE's write lock then holds until the read, so no other
+ * connection takes an SQN between them. 0 with *sqn the SQN to put in the
+ * vector, 1 when there is no such row, -1 on error (logged). A stored sqn
+ * outside 0..2^48-1 is masked to 48 bits first.
  */
 int db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn);
 
@@ -134,9 +139,15 @@ int db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
 int db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
                        int64_t now, struct db_auth_vector *out);
 
-/* Mark the vector used, only if it was not: 0 when this call marked it,
- * 1 when it was used already or is gone, -1 on error. */
-int db_auth_vector_use(struct db_auth *da, const char *nonce);
+/*
+ * An answer to the vector's challenge was accepted with nonce count nc:
+ * record it (used, nc) only if nc is higher than every nc accepted before
+ * for this vector (RFC 7616 3.4.5; an AKA answer without qop counts as nc
+ * 1, so it is good once). One UPDATE of the row the answer read: the
+ * replay record of an AKA nonce lives in its vector, not in auth_nonces.
+ * 0 accepted, 1 replay (nc not higher) or the vector is gone, -1 error.
+ */
+int db_auth_vector_use(struct db_auth *da, const char *nonce, uint32_t nc);
 
 /* Forget nonce's vector (answered with a resync, or refused): 0 or -1. */
 int db_auth_vector_delete(struct db_auth *da, const char *nonce);

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 8 (PRAGMA user_version = 8).
+-- schema/schema.sql: afd's database, version 10 (PRAGMA user_version = 10).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -20,6 +20,56 @@ CREATE INDEX IF NOT EXISTS subscribers_impu ON subscribers(impu);
 CREATE INDEX IF NOT EXISTS subscribers_user
 	ON subscribers(substr(impi, 1, instr(impi, '@') - 1));
 
+-- Every name a subscriber is looked up by, one row each, kept by the
+-- triggers below (so rows provisioned with plain sqlite3 INSERTs are found
+-- at once, no restart): kind 0 the impi, 1 the impu, 2 the impi's user part
+-- (what softphones send as their Digest username), 3 each extra_impu entry
+-- (blanks, tabs and <> taken out). The authentication gate finds a row by
+-- any of them with one look-up of this key instead of up to three SELECTs
+-- and a scan of every extra_impu. Not meant to be written by hand.
+CREATE TABLE IF NOT EXISTS subscriber_ids (
+	id    TEXT NOT NULL,
+	kind  INTEGER NOT NULL,             -- 0 impi, 1 impu, 2 user part, 3 extra_impu
+	impi  TEXT NOT NULL,                -- the subscribers row
+	PRIMARY KEY (id, kind, impi)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriber_ids_impi ON subscriber_ids(impi);
+-- (INSERT OR REPLACE deletes the old row without firing a DELETE trigger:
+-- the INSERT trigger clears the impi's names itself.)
+CREATE TRIGGER IF NOT EXISTS subscribers_ids_insert AFTER INSERT ON subscribers
+BEGIN
+	DELETE FROM subscriber_ids WHERE impi = NEW.impi;
+	INSERT OR IGNORE INTO subscriber_ids (id, kind, impi)
+	SELECT v, k, NEW.impi FROM (
+		SELECT NEW.impi AS v, 0 AS k
+		UNION ALL SELECT NEW.impu, 1
+		UNION ALL SELECT substr(NEW.impi, 1, instr(NEW.impi, '@') - 1), 2
+		UNION ALL SELECT replace(replace(replace(replace(value, ' ', ''),
+		    char(9), ''), '<', ''), '>', ''), 3
+		FROM json_each('[' || replace(json_quote(ifnull(NEW.extra_impu,
+		    '')), ',', '","') || ']'))
+	WHERE v IS NOT NULL AND v <> '';
+END;
+CREATE TRIGGER IF NOT EXISTS subscribers_ids_update
+AFTER UPDATE OF impi, impu, extra_impu ON subscribers
+BEGIN
+	DELETE FROM subscriber_ids WHERE impi IN (OLD.impi, NEW.impi);
+	INSERT OR IGNORE INTO subscriber_ids (id, kind, impi)
+	SELECT v, k, NEW.impi FROM (
+		SELECT NEW.impi AS v, 0 AS k
+		UNION ALL SELECT NEW.impu, 1
+		UNION ALL SELECT substr(NEW.impi, 1, instr(NEW.impi, '@') - 1), 2
+		UNION ALL SELECT replace(replace(replace(replace(value, ' ', ''),
+		    char(9), ''), '<', ''), '>', ''), 3
+		FROM json_each('[' || replace(json_quote(ifnull(NEW.extra_impu,
+		    '')), ',', '","') || ']'))
+	WHERE v IS NOT NULL AND v <> '';
+END;
+CREATE TRIGGER IF NOT EXISTS subscribers_ids_delete AFTER DELETE ON subscribers
+BEGIN
+	DELETE FROM subscriber_ids WHERE impi = OLD.impi;
+END;
+
 -- The AKA vector issued with each challenge, until it is used or expires:
 -- the answer may come to another worker, or after a restart.
 CREATE TABLE IF NOT EXISTS auth_vectors (
@@ -35,7 +85,9 @@ CREATE TABLE IF NOT EXISTS auth_vectors (
 	sqn         INTEGER NOT NULL,       -- the SQN inside AUTN
 	created_at  INTEGER NOT NULL,
 	expires_at  INTEGER NOT NULL,
-	used        INTEGER NOT NULL DEFAULT 0 -- 1 once a response was accepted
+	used        INTEGER NOT NULL DEFAULT 0, -- 1 once a response was accepted
+	nc          INTEGER NOT NULL DEFAULT -1 -- the highest nc accepted (replay
+	                                    -- check; -1: none yet)
 );
 CREATE INDEX IF NOT EXISTS auth_vectors_expires ON auth_vectors(expires_at);
 CREATE INDEX IF NOT EXISTS auth_vectors_impi ON auth_vectors(impi);

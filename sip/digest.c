@@ -3,9 +3,11 @@
  * the MD5 hashes, challenges, and afd's HMAC-bound nonce. MD5, SHA-256 and
  * HMAC come from libcrypto (EVP); base64 from aka.c.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -285,24 +287,40 @@ digest_msg_cred(TALLOC_CTX *ctx, const struct sip_msg *m, int proxy,
 	return 0;
 }
 
+/*
+ * libcrypto objects kept for the process's life (a worker is one thread):
+ * fetching an algorithm and making a context cost more than hashing a
+ * Digest's few dozen bytes (EVP_md5() and HMAC() fetch anew on every
+ * call). Made on first use; NULL when libcrypto failed (tried again next
+ * time).
+ */
+static EVP_MD_CTX *digest_md5_ctx;
+static EVP_MD *digest_md5_md;
+
 /* MD5 of the parts (each a sip_str; NULL s with len 0 is fine) into hex. */
 static int
 digest_md5_hex(char out[DIGEST_HEX_LEN + 1], const sip_str *parts, int n)
 {
 	static const char hex[] = "0123456789abcdef";
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 	int rc = -1;
 
 	out[0] = '\0';
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_md5(), NULL) != 1)
+	if (digest_md5_md == NULL &&
+	    (digest_md5_md = EVP_MD_fetch(NULL, "MD5", NULL)) == NULL)
+		return -1;
+	if (digest_md5_ctx == NULL &&
+	    (digest_md5_ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex2(digest_md5_ctx, digest_md5_md, NULL) != 1)
 		goto done;
 	for (int i = 0; i < n; i++)
 		if (parts[i].len > 0 &&
-		    EVP_DigestUpdate(c, parts[i].s, parts[i].len) != 1)
+		    EVP_DigestUpdate(digest_md5_ctx, parts[i].s,
+		                     parts[i].len) != 1)
 			goto done;
-	if (EVP_DigestFinal_ex(c, md, &len) != 1 || len != 16)
+	if (EVP_DigestFinal_ex(digest_md5_ctx, md, &len) != 1 || len != 16)
 		goto done;
 	for (int i = 0; i < 16; i++) {
 		out[2 * i] = hex[md[i] >> 4];
@@ -312,7 +330,6 @@ digest_md5_hex(char out[DIGEST_HEX_LEN + 1], const sip_str *parts, int n)
 	rc = 0;
 done:
 	OPENSSL_cleanse(md, sizeof(md));
-	EVP_MD_CTX_free(c);
 	return rc;
 }
 
@@ -450,28 +467,95 @@ digest_challenge_print(struct sip_buf *b, const char *hname,
  * bytes, into mac. 0, or -1 (libcrypto failed, user longer than
  * DIGEST_NONCE_USER_MAX). */
 #define DIGEST_NONCE_USER_MAX 1024
+#define DIGEST_MAC_KEY_MAX 64
+
+/* The HMAC-SHA256 context, keyed with mac_key (kept to see a change). */
+static EVP_MAC_CTX *digest_mac_ctx;
+static uint8_t digest_mac_key[DIGEST_MAC_KEY_MAX];
+static size_t digest_mac_keylen; /* 0: not keyed */
+
 static int
 digest_nonce_mac(const uint8_t *key, size_t keylen, const uint8_t ts_salt[16],
                  sip_str user, uint8_t mac[16])
 {
-	uint8_t msg[16 + DIGEST_NONCE_USER_MAX], md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	uint8_t md[EVP_MAX_MD_SIZE];
+	size_t len = 0;
 	int rc = -1;
 
-	if (user.len > DIGEST_NONCE_USER_MAX)
+	if (user.len > DIGEST_NONCE_USER_MAX || keylen == 0 ||
+	    keylen > DIGEST_MAC_KEY_MAX)
 		return -1;
-	memcpy(msg, ts_salt, 16);
-	if (user.len > 0)
-		memcpy(msg + 16, user.s, user.len);
-	if (HMAC(EVP_sha256(), key, (int)keylen, msg, 16 + user.len, md,
-	         &len) == NULL ||
+	if (digest_mac_ctx == NULL) {
+		EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		if (hmac == NULL)
+			return -1;
+		digest_mac_ctx = EVP_MAC_CTX_new(hmac);
+		EVP_MAC_free(hmac); /* the context holds its own reference */
+		if (digest_mac_ctx == NULL)
+			return -1;
+		digest_mac_keylen = 0;
+	}
+	if (keylen != digest_mac_keylen ||
+	    CRYPTO_memcmp(key, digest_mac_key, keylen) != 0) {
+		OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(
+		                      OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		                  OSSL_PARAM_construct_end()};
+		digest_mac_keylen = 0;
+		if (EVP_MAC_init(digest_mac_ctx, key, keylen, p) != 1)
+			goto done;
+		memcpy(digest_mac_key, key, keylen);
+		digest_mac_keylen = keylen;
+	} else if (EVP_MAC_init(digest_mac_ctx, NULL, 0, NULL) != 1)
+		goto done; /* the same key: start over */
+	if (EVP_MAC_update(digest_mac_ctx, ts_salt, 16) != 1 ||
+	    (user.len > 0 &&
+	     EVP_MAC_update(digest_mac_ctx, (const uint8_t *)user.s,
+	                    user.len) != 1) ||
+	    EVP_MAC_final(digest_mac_ctx, md, &len, sizeof(md)) != 1 ||
 	    len < 16)
 		goto done;
 	memcpy(mac, md, 16);
 	rc = 0;
 done:
+	if (rc == -1)
+		digest_mac_keylen = 0;
 	OPENSSL_cleanse(md, sizeof(md));
 	return rc;
+}
+
+/* The pool digest_random() hands out; emptied in a forked child. */
+#define DIGEST_POOL 512
+static uint8_t digest_pool[DIGEST_POOL];
+static size_t digest_pool_left; /* unused bytes at the pool's end */
+static int digest_pool_atfork;
+
+static void
+digest_pool_child(void)
+{
+	OPENSSL_cleanse(digest_pool, sizeof(digest_pool));
+	digest_pool_left = 0;
+}
+
+int
+digest_random(uint8_t *out, size_t n)
+{
+	if (n > DIGEST_POOL)
+		return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+	if (!digest_pool_atfork) {
+		/* a child must never hand out its parent's bytes */
+		if (pthread_atfork(NULL, NULL, digest_pool_child) != 0)
+			return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+		digest_pool_atfork = 1;
+	}
+	if (digest_pool_left < n) {
+		if (RAND_bytes(digest_pool, DIGEST_POOL) != 1)
+			return -1;
+		digest_pool_left = DIGEST_POOL;
+	}
+	memcpy(out, digest_pool + DIGEST_POOL - digest_pool_left, n);
+	OPENSSL_cleanse(digest_pool + DIGEST_POOL - digest_pool_left, n);
+	digest_pool_left -= n;
+	return 0;
 }
 
 int
@@ -486,7 +570,7 @@ digest_nonce_make(const uint8_t *key, size_t keylen, time_t now, sip_str user,
 		raw[i] = (uint8_t)(t & 0xff);
 		t >>= 8;
 	}
-	if (RAND_bytes(raw + 8, 8) != 1 ||
+	if (digest_random(raw + 8, 8) == -1 ||
 	    digest_nonce_mac(key, keylen, raw, user, raw + 16) == -1)
 		return -1;
 	aka_b64_encode(raw, sizeof(raw), out);

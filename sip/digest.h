@@ -176,6 +176,15 @@ void digest_challenge_print(struct sip_buf *b, const char *hname,
                             const struct digest_challenge *ch);
 
 /*
+ * n random bytes into out, from a pool that RAND_bytes refills 512 bytes
+ * at a time (one RAND_bytes call costs about what 500 bytes do): nonce
+ * salts, opaque values, AKA RANDs. A forked child starts with an empty
+ * pool (pthread_atfork), so no two processes hand out the same bytes.
+ * Handed-out bytes are wiped from the pool. 0, or -1 (libcrypto failed).
+ */
+int digest_random(uint8_t *out, size_t n);
+
+/*
  * afd's nonce for plain Digest: base64 of
  *   time (8 bytes, big-endian Unix seconds) || salt (8 random bytes) ||
  *   first 16 bytes of HMAC-SHA256(key, time || salt || user)

@@ -33,21 +33,41 @@ aka_alg_name(enum aka_alg alg)
 	return alg == AKA_XOR ? "xor" : "milenage";
 }
 
-/* An AES-128-ECB encryptor keyed with k, no padding; NULL on failure.
- * Free with EVP_CIPHER_CTX_free(). */
+/*
+ * The AES-128-ECB encryptor (no padding), keyed with k; NULL on failure.
+ * One context for the process's life (a worker is one thread), re-keyed
+ * per call: fetching the cipher and making a context cost more than the
+ * few blocks Milenage encrypts. Not to be freed; milenage_done() wipes it.
+ */
+static EVP_CIPHER_CTX *milenage_ctx;
+static EVP_CIPHER *milenage_cipher;
+
 static EVP_CIPHER_CTX *
 milenage_aes(const uint8_t k[AKA_K_LEN])
 {
-	EVP_CIPHER_CTX *c;
-
-	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+	if (milenage_cipher == NULL && (milenage_cipher = EVP_CIPHER_fetch(
+	                                    NULL, "AES-128-ECB", NULL)) == NULL)
 		return NULL;
-	if (EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, k, NULL) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(c, 0) != 1) {
-		EVP_CIPHER_CTX_free(c);
+	if (milenage_ctx == NULL &&
+	    (milenage_ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return NULL;
+	if (EVP_EncryptInit_ex2(milenage_ctx, milenage_cipher, k, NULL, NULL) !=
+	        1 ||
+	    EVP_CIPHER_CTX_set_padding(milenage_ctx, 0) != 1) {
+		EVP_CIPHER_CTX_free(milenage_ctx);
+		milenage_ctx = NULL;
 		return NULL;
 	}
-	return c;
+	return milenage_ctx;
+}
+
+/* Done with the key of the last milenage_aes(): wipe its schedule (the
+ * context stays, to be keyed again). */
+static void
+milenage_done(EVP_CIPHER_CTX *c)
+{
+	if (c != NULL)
+		EVP_CIPHER_CTX_reset(c);
 }
 
 /* out = E_K(in), one block: 0 or -1. */
@@ -78,7 +98,7 @@ milenage_opc(const uint8_t k[AKA_K_LEN], const uint8_t op[AKA_OP_LEN],
 done:
 	if (rc == -1)
 		memset(opc, 0, AKA_OP_LEN);
-	EVP_CIPHER_CTX_free(c);
+	milenage_done(c);
 	return rc;
 }
 
@@ -138,7 +158,7 @@ done:
 	OPENSSL_cleanse(temp, sizeof(temp));
 	OPENSSL_cleanse(x, sizeof(x));
 	OPENSSL_cleanse(out, sizeof(out));
-	EVP_CIPHER_CTX_free(c);
+	milenage_done(c);
 	return rc;
 }
 
@@ -197,7 +217,7 @@ done:
 		OPENSSL_cleanse(o, sizeof(*o));
 	OPENSSL_cleanse(temp, sizeof(temp));
 	OPENSSL_cleanse(out, sizeof(out));
-	EVP_CIPHER_CTX_free(c);
+	milenage_done(c);
 	return rc;
 }
 

@@ -191,7 +191,7 @@ auth_random_hex(char *out, size_t n)
 	uint8_t r[32];
 	static const char hx[] = "0123456789abcdef";
 
-	if (n > sizeof(r) || RAND_bytes(r, (int)n) != 1)
+	if (n > sizeof(r) || digest_random(r, n) == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hx[r[i] >> 4];
@@ -283,7 +283,7 @@ auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
 			goto done;
 		}
 		uint8_t r[AKA_RAND_LEN];
-		if (RAND_bytes(r, sizeof(r)) != 1 ||
+		if (digest_random(r, sizeof(r)) == -1 ||
 		    aka_vector_make(&keys, sub->amf, sqn, r, &v) == -1) {
 			memset(&keys, 0, sizeof(keys));
 			goto done;
@@ -622,13 +622,14 @@ auth_answer_aka(struct auth_ctx *x, const struct digest_cred *c)
 		auth_vector_drop(x, nonce);
 		return auth_refuse(x, 403, NULL, "wrong response (RES)");
 	}
-	rc = auth_nc(x, c, nonce, vec.expires_at);
+	/* the nc record is the vector's row (one UPDATE, in the batch's
+	 * transaction: committed with the binding it admits) */
+	rc = db_auth_vector_use(x->a->da, nonce,
+	                        c->qop_id != DIGEST_QOP_NONE ? c->nc_value : 1);
 	if (rc == -1)
 		return auth_500(x);
 	if (rc == 1)
 		return auth_challenge(x, c, 1, NULL); /* replayed nc */
-	if (db_auth_vector_use(x->a->da, nonce) == -1)
-		return auth_500(x);
 	return auth_accept(x, &sub, c);
 }
 

@@ -13,6 +13,7 @@
  * answers it 513.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +26,14 @@
 #define UDP_BURSTS_PER_TURN 8 /* then yield to the loop */
 #define UDP_QUEUE_MAX 8192    /* answers waiting for a writable socket */
 #define UDP_SWEEP_MS 500
+/* The UDP worker's heap: free memory at its top is given back to the
+ * kernel only past UDP_TRIM (glibc's default, 128 KB, made every AKA
+ * challenge's savepoint release (SQLite frees its savepoint bitmaps) shrink
+ * the heap with brk and the next one grow it again, page faults and TLB
+ * flushes included: 6% of the worker); blocks from UDP_MMAP up are mapped
+ * on their own. */
+#define UDP_TRIM (64 * 1024 * 1024)
+#define UDP_MMAP (4 * 1024 * 1024)
 
 struct udp_qent {
 	struct udp_qent *next;
@@ -303,6 +312,8 @@ udp_start(struct worker *w)
 {
 	struct udp_worker *uw;
 
+	(void)mallopt(M_TRIM_THRESHOLD, UDP_TRIM);
+	(void)mallopt(M_MMAP_THRESHOLD, UDP_MMAP);
 	uw = talloc_zero(w, struct udp_worker);
 	if (uw == NULL)
 		return -1;

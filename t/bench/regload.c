@@ -40,8 +40,9 @@
  * Each request is then REGISTER (CSeq 1), 401, REGISTER with the answer
  * (CSeq 2, branch "<k>.2"), 200; the response is computed here (Digest
  * MD5, or RES from the SIM maths of sip/aka.h for AKAv1-MD5) when the 401
- * arrives; latency is first send to the 200. Needs one AOR per request
- * (no -n).
+ * arrives; latency is first send to the 200, and its two legs (first
+ * send to 401, 401 to 200) are reported too (c50_us c99_us a50_us a99_us
+ * with -k). Needs one AOR per request (no -n).
  *
  * Only 127.0.0.0/8 targets are accepted: this is a benchmark, not a flood
  * tool.  Output: a readable report, or one key=value line with -k.
@@ -86,6 +87,7 @@ struct rl_req {
 	uint8_t level;    /* retransmission queue it sits in */
 	uint16_t retrans; /* retransmissions sent */
 	uint64_t due;     /* the deadline of its live queue entry */
+	uint64_t t_chal;  /* -A: when its 401 arrived, ns */
 	uint8_t phase;    /* -A: 0 first REGISTER, 1 the answer */
 	char nonce[64];   /* -A: the challenge's nonce */
 	char resp[DIGEST_HEX_LEN + 1]; /* -A: the response */
@@ -135,6 +137,9 @@ struct rl_stats {
 	uint64_t send_errors, recv_errors;
 	uint64_t hist[RL_HIST_N];
 	uint64_t lat_max, lat_sum, lat_n;
+	/* -A: the two legs of the right 200s: first send to 401 (the
+	 * challenge), 401 to 200 (the answer, regload's turn included) */
+	uint64_t hist_c[RL_HIST_N], hist_a[RL_HIST_N], legs_n;
 };
 
 static struct rl_opts opts;
@@ -251,25 +256,32 @@ rl_hist_val(unsigned idx)
 	return ((uint64_t)((idx - 128) % RL_HIST_SUB + 64 + 1) << shift) - 1;
 }
 
+/* The p-quantile (us) of histogram h of n entries, at most max. */
 static uint64_t
-rl_percentile(double p)
+rl_quantile(const uint64_t *h, uint64_t n, uint64_t max, double p)
 {
 	uint64_t want, acc = 0;
 	unsigned i;
 
-	if (st.lat_n == 0)
+	if (n == 0)
 		return 0;
-	want = (uint64_t)(p * (double)st.lat_n + 0.999999);
+	want = (uint64_t)(p * (double)n + 0.999999);
 	if (want == 0)
 		want = 1;
 	for (i = 0; i < RL_HIST_N; i++) {
-		acc += st.hist[i];
+		acc += h[i];
 		if (acc >= want) {
 			uint64_t v = rl_hist_val(i);
-			return v < st.lat_max ? v : st.lat_max;
+			return v < max ? v : max;
 		}
 	}
-	return st.lat_max;
+	return max;
+}
+
+static uint64_t
+rl_percentile(double p)
+{
+	return rl_quantile(st.hist, st.lat_n, st.lat_max, p);
 }
 
 static int
@@ -635,6 +647,7 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 	    rl_challenge(r, k, p, len) == 0) {
 		st.challenges++;
 		r->phase = 1;
+		r->t_chal = t_rx;
 		r->level = 0;
 		r->retrans = 0;
 		rl_queue_push(&queues[0], (uint32_t)k,
@@ -652,6 +665,12 @@ rl_answer(const char *p, size_t len, uint64_t t_rx, uint64_t t_steady0,
 		st.ok++;
 		if (t_rx >= t_steady0 && t_rx < t_steady1)
 			st.ok_steady++;
+		if (opts.auth && r->t_chal > r->t_first && t_rx > r->t_chal) {
+			st.hist_c[rl_hist_idx((r->t_chal - r->t_first) /
+			                      1000)]++;
+			st.hist_a[rl_hist_idx((t_rx - r->t_chal) / 1000)]++;
+			st.legs_n++;
+		}
 	}
 	r->state = RL_DONE;
 	us = t_rx > r->t_first ? (t_rx - r->t_first) / 1000 : 0;
@@ -791,6 +810,7 @@ rl_start(uint64_t k, uint64_t now)
 	r->level = 0;
 	r->retrans = 0;
 	r->phase = 0;
+	r->t_chal = 0;
 	rl_queue_push(&queues[0], (uint32_t)k,
 	              now + (uint64_t)opts.t1_ms * 1000000ull);
 	st.sent++;
@@ -969,12 +989,21 @@ rl_report(double elapsed, double steady)
 		       " c5xx=%" PRIu64 " c6xx=%" PRIu64 " prov=%" PRIu64
 		       " dup=%" PRIu64 " stray=%" PRIu64 " senderr=%" PRIu64
 		       " gen_cpu=%.0f gen_wait=%.0f elapsed=%.2f"
-		       " challenges=%" PRIu64 "\n",
+		       " challenges=%" PRIu64,
 		       opts.rate, st.sent, st.ok, fails, st.fail_timeout,
 		       st.fail_bad, st.retrans, held, p50, p99, p999,
 		       st.lat_max, avg, st.cls[2], st.cls[3], st.cls[4],
 		       st.cls[5], st.cls[6], st.prov, st.dup, st.stray,
 		       st.send_errors, gcpu, gwait, elapsed, st.challenges);
+		if (opts.auth)
+			printf(
+			    " c50_us=%" PRIu64 " c99_us=%" PRIu64
+			    " a50_us=%" PRIu64 " a99_us=%" PRIu64,
+			    rl_quantile(st.hist_c, st.legs_n, st.lat_max, .5),
+			    rl_quantile(st.hist_c, st.legs_n, st.lat_max, .99),
+			    rl_quantile(st.hist_a, st.legs_n, st.lat_max, .5),
+			    rl_quantile(st.hist_a, st.legs_n, st.lat_max, .99));
+		printf("\n");
 		return;
 	}
 	printf("target      %s:%u, %s\n", inet_ntoa(opts.dst.sin_addr),

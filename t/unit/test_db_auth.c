@@ -1,6 +1,7 @@
 /*
  * t/unit/test_db_auth.c: the authentication data layer on a temporary
- * database: subscriber look-up by IMPI, IMPU, user part and extra IMPU;
+ * database: subscriber look-up by IMPI, IMPU, user part and extra IMPU,
+ * its names kept by triggers whatever writes the table;
  * every validation fault names the row and the field and never shows a
  * secret; the SQN taken atomically in SQL matches aka_sqn_next(); resync;
  * AKA vectors kept, read, used once, expired; the nc replay record; the
@@ -130,6 +131,100 @@ test_lookup(void)
 	/* the whole impi still works */
 	CU_ASSERT(db_auth_subscriber(da, ctx, "soft@other.test", &s, err,
 	                             sizeof(err)) == 1);
+	talloc_free(ctx);
+	db_close(db);
+}
+
+/*
+ * The names of subscriber_ids follow the subscribers table whatever
+ * writes it (an UPDATE of extra_impu or impu, a DELETE, an INSERT OR
+ * REPLACE, as a tester's sqlite3 session does), the look-up's order is
+ * impi, impu, user part, extra_impu, and it is one search of the key, not
+ * a scan.
+ */
+static void
+test_lookup_names(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	sqlite3 *db = fresh("names.db");
+	struct db_auth *da;
+	struct db_subscriber s;
+	char err[160];
+	sqlite3_stmt *st;
+	int scan = 0;
+
+	CU_ASSERT_FATAL(db != NULL);
+	da = db_auth_new(ctx, db);
+	CU_ASSERT_FATAL(da != NULL);
+	CU_ASSERT_FATAL(
+	    ex(db, "INSERT INTO subscribers (impi, impu, password, extra_impu) "
+	           "VALUES ('a@ims.test', 'sip:a@ims.test', 'pw', "
+	           "' <sip:a2@ims.test>,\ttel:+1001 ,,');"
+	           "INSERT INTO subscribers (impi, impu, password) VALUES "
+	           "('b@ims.test', 'sip:b@ims.test', 'pw');") == 0);
+	/* entries written with blanks, tabs and <> are found bare */
+	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a2@ims.test", &s, err,
+	                             sizeof(err)) == 1);
+	CU_ASSERT_STRING_EQUAL(s.impi, "a@ims.test");
+	CU_ASSERT(db_auth_subscriber(da, ctx, "tel:+1001", &s, err,
+	                             sizeof(err)) == 1);
+	/* a changed extra_impu: the old entry is gone, the new one found */
+	CU_ASSERT_FATAL(ex(db, "UPDATE subscribers SET extra_impu = "
+	                       "'tel:+1002' WHERE impi = 'a@ims.test'") == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "tel:+1001", &s, err,
+	                             sizeof(err)) == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "tel:+1002", &s, err,
+	                             sizeof(err)) == 1);
+	/* a changed impu; an SQN update leaves the names alone */
+	CU_ASSERT_FATAL(ex(db,
+	                   "UPDATE subscribers SET impu = 'sip:a9@ims.test', "
+	                   "sqn = 5 WHERE impi = 'a@ims.test'") == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a@ims.test", &s, err,
+	                             sizeof(err)) == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a9@ims.test", &s, err,
+	                             sizeof(err)) == 1);
+	CU_ASSERT(s.sqn == 5);
+	/* the impi's names precede another row's impu equal to them */
+	CU_ASSERT_FATAL(ex(db,
+	                   "INSERT INTO subscribers (impi, impu, password) "
+	                   "VALUES ('c@ims.test', 'b@ims.test', 'pw')") == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "b@ims.test", &s, err,
+	                             sizeof(err)) == 1);
+	CU_ASSERT_STRING_EQUAL(s.impi, "b@ims.test");
+	/* INSERT OR REPLACE: the replaced row's names go too */
+	CU_ASSERT_FATAL(ex(db,
+	                   "INSERT OR REPLACE INTO subscribers (impi, impu, "
+	                   "password) VALUES ('a@ims.test', "
+	                   "'sip:new@ims.test', 'pw')") == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "tel:+1002", &s, err,
+	                             sizeof(err)) == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:a9@ims.test", &s, err,
+	                             sizeof(err)) == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "sip:new@ims.test", &s, err,
+	                             sizeof(err)) == 1);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "a", &s, err, sizeof(err)) == 1);
+	/* DELETE: every name of the row goes */
+	CU_ASSERT_FATAL(
+	    ex(db, "DELETE FROM subscribers WHERE impi = 'a@ims.test'") == 0);
+	CU_ASSERT(db_auth_subscriber(da, ctx, "a", &s, err, sizeof(err)) == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscriber_ids WHERE impi = "
+	                 "'a@ims.test'") == 0);
+	/* the look-up searches the key: no scan of a table */
+	CU_ASSERT_FATAL(sqlite3_prepare_v2(
+	                    db,
+	                    "EXPLAIN QUERY PLAN SELECT s.impi, i.kind FROM "
+	                    "subscriber_ids i JOIN subscribers s ON s.impi = "
+	                    "i.impi WHERE i.id = 'x' ORDER BY i.kind, i.impi "
+	                    "LIMIT 2",
+	                    -1, &st, NULL) == SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (strncmp((const char *)sqlite3_column_text(st, 3), "SCAN",
+		            4) == 0 ||
+		    strstr((const char *)sqlite3_column_text(st, 3),
+		           "TEMP B-TREE") != NULL)
+			scan = 1;
+	sqlite3_finalize(st);
+	CU_ASSERT(scan == 0);
 	talloc_free(ctx);
 	db_close(db);
 }
@@ -285,15 +380,19 @@ test_vectors(void)
 	CU_ASSERT_STRING_EQUAL(got.algorithm, "AKAv1-MD5");
 	CU_ASSERT(memcmp(&got.v, &v, sizeof(v)) == 0);
 	CU_ASSERT(got.created_at == 100 && got.expires_at == 130 && !got.used);
-	/* used once */
-	CU_ASSERT(db_auth_vector_use(da2, "N1") == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N1") == 1);
+	/* used, with a nonce count that must rise (from any worker) */
+	CU_ASSERT(db_auth_vector_use(da2, "N1", 1) == 0);
+	CU_ASSERT(db_auth_vector_use(da, "N1", 1) == 1); /* replay */
 	CU_ASSERT(db_auth_vector_get(da, ctx, "N1", 110, &got) == 1 &&
 	          got.used);
+	CU_ASSERT(db_auth_vector_use(da, "N1", 3) == 0);
+	CU_ASSERT(db_auth_vector_use(da2, "N1", 2) == 1); /* lower */
+	CU_ASSERT(db_auth_vector_use(da, "N1", 0xffffffffu) == 0);
+	CU_ASSERT(db_auth_vector_use(da, "N1", 0xffffffffu) == 1);
 	/* unknown, expired */
 	CU_ASSERT(db_auth_vector_get(da, ctx, "N2", 110, &got) == 0);
 	CU_ASSERT(db_auth_vector_get(da, ctx, "N1", 130, &got) == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N2") == 1);
+	CU_ASSERT(db_auth_vector_use(da, "N2", 1) == 1); /* gone */
 	/* Milenage's 8-byte XRES round-trips too */
 	struct aka_keys mk = {.alg = AKA_MILENAGE};
 	CU_ASSERT_FATAL(aka_vector_make(&mk, amf, 0x42, rand, &v) == 0);
@@ -406,6 +505,9 @@ test_upgrade_v1(void)
 	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
 	                 "('auth_vectors', 'auth_nonces', 'afd_keys', "
 	                 "'subscribers_user')") == 4);
+	/* the row of the old file is found by each of its names */
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscriber_ids WHERE impi = "
+	                 "'v1@x'") == 3);
 	CU_ASSERT(db_migrate(db) == 0); /* again: nothing to do */
 	db_close(db);
 }
@@ -418,6 +520,8 @@ suite_db_auth(void)
 	if (s == NULL)
 		return -1;
 	if (!CU_add_test(s, "subscriber look-up", test_lookup) ||
+	    !CU_add_test(s, "subscriber names (subscriber_ids)",
+	                 test_lookup_names) ||
 	    !CU_add_test(s, "subscriber validation", test_validation) ||
 	    !CU_add_test(s, "sqn take and resync", test_sqn) ||
 	    !CU_add_test(s, "vectors", test_vectors) ||
