@@ -18,6 +18,9 @@
  * keys, journal_size_limit DB_WAL_SIZE_LIMIT, and afd's WAL hook (below) in
  * place of SQLite's automatic checkpoint. NULL on failure (logged). */
 sqlite3 *db_open(const struct conf *c);
+
+/* Bound db's page cache to kib KiB (PRAGMA cache_size = -kib). 0 or -1. */
+int db_cache_kib(sqlite3 *db, int kib);
 void db_close(sqlite3 *db);
 
 /*
