@@ -122,6 +122,7 @@ tcp_quiet(struct worker *w)
 	tw->released = 1;
 	sipd_release_memory(w->sipd);
 	malloc_trim(0);
+	log_info("idle and quiet: memory given back");
 }
 
 static void
@@ -816,6 +817,7 @@ tcp_start(struct worker *w)
 	if (tw == NULL)
 		return -1;
 	tw->w = w;
+	tw->released = 1; /* a spare has nothing to give back */
 	w->priv = tw;
 	w->stop = tcp_stop;
 	w->deliver = tcp_deliver;
