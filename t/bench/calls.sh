@@ -29,8 +29,10 @@
 #
 # Environment: BENCH_CALL_RATES (the ladder), BENCH_CALL_SECONDS,
 # BENCH_CALL_ROUNDS (1), BENCH_CALL_TRANSPORT (tcp; udp: the callers over
-# UDP, Kamailio as proxy.cfg is), BENCH_CALL_IDLE_WAIT (75), BENCH_KEEP=1 (keep the temporary
-# folder), AFD_BIN (./afd), AFD_SHARED.
+# UDP, Kamailio as proxy.cfg is), BENCH_CALL_IDLE_WAIT (75),
+# BENCH_CALL_PERF=1 (one more 3 s rung at afd's held rate, its busiest TCP
+# worker under perf record: top objects and functions), BENCH_KEEP=1 (keep
+# the temporary folder), AFD_BIN (./afd), AFD_SHARED.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -175,6 +177,35 @@ pct() {
 	}'
 }
 
+# profile RATE: one more rung at RATE with the busiest TCP worker under
+# perf record; its top shared objects and functions (self time).
+profile() {
+	local r=$1 q best=0 wpid= t
+	command -v perf >/dev/null || { echo "bench: no perf (apt-get install linux-perf)"; return 0; }
+	declare -A p0=()
+	for q in $(procs); do p0[$q]=$(ticks "$q"); done
+	( cd "$TMP" && taskset -c "$LCPU" sipp -nostdin -i 127.0.0.1 $SIPP_TP \
+		-sf "$SIPP/uac-call.xml" -key callee bob1 -r "$r" -m $(( r * 3 )) \
+		-d 0 -p "$UAC" -timeout 30s "127.0.0.1:$SPORT" >"$TMP/perf-uac.out" 2>&1 ) &
+	local uac=$!
+	sleep 1
+	for q in $(procs); do
+		case "$(title "$q")" in *"tcp worker"*) ;; *) continue ;; esac
+		t=$(( $(ticks "$q") - ${p0[$q]:-0} ))
+		[ "$t" -gt "$best" ] && best=$t && wpid=$q
+	done
+	if [ -n "$wpid" ]; then
+		taskset -c "$LCPU" perf record -q -F 999 -g -p "$wpid" \
+			-o "$TMP/perf.data" -- sleep 1.5 >/dev/null 2>&1
+		echo "perf: TCP worker $wpid at $r calls/s, self time by object, then by function:"
+		perf report -i "$TMP/perf.data" --no-children --sort dso -g none 2>/dev/null |
+			grep '%' | head -8
+		perf report -i "$TMP/perf.data" --no-children --sort symbol -g none 2>/dev/null |
+			grep '%' | head -25
+	fi
+	wait "$uac" 2>/dev/null || true
+}
+
 echo "call benchmark ($MODE, callers over $TP): $(nproc) cores, load $(load)," \
 	"${SECS}s per rate, $(date -u '+%F %H:%M UTC'), afd $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 SUMMARY=
@@ -241,6 +272,9 @@ for s in $SERVERS; do
 		held_p=${p/ //}
 		detail=$cpu
 	done
+	if [ "${BENCH_CALL_PERF:-}" = 1 ] && [ "$s" = afd ] && [ "$held" -gt 0 ]; then
+		profile "$held"
+	fi
 	idle=
 	if [ "$s" = afd ]; then
 		# The last rung's connection is closed and its worker idle
