@@ -267,6 +267,18 @@ fail:
 	return NULL;
 }
 
+void
+db_start_wait(sqlite3 *db, int on)
+{
+	struct db_wal *h = db_wal_find(db);
+
+	if (on)
+		sqlite3_busy_timeout(db, DB_BUSY_MASTER_MS);
+	else /* a lock episode that began meanwhile keeps its 0 */
+		sqlite3_busy_timeout(db,
+		                     h != NULL && h->locked ? 0 : DB_BUSY_MS);
+}
+
 int
 db_cache_kib(sqlite3 *db, int kib)
 {
@@ -975,7 +987,14 @@ db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int(st, 7, restarts);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		/* Not a lock episode of the connection (db_fail): a SIP
+		 * worker's is its SIP service's, whose writes must still wait
+		 * their DB_BUSY_MS when a row of this table could not. */
+		log_warnx("db: workers %s: the database is locked: row not "
+		          "written (%s)",
+		          slot, state);
+	} else if (rc != SQLITE_DONE) {
 		char what[32];
 
 		snprintf(what, sizeof(what), "db: workers %s", slot);

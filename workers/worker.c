@@ -598,6 +598,10 @@ worker_start(struct worker *w)
 		w->db = sipd_db(w->sipd);
 	} else if ((w->db = db_open(w->conf)) == NULL)
 		return -1;
+	/* Until it is ready the worker serves nothing: its first writes (its
+	 * row, what its services set up) may wait for its siblings', which
+	 * all start at once, longer than a serving worker would. */
+	db_start_wait(w->db, 1);
 	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
 	              NULL, w->restarts);
 	if (w->ki->sip) {
@@ -621,6 +625,7 @@ worker_start(struct worker *w)
 		worker_batch_end(w);
 	}
 	worker_state(w, "idle", NULL, 0);
+	db_start_wait(w->db, 0);
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_u32(&wb, (uint32_t)getpid());
 	ipc_put_u32(&wb, (uint32_t)w->restarts);
