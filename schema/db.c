@@ -912,10 +912,21 @@ db_step_8(sqlite3 *db)
 	                   "WHERE pending <> 0");
 }
 
+/* Step to version 9: parallel forking of calls. dialogs gains forks (how
+ * many B-leg INVITEs went out in parallel); dialog_forks, a new table the
+ * schema creates, holds each of them; dialog_relays (new too) the requests
+ * inside calls whose answer is being relayed. */
+static int
+db_step_9(sqlite3 *db)
+{
+	return db_add_column(db, "dialogs", "forks",
+	                     "INTEGER NOT NULL DEFAULT 0");
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
-    db_step_1, db_step_2, db_step_3, db_step_4,
-    db_step_5, db_step_6, db_step_7, db_step_8,
+    db_step_1, db_step_2, db_step_3, db_step_4, db_step_5,
+    db_step_6, db_step_7, db_step_8, db_step_9,
 };
 
 int

@@ -15,8 +15,9 @@
 	"a_peer, a_request, a_out_cseq, a_inv_cseq, b_call_id, b_from_tag, "   \
 	"b_to_tag, b_cseq, b_in_cseq, b_inv_cseq, b_contact, b_route, "        \
 	"b_peer, b_branch, b_request, caller, callee, stage, owner_slot, "     \
-	"end_reason, created_at, updated_at, answered_at, ring_deadline"
-#define DB_DIALOG_NCOLS 30
+	"end_reason, created_at, updated_at, answered_at, ring_deadline, "     \
+	"forks"
+#define DB_DIALOG_NCOLS 31
 
 /* The same but the two Call-IDs, which never change after the insert: an
  * UPDATE that does not name an indexed column leaves its index alone, so
@@ -26,12 +27,15 @@
 	"a_request, a_out_cseq, a_inv_cseq, b_from_tag, b_to_tag, b_cseq, "    \
 	"b_in_cseq, b_inv_cseq, b_contact, b_route, b_peer, b_branch, "        \
 	"b_request, caller, callee, stage, owner_slot, end_reason, "           \
-	"created_at, updated_at, answered_at, ring_deadline"
+	"created_at, updated_at, answered_at, ring_deadline, forks"
 
 struct db_dialog_ctx {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *save, *save_ids, *find, *owner, *owned, *stale,
 	    *end, *cdr;
+	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
+	    *conn_live;
+	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
 };
 
 struct db_dialog_ctx *
@@ -93,6 +97,7 @@ db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 	db_dialog_int(st, i++, d->updated_at, 0);
 	db_dialog_int(st, i++, d->answered_at, 1);
 	db_dialog_int(st, i++, d->ring_deadline, 1);
+	db_dialog_int(st, i++, d->forks, 0);
 }
 
 /* Read "id, DB_DIALOG_COLS" of the current row into d (strings under
@@ -134,6 +139,7 @@ db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
 	d->updated_at = sqlite3_column_int64(st, i++);
 	d->answered_at = sqlite3_column_int64(st, i++);
 	d->ring_deadline = sqlite3_column_int64(st, i++);
+	d->forks = sqlite3_column_int(st, i++);
 }
 
 /* Step a statement that changes rows: 0, or -1 (logged). */
@@ -161,7 +167,7 @@ db_dialog_insert(struct db_dialog_ctx *dc, struct db_dialog *d)
 	            "INSERT INTO dialogs (" DB_DIALOG_COLS ") VALUES (?1, ?2, "
 	            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
 	            "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
-	            "?27, ?28, ?29, ?30)");
+	            "?27, ?28, ?29, ?30, ?31)");
 	if (st == NULL)
 		return -1;
 	db_dialog_bind(st, d);
@@ -187,7 +193,7 @@ db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
 	    "UPDATE dialogs SET (" DB_DIALOG_SAVE_COLS
 	    ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, "
 	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-	    "?26, ?27, ?28, ?29, ?30) WHERE id = ?31 AND a_call_id = ?1 "
+	    "?26, ?27, ?28, ?29, ?30, ?31) WHERE id = ?32 AND a_call_id = ?1 "
 	    "AND b_call_id = ?11");
 	if (st == NULL)
 		return -1;
@@ -202,7 +208,7 @@ db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
 	    "UPDATE dialogs SET (" DB_DIALOG_COLS ") = (?1, ?2, ?3, "
 	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	    "?28, ?29, ?30) WHERE id = ?31");
+	    "?28, ?29, ?30, ?31) WHERE id = ?32");
 	if (st == NULL)
 		return -1;
 	db_dialog_bind(st, d);
@@ -369,5 +375,253 @@ db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
 	db_dialog_int(st, 7, d->id, 0);
 	db_bind_str(st, 8, d->a_call_id);
 	db_bind_str(st, 9, d->b_call_id);
-	return db_dialog_exec(dc, st, "calls row");
+	if (db_dialog_exec(dc, st, "calls row") == -1)
+		return -1;
+	st = db_stmt(dc->db, &dc->relay_end,
+	             "DELETE FROM dialog_relays WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, d->id);
+	return db_dialog_exec(dc, st, "relays of an ended call");
+}
+
+/* ------------------------------------------------------------ forks */
+
+/* Every column of dialog_forks but id, in db_fork_bind's order. */
+#define DB_FORK_COLS                                                           \
+	"dialog_id, branch, target, peer, route, request, state, status, "     \
+	"to_tag, contact, response, updated_at"
+
+/* Bind f's columns as ?1 .. ?12 (DB_FORK_COLS order). */
+static void
+db_fork_bind(sqlite3_stmt *st, const struct db_fork *f)
+{
+	int i = 1;
+
+	db_dialog_int(st, i++, f->dialog_id, 0);
+	db_bind_str(st, i++, f->branch);
+	db_bind_str(st, i++, f->target);
+	db_bind_str(st, i++, f->peer);
+	db_bind_str(st, i++, f->route);
+	db_bind_str(st, i++, f->request);
+	db_bind_str(st, i++, f->state);
+	db_dialog_int(st, i++, f->status, 1);
+	db_bind_str(st, i++, f->to_tag);
+	db_bind_str(st, i++, f->contact);
+	db_bind_str(st, i++, f->response);
+	db_dialog_int(st, i++, f->updated_at, 0);
+}
+
+int
+db_fork_insert(struct db_dialog_ctx *dc, struct db_fork *f, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->fork_insert,
+	             "INSERT INTO dialog_forks (" DB_FORK_COLS
+	             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+	             "?12)");
+	if (st == NULL)
+		return -1;
+	f->updated_at = now;
+	db_fork_bind(st, f);
+	if (db_dialog_exec(dc, st, "fork insert") == -1)
+		return -1;
+	f->id = sqlite3_last_insert_rowid(dc->db);
+	return 0;
+}
+
+int
+db_fork_save(struct db_dialog_ctx *dc, struct db_fork *f, time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->fork_save,
+	             "UPDATE dialog_forks SET (" DB_FORK_COLS
+	             ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+	             "WHERE id = ?13");
+	if (st == NULL)
+		return -1;
+	f->updated_at = now;
+	db_fork_bind(st, f);
+	sqlite3_bind_int64(st, 13, f->id);
+	return db_dialog_exec(dc, st, "fork save");
+}
+
+/* Step st ("SELECT id, DB_FORK_COLS ...") and collect its rows into
+ * *out (under ctx). 0 or -1. */
+static int
+db_fork_rows(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, sqlite3_stmt *st,
+             struct db_fork **out, int *n, const char *what)
+{
+	struct db_fork *rows = NULL;
+	int rc, cap = 0, k = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_fork *f;
+		int i = 0;
+		if (k == cap) {
+			cap = cap ? cap * 2 : 4;
+			rows = talloc_realloc(ctx, rows, struct db_fork, cap);
+			if (rows == NULL) {
+				sqlite3_reset(st);
+				return -1;
+			}
+		}
+		f = &rows[k++];
+		memset(f, 0, sizeof(*f));
+		f->id = sqlite3_column_int64(st, i++);
+		f->dialog_id = sqlite3_column_int64(st, i++);
+		f->branch = db_col_str(rows, st, i++);
+		f->target = db_col_str(rows, st, i++);
+		f->peer = db_col_str(rows, st, i++);
+		f->route = db_col_str(rows, st, i++);
+		f->request = db_col_str(rows, st, i++);
+		f->state = db_col_str(rows, st, i++);
+		f->status = sqlite3_column_int(st, i++);
+		f->to_tag = db_col_str(rows, st, i++);
+		f->contact = db_col_str(rows, st, i++);
+		f->response = db_col_str(rows, st, i++);
+		f->updated_at = sqlite3_column_int64(st, i++);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: %s: %s", what, sqlite3_errmsg(dc->db));
+		talloc_free(rows);
+		return -1;
+	}
+	*out = rows;
+	*n = k;
+	return 0;
+}
+
+int
+db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+             struct db_fork **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->fork_list,
+	             "SELECT id, " DB_FORK_COLS " FROM dialog_forks "
+	             "WHERE dialog_id = ?1 ORDER BY id");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	return db_fork_rows(dc, ctx, st, out, n, "fork list");
+}
+
+int
+db_fork_owed(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+             struct db_fork **out, int *n)
+{
+	sqlite3_stmt *st;
+
+	/* dialog_forks_owed: a partial index of the forks owed a CANCEL */
+	st = db_stmt(dc->db, &dc->fork_owed,
+	             "SELECT f.id, f.dialog_id, f.branch, f.target, f.peer, "
+	             "f.route, f.request, f.state, f.status, f.to_tag, "
+	             "f.contact, f.response, f.updated_at FROM dialog_forks f "
+	             "JOIN dialogs d ON d.id = f.dialog_id WHERE f.state = "
+	             "'cancel_owed' AND d.stage = 'ended' AND d.owner_slot = "
+	             "?1 ORDER BY f.id LIMIT 256");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, slot);
+	return db_fork_rows(dc, ctx, st, out, n, "forks owed");
+}
+
+int
+db_dialog_conn_live(struct db_dialog_ctx *dc, const char *slot,
+                    const char *peer)
+{
+	sqlite3_stmt *st;
+	int rc, live = 0;
+
+	/* dialogs_owner: a partial index of the live calls by owner */
+	st = db_stmt(dc->db, &dc->conn_live,
+	             "SELECT 1 FROM dialogs WHERE owner_slot = ?1 AND "
+	             "stage <> 'ended' AND a_peer = ?2 LIMIT 1");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, slot);
+	db_bind_str(st, 2, peer);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		live = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: conn_live: %s", sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return live;
+}
+
+/* ------------------------------------------------------------ relays */
+
+int
+db_relay_insert(struct db_dialog_ctx *dc, int64_t dialog_id, const char *branch,
+                const char *method, const char *request, const char *peer,
+                time_t now)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->relay_insert,
+	             "INSERT OR REPLACE INTO dialog_relays (branch, dialog_id, "
+	             "method, request, peer, created_at) VALUES (?1, ?2, ?3, "
+	             "?4, ?5, ?6)");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, branch);
+	sqlite3_bind_int64(st, 2, dialog_id);
+	db_bind_str(st, 3, method);
+	db_bind_str(st, 4, request);
+	db_bind_str(st, 5, peer);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	return db_dialog_exec(dc, st, "relay insert");
+}
+
+int
+db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
+              char **request, char **peer, int64_t *dialog_id)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	st = db_stmt(dc->db, &dc->relay_find,
+	             "SELECT request, peer, dialog_id FROM dialog_relays "
+	             "WHERE branch = ?1");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, branch);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*request = db_col_str(ctx, st, 0);
+		*peer = db_col_str(ctx, st, 1);
+		*dialog_id = sqlite3_column_int64(st, 2);
+		found = *request != NULL && *peer != NULL;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: relay find: %s", sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return found;
+}
+
+int
+db_relay_delete(struct db_dialog_ctx *dc, const char *branch)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->relay_delete,
+	             "DELETE FROM dialog_relays WHERE branch = ?1");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, branch);
+	return db_dialog_exec(dc, st, "relay delete");
 }

@@ -1,10 +1,12 @@
 /*
  * schema/db_dialog.h: the data layer of the calls afd carries as a
  * back-to-back user agent (workers/b2bua.c): the `dialogs` table (one row
- * per call, both legs) and the `calls` table (one row per finished call,
- * a CDR). The B2BUA keeps no call state in memory that it cannot rebuild
- * from a row: each stage is written (in the batch's transaction, see
- * schema/db_txn.h) before afd acts on it, so a replacement worker carries
+ * per call, both legs), `dialog_forks` (one row per B-leg INVITE of a call
+ * forked to several bindings), `dialog_relays` (a request inside a call
+ * being relayed, until its final answer) and the `calls` table (one row
+ * per finished call, a CDR). The B2BUA keeps no call state in memory that it
+ * cannot rebuild from a row: each stage is written (in the batch's transaction,
+ * see schema/db_txn.h) before afd acts on it, so a replacement worker carries
  * on from the row. Statements prepared once per connection; values bound.
  */
 #ifndef AFD_DB_DIALOG_H
@@ -34,6 +36,20 @@ struct db_dialog {
 	char *b_contact, *b_route, *b_peer, *b_branch, *b_request;
 	char *caller, *callee, *stage, *owner_slot, *end_reason;
 	int64_t created_at, updated_at, answered_at, ring_deadline;
+	int forks; /* B-leg INVITEs in parallel (0: one, no db_fork rows) */
+};
+
+/* One row of `dialog_forks`: one B-leg INVITE of a forked call. state:
+ * calling (sent, nothing but 100 heard), early (a 1xx heard), cancel_owed
+ * (to be cancelled once a provisional comes, RFC 3261 9.1), cancelled
+ * (CANCEL sent), answered (the winner), failed (a final non-2xx, or no
+ * answer), bye (a 2xx that lost: ACKed and BYE sent). */
+struct db_fork {
+	int64_t id, dialog_id;
+	char *branch, *target, *peer, *route, *request, *state;
+	int status; /* the final status (0: none yet) */
+	char *to_tag, *contact, *response;
+	int64_t updated_at;
 };
 
 struct db_dialog_ctx;
@@ -75,8 +91,47 @@ int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
                     struct db_dialog **out, int *n);
 
 /* End d: stage 'ended', and its `calls` row (caller, callee, started =
- * created_at, answered_at, ended = now, reason). 0 or -1. */
+ * created_at, answered_at, ended = now, reason); its dialog_relays rows
+ * (answers that will not come any more) are removed. 0 or -1. */
 int db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d,
                   const char *reason, time_t now);
+
+/* Insert f (sets f->id, updated_at = now). 0 or -1 (logged). */
+int db_fork_insert(struct db_dialog_ctx *dc, struct db_fork *f, time_t now);
+
+/* Write every column of f to its row, updated_at = now. 0 or -1. */
+int db_fork_save(struct db_dialog_ctx *dc, struct db_fork *f, time_t now);
+
+/* The forks of dialog dialog_id, in the order they were made, as an array
+ * under ctx (strings its children). 0 or -1. */
+int db_fork_list(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+                 struct db_fork **out, int *n);
+
+/* The forks still owed a CANCEL (state cancel_owed) of the ended calls
+ * owned by slot (a replacement worker sends those CANCELs), as an array
+ * under ctx. 0 or -1. */
+int db_fork_owed(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
+                 struct db_fork **out, int *n);
+
+/* Record the request of a phone inside call dialog_id relayed as afd's
+ * own with Via branch `branch`: request (the phone's, as received), peer
+ * (where it came from). 0 or -1. */
+int db_relay_insert(struct db_dialog_ctx *dc, int64_t dialog_id,
+                    const char *branch, const char *method, const char *request,
+                    const char *peer, time_t now);
+
+/* The relayed request of branch, under ctx: 1 with *request, *peer,
+ * *dialog_id; 0 when none; -1 on error. */
+int db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
+                  char **request, char **peer, int64_t *dialog_id);
+
+/* Forget the relayed request of branch (its final answer went). 0 or -1. */
+int db_relay_delete(struct db_dialog_ctx *dc, const char *branch);
+
+/* 1 when a live call owned by slot has its caller on peer (a stored peer,
+ * "tcp ip:port slot conn_id"): the TCP connection carries it; 0 when none,
+ * -1 on error. */
+int db_dialog_conn_live(struct db_dialog_ctx *dc, const char *slot,
+                        const char *peer);
 
 #endif

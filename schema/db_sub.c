@@ -4,6 +4,7 @@
  * kept in struct db_sub; values are bound, never pasted.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -32,10 +33,10 @@
 
 struct db_sub {
 	sqlite3 *db;
-	sqlite3_stmt *insert, *exists, *refresh, *terminate, *delete, *dialog,
-	    *load, *watching, *ident, *take, *mark, *answered, *pending,
-	    *sweep_end, *sweep_del, *owed, *ev_add, *ev_list, *ev_done, *ev_del,
-	    *ev_sweep, *any;
+	sqlite3_stmt *insert, *refresh, *terminate, *delete, *dialog, *load,
+	    *watching, *watching_set, *ident, *ident_extra, *take, *mark,
+	    *answered, *pending, *sweep_end, *sweep_del, *owed, *ev_add,
+	    *ev_list, *ev_done, *ev_del, *ev_sweep, *any;
 };
 
 struct db_sub *
@@ -152,35 +153,25 @@ db_sub_one(struct db_sub *ds, TALLOC_CTX *ctx, sqlite3_stmt *st,
 	return 0;
 }
 
-int
-db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
+/* The insert of db_sub_insert() and db_sub_insert_take(): one statement
+ * (the UNIQUE dialog key says whether the row existed); take: the first
+ * NOTIFY's version 0 and CSeq 1 taken at now (pending 1), else owed
+ * (version -1, CSeq 0, pending 2). */
+static int
+db_sub_insert1(struct db_sub *ds, struct db_sub_row *s, int take, time_t now)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	st = db_stmt(ds->db, &ds->exists,
-	             "SELECT 1 FROM reg_subscriptions WHERE call_id = ?1 AND "
-	             "from_tag = ?2 AND to_tag = ?3");
-	if (st == NULL)
-		return -1;
-	db_bind_str(st, 1, s->call_id);
-	db_bind_str(st, 2, s->from_tag);
-	db_bind_str(st, 3, s->to_tag);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE) {
-		db_sub_err(ds, "insert");
-		return -1;
-	}
 	st = db_stmt(ds->db, &ds->insert,
 	             "INSERT INTO reg_subscriptions (aor, watcher, call_id, "
 	             "from_tag, to_tag, contact, route, received, transport, "
 	             "conn_slot, conn_id, event_id, cseq, version, expires_at, "
-	             "state, pending, created_at, updated_at) VALUES (?1, ?2, "
-	             "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, -1, ?13, "
-	             "'active', 2, ?14, ?14)");
+	             "state, pending, sent_at, created_at, updated_at) VALUES "
+	             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?15, "
+	             "?15 - 1, ?13, 'active', 2 - ?15, CASE WHEN ?15 THEN ?14 "
+	             "END, ?14, ?14) ON CONFLICT (call_id, from_tag, to_tag) "
+	             "DO NOTHING");
 	if (st == NULL)
 		return -1;
 	db_bind_str(st, 1, s->aor);
@@ -195,21 +186,36 @@ db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
 	db_bind_str(st, 10, s->conn_slot);
 	if (s->conn_id)
 		sqlite3_bind_int64(st, 11, s->conn_id);
+	else
+		sqlite3_bind_null(st, 11);
 	db_bind_str(st, 12, s->event_id);
 	sqlite3_bind_int64(st, 13, s->expires_at);
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)now);
-	if (db_sub_exec(ds, st, "insert") != 0)
-		return -1;
+	sqlite3_bind_int(st, 15, take != 0);
+	if ((rc = db_sub_exec(ds, st, "insert")) != 0)
+		return rc; /* 1: the dialog's row exists, nothing written */
 	s->id = sqlite3_last_insert_rowid(ds->db);
-	s->cseq = 0;
-	s->version = -1;
+	s->cseq = take ? 1 : 0;
+	s->version = take ? 0 : -1;
 	s->terminated = 0;
 	s->reason = NULL;
-	s->pending = 2;
+	s->pending = take ? 1 : 2;
 	s->last_status = 0;
-	s->sent_at = 0;
+	s->sent_at = take ? now : 0;
 	s->created_at = s->updated_at = now;
 	return 0;
+}
+
+int
+db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now)
+{
+	return db_sub_insert1(ds, s, 0, now);
+}
+
+int
+db_sub_insert_take(struct db_sub *ds, struct db_sub_row *s, time_t now)
+{
+	return db_sub_insert1(ds, s, 1, now);
 }
 
 int
@@ -302,65 +308,125 @@ db_sub_load(struct db_sub *ds, TALLOC_CTX *ctx, int64_t id,
 	return db_sub_one(ds, ctx, st, "load", out);
 }
 
+/* qsort: rows by id. */
+static int
+db_sub_row_cmp(const void *a, const void *b)
+{
+	const struct db_sub_row *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int
 db_sub_watching(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
                 struct db_sub_row **out, int *n)
 {
+	TALLOC_CTX *tmp;
+	struct db_sub_row *v = NULL, *some;
 	sqlite3_stmt *st;
+	char **ids;
+	int nids, nsome, cnt = 0, ret = -1;
 
 	*out = NULL;
 	*n = 0;
-	/* Its own watchers, and through any subscriber whose set holds
-	 * aor, the watchers of every identity of that set. */
+	if ((tmp = talloc_new(ctx)) == NULL)
+		return -1;
+	/* The set first (the subscribers index by impu; a scan of
+	 * extra_impu only for an AOR that is no one's impu), then the
+	 * watchers of each identity by the aor index: no join or UNION
+	 * that would scan subscribers or open a temporary b-tree for every
+	 * binding change. */
+	if (db_sub_identities(ds, tmp, aor, &ids, &nids) == -1)
+		goto done;
 	st = db_stmt(ds->db, &ds->watching,
 	             "SELECT " DB_SUB_COLS
-	             " FROM reg_subscriptions WHERE aor = ?1 "
-	             "UNION SELECT " DB_SUB_RS_COLS " FROM subscribers s "
-	             "JOIN reg_subscriptions rs ON rs.aor = s.impu OR "
-	             "instr(" DB_SUB_EXTRA(
-	                 "s") ", ',' || rs.aor || ',') > 0 "
-	                      "WHERE s.impu = ?1 OR instr(" DB_SUB_EXTRA(
-	                          "s") ", ',' || ?1 || ',') > 0 "
-	                               "ORDER BY 1");
+	             " FROM reg_subscriptions WHERE aor = ?1");
 	if (st == NULL)
-		return -1;
-	db_bind_str(st, 1, aor);
-	return db_sub_rows(ds, ctx, st, "watching", out, n);
+		goto done;
+	for (int i = 0; i < nids; i++) {
+		db_bind_str(st, 1, ids[i]);
+		if (db_sub_rows(ds, tmp, st, "watching", &some, &nsome) == -1)
+			goto done;
+		if (nsome == 0)
+			continue;
+		if ((v = talloc_realloc(tmp, v, struct db_sub_row,
+		                        cnt + nsome)) == NULL) {
+			log_warnx("db_sub: out of memory");
+			goto done;
+		}
+		memcpy(v + cnt, some, (size_t)nsome * sizeof(*v));
+		cnt += nsome;
+	}
+	if (cnt > 1) {
+		int k = 1;
+		qsort(v, (size_t)cnt, sizeof(*v), db_sub_row_cmp);
+		/* (an identity listed twice in extra_impu) */
+		for (int i = 1; i < cnt; i++)
+			if (v[i].id != v[k - 1].id)
+				v[k++] = v[i];
+		cnt = k;
+	}
+	/* the rows and their strings live under tmp: hand it over */
+	(void)talloc_steal(ctx, tmp);
+	*out = v;
+	*n = cnt;
+	tmp = NULL;
+	ret = 0;
+done:
+	talloc_free(tmp);
+	return ret;
+}
+
+/* The subscriber row of aor's implicit set (impu, extra_impu) into v[0]
+ * and *extra: by impu (the index) first, else the one whose extra_impu
+ * holds aor. 1 found, 0 none, -1. */
+static int
+db_sub_set_row(struct db_sub *ds, char **v, char **extra, const char *aor)
+{
+	sqlite3_stmt **slot[2] = {&ds->ident, &ds->ident_extra};
+	static const char *const sql[2] = {
+	    "SELECT impu, extra_impu FROM subscribers WHERE impu = ?1 "
+	    "LIMIT 1",
+	    "SELECT impu, extra_impu FROM subscribers s WHERE "
+	    "instr(" DB_SUB_EXTRA("s") ", ',' || ?1 || ',') > 0 LIMIT 1"};
+
+	for (int k = 0; k < 2; k++) {
+		sqlite3_stmt *st = db_stmt(ds->db, slot[k], sql[k]);
+		int rc;
+
+		if (st == NULL)
+			return -1;
+		db_bind_str(st, 1, aor);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			v[0] = db_col_str(v, st, 0);
+			*extra = db_col_str(v, st, 1);
+		}
+		sqlite3_reset(st);
+		if (rc == SQLITE_ROW)
+			return v[0] != NULL ? 1 : -1;
+		if (rc != SQLITE_DONE) {
+			db_sub_err(ds, "identities");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
 db_sub_identities(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
                   char ***out, int *n)
 {
-	sqlite3_stmt *st;
 	char **v = NULL, *extra = NULL;
 	int cnt = 0, rc, ret = -1;
 
 	*out = NULL;
 	*n = 0;
-	st = db_stmt(ds->db, &ds->ident,
-	             "SELECT impu, extra_impu FROM subscribers s WHERE "
-	             "s.impu = ?1 OR instr(" DB_SUB_EXTRA(
-	                 "s") ", ',' || ?1 || ',') > 0 "
-	                      "ORDER BY s.impu = ?1 DESC LIMIT 1");
-	if (st == NULL)
-		return -1;
-	db_bind_str(st, 1, aor);
 	if ((v = talloc_array(ctx, char *, 1)) == NULL)
 		goto done;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		v[0] = db_col_str(v, st, 0);
-		extra = db_col_str(v, st, 1);
-		rc = SQLITE_DONE;
-	} else
-		v[0] = talloc_strdup(v, aor);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_sub_err(ds, "identities");
+	if ((rc = db_sub_set_row(ds, v, &extra, aor)) == -1)
 		goto done;
-	}
-	if (v[0] == NULL)
+	if (rc == 0 && (v[0] = talloc_strdup(v, aor)) == NULL)
 		goto done;
 	cnt = 1;
 	for (char *s = extra, *e; s != NULL && *s != '\0'; s = e) {

@@ -12,7 +12,9 @@
  * transaction of its change; only the notifier takes.
  *
  *   SUBSCRIBE accepted     db_sub_insert: state 'active', version -1,
- *                          cseq 0, pending 2 (the first NOTIFY is owed)
+ *                          cseq 0, pending 2 (the first NOTIFY is owed);
+ *                          on the notifier db_sub_insert_take: the
+ *                          first NOTIFY taken with the row (as below)
  *   before each NOTIFY     db_sub_take: version + 1, cseq + 1, pending 1,
  *                          last_status NULL (in flight), sent_at now,
  *                          COMMITTED before the NOTIFY leaves
@@ -94,10 +96,16 @@ struct db_sub;
 struct db_sub *db_sub_new(TALLOC_CTX *ctx, sqlite3 *db);
 
 /* A new subscription from s (id, version, cseq, state, pending and the
- * times are set here: s->id, version -1, cseq 0, active, pending 1,
+ * times are set here: s->id, version -1, cseq 0, active, pending 2,
  * created_at = updated_at = now). 0, 1 when a row of the same dialog
  * (call_id, from_tag, to_tag) exists (nothing written), or -1 (logged). */
 int db_sub_insert(struct db_sub *ds, struct db_sub_row *s, time_t now);
+
+/* The same, with the first NOTIFY taken in the same statement (as
+ * db_sub_take would: version 0, CSeq 1, pending 1, sent_at now), for the
+ * notifier that builds that NOTIFY at once; commit before sending it. 0,
+ * 1 when the dialog's row exists, or -1. */
+int db_sub_insert_take(struct db_sub *ds, struct db_sub_row *s, time_t now);
 
 /* A refresh: expires_at, the remote target when contact is not NULL,
  * pending 1. 0, 1 when no such row, -1. */
@@ -126,11 +134,13 @@ int db_sub_load(struct db_sub *ds, TALLOC_CTX *ctx, int64_t id,
 /*
  * Every subscription (active or terminated) that watches aor: its own, and
  * those watching another identity of the implicit registration set aor
- * belongs to (a subscribers row whose impu or extra_impu holds aor: then
- * the watchers of its impu and of each of its extra_impu). extra_impu is
- * compared entry by entry (comma-separated; blanks and <> ignored), as the
- * registrar reads it. Array under ctx, in id order: 0 with *out, *n, or
- * -1.
+ * belongs to (the set db_sub_identities() gives: the subscriber whose impu
+ * is aor, else one whose extra_impu holds it; then the watchers of its
+ * impu and of each of its extra_impu). extra_impu is compared entry by
+ * entry (comma-separated; blanks and <> ignored), as the registrar reads
+ * it. One look-up by index per identity; subscribers is scanned only for
+ * an AOR that is no one's impu. Array under ctx, in id order: 0 with
+ * *out, *n, or -1.
  */
 int db_sub_watching(struct db_sub *ds, TALLOC_CTX *ctx, const char *aor,
                     struct db_sub_row **out, int *n);

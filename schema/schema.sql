@@ -203,12 +203,51 @@ CREATE TABLE IF NOT EXISTS dialogs (
 	b_request   TEXT,                   -- afd's B-leg INVITE as sent
 	answered_at INTEGER,
 	ring_deadline INTEGER,              -- [calls] ring_timeout: 408 + CANCEL at
-	end_reason  TEXT                    -- why it ends (set when terminating)
+	end_reason  TEXT,                   -- why it ends (set when terminating)
+	forks       INTEGER NOT NULL DEFAULT 0 -- B-leg INVITEs sent in parallel
+	                                    -- (0: one binding, no dialog_forks rows)
 );
 CREATE INDEX IF NOT EXISTS dialogs_a ON dialogs(a_call_id);
 CREATE INDEX IF NOT EXISTS dialogs_b ON dialogs(b_call_id);
 CREATE INDEX IF NOT EXISTS dialogs_live ON dialogs(updated_at) WHERE stage <> 'ended';
 CREATE INDEX IF NOT EXISTS dialogs_owner ON dialogs(owner_slot) WHERE stage <> 'ended';
+
+-- One B-leg INVITE of a call forked to several bindings of the callee
+-- (RFC 3261 16.7 as a B2BUA does it: one Call-ID, one branch per binding).
+-- The dialogs row's b_ columns are the branch last heard from (a
+-- provisional) and, once one answers 2xx, the winner.
+CREATE TABLE IF NOT EXISTS dialog_forks (
+	id          INTEGER PRIMARY KEY,
+	dialog_id   INTEGER NOT NULL,       -- dialogs.id
+	branch      TEXT NOT NULL,          -- Via branch of this INVITE
+	target      TEXT,                   -- the binding's Contact (Request-URI)
+	peer        TEXT,                   -- as dialogs.b_peer
+	route       TEXT,                   -- the binding's Path
+	request     TEXT,                   -- the INVITE as sent
+	state       TEXT NOT NULL DEFAULT 'calling'
+	            CHECK (state IN ('calling','early','cancel_owed','cancelled',
+	                             'answered','failed','bye')),
+	status      INTEGER,                -- its last final status
+	to_tag      TEXT,                   -- the callee's tag on this branch
+	contact     TEXT,                   -- the callee's Contact on this branch
+	response    TEXT,                   -- its final non-2xx answer as received
+	updated_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dialog_forks_dialog ON dialog_forks(dialog_id);
+CREATE INDEX IF NOT EXISTS dialog_forks_owed ON dialog_forks(dialog_id) WHERE state = 'cancel_owed';
+
+-- A request of a phone inside its call that afd relays to the other phone
+-- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final
+-- answer: a replacement worker relays that answer back from this row.
+CREATE TABLE IF NOT EXISTS dialog_relays (
+	branch      TEXT PRIMARY KEY,       -- Via branch of afd's relayed request
+	dialog_id   INTEGER NOT NULL,       -- dialogs.id
+	method      TEXT NOT NULL,
+	request     TEXT NOT NULL,          -- the phone's request as received
+	peer        TEXT NOT NULL,          -- where it came from (as dialogs.a_peer)
+	created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dialog_relays_dialog ON dialog_relays(dialog_id);
 
 CREATE TABLE IF NOT EXISTS calls (
 	id          INTEGER PRIMARY KEY,

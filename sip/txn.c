@@ -743,9 +743,12 @@ txn_nict_recv(struct txn *t, const struct sip_msg *resp, uint64_t now)
 		return;
 	}
 	t->state = TXN_COMPLETED;
-	txn_shed(t);
 	txn_arm(t, TXN_NONE, 0, TXN_NONE);
 	tab->cb.on_response(tab->arg, t, resp);
+	/* Completed never sends the request again: its copy goes now, not
+	 * after Timer K (a NOTIFY's 1-2 KB times 5 s of them under load) */
+	TALLOC_FREE(t->buf);
+	t->len = 0;
 	txn_wait(t, 'K', t->reliable ? 0 : tab->tm.t4, now);
 }
 
@@ -896,10 +899,10 @@ txn_store(struct txn *t, int status, const char *buf, size_t len)
 }
 
 /*
- * t no longer sends its request again (ICT Accepted or Completed, NICT
- * Completed) or its last response (IST Accepted): free the copy and its
- * parse. Such a transaction only matches and absorbs for up to 64*T1
- * (32 s) more, and at a thousand calls a second tens of thousands of them
+ * t no longer sends its request again (ICT Accepted or Completed; an NICT
+ * in Completed frees its own) or its last response (IST Accepted): free the
+ * copy and its parse. Such a transaction only matches and absorbs for up to
+ * 64*T1 (32 s) more, and at a thousand calls a second tens of thousands of them
  * wait at once: the key is all they need.
  */
 static void

@@ -12,6 +12,12 @@
  * the one sipd derives for every answer from Call-ID and From tag, so it
  * is the same after a restart), B the callee's (afd's own requests: new
  * Call-ID, afd's From tag, CSeq from 1, Via branches naming this slot).
+ *
+ * Forking: a callee with several live bindings gets one INVITE per
+ * binding (one Call-ID and From tag, a branch each), each a dialog_forks
+ * row; the dialogs row's B-leg columns follow the phone heard from last
+ * and, once one answers 2xx, the winner (b2b_fork_resp). With one binding
+ * there are no fork rows and the B-leg is the dialogs row alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +38,7 @@
 #define B2B_RECOVER_MS 300 /* a replacement looks at its calls after this */
 #define B2B_SWEEP_LIMIT 64 /* stale dialogs ended per sweep */
 #define B2B_TOUCHED 64     /* see b2b_touch */
+#define B2B_MAX_FORKS 16   /* bindings of a callee called in parallel */
 
 struct b2bua {
 	struct sipd *sd;
@@ -47,6 +54,11 @@ struct b2bua {
 	int ntouched;
 	int fresh;      /* afd has just started: no predecessor to take over */
 	time_t started; /* this worker's start */
+	/* branches of forks whose CANCEL waits for a provisional (RFC 3261
+	 * 9.1; dialog_forks.state 'cancel_owed' is the record, this only
+	 * tells which 100s need a look at it) */
+	char **wait;
+	int nwait;
 };
 
 /*
@@ -110,6 +122,7 @@ struct b2b_tx {
 	size_t origlen;
 	struct sip_peer orig_from;
 	enum sip_method mid;
+	char *branch; /* the B-leg INVITE's (which fork answers) */
 };
 
 static void b2b_act_run(struct b2bua *b, struct b2b_act *x);
@@ -119,6 +132,9 @@ static void b2b_relay_done(struct sipd *sd, void *arg, int status,
                            const struct sip_msg *resp);
 static void b2b_ignore_done(struct sipd *sd, void *arg, int status,
                             const struct sip_msg *resp);
+static int b2b_cancel_all(struct b2bua *b, struct b2b_acts *acts,
+                          struct db_dialog *d, int again, time_t now,
+                          int *waiting);
 
 struct b2bua *
 b2bua_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *dbt)
@@ -1003,6 +1019,55 @@ b2b_binding_peer(const struct db_binding *bd, struct sip_peer *to)
 	return 0;
 }
 
+/* qsort order of bindings: the highest q first, then the newest. */
+static int
+b2b_binding_cmp(const void *x, const void *y)
+{
+	const struct db_binding *a = x, *c = y;
+	double qa = a->has_q ? a->q : 1.0, qc = c->has_q ? c->q : 1.0;
+
+	if (qa != qc)
+		return qa > qc ? -1 : 1;
+	if (a->updated_at != c->updated_at)
+		return a->updated_at > c->updated_at ? -1 : 1;
+	return 0;
+}
+
+/* The live bindings of aor that afd can reach, best first (b2b_binding's
+ * order), at most B2B_MAX_FORKS, into bds[] and their destinations into
+ * tos[] (arrays under ctx). *nlive: how many are live at all. 0, or -1 on
+ * a database error. */
+static int
+b2b_bindings(struct b2bua *b, TALLOC_CTX *ctx, const char *aor, time_t now,
+             struct db_binding **bds, struct sip_peer **tos, int *n, int *nlive)
+{
+	struct db_binding *all, *out;
+	struct sip_peer *to;
+	int k = 0, na;
+
+	*n = *nlive = 0;
+	if (db_reg_load(b->dr, ctx, aor, &all, &na) == -1)
+		return -1;
+	if (na == 0)
+		return 0;
+	qsort(all, (size_t)na, sizeof(all[0]), b2b_binding_cmp);
+	out = talloc_array(ctx, struct db_binding, na);
+	to = talloc_zero_array(ctx, struct sip_peer, na);
+	if (out == NULL || to == NULL)
+		return -1;
+	for (int i = 0; i < na; i++) {
+		if (all[i].expires_at <= now)
+			continue;
+		(*nlive)++;
+		if (k < B2B_MAX_FORKS && b2b_binding_peer(&all[i], &to[k]) == 0)
+			out[k++] = all[i];
+	}
+	*bds = out;
+	*tos = to;
+	*n = k;
+	return 0;
+}
+
 /* Build the B-leg INVITE of d from the caller's INVITE req into d
  * (b_request). */
 static int
@@ -1046,13 +1111,14 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
 	const struct sip_msg *req = rq->msg;
 	struct db_dialog *old, d;
-	struct db_binding *bd;
+	struct db_binding *bd, *bds = NULL;
+	struct db_fork *fk = NULL;
 	struct b2b_acts *acts;
 	struct b2b_tx *tx;
-	struct sip_peer to;
+	struct sip_peer to, *tos = NULL;
 	const char *why;
-	char *callee, *caller, *impu = NULL, *extra = NULL, leg, hex[17];
-	int st, mark, nlive, rc;
+	char *callee, *caller, *impu = NULL, *extra = NULL, leg, hex[17], *br0;
+	int st, mark, nlive, rc, nf = 0;
 
 	sipd_reply(b->sd, rq, 100, NULL, NULL, 0, 0);
 	if (b2b_looped(b, req))
@@ -1083,8 +1149,9 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 		return sipd_reply(b->sd, rq, 403, "Caller Not Registered", NULL,
 		                  0, 0);
 	}
-	if ((bd = b2b_binding(b, mem, callee, rq->now, &nlive)) == NULL ||
-	    b2b_binding_peer(bd, &to) == -1) {
+	if (b2b_bindings(b, mem, callee, rq->now, &bds, &tos, &nf, &nlive) ==
+	        -1 ||
+	    nf == 0) {
 		if (db_reg_identities(b->dr, mem, callee, &impu, &extra) == -1)
 			impu = "?";
 		b2b_unit_end(b, mark, 1, NULL);
@@ -1093,6 +1160,8 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 		return sipd_reply(b->sd, rq, impu || nlive ? 480 : 404, NULL,
 		                  NULL, 0, 0);
 	}
+	bd = &bds[0];
+	to = tos[0];
 	memset(&d, 0, sizeof(d));
 	d.a_call_id = b2b_dup(mem, req->call_id);
 	d.a_from_tag = b2b_dup(mem, req->from->tag);
@@ -1122,35 +1191,71 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	d.owner_slot = talloc_strdup(mem, sipd_slot(b->sd));
 	d.created_at = d.updated_at = rq->now;
 	d.ring_deadline = rq->now + b->c->ring_timeout;
+	d.forks = nf > 1 ? nf : 0;
 	if (d.a_contact == NULL) {
 		b2b_unit_end(b, mark, 1, NULL);
 		return sipd_reply(b->sd, rq, 400, "Missing Contact", NULL, 0,
 		                  0);
 	}
-	if (b2b_build_invite(b, mem, &d, req, bd, &to) == -1 ||
-	    (acts = b2b_acts_new(b, req, &rq->from)) == NULL ||
-	    (tx = talloc_zero(NULL, struct b2b_tx)) == NULL) {
+	if ((acts = b2b_acts_new(b, req, &rq->from)) == NULL ||
+	    (fk = talloc_zero_array(mem, struct db_fork, nf)) == NULL) {
 		b2b_unit_end(b, mark, 0, NULL);
 		return -1;
 	}
-	tx->b = b;
-	tx->leg = 'b';
-	tx->call_id = talloc_strdup(tx, d.b_call_id);
-	tx->mid = SIP_M_INVITE;
+	/* one INVITE per binding (RFC 3261 16.7 as a B2BUA: one Call-ID
+	 * and From tag, a branch each); the row's b_ columns are the first */
+	br0 = d.b_branch;
+	for (int i = nf - 1; i >= 0; i--) {
+		if (i > 0) {
+			d.b_branch = talloc_size(mem, 48);
+			sipd_branch(b->sd, d.b_branch, 48);
+		} else {
+			d.b_branch = br0;
+		}
+		d.b_route = bds[i].path && bds[i].path[0]
+		                ? talloc_strdup(mem, bds[i].path)
+		                : NULL;
+		if (b2b_build_invite(b, mem, &d, req, &bds[i], &tos[i]) == -1) {
+			b2b_unit_end(b, mark, 0, acts);
+			return -1;
+		}
+		fk[i].branch = d.b_branch;
+		fk[i].target = talloc_strdup(mem, bds[i].contact);
+		fk[i].peer = b2b_peer_fmt(mem, &tos[i]);
+		fk[i].route = d.b_route;
+		fk[i].request = d.b_request;
+		fk[i].state = "calling";
+	}
 	rc = b2b_insert(b, &d);
-	if (rc == 0)
-		rc = b2b_act_req(acts, &to, d.b_branch, "INVITE",
-		                 talloc_strdup(acts, d.b_request),
-		                 strlen(d.b_request), SIPD_REQ_EVERY,
+	for (int i = 0; rc == 0 && i < nf; i++) {
+		if (nf > 1) {
+			fk[i].dialog_id = d.id;
+			if ((rc = db_fork_insert(b->dc, &fk[i], rq->now)) == -1)
+				break;
+		}
+		if ((tx = talloc_zero(NULL, struct b2b_tx)) == NULL) {
+			rc = -1;
+			break;
+		}
+		tx->b = b;
+		tx->leg = 'b';
+		tx->call_id = talloc_strdup(tx, d.b_call_id);
+		tx->branch = talloc_strdup(tx, fk[i].branch);
+		tx->mid = SIP_M_INVITE;
+		rc = b2b_act_req(acts, &tos[i], fk[i].branch, "INVITE",
+		                 talloc_strdup(acts, fk[i].request),
+		                 strlen(fk[i].request), SIPD_REQ_EVERY,
 		                 b2b_invite_done, tx);
-	else
-		talloc_free(tx);
+	}
 	if (b2b_unit_end(b, mark, rc == 0, acts) == -1)
 		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
 		                  16, 0);
-	log_info("b2bua: call %lld: %s -> %s (%s, B-leg %s to %s)",
+	log_info("b2bua: call %lld: %s -> %s (%s, B-leg %s to %s%s)",
 	         (long long)d.id, caller, callee, d.a_call_id, d.b_call_id,
-	         d.b_peer);
+	         d.b_peer, nf > 1 ? " and more: forked" : "");
+	for (int i = 1; i < nf; i++)
+		log_info("b2bua: call %lld: fork %d to %s (%s)",
+		         (long long)d.id, i + 1, fk[i].peer, fk[i].branch);
 	if ((uint64_t)b->c->ring_timeout * 1000 + sipd_now_ms() < b->next_check)
 		b->next_check =
 		    sipd_now_ms() + (uint64_t)b->c->ring_timeout * 1000 + 100;
@@ -1178,13 +1283,389 @@ b2b_late_2xx(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 	         (long long)d->id, resp->status);
 }
 
+/* ------------------------------------------------- forking (RFC 3261 16.7) */
+
+/* Is branch among those whose CANCEL waits for a provisional? */
+static int
+b2b_wait_has(const struct b2bua *b, const char *branch)
+{
+	for (int i = 0; branch != NULL && i < b->nwait; i++)
+		if (strcmp(b->wait[i], branch) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remember branch as one whose CANCEL waits for a provisional. */
+static void
+b2b_wait_add(struct b2bua *b, const char *branch)
+{
+	char **w;
+
+	if (b2b_wait_has(b, branch))
+		return;
+	w = talloc_realloc(b, b->wait, char *, b->nwait + 1);
+	if (w == NULL)
+		return; /* the row says so; a provisional finds it anyway */
+	b->wait = w;
+	if ((w[b->nwait] = talloc_strdup(w, branch)) != NULL)
+		b->nwait++;
+}
+
+/* Forget branch (its CANCEL went, or it ended). */
+static void
+b2b_wait_drop(struct b2bua *b, const char *branch)
+{
+	for (int i = 0; i < b->nwait; i++)
+		if (strcmp(b->wait[i], branch) == 0) {
+			talloc_free(b->wait[i]);
+			b->wait[i] = b->wait[--b->nwait];
+			return;
+		}
+}
+
+/* 1 while fork f may still answer with a final response. */
+static int
+b2b_fork_pending(const struct db_fork *f)
+{
+	return strcmp(f->state, "calling") == 0 ||
+	       strcmp(f->state, "early") == 0 ||
+	       strcmp(f->state, "cancel_owed") == 0 ||
+	       strcmp(f->state, "cancelled") == 0;
+}
+
+/* How many of the n forks are still pending. */
+static int
+b2b_forks_pending(const struct db_fork *fs, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += b2b_fork_pending(&fs[i]);
+	return k;
+}
+
+/* How many of the n forks a cancelled call waits for: those whose final
+ * answer will come (CANCEL sent, or not cancelled). A fork still owed its
+ * CANCEL (it said nothing yet) does not hold the call up: its row and its
+ * transaction finish it (a provisional gets the CANCEL, a 2xx ACK and
+ * BYE, silence ends with Timer B). */
+static int
+b2b_forks_waiting(const struct db_fork *fs, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += b2b_fork_pending(&fs[i]) &&
+		     strcmp(fs[i].state, "cancel_owed") != 0;
+	return k;
+}
+
+/* d as seen from fork f: a copy whose B-leg columns are f's (for the
+ * CANCEL, ACK and BYE of that branch). Strings shared, not copied. */
+static void
+b2b_fork_view(const struct db_dialog *d, const struct db_fork *f,
+              struct db_dialog *v)
+{
+	*v = *d;
+	v->b_branch = f->branch;
+	v->b_request = f->request;
+	v->b_peer = f->peer;
+	v->b_route = f->route;
+	v->b_contact = f->contact ? f->contact : f->target;
+	v->b_to_tag = f->to_tag;
+	v->b_inv_cseq = 1;
+}
+
+/* Make fork f the dialog's B-leg (its requests inside the call go
+ * there): the branch last heard from, then the winner. */
+static void
+b2b_fork_current(struct db_dialog *d, const struct db_fork *f)
+{
+	if (d->b_branch == NULL || strcmp(d->b_branch, f->branch) != 0)
+		d->b_in_cseq = 0; /* another phone: its own CSeq space */
+	d->b_branch = f->branch;
+	d->b_request = f->request;
+	d->b_peer = f->peer;
+	d->b_route = f->route;
+	d->b_contact = f->contact ? f->contact : f->target;
+	d->b_to_tag = f->to_tag;
+}
+
+/* Cancel fork f if it is pending: CANCEL now when it has heard a
+ * provisional (or this worker cannot tell: its transaction is not here),
+ * else owe it (RFC 3261 9.1). again: send once more for a fork cancelled
+ * earlier (its transaction died with a worker). Saves f. 0 or -1. */
+static int
+b2b_fork_cancel(struct b2bua *b, struct b2b_acts *acts,
+                const struct db_dialog *d, struct db_fork *f, int again,
+                time_t now)
+{
+	struct db_dialog v;
+
+	if (strcmp(f->state, "calling") != 0 &&
+	    strcmp(f->state, "early") != 0 &&
+	    (!again || (strcmp(f->state, "cancel_owed") != 0 &&
+	                strcmp(f->state, "cancelled") != 0)))
+		return 0;
+	if (!again && strcmp(f->state, "calling") == 0 &&
+	    sipd_client_calling(b->sd, f->branch)) {
+		f->state = "cancel_owed";
+		b2b_wait_add(b, f->branch);
+		return db_fork_save(b->dc, f, now);
+	}
+	b2b_wait_drop(b, f->branch);
+	f->state = "cancelled";
+	b2b_fork_view(d, f, &v);
+	if (b2b_cancel_b(b, acts, &v) == -1)
+		return -1;
+	return db_fork_save(b->dc, f, now);
+}
+
+/* Cancel every pending fork of d but `keep` (NULL: all). 0 or -1. */
+static int
+b2b_forks_cancel(struct b2bua *b, struct b2b_acts *acts,
+                 const struct db_dialog *d, struct db_fork *fs, int n,
+                 const struct db_fork *keep, int again, time_t now)
+{
+	for (int i = 0; i < n; i++)
+		if (&fs[i] != keep &&
+		    b2b_fork_cancel(b, acts, d, &fs[i], again, now) == -1)
+			return -1;
+	return 0;
+}
+
+/* Cancel what leg B has pending: afd's INVITE (one binding) or each
+ * pending fork. *waiting (when not NULL): how many answers the call
+ * still waits for (b2b_forks_waiting; 1 for one binding). 0 or -1. */
+static int
+b2b_cancel_all(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+               int again, time_t now, int *waiting)
+{
+	struct db_fork *fs;
+	int n;
+
+	if (waiting != NULL)
+		*waiting = 1;
+	if (d->forks == 0)
+		return b2b_cancel_b(b, acts, d);
+	if (db_fork_list(b->dc, acts, d->id, &fs, &n) == -1 ||
+	    b2b_forks_cancel(b, acts, d, fs, n, NULL, again, now) == -1)
+		return -1;
+	if (waiting != NULL)
+		*waiting = b2b_forks_waiting(fs, n);
+	return 0;
+}
+
+int
+b2bua_best_final(const int *status, int n)
+{
+	static const int pref4[] = {401, 407, 415, 420, 484};
+	int best = -1;
+
+	/* RFC 3261 16.7 step 6: a 6xx at once; else the lowest class; in
+	 * 4xx the ones that let the caller try again (401, 407, 415, 420,
+	 * 484) first */
+	for (int i = 0; i < n; i++)
+		if (status[i] >= 600 && status[i] < 700)
+			return i;
+	for (int i = 0; i < n; i++) {
+		if (status[i] < 300 || status[i] >= 600)
+			continue;
+		if (best == -1 || status[i] / 100 < status[best] / 100)
+			best = i;
+	}
+	if (best == -1 || status[best] / 100 != 4)
+		return best;
+	for (size_t p = 0; p < sizeof(pref4) / sizeof(pref4[0]); p++)
+		for (int i = 0; i < n; i++)
+			if (status[i] == pref4[p])
+				return i;
+	return best;
+}
+
+/* Every fork failed: relay the best final response (RFC 3261 16.7; a 503
+ * as 500) to the caller and end the call. 0 or -1. */
+static int
+b2b_forks_failed(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+                 const struct db_fork *fs, int n, time_t now)
+{
+	int *st = talloc_array(acts, int, n), k, rc;
+	const struct db_fork *f;
+	struct sip_msg *m = NULL;
+
+	if (st == NULL)
+		return -1;
+	for (int i = 0; i < n; i++)
+		st[i] = fs[i].status;
+	if ((k = b2bua_best_final(st, n)) == -1)
+		return -1;
+	f = &fs[k];
+	if (f->response != NULL)
+		m = b2b_parse(acts, f->response);
+	if (f->status == 503) {
+		d->end_reason = "500 (503 Service Unavailable from the callee)";
+		rc = b2b_answer_a(acts, d, 500, NULL);
+	} else if (m != NULL) {
+		d->end_reason = b2b_reason(acts, m->status, m->reason);
+		rc = b2b_relay_to_a(b, acts, d, m);
+	} else {
+		d->end_reason = f->status == 408
+		                    ? "408 no answer from the callee"
+		                    : talloc_asprintf(acts, "%d", f->status);
+		rc = b2b_answer_a(acts, d, f->status, NULL);
+	}
+	log_info("b2bua: call %lld: all %d forks failed: %s relayed",
+	         (long long)d->id, n, d->end_reason);
+	return rc == 0 ? b2b_end(b, d, NULL, now) : -1;
+}
+
+/*
+ * An answer of one fork (the branch `branch`) of forked call d (resp NULL:
+ * no final answer, Timer B). Provisionals are relayed and make that fork
+ * the B-leg; the first 2xx wins and the other forks are cancelled; a 2xx
+ * that lost is ACKed and BYE'd; when every fork failed, the best failure
+ * is relayed (a 6xx at once, the rest cancelled). 0 or -1.
+ */
+static int
+b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+              const char *branch, const struct sip_msg *resp, int status,
+              int orphan, time_t now)
+{
+	struct db_fork *fs, *f = NULL;
+	struct db_dialog v;
+	struct sip_peer to;
+	int n, ok = 1;
+	char *c;
+
+	if (branch == NULL || db_fork_list(b->dc, acts, d->id, &fs, &n) == -1)
+		return branch == NULL ? 0 : -1;
+	for (int i = 0; i < n && f == NULL; i++)
+		if (strcmp(fs[i].branch, branch) == 0)
+			f = &fs[i];
+	if (f == NULL)
+		return 0;
+	b2b_fork_view(d, f, &v);
+	if (orphan && resp != NULL && status >= 300) {
+		size_t len;
+		char *ack = b2b_ack_non2xx(acts, &v, resp, &len);
+		if (ack != NULL && b2b_peer_parse(f->peer, &to) == 0)
+			b2b_act_raw(acts, &to, ack, len);
+	}
+	if (status < 200) {
+		if (strcmp(f->state, "cancel_owed") == 0) {
+			/* the provisional the CANCEL waited for */
+			log_info("b2bua: call %lld: fork %s heard from: CANCEL",
+			         (long long)d->id, f->branch);
+			return b2b_fork_cancel(b, acts, d, f, 1, now);
+		}
+		if (status == 100 || !b2b_stage_early(d->stage) ||
+		    (strcmp(f->state, "calling") != 0 &&
+		     strcmp(f->state, "early") != 0))
+			return 0;
+		f->state = "early";
+		if (resp->to->tag.len > 0)
+			f->to_tag = b2b_dup(acts, resp->to->tag);
+		if ((c = b2b_contact(acts, resp)) != NULL)
+			f->contact = c;
+		b2b_fork_current(d, f);
+		if (status == 180 || strcmp(d->stage, "ringing") == 0)
+			d->stage = "ringing";
+		else
+			d->stage = "early";
+		return db_fork_save(b->dc, f, now) == 0 &&
+		               b2b_save(b, d, now) == 0 &&
+		               b2b_relay_to_a(b, acts, d, resp) == 0
+		           ? 0
+		           : -1;
+	}
+	if (status < 300) {
+		if (strcmp(f->state, "answered") == 0) {
+			/* the winner's 2xx again: our ACK was lost */
+			if (strcmp(d->stage, "confirmed") == 0)
+				b2b_ack_b(b, acts, d, 'b', SIP_STR_NULL, NULL);
+			return 0;
+		}
+		if (resp->to->tag.len > 0)
+			f->to_tag = b2b_dup(acts, resp->to->tag);
+		if ((c = b2b_contact(acts, resp)) != NULL)
+			f->contact = c;
+		if (strcmp(f->state, "bye") == 0) {
+			/* the loser's 2xx again: ACK again */
+			b2b_fork_view(d, f, &v);
+			return b2b_ack_b(b, acts, &v, 'b', SIP_STR_NULL, NULL);
+		}
+		b2b_wait_drop(b, f->branch);
+		f->status = status;
+		if (b2b_stage_early(d->stage)) {
+			/* the first 2xx wins: the others are cancelled */
+			f->state = "answered";
+			b2b_fork_current(d, f);
+			d->stage = "answered";
+			d->answered_at = now;
+			d->ring_deadline = 0;
+			ok = db_fork_save(b->dc, f, now) == 0 &&
+			     b2b_forks_cancel(b, acts, d, fs, n, f, 0, now) ==
+			         0 &&
+			     b2b_save(b, d, now) == 0 &&
+			     b2b_relay_to_a(b, acts, d, resp) == 0;
+			log_info("b2bua: call %lld answered (%d) by fork %s",
+			         (long long)d->id, status, f->branch);
+			return ok ? 0 : -1;
+		}
+		/* a 2xx after another fork won, or after the call was over:
+		 * ACK and BYE (RFC 3261 16.7 step 5 left to the B2BUA) */
+		f->state = "bye";
+		b2b_fork_view(d, f, &v);
+		v.end_reason = NULL;
+		ok = db_fork_save(b->dc, f, now) == 0 &&
+		     b2b_ack_b(b, acts, &v, 'b', SIP_STR_NULL, NULL) == 0 &&
+		     b2b_own_request(b, acts, &v, 'b', "BYE") == 0;
+		log_info("b2bua: call %lld: fork %s answered %d too late: ACK "
+		         "and BYE",
+		         (long long)d->id, f->branch, status);
+	} else {
+		/* a final failure, or no answer */
+		if (!b2b_fork_pending(f))
+			return 0;
+		b2b_wait_drop(b, f->branch);
+		f->state = "failed";
+		f->status = status;
+		f->response =
+		    resp ? talloc_strndup(acts, resp->buf, resp->len) : NULL;
+		if (db_fork_save(b->dc, f, now) == -1)
+			return -1;
+		if (b2b_stage_early(d->stage) && status >= 600) {
+			/* a 6xx: the call fails at once, the rest cancelled */
+			d->end_reason = b2b_reason(acts, status, resp->reason);
+			log_info("b2bua: call %lld: fork %s declined (%d): the "
+			         "others cancelled",
+			         (long long)d->id, f->branch, status);
+			return b2b_forks_cancel(b, acts, d, fs, n, f, 0, now) ==
+			                   0 &&
+			               b2b_relay_to_a(b, acts, d, resp) == 0 &&
+			               b2b_end(b, d, NULL, now) == 0
+			           ? 0
+			           : -1;
+		}
+		if (b2b_stage_early(d->stage) && b2b_forks_pending(fs, n) == 0)
+			return b2b_forks_failed(b, acts, d, fs, n, now);
+	}
+	/* the caller cancelled (or a worker died): the call ends when the
+	 * last fork it waits for has answered */
+	if (ok && strcmp(d->stage, "terminating") == 0 && d->answered_at == 0 &&
+	    b2b_forks_waiting(fs, n) == 0)
+		ok = b2b_end(b, d, NULL, now) == 0;
+	return ok ? 0 : -1;
+}
+
 /*
  * An answer of the callee to the B-leg INVITE (resp NULL: no final answer
  * came, Timer B), from the INVITE's client transaction or, orphan, after
- * the transaction was gone (then a non-2xx final is ACKed here).
+ * the transaction was gone (then a non-2xx final is ACKed here). branch:
+ * the INVITE's Via branch (which fork of a forked call; may be NULL).
  */
 static void
-b2b_invite_resp(struct b2bua *b, const char *call_id,
+b2b_invite_resp(struct b2bua *b, const char *call_id, const char *branch,
                 const struct sip_msg *resp, int orphan)
 {
 	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
@@ -1194,7 +1675,8 @@ b2b_invite_resp(struct b2bua *b, const char *call_id,
 	time_t now = time(NULL);
 	char leg, *c;
 
-	if (status == 100)
+	/* a 100 matters only to a fork whose CANCEL waits for it */
+	if (status == 100 && !b2b_wait_has(b, branch))
 		return;
 	if ((mark = b2b_unit_begin(b)) == -1) {
 		log_warnx("b2bua: cannot record an answer %d of %s", status,
@@ -1207,6 +1689,13 @@ b2b_invite_resp(struct b2bua *b, const char *call_id,
 		b2b_unit_end(b, mark, 1, NULL);
 		return;
 	}
+	if (d->forks > 0) {
+		ok = b2b_fork_resp(b, acts, d, branch, resp, status, orphan,
+		                   now) == 0;
+		goto done;
+	}
+	if (status == 100)
+		goto done;
 	if (orphan && resp != NULL && status >= 300) {
 		struct sip_peer to;
 		size_t len;
@@ -1274,7 +1763,7 @@ b2b_invite_done(struct sipd *sd, void *arg, int status,
 {
 	struct b2b_tx *tx = arg;
 
-	b2b_invite_resp(tx->b, tx->call_id, resp, 0);
+	b2b_invite_resp(tx->b, tx->call_id, tx->branch, resp, 0);
 }
 
 /* afd's own requests (BYE, CANCEL): their answers change nothing. */
@@ -1318,12 +1807,68 @@ b2b_relay_done(struct sipd *sd, void *arg, int status,
 		                  status, resp ? resp->reason : SIP_STR_NULL,
 		                  hdrs, hl,
 		                  resp ? resp->body : SIP_STR_NULL) == 0;
+	if (ok && tx->branch != NULL && status >= 200)
+		ok = db_relay_delete(b->dc, tx->branch) == 0;
 	if (ok && rc == 1 && tx->mid == SIP_M_BYE && status >= 200) {
 		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
 		log_info("b2bua: call %lld ended: %s", (long long)d->id,
 		         d->end_reason ? d->end_reason : "BYE");
 	}
 	b2b_unit_end(b, mark, ok, acts);
+}
+
+/*
+ * An answer to a request afd relayed inside a call, reaching a worker
+ * that has no transaction for it (the relaying worker died and this is
+ * its replacement): relayed to the phone that sent the request, from its
+ * dialog_relays row; a BYE's final answer ends the call. 1 when branch
+ * was such a request, 0 when not, -1 on error.
+ */
+static int
+b2b_relay_orphan(struct b2bua *b, const char *branch,
+                 const struct sip_msg *resp)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(b->sd);
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	struct sip_peer from;
+	int64_t dialog_id;
+	char *request, *peer, *hdrs, leg;
+	size_t hl;
+	int mark, ok = 1, rc;
+
+	if (branch == NULL || (mark = b2b_unit_begin(b)) == -1)
+		return -1;
+	rc = db_relay_find(b->dc, mem, branch, &request, &peer, &dialog_id);
+	/* a 100, or a 1xx to a request other than INVITE: not relayed */
+	if (rc != 1 || resp->status == 100 ||
+	    (resp->status < 200 && resp->cseq.mid != SIP_M_INVITE)) {
+		b2b_unit_end(b, mark, 1, NULL);
+		return rc;
+	}
+	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return -1;
+	}
+	if (b2b_peer_parse(peer, &from) == -1 ||
+	    (hdrs = b2b_resp_hdrs(acts, b, resp, &from, &hl)) == NULL ||
+	    b2b_act_resp(acts, request, strlen(request), &from, resp->status,
+	                 resp->reason, hdrs, hl, resp->body) == -1)
+		ok = 0;
+	if (ok && resp->status >= 200)
+		ok = db_relay_delete(b->dc, branch) == 0;
+	if (ok && resp->status >= 200 && resp->cseq.mid == SIP_M_BYE &&
+	    db_dialog_find(b->dc, mem, b2b_dup(mem, resp->call_id), 0, &d,
+	                   &leg) == 1 &&
+	    d->id == dialog_id && strcmp(d->stage, "terminating") == 0)
+		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
+	if (b2b_unit_end(b, mark, ok, acts) == -1)
+		return -1;
+	log_info("b2bua: answer %d to a %.*s relayed in call %lld reached a "
+	         "restarted worker: relayed from its dialog_relays row",
+	         resp->status, SIP_STR_FMT(resp->cseq.method),
+	         (long long)dialog_id);
+	return 1;
 }
 
 /* ------------------------------------------ requests inside the call */
@@ -1424,11 +1969,19 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	tx->origlen = req->len;
 	tx->orig_from = rq->from;
 	tx->mid = req->mid;
+	tx->branch = talloc_strdup(tx, branch);
 	if (early_bye && b2b_answer_a(acts, d, 487, NULL) == -1)
 		log_warnx("b2bua: call %lld: no 487 for the INVITE",
 		          (long long)d->id);
+	/* recorded, so that a replacement worker relays the answer too */
+	ok = db_relay_insert(b->dc, d->id, branch, method,
+	                     talloc_strndup(acts, req->buf, req->len),
+	                     b2b_peer_fmt(acts, &rq->from), rq->now) == 0;
 	/* the act takes tx over (and frees it when it fails) */
-	ok = b2b_act_req(acts, &to, branch, method, o.s, o.len,
+	if (!ok)
+		talloc_free(tx);
+	ok = ok &&
+	     b2b_act_req(acts, &to, branch, method, o.s, o.len,
 	                 req->mid == SIP_M_INVITE ? SIPD_REQ_EVERY : 0,
 	                 b2b_relay_done, tx) == 0 &&
 	     b2b_save(b, d, rq->now) == 0;
@@ -1450,7 +2003,7 @@ b2b_cancel(struct b2bua *b, struct sipd_req *rq)
 	const struct sip_msg *req = rq->msg;
 	struct b2b_acts *acts;
 	struct db_dialog *d;
-	int mark, rc, ok = 1;
+	int mark, rc, ok = 1, waiting = 1;
 	char leg;
 
 	if ((mark = b2b_unit_begin(b)) == -1)
@@ -1475,7 +2028,10 @@ b2b_cancel(struct b2bua *b, struct sipd_req *rq)
 	if (ok)
 		ok = b2b_save(b, d, rq->now) == 0 &&
 		     b2b_answer_a(acts, d, 487, NULL) == 0 &&
-		     b2b_cancel_b(b, acts, d) == 0;
+		     b2b_cancel_all(b, acts, d, 0, rq->now, &waiting) == 0;
+	/* no fork that will answer: nothing to wait for */
+	if (ok && waiting == 0)
+		ok = b2b_end(b, d, NULL, rq->now) == 0;
 	b2b_unit_end(b, mark, ok, acts);
 	log_info("b2bua: call %lld cancelled by the caller", (long long)d->id);
 	return 0;
@@ -1628,11 +2184,19 @@ b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
 
 	if (call_id == NULL || db_dialog_owner(b->dc, call_id, slot) != 1)
 		return 0;
+	/* the answer to a request relayed inside the call (PRACK, UPDATE,
+	 * INFO, re-INVITE, BYE, ...) */
+	if (resp->via != NULL &&
+	    b2b_relay_orphan(b, b2b_dup(mem, resp->via->branch), resp) == 1)
+		return 1;
 	if (resp->cseq.mid == SIP_M_INVITE) {
 		log_info("b2bua: answer %d of %s reached a restarted worker: "
 		         "handled from its dialogs row",
 		         resp->status, call_id);
-		b2b_invite_resp(b, call_id, resp, 1);
+		b2b_invite_resp(b, call_id,
+		                resp->via ? b2b_dup(mem, resp->via->branch)
+		                          : NULL,
+		                resp, 1);
 		return 1;
 	}
 	/* the BYE that ended a call, answered after a restart */
@@ -1660,7 +2224,7 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 		d->end_reason = (char *)reason;
 	if (b2b_stage_early(d->stage)) {
 		b2b_answer_a(acts, d, status, NULL);
-		b2b_cancel_b(b, acts, d);
+		b2b_cancel_all(b, acts, d, 0, now, NULL);
 	} else if (d->answered_at != 0) {
 		/* a BYE in flight: only its receiver gets it again (its
 		 * sender's BYE is answered by no one: its transaction died) */
@@ -1672,9 +2236,88 @@ b2b_end_both(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			b2b_own_request(b, acts, d, 'b', "BYE");
 	} else {
 		/* terminating before an answer: afd's CANCEL again */
-		b2b_cancel_b(b, acts, d);
+		b2b_cancel_all(b, acts, d, 1, now, NULL);
 	}
 	return b2b_end(b, d, NULL, now);
+}
+
+/* After a restart, the forks of d (not terminating) that the dead
+ * worker left: an INVITE recorded but maybe never sent goes again (same
+ * branch), a CANCEL owed goes now (whether a provisional came is not
+ * known any more). 0 or -1. */
+static int
+b2b_forks_recover(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
+                  time_t now)
+{
+	struct db_fork *fs;
+	int n;
+
+	if (db_fork_list(b->dc, acts, d->id, &fs, &n) == -1)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct db_fork *f = &fs[i];
+		struct b2b_tx *tx;
+		struct sip_peer to;
+
+		if (strcmp(f->state, "cancel_owed") == 0) {
+			if (b2b_fork_cancel(b, acts, d, f, 1, now) == -1)
+				return -1;
+			continue;
+		}
+		if (strcmp(f->state, "calling") != 0 ||
+		    !b2b_stage_early(d->stage) || f->request == NULL ||
+		    sipd_client_alive(b->sd, f->branch, "INVITE") ||
+		    b2b_peer_parse(f->peer, &to) == -1)
+			continue;
+		if ((tx = talloc_zero(NULL, struct b2b_tx)) == NULL)
+			return -1;
+		tx->b = b;
+		tx->leg = 'b';
+		tx->call_id = talloc_strdup(tx, d->b_call_id);
+		tx->branch = talloc_strdup(tx, f->branch);
+		tx->mid = SIP_M_INVITE;
+		if (b2b_act_req(acts, &to, f->branch, "INVITE",
+		                talloc_strdup(acts, f->request),
+		                strlen(f->request), SIPD_REQ_EVERY,
+		                b2b_invite_done, tx) == -1)
+			return -1;
+		log_info("b2bua: call %lld: fork %s: INVITE sent again after a "
+		         "restart",
+		         (long long)d->id, f->branch);
+	}
+	return 0;
+}
+
+/* After a restart: the forks of this slot's calls that are over but
+ * still owed a CANCEL (their phone had said nothing yet) get it now, so
+ * that no phone is left ringing (mem: scratch). */
+static void
+b2b_owed_recover(struct b2bua *b, TALLOC_CTX *mem)
+{
+	struct db_dialog none;
+	struct db_fork *fs;
+	struct b2b_acts *acts;
+	time_t now = time(NULL);
+	int n, mark, ok = 1;
+
+	if (db_fork_owed(b->dc, mem, sipd_slot(b->sd), &fs, &n) == -1 ||
+	    n == 0 || (mark = b2b_unit_begin(b)) == -1)
+		return;
+	if ((acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return;
+	}
+	memset(&none, 0, sizeof(none)); /* a CANCEL needs the fork only */
+	for (int i = 0; ok && i < n; i++) {
+		ok = b2b_fork_cancel(b, acts, &none, &fs[i], 1, now) == 0;
+		/* its INVITE's transaction died: nothing will answer here
+		 * any more (the call is over), so the fork is done */
+		fs[i].state = "failed";
+		ok = ok && db_fork_save(b->dc, &fs[i], now) == 0;
+	}
+	if (b2b_unit_end(b, mark, ok, acts) == 0)
+		log_info("b2bua: %d forks of ended calls owed a CANCEL: sent",
+		         n);
 }
 
 /* Look at this slot's calls: once after start (recovery), then at ring
@@ -1723,6 +2366,9 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 			log_info("b2bua: call %lld: no answer in %d s: 408 and "
 			         "CANCEL",
 			         (long long)d->id, b->c->ring_timeout);
+		} else if (!b->recovered && d->forks > 0) {
+			changed = 1;
+			ok = b2b_forks_recover(b, acts, d, now) == 0;
 		} else if (!b->recovered && strcmp(d->stage, "trying") == 0 &&
 		           d->b_request != NULL && d->b_branch != NULL &&
 		           !sipd_client_alive(b->sd, d->b_branch, "INVITE")) {
@@ -1734,6 +2380,7 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 				tx->b = b;
 				tx->leg = 'b';
 				tx->call_id = talloc_strdup(tx, d->b_call_id);
+				tx->branch = talloc_strdup(tx, d->b_branch);
 				tx->mid = SIP_M_INVITE;
 				b2b_act_req(acts, &to, d->b_branch, "INVITE",
 				            talloc_strdup(acts, d->b_request),
@@ -1761,6 +2408,8 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 		}
 		b2b_unit_end(b, mark, ok, acts);
 	}
+	if (!b->recovered)
+		b2b_owed_recover(b, mem);
 	b->recovered = 1;
 	talloc_free(mem);
 }

@@ -77,4 +77,11 @@ uint64_t b2bua_next_deadline(const struct b2bua *b);
  * number ended, or -1. */
 int b2bua_sweep(struct b2bua *b, time_t now);
 
+/* The final response to relay when every fork of a call failed, RFC 3261
+ * 16.7 step 6: the index into status[n] of the first 6xx; else of the
+ * lowest class (3xx before 4xx before 5xx), in 4xx 401, 407, 415, 420
+ * or 484 before the others, else the first of that class. -1 when none
+ * is a final failure (300-699). */
+int b2bua_best_final(const int *status, int n);
+
 #endif

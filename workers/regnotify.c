@@ -189,6 +189,10 @@ regn_kick_take(struct regn *rn)
 
 /* ---------------------------------------------------------- SUBSCRIBE */
 
+static int regn_build(struct regn *rn, struct db_txn *t,
+                      const struct db_sub_row *s, int64_t version, int64_t cseq,
+                      int fresh, time_t now);
+
 /* afd's Contact header line for a request that came over tp. */
 static void
 regn_contact(struct regn *rn, struct sip_buf *b, enum sip_transport tp)
@@ -325,6 +329,29 @@ fail:
 	return sipd_reply(rn->sd, rq, 500, NULL, "Retry-After: 1\r\n", 16, 0);
 }
 
+int
+regn_dialog(struct regn *rn, const struct sip_msg *req)
+{
+	TALLOC_CTX *tmp;
+	struct db_sub_row *row = NULL;
+	char *call_id, *ftag, *ttag;
+	int rc = -1;
+
+	if (rn == NULL || req->to == NULL || req->to->tag.len == 0 ||
+	    req->from == NULL)
+		return 0;
+	if ((tmp = talloc_new(NULL)) == NULL)
+		return -1;
+	call_id = sip_str_dup(tmp, req->call_id);
+	ftag = sip_str_dup(tmp, req->from->tag);
+	ttag = sip_str_dup(tmp, req->to->tag);
+	if (call_id != NULL && ftag != NULL && ttag != NULL &&
+	    db_sub_load_dialog(rn->ds, tmp, call_id, ftag, ttag, &row) == 0)
+		rc = row != NULL;
+	talloc_free(tmp);
+	return rc;
+}
+
 /* The SUBSCRIBE service of the method table (workers/method.h). */
 int
 regn_serve(struct sipd *sd, struct sipd_req *rq)
@@ -340,13 +367,20 @@ regn_serve(struct sipd *sd, struct sipd_req *rq)
 	struct db_txn *t;
 	const char *reason = NULL;
 	char *aor, *impu = NULL, *extra = NULL, *watcher, tag[17], addr[80];
-	int st, mark, rc;
+	int st, mark, rc, take;
 
 	if (rn == NULL)
 		return -1;
-	if (regev_check_subscribe(req, c, &chk) != 200)
+	if (regev_check_subscribe(req, c, &chk) != 200) {
+		/* inside no dialog of afd: that first (RFC 3261 12.2.2) */
+		if (req->to != NULL && req->to->tag.len > 0 &&
+		    regn_dialog(rn, req) == 0)
+			return sipd_reply(sd, rq, 481,
+			                  "Subscription Does Not Exist", NULL,
+			                  0, 0);
 		return sipd_reply(sd, rq, chk.status, chk.reason, chk.extra,
 		                  strlen(chk.extra), 0);
+	}
 	sip_buf_init(&hdrs, mem, 256);
 	if (req->to != NULL && req->to->tag.len > 0)
 		return regn_resubscribe(rn, rq, &chk, &hdrs);
@@ -400,7 +434,17 @@ regn_serve(struct sipd *sd, struct sipd_req *rq)
 	if (row.call_id == NULL || row.from_tag == NULL ||
 	    row.contact == NULL || row.received == NULL)
 		goto fail;
-	if ((rc = db_sub_insert(rn->ds, &row, rq->now)) == -1)
+	/* The notifier takes the first NOTIFY with the row and builds it
+	 * now, in this unit: one statement instead of an insert, then the
+	 * look-up, load and take of regn_run(); it leaves after the batch's
+	 * commit and answers (so after this 200). Elsewhere, and for a fetch
+	 * (its one NOTIFY is the final one), the NOTIFY is owed. */
+	take = rn->notifier && chk.expires != 0;
+	if ((rc = take ? db_sub_insert_take(rn->ds, &row, rq->now)
+	               : db_sub_insert(rn->ds, &row, rq->now)) == -1)
+		goto fail;
+	if (rc == 0 && take &&
+	    regn_build(rn, t, &row, row.version, row.cseq, 1, rq->now) == -1)
 		goto fail;
 	if (rc == 0 && chk.expires == 0 &&
 	    db_sub_terminate(rn->ds, row.id, "timeout", rq->now) == -1)
@@ -409,7 +453,8 @@ regn_serve(struct sipd *sd, struct sipd_req *rq)
 		return sipd_reply(sd, rq, 500, NULL, "Retry-After: 1\r\n", 16,
 		                  0);
 	if (rc == 0) {
-		rn->kick = 1;
+		if (!take)
+			rn->kick = 1;
 		log_info("regevent: %s subscribed to %s for %ld s (%s)",
 		         watcher, aor, chk.expires, row.received);
 	}
@@ -477,18 +522,20 @@ regn_bindings(struct regn *rn, TALLOC_CTX *mem, const char *aor,
 }
 
 /* The full-state document of subscription s at version, into body; *upto
- * the last event it carries. 0 or -1. */
+ * the last event it carries (fresh: a row inserted in this unit, which no
+ * event can be owed to yet). 0 or -1. */
 static int
 regn_document(struct regn *rn, TALLOC_CTX *mem, const struct db_sub_row *s,
-              int64_t version, time_t now, struct sip_buf *body, int64_t *upto)
+              int64_t version, int fresh, time_t now, struct sip_buf *body,
+              int64_t *upto)
 {
-	struct db_sub_event *ev;
+	struct db_sub_event *ev = NULL;
 	struct regev_identity *ids;
 	char **aors;
-	int nev, naors;
+	int nev = 0, naors;
 
 	*upto = 0;
-	if (db_sub_events(rn->ds, mem, s->id, &ev, &nev) == -1 ||
+	if ((!fresh && db_sub_events(rn->ds, mem, s->id, &ev, &nev) == -1) ||
 	    db_sub_identities(rn->ds, mem, s->aor, &aors, &naors) == -1)
 		return -1;
 	if (nev > 0)
@@ -612,13 +659,14 @@ regn_committed(void *arg, int committed)
 		return;
 	}
 	rn->ready = v;
-	/* a new block that owns the message: arg itself is freed after us */
-	if ((v[rn->nready] = talloc_memdup(v, x, sizeof(*x))) == NULL ||
-	    (v[rn->nready]->buf =
-	         talloc_memdup(v[rn->nready], x->buf, x->len)) == NULL) {
+	/* a new block that takes the message over: arg itself is freed
+	 * after us */
+	if ((v[rn->nready] = talloc_memdup(v, x, sizeof(*x))) == NULL) {
 		log_warnx("regevent: out of memory");
+		regn_unsent(rn, x->id);
 		return;
 	}
+	talloc_steal(v[rn->nready], x->buf);
 	talloc_set_name_const(v[rn->nready], "struct regn_sent");
 	rn->nready++;
 }
@@ -653,46 +701,35 @@ regn_flush(struct regn *rn)
 	return (int)n;
 }
 
-/* Take (or, resend: keep) the version and CSeq of the next NOTIFY of
- * subscription id and build it, in a unit; it leaves after the commit. 1
- * sent, 0 nothing to send (the row is gone), -1 on error. */
+/*
+ * Build the NOTIFY of subscription s with version and cseq (taken by the
+ * caller in the current unit of t) and have it leave after the commit
+ * (regn_committed, then regn_flush after the batch's answers); its queue
+ * counts it in flight from now on (a change found before it leaves waits
+ * for its answer; a rollback of the unit makes it owed again). fresh: the
+ * row was inserted in this unit, so no event can be owed to it yet (the
+ * events look-up is skipped). 0 or -1 (logged; nothing queued).
+ */
 static int
-regn_send(struct regn *rn, int64_t id, int resend, time_t now)
+regn_build(struct regn *rn, struct db_txn *t, const struct db_sub_row *s,
+           int64_t version, int64_t cseq, int fresh, time_t now)
 {
 	TALLOC_CTX *mem = sipd_batch_mem(rn->sd);
-	struct db_sub_row *s;
-	struct regn_sent *x = NULL;
+	struct regn_sent *x;
 	struct regev_q *q;
 	struct regev_notify n;
 	struct sip_buf body, msg;
-	struct db_txn *t;
-	int64_t version, cseq;
 	char via[400], contact[340];
-	int mark, rc;
 
-	if ((mark = regn_unit_own(rn, &t)) == -1)
-		return -1;
-	if (db_sub_load(rn->ds, mem, id, &s) == -1)
-		goto fail;
-	if (s == NULL) {
-		regev_qs_drop(rn->qs, id);
-		regn_unit_end(t, mark, 1);
-		return 0;
-	}
-	if (resend) {
-		version = s->version;
-		cseq = s->cseq;
-	} else if ((rc = db_sub_take(rn->ds, id, now, &version, &cseq)) != 0)
-		goto fail;
 	if ((x = talloc_zero(NULL, struct regn_sent)) == NULL)
-		goto fail;
+		return -1;
 	x->rn = rn;
-	x->id = id;
+	x->id = s->id;
 	x->cseq = cseq;
 	x->final = s->terminated;
 	if (regn_dest(rn, s, &x->to) == -1) {
 		log_warnx("regevent: subscription %lld has no address (%s)",
-		          (long long)id, s->received ? s->received : "none");
+		          (long long)s->id, s->received ? s->received : "none");
 		goto fail;
 	}
 	regn_branch(rn, s, cseq, x->branch, sizeof(x->branch));
@@ -700,11 +737,12 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 	         x->to.tp == SIP_TP_TCP ? "TCP" : "UDP", rn->via_host,
 	         x->branch);
 	sip_buf_init(&body, mem, 2048);
-	if (regn_document(rn, mem, s, version, now, &body, &x->upto) == -1 ||
+	if (regn_document(rn, mem, s, version, fresh, now, &body, &x->upto) ==
+	        -1 ||
 	    body.oom) {
 		log_warnx("regevent: cannot build the document of "
 		          "subscription %lld",
-		          (long long)id);
+		          (long long)s->id);
 		goto fail;
 	}
 	memset(&n, 0, sizeof(n));
@@ -730,24 +768,53 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 	if (regev_notify_print(&msg, &n) == -1 || msg.oom) {
 		log_warnx("regevent: cannot print the NOTIFY of subscription "
 		          "%lld",
-		          (long long)id);
+		          (long long)s->id);
 		goto fail;
 	}
 	x->buf = msg.s;
 	x->len = msg.len;
-	if (db_txn_after_commit(t, regn_committed, x) == -1) {
-		x = NULL; /* freed by db_txn_after_commit */
-		goto fail;
-	}
-	if (regn_unit_end(t, mark, 1) == -1)
-		return -1; /* (regn_committed heard: 0) */
-	/* in flight from now on: a change found before it leaves (after the
-	 * batch's commit) waits for its answer */
-	if ((q = regev_qs_get(rn->qs, id, 1)) != NULL)
+	/* (on failure x is freed by db_txn_after_commit) */
+	if (db_txn_after_commit(t, regn_committed, x) == -1)
+		return -1;
+	if ((q = regev_qs_get(rn->qs, s->id, 1)) != NULL)
 		regev_q_sent(q, cseq, sipd_now_ms());
-	return 1;
+	return 0;
 fail:
 	talloc_free(x);
+	return -1;
+}
+
+/* Take (or, resend: keep) the version and CSeq of the next NOTIFY of
+ * subscription id and build it, in a unit; it leaves after the commit. 1
+ * sent, 0 nothing to send (the row is gone), -1 on error. */
+static int
+regn_send(struct regn *rn, int64_t id, int resend, time_t now)
+{
+	TALLOC_CTX *mem = sipd_batch_mem(rn->sd);
+	struct db_sub_row *s;
+	struct db_txn *t;
+	int64_t version, cseq;
+	int mark;
+
+	if ((mark = regn_unit_own(rn, &t)) == -1)
+		return -1;
+	if (db_sub_load(rn->ds, mem, id, &s) == -1)
+		goto fail;
+	if (s == NULL) {
+		regev_qs_drop(rn->qs, id);
+		regn_unit_end(t, mark, 1);
+		return 0;
+	}
+	if (resend) {
+		version = s->version;
+		cseq = s->cseq;
+	} else if (db_sub_take(rn->ds, id, now, &version, &cseq) != 0)
+		goto fail;
+	if (regn_build(rn, t, s, version, cseq, 0, now) == -1)
+		goto fail;
+	/* (a release that fails rolls back: regn_committed hears 0) */
+	return regn_unit_end(t, mark, 1) == -1 ? -1 : 1;
+fail:
 	regn_unit_end(t, mark, 0);
 	return -1;
 }
@@ -775,8 +842,22 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 		         act == REGEV_Q_REMOVE ? ": subscription removed" : "");
 	/* inside the batch that received the answer: its commit (one for a
 	 * burst of answers) sends what follows */
-	if (regn_own_begin(rn, &opened) == -1 ||
-	    (mark = regn_unit_own(rn, &t)) == -1) {
+	if (regn_own_begin(rn, &opened) == -1) {
+		log_warnx("regevent: cannot record the answer to NOTIFY %lld",
+		          (long long)x->cseq);
+		return;
+	}
+	if (act != REGEV_Q_REMOVE && x->upto == 0) {
+		/* the common answer: one statement, no unit of its own (a
+		 * statement that fails changes nothing) */
+		if (db_sub_answered(rn->ds, x->id, x->cseq, status,
+		                    q->dirty || q->final, now) != -1 &&
+		    act == REGEV_Q_SEND)
+			regn_send(rn, x->id, 0, now);
+		regn_own_end(rn, 0);
+		return;
+	}
+	if ((mark = regn_unit_own(rn, &t)) == -1) {
 		log_warnx("regevent: cannot record the answer to NOTIFY %lld",
 		          (long long)x->cseq);
 		regn_own_end(rn, 0);
@@ -816,6 +897,11 @@ regn_recover(struct regn *rn, time_t now)
 		/* in flight: taken (cseq), not answered (last_status NULL),
 		 * whether or not another change came since (pending 2) */
 		if (rows[i].cseq <= 0 || rows[i].last_status != 0)
+			continue;
+		/* one this worker sent itself (its SUBSCRIBE came before
+		 * the first run) is in flight already */
+		if ((q = regev_qs_get(rn->qs, rows[i].id, 0)) != NULL &&
+		    q->inflight)
 			continue;
 		if ((q = regev_qs_get(rn->qs, rows[i].id, 1)) == NULL)
 			break;

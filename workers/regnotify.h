@@ -65,6 +65,11 @@ struct regn;
 struct db_txn;
 struct regn *regn_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *txn);
 
+/* Does req (with a To tag) belong to a reg-event subscription of afd
+ * (its Call-ID, From tag as the watcher's, To tag as afd's)? 1, 0, or -1
+ * when the look-up failed (logged). */
+int regn_dialog(struct regn *rn, const struct sip_msg *req);
+
 /* 1 once when a NOTIFY became owed in this batch (the caller kicks the
  * notifier after the batch's answers), else 0. */
 int regn_kick_take(struct regn *rn);

@@ -17,7 +17,8 @@
  *   3. checks: Request-URI scheme (416), CSeq method (400), Max-Forwards 0
  *      (483); a method afd does not know is 501, one it knows but does not
  *      serve (or not over this transport) 405, both with Allow printed
- *      from the method table.
+ *      from the method table; but either inside a dialog afd does not
+ *      have (a To tag that is no call's and no subscription's) is 481.
  *   4. the server transaction: a retransmission is absorbed (the last
  *      answer sent again), a new request goes on.
  *   5. Require / Proxy-Require naming an option tag the method's service
@@ -691,6 +692,14 @@ sipd_client_alive(struct sipd *sd, const char *branch, const char *method)
 	return txn_find_client(sd->tt, branch, method) != NULL;
 }
 
+int
+sipd_client_calling(struct sipd *sd, const char *branch)
+{
+	struct txn *t = txn_find_client(sd->tt, branch, "INVITE");
+
+	return t != NULL && txn_state(t) == TXN_CALLING;
+}
+
 void
 sipd_branch(const struct sipd *sd, char *out, size_t outsz)
 {
@@ -1077,13 +1086,13 @@ sipd_route_request(struct sipd *sd, const struct sip_msg *req,
 	struct sip_buf b;
 	struct txn *stx = NULL;
 	enum txn_rx rx;
-	int reliable = from->tp != SIP_TP_UDP, status;
+	int reliable = from->tp != SIP_TP_UDP, status, in_call = forwarded;
 	char owner[8];
 
 	/* a request inside a call goes to the worker that owns the call
 	 * (its dialogs row says which): the ACK that arrives over UDP for a
 	 * call of a TCP worker, the callee's BYE, ... */
-	if (!forwarded && b2bua_owner(sd->b2bua, req, owner) == 1 &&
+	if (!forwarded && (in_call = b2bua_owner(sd->b2bua, req, owner)) &&
 	    strcmp(owner, sd->slot) != 0) {
 		sd->st.forwarded++;
 		log_debug("sipd: %s for a call of %s handed there",
@@ -1110,10 +1119,19 @@ sipd_route_request(struct sipd *sd, const struct sip_msg *req,
 	if (req->max_forwards == 0)
 		return sipd_answer_stateless(sd, req, from, 483, NULL, NULL);
 	m = method_find(req->mid);
-	if (m == NULL || !(m->where & (reliable ? METHOD_TCP : METHOD_UDP)))
+	if (m == NULL || !(m->where & (reliable ? METHOD_TCP : METHOD_UDP))) {
+		/* inside a dialog afd does not have (neither a call's nor a
+		 * subscription's): 481 (RFC 3261 12.2.2), whatever the
+		 * method; the methods afd serves hear the same from their
+		 * services (workers/b2bua.c, workers/regnotify.c) */
+		if (!in_call && req->to != NULL && req->to->tag.len > 0 &&
+		    regn_dialog(sd->regn, req) == 0)
+			return sipd_answer_stateless(sd, req, from, 481, NULL,
+			                             NULL);
 		return sipd_answer_stateless(
 		    sd, req, from, req->mid == SIP_M_UNKNOWN ? 501 : 405, NULL,
 		    method_allow_hdr());
+	}
 	rx = txn_server_recv(sd->tt, req, reliable, sipd_now_ms(), &stx);
 	if (rx == TXN_RX_RETRANS) {
 		sd->st.absorbed++;

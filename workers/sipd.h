@@ -199,6 +199,11 @@ int sipd_request_ex(struct sipd *sd, const struct sip_peer *to,
  * memory (it sent the request itself, since its start). */
 int sipd_client_alive(struct sipd *sd, const char *branch, const char *method);
 
+/* 1 when this worker's INVITE client transaction for branch is in memory
+ * and has heard no provisional response yet (RFC 3261 9.1: its CANCEL
+ * must wait for one); 0 otherwise (heard one, ended, or unknown here). */
+int sipd_client_calling(struct sipd *sd, const char *branch);
+
 /* Send buf (copied) to `to` outside any transaction (the ACK of a 2xx, a
  * stateless ACK). 0 or -1. */
 int sipd_send(struct sipd *sd, const struct sip_peer *to, const char *buf,

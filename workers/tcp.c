@@ -18,13 +18,16 @@
  *    this many seconds of the hand-over (keep-alive CRLFs do not count);
  *  - tcp_message_timeout: a message whose first byte came must be complete
  *    within this many seconds;
- *  - tcp_idle: a connection that carries no registration binding and has
- *    had no complete message for this long is closed.
+ *  - tcp_idle: a connection that carries no registration binding and no
+ *    live call and has had no complete message for this long is closed.
  * A connection "carries a binding" when a live row of `registrations`
  * names this slot, this connection id and its peer; the worker asks the
  * database after each REGISTER on the connection, when it is resumed, and
  * every tcp_idle seconds while it believes so (a binding may expire or be
  * replaced elsewhere). Such a connection is never closed for silence.
+ * A connection whose caller has a live call owned by this worker (a
+ * `dialogs` row not ended whose a_peer is this connection) is kept the
+ * same way while the call lives.
  * The worker tells the master (STATE "active" / "bound", at most once a
  * second while nothing changes) so that, when the pool is full, the master
  * evicts a connection that carries no binding, never one that does.
@@ -46,6 +49,7 @@
 #include "util/proctitle.h"
 #include "util/uvh.h"
 #include "schema/db.h"
+#include "schema/db_dialog.h"
 #include "schema/db_reg.h"
 #include "workers/worker.h"
 
@@ -78,7 +82,8 @@ struct tcp_conn {
 	uint64_t checked_ms;   /* the last look for a binding */
 	uint64_t reported_ms;  /* the last STATE to the master */
 	int spoke;             /* a complete message came */
-	int bound;             /* a registration binding uses it */
+	int bound;             /* a registration binding (1) or a live
+	                          call (2) uses it */
 	int reported;          /* 0 none, 1 "active", 2 "bound" told */
 	int registered;        /* a REGISTER was handled: look again */
 };
@@ -88,7 +93,8 @@ struct tcp_worker {
 	struct tcp_conn *conn;
 	int released;      /* memory given back since the last connection */
 	struct db_reg *dr; /* the look for a binding (on w->db) */
-	size_t baseline;   /* talloc blocks under tcp_worker when idle */
+	struct db_dialog_ctx *dc; /* the look for a live call */
+	size_t baseline;          /* talloc blocks under tcp_worker when idle */
 	uv_timer_t *drain; /* stopping: the longest wait for queued writes */
 };
 
@@ -267,14 +273,20 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 }
 
 /*
- * Ask the database whether a live binding uses c; sets c->bound (kept as
- * it was when the database cannot say) and logs a change.
+ * Ask the database whether a live binding, or else a live call of this
+ * worker's, uses c; sets c->bound (kept as it was when the database
+ * cannot say) and logs a change.
  */
 static void
 tcp_check_bound(struct tcp_conn *c, uint64_t now)
 {
+	static const char *const what[] = {
+	    NULL, /* what it no longer carries: below */
+	    "carries a registration binding: kept while it lives",
+	    "carries a live call: kept while it lasts",
+	};
 	struct tcp_worker *tw = c->tw;
-	char peer[64];
+	char peer[64], *flow;
 	int r;
 
 	c->checked_ms = now;
@@ -283,13 +295,23 @@ tcp_check_bound(struct tcp_conn *c, uint64_t now)
 	sipd_peer_str(&c->peer, peer, sizeof(peer));
 	r = db_reg_conn_bound(tw->dr, tw->w->slot, (int64_t)c->id, peer,
 	                      time(NULL));
+	if (r == 0 && tw->dc != NULL) {
+		/* the form of dialogs.a_peer (workers/b2bua.c) */
+		flow = talloc_asprintf(NULL, "tcp %s %s %llu", peer,
+		                       tw->w->slot, (unsigned long long)c->id);
+		r = flow ? db_dialog_conn_live(tw->dc, tw->w->slot, flow) : -1;
+		talloc_free(flow);
+		if (r == 1)
+			r = 2;
+	}
 	if (r == -1 || r == c->bound)
 		return;
-	c->bound = r;
 	log_info("connection %llu from %s %s", (unsigned long long)c->id,
 	         c->peer_s,
-	         r ? "carries a registration binding: kept while it lives"
-	           : "carries no registration binding any more");
+	         r != 0          ? what[r]
+	         : c->bound == 2 ? "carries no live call any more"
+	                         : "carries no registration binding any more");
+	c->bound = r;
 }
 
 /*
@@ -822,7 +844,8 @@ tcp_start(struct worker *w)
 	w->stop = tcp_stop;
 	w->deliver = tcp_deliver;
 	w->quiet = tcp_quiet;
-	if (w->db != NULL && (tw->dr = db_reg_new(tw, w->db)) == NULL)
+	if (w->db != NULL && ((tw->dr = db_reg_new(tw, w->db)) == NULL ||
+	                      (tw->dc = db_dialog_new(tw, w->db)) == NULL))
 		return -1;
 	/* One phone's connection: the registrar's 32 MiB cache (db_reg_new)
 	 * is for the UDP worker. Another process's commit empties a WAL

@@ -50,6 +50,7 @@ cd "$ROOT"
 MODE=${1:-afd}
 BUILD=${BUILD:-build}
 REGLOAD=${REGLOAD:-$BUILD/t/bench/regload}
+SUBLOAD=${SUBLOAD:-$BUILD/t/bench/subload}
 AFD=${AFD_BIN:-./afd}
 SECS=${BENCH_SECONDS:-10}
 WINDOW=${BENCH_WINDOW:-200}
@@ -66,8 +67,8 @@ SUBDB=       # the database to provision subscribers in (authenticated runs)
 DOMAIN=ims.mnc001.mcc001.3gppnetwork.org
 
 case "$MODE" in
-afd) SERVERS=${BENCH_SERVERS:-"afd afd-full afd-digest afd-aka"} ;;
-compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal afd-digest afd-aka kam-auth null"} ;;
+afd) SERVERS=${BENCH_SERVERS:-"afd afd-full afd-digest afd-aka afd-regev"} ;;
+compare) SERVERS=${BENCH_SERVERS:-"afd afd-full kam-mem kam-wt-wal afd-digest afd-aka kam-auth null afd-regev"} ;;
 *) echo "usage: $0 afd|compare" >&2; exit 2 ;;
 esac
 
@@ -84,6 +85,8 @@ MASTER=
 KIND=
 RESULTS=$TMP/results
 : >"$RESULTS"
+REGEV=$TMP/regev   # the reg event's lines for the summary
+: >"$REGEV"
 BASE=0
 
 cleanup() {
@@ -452,9 +455,92 @@ try() {
 	fi
 }
 
+# subrun [-P]: one subload run (closed loop, BENCH_SUB_WINDOW UEs in
+# progress) against the running afd; prints its row, sets SLINE.
+subrun() {
+	wpid=$(udp_worker)
+	s0=$(sched "$wpid")
+	t0=$(date +%s%N)
+	SLINE=$(taskset -c "$LCPU" "$SUBLOAD" -p "$PORT" -d "$SECS" \
+	    -w "$SUBWIN" "$@" 2>&1 | tail -1) || true
+	t1=$(date +%s%N)
+	s1=$(sched "$wpid")
+	s_cpu=$(pct $(( ${s1%% *} - ${s0%% *} )) $((t1 - t0)))
+	s_wait=$(pct $(( ${s1#* } - ${s0#* } )) $((t1 - t0)))
+	if [ -n "${1:-}" ]; then s_what="REGISTER only"; else s_what="+SUBSCRIBE+NOTIFY"; fi
+	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %6s%% %5s%%\n' "afd reg event" \
+	    "$s_what" "$(kv "$SLINE" ue_per_s)" "$(kv "$SLINE" notify_per_s)" \
+	    "$(kv "$SLINE" failed)" "$(kv "$SLINE" p50_ms)" "$(kv "$SLINE" p99_ms)" \
+	    "$(kv "$SLINE" notify_p99_ms)" "$s_cpu" "$s_wait"
+	SCPU_PCT=$s_cpu SWAIT_PCT=$s_wait
+	drain
+}
+
+# regev_start: a fresh afd normal for one reg-event run (each load starts
+# from an empty database, so that none pays for the rows of another).
+regev_start() {
+	stop_server
+	rm -rf "$TMP/afd-normal-none"
+	start_afd normal && probe
+}
+
+# bench_regev: the reg event (t/bench/README.md, "subload"), each on a
+# fresh afd normal: the plain REGISTER rate of regload (closed loop, as
+# above), subload registering only, and subload's UEs that register,
+# subscribe to reg and answer their NOTIFY; the last against regload's
+# rate (target: at least half).
+bench_regev() {
+	LABEL="afd reg event"
+	SUBWIN=${BENCH_SUB_WINDOW:-200}
+	[ -x "$SUBLOAD" ] || { say "bench: $SUBLOAD missing"; echo "no subload" >>"$REGEV"; return 0; }
+	regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+	LABEL="afd regload"
+	load 0
+	if [ "$WWAIT" -ge "$BUSY" ]; then
+		# disturbed: once more on a fresh afd, the less disturbed counts
+		r_line=$LINE r_w=$WWAIT
+		say "  (machine busy: run again)"
+		regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+		load 0
+		[ "$WWAIT" -gt "$r_w" ] && LINE=$r_line WWAIT=$r_w
+	fi
+	plain=$(kv "$LINE" held) r_wait=$WWAIT
+	r_lat="$(ms "$(kv "$LINE" p50_us)")/$(ms "$(kv "$LINE" p99_us)")"
+	say ""
+	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s\n' "reg event" \
+	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait
+	for mode in -P ""; do
+		regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+		# shellcheck disable=SC2086 # mode: nothing or -P
+		subrun $mode
+		if [ "$SWAIT_PCT" -ge "$BUSY" ]; then
+			s_line=$SLINE s_c=$SCPU_PCT s_w=$SWAIT_PCT
+			say "  (machine busy: run again)"
+			regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
+			# shellcheck disable=SC2086
+			subrun $mode
+			[ "$SWAIT_PCT" -gt "$s_w" ] && SLINE=$s_line SCPU_PCT=$s_c SWAIT_PCT=$s_w
+		fi
+	done
+	ues=$(kv "$SLINE" ue_per_s)
+	ratio=$(awk -v a="${ues:-0}" -v b="${plain:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	echo "reg event: $ues UEs/s (REGISTER + SUBSCRIBE + NOTIFY answered)," \
+	    "$(kv "$SLINE" notify_per_s) NOTIFYs/s, UE p50/p99 $(kv "$SLINE" p50_ms)/$(kv "$SLINE" p99_ms) ms," \
+	    "NOTIFY p50/p99 $(kv "$SLINE" notify_p50_ms)/$(kv "$SLINE" notify_p99_ms) ms," \
+	    "worker $SCPU_PCT%/wait $SWAIT_PCT%; regload REGISTER $plain/s" \
+	    "(p50/p99 $r_lat ms, worker wait $r_wait%): ratio $ratio" >>"$REGEV"
+	if [ "$r_wait" -ge "$BUSY" ] || [ "$SWAIT_PCT" -ge "$BUSY" ]; then
+		echo "  (the machine was busy: a worker waited >= $BUSY% of the run for its core; the rates are low and noisy)" >>"$REGEV"
+	fi
+	echo "$ratio" >"$TMP/regev.ratio"
+	say ""
+	stop_server
+}
+
 # bench_server NAME: start it, measure, stop it; appends to $RESULTS
 bench_server() {
 	name=$1
+	[ "$name" = afd-regev ] && { bench_regev; return 0; }
 	AUTH_ARGS=
 	case "$name" in
 	afd-digest) LABEL="afd digest"; AUTH_ARGS="-A digest"
@@ -592,10 +678,20 @@ while IFS='|' read -r label cap clp99 clcpu held hline hcpu p99line p99cpu plain
 	"kamailio digest") auth_kam=$held ;;
 	esac
 done <"$RESULTS"
+if [ -s "$REGEV" ]; then
+	say ""
+	say "$(cat "$REGEV")"
+	if [ -s "$TMP/regev.ratio" ]; then
+		awk -v r="$(cat "$TMP/regev.ratio")" 'BEGIN { exit !(r >= 0.5) }' || miss=1
+	else
+		miss=1
+	fi
+fi
 say ""
 say "targets: afd normal >= 20000/s held and p99 < 5 ms at ${P99_RATE}/s;" \
     "afd full >= 5000/s held; afd digest and afd aka >= 10000/s full" \
-    "registrations held, afd digest >= 3x kamailio digest"
+    "registrations held, afd digest >= 3x kamailio digest;" \
+    "reg event (subload) >= 0.5x regload's REGISTER rate"
 if [ -n "$auth_afd" ] && [ -n "$auth_kam" ] && [ "$auth_kam" -gt 0 ]; then
 	say "authenticated: afd digest $auth_afd/s, kamailio digest" \
 	    "$auth_kam/s: $(awk -v a="$auth_afd" -v k="$auth_kam" 'BEGIN { printf "%.1f", a / k }')x"

@@ -11,8 +11,14 @@
  * nothing is lost unless the server is overloaded, and that is what the
  * failure count shows).
  *
- * Output: one line, "ues=N ue_per_s=R notify_per_s=R failed=N".
- * Only 127.0.0.0/8 targets are accepted.
+ * Output: one line, "ues=N ue_per_s=R notify_per_s=R failed=N p50_ms=L
+ * p99_ms=L notify_p50_ms=L notify_p99_ms=L". The rates count what was
+ * done within the -d seconds (not the wait for the last UEs); p50/p99 are
+ * of a UE's whole sequence (its REGISTER sent to its last message: the
+ * NOTIFY, or the SUBSCRIBE's 200 when that came last; with -P the
+ * REGISTER's 200), notify_ of the SUBSCRIBE sent to its NOTIFY's arrival.
+ * Only 127.0.0.0/8 targets are accepted (the socket is connected to
+ * 127.0.0.1).
  *
  * usage: subload -p PORT [-d SECONDS] [-w WINDOW] [-D DOMAIN] [-P]
  */
@@ -34,8 +40,51 @@ struct sl_ue {
 	enum sl_stage stage;
 	unsigned k;
 	double since;
-	int got_200; /* SUBSCRIBE answered */
+	double start; /* REGISTER sent */
+	double sub;   /* SUBSCRIBE sent */
+	int got_200;  /* SUBSCRIBE answered */
 };
+
+/* Latencies (ms) of what finished within the run, for percentiles. */
+struct sl_lat {
+	double *v;
+	size_t n, cap;
+};
+
+static void
+sl_lat_add(struct sl_lat *l, double ms)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 65536;
+		double *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return; /* (a percentile of fewer samples) */
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = ms;
+}
+
+static int
+sl_dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..100) of l (sorted here), 0 when empty. */
+static double
+sl_pct(struct sl_lat *l, double p)
+{
+	size_t i;
+
+	if (l->n == 0)
+		return 0;
+	qsort(l->v, l->n, sizeof(*l->v), sl_dbl_cmp);
+	i = (size_t)(p / 100 * (double)(l->n - 1) + 0.5);
+	return l->v[i < l->n ? i : l->n - 1];
+}
 
 static int sl_fd;
 static unsigned sl_lport;
@@ -149,11 +198,12 @@ main(int argc, char **argv)
 {
 	static struct sl_ue ue[SL_MAXW];
 	static char in[65536];
+	struct sl_lat lat = {0}, nlat = {0};
 	struct sockaddr_in dst, me;
 	socklen_t melen = sizeof(me);
 	double secs = 10, t0, end;
 	unsigned window = 64, next = 0, done = 0, failed = 0, notifies = 0;
-	int port = 0, plain = 0, c;
+	int port = 0, plain = 0, c, buf = 8 << 20;
 
 	while ((c = getopt(argc, argv, "p:d:w:D:P")) != -1) {
 		switch (c) {
@@ -193,6 +243,16 @@ main(int argc, char **argv)
 		perror("subload: socket");
 		return 2;
 	}
+	/* room for a window's NOTIFYs arriving at once (as root past
+	 * rmem_max) */
+	if (setsockopt(sl_fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) ==
+	    -1)
+		(void)setsockopt(sl_fd, SOL_SOCKET, SO_RCVBUF, &buf,
+		                 sizeof(buf));
+	if (setsockopt(sl_fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) ==
+	    -1)
+		(void)setsockopt(sl_fd, SOL_SOCKET, SO_SNDBUF, &buf,
+		                 sizeof(buf));
 	sl_lport = ntohs(me.sin_port);
 	snprintf(sl_run, sizeof(sl_run), "%x", (unsigned)getpid());
 	t0 = sl_now();
@@ -200,7 +260,7 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < window; i++) {
 		ue[i].stage = SL_REG;
 		ue[i].k = next++;
-		ue[i].since = t0;
+		ue[i].since = ue[i].start = t0;
 		sl_register(i, ue[i].k);
 	}
 	for (;;) {
@@ -217,7 +277,7 @@ main(int argc, char **argv)
 				if (now < end) {
 					ue[i].stage = SL_REG;
 					ue[i].k = next++;
-					ue[i].since = now;
+					ue[i].since = ue[i].start = now;
 					sl_register(i, ue[i].k);
 				}
 			}
@@ -246,10 +306,14 @@ main(int argc, char **argv)
 			now = sl_now();
 			if (strncmp(in, "NOTIFY ", 7) == 0) {
 				sl_answer(in);
-				notifies++;
+				if (now <= end)
+					notifies++;
 				if (ue[slot].stage != SL_SUB &&
 				    ue[slot].stage != SL_NOTIFY)
 					continue;
+				if (ue[slot].stage == SL_SUB && now <= end)
+					sl_lat_add(&nlat,
+					           (now - ue[slot].sub) * 1e3);
 				ue[slot].stage = SL_NOTIFY;
 			} else if (strncmp(in, "SIP/2.0 200", 11) == 0) {
 				if (kind == 'r' && ue[slot].stage == SL_REG) {
@@ -259,7 +323,8 @@ main(int argc, char **argv)
 					} else {
 						ue[slot].stage = SL_SUB;
 						ue[slot].got_200 = 0;
-						ue[slot].since = now;
+						ue[slot].since = ue[slot].sub =
+						    now;
 						sl_subscribe(slot, k);
 						continue;
 					}
@@ -273,20 +338,28 @@ main(int argc, char **argv)
 			/* done: registered (plain), or subscribed and the
 			 * first NOTIFY answered */
 			if (ue[slot].stage == SL_NOTIFY && ue[slot].got_200) {
-				done++;
+				if (now <= end) {
+					done++;
+					sl_lat_add(
+					    &lat, (now - ue[slot].start) * 1e3);
+				}
 				ue[slot].stage = SL_FREE;
 			}
 			if (ue[slot].stage == SL_FREE && now < end) {
 				ue[slot].stage = SL_REG;
 				ue[slot].k = next++;
-				ue[slot].since = now;
+				ue[slot].since = ue[slot].start = now;
 				sl_register(slot, ue[slot].k);
 			}
 		}
 	}
-	printf("ues=%u ue_per_s=%.0f notify_per_s=%.0f failed=%u\n", done,
-	       done / (sl_now() - t0), notifies / (sl_now() - t0), failed);
-	return 0;
+	printf("ues=%u ue_per_s=%.0f notify_per_s=%.0f failed=%u p50_ms=%.2f "
+	       "p99_ms=%.2f notify_p50_ms=%.2f notify_p99_ms=%.2f\n",
+	       done, done / secs, notifies / secs, failed, sl_pct(&lat, 50),
+	       sl_pct(&lat, 99), sl_pct(&nlat, 50), sl_pct(&nlat, 99));
+	free(lat.v);
+	free(nlat.v);
+	return failed ? 3 : 0;
 usage:
 	fprintf(stderr,
 	        "usage: subload -p PORT [-d SECONDS] [-w WINDOW] [-D DOMAIN] "

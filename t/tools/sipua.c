@@ -37,7 +37,7 @@
  * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
  *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
  *              [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] [-I STATUS]
- *              [-R MS] [-r] [-V] [-A MS] [-P PW] [-F] [-S EXPIRES]
+ *              [-R MS] [-K] [-r] [-V] [-A MS] [-P PW] [-F] [-S EXPIRES]
  *              [-B DIR] [-i]
  *   -t        TCP (one connection for everything) instead of UDP
  *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
@@ -61,6 +61,9 @@
  *   -I N      the callee's final answer to an INVITE (default 200; 0: none,
  *             keep ringing)
  *   -R MS     the callee rings MS ms before its final answer (default 0)
+ *   -K        the callee answers a CANCEL 200 but goes on with its INVITE
+ *             (its final answer crosses the CANCEL, as when it answered
+ *             just before the CANCEL came)
  *   -r        the callee sends 183 reliably (RSeq, Require: 100rel) and
  *             waits for the PRACK before ringing; the caller PRACKs a
  *             reliable provisional and sends an UPDATE after it
@@ -196,15 +199,20 @@ ua_now(void)
 	return ua_ms() - ua_t0;
 }
 
-/* Answer req with status (and extra header lines, a body). */
+static unsigned short ua_port;
+
+/* Answer req with status (and extra header lines, a body). Its To tag is
+ * "ua" and the local port: two phones of one AOR differ. */
 static void
 ua_respond(TALLOC_CTX *ctx, const struct sip_msg *req, int status,
            const char *extra, const char *body)
 {
 	struct sip_buf b;
+	char tag[16];
 
+	snprintf(tag, sizeof(tag), "ua%u", ua_port);
 	sip_buf_init(&b, ctx, 1024);
-	sip_resp_start(&b, req, status, NULL, (sip_str){"ua1", 3});
+	sip_resp_start(&b, req, status, NULL, (sip_str){tag, strlen(tag)});
 	if (extra != NULL)
 		sip_buf_add(&b, extra, strlen(extra));
 	if (body != NULL)
@@ -263,9 +271,8 @@ struct ua_call {
 
 static struct ua_call ua_c;
 static unsigned ua_branch_n;
-static int ua_big, ua_ack_udp, ua_rel, ua_reinv, ua_ack_delay;
+static int ua_big, ua_ack_udp, ua_rel, ua_reinv, ua_ack_delay, ua_nocancel;
 static const char *ua_user = "alice";
-static unsigned short ua_port;
 
 /* Send a request of the call. body may be NULL. */
 static void
@@ -448,7 +455,8 @@ ua_callee_invite(TALLOC_CTX *ctx, const struct sip_msg *m, int final,
 	c->invlen = m->len;
 	snprintf(c->call_id, sizeof(c->call_id), "%.*s", (int)m->call_id.len,
 	         m->call_id.s);
-	snprintf(c->ltag, sizeof(c->ltag), "ua1");
+	/* a tag of its own: two phones of one AOR answer a forked call */
+	snprintf(c->ltag, sizeof(c->ltag), "ua%u", ua_port);
 	snprintf(c->rtag, sizeof(c->rtag), "%.*s", (int)m->from->tag.len,
 	         m->from->tag.s);
 	snprintf(c->luri, sizeof(c->luri), "%.*s", (int)m->to->uri.raw.len,
@@ -761,7 +769,7 @@ main(int argc, char **argv)
 
 	ua_t0 = t0;
 	while ((c = getopt(argc, argv,
-	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:rVA:P:FS:B:i")) !=
+	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrVA:P:FS:B:i")) !=
 	       -1) {
 		switch (c) {
 		case 'p':
@@ -817,6 +825,9 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			ring = atoi(optarg);
+			break;
+		case 'K':
+			ua_nocancel = 1;
 			break;
 		case 'r':
 			ua_rel = 1;
@@ -1110,13 +1121,19 @@ main(int argc, char **argv)
 			break;
 		case SIP_M_CANCEL:
 			ua_answer(ctx, m, 200);
+			if (ua_nocancel) {
+				printf("INFO CANCEL ignored\n");
+				break;
+			}
 			if (k->active && !k->up && k->invite != NULL) {
 				struct sip_msg *inv;
 				struct sip_err err;
 				if (sip_parse(ctx, k->invite, k->invlen,
 				              ua_tcp ? SIP_TP_TCP : SIP_TP_UDP,
-				              UA_BUF, &inv, &err) == 0)
+				              UA_BUF, &inv, &err) == 0) {
 					ua_respond(ctx, inv, 487, NULL, NULL);
+					printf("SENT 487 %lld\n", ua_now());
+				}
 				k->active = 0;
 				k->final_at = 0;
 			}
@@ -1143,10 +1160,11 @@ main(int argc, char **argv)
 		close(ua_ufd);
 	return 0;
 usage:
-	fprintf(stderr, "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
-	                "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
-	                "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	                "[-I STATUS] [-R MS] [-r] [-V] [-A MS] [-P PW] [-F] "
-	                "[-S EXPIRES] [-B DIR] [-i]\n");
+	fprintf(stderr,
+	        "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
+	        "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
+	        "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
+	        "[-I STATUS] [-R MS] [-K] [-r] [-V] [-A MS] [-P PW] [-F] "
+	        "[-S EXPIRES] [-B DIR] [-i]\n");
 	return 2;
 }

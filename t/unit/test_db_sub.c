@@ -213,6 +213,44 @@ test_take(void)
 	talloc_free(t);
 }
 
+/* The notifier's insert takes the first NOTIFY with the row: version 0,
+ * CSeq 1, in flight (pending 1, no answer yet), as a take would; a
+ * replacement sees it as the NOTIFY to send again; the next take goes
+ * on from it; the same dialog again writes nothing. */
+static void
+test_insert_take(void)
+{
+	TALLOC_CTX *t = talloc_new(NULL);
+	sqlite3 *db = fresh("itake.db");
+	struct db_sub *ds;
+	struct db_sub_row s = sub("sip:carl@d", "ci", 9999), s2, *r, *rows;
+	int64_t v, c;
+	int n;
+
+	CU_ASSERT_FATAL(db != NULL);
+	ds = db_sub_new(t, db);
+	CU_ASSERT_FATAL(db_sub_insert_take(ds, &s, 200) == 0);
+	CU_ASSERT(s.id > 0 && s.version == 0 && s.cseq == 1 && s.pending == 1 &&
+	          s.sent_at == 200);
+	CU_ASSERT(db_sub_load(ds, t, s.id, &r) == 0 && r != NULL);
+	CU_ASSERT(r->version == 0 && r->cseq == 1 && r->pending == 1 &&
+	          r->last_status == 0 && r->sent_at == 200 &&
+	          r->created_at == 200 && !r->terminated);
+	/* not owed (nothing for regn_run), but in flight for a restart */
+	CU_ASSERT(db_sub_owed(ds, t, &rows, &n) == 0 && n == 0);
+	CU_ASSERT(db_sub_pending(ds, t, &rows, &n) == 0 && n == 1 &&
+	          rows[0].id == s.id && rows[0].cseq == 1);
+	s2 = sub("sip:carl@d", "ci", 9999);
+	CU_ASSERT(db_sub_insert_take(ds, &s2, 201) == 1);
+	CU_ASSERT(db_sub_insert(ds, &s2, 201) == 1);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM reg_subscriptions") == 1);
+	CU_ASSERT(db_sub_answered(ds, s.id, 1, 200, 0, 202) == 0);
+	CU_ASSERT(db_sub_take(ds, s.id, 203, &v, &c) == 0 && v == 1 && c == 2);
+	talloc_free(ds);
+	db_close(db);
+	talloc_free(t);
+}
+
 /* Pending rows for a worker that starts over; mark_pending. */
 static void
 test_pending(void)
@@ -521,6 +559,8 @@ suite_db_sub(void)
 	if (!CU_add_test(s, "insert, load, refresh, terminate",
 	                 test_insert_load) ||
 	    !CU_add_test(s, "version and CSeq taken", test_take) ||
+	    !CU_add_test(s, "first NOTIFY taken with the row",
+	                 test_insert_take) ||
 	    !CU_add_test(s, "pending rows", test_pending) ||
 	    !CU_add_test(s, "watchers of an implicit set", test_watching) ||
 	    !CU_add_test(s, "expiry sweep", test_sweep) ||

@@ -3,8 +3,11 @@
  * written whole and read back whole; found by either leg's Call-ID (ended
  * ones only when asked); its owner slot; a slot's live calls; the
  * sweeper's thresholds per stage and its de-registered phones; the end of a
- * call and its CDR; saves that keep or change the Call-IDs; and the
- * upgrade of a version 5 file (dialogs without the B2BUA's columns).
+ * call and its CDR; saves that keep or change the Call-IDs; the forks of a
+ * forked call and the TCP connection that carries a live call; the upgrade
+ * of a version 5 file (dialogs without the B2BUA's columns, nor forks); and
+ * the B2BUA's choice of the best final response when every fork failed
+ * (RFC 3261 16.7 step 6).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "t/unit/tdb.h"
 #include "schema/db_dialog.h"
 #include "util/log.h"
+#include "workers/b2bua.h"
 
 static struct tdb fix; /* the suite's scratch folder and config */
 
@@ -258,6 +262,125 @@ test_owned_stale(void)
 	db_close(db);
 }
 
+/* The forks of a call: inserted, listed in order, saved whole; a live
+ * call names its caller's TCP connection until it ends; the requests it
+ * relays are kept until answered or the call ends. */
+static void
+test_forks(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("forks.db");
+	struct db_dialog_ctx *dc;
+	struct db_dialog d, *g;
+	struct db_fork f[2], *fs;
+	char leg;
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	sample(&d, "FA", "FB", "t3", 1000);
+	d.forks = 2;
+	CU_ASSERT_EQUAL_FATAL(db_dialog_insert(dc, &d), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "FB", 0, &g, &leg), 1);
+	CU_ASSERT_EQUAL(g->forks, 2);
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < 2; i++) {
+		f[i].dialog_id = d.id;
+		f[i].branch = i ? "z9hG4bK-t3-b2" : "z9hG4bK-t3-b1";
+		f[i].target = i ? "sip:bob@127.0.0.1:5082" : "sip:bob@h:5081";
+		f[i].peer = "udp 127.0.0.1:5081";
+		f[i].request = "INVITE sip:bob@h SIP/2.0\r\n";
+		f[i].state = "calling";
+		CU_ASSERT_EQUAL(db_fork_insert(dc, &f[i], 1000), 0);
+	}
+	CU_ASSERT(f[1].id > f[0].id);
+	f[1].state = "failed";
+	f[1].status = 486;
+	f[1].to_tag = "tt";
+	f[1].response = "SIP/2.0 486 Busy Here\r\n";
+	CU_ASSERT_EQUAL(db_fork_save(dc, &f[1], 1001), 0);
+	CU_ASSERT_EQUAL_FATAL(db_fork_list(dc, mem, d.id, &fs, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_STRING_EQUAL(fs[0].branch, "z9hG4bK-t3-b1");
+	CU_ASSERT_STRING_EQUAL(fs[0].state, "calling");
+	CU_ASSERT_EQUAL(fs[0].status, 0);
+	CU_ASSERT_PTR_NULL(fs[0].to_tag);
+	CU_ASSERT_STRING_EQUAL(fs[1].state, "failed");
+	CU_ASSERT_EQUAL(fs[1].status, 486);
+	CU_ASSERT_STRING_EQUAL(fs[1].to_tag, "tt");
+	CU_ASSERT_STRING_EQUAL(fs[1].target, "sip:bob@127.0.0.1:5082");
+	CU_ASSERT_EQUAL(fs[1].updated_at, 1001);
+	CU_ASSERT_EQUAL(db_fork_list(dc, mem, d.id + 1, &fs, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	/* a bad state is refused by the schema */
+	f[0].state = "ringing";
+	CU_ASSERT_EQUAL(db_fork_save(dc, &f[0], 1002), -1);
+	/* the caller's connection carries the call while it lives */
+	CU_ASSERT_EQUAL(
+	    db_dialog_conn_live(dc, "t3", "tcp 127.0.0.1:5070 t3 17"), 1);
+	CU_ASSERT_EQUAL(
+	    db_dialog_conn_live(dc, "t3", "tcp 127.0.0.1:5070 t3 18"), 0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_conn_live(dc, "t4", "tcp 127.0.0.1:5070 t3 17"), 0);
+	/* requests relayed inside the call: found by branch, deleted when
+	 * answered, and with the call when it ends */
+	{
+		char *rq, *pr;
+		int64_t did;
+		CU_ASSERT_EQUAL(db_relay_insert(dc, d.id, "z9hG4bK-t3-r1",
+		                                "PRACK",
+		                                "PRACK sip:afd SIP/2.0\r\n",
+		                                "udp 127.0.0.1:5070", 1002),
+		                0);
+		CU_ASSERT_EQUAL(db_relay_insert(dc, d.id, "z9hG4bK-t3-r2",
+		                                "INFO",
+		                                "INFO sip:afd SIP/2.0\r\n",
+		                                "udp 127.0.0.1:5070", 1002),
+		                0);
+		CU_ASSERT_EQUAL(
+		    db_relay_find(dc, mem, "z9hG4bK-t3-r1", &rq, &pr, &did), 1);
+		CU_ASSERT_STRING_EQUAL(rq, "PRACK sip:afd SIP/2.0\r\n");
+		CU_ASSERT_STRING_EQUAL(pr, "udp 127.0.0.1:5070");
+		CU_ASSERT_EQUAL(did, d.id);
+		CU_ASSERT_EQUAL(db_relay_delete(dc, "z9hG4bK-t3-r1"), 0);
+		CU_ASSERT_EQUAL(
+		    db_relay_find(dc, mem, "z9hG4bK-t3-r1", &rq, &pr, &did), 0);
+		CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"),
+		                1);
+	}
+	CU_ASSERT_EQUAL(db_dialog_end(dc, &d, "cancelled", 1003), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 0);
+	CU_ASSERT_EQUAL(
+	    db_dialog_conn_live(dc, "t3", "tcp 127.0.0.1:5070 t3 17"), 0);
+	talloc_free(mem);
+	db_close(db);
+}
+
+/* RFC 3261 16.7 step 6, as b2bua_best_final applies it. */
+static void
+test_best_final(void)
+{
+	struct {
+		int st[4], n, want;
+	} c[] = {
+	    {{486, 603, 404}, 3, 1}, /* a 6xx, wherever it is */
+	    {{500, 486, 302}, 3, 2}, /* the lowest class: 3xx */
+	    {{503, 486}, 2, 1},      /* 4xx before 5xx */
+	    {{486, 404, 401}, 3, 2}, /* 401 preferred in 4xx */
+	    {{480, 407, 484}, 3, 1}, /* 401, 407, ... in that order */
+	    {{486, 480}, 2, 0},      /* else the first of the class */
+	    {{408, 503}, 2, 0},      /* a timeout is a 4xx */
+	    {{503, 500, 502}, 3, 0}, /* 5xx: the first */
+	    {{600, 486, 603}, 3, 0}, /* the first 6xx */
+	    {{180, 200}, 2, -1},     /* no failure at all */
+	    {{0}, 0, -1},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		CU_ASSERT_EQUAL(b2bua_best_final(c[i].st, c[i].n), c[i].want);
+}
+
 /* A version 5 file: dialogs and calls as they were, one row each. */
 static void
 test_upgrade_v2(void)
@@ -305,6 +428,8 @@ test_upgrade_v2(void)
 	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "old-b", 0, &g, &leg), 1);
 	CU_ASSERT_EQUAL(leg, 'b');
 	CU_ASSERT_EQUAL(g->b_inv_cseq, 1);
+	CU_ASSERT_EQUAL(g->forks, 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_forks"), 0);
 	/* migrating again changes nothing */
 	CU_ASSERT_EQUAL(db_migrate(db), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialogs"), 1);
@@ -321,6 +446,10 @@ suite_dialog(void)
 	    !CU_add_test(s, "saves with and without new Call-IDs",
 	                 test_save_ids) ||
 	    !CU_add_test(s, "owned and stale", test_owned_stale) ||
+	    !CU_add_test(s, "forks, and a connection's live call",
+	                 test_forks) ||
+	    !CU_add_test(s, "the best final response of forks",
+	                 test_best_final) ||
 	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2))
 		return -1;
 	return 0;

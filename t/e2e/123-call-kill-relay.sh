@@ -1,0 +1,60 @@
+#!/bin/bash
+# kill -9 of the call's owner while it relays a request inside the call:
+# the answer still reaches the phone that sent it. alice (over TCP, whose
+# PRACK and UPDATE no retransmission would save) calls bob with 100rel;
+# bob answers every request 1.5 s late. The owner is killed with the
+# PRACK at bob, and its replacement killed again with the UPDATE at bob:
+# each time the replacement relays bob's 200 to alice from the
+# dialog_relays row, and the call completes and ends normally.
+. "$(dirname "$0")/lib.sh"
+
+UA=$AFD_TOOLS/sipua
+# T1 = 2 s: bob answers 1.5 s late, afd need not retransmit meanwhile
+afd_start afd.sip_t1=2000
+
+ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
+	local name=$1
+	shift
+	: >"$TMP/$name.out"
+	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
+	E2E_PIDS="$E2E_PIDS $!"
+	eval "pid_$name=$!"
+}
+registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
+dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
+kill_owner() { # WHAT
+	local slot pid
+	slot=$(dlg owner_slot)
+	pid=$(worker_pid "$slot")
+	[ -n "$pid" ] || fail "no worker for slot $slot"
+	kill -9 "$pid"
+	say "killed $slot (pid $pid) $1"
+}
+
+ua bob -r -D 1500 -T $(( 16 * SCALE ))
+registered bob
+ua alice -t -r -c bob -H 300 -T $(( 14 * SCALE ))
+wait_for "grep -q '^REQ PRACK' '$TMP/bob.out'" 6 || fail "bob got no PRACK"
+assert_eq "1" "$(sql "SELECT count(*) FROM dialog_relays WHERE method = 'PRACK'")" "the PRACK in flight recorded"
+kill_owner "with a PRACK in flight"
+wait_for "grep -q '^RESP 200 PRACK' '$TMP/alice.out'" 5 ||
+	fail "the PRACK's 200 was not relayed by the replacement"
+wait_for "grep -q '^REQ UPDATE' '$TMP/bob.out'" 5 || fail "bob got no UPDATE"
+kill_owner "with an UPDATE in flight"
+wait "$pid_alice" "$pid_bob"
+cat "$TMP/alice.out" "$TMP/bob.out"
+a=$(cat "$TMP/alice.out")
+b=$(cat "$TMP/bob.out")
+assert_match "^RESP 200 UPDATE" "$a" "the UPDATE's 200 relayed by the second replacement"
+assert_match "^RESP 200 INVITE" "$a" "alice got the 200"
+assert_match "^REQ ACK " "$b" "bob got the ACK"
+assert_match "^REQ BYE " "$b" "bob got the BYE"
+assert_match "^RESP 200 BYE" "$a" "alice's BYE answered 200"
+assert_eq "caller hung up" "$(sql "SELECT end_reason FROM calls ORDER BY id DESC LIMIT 1")" "the CDR"
+[ "$(grep -c 'relayed from its dialog_relays row' "$AFD_LOG")" -ge 2 ] ||
+	fail "the answers were not relayed from the rows"
+assert_eq "0" "$(sql 'SELECT count(*) FROM dialog_relays')" "relayed requests left"
+assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls left open"
+assert_alive
+afd_stop
+assert_eq 0 "$AFD_RC" "exit status"
