@@ -626,6 +626,10 @@ worker_start(struct worker *w)
 	}
 	worker_state(w, "idle", NULL, 0);
 	db_start_wait(w->db, 0);
+	/* a pool's spare waits, maybe long: the heap's free pages (SQLite's
+	 * schema parse, the start's statements) go back now */
+	if (w->ki->pool)
+		malloc_trim(0);
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_u32(&wb, (uint32_t)getpid());
 	ipc_put_u32(&wb, (uint32_t)w->restarts);

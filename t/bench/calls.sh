@@ -84,7 +84,7 @@ waitns() { awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 title() { # afd's process titles; Kamailio's children by rank
 	local t
-	t=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | sed 's/ *$//')
+	t=$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | sed 's/ *$//')
 	case "$t" in
 	kamailio*) [ "$1" = "$MAIN" ] && echo "kamailio main" || echo "kamailio child pid $1" ;;
 	*) echo "$t" | cut -c1-44 ;;
