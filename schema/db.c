@@ -56,6 +56,9 @@ struct db_wal {
 	unsigned long refused; /* writes refused in this episode */
 	uint64_t kick_ms;
 	unsigned long kicks, fallbacks;
+	/* BEGIN IMMEDIATE and COMMIT, prepared once (db_begin, db_commit):
+	 * every batch runs them, and sqlite3_exec would parse them each time */
+	sqlite3_stmt *begin, *commit;
 };
 
 static uint64_t
@@ -265,6 +268,31 @@ fail:
 }
 
 void
+db_start_wait(sqlite3 *db, int on)
+{
+	struct db_wal *h = db_wal_find(db);
+
+	if (on)
+		sqlite3_busy_timeout(db, DB_BUSY_MASTER_MS);
+	else /* a lock episode that began meanwhile keeps its 0 */
+		sqlite3_busy_timeout(db,
+		                     h != NULL && h->locked ? 0 : DB_BUSY_MS);
+}
+
+int
+db_cache_kib(sqlite3 *db, int kib)
+{
+	char sql[48];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		log_warnx("db: cache_size: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+void
 db_close(sqlite3 *db)
 {
 	sqlite3_stmt *st;
@@ -299,10 +327,30 @@ db_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
+/* Step the kept statement *stp of db (prepared from sql the first time;
+ * sqlite3_exec for a connection db_open did not make). SQLITE_OK or the
+ * error code; the statement is reset either way. */
+static int
+db_exec_kept(sqlite3 *db, sqlite3_stmt **stp, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (stp == NULL)
+		return sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if ((st = db_stmt(db, stp, sql)) == NULL)
+		return sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errcode(db)
+		                                        : SQLITE_ERROR;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 int
 db_begin(sqlite3 *db)
 {
-	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	struct db_wal *h = db_wal_find(db);
+	int rc = db_exec_kept(db, h ? &h->begin : NULL, "BEGIN IMMEDIATE");
 
 	if (rc != SQLITE_OK) {
 		db_fail(db, rc, "db: begin");
@@ -327,7 +375,13 @@ db_exec_master(sqlite3 *db, const char *sql)
 int
 db_commit(sqlite3 *db)
 {
-	return db_exec(db, "COMMIT");
+	struct db_wal *h = db_wal_find(db);
+
+	if (db_exec_kept(db, h ? &h->commit : NULL, "COMMIT") != SQLITE_OK) {
+		log_warnx("db: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -960,7 +1014,14 @@ db_worker_set(sqlite3 *db, const char *slot, const char *kind, int pid,
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int(st, 7, restarts);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		/* Not a lock episode of the connection (db_fail): a SIP
+		 * worker's is its SIP service's, whose writes must still wait
+		 * their DB_BUSY_MS when a row of this table could not. */
+		log_warnx("db: workers %s: the database is locked: row not "
+		          "written (%s)",
+		          slot, state);
+	} else if (rc != SQLITE_DONE) {
 		char what[32];
 
 		snprintf(what, sizeof(what), "db: workers %s", slot);

@@ -18,6 +18,13 @@
  * keys, journal_size_limit DB_WAL_SIZE_LIMIT, and afd's WAL hook (below) in
  * place of SQLite's automatic checkpoint. NULL on failure (logged). */
 sqlite3 *db_open(const struct conf *c);
+
+/* A worker starting (serving nothing yet) waits for the write lock as
+ * long as the master does (on: 1), then as every worker (on: 0). */
+void db_start_wait(sqlite3 *db, int on);
+
+/* Bound db's page cache to kib KiB (PRAGMA cache_size = -kib). 0 or -1. */
+int db_cache_kib(sqlite3 *db, int kib);
 void db_close(sqlite3 *db);
 
 /*

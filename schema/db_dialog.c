@@ -19,9 +19,20 @@
 	"forks"
 #define DB_DIALOG_NCOLS 31
 
+/* The same but the two Call-IDs, which never change after the insert: an
+ * UPDATE that does not name an indexed column leaves its index alone, so
+ * a stage's save writes two index pages fewer (db_dialog_save). */
+#define DB_DIALOG_SAVE_COLS                                                    \
+	"a_from_tag, a_to_tag, a_cseq, a_contact, a_route, a_peer, "           \
+	"a_request, a_out_cseq, a_inv_cseq, b_from_tag, b_to_tag, b_cseq, "    \
+	"b_in_cseq, b_inv_cseq, b_contact, b_route, b_peer, b_branch, "        \
+	"b_request, caller, callee, stage, owner_slot, end_reason, "           \
+	"created_at, updated_at, answered_at, ring_deadline, forks"
+
 struct db_dialog_ctx {
 	sqlite3 *db;
-	sqlite3_stmt *insert, *save, *find, *owner, *owned, *stale, *end, *cdr;
+	sqlite3_stmt *insert, *save, *save_ids, *find, *owner, *owned, *stale,
+	    *end, *cdr;
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
 	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
@@ -166,20 +177,40 @@ db_dialog_insert(struct db_dialog_ctx *dc, struct db_dialog *d)
 	return 0;
 }
 
+/*
+ * Save d whole. First without its Call-IDs (the row's are d's: the
+ * common case, which leaves dialogs_a and dialogs_b untouched); when that
+ * changes no row (a Call-ID differs), with every column.
+ */
 int
 db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
 {
 	sqlite3_stmt *st;
 
+	d->updated_at = now;
 	st = db_stmt(
 	    dc->db, &dc->save,
+	    "UPDATE dialogs SET (" DB_DIALOG_SAVE_COLS
+	    ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, "
+	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
+	    "?26, ?27, ?28, ?29, ?30, ?31) WHERE id = ?32 AND a_call_id = ?1 "
+	    "AND b_call_id = ?11");
+	if (st == NULL)
+		return -1;
+	db_dialog_bind(st, d);
+	sqlite3_bind_int64(st, DB_DIALOG_NCOLS + 1, d->id);
+	if (db_dialog_exec(dc, st, "save") == -1)
+		return -1;
+	if (sqlite3_changes(dc->db) > 0)
+		return 0;
+	st = db_stmt(
+	    dc->db, &dc->save_ids,
 	    "UPDATE dialogs SET (" DB_DIALOG_COLS ") = (?1, ?2, ?3, "
 	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
 	    "?28, ?29, ?30, ?31) WHERE id = ?32");
 	if (st == NULL)
 		return -1;
-	d->updated_at = now;
 	db_dialog_bind(st, d);
 	sqlite3_bind_int64(st, DB_DIALOG_NCOLS + 1, d->id);
 	return db_dialog_exec(dc, st, "save");

@@ -76,6 +76,7 @@ struct txn_table {
 };
 
 static void txn_end(struct txn *t);
+static void txn_shed(struct txn *t);
 
 /* ---- keys and the hash table ---- */
 
@@ -431,6 +432,24 @@ txn_table_new(TALLOC_CTX *ctx, const struct txn_timers *tm,
 	return tab;
 }
 
+void
+txn_table_compact(struct txn_table *tab)
+{
+	struct txn **nb;
+
+	if (tab->count != 0 || tab->nheap != 0)
+		return;
+	TALLOC_FREE(tab->heap);
+	tab->heap_cap = 0;
+	if (tab->nbuckets == TXN_HASH_MIN)
+		return;
+	if ((nb = talloc_zero_array(tab, struct txn *, TXN_HASH_MIN)) == NULL)
+		return; /* the big one still works */
+	talloc_free(tab->buckets);
+	tab->buckets = nb;
+	tab->nbuckets = TXN_HASH_MIN;
+}
+
 size_t
 txn_count(const struct txn_table *tab)
 {
@@ -671,6 +690,7 @@ txn_ict_recv(struct txn *t, const struct sip_msg *resp, uint64_t now)
 			txn_arm(t, TXN_NONE, 0, TXN_NONE);
 		} else if (st < 300) {
 			t->state = TXN_ACCEPTED;
+			txn_shed(t);
 			if (txn_arm(t, TXN_NONE, 'M', now + 64 * tab->tm.t1) <
 			    0) {
 				tab->cb.on_response(tab->arg, t, resp);
@@ -684,6 +704,7 @@ txn_ict_recv(struct txn *t, const struct sip_msg *resp, uint64_t now)
 				return;
 			}
 			t->state = TXN_COMPLETED;
+			txn_shed(t); /* the ACK is built: all it sends now */
 			txn_arm(t, TXN_NONE, 0, TXN_NONE);
 			tab->cb.on_response(tab->arg, t, resp);
 			if (txn_send(t, t->ack, t->ack_len) == 0)
@@ -877,6 +898,21 @@ txn_store(struct txn *t, int status, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * t no longer sends its request again (ICT Accepted or Completed; an NICT
+ * in Completed frees its own) or its last response (IST Accepted): free the
+ * copy and its parse. Such a transaction only matches and absorbs for up to
+ * 64*T1 (32 s) more, and at a thousand calls a second tens of thousands of them
+ * wait at once: the key is all they need.
+ */
+static void
+txn_shed(struct txn *t)
+{
+	TALLOC_FREE(t->req);
+	TALLOC_FREE(t->buf);
+	t->len = 0;
+}
+
 /* IST: the TU responds. */
 static int
 txn_ist_respond(struct txn *t, int status, const char *buf, size_t len,
@@ -889,15 +925,22 @@ txn_ist_respond(struct txn *t, int status, const char *buf, size_t len,
 			return -1;
 		return txn_send(t, buf, len); /* the TU's 2xx retransmission */
 	}
-	if (t->state != TXN_PROCEEDING || txn_store(t, status, buf, len) < 0)
+	if (t->state != TXN_PROCEEDING)
 		return -1;
 	if (status >= 200 && status < 300) {
+		/* Accepted never sends it again (the TU does): not kept */
 		t->state = TXN_ACCEPTED;
+		t->last_status = status;
+		txn_shed(t);
 		if (txn_arm(t, TXN_NONE, 'L', now + 64 * tm->t1) < 0) {
 			txn_end(t);
 			return -1;
 		}
-	} else if (status >= 300) {
+		return txn_send(t, buf, len);
+	}
+	if (txn_store(t, status, buf, len) < 0)
+		return -1;
+	if (status >= 300) {
 		t->state = TXN_COMPLETED;
 		t->retx_ival = tm->t1;
 		if (txn_arm(t, t->reliable ? TXN_NONE : now + tm->t1, 'H',

@@ -137,6 +137,10 @@ struct txn_table *txn_table_new(TALLOC_CTX *ctx, const struct txn_timers *tm,
                                 const struct txn_cb *cb, void *arg);
 
 /* Live transactions in the table. */
+/* With no transaction left, shrink the hash table and the timer heap back
+ * to their first size (they only grow while in use). */
+void txn_table_compact(struct txn_table *tab);
+
 size_t txn_count(const struct txn_table *tab);
 
 /* The earliest timer deadline of any transaction, UINT64_MAX when none. */

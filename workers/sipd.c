@@ -187,6 +187,25 @@ fail:
 	return NULL;
 }
 
+void
+sipd_release_memory(struct sipd *sd)
+{
+	if (sd->dbt != NULL && db_txn_open(sd->dbt))
+		return; /* a batch is open: not quiet */
+	TALLOC_FREE(sd->batch);
+	sd->out = NULL;
+	sd->nout = sd->capout = 0;
+	sd->pend = NULL;
+	sd->npend = sd->cappend = 0;
+	/* a new pool: its pages are not touched until a batch needs them */
+	TALLOC_FREE(sd->pool);
+	sd->pool = talloc_pool(sd, SIPD_POOL_SIZE);
+	if (sd->tt != NULL)
+		txn_table_compact(sd->tt);
+	if (sd->db != NULL)
+		sqlite3_db_release_memory(sd->db);
+}
+
 const struct sipd_stats *
 sipd_stats(const struct sipd *sd)
 {

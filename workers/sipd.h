@@ -269,6 +269,11 @@ void sipd_regev_kick(struct sipd *sd);
  * and From tag, 16 hex digits and a NUL into tag). */
 void sipd_local_tag(const struct sip_msg *req, char tag[17]);
 
+/* Give back what a quiet service holds (no batch open, no transaction
+ * left: sipd_next_deadline() said none): the batch pool's pages and the
+ * connection's page cache. The next batch starts them again. */
+void sipd_release_memory(struct sipd *sd);
+
 /* The service's own database connection (tests, the checkpoint hook). */
 struct sqlite3 *sipd_db(struct sipd *sd);
 

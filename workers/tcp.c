@@ -3,10 +3,10 @@
  * connection at a time for the connection's whole life: the master passes
  * it (CONN_NEW, descriptor attached), the worker reads into a growing
  * buffer, cuts messages with sip_stream_frame_r() (answering each CRLFCRLF
- * keep-alive ping with CRLF), hands each message to the SIP service as its
- * own batch and writes the answers back. A framing error, a message larger
- * than max_message, or the service's verdict closes the connection (with a
- * short printable sample of what came in); when the connection is gone the
+ * keep-alive ping with CRLF), hands the messages of one read to the SIP
+ * service as one batch and writes the answers back. A framing error, a message
+ * larger than max_message, or the service's verdict closes the connection (with
+ * a short printable sample of what came in); when the connection is gone the
  * worker tells the master (CONN_CLOSED) and waits for the next one.
  *
  * The master keeps its own copy of the descriptor, so closing ours does
@@ -36,6 +36,7 @@
  * count under tcp_worker returns to its baseline after each connection.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 #include "util/log.h"
 #include "util/proctitle.h"
 #include "util/uvh.h"
+#include "schema/db.h"
 #include "schema/db_dialog.h"
 #include "schema/db_reg.h"
 #include "workers/worker.h"
@@ -54,7 +56,9 @@
 #define TCP_BUF_INIT 4096
 #define TCP_WQUEUE_MAX (4 * 1024 * 1024) /* bytes waiting to be written */
 #define TCP_DRAIN_MS 1000                /* stopping: wait for queued writes */
-#define TCP_REPORT_MS 1000 /* activity reports to the master, at most */
+#define TCP_REPORT_MS 1000    /* activity reports to the master, at most */
+#define TCP_DB_CACHE_KIB 1024 /* SQLite page cache of a TCP worker */
+#define TCP_WRITEV_MAX 64     /* answers gathered into one write */
 
 struct tcp_conn {
 	struct tcp_worker *tw;
@@ -87,7 +91,8 @@ struct tcp_conn {
 struct tcp_worker {
 	struct worker *w;
 	struct tcp_conn *conn;
-	struct db_reg *dr;        /* the look for a binding (on w->db) */
+	int released;      /* memory given back since the last connection */
+	struct db_reg *dr; /* the look for a binding (on w->db) */
 	struct db_dialog_ctx *dc; /* the look for a live call */
 	size_t baseline;          /* talloc blocks under tcp_worker when idle */
 	uv_timer_t *drain; /* stopping: the longest wait for queued writes */
@@ -105,6 +110,27 @@ struct tcp_wreq {
 static void tcp_conn_close(struct tcp_conn *c, const char *why);
 static void tcp_conn_release(struct tcp_conn *c);
 
+/*
+ * The worker's quiet hook (struct worker): with no connection and no
+ * transaction left (the last calls' Timer L/M, up to 64*T1 after the
+ * connection closed), give back what serving it grew: the SIP service's
+ * batch pool and page cache, then the heap's free pages (malloc_trim), so
+ * that an idle worker costs its spare's memory again, whatever it served.
+ */
+static void
+tcp_quiet(struct worker *w)
+{
+	struct tcp_worker *tw = w->priv;
+
+	if (tw == NULL || tw->conn != NULL || tw->released || w->stopping ||
+	    w->sipd == NULL)
+		return;
+	tw->released = 1;
+	sipd_release_memory(w->sipd);
+	malloc_trim(0);
+	log_info("idle and quiet: memory given back");
+}
+
 static void
 tcp_idle(struct tcp_worker *tw)
 {
@@ -113,6 +139,9 @@ tcp_idle(struct tcp_worker *tw)
 	proctitle_set("afd: %s [idle]", w->name);
 	if (!w->stopping)
 		worker_state(w, "idle", NULL, 0);
+	/* from the loop, not here: an answer being written may be what
+	 * closed the connection, and the batch it belongs to still lives */
+	worker_quiet_soon(w);
 }
 
 static void
@@ -131,43 +160,57 @@ tcp_written(uv_write_t *req, int status)
 	talloc_free(wr);
 }
 
-/* Write bytes to the connection: what the socket takes now, the rest
- * queued (copied). */
+/* Write nb buffers to the connection in one go (writev): what the socket
+ * takes now, the rest queued (copied). */
 static void
-tcp_write(struct tcp_conn *c, const char *buf, size_t len)
+tcp_writev(struct tcp_conn *c, const uv_buf_t *bufs, unsigned nb)
 {
 	struct tcp_wreq *wr;
+	size_t total = 0, skip = 0, off = 0;
 	uv_buf_t b;
-	int n = 0;
+	int n;
 
-	if (c->closing || len == 0)
+	for (unsigned i = 0; i < nb; i++)
+		total += bufs[i].len;
+	if (c->closing || total == 0)
 		return;
 	if (c->queued == 0) {
-		b = uv_buf_init((char *)buf, (unsigned)len);
-		n = uv_try_write((uv_stream_t *)c->h, &b, 1);
+		n = uv_try_write((uv_stream_t *)c->h, bufs, nb);
 		if (n == UV_EAGAIN)
 			n = 0;
 		if (n < 0) {
 			tcp_conn_close(c, uv_strerror(n));
 			return;
 		}
-		if ((size_t)n == len)
+		if ((size_t)n == total)
 			return;
+		skip = (size_t)n;
 	}
-	if (c->queued + (len - (size_t)n) > TCP_WQUEUE_MAX) {
+	if (c->queued + (total - skip) > TCP_WQUEUE_MAX) {
 		tcp_conn_close(c, "peer does not read its answers");
 		return;
 	}
 	/* The request lives under the handle: libuv may call back after the
 	 * connection is freed, but never after the handle's close. */
-	wr = talloc_size(c->h, sizeof(*wr) + len - (size_t)n);
+	wr = talloc_size(c->h, sizeof(*wr) + total - skip);
 	if (wr == NULL) {
 		tcp_conn_close(c, "out of memory");
 		return;
 	}
 	talloc_set_name_const(wr, "struct tcp_wreq");
-	wr->len = len - (size_t)n;
-	memcpy(wr->buf, buf + n, wr->len);
+	wr->len = total - skip;
+	for (unsigned i = 0; i < nb; i++) {
+		size_t len = bufs[i].len;
+		const char *p = bufs[i].base;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		memcpy(wr->buf + off, p + skip, len - skip);
+		off += len - skip;
+		skip = 0;
+	}
 	wr->req.data = wr;
 	b = uv_buf_init(wr->buf, (unsigned)wr->len);
 	if (uv_write(&wr->req, (uv_stream_t *)c->h, &b, 1, tcp_written) != 0) {
@@ -178,6 +221,15 @@ tcp_write(struct tcp_conn *c, const char *buf, size_t len)
 	c->queued += wr->len;
 }
 
+/* Write len bytes at buf to the connection (tcp_writev of one). */
+static void
+tcp_write(struct tcp_conn *c, const char *buf, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+
+	tcp_writev(c, &b, 1);
+}
+
 /* The worker's deliver: answers on this worker's connection are written,
  * the rest is routed. */
 static void
@@ -185,6 +237,9 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 {
 	struct tcp_worker *tw = w->priv;
 	struct tcp_conn *c = tw->conn;
+
+	uv_buf_t mine[TCP_WRITEV_MAX];
+	unsigned nmine = 0;
 
 	if (c != NULL)
 		c->busy++;
@@ -195,9 +250,15 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		    (o->to.slot[0] == '\0' ||
 		     strcmp(o->to.slot, w->slot) == 0)) {
 			if (c != NULL && !c->closing &&
-			    (o->to.conn_id == 0 || o->to.conn_id == c->id))
-				tcp_write(c, o->buf, o->len);
-			else
+			    (o->to.conn_id == 0 || o->to.conn_id == c->id)) {
+				/* the batch's answers leave in one write */
+				if (nmine == TCP_WRITEV_MAX) {
+					tcp_writev(c, mine, nmine);
+					nmine = 0;
+				}
+				mine[nmine++] = uv_buf_init((char *)o->buf,
+				                            (unsigned)o->len);
+			} else
 				log_debug("answer for a closed connection "
 				          "%llu dropped",
 				          (unsigned long long)o->to.conn_id);
@@ -205,6 +266,8 @@ tcp_deliver(struct worker *w, const struct sipd_out *out, int n)
 		}
 		worker_route(w, o);
 	}
+	if (nmine > 0)
+		tcp_writev(c, mine, nmine);
 	if (c != NULL && --c->busy == 0 && c->closing)
 		talloc_free(c);
 }
@@ -415,12 +478,19 @@ tcp_answer_no_cl(struct tcp_conn *c, size_t off)
 		tcp_deliver(w, out, n);
 }
 
-/* Cut and handle every complete message in the buffer. */
+/*
+ * Cut and handle every complete message in the buffer, all in one batch of
+ * the SIP service (one transaction, committed before any of their answers
+ * leaves, as the UDP worker does with a burst of datagrams): a phone that
+ * sends ACK and BYE back to back, or several calls' messages that arrived
+ * together, cost one commit, not one each.
+ */
 static void
 tcp_process(struct tcp_conn *c)
 {
 	struct worker *w = c->tw->w;
 	size_t off = 0;
+	int batch = 0;
 
 	while (!c->closing && off < c->len) {
 		size_t skip = 0;
@@ -446,19 +516,25 @@ tcp_process(struct tcp_conn *c)
 			          c->peer_s,
 			          log_sample(s, sizeof(s), c->buf + off,
 			                     c->len - off));
+			if (batch)
+				worker_batch_end(w);
 			tcp_answer_no_cl(c, off);
 			tcp_conn_close(c, "framing error");
 			return;
 		}
-		sipd_batch_begin(w->sipd);
+		if (!batch) {
+			sipd_batch_begin(w->sipd);
+			batch = 1;
+		}
 		rc = sipd_handle(w->sipd, c->buf + off, (size_t)r, &c->peer);
-		worker_batch_end(w);
 		if (rc == -1 && !c->closing) {
 			char s[80];
 
 			log_warnx(
 			    "tcp: bad message from %s: \"%s\"", c->peer_s,
 			    log_sample(s, sizeof(s), c->buf + off, (size_t)r));
+			/* what came before it is answered first */
+			worker_batch_end(w);
 			tcp_conn_close(c, "bad message");
 			return;
 		}
@@ -470,6 +546,8 @@ tcp_process(struct tcp_conn *c)
 		off += (size_t)r;
 		c->scanned = 0;
 	}
+	if (batch)
+		worker_batch_end(w);
 	if (c->closing)
 		return;
 	if (off > 0) {
@@ -661,6 +739,7 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	m->fd = -1; /* the handle owns it now */
 	talloc_set_destructor(c, tcp_conn_destructor);
 	tw->conn = c;
+	tw->released = 0;
 	uv_tcp_nodelay(c->h, 1);
 	uv_read_start((uv_stream_t *)c->h, tcp_alloc, tcp_on_read);
 	log_info("connection %llu from %s%s", (unsigned long long)c->id,
@@ -760,12 +839,19 @@ tcp_start(struct worker *w)
 	if (tw == NULL)
 		return -1;
 	tw->w = w;
+	tw->released = 1; /* a spare has nothing to give back */
 	w->priv = tw;
 	w->stop = tcp_stop;
 	w->deliver = tcp_deliver;
+	w->quiet = tcp_quiet;
 	if (w->db != NULL && ((tw->dr = db_reg_new(tw, w->db)) == NULL ||
 	                      (tw->dc = db_dialog_new(tw, w->db)) == NULL))
 		return -1;
+	/* One phone's connection: the registrar's 32 MiB cache (db_reg_new)
+	 * is for the UDP worker. Another process's commit empties a WAL
+	 * reader's cache anyway; what one call reads again fits in this. */
+	if (w->db != NULL)
+		(void)db_cache_kib(w->db, TCP_DB_CACHE_KIB);
 	tw->baseline = talloc_total_blocks(tw);
 	return 0;
 }

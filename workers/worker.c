@@ -9,6 +9,7 @@
  * Memory: one talloc tree per worker, rooted at struct worker.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,11 +135,24 @@ worker_batch_end(struct worker *w)
 	next = sipd_next_deadline(w->sipd);
 	if (next == UINT64_MAX) {
 		uv_timer_stop(w->txn_timer);
+		if (w->quiet != NULL)
+			w->quiet(w);
 		return;
 	}
 	now = sipd_now_ms();
 	uv_timer_start(w->txn_timer, worker_on_txn_timer,
 	               next > now ? next - now : 0, 0);
+}
+
+void
+worker_quiet_soon(struct worker *w)
+{
+	if (w->txn_timer == NULL || w->stopping || w->sipd == NULL ||
+	    w->quiet == NULL)
+		return;
+	/* with a deadline pending, its batch's end will find it quiet */
+	if (sipd_next_deadline(w->sipd) == UINT64_MAX)
+		uv_timer_start(w->txn_timer, worker_on_txn_timer, 0, 0);
 }
 
 void
@@ -215,21 +229,42 @@ worker_get_sip(struct ipc_msg *m, struct sip_peer *p, const void **buf,
 }
 
 /* SIP_FORWARD: a message received by a sibling, for this worker's SIP
- * service (e.g. a response to a request this worker sent). */
+ * service (e.g. a response to a request this worker sent). The
+ * forwards read in one turn share one batch (worker_sib_readable ends
+ * it): one commit for the 180s and 200s of many calls. The bytes are
+ * copied into the batch's memory: the service may point into them until
+ * the batch ends, and the receive buffer is reused for the next one. */
 static int
 worker_sip_forward(void *arg, struct ipc_msg *m)
 {
 	struct worker *w = arg;
 	struct sip_peer from;
 	const void *buf;
+	void *copy;
 	size_t len;
 
 	if (worker_get_sip(m, &from, &buf, &len) == -1)
 		return -1;
-	sipd_batch_begin(w->sipd);
-	sipd_handle_forwarded(w->sipd, buf, len, &from);
-	worker_batch_end(w);
+	if (!w->fwd_batch) {
+		sipd_batch_begin(w->sipd);
+		w->fwd_batch = 1;
+	}
+	if ((copy = talloc_memdup(sipd_batch_mem(w->sipd), buf, len)) == NULL) {
+		log_warnx("ipc: SIP_FORWARD dropped: out of memory");
+		return 0;
+	}
+	sipd_handle_forwarded(w->sipd, copy, len, &from);
 	return 0;
+}
+
+/* End the open batch of SIP_FORWARDs: commit, then send its outputs. */
+static void
+worker_fwd_batch_end(struct worker *w)
+{
+	if (!w->fwd_batch)
+		return;
+	w->fwd_batch = 0;
+	worker_batch_end(w);
 }
 
 /* SIP_SEND: send these bytes on this worker's transport. */
@@ -311,8 +346,12 @@ worker_sib_readable(uv_poll_t *h, int status, int events)
 		int r = ipc_recv(w->sib_fd, w->ipcbuf, IPC_MAX_MSG + 1, &m);
 		if (r <= 0)
 			break;
+		/* anything else runs between two batches, in order */
+		if (m.hdr.type != IPC_SIP_FORWARD)
+			worker_fwd_batch_end(w);
 		ipc_dispatch(table, w, &m);
 	}
+	worker_fwd_batch_end(w);
 }
 
 static void
@@ -491,7 +530,7 @@ worker_ckpt_kick(void *arg, int frames)
 		          strerror(errno));
 }
 
-/* Every SQL connection of a SIP worker kicks the checkpointer. */
+/* A SIP worker's SQL connection kicks the checkpointer. */
 static int
 worker_ckpt_hooks(struct worker *w)
 {
@@ -500,8 +539,7 @@ worker_ckpt_hooks(struct worker *w)
 	proc_slot_name(slot, sizeof(slot), PROC_CKPT, 0);
 	if (ipc_slot_addr(&w->ckpt_addr, w->conf->run_dir, slot) == -1)
 		return -1;
-	if (db_wal_hook_install(w->db, worker_ckpt_kick, w) == -1 ||
-	    db_wal_hook_install(sipd_db(w->sipd), worker_ckpt_kick, w) == -1) {
+	if (db_wal_hook_install(sipd_db(w->sipd), worker_ckpt_kick, w) == -1) {
 		log_warnx("db: cannot install the WAL hook");
 		return -1;
 	}
@@ -549,14 +587,23 @@ worker_start(struct worker *w)
 	if (w->ctlq == NULL)
 		return -1;
 
-	if ((w->db = db_open(w->conf)) == NULL)
+	/* A SIP worker keeps its workers row through the SIP service's
+	 * connection: one SQLite connection per process (its schema, page
+	 * cache and statements), not two. */
+	if (w->ki->sip) {
+		if ((w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
+			log_warnx("cannot start the SIP service");
+			return -1;
+		}
+		w->db = sipd_db(w->sipd);
+	} else if ((w->db = db_open(w->conf)) == NULL)
 		return -1;
+	/* Until it is ready the worker serves nothing: its first writes (its
+	 * row, what its services set up) may wait for its siblings', which
+	 * all start at once, longer than a serving worker would. */
+	db_start_wait(w->db, 1);
 	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
 	              NULL, w->restarts);
-	if (w->ki->sip && (w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
-		log_warnx("cannot start the SIP service");
-		return -1;
-	}
 	if (w->ki->sip) {
 		w->txn_timer = uvh_new(w, uv_timer_t);
 		if (w->txn_timer == NULL ||
@@ -578,6 +625,11 @@ worker_start(struct worker *w)
 		worker_batch_end(w);
 	}
 	worker_state(w, "idle", NULL, 0);
+	db_start_wait(w->db, 0);
+	/* a pool's spare waits, maybe long: the heap's free pages (SQLite's
+	 * schema parse, the start's statements) go back now */
+	if (w->ki->pool)
+		malloc_trim(0);
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_u32(&wb, (uint32_t)getpid());
 	ipc_put_u32(&wb, (uint32_t)w->restarts);
@@ -602,6 +654,11 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 		          c->user);
 		return PROC_EXIT_STARTUP;
 	}
+	/* Blocks of 128 KiB and more (the IPC buffers, the batch pool, a
+	 * grown transaction table) are mapped apart and unmapped when freed:
+	 * without this glibc raises the threshold after the first such free
+	 * and later ones land in the heap, where they pin its top. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	signal(SIGINT, SIG_IGN); /* the master stops us with SIGTERM */
 	signal(SIGPIPE, SIG_IGN);
 	worker_reseed();
@@ -649,7 +706,9 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 			db_worker_set(w->db, w->slot, w->ki->kind,
 			              (int)getpid(), "stopped", NULL,
 			              w->restarts);
-		db_close(w->db);
+		if (w->sipd == NULL)
+			db_close(
+			    w->db); /* else the SIP service's: freed below */
 		w->db = NULL;
 	}
 	talloc_free(w->sipd);

@@ -38,11 +38,12 @@ struct worker {
 	uv_timer_t *sibq_timer;
 	uv_signal_t *sigterm;
 	uv_timer_t *txn_timer; /* the SIP service's earliest deadline */
-	struct sqlite3 *db;    /* for the workers row only; sipd has its own */
+	struct sqlite3 *db;    /* the workers row: a SIP worker's is sipd's */
 	struct sipd *sipd;
 	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
 	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */
 	int stopping;
+	int fwd_batch; /* a batch of SIP_FORWARDs is open (worker.c) */
 	struct sockaddr_un ckpt_addr; /* <run_dir>/c0.sock, for kicks */
 	/* The kind's part. */
 	void *priv;
@@ -50,7 +51,14 @@ struct worker {
 	/* Send n outputs of the SIP service (the kind's own transport,
 	 * everything else through worker_route()). */
 	void (*deliver)(struct worker *w, const struct sipd_out *out, int n);
+	/* May be NULL: a batch ended with nothing left for the SIP service
+	 * to wait for (no transaction, no timer). */
+	void (*quiet)(struct worker *w);
 };
+
+/* Call the kind's quiet hook from the loop shortly, when the SIP service
+ * waits for nothing (else the batch that ends its last wait will). */
+void worker_quiet_soon(struct worker *w);
 
 /* The child's life after proc_fork(): returns its exit status. */
 int worker_main(const struct proc_child *pc, const struct conf *c);

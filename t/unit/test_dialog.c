@@ -3,10 +3,11 @@
  * written whole and read back whole; found by either leg's Call-ID (ended
  * ones only when asked); its owner slot; a slot's live calls; the
  * sweeper's thresholds per stage and its de-registered phones; the end of a
- * call and its CDR; the forks of a forked call and the TCP connection that
- * carries a live call; the upgrade of a version 5 file (dialogs without the
- * B2BUA's columns, nor forks); and the B2BUA's choice of the best final
- * response when every fork failed (RFC 3261 16.7 step 6).
+ * call and its CDR; saves that keep or change the Call-IDs; the forks of a
+ * forked call and the TCP connection that carries a live call; the upgrade
+ * of a version 5 file (dialogs without the B2BUA's columns, nor forks); and
+ * the B2BUA's choice of the best final response when every fork failed
+ * (RFC 3261 16.7 step 6).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -141,6 +142,54 @@ test_row(void)
 	                       "ended_at = 1010 AND a_call_id = 'A1' AND "
 	                       "b_call_id = 'B1'"),
 	                1);
+	talloc_free(mem);
+	db_close(db);
+}
+
+/* A save leaves the Call-ID indexes alone when the Call-IDs are the row's,
+ * and still saves a changed Call-ID (found by it afterwards, not by the
+ * old one); a save of a row that is gone changes nothing. */
+static void
+test_save_ids(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("save.db");
+	struct db_dialog_ctx *dc;
+	struct db_dialog d, *g;
+	char leg;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	sample(&d, "A2", "B2", "t1", 2000);
+	CU_ASSERT_EQUAL_FATAL(db_dialog_insert(dc, &d), 0);
+	/* the common save: stage and tags, the same Call-IDs */
+	d.stage = "ringing";
+	d.b_to_tag = "callee-tag";
+	CU_ASSERT_EQUAL(db_dialog_save(dc, &d, 2001), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "B2", 0, &g, &leg), 1);
+	CU_ASSERT_EQUAL(leg, 'b');
+	CU_ASSERT_STRING_EQUAL(g->stage, "ringing");
+	CU_ASSERT_STRING_EQUAL(g->b_to_tag, "callee-tag");
+	/* a new B-leg Call-ID: saved with every column */
+	d.b_call_id = "B2-again";
+	d.stage = "early";
+	CU_ASSERT_EQUAL(db_dialog_save(dc, &d, 2002), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "B2", 0, &g, &leg), 0);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "B2-again", 0, &g, &leg), 1);
+	CU_ASSERT_EQUAL(g->id, d.id);
+	CU_ASSERT_STRING_EQUAL(g->stage, "early");
+	CU_ASSERT_STRING_EQUAL(g->a_call_id, "A2");
+	CU_ASSERT_EQUAL(g->updated_at, 2002);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialogs"), 1);
+	/* the index agrees with the table */
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialogs INDEXED BY "
+	                       "dialogs_b WHERE b_call_id = 'B2-again'"),
+	                1);
+	/* a row that is gone: nothing saved, nothing made */
+	d.id = 9999;
+	CU_ASSERT_EQUAL(db_dialog_save(dc, &d, 2003), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialogs"), 1);
 	talloc_free(mem);
 	db_close(db);
 }
@@ -394,6 +443,8 @@ suite_dialog(void)
 	CU_pSuite s = CU_add_suite("dialog", setup, teardown);
 
 	if (s == NULL || !CU_add_test(s, "a row, whole", test_row) ||
+	    !CU_add_test(s, "saves with and without new Call-IDs",
+	                 test_save_ids) ||
 	    !CU_add_test(s, "owned and stale", test_owned_stale) ||
 	    !CU_add_test(s, "forks, and a connection's live call",
 	                 test_forks) ||

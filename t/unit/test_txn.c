@@ -473,10 +473,15 @@ test_ict_2xx_accepted(void)
 {
 	struct txn *t;
 
+	size_t held;
+
 	start();
 	t = client("z9hG4bKi1", "INVITE", 0, inv_req);
+	held = talloc_total_size(t);
 	CU_ASSERT_EQUAL(feed(100, 200, "z9hG4bKi1", "INVITE"), 1);
 	CU_ASSERT_EQUAL(txn_state(t), TXN_ACCEPTED);
+	/* Accepted keeps no copy of the INVITE (nor its parse) */
+	CU_ASSERT(talloc_total_size(t) + strlen(inv_req) <= held);
 	CU_ASSERT_EQUAL(R.nresp, 1);
 	CU_ASSERT_EQUAL(txn_next_deadline(tab), 100 + 32000);
 	CU_ASSERT_EQUAL(feed(600, 200, "z9hG4bKi1", "INVITE"), 1);
@@ -741,31 +746,38 @@ test_ist_reliable(void)
 	finish();
 }
 
-/* RFC 6026 Accepted: the TU's 2xx retransmissions are sent, INVITE
- * retransmissions absorbed silently, an ACK with the same branch goes to
- * the TU, Timer L = 64*T1. */
+/* RFC 6026 Accepted: the TU's 2xx retransmissions are sent, the 180
+ * kept before is dropped, INVITE retransmissions absorbed silently, an ACK
+ * with the same branch goes to the TU, Timer L = 64*T1. */
 static void
 test_ist_2xx_accepted(void)
 {
 	struct sip_msg *m;
 	struct txn *t, *out;
+	size_t held;
 
 	start();
 	m = req("INVITE", "10.0.0.2", "z9hG4bKs1", 1);
 	t = server_new(m, 0);
 	msg_free(m);
+	CU_ASSERT_EQUAL(respond(t, r180), 0);
+	held = talloc_total_size(t); /* with the 180 kept */
 	R.now = 100;
 	CU_ASSERT_EQUAL(respond(t, r200), 0);
 	CU_ASSERT_EQUAL(txn_state(t), TXN_ACCEPTED);
+	CU_ASSERT_STRING_EQUAL(R.last, r200);
+	/* Accepted keeps no response: the TU sends its 2xx again */
+	CU_ASSERT(talloc_total_size(t) + strlen(r180) <= held);
 	CU_ASSERT_EQUAL(txn_next_deadline(tab), 32100);
-	CU_ASSERT_EQUAL(R.nsend, 1);
+	CU_ASSERT_EQUAL(R.nsend, 2);
 	CU_ASSERT_EQUAL(
 	    server_rx(req("INVITE", "10.0.0.2", "z9hG4bKs1", 1), &out),
 	    TXN_RX_RETRANS);
 	CU_ASSERT_PTR_NULL(out);
-	CU_ASSERT_EQUAL(R.nsend, 1);
-	CU_ASSERT_EQUAL(respond(t, r200), 0); /* the TU retransmits */
 	CU_ASSERT_EQUAL(R.nsend, 2);
+	CU_ASSERT_EQUAL(respond(t, r200), 0); /* the TU retransmits */
+	CU_ASSERT_EQUAL(R.nsend, 3);
+	CU_ASSERT_STRING_EQUAL(R.last, r200);
 	CU_ASSERT_EQUAL(respond(t, r486), -1);
 	CU_ASSERT_EQUAL(respond(t, r180), -1);
 	CU_ASSERT_EQUAL(server_rx(req("ACK", "10.0.0.2", "z9hG4bKs1", 1), &out),
@@ -779,7 +791,7 @@ test_ist_2xx_accepted(void)
 	CU_ASSERT_PTR_NULL(out);
 	run_until(UINT64_MAX);
 	CU_ASSERT_EQUAL(R.now, 32100);
-	CU_ASSERT_EQUAL(R.nsend, 2);
+	CU_ASSERT_EQUAL(R.nsend, 3);
 	CU_ASSERT_EQUAL(R.ntimeout, 0);
 	CU_ASSERT_EQUAL(R.nterm, 1);
 	finish();
