@@ -65,7 +65,7 @@ wait_log "carol@$DOMAIN removed after 2 unanswered pings" 2 ||
 [ "$(reqs carol)" -ge 2 ] || fail "carol got no second ping"
 
 # 3. kill -9 of the UDP worker between a ping and its answer
-ua dave -D 1500 -N 1 -T $(( 10 * SCALE ))
+ua dave -D 3000 -N 1 -T $(( 10 * SCALE ))
 wait_for "grep -q '^REQ OPTIONS' '$TMP/dave.out'" $(( 5 * SCALE )) || fail "dave got no ping"
 t_kill=$(date +%s)
 u0=$(worker_pid udp)
