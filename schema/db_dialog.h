@@ -37,6 +37,9 @@ struct db_dialog {
 	char *caller, *callee, *stage, *owner_slot, *end_reason;
 	int64_t created_at, updated_at, answered_at, ring_deadline;
 	int forks; /* B-leg INVITEs in parallel (0: one, no db_fork rows) */
+	/* db_dialog.c's own: a_request and b_request as last read or saved
+	 * (they live in `dialog_requests`, written only when they change) */
+	const char *a_request_db, *b_request_db;
 };
 
 /* One row of `dialog_forks`: one B-leg INVITE of a forked call. state:
