@@ -942,9 +942,9 @@ db_step_10(sqlite3 *db)
  * INVITEs move from dialogs to dialog_requests (a row each, written once);
  * the partial indexes on stage (dialogs_live, dialogs_owner) give way to
  * live_dialogs, kept by triggers (schema.sql), filled here with the
- * calls not ended; active_calls reads it (made again after the steps). Idempotent: a file whose dialogs
- * has no a_request (made by this schema, or upgraded already) copies
- * nothing.
+ * calls not ended; active_calls reads it (made again after the steps).
+ * Idempotent: a file whose dialogs has no a_request (made by this schema, or
+ * upgraded already) copies nothing.
  */
 static int
 db_step_11(sqlite3 *db)
@@ -981,9 +981,8 @@ db_step_11(sqlite3 *db)
 
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
-    db_step_1, db_step_2, db_step_3, db_step_4, db_step_5,
-    db_step_6, db_step_7, db_step_8, db_step_9, db_step_10,
-    db_step_11,
+    db_step_1, db_step_2, db_step_3, db_step_4,  db_step_5,  db_step_6,
+    db_step_7, db_step_8, db_step_9, db_step_10, db_step_11,
 };
 
 int

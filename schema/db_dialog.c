@@ -187,14 +187,16 @@ db_dialog_req_write(struct db_dialog_ctx *dc, struct db_dialog *d, int make)
 	sqlite3_stmt *st;
 
 	if (make)
-		st = db_stmt(dc->db, &dc->req_insert,
-		             "INSERT OR REPLACE INTO dialog_requests "
-		             "(dialog_id, a_request, b_request) VALUES (?1, ?2, "
-		             "?3)");
+		st =
+		    db_stmt(dc->db, &dc->req_insert,
+		            "INSERT OR REPLACE INTO dialog_requests "
+		            "(dialog_id, a_request, b_request) VALUES (?1, ?2, "
+		            "?3)");
 	else
-		st = db_stmt(dc->db, &dc->req_save,
-		             "UPDATE dialog_requests SET (a_request, b_request) "
-		             "= (?2, ?3) WHERE dialog_id = ?1");
+		st =
+		    db_stmt(dc->db, &dc->req_save,
+		            "UPDATE dialog_requests SET (a_request, b_request) "
+		            "= (?2, ?3) WHERE dialog_id = ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, d->id);
@@ -251,12 +253,13 @@ db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
 	if (db_dialog_exec(dc, st, "save") == -1)
 		return -1;
 	if (sqlite3_changes(dc->db) == 0) {
-		st = db_stmt(dc->db, &dc->save_ids,
-		             "UPDATE dialogs SET (" DB_DIALOG_COLS
-		             ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-		             "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-		             "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) "
-		             "WHERE id = ?30");
+		st =
+		    db_stmt(dc->db, &dc->save_ids,
+		            "UPDATE dialogs SET (" DB_DIALOG_COLS
+		            ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+		            "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+		            "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) "
+		            "WHERE id = ?30");
 		if (st == NULL)
 			return -1;
 		db_dialog_bind(st, d);
@@ -387,7 +390,8 @@ db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
 	/* live_dialogs: the calls not ended (a few rows; triggers) */
 	st = db_stmt(dc->db, &dc->stale,
 	             "SELECT " DB_DIALOG_SEL " WHERE d.id IN (SELECT id FROM "
-	             "live_dialogs) AND stage <> 'ended' AND ((stage = 'terminating' AND "
+	             "live_dialogs) AND stage <> 'ended' AND ((stage = "
+	             "'terminating' AND "
 	             "updated_at < ?1) OR (stage IN ('trying', 'early', "
 	             "'ringing') AND updated_at < ?2) OR updated_at < ?3 OR "
 	             "(stage IN ('answered', 'confirmed') AND (NOT EXISTS "

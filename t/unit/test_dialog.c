@@ -584,8 +584,8 @@ test_upgrade_v10(void)
 	CU_ASSERT_STRING_EQUAL(g->b_request, "INVITE sip:b@127.0.0.1 SIP/2.0");
 	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t1", &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 1);
-	CU_ASSERT_EQUAL(db_dialog_conn_live(dc, "t1", "tcp 127.0.0.1:5070 t1 3"),
-	                1);
+	CU_ASSERT_EQUAL(
+	    db_dialog_conn_live(dc, "t1", "tcp 127.0.0.1:5070 t1 3"), 1);
 	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "gone-a", 1, &g, &leg), 1);
 	CU_ASSERT_STRING_EQUAL(g->a_request, "INVITE old");
 	/* migrating again changes nothing */
