@@ -937,12 +937,46 @@ db_step_10(sqlite3 *db)
 	return db_exec(db, "UPDATE subscribers SET impu = impu");
 }
 
+/* Step 11's dialog_relays: made again WITHOUT ROWID (keyed by branch
+ * alone, one b-tree), its rows kept, unless it is so already. 0 or -1. */
+static int
+db_step_11_relays(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rowid;
+
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT count(*) FROM sqlite_schema WHERE name = "
+	        "'dialog_relays' AND sql NOT LIKE "
+	        "'%WITHOUT ROWID%'",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rowid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (rowid == -1)
+		return -1;
+	if (rowid == 0)
+		return 0;
+	return db_exec(
+	    db, "DROP INDEX IF EXISTS dialog_relays_dialog; "
+	        "ALTER TABLE dialog_relays RENAME TO dialog_relays_v10; "
+	        "CREATE TABLE dialog_relays (branch TEXT PRIMARY KEY, "
+	        "dialog_id INTEGER NOT NULL, method TEXT NOT NULL, request "
+	        "TEXT NOT NULL, peer TEXT NOT NULL, created_at INTEGER NOT "
+	        "NULL) WITHOUT ROWID; "
+	        "INSERT OR IGNORE INTO dialog_relays SELECT branch, dialog_id, "
+	        "method, request, peer, created_at FROM dialog_relays_v10; "
+	        "DROP TABLE dialog_relays_v10");
+}
+
 /*
  * Step to version 11: fewer pages written per call stage. The stored
  * INVITEs move from dialogs to dialog_requests (a row each, written once);
  * the partial indexes on stage (dialogs_live, dialogs_owner) give way to
  * live_dialogs, kept by triggers (schema.sql), filled here with the
- * calls not ended; active_calls reads it (made again after the steps).
+ * calls not ended; active_calls reads it (made again after the steps);
+ * dialog_relays loses its rowid and its dialog_id index.
  * Idempotent: a file whose dialogs has no a_request (made by this schema, or
  * upgraded already) copies nothing.
  */
@@ -968,7 +1002,7 @@ db_step_11(sqlite3 *db)
 		return -1;
 	has = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
-	if (has == -1)
+	if (has == -1 || db_step_11_relays(db) == -1)
 		return -1;
 	if (has != 2)
 		return 0;

@@ -324,6 +324,9 @@ CREATE INDEX IF NOT EXISTS dialog_forks_owed ON dialog_forks(dialog_id) WHERE st
 -- A request of a phone inside its call that afd relays to the other phone
 -- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final
 -- answer: a replacement worker relays that answer back from this row.
+-- Keyed by branch alone (WITHOUT ROWID, no other index): a relay writes
+-- one page when it starts and one when it ends; the few rows in flight
+-- are scanned when a call ends.
 CREATE TABLE IF NOT EXISTS dialog_relays (
 	branch      TEXT PRIMARY KEY,       -- Via branch of afd's relayed request
 	dialog_id   INTEGER NOT NULL,       -- dialogs.id
@@ -331,8 +334,7 @@ CREATE TABLE IF NOT EXISTS dialog_relays (
 	request     TEXT NOT NULL,          -- the phone's request as received
 	peer        TEXT NOT NULL,          -- where it came from (as dialogs.a_peer)
 	created_at  INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dialog_relays_dialog ON dialog_relays(dialog_id);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS calls (
 	id          INTEGER PRIMARY KEY,

@@ -8,7 +8,8 @@
  * worker's batches group them under load (K = 1: one stage per
  * transaction). The WAL is never checkpointed during the run, so its
  * frame count is the pages written. Prints WAL frames per call and per
- * transaction, and the time per call.
+ * transaction, and the time per call. With DP_KEEP set in the
+ * environment the WAL is kept (its frame headers name the pages).
  *
  *   build/t/bench/dialog_pages [N [K [HOLD]]]   defaults 20000 1 4
  */
@@ -97,7 +98,7 @@ main(int argc, char **argv)
 	struct db_dialog *calls;
 	struct conf c;
 	sqlite3 *db;
-	char dir[] = "/tmp/afd-dialog-pages-XXXXXX", cmd[64];
+	char dir[] = "/tmp/afd-dialog-pages-XXXXXX", cmd[256];
 	int n = argc > 1 ? atoi(argv[1]) : 20000;
 	int k = argc > 2 ? atoi(argv[2]) : 1;
 	int hold = argc > 3 ? atoi(argv[3]) : 4;
@@ -170,6 +171,15 @@ main(int argc, char **argv)
 			goto done;
 	}
 	t0 = dp_now() - t0;
+	if (getenv("DP_KEEP") != NULL) {
+		/* the WAL as the run left it, for a look at its pages */
+		snprintf(cmd, sizeof(cmd),
+		         "cp %s/afd.db %s.db; cp %s/afd.db-wal %s.db-wal", dir,
+		         dir, dir, dir);
+		if (system(cmd) != 0)
+			goto done;
+		printf("kept as %s.db\n", dir);
+	}
 	if (db_checkpoint(db, &frames, &copied) == -1)
 		goto done;
 	printf("%d calls, %d new per transaction, hold %d: %d WAL frames, "

@@ -549,6 +549,14 @@ test_upgrade_v10(void)
 	        "'unixepoch') AS created, datetime(answered_at, 'unixepoch') "
 	        "AS answered, datetime(updated_at, 'unixepoch') AS updated "
 	        "FROM dialogs WHERE stage <> 'ended';"
+	        "CREATE TABLE dialog_relays (branch TEXT PRIMARY KEY, "
+	        "dialog_id INTEGER NOT NULL, method TEXT NOT NULL, request "
+	        "TEXT NOT NULL, peer TEXT NOT NULL, created_at INTEGER NOT "
+	        "NULL);"
+	        "CREATE INDEX dialog_relays_dialog ON dialog_relays(dialog_id);"
+	        "INSERT INTO dialog_relays VALUES ('z9hG4bK-t1-r1', 2, "
+	        "'PRACK', 'PRACK sip:b@x SIP/2.0', 'tcp 127.0.0.1:5070 t1 3', "
+	        "7);"
 	        "INSERT INTO dialogs (a_call_id, b_call_id, caller, callee, "
 	        "stage, owner_slot, created_at, updated_at, a_request, "
 	        "b_request, a_peer) VALUES ('gone-a', 'gone-b', 'sip:a@x', "
@@ -588,6 +596,22 @@ test_upgrade_v10(void)
 	    db_dialog_conn_live(dc, "t1", "tcp 127.0.0.1:5070 t1 3"), 1);
 	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "gone-a", 1, &g, &leg), 1);
 	CU_ASSERT_STRING_EQUAL(g->a_request, "INVITE old");
+	/* the relay in flight kept, in a table keyed by branch alone */
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	                       "name LIKE 'dialog_relays%'"),
+	                1);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	                       "name = 'dialog_relays' AND sql LIKE "
+	                       "'%WITHOUT ROWID%'"),
+	                1);
+	{
+		char *rq, *peer;
+		int64_t did;
+		CU_ASSERT_EQUAL(
+		    db_relay_find(dc, mem, "z9hG4bK-t1-r1", &rq, &peer, &did),
+		    1);
+		CU_ASSERT_EQUAL(did, 2);
+	}
 	/* migrating again changes nothing */
 	CU_ASSERT_EQUAL(db_migrate(db), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests"), 2);
@@ -598,6 +622,7 @@ test_upgrade_v10(void)
 	CU_ASSERT_EQUAL(db_dialog_end(dc, g, "caller hung up", 10), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls"), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM live_dialogs"), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 0);
 	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t1", &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
 	talloc_free(mem);
