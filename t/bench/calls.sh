@@ -252,7 +252,8 @@ for s in $SERVERS; do
 		s1=$(date +%s%N)
 		pw=
 		if [ -n "$wal" ]; then
-			kill -INT "$wal" 2>/dev/null; wait "$wal" 2>/dev/null
+			kill -INT "$wal" 2>/dev/null || true
+			wait "$wal" 2>/dev/null || true
 			# per thread "comm-PID,count,...": SQLite writes a WAL frame
 			# as two pwrites (header, page), the checkpointer copies a
 			# page into the database file with one
