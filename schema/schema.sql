@@ -377,9 +377,9 @@ CREATE VIEW IF NOT EXISTS active_reg_subscriptions AS
 	WHERE state = 'active';
 
 CREATE VIEW IF NOT EXISTS active_calls AS
-	SELECT d.id AS id, caller, callee, stage, owner_slot, a_call_id, b_call_id,
+	SELECT id, caller, callee, stage, owner_slot, a_call_id, b_call_id,
 	       datetime(created_at, 'unixepoch') AS created,
 	       datetime(answered_at, 'unixepoch') AS answered,
 	       datetime(updated_at, 'unixepoch') AS updated
-	FROM live_dialogs l JOIN dialogs d ON d.id = l.id
-	WHERE stage <> 'ended';
+	FROM dialogs
+	WHERE id IN (SELECT id FROM live_dialogs) AND stage <> 'ended';
