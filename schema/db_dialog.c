@@ -1,7 +1,9 @@
 /*
  * schema/db_dialog.c: the `dialogs` and `calls` tables (see db_dialog.h).
  * A row is read and written whole: the B2BUA loads it, decides, and saves
- * it in the same unit of work.
+ * it in the same unit of work. Its two stored INVITEs are read with it
+ * from `dialog_requests` and written there only when they change; the
+ * live calls are looked up through `live_dialogs` (triggers keep it).
  */
 #include <string.h>
 
