@@ -850,14 +850,12 @@ db_step_6(sqlite3 *db)
 	    {"a_peer", "TEXT"},
 	    {"a_out_cseq", "INTEGER NOT NULL DEFAULT 0"},
 	    {"a_inv_cseq", "INTEGER NOT NULL DEFAULT 0"},
-	    {"a_request", "TEXT"},
 	    {"b_contact", "TEXT"},
 	    {"b_route", "TEXT"},
 	    {"b_peer", "TEXT"},
 	    {"b_in_cseq", "INTEGER NOT NULL DEFAULT 0"},
 	    {"b_inv_cseq", "INTEGER NOT NULL DEFAULT 1"},
 	    {"b_branch", "TEXT"},
-	    {"b_request", "TEXT"},
 	    {"answered_at", "INTEGER"},
 	    {"ring_deadline", "INTEGER"},
 	    {"end_reason", "TEXT"},
@@ -939,10 +937,86 @@ db_step_10(sqlite3 *db)
 	return db_exec(db, "UPDATE subscribers SET impu = impu");
 }
 
+/* Step 11's dialog_relays: made again WITHOUT ROWID (keyed by branch
+ * alone, one b-tree), its rows kept, unless it is so already. 0 or -1. */
+static int
+db_step_11_relays(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rowid;
+
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT count(*) FROM sqlite_schema WHERE name = "
+	        "'dialog_relays' AND sql NOT LIKE "
+	        "'%WITHOUT ROWID%'",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rowid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (rowid == -1)
+		return -1;
+	if (rowid == 0)
+		return 0;
+	return db_exec(
+	    db, "DROP INDEX IF EXISTS dialog_relays_dialog; "
+	        "ALTER TABLE dialog_relays RENAME TO dialog_relays_v10; "
+	        "CREATE TABLE dialog_relays (branch TEXT PRIMARY KEY, "
+	        "dialog_id INTEGER NOT NULL, method TEXT NOT NULL, request "
+	        "TEXT NOT NULL, peer TEXT NOT NULL, created_at INTEGER NOT "
+	        "NULL) WITHOUT ROWID; "
+	        "INSERT OR IGNORE INTO dialog_relays SELECT branch, dialog_id, "
+	        "method, request, peer, created_at FROM dialog_relays_v10; "
+	        "DROP TABLE dialog_relays_v10");
+}
+
+/*
+ * Step to version 11: fewer pages written per call stage. The stored
+ * INVITEs move from dialogs to dialog_requests (a row each, written once);
+ * the partial indexes on stage (dialogs_live, dialogs_owner) give way to
+ * live_dialogs, kept by triggers (schema.sql), filled here with the
+ * calls not ended; active_calls reads it (made again after the steps);
+ * dialog_relays loses its rowid and its dialog_id index.
+ * Idempotent: a file whose dialogs has no a_request (made by this schema, or
+ * upgraded already) copies nothing.
+ */
+static int
+db_step_11(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int has;
+
+	/* every earlier step ran: the schema's new tables and triggers */
+	if (db_exec(db, afd_schema_sql) == -1 ||
+	    db_exec(db, "DROP VIEW IF EXISTS active_calls; "
+	                "DROP INDEX IF EXISTS dialogs_live; "
+	                "DROP INDEX IF EXISTS dialogs_owner; "
+	                "INSERT OR IGNORE INTO live_dialogs (id) SELECT id "
+	                "FROM dialogs WHERE stage <> 'ended'") == -1)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM pragma_table_info("
+	                       "'dialogs') WHERE name IN ('a_request', "
+	                       "'b_request')",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	has = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (has == -1 || db_step_11_relays(db) == -1)
+		return -1;
+	if (has != 2)
+		return 0;
+	return db_exec(db, "INSERT OR IGNORE INTO dialog_requests (dialog_id, "
+	                   "a_request, b_request) SELECT id, a_request, "
+	                   "b_request FROM dialogs; "
+	                   "ALTER TABLE dialogs DROP COLUMN a_request; "
+	                   "ALTER TABLE dialogs DROP COLUMN b_request");
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
-    db_step_1, db_step_2, db_step_3, db_step_4, db_step_5,
-    db_step_6, db_step_7, db_step_8, db_step_9, db_step_10,
+    db_step_1, db_step_2, db_step_3, db_step_4,  db_step_5,  db_step_6,
+    db_step_7, db_step_8, db_step_9, db_step_10, db_step_11,
 };
 
 int

@@ -1,7 +1,9 @@
 /*
  * schema/db_dialog.c: the `dialogs` and `calls` tables (see db_dialog.h).
  * A row is read and written whole: the B2BUA loads it, decides, and saves
- * it in the same unit of work.
+ * it in the same unit of work. Its two stored INVITEs are read with it
+ * from `dialog_requests` and written there only when they change; the
+ * live calls are looked up through `live_dialogs` (triggers keep it).
  */
 #include <string.h>
 
@@ -9,30 +11,41 @@
 #include "schema/db_dialog.h"
 #include "util/log.h"
 
-/* Every column but id, in the order of db_dialog_bind / db_dialog_read. */
+/* Every column of `dialogs` but id, in the order of db_dialog_bind /
+ * db_dialog_read. The two stored INVITEs are not among them: they live in
+ * `dialog_requests`, written at the insert and when they change, so that
+ * a stage's save rewrites a small row (several to a page). */
 #define DB_DIALOG_COLS                                                         \
 	"a_call_id, a_from_tag, a_to_tag, a_cseq, a_contact, a_route, "        \
-	"a_peer, a_request, a_out_cseq, a_inv_cseq, b_call_id, b_from_tag, "   \
-	"b_to_tag, b_cseq, b_in_cseq, b_inv_cseq, b_contact, b_route, "        \
-	"b_peer, b_branch, b_request, caller, callee, stage, owner_slot, "     \
-	"end_reason, created_at, updated_at, answered_at, ring_deadline, "     \
-	"forks"
-#define DB_DIALOG_NCOLS 31
+	"a_peer, a_out_cseq, a_inv_cseq, b_call_id, b_from_tag, b_to_tag, "    \
+	"b_cseq, b_in_cseq, b_inv_cseq, b_contact, b_route, b_peer, "          \
+	"b_branch, caller, callee, stage, owner_slot, end_reason, "            \
+	"created_at, updated_at, answered_at, ring_deadline, forks"
+#define DB_DIALOG_NCOLS 29
+
+/* What a load selects: id, DB_DIALOG_COLS, then the stored INVITEs of
+ * `dialog_requests` (q), from `dialogs` d. */
+#define DB_DIALOG_SEL                                                          \
+	"d.id, " DB_DIALOG_COLS ", q.a_request, q.b_request FROM dialogs d "   \
+	"LEFT JOIN dialog_requests q ON q.dialog_id = d.id"
 
 /* The same but the two Call-IDs, which never change after the insert: an
  * UPDATE that does not name an indexed column leaves its index alone, so
- * a stage's save writes two index pages fewer (db_dialog_save). */
+ * a stage's save writes two index pages fewer (db_dialog_save). With the
+ * partial indexes on stage gone (the live calls are `live_dialogs`, kept
+ * by triggers only when a call ends), a stage's save writes the row's
+ * page and nothing else. */
 #define DB_DIALOG_SAVE_COLS                                                    \
 	"a_from_tag, a_to_tag, a_cseq, a_contact, a_route, a_peer, "           \
-	"a_request, a_out_cseq, a_inv_cseq, b_from_tag, b_to_tag, b_cseq, "    \
-	"b_in_cseq, b_inv_cseq, b_contact, b_route, b_peer, b_branch, "        \
-	"b_request, caller, callee, stage, owner_slot, end_reason, "           \
-	"created_at, updated_at, answered_at, ring_deadline, forks"
+	"a_out_cseq, a_inv_cseq, b_from_tag, b_to_tag, b_cseq, b_in_cseq, "    \
+	"b_inv_cseq, b_contact, b_route, b_peer, b_branch, caller, callee, "   \
+	"stage, owner_slot, end_reason, created_at, updated_at, "              \
+	"answered_at, ring_deadline, forks"
 
 struct db_dialog_ctx {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *save, *save_ids, *find, *owner, *owned, *stale,
-	    *end, *cdr;
+	    *end, *cdr, *req_insert, *req_save;
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
 	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
@@ -61,7 +74,7 @@ db_dialog_int(sqlite3_stmt *st, int i, int64_t v, int null_if_zero)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)v);
 }
 
-/* Bind d's columns as ?1 .. ?30 (DB_DIALOG_COLS order). */
+/* Bind d's columns as ?1 .. ?29 (DB_DIALOG_COLS order). */
 static void
 db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 {
@@ -74,7 +87,6 @@ db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 	db_bind_str(st, i++, d->a_contact);
 	db_bind_str(st, i++, d->a_route);
 	db_bind_str(st, i++, d->a_peer);
-	db_bind_str(st, i++, d->a_request);
 	db_dialog_int(st, i++, d->a_out_cseq, 0);
 	db_dialog_int(st, i++, d->a_inv_cseq, 0);
 	db_bind_str(st, i++, d->b_call_id);
@@ -87,7 +99,6 @@ db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 	db_bind_str(st, i++, d->b_route);
 	db_bind_str(st, i++, d->b_peer);
 	db_bind_str(st, i++, d->b_branch);
-	db_bind_str(st, i++, d->b_request);
 	db_bind_str(st, i++, d->caller);
 	db_bind_str(st, i++, d->callee);
 	db_bind_str(st, i++, d->stage);
@@ -100,7 +111,7 @@ db_dialog_bind(sqlite3_stmt *st, const struct db_dialog *d)
 	db_dialog_int(st, i++, d->forks, 0);
 }
 
-/* Read "id, DB_DIALOG_COLS" of the current row into d (strings under
+/* Read DB_DIALOG_SEL's columns of the current row into d (strings under
  * ctx). */
 static void
 db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
@@ -116,7 +127,6 @@ db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
 	d->a_contact = db_col_str(ctx, st, i++);
 	d->a_route = db_col_str(ctx, st, i++);
 	d->a_peer = db_col_str(ctx, st, i++);
-	d->a_request = db_col_str(ctx, st, i++);
 	d->a_out_cseq = (uint32_t)sqlite3_column_int64(st, i++);
 	d->a_inv_cseq = (uint32_t)sqlite3_column_int64(st, i++);
 	d->b_call_id = db_col_str(ctx, st, i++);
@@ -129,7 +139,6 @@ db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
 	d->b_route = db_col_str(ctx, st, i++);
 	d->b_peer = db_col_str(ctx, st, i++);
 	d->b_branch = db_col_str(ctx, st, i++);
-	d->b_request = db_col_str(ctx, st, i++);
 	d->caller = db_col_str(ctx, st, i++);
 	d->callee = db_col_str(ctx, st, i++);
 	d->stage = db_col_str(ctx, st, i++);
@@ -140,6 +149,10 @@ db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
 	d->answered_at = sqlite3_column_int64(st, i++);
 	d->ring_deadline = sqlite3_column_int64(st, i++);
 	d->forks = sqlite3_column_int(st, i++);
+	d->a_request = db_col_str(ctx, st, i++);
+	d->b_request = db_col_str(ctx, st, i++);
+	d->a_request_db = d->a_request;
+	d->b_request_db = d->b_request;
 }
 
 /* Step a statement that changes rows: 0, or -1 (logged). */
@@ -157,30 +170,71 @@ db_dialog_exec(struct db_dialog_ctx *dc, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
+/* Whether stored request now differs from was (NULL is a value). */
+static int
+db_dialog_req_changed(const char *now, const char *was)
+{
+	if (now == was)
+		return 0;
+	if (now == NULL || was == NULL)
+		return 1;
+	return strcmp(now, was) != 0;
+}
+
+/* Write d's stored INVITEs to its `dialog_requests` row: made when make,
+ * else updated (a row that is gone stays gone). 0 or -1 (logged). */
+static int
+db_dialog_req_write(struct db_dialog_ctx *dc, struct db_dialog *d, int make)
+{
+	sqlite3_stmt *st;
+
+	if (make)
+		st =
+		    db_stmt(dc->db, &dc->req_insert,
+		            "INSERT OR REPLACE INTO dialog_requests "
+		            "(dialog_id, a_request, b_request) VALUES (?1, ?2, "
+		            "?3)");
+	else
+		st =
+		    db_stmt(dc->db, &dc->req_save,
+		            "UPDATE dialog_requests SET (a_request, b_request) "
+		            "= (?2, ?3) WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, d->id);
+	db_bind_str(st, 2, d->a_request);
+	db_bind_str(st, 3, d->b_request);
+	if (db_dialog_exec(dc, st, "stored requests") == -1)
+		return -1;
+	d->a_request_db = d->a_request;
+	d->b_request_db = d->b_request;
+	return 0;
+}
+
 int
 db_dialog_insert(struct db_dialog_ctx *dc, struct db_dialog *d)
 {
 	sqlite3_stmt *st;
 
-	st =
-	    db_stmt(dc->db, &dc->insert,
-	            "INSERT INTO dialogs (" DB_DIALOG_COLS ") VALUES (?1, ?2, "
-	            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-	            "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
-	            "?27, ?28, ?29, ?30, ?31)");
+	st = db_stmt(dc->db, &dc->insert,
+	             "INSERT INTO dialogs (" DB_DIALOG_COLS
+	             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+	             "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+	             "?23, ?24, ?25, ?26, ?27, ?28, ?29)");
 	if (st == NULL)
 		return -1;
 	db_dialog_bind(st, d);
 	if (db_dialog_exec(dc, st, "insert") == -1)
 		return -1;
 	d->id = sqlite3_last_insert_rowid(dc->db);
-	return 0;
+	return db_dialog_req_write(dc, d, 1);
 }
 
 /*
  * Save d whole. First without its Call-IDs (the row's are d's: the
  * common case, which leaves dialogs_a and dialogs_b untouched); when that
- * changes no row (a Call-ID differs), with every column.
+ * changes no row (a Call-ID differs), with every column. The stored
+ * INVITEs only when they differ from what d was loaded or saved with.
  */
 int
 db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
@@ -188,32 +242,37 @@ db_dialog_save(struct db_dialog_ctx *dc, struct db_dialog *d, time_t now)
 	sqlite3_stmt *st;
 
 	d->updated_at = now;
-	st = db_stmt(
-	    dc->db, &dc->save,
-	    "UPDATE dialogs SET (" DB_DIALOG_SAVE_COLS
-	    ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, "
-	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-	    "?26, ?27, ?28, ?29, ?30, ?31) WHERE id = ?32 AND a_call_id = ?1 "
-	    "AND b_call_id = ?11");
+	st = db_stmt(dc->db, &dc->save,
+	             "UPDATE dialogs SET (" DB_DIALOG_SAVE_COLS
+	             ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?13, "
+	             "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+	             "?25, ?26, ?27, ?28, ?29) WHERE id = ?30 AND a_call_id = "
+	             "?1 AND b_call_id = ?10");
 	if (st == NULL)
 		return -1;
 	db_dialog_bind(st, d);
 	sqlite3_bind_int64(st, DB_DIALOG_NCOLS + 1, d->id);
 	if (db_dialog_exec(dc, st, "save") == -1)
 		return -1;
-	if (sqlite3_changes(dc->db) > 0)
-		return 0;
-	st = db_stmt(
-	    dc->db, &dc->save_ids,
-	    "UPDATE dialogs SET (" DB_DIALOG_COLS ") = (?1, ?2, ?3, "
-	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	    "?28, ?29, ?30, ?31) WHERE id = ?32");
-	if (st == NULL)
-		return -1;
-	db_dialog_bind(st, d);
-	sqlite3_bind_int64(st, DB_DIALOG_NCOLS + 1, d->id);
-	return db_dialog_exec(dc, st, "save");
+	if (sqlite3_changes(dc->db) == 0) {
+		st =
+		    db_stmt(dc->db, &dc->save_ids,
+		            "UPDATE dialogs SET (" DB_DIALOG_COLS
+		            ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+		            "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+		            "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) "
+		            "WHERE id = ?30");
+		if (st == NULL)
+			return -1;
+		db_dialog_bind(st, d);
+		sqlite3_bind_int64(st, DB_DIALOG_NCOLS + 1, d->id);
+		if (db_dialog_exec(dc, st, "save") == -1)
+			return -1;
+	}
+	if (db_dialog_req_changed(d->a_request, d->a_request_db) ||
+	    db_dialog_req_changed(d->b_request, d->b_request_db))
+		return db_dialog_req_write(dc, d, 0);
+	return 0;
 }
 
 /* Step st and collect its rows into *out (under ctx). 0 or -1. */
@@ -257,11 +316,11 @@ db_dialog_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *call_id,
 
 	/* two indexed look-ups (dialogs_a, dialogs_b), not an OR */
 	st = db_stmt(dc->db, &dc->find,
-	             "SELECT * FROM (SELECT id, " DB_DIALOG_COLS
-	             " FROM dialogs WHERE a_call_id = ?1 AND (?2 OR stage <> "
-	             "'ended') UNION ALL SELECT id, " DB_DIALOG_COLS
-	             " FROM dialogs WHERE b_call_id = ?1 AND (?2 OR stage <> "
-	             "'ended')) ORDER BY id DESC LIMIT 1");
+	             "SELECT * FROM (SELECT " DB_DIALOG_SEL
+	             " WHERE a_call_id = ?1 AND (?2 OR stage <> 'ended') "
+	             "UNION ALL SELECT " DB_DIALOG_SEL
+	             " WHERE b_call_id = ?1 AND (?2 OR stage <> 'ended')) "
+	             "ORDER BY 1 DESC LIMIT 1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_STATIC);
@@ -312,9 +371,11 @@ db_dialog_owned(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *slot,
 {
 	sqlite3_stmt *st;
 
+	/* live_dialogs: the calls not ended (a few rows; triggers) */
 	st = db_stmt(dc->db, &dc->owned,
-	             "SELECT id, " DB_DIALOG_COLS " FROM dialogs "
-	             "WHERE owner_slot = ?1 AND stage <> 'ended' ORDER BY id");
+	             "SELECT " DB_DIALOG_SEL " WHERE d.id IN (SELECT id FROM "
+	             "live_dialogs) AND owner_slot = ?1 AND stage <> 'ended' "
+	             "ORDER BY d.id");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, slot, -1, SQLITE_STATIC);
@@ -328,10 +389,11 @@ db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
 {
 	sqlite3_stmt *st;
 
-	/* dialogs_live: a partial index of the dialogs not ended */
+	/* live_dialogs: the calls not ended (a few rows; triggers) */
 	st = db_stmt(dc->db, &dc->stale,
-	             "SELECT id, " DB_DIALOG_COLS " FROM dialogs d "
-	             "WHERE stage <> 'ended' AND ((stage = 'terminating' AND "
+	             "SELECT " DB_DIALOG_SEL " WHERE d.id IN (SELECT id FROM "
+	             "live_dialogs) AND stage <> 'ended' AND ((stage = "
+	             "'terminating' AND "
 	             "updated_at < ?1) OR (stage IN ('trying', 'early', "
 	             "'ringing') AND updated_at < ?2) OR updated_at < ?3 OR "
 	             "(stage IN ('answered', 'confirmed') AND (NOT EXISTS "
@@ -538,10 +600,11 @@ db_dialog_conn_live(struct db_dialog_ctx *dc, const char *slot,
 	sqlite3_stmt *st;
 	int rc, live = 0;
 
-	/* dialogs_owner: a partial index of the live calls by owner */
+	/* live_dialogs: the calls not ended (a few rows; triggers) */
 	st = db_stmt(dc->db, &dc->conn_live,
-	             "SELECT 1 FROM dialogs WHERE owner_slot = ?1 AND "
-	             "stage <> 'ended' AND a_peer = ?2 LIMIT 1");
+	             "SELECT 1 FROM dialogs WHERE id IN (SELECT id FROM "
+	             "live_dialogs) AND owner_slot = ?1 AND stage <> 'ended' "
+	             "AND a_peer = ?2 LIMIT 1");
 	if (st == NULL)
 		return -1;
 	db_bind_str(st, 1, slot);

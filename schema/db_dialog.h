@@ -1,7 +1,8 @@
 /*
  * schema/db_dialog.h: the data layer of the calls afd carries as a
  * back-to-back user agent (workers/b2bua.c): the `dialogs` table (one row
- * per call, both legs), `dialog_forks` (one row per B-leg INVITE of a call
+ * per call, both legs; its two INVITEs in `dialog_requests`, the calls not
+ * ended in `live_dialogs`), `dialog_forks` (one row per B-leg INVITE of a call
  * forked to several bindings), `dialog_relays` (a request inside a call
  * being relayed, until its final answer) and the `calls` table (one row
  * per finished call, a CDR). The B2BUA keeps no call state in memory that it
@@ -37,6 +38,9 @@ struct db_dialog {
 	char *caller, *callee, *stage, *owner_slot, *end_reason;
 	int64_t created_at, updated_at, answered_at, ring_deadline;
 	int forks; /* B-leg INVITEs in parallel (0: one, no db_fork rows) */
+	/* db_dialog.c's own: a_request and b_request as last read or saved
+	 * (they live in `dialog_requests`, written only when they change) */
+	const char *a_request_db, *b_request_db;
 };
 
 /* One row of `dialog_forks`: one B-leg INVITE of a forked call. state:

@@ -245,14 +245,12 @@ CREATE TABLE IF NOT EXISTS dialogs (
 	a_peer      TEXT,                   -- 'udp ip:port' | 'tcp ip:port slot conn_id'
 	a_out_cseq  INTEGER NOT NULL DEFAULT 0,
 	a_inv_cseq  INTEGER NOT NULL DEFAULT 0, -- afd's last INVITE on the A-leg
-	a_request   TEXT,                   -- the caller's INVITE as received
 	b_contact   TEXT,                   -- the callee's Contact URI
 	b_route     TEXT,                   -- route set towards the callee (its Path)
 	b_peer      TEXT,
 	b_in_cseq   INTEGER NOT NULL DEFAULT 0,
 	b_inv_cseq  INTEGER NOT NULL DEFAULT 1,
 	b_branch    TEXT,                   -- Via branch of afd's B-leg INVITE
-	b_request   TEXT,                   -- afd's B-leg INVITE as sent
 	answered_at INTEGER,
 	ring_deadline INTEGER,              -- [calls] ring_timeout: 408 + CANCEL at
 	end_reason  TEXT,                   -- why it ends (set when terminating)
@@ -261,8 +259,43 @@ CREATE TABLE IF NOT EXISTS dialogs (
 );
 CREATE INDEX IF NOT EXISTS dialogs_a ON dialogs(a_call_id);
 CREATE INDEX IF NOT EXISTS dialogs_b ON dialogs(b_call_id);
-CREATE INDEX IF NOT EXISTS dialogs_live ON dialogs(updated_at) WHERE stage <> 'ended';
-CREATE INDEX IF NOT EXISTS dialogs_owner ON dialogs(owner_slot) WHERE stage <> 'ended';
+
+-- The two INVITEs a call keeps, apart from its dialogs row so that each
+-- stage's save rewrites a small row (several to a page): written with the
+-- row, again only when one changes (a forked call's winner).
+CREATE TABLE IF NOT EXISTS dialog_requests (
+	dialog_id   INTEGER PRIMARY KEY,    -- dialogs.id
+	a_request   TEXT,                   -- the caller's INVITE as received
+	b_request   TEXT                    -- afd's B-leg INVITE as sent
+);
+
+-- The calls not ended (the sweeper's, a restarted worker's and
+-- active_calls' rows): kept by the triggers below, so that a stage's
+-- save touches no index; a row is added with the call and removed
+-- when its stage becomes 'ended'.
+CREATE TABLE IF NOT EXISTS live_dialogs (
+	id          INTEGER PRIMARY KEY     -- dialogs.id
+);
+CREATE TRIGGER IF NOT EXISTS dialogs_live_insert AFTER INSERT ON dialogs
+	WHEN new.stage <> 'ended'
+BEGIN
+	INSERT OR IGNORE INTO live_dialogs (id) VALUES (new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS dialogs_live_end AFTER UPDATE OF stage ON dialogs
+	WHEN new.stage = 'ended' AND old.stage <> 'ended'
+BEGIN
+	DELETE FROM live_dialogs WHERE id = new.id;
+END;
+CREATE TRIGGER IF NOT EXISTS dialogs_live_again AFTER UPDATE OF stage ON dialogs
+	WHEN new.stage <> 'ended' AND old.stage = 'ended'
+BEGIN
+	INSERT OR IGNORE INTO live_dialogs (id) VALUES (new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS dialogs_live_delete AFTER DELETE ON dialogs
+BEGIN
+	DELETE FROM live_dialogs WHERE id = old.id;
+	DELETE FROM dialog_requests WHERE dialog_id = old.id;
+END;
 
 -- One B-leg INVITE of a call forked to several bindings of the callee
 -- (RFC 3261 16.7 as a B2BUA does it: one Call-ID, one branch per binding).
@@ -291,6 +324,9 @@ CREATE INDEX IF NOT EXISTS dialog_forks_owed ON dialog_forks(dialog_id) WHERE st
 -- A request of a phone inside its call that afd relays to the other phone
 -- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final
 -- answer: a replacement worker relays that answer back from this row.
+-- Keyed by branch alone (WITHOUT ROWID, no other index): a relay writes
+-- one page when it starts and one when it ends; the few rows in flight
+-- are scanned when a call ends.
 CREATE TABLE IF NOT EXISTS dialog_relays (
 	branch      TEXT PRIMARY KEY,       -- Via branch of afd's relayed request
 	dialog_id   INTEGER NOT NULL,       -- dialogs.id
@@ -298,8 +334,7 @@ CREATE TABLE IF NOT EXISTS dialog_relays (
 	request     TEXT NOT NULL,          -- the phone's request as received
 	peer        TEXT NOT NULL,          -- where it came from (as dialogs.a_peer)
 	created_at  INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dialog_relays_dialog ON dialog_relays(dialog_id);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS calls (
 	id          INTEGER PRIMARY KEY,
@@ -347,4 +382,4 @@ CREATE VIEW IF NOT EXISTS active_calls AS
 	       datetime(answered_at, 'unixepoch') AS answered,
 	       datetime(updated_at, 'unixepoch') AS updated
 	FROM dialogs
-	WHERE stage <> 'ended';
+	WHERE id IN (SELECT id FROM live_dialogs) AND stage <> 'ended';

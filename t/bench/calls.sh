@@ -30,7 +30,9 @@
 # Environment: BENCH_CALL_RATES (the ladder), BENCH_CALL_SECONDS,
 # BENCH_CALL_ROUNDS (1), BENCH_CALL_TRANSPORT (tcp; udp: the callers over
 # UDP, Kamailio as proxy.cfg is), BENCH_CALL_IDLE_WAIT (75),
-# BENCH_CALL_PERF=1 (one more 3 s rung at afd's held rate, its busiest TCP
+# BENCH_CALL_WAL=1 (each afd rung counts its processes' pwrite64 calls with
+# perf stat: WAL frames per call, two pwrites each, and the pages the
+# checkpointer copied per call), BENCH_CALL_PERF=1 (one more 3 s rung at afd's held rate, its busiest TCP
 # worker under perf record: top objects and functions), BENCH_KEEP=1 (keep
 # the temporary folder), AFD_BIN (./afd), AFD_SHARED.
 set -eu
@@ -235,6 +237,12 @@ for s in $SERVERS; do
 		for q in $(procs); do t0[$q]=$(ticks "$q"); w0[$q]=$(waitns "$q"); done
 		l=$(load)
 		ok=1
+		wal=
+		if [ "${BENCH_CALL_WAL:-}" = 1 ] && [ "$s" = afd ]; then
+			perf stat -x, --per-thread -e syscalls:sys_enter_pwrite64 \
+				-p "$(procs | tr ' ' ,)" -o "$TMP/pwrite.csv" 2>/dev/null &
+			wal=$!
+		fi
 		s0=$(date +%s%N)
 		( cd "$TMP" && taskset -c "$LCPU" sipp -nostdin -i 127.0.0.1 $SIPP_TP \
 			-sf "$SIPP/uac-call.xml" -key callee bob1 -r "$r" -m "$n" \
@@ -242,6 +250,28 @@ for s in $SERVERS; do
 			-trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 \
 			"127.0.0.1:$SPORT" >"$TMP/$s-uac-$r.out" 2>&1 ) || ok=0
 		s1=$(date +%s%N)
+		pw=
+		if [ -n "$wal" ]; then
+			kill -INT "$wal" 2>/dev/null || true
+			wait "$wal" 2>/dev/null || true
+			# per thread "comm-PID,count,...": SQLite writes a WAL frame
+			# as two pwrites (header, page), the checkpointer copies a
+			# page into the database file with one
+			declare -A pwc=()
+			while IFS=, read -r who c _; do
+				q=${who##*-}
+				[ -n "$q" ] && [ "$c" -ge 0 ] 2>/dev/null && pwc[$q]=$c
+			done <"$TMP/pwrite.csv"
+			fr=0 cp=0
+			for q in "${!pwc[@]}"; do
+				case "$(title "$q")" in
+				*ckpt*|*checkpoint*) cp=$(( cp + pwc[$q] )) ;;
+				*) fr=$(( fr + pwc[$q] )) ;;
+				esac
+			done
+			pw=$(awk -v f="$fr" -v c="$cp" -v n="$n" 'BEGIN {
+				printf ", WAL frames %.1f/call, checkpointed pages %.1f/call", f / 2 / n, c / n }')
+		fi
 		retr=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "Retransmissions(C)") c = i }
 			END { print $c + 0 }' "$TMP/stat.csv" 2>/dev/null || echo "?")
 		[ "$retr" = 0 ] || ok=0
@@ -264,8 +294,8 @@ for s in $SERVERS; do
 		cpu="$cpu$(printf '\n    %-44s %6.1f us/call' "all processes" \
 			"$(awk -v t="$tot" -v n="$n" 'BEGIN { print t * 10000 / n }')")"
 		tot=0
-		printf '%s %5d calls/s: %-6s INVITE->200 p50/p99 %s ms, retransmissions %s, load %s, wait %s%%\n' \
-			"$s" "$r" "$([ $ok = 1 ] && echo held || echo failed)" "${p/ //}" "$retr" "$l" "$wmax"
+		printf '%s %5d calls/s: %-6s INVITE->200 p50/p99 %s ms, retransmissions %s, load %s, wait %s%%%s\n' \
+			"$s" "$r" "$([ $ok = 1 ] && echo held || echo failed)" "${p/ //}" "$retr" "$l" "$wmax" "$pw"
 		[ "$r" = 1000 ] && p1000=${p/ //}
 		[ $ok = 1 ] || break
 		held=$r

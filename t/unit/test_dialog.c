@@ -3,9 +3,11 @@
  * written whole and read back whole; found by either leg's Call-ID (ended
  * ones only when asked); its owner slot; a slot's live calls; the
  * sweeper's thresholds per stage and its de-registered phones; the end of a
- * call and its CDR; saves that keep or change the Call-IDs; the forks of a
- * forked call and the TCP connection that carries a live call; the upgrade
- * of a version 5 file (dialogs without the B2BUA's columns, nor forks); and
+ * call and its CDR; saves that keep or change the Call-IDs; the stored
+ * INVITEs written only when they change; the forks of a forked call and
+ * the TCP connection that carries a live call; the upgrade of a version 5
+ * file (dialogs without the B2BUA's columns, nor forks) and of a version
+ * 10 one (the INVITEs in dialogs, partial indexes on stage); and
  * the B2BUA's choice of the best final response when every fork failed
  * (RFC 3261 16.7 step 6).
  */
@@ -111,6 +113,8 @@ test_row(void)
 	CU_ASSERT_PTR_NULL(g->b_to_tag);
 	CU_ASSERT_EQUAL(g->answered_at, 0);
 	CU_ASSERT_EQUAL(g->ring_deadline, 1060);
+	CU_ASSERT_STRING_EQUAL(g->a_request, "INVITE sip:bob@x SIP/2.0\r\n...");
+	CU_ASSERT_PTR_NULL(g->b_request);
 	/* by the B-leg's */
 	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "B1", 0, &g, &leg), 1);
 	CU_ASSERT_EQUAL(leg, 'b');
@@ -136,6 +140,7 @@ test_row(void)
 	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "A1", 1, &g, &leg), 1);
 	CU_ASSERT_STRING_EQUAL(g->stage, "ended");
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls"), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM live_dialogs"), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM calls WHERE "
 	                       "end_reason = 'caller hung up' AND "
 	                       "started_at = 1000 AND answered_at = 1005 AND "
@@ -190,6 +195,65 @@ test_save_ids(void)
 	d.id = 9999;
 	CU_ASSERT_EQUAL(db_dialog_save(dc, &d, 2003), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialogs"), 1);
+	talloc_free(mem);
+	db_close(db);
+}
+
+/* The stored INVITEs live in dialog_requests: a stage's save leaves that
+ * row alone unless a request changed (a forked call's winner). */
+static void
+test_requests(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("requests.db");
+	struct db_dialog_ctx *dc;
+	struct db_dialog d, *g;
+	char leg;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	sample(&d, "A5", "B5", "t1", 3000);
+	d.b_request = "INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\n...";
+	CU_ASSERT_EQUAL_FATAL(db_dialog_insert(dc, &d), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests WHERE "
+	                       "a_request LIKE 'INVITE sip:bob@x %' AND "
+	                       "b_request LIKE 'INVITE sip:bob@127.0.0.1%'"),
+	                1);
+	/* a mark no save of the same requests may undo */
+	CU_ASSERT_EQUAL(sqlite3_exec(db,
+	                             "UPDATE dialog_requests SET a_request = "
+	                             "'marked'",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	d.stage = "ringing";
+	CU_ASSERT_EQUAL(db_dialog_save(dc, &d, 3001), 0);
+	CU_ASSERT_EQUAL_FATAL(db_dialog_find(dc, mem, "A5", 0, &g, &leg), 1);
+	CU_ASSERT_STRING_EQUAL(g->stage, "ringing");
+	CU_ASSERT_STRING_EQUAL(g->a_request, "marked");
+	g->stage = "answered";
+	CU_ASSERT_EQUAL(db_dialog_save(dc, g, 3002), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests WHERE "
+	                       "a_request = 'marked'"),
+	                1);
+	/* a new B-leg INVITE (equal text in a new string is no change) */
+	g->a_request = talloc_strdup(mem, "marked");
+	g->b_request = "INVITE sip:bob@127.0.0.1:5090 SIP/2.0\r\n...";
+	CU_ASSERT_EQUAL(db_dialog_save(dc, g, 3003), 0);
+	CU_ASSERT_EQUAL_FATAL(db_dialog_find(dc, mem, "B5", 0, &g, &leg), 1);
+	CU_ASSERT_STRING_EQUAL(g->b_request,
+	                       "INVITE sip:bob@127.0.0.1:5090 SIP/2.0\r\n...");
+	CU_ASSERT_STRING_EQUAL(g->a_request, "marked");
+	CU_ASSERT_STRING_EQUAL(g->stage, "answered");
+	/* the dialogs row has no INVITE of its own */
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM pragma_table_info("
+	                       "'dialogs') WHERE name LIKE '%request'"),
+	                0);
+	/* a row that is gone gets no requests row */
+	g->id = 9999;
+	g->b_request = "INVITE again";
+	CU_ASSERT_EQUAL(db_dialog_save(dc, g, 3004), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests"), 1);
 	talloc_free(mem);
 	db_close(db);
 }
@@ -420,7 +484,8 @@ test_upgrade_v2(void)
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM pragma_table_info("
 	                       "'dialogs') WHERE name IN ('a_request', "
 	                       "'b_peer', 'ring_deadline', 'end_reason')"),
-	                4);
+	                3);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM live_dialogs"), 1);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM pragma_table_info("
 	                       "'active_calls') WHERE name = 'answered'"),
 	                1);
@@ -437,6 +502,133 @@ test_upgrade_v2(void)
 	db_close(db);
 }
 
+/* A version 10 file: the stored INVITEs in dialogs, the partial indexes
+ * on stage; a live call (owned by t1) and an ended one. The INVITEs move
+ * to dialog_requests, the live call is in live_dialogs and carries on. */
+static void
+test_upgrade_v10(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct db_dialog_ctx *dc;
+	struct db_dialog *g, *rows;
+	sqlite3 *db;
+	char leg;
+	int n;
+
+	snprintf(fix.conf.database, sizeof(fix.conf.database), "%s/v10.db",
+	         fix.dir);
+	unlink(fix.conf.database);
+	db = db_open(&fix.conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_exec(
+	        db,
+	        "CREATE TABLE dialogs (id INTEGER PRIMARY KEY, a_call_id TEXT "
+	        "NOT NULL, a_from_tag TEXT, a_to_tag TEXT, a_cseq INTEGER, "
+	        "b_call_id TEXT NOT NULL, b_from_tag TEXT, b_to_tag TEXT, "
+	        "b_cseq INTEGER, caller TEXT NOT NULL, callee TEXT NOT NULL, "
+	        "stage TEXT NOT NULL DEFAULT 'trying' CHECK (stage IN "
+	        "('trying','early','ringing','answered','confirmed',"
+	        "'terminating','ended')), owner_slot TEXT, created_at INTEGER "
+	        "NOT NULL, updated_at INTEGER NOT NULL, a_contact TEXT, "
+	        "a_route TEXT, a_peer TEXT, a_out_cseq INTEGER NOT NULL "
+	        "DEFAULT 0, a_inv_cseq INTEGER NOT NULL DEFAULT 0, a_request "
+	        "TEXT, b_contact TEXT, b_route TEXT, b_peer TEXT, b_in_cseq "
+	        "INTEGER NOT NULL DEFAULT 0, b_inv_cseq INTEGER NOT NULL "
+	        "DEFAULT 1, b_branch TEXT, b_request TEXT, answered_at "
+	        "INTEGER, ring_deadline INTEGER, end_reason TEXT, forks "
+	        "INTEGER NOT NULL DEFAULT 0);"
+	        "CREATE INDEX dialogs_a ON dialogs(a_call_id);"
+	        "CREATE INDEX dialogs_b ON dialogs(b_call_id);"
+	        "CREATE INDEX dialogs_live ON dialogs(updated_at) WHERE "
+	        "stage <> 'ended';"
+	        "CREATE INDEX dialogs_owner ON dialogs(owner_slot) WHERE "
+	        "stage <> 'ended';"
+	        "CREATE VIEW active_calls AS SELECT id, caller, callee, stage, "
+	        "owner_slot, a_call_id, b_call_id, datetime(created_at, "
+	        "'unixepoch') AS created, datetime(answered_at, 'unixepoch') "
+	        "AS answered, datetime(updated_at, 'unixepoch') AS updated "
+	        "FROM dialogs WHERE stage <> 'ended';"
+	        "CREATE TABLE dialog_relays (branch TEXT PRIMARY KEY, "
+	        "dialog_id INTEGER NOT NULL, method TEXT NOT NULL, request "
+	        "TEXT NOT NULL, peer TEXT NOT NULL, created_at INTEGER NOT "
+	        "NULL);"
+	        "CREATE INDEX dialog_relays_dialog ON dialog_relays(dialog_id);"
+	        "INSERT INTO dialog_relays VALUES ('z9hG4bK-t1-r1', 2, "
+	        "'PRACK', 'PRACK sip:b@x SIP/2.0', 'tcp 127.0.0.1:5070 t1 3', "
+	        "7);"
+	        "INSERT INTO dialogs (a_call_id, b_call_id, caller, callee, "
+	        "stage, owner_slot, created_at, updated_at, a_request, "
+	        "b_request, a_peer) VALUES ('gone-a', 'gone-b', 'sip:a@x', "
+	        "'sip:b@x', 'ended', 't1', 1, 2, 'INVITE old', 'INVITE old b', "
+	        "'udp 127.0.0.1:5070'), ('live-a', 'live-b', 'sip:a@x', "
+	        "'sip:b@x', 'confirmed', 't1', 5, 6, 'INVITE sip:b@x "
+	        "SIP/2.0', 'INVITE sip:b@127.0.0.1 SIP/2.0', "
+	        "'tcp 127.0.0.1:5070 t1 3');"
+	        "PRAGMA user_version = 10;",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(db_migrate(db), 0);
+	CU_ASSERT_EQUAL(q1(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM pragma_table_info("
+	                       "'dialogs') WHERE name LIKE '%request'"),
+	                0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	                       "name IN ('dialogs_live', 'dialogs_owner')"),
+	                0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests"), 2);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls WHERE "
+	                       "a_call_id = 'live-a' AND owner_slot = 't1'"),
+	                1);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls"), 1);
+	/* the live call carries on: found whole, owned by t1, its worker's
+	 * connection live */
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_EQUAL_FATAL(db_dialog_find(dc, mem, "live-b", 0, &g, &leg),
+	                      1);
+	CU_ASSERT_EQUAL(leg, 'b');
+	CU_ASSERT_STRING_EQUAL(g->stage, "confirmed");
+	CU_ASSERT_STRING_EQUAL(g->a_request, "INVITE sip:b@x SIP/2.0");
+	CU_ASSERT_STRING_EQUAL(g->b_request, "INVITE sip:b@127.0.0.1 SIP/2.0");
+	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t1", &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(
+	    db_dialog_conn_live(dc, "t1", "tcp 127.0.0.1:5070 t1 3"), 1);
+	CU_ASSERT_EQUAL(db_dialog_find(dc, mem, "gone-a", 1, &g, &leg), 1);
+	CU_ASSERT_STRING_EQUAL(g->a_request, "INVITE old");
+	/* the relay in flight kept, in a table keyed by branch alone */
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	                       "name LIKE 'dialog_relays%'"),
+	                1);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	                       "name = 'dialog_relays' AND sql LIKE "
+	                       "'%WITHOUT ROWID%'"),
+	                1);
+	{
+		char *rq, *peer;
+		int64_t did;
+		CU_ASSERT_EQUAL(
+		    db_relay_find(dc, mem, "z9hG4bK-t1-r1", &rq, &peer, &did),
+		    1);
+		CU_ASSERT_EQUAL(did, 2);
+	}
+	/* migrating again changes nothing */
+	CU_ASSERT_EQUAL(db_migrate(db), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests"), 2);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM live_dialogs"), 1);
+	/* and ends: off the live calls */
+	CU_ASSERT_EQUAL_FATAL(db_dialog_find(dc, mem, "live-a", 0, &g, &leg),
+	                      1);
+	CU_ASSERT_EQUAL(db_dialog_end(dc, g, "caller hung up", 10), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM active_calls"), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM live_dialogs"), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 0);
+	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t1", &rows, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	talloc_free(mem);
+	db_close(db);
+}
+
 int
 suite_dialog(void)
 {
@@ -445,12 +637,16 @@ suite_dialog(void)
 	if (s == NULL || !CU_add_test(s, "a row, whole", test_row) ||
 	    !CU_add_test(s, "saves with and without new Call-IDs",
 	                 test_save_ids) ||
+	    !CU_add_test(s, "stored requests written when they change",
+	                 test_requests) ||
 	    !CU_add_test(s, "owned and stale", test_owned_stale) ||
 	    !CU_add_test(s, "forks, and a connection's live call",
 	                 test_forks) ||
 	    !CU_add_test(s, "the best final response of forks",
 	                 test_best_final) ||
-	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2))
+	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2) ||
+	    !CU_add_test(s, "a file of version 10 with a live call upgraded",
+	                 test_upgrade_v10))
 		return -1;
 	return 0;
 }
