@@ -9,6 +9,10 @@
 . "$(dirname "$0")/lib.sh"
 
 afd_start
+# every worker has written its row (a TCP spare may write it after the
+# first OPTIONS is answered)
+wait_for "[ \"\$(sql \"SELECT count(*) FROM workers WHERE slot IN ('u0', 't0', 't1') AND state = 'idle'\")\" = 3 ]" 5 ||
+	fail "the workers rows: $(sql "SELECT slot, state FROM workers")"
 sql "SELECT slot, pid, state FROM workers ORDER BY slot" >"$TMP/workers.before"
 u0=$(sql "SELECT pid FROM workers WHERE slot = 'u0'")
 [ -n "$u0" ] || fail "no u0 row"
@@ -68,5 +72,9 @@ afd_stop
 assert_eq 0 "$AFD_RC" "exit status"
 assert_eq "" "$(cat "$AFD_RUN/afd.pid")" "afd.pid after the stop"
 afd_start
+# every worker has written its row (a TCP spare may write it after the
+# first OPTIONS is answered)
+wait_for "[ \"\$(sql \"SELECT count(*) FROM workers WHERE slot IN ('u0', 't0', 't1') AND state = 'idle'\")\" = 3 ]" 5 ||
+	fail "the workers rows: $(sql "SELECT slot, state FROM workers")"
 assert_eq "$AFD_PID" "$(tr -d '\n' <"$AFD_RUN/afd.pid")" "pid of the new afd"
 afd_stop
