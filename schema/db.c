@@ -13,6 +13,8 @@
  * db_open, freed by db_close; it is the hook's argument, which is how the
  * other db_wal_* functions find it): see db.h, "Checkpoints".
  */
+#include <sys/stat.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +226,37 @@ db_checkpoint(sqlite3 *db, int *frames, int *copied)
 	return 0;
 }
 
+int
+db_wal_truncate(sqlite3 *db, long long *size)
+{
+	struct db_wal *h = db_wal_find(db);
+	const char *name = sqlite3_db_filename(db, "main");
+	char path[1024];
+	struct stat st;
+	int rc;
+
+	*size = -1;
+	if (name == NULL || name[0] == '\0' ||
+	    (size_t)snprintf(path, sizeof(path), "%s-wal", name) >=
+	        sizeof(path) ||
+	    stat(path, &st) == -1)
+		return 1; /* no WAL file: nothing to do */
+	*size = st.st_size;
+	if (st.st_size <= DB_WAL_SIZE_LIMIT)
+		return 1;
+	sqlite3_busy_timeout(db, 0); /* never wait for a worker */
+	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	                               NULL, NULL);
+	sqlite3_busy_timeout(db, h != NULL && h->locked ? 0 : DB_BUSY_MS);
+	if (rc == SQLITE_BUSY)
+		return 1;
+	if (rc != SQLITE_OK) {
+		log_warnx("db: checkpoint (truncate): %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
 sqlite3 *
 db_open(const struct conf *c)
 {
@@ -244,9 +277,8 @@ db_open(const struct conf *c)
 	sqlite3_busy_timeout(db, DB_BUSY_MS);
 	snprintf(sql, sizeof(sql),
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
-	         "PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=%d;",
-	         c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL",
-	         DB_WAL_SIZE_LIMIT);
+	         "PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=-1;",
+	         c->durability == CONF_DUR_FULL ? "FULL" : "NORMAL");
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		log_warnx("db: %s: %s", c->database, sqlite3_errmsg(db));
 		goto fail;

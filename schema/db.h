@@ -15,8 +15,12 @@
 
 /* Open the database of c: WAL, synchronous NORMAL (FULL with durability =
  * full), a busy timeout of a few ms (DB_BUSY_MS in db.c says why), foreign
- * keys, journal_size_limit DB_WAL_SIZE_LIMIT, and afd's WAL hook (below) in
- * place of SQLite's automatic checkpoint. NULL on failure (logged). */
+ * keys, journal_size_limit -1 (the WAL file is kept at its size when the
+ * WAL starts over: a worker's commit never truncates it, and its writes
+ * overwrite blocks the file already has instead of growing it; the
+ * checkpointer truncates it when idle, db_wal_truncate), and afd's WAL
+ * hook (below) in place of SQLite's automatic checkpoint. NULL on failure
+ * (logged). */
 sqlite3 *db_open(const struct conf *c);
 
 /* A worker starting (serving nothing yet) waits for the write lock as
@@ -47,7 +51,7 @@ void db_close(sqlite3 *db);
 #define DB_WAL_RESTART_FRAMES 8192 /* see db_checkpoint */
 #define DB_WAL_REKICK_MS 100
 #define DB_WAL_LOG_EVERY 64
-#define DB_WAL_SIZE_LIMIT (64 * 1024 * 1024) /* journal_size_limit */
+#define DB_WAL_SIZE_LIMIT (64 * 1024 * 1024) /* see db_wal_truncate */
 
 typedef void db_wal_kick_fn(void *arg, int frames);
 
@@ -77,6 +81,17 @@ int db_wal_hook_counts(sqlite3 *db, unsigned long *kicks,
  * copied costs nothing to readers (they skip them).
  */
 int db_checkpoint(sqlite3 *db, int *frames, int *copied);
+
+/*
+ * The checkpointer, when the workers have written nothing for a while: a
+ * WAL file larger than DB_WAL_SIZE_LIMIT is checkpointed and truncated to
+ * nothing (a TRUNCATE checkpoint that never waits for a lock: a worker
+ * that writes meanwhile makes it give up). *size: the WAL file's size
+ * before, -1 when there is none. Returns 0 when it truncated, 1 when
+ * there was nothing to do or a worker held a lock, -1 on an error
+ * (logged).
+ */
+int db_wal_truncate(sqlite3 *db, long long *size);
 
 /* Create or upgrade the schema to DB_SCHEMA_VERSION (the master, at start).
  * 0, or -1 with a log line. */

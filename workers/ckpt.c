@@ -11,7 +11,10 @@
  * two transactions so that the WAL starts over (see db_checkpoint in
  * schema/db.h). A timer (CKPT_TIMER_MS) checkpoints
  * too, so a WAL that stays below the threshold still reaches the database
- * file.
+ * file; and once the WAL has stayed unchanged and copied for CKPT_IDLE_TICKS
+ * timer ticks, it truncates a WAL file larger than DB_WAL_SIZE_LIMIT
+ * (db_wal_truncate: the workers' connections never do, so that no commit
+ * pays for an ftruncate or for growing the file again).
  *
  * It runs no SIP service and serves no client; it takes the common worker
  * life of worker.c (control channel, workers row, sibling socket c0.sock,
@@ -34,6 +37,7 @@
 #define CKPT_PASSES 4
 #define CKPT_TAIL 32   /* frames */
 #define CKPT_KICKERS 8 /* remembered kickers (u0 and a few tN) */
+#define CKPT_IDLE_TICKS 3
 
 struct ckpt {
 	struct worker *w;
@@ -41,6 +45,8 @@ struct ckpt {
 	uv_timer_t *tick; /* every CKPT_TIMER_MS */
 	int kicks;        /* kicks since the last checkpoint */
 	int last_copied;  /* frames in the file after the last one */
+	int last_frames;  /* the WAL's frames then */
+	int idle;         /* timer ticks that found the WAL unchanged */
 	char kickers[CKPT_KICKERS][8]; /* slots that kicked since */
 	int nkickers;
 	unsigned long runs;
@@ -106,7 +112,13 @@ ckpt_run(struct ckpt *ck, const char *why)
 		    "frames in the database file, %.1f ms",
 		    why, kicks, pass, r == 1 ? ", busy" : "", copied, frames,
 		    (double)(uv_hrtime() - t0) / 1e6);
+	if (kicks == 0 && r == 0 && frames == ck->last_frames &&
+	    copied == frames)
+		ck->idle++;
+	else
+		ck->idle = 0;
 	ck->last_copied = copied;
+	ck->last_frames = frames;
 }
 
 static void
@@ -115,10 +127,22 @@ ckpt_on_soon(uv_timer_t *t)
 	ckpt_run(t->data, "kick");
 }
 
+/* The timer: checkpoint; truncate the WAL file once the workers have
+ * been idle for CKPT_IDLE_TICKS ticks (once per idle spell). */
 static void
 ckpt_on_tick(uv_timer_t *t)
 {
-	ckpt_run(t->data, "timer");
+	struct ckpt *ck = t->data;
+	uint64_t t0;
+	long long size;
+
+	ckpt_run(ck, "timer");
+	if (ck->idle != CKPT_IDLE_TICKS)
+		return;
+	t0 = uv_hrtime();
+	if (db_wal_truncate(ck->w->db, &size) == 0)
+		log_debug("WAL file truncated (%lld bytes, idle), %.1f ms",
+		          size, (double)(uv_hrtime() - t0) / 1e6);
 }
 
 /* CKPT_KICK: a worker's WAL is large. Several in one turn of the loop

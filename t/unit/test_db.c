@@ -397,7 +397,7 @@ sleep_ms(int ms)
 }
 
 /* Without a kicker: in-line checkpoints, so the WAL stays small; the
- * connection has journal_size_limit. */
+ * connection keeps its WAL file (journal_size_limit -1, test_wal_keep). */
 static void
 test_wal_default(void)
 {
@@ -405,7 +405,7 @@ test_wal_default(void)
 	unsigned long kicks = 9, fallbacks = 9;
 
 	CU_ASSERT_FATAL(db != NULL);
-	CU_ASSERT(q1(db, "PRAGMA journal_size_limit") == DB_WAL_SIZE_LIMIT);
+	CU_ASSERT(q1(db, "PRAGMA journal_size_limit") == -1);
 	CU_ASSERT(db_wal_hook_limits(db, 20, 1000) == 0);
 	CU_ASSERT_FATAL(sqlite3_exec(db, "CREATE TABLE t (x BLOB)", NULL, NULL,
 	                             NULL) == SQLITE_OK);
@@ -489,6 +489,72 @@ test_wal_fallback(void)
 	db_close(db);
 }
 
+/* The WAL file's size in bytes (0 when there is none). */
+static long long
+wal_bytes(void)
+{
+	char path[sizeof(conf.database) + 8];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s-wal", conf.database);
+	return stat(path, &sb) == -1 ? 0 : (long long)sb.st_size;
+}
+
+/* journal_size_limit -1: when the WAL starts over, a worker's commit keeps
+ * the file (even past DB_WAL_SIZE_LIMIT) instead of truncating it;
+ * db_wal_truncate (the idle checkpointer) truncates it, but never while a
+ * worker holds the write lock, and leaves a file under the limit alone. */
+static void
+test_wal_keep(void)
+{
+	sqlite3 *db = fresh("wal-keep.db"), *ck = db_open(&conf);
+	struct kicks k = {0, 0};
+	long long big, size;
+	int frames, copied, rows;
+
+	CU_ASSERT_FATAL(db != NULL && ck != NULL);
+	CU_ASSERT(db_wal_hook_install(db, count_kick, &k) == 0);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "CREATE TABLE t (x BLOB)", NULL, NULL,
+	                             NULL) == SQLITE_OK);
+	/* One transaction of about DB_WAL_SIZE_LIMIT + 8 MiB of pages. */
+	rows = (DB_WAL_SIZE_LIMIT + 8 * 1024 * 1024) / 4096;
+	CU_ASSERT_FATAL(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) ==
+	                SQLITE_OK);
+	for (int i = 0; i < rows; i++)
+		if (sqlite3_exec(db, "INSERT INTO t VALUES (randomblob(3500))",
+		                 NULL, NULL, NULL) != SQLITE_OK)
+			break;
+	CU_ASSERT_FATAL(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ==
+	                SQLITE_OK);
+	big = wal_bytes();
+	CU_ASSERT(big > DB_WAL_SIZE_LIMIT);
+	/* Copied by another connection; the next commit starts the WAL
+	 * over at its beginning and keeps the file. */
+	CU_ASSERT(db_checkpoint(ck, &frames, &copied) == 0);
+	CU_ASSERT(frames > 0 && copied == frames);
+	CU_ASSERT(commits(db, 3) == 0);
+	CU_ASSERT(wal_bytes() == big);
+	CU_ASSERT(db_checkpoint(ck, &frames, &copied) == 0);
+	CU_ASSERT(frames > 0 && frames <= 10); /* it did start over */
+
+	/* A worker in a write transaction: no truncation, no wait. */
+	CU_ASSERT_FATAL(db_begin(db) == 0);
+	CU_ASSERT(db_wal_truncate(ck, &size) == 1);
+	CU_ASSERT(size == big && wal_bytes() == big);
+	CU_ASSERT(db_commit(db) == 0);
+	/* Idle: truncated to nothing, the rows all there. */
+	CU_ASSERT(db_wal_truncate(ck, &size) == 0);
+	CU_ASSERT(size == big && wal_bytes() == 0);
+	CU_ASSERT(q1(ck, "SELECT count(*) FROM t") == rows + 3);
+	/* A small WAL file is kept. */
+	CU_ASSERT(commits(db, 3) == 0);
+	CU_ASSERT(db_wal_truncate(ck, &size) == 1);
+	CU_ASSERT(size > 0 && size == wal_bytes());
+	CU_ASSERT(q1(db, "SELECT count(*) FROM t") == rows + 6);
+	db_close(ck);
+	db_close(db);
+}
+
 static double
 ms_since(const struct timespec *t0)
 {
@@ -558,6 +624,8 @@ suite_db(void)
 	    !CU_add_test(s, "a binding's TCP connection", test_conn_bound) ||
 	    !CU_add_test(s, "WAL hook: in-line by default", test_wal_default) ||
 	    !CU_add_test(s, "WAL hook: kicks, rate-limited", test_wal_kick) ||
+	    !CU_add_test(s, "WAL file kept, truncated when idle",
+	                 test_wal_keep) ||
 	    !CU_add_test(s, "WAL hook: fallback past the bound",
 	                 test_wal_fallback) ||
 	    !CU_add_test(s, "write lock held elsewhere: short waits",
