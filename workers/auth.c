@@ -39,8 +39,10 @@ struct auth {
 	uint8_t key[32]; /* the Digest nonce key (afd_keys) */
 	int have_key;
 	time_t last_sweep;
-	struct auth_src src[AUTH_SRC_SLOTS];
-	uint64_t secagree[AUTH_SECAGREE_SEEN]; /* hashes of phones logged */
+	/* both made at their first use: a worker that never saw a failure
+	 * or a sec-agree phone neither holds nor scans them */
+	struct auth_src *src; /* AUTH_SRC_SLOTS records */
+	uint64_t *secagree;   /* AUTH_SECAGREE_SEEN hashes of phones logged */
 	size_t nsecagree;
 };
 
@@ -83,6 +85,13 @@ auth_src_find(struct auth *a, const char *ip, time_t now, int create)
 {
 	struct auth_src *old = NULL;
 
+	if (a->src == NULL) {
+		if (!create)
+			return NULL;
+		a->src = talloc_zero_array(a, struct auth_src, AUTH_SRC_SLOTS);
+		if (a->src == NULL)
+			return NULL;
+	}
 	for (size_t i = 0; i < AUTH_SRC_SLOTS; i++) {
 		struct auth_src *s = &a->src[i];
 		if (s->ip[0] != '\0' && strcmp(s->ip, ip) == 0)
@@ -731,6 +740,10 @@ auth_secagree_log(struct auth *a, const struct sip_msg *m, const char *who,
 	    !sip_hdr_has_token(m->first[SIP_HDR_PROXY_REQUIRE], "sec-agree"))
 		return;
 	h = auth_hash(who);
+	if (a->secagree == NULL &&
+	    (a->secagree = talloc_array(a, uint64_t, AUTH_SECAGREE_SEEN)) ==
+	        NULL)
+		return;
 	for (size_t i = 0; i < a->nsecagree; i++)
 		if (a->secagree[i] == h)
 			return;
