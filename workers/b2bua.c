@@ -66,9 +66,10 @@ struct b2bua {
 /*
  * A 2xx to an INVITE of a phone over UDP, sent again until the ACK (RFC
  * 3261 13.3.1.4, RFC 6026 8.1: the TU's job, not the transaction's): T1
- * doubling up to T2, given up after 64*T1. In memory only: a replacement
- * worker does not send it again (the phone's INVITE retransmission is
- * answered 100, and its own timer ends the call).
+ * doubling up to T2, given up after 64*T1: the call then ends with BYE to
+ * both phones (RFC 3261 13.3.1.4). In memory only: a replacement worker
+ * rebuilds it from the dialogs row of each call of its slot still in
+ * stage 'answered' (b2b_rtx_resume).
  */
 struct b2b_rtx {
 	struct b2b_rtx *next;
@@ -137,6 +138,12 @@ static void b2b_ignore_done(struct sipd *sd, void *arg, int status,
 static int b2b_cancel_all(struct b2bua *b, struct b2b_acts *acts,
                           struct db_dialog *d, int again, time_t now,
                           int *waiting);
+static int b2b_end_both(struct b2bua *b, struct b2b_acts *acts,
+                        struct db_dialog *d, const char *reason, int status,
+                        time_t now);
+static int b2b_unit_begin(struct b2bua *b);
+static int b2b_unit_end(struct b2bua *b, int mark, int ok,
+                        struct b2b_acts *acts);
 
 struct b2bua *
 b2bua_new(TALLOC_CTX *ctx, struct sipd *sd, struct db_txn *dbt)
@@ -546,8 +553,9 @@ b2b_t1(const struct b2bua *b)
 	return (uint64_t)(b->c->sip_t1 > 0 ? b->c->sip_t1 : 500);
 }
 
-/* Keep a copy of the 2xx act x to send again until its ACK. */
-static void
+/* Keep a copy of the 2xx act x to send again until its ACK; returns the
+ * entry (owned by b), NULL when out of memory. */
+static struct b2b_rtx *
 b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
 {
 	struct b2b_rtx *r = talloc_zero(b, struct b2b_rtx);
@@ -556,7 +564,7 @@ b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
 	if (r == NULL || (r->resp = talloc_zero(r, struct b2b_act)) == NULL ||
 	    (r->call_id = sip_str_dup(r, call_id)) == NULL) {
 		talloc_free(r);
-		return;
+		return NULL;
 	}
 	*r->resp = *x;
 	r->resp->next = NULL;
@@ -567,13 +575,46 @@ b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
 	r->resp->body = x->body ? talloc_memdup(r, x->body, x->bodylen) : NULL;
 	if (r->resp->buf == NULL) {
 		talloc_free(r);
-		return;
+		return NULL;
 	}
 	r->interval = b2b_t1(b);
 	r->at = now + r->interval;
 	r->give_up = now + 64 * b2b_t1(b);
 	r->next = b->rtx;
 	b->rtx = r;
+	return r;
+}
+
+/* No ACK came for the 2xx of the caller's INVITE call_id within 64*T1:
+ * end its call (still 'answered') with BYE to both phones (RFC 3261
+ * 13.3.1.4: the UAS ends the dialog). */
+static void
+b2b_rtx_expire(struct b2bua *b, const char *call_id)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct b2b_acts *acts;
+	struct db_dialog *d;
+	int mark, ok;
+	char leg;
+
+	if (mem == NULL || (mark = b2b_unit_begin(b)) == -1) {
+		talloc_free(mem);
+		return;
+	}
+	if (db_dialog_find(b->dc, mem, call_id, 0, &d, &leg) != 1 ||
+	    leg != 'a' || strcmp(d->stage, "answered") != 0 ||
+	    (acts = b2b_acts_new(b, NULL, NULL)) == NULL) {
+		b2b_unit_end(b, mark, 1, NULL);
+		talloc_free(mem);
+		return;
+	}
+	ok = b2b_end_both(b, acts, d, "no ACK from the caller", 503,
+	                  time(NULL)) == 0;
+	if (b2b_unit_end(b, mark, ok, acts) == 0)
+		log_info("b2bua: call %lld: no ACK from the caller within "
+		         "64*T1: ended with BYE",
+		         (long long)d->id);
+	talloc_free(mem);
 }
 
 /* The ACK for call_id came: stop sending its 2xx. */
@@ -605,6 +646,7 @@ b2b_rtx_run(struct b2bua *b, uint64_t now)
 			log_info("b2bua: no ACK for the 2xx of %s within 64*T1",
 			         r->call_id);
 			*pp = r->next;
+			b2b_rtx_expire(b, r->call_id);
 			talloc_free(r);
 			continue;
 		}
@@ -2526,6 +2568,53 @@ b2b_forks_recover(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 	return 0;
 }
 
+/* After a restart: call d (stage 'answered', its caller over UDP) had its
+ * 2xx sent by the dead worker, whose retransmissions died with it. Send it
+ * again from now on until the ACK, T1 doubling up to T2 (b2b_rtx_run),
+ * rebuilt from the row: the caller's stored INVITE gives the answer's
+ * Via, From, To (afd's tag is derived from it), Call-ID and CSeq; afd's
+ * Contact is added. The callee's body is not stored: the rebuilt 2xx has
+ * none (a caller that got the first 2xx and lost its ACK, the case this
+ * is for, ACKs it all the same). Given up 64*T1 after the answer (at
+ * least 2*T1 from now), then the call ends (b2b_rtx_expire). */
+static void
+b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct b2b_act x;
+	struct b2b_rtx *r;
+	struct sip_msg *req;
+	uint64_t now = sipd_now_ms();
+	int64_t left;
+	char hdrs[360];
+
+	memset(&x, 0, sizeof(x));
+	x.kind = B2B_ACT_RESP;
+	if (mem == NULL || d->a_request == NULL ||
+	    b2b_peer_parse(d->a_peer, &x.to) == -1 || x.to.tp != SIP_TP_UDP ||
+	    (req = b2b_parse(mem, d->a_request)) == NULL)
+		goto done;
+	snprintf(hdrs, sizeof(hdrs), "Contact: <sip:afd@%s;transport=udp>\r\n",
+	         b->host);
+	x.buf = d->a_request;
+	x.len = strlen(d->a_request);
+	x.status = 200;
+	x.hdrs = hdrs;
+	if ((r = b2b_rtx_add(b, &x, req->call_id)) == NULL)
+		goto done;
+	r->at = now;
+	left = (d->answered_at - (int64_t)time(NULL)) * 1000 +
+	       64 * (int64_t)b2b_t1(b);
+	if (left < 2 * (int64_t)b2b_t1(b))
+		left = 2 * (int64_t)b2b_t1(b);
+	r->give_up = now + (uint64_t)left;
+	log_info("b2bua: call %lld: answered but not ACKed when this worker's "
+	         "predecessor died: 2xx sent again to the caller",
+	         (long long)d->id);
+done:
+	talloc_free(mem);
+}
+
 /* After a restart: the forks of this slot's calls that are over but
  * still owed a CANCEL (their phone had said nothing yet) get it now, so
  * that no phone is left ringing (mem: scratch). */
@@ -2633,6 +2722,8 @@ b2b_check(struct b2bua *b, uint64_t now_ms)
 				talloc_free(tx);
 			}
 		}
+		if (!b->recovered && strcmp(d->stage, "answered") == 0)
+			b2b_rtx_resume(b, d);
 		if (b2b_stage_early(d->stage) && d->ring_deadline > now) {
 			uint64_t at =
 			    now_ms + (uint64_t)(d->ring_deadline - now) * 1000 +

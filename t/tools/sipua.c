@@ -37,7 +37,7 @@
  * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
  *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
  *              [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] [-I STATUS]
- *              [-R MS] [-K] [-r] [-V] [-A MS] [-P PW] [-F] [-S EXPIRES]
+ *              [-R MS] [-K] [-r] [-V] [-A MS] [-W MS] [-P PW] [-F] [-S EXPIRES]
  *              [-B DIR] [-i]
  *   -t        TCP (one connection for everything) instead of UDP
  *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
@@ -71,6 +71,9 @@
  *             reliable provisional and sends an UPDATE after it
  *   -V        the caller sends a re-INVITE (hold) once the call is up
  *   -A MS     the caller sends its ACK MS ms after the 2xx (blocking)
+ *   -W MS     the caller ACKs no 2xx to its INVITE that comes within MS ms
+ *             of the first one (as if its ACKs were lost: afd must send
+ *             the 2xx again); prints "INFO 2xx not ACKed" for each
  *   -P PW     answer a 401 to the REGISTER with Digest (qop=auth, the user
  *             name as the username, password PW)
  *   -F        register with a VoLTE UE's feature tags on the Contact
@@ -267,6 +270,7 @@ struct ua_call {
 	char *invite; /* callee: the INVITE being answered (raw) */
 	size_t invlen;
 	long long final_at, hangup_at, cancel_at, update_at, reinv_at;
+	long long first_2xx_at; /* -W: when the first 2xx came (+1) */
 	int final_status;
 	int prack_wait; /* callee: 183 sent reliably, PRACK pending */
 };
@@ -274,6 +278,7 @@ struct ua_call {
 static struct ua_call ua_c;
 static unsigned ua_branch_n;
 static int ua_big, ua_ack_udp, ua_rel, ua_reinv, ua_ack_delay, ua_nocancel;
+static int ua_ack_withhold; /* -W */
 static const char *ua_user = "alice";
 
 /* Send a request of the call. body may be NULL. */
@@ -390,6 +395,15 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 		         m->first[SIP_HDR_RSEQ]->value.s, c->inv_cseq);
 		ua_call_request(ctx, "PRACK", ++c->cseq, extra, NULL, 0);
 		c->update_at = ua_now() + 50;
+	}
+	if (m->status >= 200 && m->status < 300 && ua_ack_withhold > 0 &&
+	    m->cseq.num == c->inv_cseq) {
+		if (c->first_2xx_at == 0)
+			c->first_2xx_at = ua_now() + 1;
+		if (ua_now() + 1 < c->first_2xx_at + ua_ack_withhold) {
+			printf("INFO 2xx not ACKed\n");
+			return;
+		}
 	}
 	if (m->status >= 200 && m->status < 300 && !c->up) {
 		c->up = 1;
@@ -771,7 +785,7 @@ main(int argc, char **argv)
 
 	ua_t0 = t0;
 	while ((c = getopt(argc, argv,
-	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrVA:P:FS:B:i")) !=
+	                   "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrVA:W:P:FS:B:i")) !=
 	       -1) {
 		switch (c) {
 		case 'p':
@@ -839,6 +853,9 @@ main(int argc, char **argv)
 			break;
 		case 'A':
 			ua_ack_delay = atoi(optarg);
+			break;
+		case 'W':
+			ua_ack_withhold = atoi(optarg);
 			break;
 		case 'P':
 			password = optarg;
@@ -1165,11 +1182,12 @@ main(int argc, char **argv)
 		close(ua_ufd);
 	return 0;
 usage:
-	fprintf(stderr,
-	        "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
-	        "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
-	        "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	        "[-I STATUS] [-R MS] [-K] [-r] [-V] [-A MS] [-P PW] [-F] "
-	        "[-S EXPIRES] [-B DIR] [-i]\n");
+	fprintf(
+	    stderr,
+	    "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
+	    "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
+	    "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
+	    "[-I STATUS] [-R MS] [-K] [-r] [-V] [-A MS] [-W MS] [-P PW] [-F] "
+	    "[-S EXPIRES] [-B DIR] [-i]\n");
 	return 2;
 }
