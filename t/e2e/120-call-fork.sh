@@ -10,33 +10,10 @@
 # 408 does not hide the other phone's 486. After each call the dialogs,
 # dialog_forks and calls rows are checked and nothing is left open.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start calls.ring_timeout=3 afd.sip_t1=100
 
-ua() { # NAME USER ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1 user=$2
-	shift 2
-	: >"$TMP/$name.out"
-	"$UA" -p "$AFD_PORT" -u "$user" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-port_of() { awk '$1 == "READY" { print $3; exit }' "$TMP/$1.out"; }
-two() { # USER ARGS1 -- ARGS2: the two phones USER1 and USER2 of USER
-	local user=$1 a=() b=()
-	shift
-	while [ "$1" != "--" ]; do a+=("$1"); shift; done
-	shift
-	b=("$@")
-	ua "${user}1" "$user" "${a[@]}"
-	registered "${user}1"
-	ua "${user}2" "$user" "${b[@]}"
-	registered "${user}2"
-}
-final_of() { awk '$1 == "RESP" && $3 == "INVITE" && $2 >= 200 { print $2; exit }' "$TMP/$1.out"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
 forks() { # the newest call's forks, in order: state:status ...
 	sql "SELECT group_concat(state || ':' || ifnull(status, '-'), ' ') FROM
 	     (SELECT state, status FROM dialog_forks WHERE dialog_id =
@@ -47,7 +24,6 @@ fork_of() { # PHONE: the state:status of the fork to that phone
 	     dialog_id = (SELECT max(id) FROM dialogs) AND
 	     target LIKE '%:$(port_of "$1");%'"
 }
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 nothing_open() { # WHAT
 	assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls still active $1"
 	assert_eq "0" "$(sql "SELECT count(*) FROM dialog_forks WHERE state IN

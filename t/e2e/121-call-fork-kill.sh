@@ -8,22 +8,10 @@
 # both ring and then the caller's CANCEL, served by the replacement: both
 # phones cancelled, the call ended. Nothing is left open.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start
 
-ua() { # NAME USER ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1 user=$2
-	shift 2
-	: >"$TMP/$name.out"
-	"$UA" -p "$AFD_PORT" -u "$user" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-port_of() { awk '$1 == "READY" { print $3; exit }' "$TMP/$1.out"; }
-final_of() { awk '$1 == "RESP" && $3 == "INVITE" && $2 >= 200 { print $2; exit }' "$TMP/$1.out"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
 fork_of() { # PHONE: the state:status of the fork to that phone
 	sql "SELECT state || ':' || ifnull(status, '-') FROM dialog_forks WHERE
 	     dialog_id = (SELECT max(id) FROM dialogs) AND
@@ -34,7 +22,6 @@ both_ring() { # the newest call rings on both phones
 		dialog_id = (SELECT max(id) FROM dialogs) AND state = 'early'\")\" = 2 ]" 3 ||
 		fail "the call does not ring on both phones"
 }
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 kill_owner() { # WHAT: kill -9 the worker owning the newest call
 	local slot pid
 	slot=$(dlg owner_slot)

@@ -6,20 +6,10 @@
 # same connection and is answered. Once the call is over the connection is
 # an ordinary one again and tcp_idle closes it.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start workers.tcp_idle=2
 
-ua() { # NAME USER ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1 user=$2
-	shift 2
-	: >"$TMP/$name.out"
-	"$UA" -p "$AFD_PORT" -u "$user" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
 
 ua bob bob -T $(( 12 * SCALE ))
 registered bob

@@ -8,30 +8,10 @@
 # other phone's 486, not 408. One binding: the answer relayed as before.
 # Nothing is recorded for a MESSAGE: no dialogs, forks, relays or calls.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start afd.sip_t1=100
 
-ua() { # NAME USER ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1 user=$2
-	shift 2
-	: >"$TMP/$name.out"
-	"$UA" -p "$AFD_PORT" -u "$user" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-two() { # USER ARGS1 -- ARGS2: the two phones USER1 and USER2 of USER
-	local user=$1 a=() b=()
-	shift
-	while [ "$1" != "--" ]; do a+=("$1"); shift; done
-	shift
-	b=("$@")
-	ua "${user}1" "$user" "${a[@]}"
-	registered "${user}1"
-	ua "${user}2" "$user" "${b[@]}"
-	registered "${user}2"
-}
 # the MESSAGE's final answers the sender got: "STATUS ..." one a line
 finals() { awk '$1 == "RESP" && $3 == "MESSAGE" && $2 >= 200 { print $2 }' "$TMP/$1.out"; }
 final_ms() { awk '$1 == "RESP" && $3 == "MESSAGE" && $2 >= 200 { print $4; exit }' "$TMP/$1.out"; }
