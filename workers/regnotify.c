@@ -19,15 +19,7 @@
 #include "workers/registrar.h"
 #include "workers/sipd.h"
 
-#define REGN_PER_RUN 256  /* NOTIFYs started per pass */
-#define REGN_ANSWERS 4096 /* 2xx answers kept unwritten at most */
-
-/* A 2xx answer to a NOTIFY that nothing waited for, not yet written to
- * its row (regn_answers_write). */
-struct regn_answer {
-	int64_t id, cseq;
-	int status;
-};
+#define REGN_PER_RUN 256 /* NOTIFYs started per pass */
 
 struct regn {
 	struct sipd *sd;
@@ -44,11 +36,6 @@ struct regn {
 	 * answers (regn_flush) */
 	struct regn_sent **ready;
 	size_t nready;
-	/* 2xx answers that changed nothing but the row's pending and
-	 * last_status: written together by the next sweep, or before the
-	 * notifier writes that row again (regn_answers_write) */
-	struct regn_answer *answers;
-	size_t nanswers, capanswers;
 	sqlite3_stmt *flow_up;
 	char via_host[300];
 };
@@ -797,91 +784,6 @@ fail:
 	return -1;
 }
 
-/* qsort: answers by subscription id (the rows' pages in order). */
-static int
-regn_answer_cmp(const void *a, const void *b)
-{
-	const struct regn_answer *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/*
- * Write the answers regn_done() kept (pending 0 unless a change came
- * since, last_status; a row whose CSeq moved on or that is gone is left as
- * it is), in the notifier's open transaction, before anything else the
- * notifier writes to a subscription row: so an answer is never written
- * after a later take of its row, nor to a row that reused a deleted one's
- * id. Answers whose write failed are dropped (logged): until the next
- * answer, only a restart sees that NOTIFY in flight and sends it again,
- * which its watcher absorbs as a retransmission.
- */
-static void
-regn_answers_write(struct regn *rn, time_t now)
-{
-	size_t n = rn->nanswers, failed = 0;
-
-	if (n == 0)
-		return;
-	rn->nanswers = 0;
-	qsort(rn->answers, n, sizeof(*rn->answers), regn_answer_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (db_sub_answered(rn->ds, rn->answers[i].id,
-		                    rn->answers[i].cseq, rn->answers[i].status,
-		                    0, now) == -1)
-			failed++;
-	if (failed > 0)
-		log_warnx("regevent: %zu answers to NOTIFYs not recorded",
-		          failed);
-}
-
-/*
- * Keep the 2xx answer status to the NOTIFY x, which leaves nothing to do
- * (no change owed, not the final one, no events to clear), for
- * regn_answers_write() instead of writing it now: an answer is one row
- * write per NOTIFY, and the sweep writes a batch of them in id order.
- * Losing it (kill -9) only makes the next notifier send that NOTIFY again
- * with its version, CSeq and branch, a retransmission to the watcher. 1
- * kept, 0 the caller writes it.
- */
-static int
-regn_answer_defer(struct regn *rn, const struct regn_sent *x, int status)
-{
-	struct regn_answer *v;
-
-	if (!rn->notifier || x->upto != 0 || x->final)
-		return 0;
-	if (rn->nanswers == rn->capanswers) {
-		size_t cap = rn->capanswers ? rn->capanswers * 2 : 256;
-		if (rn->nanswers >= REGN_ANSWERS)
-			return 0; /* (the next write takes them all) */
-		if ((v = talloc_realloc(rn, rn->answers, struct regn_answer,
-		                        cap)) == NULL)
-			return 0;
-		rn->answers = v;
-		rn->capanswers = cap;
-	}
-	rn->answers[rn->nanswers].id = x->id;
-	rn->answers[rn->nanswers].cseq = x->cseq;
-	rn->answers[rn->nanswers].status = status;
-	rn->nanswers++;
-	return 1;
-}
-
-int
-regn_settle(struct regn *rn)
-{
-	int opened;
-
-	if (rn == NULL || rn->nanswers == 0)
-		return 0;
-	if (regn_own_begin(rn, &opened) == -1)
-		return -1;
-	regn_answers_write(rn, time(NULL));
-	regn_own_end(rn, opened);
-	return 0;
-}
-
 /* Take (or, resend: keep) the version and CSeq of the next NOTIFY of
  * subscription id and build it, in a unit; it leaves after the commit. 1
  * sent, 0 nothing to send (the row is gone), -1 on error. */
@@ -896,7 +798,6 @@ regn_send(struct regn *rn, int64_t id, int resend, time_t now)
 
 	if ((mark = regn_unit_own(rn, &t)) == -1)
 		return -1;
-	regn_answers_write(rn, now);
 	if (db_sub_load(rn->ds, mem, id, &s) == -1)
 		goto fail;
 	if (s == NULL) {
@@ -939,10 +840,6 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 		         "%d%s",
 		         (long long)x->cseq, (long long)x->id, status,
 		         act == REGEV_Q_REMOVE ? ": subscription removed" : "");
-	/* the common 2xx that leaves nothing to do: written later */
-	if (act == REGEV_Q_NONE && status >= 200 && status < 300 && !q->dirty &&
-	    !q->final && regn_answer_defer(rn, x, status))
-		return;
 	/* inside the batch that received the answer: its commit (one for a
 	 * burst of answers) sends what follows */
 	if (regn_own_begin(rn, &opened) == -1) {
@@ -950,7 +847,6 @@ regn_done(struct sipd *sd, void *arg, int status, const struct sip_msg *resp)
 		          (long long)x->cseq);
 		return;
 	}
-	regn_answers_write(rn, now);
 	if (act != REGEV_Q_REMOVE && x->upto == 0) {
 		/* the common answer: one statement, no unit of its own (a
 		 * statement that fails changes nothing) */
@@ -1037,9 +933,6 @@ regn_run(struct regn *rn, time_t now)
 	if (regn_own_begin(rn, &opened) == -1)
 		return -1;
 	if (!rn->recovered) {
-		/* (this worker's own answers first: the NOTIFYs they
-		 * answered are no predecessor's in flight) */
-		regn_answers_write(rn, now);
 		if (regn_recover(rn, now) == -1) {
 			regn_own_end(rn, opened);
 			return -1;
@@ -1097,7 +990,6 @@ regn_tick(struct regn *rn, time_t now)
 		regn_own_end(rn, opened);
 		return -1;
 	}
-	regn_answers_write(rn, now);
 	rc = db_sub_sweep(rn->ds, tmp, now, &ended, &n);
 	for (int i = 0; rc != -1 && i < n; i++)
 		log_info("regevent: subscription of %s to %s expired",

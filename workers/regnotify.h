@@ -89,14 +89,9 @@ int regn_flush(struct regn *rn);
  * notifier. */
 int regn_run(struct regn *rn, time_t now);
 
-/* The notifier's sweep (inside a batch, every 500 ms): the 2xx answers to
- * NOTIFYs kept unwritten are written, expired subscriptions end (final
- * NOTIFY, reason timeout), finished ones go, then regn_run(). */
+/* The notifier's sweep (inside a batch, every 500 ms): expired
+ * subscriptions end (final NOTIFY, reason timeout), finished ones go, then
+ * regn_run(). */
 int regn_tick(struct regn *rn, time_t now);
-
-/* Write the 2xx answers to NOTIFYs that the notifier keeps unwritten (see
- * regn_tick), in a transaction of its own unless one is open: for a worker
- * about to stop. 0, or -1 (logged). */
-int regn_settle(struct regn *rn);
 
 #endif

@@ -256,13 +256,6 @@ sipd_regev_kick(struct sipd *sd)
 	(void)regn_run(sd->regn, time(NULL));
 }
 
-void
-sipd_regev_settle(struct sipd *sd)
-{
-	(void)sipd_batch_mem(sd);
-	(void)regn_settle(sd->regn);
-}
-
 const struct conf *
 sipd_conf(const struct sipd *sd)
 {

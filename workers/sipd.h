@@ -265,10 +265,6 @@ struct regn *sipd_regn(struct sipd *sd);
  * send the NOTIFYs owed. */
 void sipd_regev_kick(struct sipd *sd);
 
-/* Before the worker stops: write what the reg-event notifier keeps
- * unwritten (regn_settle). */
-void sipd_regev_settle(struct sipd *sd);
-
 /* The To tag afd gives its answers to req (stable: derived from Call-ID
  * and From tag, 16 hex digits and a NUL into tag). */
 void sipd_local_tag(const struct sip_msg *req, char tag[17]);

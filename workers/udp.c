@@ -301,10 +301,6 @@ udp_stop(struct worker *w)
 		udp_flush(uw);
 	if (uw->qhead != NULL)
 		log_warnx("udp: %zu answers unsent at stop", uw->qlen);
-	/* the answers to NOTIFYs not written yet (a successor would send
-	 * those NOTIFYs again) */
-	if (w->sipd != NULL)
-		sipd_regev_settle(w->sipd);
 	uvh_close(uw->poll);
 	uw->poll = NULL;
 	uvh_close(uw->sweep);

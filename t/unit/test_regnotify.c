@@ -73,15 +73,6 @@ kick(struct tsd *t, struct outs *o)
 	outs_take(t, t->sd, o);
 }
 
-/* The notifier's sweep (every 500 ms in a worker), in a batch of its own. */
-static void
-sweep(struct tsd *t, struct outs *o)
-{
-	sipd_batch_begin(t->sd);
-	(void)sipd_sweep(t->sd);
-	outs_take(t, t->sd, o);
-}
-
 /* The first output that starts with "NOTIFY ", or NULL. */
 static const char *
 notify_of(const struct outs *o)
@@ -190,10 +181,6 @@ test_subscribe_notify(void)
 	CU_ASSERT(tsd_count(t, SUBQ("version * 10 + cseq"), NULL) == 1);
 	CU_ASSERT(tsd_count(t, SUBQ("pending"), NULL) == 1);
 	answer(t, n, 200, &o);
-	/* the answer is written by the next sweep */
-	CU_ASSERT(tsd_count(t, SUBQ("pending * 1000 + ifnull(last_status, 0)"),
-	                    NULL) == 1000);
-	sweep(t, &o);
 	CU_ASSERT(tsd_count(t, SUBQ("pending"), NULL) == 0);
 	CU_ASSERT(tsd_count(t, SUBQ("last_status"), NULL) == 200);
 
@@ -294,72 +281,8 @@ test_recover(void)
 	CU_ASSERT_FATAL(b1 != NULL && b2 != NULL);
 	CU_ASSERT(strncmp(b1, b2, 40) == 0);
 	answer(t, n, 200, &o);
-	sweep(t, &o);
 	CU_ASSERT(tsd_count(t, SUBQ("pending * 1000 + last_status"), NULL) ==
 	          200);
-	tsd_free(t);
-}
-
-#define SUBROW                                                                 \
-	SUBQ("version * 100000 + cseq * 10000 + pending * 1000 + "             \
-	     "ifnull(last_status, 0)")
-
-/* A 2xx answer that leaves nothing to do (no change owed, no event to
- * clear) is kept in memory: written by the next sweep, by a stop
- * (sipd_regev_settle), or before the notifier's next take of the row; lost
- * with the worker (kill -9), its NOTIFY is sent again by the replacement
- * with the same version, CSeq and branch. */
-static void
-test_answer_kept(void)
-{
-	struct tsd *t = tsd_new(NULL);
-	struct outs o;
-	const char *n, *b1, *b2;
-	char *sent;
-
-	CU_ASSERT_FATAL(t != NULL);
-	one(t, subscribe_msg(600), &o);
-	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
-	answer(t, n, 200, &o);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 11000);
-	/* a change: the next take (version 1, CSeq 2) is not cleared by
-	 * the older answer */
-	one(t, register_msg(1), &o);
-	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
-	CU_ASSERT(strstr(n, "\r\nCSeq: 2 NOTIFY\r\n") != NULL);
-	CU_ASSERT(strstr(n, "version=\"1\"") != NULL);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 121000);
-	sweep(t, &o);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 121000);
-	/* its answer clears the event it carried: written at once */
-	answer(t, n, 200, &o);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 120200);
-	tsd_free(t);
-
-	/* answered, not written, and the worker dies */
-	t = tsd_new(NULL);
-	CU_ASSERT_FATAL(t != NULL);
-	one(t, subscribe_msg(600), &o);
-	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
-	sent = talloc_strdup(t, n);
-	answer(t, n, 200, &o);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 11000);
-	TALLOC_FREE(t->sd);
-	t->sd = sipd_new(t, &t->conf, "u0");
-	CU_ASSERT_FATAL(t->sd != NULL);
-	kick(t, &o);
-	CU_ASSERT_FATAL((n = notify_of(&o)) != NULL);
-	CU_ASSERT(strstr(n, "\r\nCSeq: 1 NOTIFY\r\n") != NULL);
-	CU_ASSERT(strstr(n, "version=\"0\"") != NULL);
-	b1 = strstr(sent, "branch=");
-	b2 = strstr(n, "branch=");
-	CU_ASSERT_FATAL(b1 != NULL && b2 != NULL);
-	CU_ASSERT(strncmp(b1, b2, 40) == 0);
-	answer(t, n, 200, &o);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 11000);
-	/* a worker that stops writes it */
-	sipd_regev_settle(t->sd);
-	CU_ASSERT(tsd_count(t, SUBROW, NULL) == 10200);
 	tsd_free(t);
 }
 
@@ -373,9 +296,7 @@ suite_regnotify(void)
 	                 test_subscribe_notify) ||
 	    !CU_add_test(s, "coalescing, 481", test_coalesce_481) ||
 	    !CU_add_test(s, "a replacement sends the NOTIFY in flight",
-	                 test_recover) ||
-	    !CU_add_test(s, "a 2xx to a NOTIFY written later",
-	                 test_answer_kept))
+	                 test_recover))
 		return -1;
 	return 0;
 }
