@@ -384,7 +384,10 @@ db_sub_set_row(struct db_sub *ds, char **v, char **extra, const char *aor)
 	st = db_stmt(ds->db, &ds->ident,
 	             "SELECT s.impu, s.extra_impu FROM subscriber_ids i "
 	             "JOIN subscribers s ON s.impi = i.impi WHERE i.id = ?1 "
-	             "AND i.kind IN (1, 3) ORDER BY i.kind LIMIT 1");
+	             /* kinds 1 and 3 as a range of the key: "IN (1, 3)"
+	              * would build an ephemeral table at every step */
+	             "AND i.kind BETWEEN 1 AND 3 AND i.kind <> 2 "
+	             "ORDER BY i.kind LIMIT 1");
 	if (st == NULL)
 		return -1;
 	db_bind_str(st, 1, aor);
