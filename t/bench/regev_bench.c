@@ -37,7 +37,8 @@ rb_clock(clockid_t id)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The REGISTER (what 's') or SUBSCRIBE of UE u into b; its length. */
+/* The REGISTER (what 'r') or SUBSCRIBE ('s') of UE u into b; its length
+ * (0 when it does not fit). */
 static size_t
 rb_request(char *b, char what, long u)
 {
