@@ -11,6 +11,8 @@
 # and BYE in it reach that phone); the other is CANCELled. Then the same
 # with the owner killed (kill -9) while both phones are early: the
 # replacement relays the 200 in the winner's early dialog from the rows.
+# Last, a PRACK to a tag afd never gave is 481, and an UPDATE of either
+# phone reaches the caller.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/calllib.sh"
 
@@ -97,7 +99,8 @@ won alice carl1 carl2
 log_has "answer 200 of .* reached a restarted worker" || fail "no log line for the 200 handled from the rows"
 nothing_open "after the owner's kill with two early dialogs"
 
-# 3. a PRACK naming an early dialog afd never made: 481
+# 3. a PRACK naming an early dialog afd never made: 481; an UPDATE of
+# either phone reaches the caller
 two dan -r -I 0 -T $(( 4 * SCALE )) -- -r -Q 500 -I 0 -T $(( 4 * SCALE ))
 ua alice alice -r -c dan -X $(( 1500 * SCALE )) -T $(( 3 * SCALE ))
 wait_for "[ \"\$(grep -c '^RESP 200 PRACK' '$TMP/alice.out')\" = 2 ]" 3 ||
@@ -112,6 +115,17 @@ for bad in "$base-3" "$base" "${base}x-1"; do
 		    -e "s/^To: .*/To: <sip:dan@$DOMAIN>;tag=$bad/" | sip)
 	assert_eq "481" "$(status_of "$out")" "a PRACK to early dialog $bad"
 done
+# and an UPDATE of each phone reaches the caller in that phone's early
+# dialog (one of them is not the row's current one)
+bcid=$(dlg b_call_id)
+btag=$(dlg b_from_tag)
+for p in dan1 dan2; do
+	out=$(CALLID=$bcid CSEQ=5 req UPDATE "sip:afd@127.0.0.1:$AFD_PORT" |
+		sed -e "s/^From: .*/From: <sip:dan@$DOMAIN>;tag=ua$(port_of $p)/" \
+		    -e "s/^To: .*/To: <sip:alice@$DOMAIN>;tag=$btag/" | sip)
+	assert_eq "200" "$(status_of "$out")" "an UPDATE of $p in its early dialog"
+done
+assert_eq "2" "$(grep -c '^REQ UPDATE' "$TMP/alice.out")" "UPDATEs the caller got"
 wait "$pid_alice" "$pid_dan1" "$pid_dan2"
 assert_eq "487" "$(final_of alice)" "the caller's CANCEL"
 nothing_open "after a cancelled call with two early dialogs"
