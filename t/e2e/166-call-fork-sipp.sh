@@ -7,7 +7,9 @@
 # it). The caller sees two 180s in two early dialogs (two To tags of
 # afd's) and the 200 in the winner's, ACKs and hangs up in it; every
 # SIPp call succeeds by SIPp's own count. Then the dialogs, dialog_forks
-# and calls rows are checked with sqlite3.
+# and calls rows are checked with sqlite3. Then the same with reliable
+# 183s (RSeq 1 and 500 from the two phones, each PRACKed in its own early
+# dialog and the PRACK checked at the phone that sent the 183).
 . "$(dirname "$0")/lib.sh"
 
 command -v sipp >/dev/null || fail "sipp not installed (sh mk/deps.sh test)"
@@ -76,6 +78,45 @@ assert_match ":$ANS_PORT;transport=udp answered:200 ans$ANS_PORT$" "$forks" "the
 assert_match ":$RING_PORT;transport=udp failed:487 ring$RING_PORT$" "$forks" "the cancelled fork"
 assert_eq "sip:alice@$DOMAIN|caller hung up|1" "$(sql "SELECT caller || '|' || end_reason || '|' ||
 	(answered_at IS NOT NULL) FROM calls WHERE callee = 'sip:bob@$DOMAIN'")" "the CDR"
+assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls left open"
+
+# 2. the same with reliable 183s (RFC 3262): carl's two phones send 183
+# with RSeq 1 and 500; alice PRACKs each in its own early dialog, each
+# PRACK reaches the phone whose 183 it acknowledges (the phones check
+# RAck), one phone answers, the other is cancelled
+ANS_PORT=$("$SIPSEND" -P -p 25000)
+RING_PORT=$("$SIPSEND" -P -p 27000)
+rm -f "$TMP"/sipp-log.*.log
+sippx reg-ans2 -sf "$SIPP/register-aor.xml" -key aor carl -m 1 -p "$ANS_PORT" ||
+	fail "SIPp could not register carl's first phone: $(sipp_failed reg-ans2)"
+sippx reg-ring2 -sf "$SIPP/register-aor.xml" -key aor carl -m 1 -p "$RING_PORT" ||
+	fail "SIPp could not register carl's second phone: $(sipp_failed reg-ring2)"
+sippx ans2 -sf "$SIPP/fork-uas-100rel-answer.xml" -m 1 -d $(( 1500 * SCALE )) -p "$ANS_PORT" &
+ans=$!
+sippx ring2 -sf "$SIPP/fork-uas-100rel-ring.xml" -m 1 -d $(( 400 * SCALE )) -p "$RING_PORT" &
+ring=$!
+E2E_PIDS="$E2E_PIDS $ans $ring"
+sleep 0.3
+sippx uac2 -sf "$SIPP/fork-uac-100rel.xml" -key aor alice -key callee carl -m 1 \
+	-d $(( 500 * SCALE )) -p "$UAC_PORT" ||
+	fail "SIPp's call with reliable 183s failed: $(sipp_failed uac2)"
+wait "$ans" || fail "the phone that answers failed: $(sipp_failed ans2)"
+wait "$ring" || fail "the phone that rang failed: $(sipp_failed ring2)"
+cat "$TMP"/sipp-log.*.log
+t1=$(sed -n 's/^183 To-tag \([^ ]*\) RSeq 1$/\1/p' "$TMP/sipp-log.uac2.log")
+t2=$(sed -n 's/^183 To-tag \([^ ]*\) RSeq 500$/\1/p' "$TMP/sipp-log.uac2.log")
+t3=$(sed -n 's/^200 To-tag //p' "$TMP/sipp-log.uac2.log")
+assert_match "^[0-9a-f]{16}-[12]$" "$t1" "afd's tag on the 183 with RSeq 1"
+assert_match "^[0-9a-f]{16}-[12]$" "$t2" "afd's tag on the 183 with RSeq 500"
+[ "$t1" != "$t2" ] || fail "both phones' reliable 183s in one early dialog ($t1)"
+assert_eq "$t1" "$t3" "the 200 is in the early dialog of the phone that answered"
+assert_match "PRACK to rel$ANS_PORT: RAck *1 1 INVITE" "$(cat "$TMP/sipp-log.ans2.log")" "the PRACK of RSeq 1 at its phone"
+assert_match "PRACK to relr$RING_PORT: RAck *500 1 INVITE" "$(cat "$TMP/sipp-log.ring2.log")" "the PRACK of RSeq 500 at its phone"
+assert_match "ACK to rel$ANS_PORT" "$(cat "$TMP/sipp-log.ans2.log")" "the caller's ACK reached the phone that answered"
+assert_match "CANCEL and 487 done" "$(cat "$TMP/sipp-log.ring2.log")" "the other phone was cancelled"
+assert_eq "ended|2|$t1|rel$ANS_PORT" "$(sql "SELECT stage || '|' || forks || '|' || a_to_tag || '|' || b_to_tag
+	FROM dialogs ORDER BY id DESC LIMIT 1")" "the dialogs row of the call with reliable 183s"
+assert_eq "caller hung up" "$(sql "SELECT end_reason FROM calls WHERE callee = 'sip:carl@$DOMAIN'")" "its CDR"
 assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls left open"
 assert_alive
 afd_stop
