@@ -10,8 +10,10 @@
  *
  * Legs: A is the caller's (afd answers it as a UAS; afd's To tag on it is
  * the one sipd derives for every answer from Call-ID and From tag, so it
- * is the same after a restart), B the callee's (afd's own requests: new
- * Call-ID, afd's From tag, CSeq from 1, Via branches naming this slot).
+ * is the same after a restart; a forked call's fork N is an early dialog
+ * of its own, that tag and "-N", b2b_fork_tag), B the callee's (afd's own
+ * requests: new Call-ID, afd's From tag, CSeq from 1, Via branches naming
+ * this slot).
  *
  * Forking: a callee with several live bindings gets one INVITE per
  * binding (one Call-ID and From tag, a branch each), each a dialog_forks
@@ -2721,11 +2723,12 @@ b2b_forks_recover(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
  * 2xx sent by the dead worker, whose retransmissions died with it. Send it
  * again from now on until the ACK, T1 doubling up to T2 (b2b_rtx_run),
  * rebuilt from the row: the caller's stored INVITE gives the answer's
- * Via, From, To (afd's tag is derived from it), Call-ID and CSeq; afd's
- * Contact is added. The callee's body is not stored: the rebuilt 2xx has
- * none (a caller that got the first 2xx and lost its ACK, the case this
- * is for, ACKs it all the same). Given up 64*T1 after the answer (at
- * least 2*T1 from now), then the call ends (b2b_rtx_expire). */
+ * Via, From, To, Call-ID and CSeq, the row afd's tag (a forked call's:
+ * the winner's early dialog's); afd's Contact is added. The callee's body
+ * is not stored: the rebuilt 2xx has none (a caller that got the first
+ * 2xx and lost its ACK, the case this is for, ACKs it all the same).
+ * Given up 64*T1 after the answer (at least 2*T1 from now), then the call
+ * ends (b2b_rtx_expire). */
 static void
 b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
 {
