@@ -11,8 +11,9 @@
 # and BYE in it reach that phone); the other is CANCELled. Then the same
 # with the owner killed (kill -9) while both phones are early: the
 # replacement relays the 200 in the winner's early dialog from the rows.
-# Last, a PRACK to a tag afd never gave is 481, and an UPDATE of either
-# phone reaches the caller.
+# Last, a PRACK to a tag afd never gave is 481, an UPDATE of either
+# phone reaches the caller, and a BYE of the caller in one early dialog
+# goes to that phone while the other is cancelled.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/calllib.sh"
 
@@ -129,6 +130,27 @@ assert_eq "2" "$(grep -c '^REQ UPDATE' "$TMP/alice.out")" "UPDATEs the caller go
 wait "$pid_alice" "$pid_dan1" "$pid_dan2"
 assert_eq "487" "$(final_of alice)" "the caller's CANCEL"
 nothing_open "after a cancelled call with two early dialogs"
+
+# 4. a BYE of the caller in one early dialog (RFC 3261 15): it goes to
+# that dialog's phone, the caller's INVITE gets 487, the other phone is
+# cancelled
+two eve -r -I 0 -T $(( 4 * SCALE )) -- -r -Q 500 -I 0 -T $(( 4 * SCALE ))
+ua alice alice -r -c eve -T $(( 3 * SCALE ))
+wait_for "[ \"\$(grep -c '^RESP 200 PRACK' '$TMP/alice.out')\" = 2 ]" 3 ||
+	fail "the caller did not PRACK both 183s"
+t7=$(tag_of_rseq alice 7)
+out=$(CALLID=$(dlg a_call_id) CSEQ=9 req BYE "sip:afd@127.0.0.1:$AFD_PORT" |
+	sed -e "s/^From: .*/From: <sip:alice@$DOMAIN>;tag=$(dlg a_from_tag)/" \
+	    -e "s/^To: .*/To: <sip:eve@$DOMAIN>;tag=$t7/" | sip)
+say "the early BYE in $t7 answered: $(status_of "$out")"
+wait "$pid_alice" "$pid_eve1" "$pid_eve2"
+cat "$TMP/alice.out" "$TMP/eve1.out" "$TMP/eve2.out"
+assert_eq "487" "$(final_of alice)" "the caller's INVITE after its early BYE"
+assert_match "^REQ BYE " "$(cat "$TMP/eve1.out")" "the BYE reached the phone of its early dialog"
+assert_no_match "^REQ CANCEL" "$(cat "$TMP/eve1.out")" "that phone got no CANCEL"
+assert_match "^REQ CANCEL " "$(cat "$TMP/eve2.out")" "the other phone was cancelled"
+assert_eq "failed:487" "$(fork_of eve2)" "the other phone's fork"
+assert_eq "caller hung up" "$(cdr eve)" "the CDR"
 
 assert_alive
 afd_stop
