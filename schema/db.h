@@ -81,8 +81,8 @@ int db_wal_hook_counts(sqlite3 *db, unsigned long *kicks,
  * authenticated registrations a second the WAL grows by some 16,000
  * frames a second, and 8,192 frames made the p99), and its next
  * transaction restarts the WAL. DB_WAL_MAX_FRAMES stays twice as large,
- * so that the checkpointer's passes have time to end before it. A WAL of many frames already
- * copied costs nothing to readers (they skip them).
+ * so that the checkpointer's passes have time to end before it. A WAL of
+ * many frames already copied costs nothing to readers (they skip them).
  */
 int db_checkpoint(sqlite3 *db, int *frames, int *copied);
 

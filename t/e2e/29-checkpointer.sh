@@ -36,8 +36,11 @@ burst() {
 
 # The first burst takes the WAL past DB_WAL_RESTART_FRAMES (32,768
 # frames: some 48,000 frames in all, about 4 a REGISTER sent one by one);
-# the second, with the checkpointer killed, is shorter.
+# the second, with the checkpointer killed, is shorter. (Under valgrind
+# the 1 s timer's passes keep up with a burst, and the WAL starts over
+# without the worker's copy: 6,000 show it as well.)
 N1=12000
+[ "${VALGRIND:-}" = 1 ] && N1=6000
 N=6000
 burst $N1 "$TMP/b1.out"
 assert_eq $N1 "$(grep -c '^SIP/2.0 200 ' "$TMP/b1.out")" "200s to the first burst"
