@@ -31,9 +31,9 @@
 
 struct db_auth {
 	sqlite3 *db;
-	sqlite3_stmt *by_id, *sqn_take, *sqn_get, *sqn_resync, *vec_put,
-	    *vec_get, *vec_use, *vec_del, *nc_use, *exp_vec, *exp_nc, *key_put,
-	    *key_get, *src_bound;
+	sqlite3_stmt *by_id, *sqn_take, *sqn_get, *sqn_cas, *sqn_resync,
+	    *vec_put, *vec_get, *vec_use, *vec_del, *nc_use, *exp_vec, *exp_nc,
+	    *key_put, *key_get, *src_bound;
 };
 
 struct db_auth *
@@ -234,6 +234,9 @@ db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
 	return rc;
 }
 
+static int db_auth_change(struct db_auth *da, sqlite3_stmt *st,
+                          const char *what);
+
 /* Step an UPDATE ... RETURNING sqn: 0 with *sqn, 1 no row, -1 error. */
 static int
 db_auth_sqn_step(struct db_auth *da, sqlite3_stmt *st, uint64_t *sqn)
@@ -287,6 +290,26 @@ db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn)
 		return -1;
 	}
 	return 0;
+}
+
+int
+db_auth_sqn_take_from(struct db_auth *da, const char *impi, uint64_t last,
+                      uint64_t *sqn)
+{
+	sqlite3_stmt *st = db_stmt(
+	    da->db, &da->sqn_cas,
+	    "UPDATE subscribers SET sqn = ?3 WHERE impi = ?1 AND sqn = ?2");
+	uint64_t next = aka_sqn_next(last & AKA_SQN_MAX);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, impi, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)last);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)next);
+	if ((rc = db_auth_change(da, st, "sqn")) == 0)
+		*sqn = next;
+	return rc;
 }
 
 int

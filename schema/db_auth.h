@@ -106,6 +106,16 @@ int db_auth_subscriber(struct db_auth *da, TALLOC_CTX *ctx, const char *name,
 int db_auth_sqn_take(struct db_auth *da, const char *impi, uint64_t *sqn);
 
 /*
+ * db_auth_sqn_take when the caller read the row's sqn (last) in the very
+ * write transaction it takes the SQN in: one UPDATE that stores
+ * aka_sqn_next(last) only while the row still holds last (no read back).
+ * 0 with *sqn, 1 when the row is gone or holds another sqn (the caller
+ * then uses db_auth_sqn_take), -1 on error (logged).
+ */
+int db_auth_sqn_take_from(struct db_auth *da, const char *impi, uint64_t last,
+                          uint64_t *sqn);
+
+/*
  * After a resynchronisation (aka_auts_check gave SQN_MS): store and return
  * the SQN of the next vector, aka_sqn_next(sqn_ms), in one UPDATE. Same
  * results as db_auth_sqn_take.

@@ -260,30 +260,35 @@ auth_decoy_vector(struct aka_vector *v)
 
 /*
  * Make an AKA vector for the challenge, keep it (auth_vectors) and write
- * its nonce into nonce (room for AKA_NONCE_MAX + 1), all in one savepoint
- * of the batch's transaction. sub NULL: a decoy for the unknown user name.
- * sqn_preset: the SQN to use (after a resynchronisation) instead of
- * taking the next. 0, or -1 (database or libcrypto failure, logged).
+ * its nonce into nonce (room for AKA_NONCE_MAX + 1), in the batch's
+ * transaction, which auth_challenge opened before it read sub: the SQN
+ * is taken from the sqn read then (db_auth_sqn_take_from, one UPDATE).
+ * No savepoint: each statement is atomic, and an SQN taken for a vector
+ * that then failed to be stored is only skipped (SEQ must increase, not
+ * be contiguous: TS 33.102 C.2), never reused. sub NULL: a decoy for the
+ * unknown user name. sqn_preset: the SQN to use (after a
+ * resynchronisation) instead of taking the next. 0, or -1 (database or
+ * libcrypto failure, logged).
  */
 static int
 auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
                 const char *name, int v2, const uint64_t *sqn_preset,
                 char *nonce)
 {
-	struct db_txn *t;
 	struct aka_keys keys;
 	struct aka_vector v;
 	uint64_t sqn = 0;
-	int mark, rc = -1;
+	int rc = -1, took;
 
-	if ((t = sipd_db_txn(x->sd)) == NULL)
-		return -1;
-	if ((mark = db_txn_savepoint(t)) == -1)
+	if (sipd_db_txn(x->sd) == NULL)
 		return -1;
 	if (sub != NULL) {
 		if (sqn_preset != NULL)
 			sqn = *sqn_preset;
-		else if (db_auth_sqn_take(x->a->da, sub->impi, &sqn) != 0)
+		else if ((took = db_auth_sqn_take_from(x->a->da, sub->impi,
+		                                       sub->sqn, &sqn)) == -1 ||
+		         (took == 1 &&
+		          db_auth_sqn_take(x->a->da, sub->impi, &sqn) != 0))
 			goto done;
 		if (aka_keys_init(&keys, sub->alg, sub->k,
 		                  sub->has_opc ? sub->opc : NULL,
@@ -309,10 +314,6 @@ auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
 	rc = 0;
 done:
 	memset(&v, 0, sizeof(v));
-	if (rc == 0 && db_txn_release(t, mark) == -1)
-		rc = -1;
-	if (rc == -1)
-		db_txn_rollback(t, mark);
 	return rc;
 }
 
@@ -345,6 +346,8 @@ auth_challenge(struct auth_ctx *x, const struct digest_cred *c, int stale,
 	 * check finds the row (and refuses a bad one). */
 	if (x->a->c->auth_mode == CONF_AUTH_DIGEST)
 		rc = 0;
+	else if (sipd_db_txn(x->sd) == NULL)
+		rc = -1; /* an AKA challenge writes: read in its transaction */
 	else
 		rc = db_auth_subscriber(x->a->da, x->mem, name, &sub, err,
 		                        sizeof(err));
@@ -489,6 +492,9 @@ auth_accept(struct auth_ctx *x, const struct db_subscriber *sub,
 		                   "subscriber's public identities");
 	x->rq->auth.impi = talloc_strdup(x->mem, sub->impi);
 	x->rq->auth.impu = x->aor;
+	/* read under x->mem (the batch's), like the rest of rq->auth */
+	x->rq->auth.row_impu = sub->impu;
+	x->rq->auth.row_extra_impu = sub->extra_impu;
 	if (c->integrity_protected.s != NULL)
 		x->rq->auth.integrity =
 		    sip_str_dup(x->mem, c->integrity_protected);
@@ -497,27 +503,20 @@ auth_accept(struct auth_ctx *x, const struct db_subscriber *sub,
 	return 0;
 }
 
-/* Record nc for nonce (no qop: the nonce is good once), in a unit of
- * work of the batch's transaction: committed with the binding it admits,
+/* Record nc for nonce (no qop: the nonce is good once) in the batch's
+ * transaction (auth_gate opened it): committed with the binding it admits,
  * in the batch's one commit (alone, in autocommit, it was a commit of its
- * own per REGISTER: an eighth of the UDP worker's time at 10,000/s).
- * 0 accepted, 1 replay, -1 error. */
+ * own per REGISTER: an eighth of the UDP worker's time at 10,000/s). One
+ * statement, atomic by itself: no savepoint (a SAVEPOINT and a RELEASE
+ * per REGISTER cost as much as the statement). 0 accepted, 1 replay, -1
+ * error. */
 static int
 auth_nc(struct auth_ctx *x, const struct digest_cred *c, const char *nonce,
         int64_t expires_at)
 {
 	uint32_t nc = c->qop_id != DIGEST_QOP_NONE ? c->nc_value : 1;
-	struct db_txn *t = sipd_db_txn(x->sd);
-	int mark, rc;
 
-	if (t == NULL || (mark = db_txn_savepoint(t)) == -1)
-		return -1;
-	rc = db_auth_nc_use(x->a->da, nonce, nc, expires_at);
-	if (rc == -1 || db_txn_release(t, mark) == -1) {
-		db_txn_rollback(t, mark);
-		return -1;
-	}
-	return rc;
+	return db_auth_nc_use(x->a->da, nonce, nc, expires_at);
 }
 
 /* Forget a refused AKA nonce's vector (one savepoint). */

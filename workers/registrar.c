@@ -1002,14 +1002,26 @@ reg_add_supported(struct sip_buf *b, const struct sip_msg *req)
 		sip_buf_add(b, "\r\n", 2);
 }
 
-/* P-Associated-URI: the subscriber's identities, else the AOR. */
+/* P-Associated-URI: the identities of the subscriber whose impu is the
+ * AOR, else the AOR. The row the authentication gate read (auth, may be
+ * NULL) is that subscriber's when its impu is the AOR: no second read. */
 static int
-reg_add_pau(struct reg *r, TALLOC_CTX *ctx, struct sip_buf *b, const char *aor)
+reg_add_pau(struct reg *r, TALLOC_CTX *ctx, struct sip_buf *b, const char *aor,
+            const struct sipd_auth *auth)
 {
-	char *impu, *extra;
+	const char *impu, *extra;
+	char *qimpu, *qextra;
 
-	if (db_reg_identities(r->dr, ctx, aor, &impu, &extra) == -1)
-		return -1;
+	if (auth != NULL && auth->row_impu != NULL &&
+	    strcmp(auth->row_impu, aor) == 0) {
+		impu = auth->row_impu;
+		extra = auth->row_extra_impu;
+	} else {
+		if (db_reg_identities(r->dr, ctx, aor, &qimpu, &qextra) == -1)
+			return -1;
+		impu = qimpu;
+		extra = qextra;
+	}
 	sip_buf_add(b, "P-Associated-URI: <", 19);
 	if (impu == NULL) {
 		sip_buf_add(b, aor, strlen(aor));
@@ -1018,7 +1030,7 @@ reg_add_pau(struct reg *r, TALLOC_CTX *ctx, struct sip_buf *b, const char *aor)
 	}
 	sip_buf_add(b, impu, strlen(impu));
 	sip_buf_add(b, ">", 1);
-	for (char *s = extra, *e; s != NULL && *s; s = e) {
+	for (const char *s = extra, *e; s != NULL && *s; s = e) {
 		sip_str it;
 		if ((e = strchr(s, ',')) == NULL)
 			e = s + strlen(s);
@@ -1062,7 +1074,8 @@ reg_path(TALLOC_CTX *ctx, const struct sip_msg *req)
 static int
 reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
                const char *aor, const char *path, const struct reg_plan *p,
-               const struct reg_req *rq, time_t now, struct reg_result *res)
+               const struct reg_req *rq, const struct sipd_auth *auth,
+               time_t now, struct reg_result *res)
 {
 	struct sip_buf *b = &res->hdrs;
 	const struct sip_hdr *pcv = req->first[SIP_HDR_P_CHARGING_VECTOR];
@@ -1090,7 +1103,7 @@ reg_answer_200(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		sip_buf_add(b, "Require: outbound\r\n", 19);
 	reg_add_supported(b, req);
 	sip_buf_add(b, r->service_route, strlen(r->service_route));
-	if (reg_add_pau(r, mem, b, aor) == -1)
+	if (reg_add_pau(r, mem, b, aor, auth) == -1)
 		return -1;
 	if (pcv != NULL) {
 		sip_str v = sip_str_trim(pcv->value);
@@ -1278,7 +1291,8 @@ reg_register_auth(struct reg *r, TALLOC_CTX *mem, const struct sip_msg *req,
 		goto rollback;
 	res->status = 200;
 	res->wrote = wrote;
-	if (reg_answer_200(r, mem, req, aor, path, &plan, &rq, now, res) == -1)
+	if (reg_answer_200(r, mem, req, aor, path, &plan, &rq, auth, now,
+	                   res) == -1)
 		goto rollback;
 	if (res->hdrs.oom) {
 		log_warnx("registrar: out of memory");

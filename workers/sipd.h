@@ -88,6 +88,10 @@ struct sipd_auth {
 	                                register */
 	const char *integrity;       /* integrity-protected as sent */
 	const char *security_client; /* Security-Client values (sec-agree) */
+	/* the subscriber row read to authenticate (its impu and extra_impu
+	 * columns as stored): the registrar's P-Associated-URI when impu
+	 * is the address of record, without reading the row again */
+	const char *row_impu, *row_extra_impu;
 };
 
 /* A request on its way through the pipeline, as its service sees it. */

@@ -353,6 +353,10 @@ load() {
 			l_best=$l_dc WCPU=$l_dc WWAIT=$l_dw
 		fi
 	done
+	# the worker's CPU per answered request (authenticated: per full
+	# registration, its two requests), in microseconds
+	WUS=$(awk -v c="$WCPU" -v n="$(kv "$LINE" ok)" \
+	    'BEGIN { printf "%.0f", (n > 0 ? c / 1000 / n : 0) }')
 	WCPU=$(pct "$WCPU" $((t1 - t0)))
 	ACPU=$(pct "$ACPU" $((t1 - t0)))
 	WWAIT=$(pct "$WWAIT" $((t1 - t0)))
@@ -391,9 +395,9 @@ row() {
 	    "$(kv "$LINE" gen_wait)" "$res"
 	# authenticated: the two legs (first send to 401, 401 to 200)
 	if [ -n "$(kv "$LINE" c50_us)" ]; then
-		printf '%-17s %8s  legs p50/p99 ms: 401 %s/%s, 200 %s/%s\n' "" "" \
+		printf '%-17s %8s  legs p50/p99 ms: 401 %s/%s, 200 %s/%s; worker %s us CPU a registration\n' "" "" \
 		    "$(ms "$(kv "$LINE" c50_us)")" "$(ms "$(kv "$LINE" c99_us)")" \
-		    "$(ms "$(kv "$LINE" a50_us)")" "$(ms "$(kv "$LINE" a99_us)")"
+		    "$(ms "$(kv "$LINE" a50_us)")" "$(ms "$(kv "$LINE" a99_us)")" "$WUS"
 	fi
 	drain
 }

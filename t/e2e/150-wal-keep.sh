@@ -1,7 +1,7 @@
 #!/bin/bash
 # The WAL file is kept, and truncated by the checkpointer once idle. With
 # the checkpointer stopped (SIGSTOP), a burst of REGISTERs takes the WAL to
-# the workers' in-line bound (DB_WAL_MAX_FRAMES, 16,384 frames): the UDP
+# the workers' in-line bound (DB_WAL_MAX_FRAMES, 65,536 frames): the UDP
 # worker checkpoints in-line and the WAL starts over, but its file stays
 # larger than DB_WAL_SIZE_LIMIT (64 MiB; before, the worker's next commit
 # truncated it to that limit). Once the checkpointer runs again and the
@@ -17,7 +17,7 @@ wal_bytes() { stat -c %s "$AFD_DB-wal" 2>/dev/null || echo 0; }
 LIMIT=$((64 * 1024 * 1024))
 
 FROM_USER='u$BRANCH' req REGISTER "sip:$DOMAIN" 'Contact: <sip:u$BRANCH@127.0.0.1:5099>' "Expires: 600" >"$TMP/reg.sip"
-N=6000
+N=20000 # some 4 frames a REGISTER sent one by one: 80,000
 kill -STOP "$c0"
 for ((i = 0; i < N; i++)); do echo "$TMP/reg.sip"; done |
 	sip -i -s -w $((5000 * SCALE)) >"$TMP/b.out" 2>"$TMP/b.err"

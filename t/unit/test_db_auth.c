@@ -350,6 +350,21 @@ test_sqn(void)
 	CU_ASSERT(db_auth_sqn_take(da, "a@x", &sqn) == 0);
 	CU_ASSERT(sqn == aka_sqn_next(aka_sqn_next(0x123456789aULL)));
 	CU_ASSERT(db_auth_sqn_resync(da, "nobody@x", 1, &sqn) == 1);
+	/* take_from: only while the row still holds the sqn read */
+	CU_ASSERT_FATAL(ex(db, "UPDATE subscribers SET sqn = 100 "
+	                       "WHERE impi = 'a@x'") == 0);
+	sqn = 7;
+	CU_ASSERT(db_auth_sqn_take_from(da, "a@x", 99, &sqn) == 1);
+	CU_ASSERT(sqn == 7);
+	CU_ASSERT(q1(db, "SELECT sqn FROM subscribers WHERE impi = 'a@x'") ==
+	          100);
+	CU_ASSERT(db_auth_sqn_take_from(da, "a@x", 100, &sqn) == 0);
+	CU_ASSERT(sqn == aka_sqn_next(100));
+	CU_ASSERT((uint64_t)q1(db, "SELECT sqn FROM subscribers "
+	                           "WHERE impi = 'a@x'") == aka_sqn_next(100));
+	/* the same last again: taken already, never twice */
+	CU_ASSERT(db_auth_sqn_take_from(da, "a@x", 100, &sqn) == 1);
+	CU_ASSERT(db_auth_sqn_take_from(da, "nobody@x", 0, &sqn) == 1);
 	talloc_free(ctx);
 	db_close(db);
 }
@@ -523,7 +538,7 @@ suite_db_auth(void)
 	    !CU_add_test(s, "subscriber names (subscriber_ids)",
 	                 test_lookup_names) ||
 	    !CU_add_test(s, "subscriber validation", test_validation) ||
-	    !CU_add_test(s, "sqn take and resync", test_sqn) ||
+	    !CU_add_test(s, "sqn take, take_from and resync", test_sqn) ||
 	    !CU_add_test(s, "vectors", test_vectors) ||
 	    !CU_add_test(s, "nc replay", test_nc) ||
 	    !CU_add_test(s, "server key", test_key) ||
