@@ -562,24 +562,30 @@ db_auth_source_bound(struct db_auth *da, const char *aor, const char *received,
 }
 
 int
-db_auth_expire(struct db_auth *da, int64_t now)
+db_auth_expire(struct db_auth *da, int64_t now, int max)
 {
 	sqlite3_stmt *st;
 	int n = 0;
 
 	st = db_stmt(da->db, &da->exp_vec,
-	             "DELETE FROM auth_vectors WHERE expires_at <= ?1");
+	             "DELETE FROM auth_vectors WHERE rowid IN (SELECT rowid "
+	             "FROM auth_vectors WHERE expires_at <= ?1 "
+	             "ORDER BY expires_at LIMIT ?2)");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, max);
 	if (db_auth_change(da, st, "expire vectors") == -1)
 		return -1;
 	n += sqlite3_changes(da->db);
 	st = db_stmt(da->db, &da->exp_nc,
-	             "DELETE FROM auth_nonces WHERE expires_at <= ?1");
+	             "DELETE FROM auth_nonces WHERE rowid IN (SELECT rowid "
+	             "FROM auth_nonces WHERE expires_at <= ?1 "
+	             "ORDER BY expires_at LIMIT ?2)");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, max);
 	if (db_auth_change(da, st, "expire nonces") == -1)
 		return -1;
 	return n + sqlite3_changes(da->db);

@@ -171,9 +171,10 @@ int db_auth_vector_delete(struct db_auth *da, const char *nonce);
 int db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
                    int64_t expires_at);
 
-/* Delete vectors and nonce records with expires_at <= now: how many, or
- * -1. */
-int db_auth_expire(struct db_auth *da, int64_t now);
+/* Delete vectors and nonce records with expires_at <= now, at most max
+ * of each (the oldest first), so that one pass under a sustained load
+ * is a short statement: how many, or -1. */
+int db_auth_expire(struct db_auth *da, int64_t now, int max);
 
 /*
  * Whether a live binding (expires_at > now) of aor was registered from

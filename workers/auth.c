@@ -24,6 +24,10 @@
 
 #define AUTH_SRC_SLOTS 256      /* failure records (source addresses) kept */
 #define AUTH_SECAGREE_SEEN 1024 /* phones whose sec-agree was logged */
+/* Expired vectors and nonce records deleted a second, of each: one pass
+ * deletes what expired in the second before (a challenge lives nonce_lifetime),
+ * up to this many, so that a sustained load never makes one long DELETE. */
+#define AUTH_SWEEP_MAX 16384
 
 /* The failure record of one source address. */
 struct auth_src {
@@ -896,12 +900,12 @@ auth_sweep(struct auth *a, struct sipd *sd, time_t now)
 	struct db_txn *t;
 	int mark, n;
 
-	if (a->c->auth_mode == CONF_AUTH_NONE || now < a->last_sweep + 60)
+	if (a->c->auth_mode == CONF_AUTH_NONE || now == a->last_sweep)
 		return 0;
 	a->last_sweep = now;
 	if ((t = sipd_db_txn(sd)) == NULL || (mark = db_txn_savepoint(t)) == -1)
 		return -1;
-	if ((n = db_auth_expire(a->da, now)) == -1 ||
+	if ((n = db_auth_expire(a->da, now, AUTH_SWEEP_MAX)) == -1 ||
 	    db_txn_release(t, mark) == -1) {
 		db_txn_rollback(t, mark);
 		return -1;

@@ -74,8 +74,9 @@ struct auth *auth_new(TALLOC_CTX *ctx, const struct conf *c, sqlite3 *db);
  */
 int auth_gate(struct auth *a, struct sipd *sd, struct sipd_req *rq);
 
-/* Remove expired vectors and nonce records (at most once a minute; the
- * UDP worker's sweep, inside its batch). Rows removed, or -1. */
+/* Remove expired vectors and nonce records (once a second, at most
+ * AUTH_SWEEP_MAX of each: the UDP worker's sweep, inside its batch).
+ * Rows removed, or -1. */
 int auth_sweep(struct auth *a, struct sipd *sd, time_t now);
 
 /*

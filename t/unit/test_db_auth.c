@@ -426,8 +426,8 @@ test_vectors(void)
 	/* delete, expire */
 	CU_ASSERT(db_auth_vector_delete(da, "N3") == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM auth_vectors") == 1);
-	CU_ASSERT(db_auth_expire(da, 129) == 0);
-	CU_ASSERT(db_auth_expire(da, 130) == 1);
+	CU_ASSERT(db_auth_expire(da, 129, 100) == 0);
+	CU_ASSERT(db_auth_expire(da, 130, 100) == 1);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM auth_vectors") == 0);
 	talloc_free(ctx);
 	db_close(db2);
@@ -449,7 +449,13 @@ test_nc(void)
 	CU_ASSERT(db_auth_nc_use(da, "A", 2, 100) == 1); /* lower */
 	CU_ASSERT(db_auth_nc_use(da, "A", 0xffffffffu, 100) == 0);
 	CU_ASSERT(db_auth_nc_use(da, "A", 0xffffffffu, 100) == 1);
-	CU_ASSERT(db_auth_expire(da, 100) == 2);
+	CU_ASSERT(db_auth_nc_use(da, "C", 1, 90) == 0);
+	/* at most 2 of each a pass, the oldest first */
+	CU_ASSERT(db_auth_expire(da, 100, 2) == 2);
+	CU_ASSERT(
+	    q1(db, "SELECT count(*) FROM auth_nonces WHERE nonce = 'C'") == 0);
+	CU_ASSERT(db_auth_expire(da, 100, 2) == 1);
+	CU_ASSERT(db_auth_expire(da, 100, 2) == 0);
 	CU_ASSERT(db_auth_nc_use(da, "A", 1, 200) == 0); /* forgotten */
 	talloc_free(ctx);
 	db_close(db);
