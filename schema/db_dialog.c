@@ -49,6 +49,7 @@ struct db_dialog_ctx {
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
 	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
+	sqlite3_stmt *ans_put, *ans_get, *ans_drop;
 };
 
 struct db_dialog_ctx *
@@ -444,7 +445,10 @@ db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, d->id);
-	return db_dialog_exec(dc, st, "relays of an ended call");
+	if (db_dialog_exec(dc, st, "relays of an ended call") == -1)
+		return -1;
+	/* only a call that was answered can have a 2xx kept */
+	return d->answered_at != 0 ? db_answer_drop(dc, d->id) : 0;
 }
 
 /* ------------------------------------------------------------ forks */
@@ -687,4 +691,69 @@ db_relay_delete(struct db_dialog_ctx *dc, const char *branch)
 		return -1;
 	db_bind_str(st, 1, branch);
 	return db_dialog_exec(dc, st, "relay delete");
+}
+
+/* ----------------------------------------------------------- answers */
+
+int
+db_answer_put(struct db_dialog_ctx *dc, int64_t dialog_id, const char *resp,
+              size_t len)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->ans_put,
+	             "INSERT OR REPLACE INTO dialog_answers (dialog_id, "
+	             "response) VALUES (?1, ?2)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	sqlite3_bind_blob(st, 2, resp, (int)len, SQLITE_STATIC);
+	return db_dialog_exec(dc, st, "answer put");
+}
+
+int
+db_answer_get(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+              char **resp, size_t *len)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	st =
+	    db_stmt(dc->db, &dc->ans_get,
+	            "SELECT response FROM dialog_answers WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		if (b != NULL && n > 0 &&
+		    (*resp = talloc_size(ctx, n + 1)) != NULL) {
+			memcpy(*resp, b, n);
+			(*resp)[n] = '\0';
+			*len = n;
+			found = 1;
+		}
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: answer get: %s", sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return found;
+}
+
+int
+db_answer_drop(struct db_dialog_ctx *dc, int64_t dialog_id)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->ans_drop,
+	             "DELETE FROM dialog_answers WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	return db_dialog_exec(dc, st, "answer drop");
 }
