@@ -49,7 +49,7 @@ struct db_dialog_ctx {
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
 	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
-	sqlite3_stmt *ans_put, *ans_get, *ans_drop;
+	sqlite3_stmt *ans_put, *ans_get, *ans_drop, *pager_has, *pager_expire;
 };
 
 struct db_dialog_ctx *
@@ -691,6 +691,57 @@ db_relay_delete(struct db_dialog_ctx *dc, const char *branch)
 		return -1;
 	db_bind_str(st, 1, branch);
 	return db_dialog_exec(dc, st, "relay delete");
+}
+
+int
+db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
+                   const char *via_branch)
+{
+	sqlite3_stmt *st;
+	char *b = talloc_asprintf(dc, "branch=%s", via_branch);
+	char *c = talloc_asprintf(dc, "%s\r\n", call_id);
+	int rc, found = 0;
+
+	if (b == NULL || c == NULL)
+		goto done;
+	st = db_stmt(dc->db, &dc->pager_has,
+	             "SELECT 1 FROM dialog_relays WHERE dialog_id = 0 AND "
+	             "method = 'MESSAGE' AND instr(request, ?1) > 0 AND "
+	             "instr(request, ?2) > 0 LIMIT 1");
+	if (st == NULL) {
+		found = -1;
+		goto done;
+	}
+	db_bind_str(st, 1, b);
+	db_bind_str(st, 2, c);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		found = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: pager relay: %s", sqlite3_errmsg(dc->db));
+		found = -1;
+	}
+done:
+	talloc_free(b);
+	talloc_free(c);
+	return found;
+}
+
+int
+db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->pager_expire,
+	             "DELETE FROM dialog_relays WHERE dialog_id = 0 AND "
+	             "created_at < ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+	return db_dialog_exec(dc, st, "pager relays expired");
 }
 
 /* ----------------------------------------------------------- answers */

@@ -134,6 +134,18 @@ int db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
 /* Forget the relayed request of branch (its final answer went). 0 or -1. */
 int db_relay_delete(struct db_dialog_ctx *dc, const char *branch);
 
+/* A pager MESSAGE is relayed as a row of dialog_id 0 (no call). 1 when
+ * such a row holds a request with Call-ID call_id and top Via branch
+ * via_branch (a retransmission of a MESSAGE being relayed), 0 when none,
+ * -1 on error. A scan of the few relays in flight. */
+int db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
+                       const char *via_branch);
+
+/* Remove the pager MESSAGE rows (dialog_id 0) made before `before`: their
+ * answer will not come any more (the sweeper; a live worker removes its
+ * own at the answer or Timer F). 0 or -1. */
+int db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before);
+
 /* Keep resp (len bytes: afd's 2xx to the INVITE of call dialog_id's
  * caller over UDP, as sent) until the caller's ACK, in `dialog_answers`:
  * a replacement worker sends it again from there. 0 or -1 (logged). */

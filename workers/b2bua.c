@@ -1926,7 +1926,8 @@ b2b_relay_done(struct sipd *sd, void *arg, int status,
 }
 
 /*
- * An answer to a request afd relayed inside a call, reaching a worker
+ * An answer to a request afd relayed inside a call (or to a pager
+ * MESSAGE with one binding: a row of dialog_id 0), reaching a worker
  * that has no transaction for it (the relaying worker died and this is
  * its replacement): relayed to the phone that sent the request, from its
  * dialog_relays row; a BYE's final answer ends the call. 1 when branch
@@ -1972,10 +1973,16 @@ b2b_relay_orphan(struct b2bua *b, const char *branch,
 		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
 	if (b2b_unit_end(b, mark, ok, acts) == -1)
 		return -1;
-	log_info("b2bua: answer %d to a %.*s relayed in call %lld reached a "
-	         "restarted worker: relayed from its dialog_relays row",
-	         resp->status, SIP_STR_FMT(resp->cseq.method),
-	         (long long)dialog_id);
+	if (dialog_id == 0)
+		log_info("b2bua: answer %d to a pager MESSAGE reached a "
+		         "restarted worker: relayed from its dialog_relays row",
+		         resp->status);
+	else
+		log_info("b2bua: answer %d to a %.*s relayed in call %lld "
+		         "reached a restarted worker: relayed from its "
+		         "dialog_relays row",
+		         resp->status, SIP_STR_FMT(resp->cseq.method),
+		         (long long)dialog_id);
 	return 1;
 }
 
@@ -2427,12 +2434,13 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	const struct sip_msg *req = rq->msg;
 	struct db_binding *bds;
 	struct sip_peer *tos;
+	struct b2b_acts *acts;
 	struct b2b_tx *tx;
 	const char *why;
 	char *callee, *caller, *impu = NULL, *extra = NULL, *buf, *call_id,
 	                       branch[48], hex[17], tag[13];
 	size_t len;
-	int st, n, nlive;
+	int st, n, nlive, mark, ok;
 
 	if (b2b_looped(b, req))
 		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
@@ -2450,6 +2458,17 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 			impu = "?";
 		return sipd_reply(b->sd, rq, impu || nlive ? 480 : 404, NULL,
 		                  NULL, 0, 0);
+	}
+	/* in a replacement's first 64*T1: a retransmission (over UDP) of a
+	 * MESSAGE its predecessor was relaying is not sent again; the answer
+	 * comes from the row (b2bua_orphan) */
+	if (!b->fresh && req->via != NULL &&
+	    (uint64_t)(rq->now - b->started) * 1000 <= 64 * b2b_t1(b) &&
+	    db_relay_pager_has(b->dc, b2b_dup(mem, req->call_id),
+	                       b2b_dup(mem, req->via->branch)) == 1) {
+		log_info("b2bua: MESSAGE %.*s again: its relay goes on",
+		         SIP_STR_FMT(req->call_id));
+		return 0;
 	}
 	b2b_hex(hex, 16);
 	b2b_hex(tag, 12);
@@ -2470,10 +2489,31 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	tx->origlen = req->len;
 	tx->orig_from = rq->from;
 	tx->mid = SIP_M_MESSAGE;
+	tx->branch = talloc_strdup(tx, branch);
+	if (tx->orig == NULL || tx->branch == NULL ||
+	    (mark = b2b_unit_begin(b)) == -1) {
+		talloc_free(tx);
+		return -1;
+	}
 	log_info("b2bua: MESSAGE %s -> %s", caller, callee);
-	/* nothing to record: the answer is relayed from memory */
-	return sipd_request(b->sd, &tos[0], branch, "MESSAGE", buf, len,
-	                    b2b_relay_done, tx);
+	/* recorded as a relay of no call (dialog_id 0), so that a
+	 * replacement of this worker relays the answer too (b2bua_orphan);
+	 * the act takes tx over (and frees it when it fails) */
+	if ((acts = b2b_acts_new(b, req, &rq->from)) == NULL ||
+	    db_relay_insert(b->dc, 0, branch, "MESSAGE",
+	                    talloc_strndup(acts, req->buf, req->len),
+	                    b2b_peer_fmt(acts, &rq->from), rq->now) == -1) {
+		talloc_free(tx);
+		b2b_unit_end(b, mark, 0, acts);
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	}
+	ok = b2b_act_req(acts, &tos[0], branch, "MESSAGE", buf, len, 0,
+	                 b2b_relay_done, tx) == 0;
+	if (b2b_unit_end(b, mark, ok, acts) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	return 0;
 }
 
 /* ------------------------------------------------------------ entries */
@@ -2519,6 +2559,10 @@ b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
 	int mark;
 	char leg;
 
+	/* the answer to a pager MESSAGE (a relay of no call) */
+	if (resp->cseq.mid == SIP_M_MESSAGE && resp->via != NULL &&
+	    b2b_relay_orphan(b, b2b_dup(mem, resp->via->branch), resp) == 1)
+		return 1;
 	if (call_id == NULL || db_dialog_owner(b->dc, call_id, slot) != 1)
 		return 0;
 	/* the answer to a request relayed inside the call (PRACK, UPDATE,
@@ -2947,5 +2991,10 @@ b2bua_sweep(struct b2bua *b, time_t now)
 			ended++;
 	}
 	talloc_free(mem);
+	/* pager MESSAGEs whose relaying worker died and whose answer never
+	 * came (their senders gave up on Timer F long ago) */
+	if ((mark = b2b_unit_begin(b)) != -1)
+		b2b_unit_end(b, mark, db_relay_pager_expire(b->dc, t_term) == 0,
+		             NULL);
 	return ended;
 }

@@ -33,7 +33,7 @@ body() { # FILE: the body of a saved SIP message (its last Content-Length bytes)
 	[ -n "$len" ] && [ "$len" -gt 0 ] || fail "$1 has no body"
 	tail -c "$len" "$1"
 }
-hdr() { grep -ai "^$2:" "$1" | head -1 | tr -d '\r'; } # FILE NAME: a header line
+hdr_of() { grep -ai "^$2:" "$1" | head -1 | tr -d '\r'; } # FILE NAME: a header line
 cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 kill_owner() { # WHAT
 	local slot pid
@@ -77,7 +77,7 @@ done
 body "$TMP/bob/sent-2xx.sip" >"$TMP/bob.sdp"
 body "$TMP/alice/2xx-$n.sip" >"$TMP/alice.sdp"
 cmp "$TMP/bob.sdp" "$TMP/alice.sdp" || fail "the 200 resent after the kill lacks bob's SDP"
-assert_match "^Content-Type: application/sdp" "$(hdr "$TMP/alice/2xx-$n.sip" Content-Type)" "the resent 200's Content-Type"
+assert_match "^Content-Type: application/sdp" "$(hdr_of "$TMP/alice/2xx-$n.sip" Content-Type)" "the resent 200's Content-Type"
 assert_match "^REQ ACK " "$b" "bob got the ACK"
 assert_match "^REQ BYE " "$b" "bob got the BYE"
 assert_match "^RESP 200 BYE" "$a" "alice's BYE answered 200"
@@ -125,9 +125,9 @@ f=$(cat "$TMP/frank.out")
 body "$TMP/frank/sent-2xx.sip" >"$TMP/frank.sdp"
 body "$TMP/erin/2xx-1.sip" >"$TMP/erin.sdp"
 cmp "$TMP/frank.sdp" "$TMP/erin.sdp" || fail "the replacement's 200 lacks frank's SDP"
-assert_match "tag=$(dlg a_to_tag)" "$(hdr "$TMP/erin/2xx-1.sip" To)" "afd's To tag in the replacement's 200"
+assert_match "tag=$(dlg a_to_tag)" "$(hdr_of "$TMP/erin/2xx-1.sip" To)" "afd's To tag in the replacement's 200"
 assert_match "^Contact: <sip:afd@127\.0\.0\.1:$AFD_PORT;transport=udp>" \
-	"$(hdr "$TMP/erin/2xx-1.sip" Contact)" "afd's Contact in the replacement's 200"
+	"$(hdr_of "$TMP/erin/2xx-1.sip" Contact)" "afd's Contact in the replacement's 200"
 assert_match "^REQ ACK " "$f" "frank got the ACK"
 assert_match "^REQ BYE " "$f" "frank got the BYE"
 assert_match "^RESP 200 BYE" "$e" "erin's BYE answered 200"
