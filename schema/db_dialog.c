@@ -49,7 +49,8 @@ struct db_dialog_ctx {
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
 	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
-	sqlite3_stmt *ans_put, *ans_get, *ans_drop, *pager_has, *pager_expire;
+	sqlite3_stmt *ans_put, *ans_get, *ans_drop, *pager_has, *pager_old,
+	    *pager_expire;
 };
 
 struct db_dialog_ctx *
@@ -731,17 +732,31 @@ done:
 }
 
 int
-db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before)
+db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before, int dry)
 {
 	sqlite3_stmt *st;
+	int rc;
 
-	st = db_stmt(dc->db, &dc->pager_expire,
-	             "DELETE FROM dialog_relays WHERE dialog_id = 0 AND "
-	             "created_at < ?1");
+	if (dry)
+		st = db_stmt(dc->db, &dc->pager_old,
+		             "SELECT 1 FROM dialog_relays WHERE dialog_id = 0 "
+		             "AND created_at < ?1 LIMIT 1");
+	else
+		st = db_stmt(dc->db, &dc->pager_expire,
+		             "DELETE FROM dialog_relays WHERE dialog_id = 0 "
+		             "AND created_at < ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
-	return db_dialog_exec(dc, st, "pager relays expired");
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("db_dialog: pager relays expired: %s",
+		          sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return dry ? rc == SQLITE_ROW : sqlite3_changes(dc->db) > 0;
 }
 
 /* ----------------------------------------------------------- answers */

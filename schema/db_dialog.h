@@ -143,8 +143,10 @@ int db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
 
 /* Remove the pager MESSAGE rows (dialog_id 0) made before `before`: their
  * answer will not come any more (the sweeper; a live worker removes its
- * own at the answer or Timer F). 0 or -1. */
-int db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before);
+ * own at the answer or Timer F). dry: only tell whether there are any (a
+ * read, no write transaction). 1 when there were, 0 when none, -1 on
+ * error. */
+int db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before, int dry);
 
 /* Keep resp (len bytes: afd's 2xx to the INVITE of call dialog_id's
  * caller over UDP, as sent) until the caller's ACK, in `dialog_answers`:

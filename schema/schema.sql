@@ -337,8 +337,9 @@ CREATE INDEX IF NOT EXISTS dialog_forks_dialog ON dialog_forks(dialog_id);
 CREATE INDEX IF NOT EXISTS dialog_forks_owed ON dialog_forks(dialog_id) WHERE state = 'cancel_owed';
 
 -- A request of a phone inside its call that afd relays to the other phone
--- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final
--- answer: a replacement worker relays that answer back from this row.
+-- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), or a pager-mode
+-- MESSAGE to a callee with one binding (dialog_id 0: no call), until the
+-- final answer: a replacement worker relays that answer back from this row.
 -- Keyed by branch alone (WITHOUT ROWID, no other index): a relay writes
 -- one page when it starts and one when it ends; the few rows in flight
 -- are scanned when a call ends.

@@ -2993,8 +2993,12 @@ b2bua_sweep(struct b2bua *b, time_t now)
 	talloc_free(mem);
 	/* pager MESSAGEs whose relaying worker died and whose answer never
 	 * came (their senders gave up on Timer F long ago) */
-	if ((mark = b2b_unit_begin(b)) != -1)
-		b2b_unit_end(b, mark, db_relay_pager_expire(b->dc, t_term) == 0,
-		             NULL);
+	if (db_relay_pager_expire(b->dc, t_term, 1) == 1 &&
+	    (mark = b2b_unit_begin(b)) != -1) {
+		int k = db_relay_pager_expire(b->dc, t_term, 0);
+		if (b2b_unit_end(b, mark, k != -1, NULL) == 0 && k == 1)
+			log_info("b2bua: sweeper: pager MESSAGEs whose answer "
+			         "never came forgotten");
+	}
 	return ended;
 }

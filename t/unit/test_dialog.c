@@ -690,6 +690,49 @@ test_answers(void)
 	db_close(db);
 }
 
+/* A pager MESSAGE relayed as a row of no call (dialog_id 0): a
+ * retransmission is recognised by Call-ID and branch; the sweeper's
+ * expiry touches only old pager rows. */
+static void
+test_pager_relays(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("pager.db");
+	struct db_dialog_ctx *dc;
+	static const char msg[] =
+	    "MESSAGE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/UDP "
+	    "127.0.0.1:5070;branch=z9hG4bK-s1;rport\r\nCall-ID: "
+	    "m1@127.0.0.1\r\nCSeq: 1 MESSAGE\r\n\r\n";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	CU_ASSERT_EQUAL(db_relay_insert(dc, 0, "z9hG4bK-u0-p1", "MESSAGE", msg,
+	                                "udp 127.0.0.1:5070", 100),
+	                0);
+	CU_ASSERT_EQUAL(db_relay_insert(dc, 7, "z9hG4bK-u0-r1", "PRACK",
+	                                "PRACK", "udp 127.0.0.1:5070", 50),
+	                0);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1"),
+	                1);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s2"),
+	                0);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0", "z9hG4bK-s1"), 0);
+	/* not old enough; then old: only the pager row goes */
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 100, 1), 0);
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 1), 1);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 2);
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 0), 1);
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 0), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays WHERE "
+	                       "dialog_id = 7"),
+	                1);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1"),
+	                0);
+	talloc_free(mem);
+	db_close(db);
+}
+
 int
 suite_dialog(void)
 {
@@ -707,6 +750,7 @@ suite_dialog(void)
 	                 test_best_final) ||
 	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2) ||
 	    !CU_add_test(s, "the 2xx kept until the ACK", test_answers) ||
+	    !CU_add_test(s, "pager MESSAGE relays", test_pager_relays) ||
 	    !CU_add_test(s, "a file of version 10 with a live call upgraded",
 	                 test_upgrade_v10))
 		return -1;
