@@ -952,8 +952,9 @@ b2b_answer_to_a(struct b2bua *b, struct b2b_acts *acts,
 	    (req = b2b_parse(acts, d->a_request)) == NULL ||
 	    (hdrs = b2b_resp_hdrs(acts, b, resp, &from, &hl)) == NULL ||
 	    (buf = sipd_response(acts, req, &from, resp->status,
-	                         b2b_dup(acts, resp->reason), hdrs, hl,
-	                         resp->body, &len)) == NULL ||
+	                         resp->reason.len ? b2b_dup(acts, resp->reason)
+	                                          : NULL,
+	                         hdrs, hl, resp->body, &len)) == NULL ||
 	    db_answer_put(b->dc, d->id, buf, len) == -1 ||
 	    (x = b2b_act_add(acts, B2B_ACT_RESP)) == NULL)
 		return -1;
