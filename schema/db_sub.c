@@ -25,18 +25,12 @@
 	"rs.state, rs.reason, rs.pending, rs.last_status, rs.sent_at, "        \
 	"rs.created_at, rs.updated_at"
 
-/* A subscribers row's extra_impu as ",a,b,c," (blanks and <> dropped), so
- * that instr(DB_SUB_EXTRA(s), ',' || x || ',') finds x as a whole entry. */
-#define DB_SUB_EXTRA(t)                                                        \
-	"(',' || replace(replace(replace(replace(ifnull(" t                    \
-	".extra_impu, ''), ' ', ''), char(9), ''), '<', ''), '>', '') || ',')"
-
 struct db_sub {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *refresh, *terminate, *delete, *dialog, *load,
-	    *watching, *watching_set, *ident, *ident_extra, *take, *mark,
-	    *answered, *pending, *sweep_end, *sweep_del, *owed, *ev_add,
-	    *ev_list, *ev_done, *ev_del, *ev_sweep, *any;
+	    *watching, *watching_set, *ident, *take, *mark, *answered, *pending,
+	    *sweep_end, *sweep_del, *owed, *ev_add, *ev_list, *ev_done, *ev_del,
+	    *ev_sweep, *any;
 };
 
 struct db_sub *
@@ -378,37 +372,36 @@ done:
 }
 
 /* The subscriber row of aor's implicit set (impu, extra_impu) into v[0]
- * and *extra: by impu (the index) first, else the one whose extra_impu
- * holds aor. 1 found, 0 none, -1. */
+ * and *extra: the one whose impu is aor, else one whose extra_impu lists
+ * it, with one look-up of subscriber_ids (kept by the schema's triggers;
+ * no scan of extra_impu). 1 found, 0 none, -1. */
 static int
 db_sub_set_row(struct db_sub *ds, char **v, char **extra, const char *aor)
 {
-	sqlite3_stmt **slot[2] = {&ds->ident, &ds->ident_extra};
-	static const char *const sql[2] = {
-	    "SELECT impu, extra_impu FROM subscribers WHERE impu = ?1 "
-	    "LIMIT 1",
-	    "SELECT impu, extra_impu FROM subscribers s WHERE "
-	    "instr(" DB_SUB_EXTRA("s") ", ',' || ?1 || ',') > 0 LIMIT 1"};
+	sqlite3_stmt *st;
+	int rc;
 
-	for (int k = 0; k < 2; k++) {
-		sqlite3_stmt *st = db_stmt(ds->db, slot[k], sql[k]);
-		int rc;
-
-		if (st == NULL)
-			return -1;
-		db_bind_str(st, 1, aor);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			v[0] = db_col_str(v, st, 0);
-			*extra = db_col_str(v, st, 1);
-		}
-		sqlite3_reset(st);
-		if (rc == SQLITE_ROW)
-			return v[0] != NULL ? 1 : -1;
-		if (rc != SQLITE_DONE) {
-			db_sub_err(ds, "identities");
-			return -1;
-		}
+	st = db_stmt(ds->db, &ds->ident,
+	             "SELECT s.impu, s.extra_impu FROM subscriber_ids i "
+	             "JOIN subscribers s ON s.impi = i.impi WHERE i.id = ?1 "
+	             /* kinds 1 and 3 as a range of the key: "IN (1, 3)"
+	              * would build an ephemeral table at every step */
+	             "AND i.kind BETWEEN 1 AND 3 AND i.kind <> 2 "
+	             "ORDER BY i.kind LIMIT 1");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, aor);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		v[0] = db_col_str(v, st, 0);
+		*extra = db_col_str(v, st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return v[0] != NULL ? 1 : -1;
+	if (rc != SQLITE_DONE) {
+		db_sub_err(ds, "identities");
+		return -1;
 	}
 	return 0;
 }

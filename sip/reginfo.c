@@ -175,11 +175,36 @@ bad:
 	return -1;
 }
 
+/* The NUL-terminated s appended to b (no format to parse: a NOTIFY's
+ * document is a few dozen pieces). */
+static void
+reginfo_add(struct sip_buf *b, const char *s)
+{
+	sip_buf_add(b, s, strlen(s));
+}
+
+/* The decimal digits of v (>= 0) appended to b. */
+static void
+reginfo_add_num(struct sip_buf *b, int64_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	uint64_t u = v < 0 ? 0 : (uint64_t)v;
+
+	do {
+		d[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	sip_buf_add(b, d + i, sizeof(d) - i);
+}
+
 /* ' name="value"' with value escaped; 0 or -1. */
 static int
 reginfo_attr(struct sip_buf *b, const char *name, const char *value)
 {
-	sip_buf_addf(b, " %s=\"", name);
+	sip_buf_add(b, " ", 1);
+	reginfo_add(b, name);
+	sip_buf_add(b, "=\"", 2);
 	if (reginfo_escape(b, value, strlen(value)) == -1)
 		return -1;
 	sip_buf_add(b, "\"", 1);
@@ -190,8 +215,13 @@ reginfo_attr(struct sip_buf *b, const char *name, const char *value)
 static void
 reginfo_attr_num(struct sip_buf *b, const char *name, int64_t v)
 {
-	if (v >= 0)
-		sip_buf_addf(b, " %s=\"%" PRId64 "\"", name, v);
+	if (v < 0)
+		return;
+	sip_buf_add(b, " ", 1);
+	reginfo_add(b, name);
+	sip_buf_add(b, "=\"", 2);
+	reginfo_add_num(b, v);
+	sip_buf_add(b, "\"", 1);
 }
 
 /* A qvalue as RFC 3261 writes it: at most 3 decimals, trailing zeros
@@ -223,13 +253,16 @@ reginfo_elem(struct sip_buf *b, int depth, const char *elem, const char *aname,
 {
 	for (int i = 0; i < depth; i++)
 		sip_buf_add(b, "\t", 1);
-	sip_buf_addf(b, "<%s", elem);
+	sip_buf_add(b, "<", 1);
+	reginfo_add(b, elem);
 	if (aname != NULL && reginfo_attr(b, aname, aval) == -1)
 		return -1;
 	sip_buf_add(b, ">", 1);
 	if (text != NULL && reginfo_escape(b, text, strlen(text)) == -1)
 		return -1;
-	sip_buf_addf(b, "</%s>\n", elem);
+	sip_buf_add(b, "</", 2);
+	reginfo_add(b, elem);
+	sip_buf_add(b, ">\n", 2);
 	return 0;
 }
 
@@ -244,7 +277,11 @@ reginfo_print_contact(struct sip_buf *b, const struct reginfo_contact *c)
 	sip_buf_add(b, "\t\t<contact", 10);
 	if (reginfo_attr(b, "id", c->id) == -1)
 		return -1;
-	sip_buf_addf(b, " state=\"%s\" event=\"%s\"", st, ev);
+	sip_buf_add(b, " state=\"", 8);
+	reginfo_add(b, st);
+	sip_buf_add(b, "\" event=\"", 9);
+	reginfo_add(b, ev);
+	sip_buf_add(b, "\"", 1);
 	reginfo_attr_num(b, "expires", c->expires);
 	if (c->has_q)
 		reginfo_attr_q(b, c->q);
@@ -283,7 +320,9 @@ reginfo_print_reg(struct sip_buf *b, const struct reginfo_registration *r)
 	if (reginfo_attr(b, "aor", r->aor) == -1 ||
 	    reginfo_attr(b, "id", r->id) == -1)
 		return -1;
-	sip_buf_addf(b, " state=\"%s\"", st);
+	sip_buf_add(b, " state=\"", 8);
+	reginfo_add(b, st);
+	sip_buf_add(b, "\"", 1);
 	if (r->ncontacts == 0) {
 		sip_buf_add(b, "/>\n", 3);
 		return 0;

@@ -10,8 +10,10 @@
  *
  * Legs: A is the caller's (afd answers it as a UAS; afd's To tag on it is
  * the one sipd derives for every answer from Call-ID and From tag, so it
- * is the same after a restart), B the callee's (afd's own requests: new
- * Call-ID, afd's From tag, CSeq from 1, Via branches naming this slot).
+ * is the same after a restart; a forked call's fork N is an early dialog
+ * of its own, that tag and "-N", b2b_fork_tag), B the callee's (afd's own
+ * requests: new Call-ID, afd's From tag, CSeq from 1, Via branches naming
+ * this slot).
  *
  * Forking: a callee with several live bindings gets one INVITE per
  * binding (one Call-ID and From tag, a branch each), each a dialog_forks
@@ -98,6 +100,7 @@ struct b2b_act {
 	sipd_done_fn *done;
 	void *arg;
 	/* RESP: buf is the request answered */
+	char *tag; /* afd's To tag in the answer (NULL: sipd's own) */
 	int status;
 	char *reason;
 	char *hdrs;
@@ -489,17 +492,20 @@ b2b_act_add(struct b2b_acts *a, enum b2b_act_kind kind)
 	return x;
 }
 
-/* Queue: answer the request `req` (raw) received from `from`. */
+/* Queue: answer the request `req` (raw) received from `from`, with To
+ * tag `tag` (NULL: the one sipd derives from req). */
 static int
 b2b_act_resp(struct b2b_acts *a, const char *req, size_t reqlen,
-             const struct sip_peer *from, int status, sip_str reason,
-             const char *hdrs, size_t hdrlen, sip_str body)
+             const struct sip_peer *from, const char *tag, int status,
+             sip_str reason, const char *hdrs, size_t hdrlen, sip_str body)
 {
 	struct b2b_act *x = b2b_act_add(a, B2B_ACT_RESP);
 
 	if (x == NULL)
 		return -1;
 	x->to = *from;
+	if (tag != NULL && (x->tag = talloc_strdup(x, tag)) == NULL)
+		return -1;
 	x->buf = talloc_memdup(x, req, reqlen);
 	x->len = reqlen;
 	x->status = status;
@@ -573,6 +579,7 @@ b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
 	r->resp->again = 1;
 	r->resp->buf = talloc_memdup(r, x->buf, x->len);
 	r->resp->reason = x->reason ? talloc_strdup(r, x->reason) : NULL;
+	r->resp->tag = x->tag ? talloc_strdup(r, x->tag) : NULL;
 	r->resp->hdrs = x->hdrs ? talloc_strdup(r, x->hdrs) : NULL;
 	r->resp->body = x->body ? talloc_memdup(r, x->body, x->bodylen) : NULL;
 	r->resp->built =
@@ -695,7 +702,7 @@ b2b_act_run(struct b2bua *b, struct b2b_act *x)
 		if ((x->built != NULL
 		         ? sipd_respond_buf(b->sd, req, &x->to, x->status,
 		                            x->built, x->builtlen)
-		         : sipd_respond(b->sd, req, &x->to, x->status,
+		         : sipd_respond(b->sd, req, &x->to, x->tag, x->status,
 		                        x->reason, x->hdrs,
 		                        x->hdrs ? strlen(x->hdrs) : 0,
 		                        (sip_str){x->body, x->bodylen})) == 0 &&
@@ -902,7 +909,9 @@ b2b_resp_hdrs(TALLOC_CTX *ctx, struct b2bua *b, const struct sip_msg *resp,
 	return o.s;
 }
 
-/* Queue the relay of resp (from the callee) to the caller's INVITE. */
+/* Queue the relay of resp (from the callee) to the caller's INVITE, with
+ * afd's tag d->a_to_tag (a forked call's: the early dialog of the fork
+ * resp came from, b2b_fork_current). */
 static int
 b2b_relay_to_a(struct b2bua *b, struct b2b_acts *acts,
                const struct db_dialog *d, const struct sip_msg *resp)
@@ -917,7 +926,8 @@ b2b_relay_to_a(struct b2bua *b, struct b2b_acts *acts,
 	if ((hdrs = b2b_resp_hdrs(mem, b, resp, &from, &hl)) == NULL)
 		return -1;
 	return b2b_act_resp(acts, d->a_request, strlen(d->a_request), &from,
-	                    resp->status, resp->reason, hdrs, hl, resp->body);
+	                    d->a_to_tag, resp->status, resp->reason, hdrs, hl,
+	                    resp->body);
 }
 
 /* 1 when d's caller is over UDP: afd sends its 2xx again until the ACK. */
@@ -951,7 +961,7 @@ b2b_answer_to_a(struct b2bua *b, struct b2b_acts *acts,
 	if (b2b_peer_parse(d->a_peer, &from) == -1 ||
 	    (req = b2b_parse(acts, d->a_request)) == NULL ||
 	    (hdrs = b2b_resp_hdrs(acts, b, resp, &from, &hl)) == NULL ||
-	    (buf = sipd_response(acts, req, &from, resp->status,
+	    (buf = sipd_response(acts, req, &from, d->a_to_tag, resp->status,
 	                         resp->reason.len ? b2b_dup(acts, resp->reason)
 	                                          : NULL,
 	                         hdrs, hl, resp->body, &len)) == NULL ||
@@ -977,7 +987,7 @@ b2b_answer_a(struct b2b_acts *acts, const struct db_dialog *d, int status,
 	if (b2b_peer_parse(d->a_peer, &from) == -1 || d->a_request == NULL)
 		return -1;
 	return b2b_act_resp(
-	    acts, d->a_request, strlen(d->a_request), &from, status,
+	    acts, d->a_request, strlen(d->a_request), &from, NULL, status,
 	    reason ? (sip_str){reason, strlen(reason)} : SIP_STR_NULL, NULL, 0,
 	    SIP_STR_NULL);
 }
@@ -1476,12 +1486,61 @@ b2b_fork_view(const struct db_dialog *d, const struct db_fork *f,
 	v->b_inv_cseq = 1;
 }
 
-/* Make fork f the dialog's B-leg (its requests inside the call go
- * there): the branch last heard from, then the winner. */
-static void
-b2b_fork_current(struct db_dialog *d, const struct db_fork *f)
+/*
+ * afd's To tag towards the caller in the early dialog of fork k (0 for the
+ * first, in dialog_forks order) of call d, under ctx: the call's own tag
+ * (sipd_to_tag's, the part of d->a_to_tag before any '-') and "-<k+1>".
+ * Each phone that answers is so an early dialog of its own at the caller,
+ * as a forking proxy presents it (RFC 3261 12.1, 13.2.2.4), with the RSeq
+ * space of that phone (RFC 3262: per early dialog); derived, not stored,
+ * so a replacement worker gives the same tag. NULL when out of memory.
+ */
+static char *
+b2b_fork_tag(TALLOC_CTX *ctx, const struct db_dialog *d, int k)
 {
-	if (d->b_branch == NULL || strcmp(d->b_branch, f->branch) != 0)
+	const char *t = d->a_to_tag ? d->a_to_tag : "";
+
+	return talloc_asprintf(ctx, "%.*s-%d", (int)strcspn(t, "-"), t, k + 1);
+}
+
+/* The fork among fs[n] whose early dialog with the caller has afd's tag
+ * `tag` (b2b_fork_tag), or NULL. */
+static struct db_fork *
+b2b_fork_by_tag(const struct db_dialog *d, struct db_fork *fs, int n,
+                sip_str tag)
+{
+	const char *t = d->a_to_tag ? d->a_to_tag : "";
+	size_t bl = strcspn(t, "-");
+	char num[12], *end;
+	long k;
+
+	if (bl == 0 || tag.len <= bl + 1 || tag.len - bl - 1 >= sizeof(num) ||
+	    memcmp(tag.s, t, bl) != 0 || tag.s[bl] != '-')
+		return NULL;
+	memcpy(num, tag.s + bl + 1, tag.len - bl - 1);
+	num[tag.len - bl - 1] = '\0';
+	k = strtol(num, &end, 10);
+	if (*end != '\0' || k < 1 || k > n)
+		return NULL;
+	return &fs[k - 1];
+}
+
+/* Make fork f (the k-th of the call, from 0) the dialog's B-leg, and its
+ * early dialog with the caller the A-leg's (afd's tag b2b_fork_tag, under
+ * ctx): the requests inside the call go there. It is the fork last heard
+ * from (or whose early dialog a phone spoke in), then the winner. 1 when
+ * that is another fork than before, 0 when the same, -1 when out of
+ * memory. */
+static int
+b2b_fork_current(TALLOC_CTX *ctx, struct db_dialog *d, const struct db_fork *f,
+                 int k)
+{
+	int other = d->b_branch == NULL || strcmp(d->b_branch, f->branch) != 0;
+	char *tag = b2b_fork_tag(ctx, d, k);
+
+	if (tag == NULL)
+		return -1;
+	if (other)
 		d->b_in_cseq = 0; /* another phone: its own CSeq space */
 	d->b_branch = f->branch;
 	d->b_request = f->request;
@@ -1489,6 +1548,43 @@ b2b_fork_current(struct db_dialog *d, const struct db_fork *f)
 	d->b_route = f->route;
 	d->b_contact = f->contact ? f->contact : f->target;
 	d->b_to_tag = f->to_tag;
+	d->a_to_tag = tag;
+	return other;
+}
+
+/*
+ * A request of a phone inside forked call d, still early, whose tags name
+ * not the row's current early dialog but another fork's (leg 'a': afd's
+ * To tag of that fork, b2b_fork_by_tag; leg 'b': the From tag of that
+ * fork's phone): that fork becomes the current one (b2b_fork_current), so
+ * the request is relayed to (or from) its own phone: a PRACK or UPDATE
+ * of the caller reaches the phone whose provisional it answers. 1 when
+ * the tags named a fork still early (d changed; *f set), 0 when none, -1
+ * on error.
+ */
+static int
+b2b_fork_pick(struct b2bua *b, TALLOC_CTX *ctx, struct db_dialog *d, char leg,
+              const struct sip_msg *req, struct db_fork **f,
+              struct db_fork **fs, int *n)
+{
+	*f = NULL;
+	if (d->forks == 0 || !b2b_stage_early(d->stage) ||
+	    (leg == 'a' && !b2b_streq(d->a_from_tag, req->from->tag)) ||
+	    (leg == 'b' && !b2b_streq(d->b_from_tag, req->to->tag)))
+		return 0;
+	if (db_fork_list(b->dc, ctx, d->id, fs, n) == -1)
+		return -1;
+	if (leg == 'a')
+		*f = b2b_fork_by_tag(d, *fs, *n, req->to->tag);
+	else
+		for (int i = 0; i < *n && *f == NULL; i++)
+			if (b2b_streq((*fs)[i].to_tag, req->from->tag))
+				*f = &(*fs)[i];
+	if (*f == NULL || strcmp((*f)->state, "early") != 0) {
+		*f = NULL;
+		return 0;
+	}
+	return b2b_fork_current(ctx, d, *f, (int)(*f - *fs)) == -1 ? -1 : 1;
 }
 
 /* Cancel fork f if it is pending: CANCEL now when it has heard a
@@ -1554,6 +1650,26 @@ b2b_cancel_all(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 	if (waiting != NULL)
 		*waiting = b2b_forks_waiting(fs, n);
 	return 0;
+}
+
+/* Cancel every pending fork of forked call d but its current one (the
+ * B-leg of the row: a caller's BYE in that early dialog goes there). 0
+ * or -1. */
+static int
+b2b_forks_cancel_but_current(struct b2bua *b, struct b2b_acts *acts,
+                             const struct db_dialog *d, time_t now)
+{
+	const struct db_fork *keep = NULL;
+	struct db_fork *fs;
+	int n;
+
+	if (db_fork_list(b->dc, acts, d->id, &fs, &n) == -1)
+		return -1;
+	for (int i = 0; i < n && keep == NULL; i++)
+		if (d->b_branch != NULL &&
+		    strcmp(fs[i].branch, d->b_branch) == 0)
+			keep = &fs[i];
+	return b2b_forks_cancel(b, acts, d, fs, n, keep, 0, now);
 }
 
 int
@@ -1643,7 +1759,7 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 	struct db_fork *fs, *f = NULL;
 	struct db_dialog v;
 	struct sip_peer to;
-	int n, ok = 1;
+	int n, ok = 1, sw;
 	char *c;
 
 	if (branch == NULL || db_fork_list(b->dc, acts, d->id, &fs, &n) == -1)
@@ -1676,7 +1792,9 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			f->to_tag = b2b_dup(acts, resp->to->tag);
 		if ((c = b2b_contact(acts, resp)) != NULL)
 			f->contact = c;
-		b2b_fork_current(d, f);
+		/* relayed in the fork's own early dialog (b2b_fork_tag) */
+		if (b2b_fork_current(acts, d, f, (int)(f - fs)) == -1)
+			return -1;
 		if (status == 180 || strcmp(d->stage, "ringing") == 0)
 			d->stage = "ringing";
 		else
@@ -1706,9 +1824,18 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 		b2b_wait_drop(b, f->branch);
 		f->status = status;
 		if (b2b_stage_early(d->stage)) {
-			/* the first 2xx wins: the others are cancelled */
+			/* the first 2xx wins: the others are cancelled; the
+			 * call goes on in the winner's early dialog (its tag)
+			 */
 			f->state = "answered";
-			b2b_fork_current(d, f);
+			if ((sw = b2b_fork_current(acts, d, f,
+			                           (int)(f - fs))) == -1)
+				return -1;
+			/* the caller may have counted CSeq per early dialog
+			 * (RFC 3261 12.1.2): the row's last one may be
+			 * another fork's; the next request sets it again */
+			if (sw == 1)
+				d->a_cseq = 0;
 			d->stage = "answered";
 			d->answered_at = now;
 			d->ring_deadline = 0;
@@ -1913,8 +2040,8 @@ b2b_relay_done(struct sipd *sd, void *arg, int status,
 		ok = 0;
 	if (ok && tx->orig != NULL)
 		ok = b2b_act_resp(acts, tx->orig, tx->origlen, &tx->orig_from,
-		                  status, resp ? resp->reason : SIP_STR_NULL,
-		                  hdrs, hl,
+		                  NULL, status,
+		                  resp ? resp->reason : SIP_STR_NULL, hdrs, hl,
 		                  resp ? resp->body : SIP_STR_NULL) == 0;
 	if (ok && tx->branch != NULL && status >= 200)
 		ok = db_relay_delete(b->dc, tx->branch) == 0;
@@ -1962,8 +2089,9 @@ b2b_relay_orphan(struct b2bua *b, const char *branch,
 	}
 	if (b2b_peer_parse(peer, &from) == -1 ||
 	    (hdrs = b2b_resp_hdrs(acts, b, resp, &from, &hl)) == NULL ||
-	    b2b_act_resp(acts, request, strlen(request), &from, resp->status,
-	                 resp->reason, hdrs, hl, resp->body) == -1)
+	    b2b_act_resp(acts, request, strlen(request), &from, NULL,
+	                 resp->status, resp->reason, hdrs, hl,
+	                 resp->body) == -1)
 		ok = 0;
 	if (ok && resp->status >= 200)
 		ok = db_relay_delete(b->dc, branch) == 0;
@@ -2011,27 +2139,42 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	const struct sip_msg *req = rq->msg;
 	struct b2b_acts *acts;
 	struct db_dialog *d;
+	struct db_fork *fs = NULL, *f = NULL;
 	struct b2b_tx *tx;
 	struct sip_peer to;
 	struct sip_buf o;
 	char leg, y, branch[48], method[16];
 	uint32_t *in, cseq;
-	int mark, rc, ok, early_bye;
+	int mark, rc, ok, early_bye, picked = 0, nf = 0;
 
 	if ((mark = b2b_unit_begin(b)) == -1)
 		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
 		                  16, 0);
 	rc =
 	    db_dialog_find(b->dc, mem, b2b_dup(mem, req->call_id), 0, &d, &leg);
+	/* a forked call: the early dialog of another fork than the row's */
+	if (rc == 1 && !b2b_tags_match(d, leg, req) &&
+	    (picked = b2b_fork_pick(b, mem, d, leg, req, &f, &fs, &nf)) == -1) {
+		b2b_unit_end(b, mark, 0, NULL);
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	}
 	if (rc != 1 || !b2b_tags_match(d, leg, req)) {
 		b2b_unit_end(b, mark, 1, NULL);
 		return sipd_reply(b->sd, rq, 481, NULL, NULL, 0, 0);
 	}
+	if (picked)
+		log_debug("b2bua: call %lld: %.*s in the early dialog of fork "
+		          "%s",
+		          (long long)d->id, SIP_STR_FMT(req->method),
+		          f->branch);
 	y = leg == 'a' ? 'b' : 'a';
 	in = leg == 'a' ? &d->a_cseq : &d->b_in_cseq;
 	/* equal: a retransmission its transaction did not absorb (the
-	 * worker was restarted since): relayed again */
-	if (req->cseq.num < *in) {
+	 * worker was restarted since): relayed again. A caller's request
+	 * to another fork than the last one may count from that early
+	 * dialog's own CSeq (RFC 3261 12.1.2): not compared */
+	if (req->cseq.num < *in && !(picked && leg == 'a')) {
 		b2b_unit_end(b, mark, 1, NULL);
 		return sipd_reply(b->sd, rq, 500, "CSeq Out of Order", NULL, 0,
 		                  0);
@@ -2089,6 +2232,13 @@ b2b_indialog(struct b2bua *b, struct sipd_req *rq)
 	if (early_bye && b2b_answer_a(acts, d, 487, NULL) == -1)
 		log_warnx("b2bua: call %lld: no 487 for the INVITE",
 		          (long long)d->id);
+	/* and in a forked call, the other phones' INVITEs */
+	if (early_bye && d->forks > 0 &&
+	    b2b_forks_cancel_but_current(b, acts, d, rq->now) == -1) {
+		talloc_free(tx);
+		b2b_unit_end(b, mark, 0, acts);
+		return -1;
+	}
 	/* recorded, so that a replacement worker relays the answer too */
 	ok = db_relay_insert(b->dc, d->id, branch, method,
 	                     talloc_strndup(acts, req->buf, req->len),
@@ -2678,8 +2828,9 @@ b2b_forks_recover(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
  * `dialog_answers` with the stage (b2b_answer_to_a), so a caller that
  * never got the first 2xx gets the callee's SDP. A call answered by an
  * afd older than schema 12 has no such row: its 2xx is rebuilt from the
- * caller's stored INVITE (Via, From, To with afd's tag derived from it,
- * Call-ID, CSeq, afd's Contact) without a body. Given up 64*T1 after the
+ * caller's stored INVITE (Via, From, To, Call-ID, CSeq), the row's A-leg
+ * tag (a forked call's: the winner's early dialog's) and afd's Contact,
+ * without a body. Given up 64*T1 after the
  * answer (at least 2*T1 from now), then the call ends (b2b_rtx_expire). */
 static void
 b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
@@ -2701,6 +2852,7 @@ b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
 		goto done;
 	x.buf = d->a_request;
 	x.len = strlen(d->a_request);
+	x.tag = d->a_to_tag; /* a forked call's: the winner's early dialog */
 	x.status = 200;
 	if ((kept = db_answer_get(b->dc, mem, d->id, &x.built, &x.builtlen)) ==
 	    -1)

@@ -432,12 +432,14 @@ sipd_top_via(struct sip_buf *b, const struct sip_via *v,
 
 /*
  * Start the answer to req: status line, Vias (the top one amended), From,
- * To with our tag, Call-ID, CSeq (the fields as received, so a request that
- * failed to parse part-way is still answered with what it had), Server.
+ * To with our tag (to_tag, or when NULL the one sipd_to_tag derives),
+ * Call-ID, CSeq (the fields as received, so a request that failed to parse
+ * part-way is still answered with what it had), Server.
  */
 static void
 sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
-                const struct sip_peer *from, int status, const char *reason)
+                const struct sip_peer *from, int status, const char *reason,
+                const char *to_tag)
 {
 	const struct sip_hdr *h;
 	const struct sip_via *top = req->via;
@@ -465,8 +467,12 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 		sip_buf_add(b, "\r\n", 2);
 	}
 	/* a 100 Trying gets no To tag (RFC 3261 8.2.6.2) */
-	sipd_to_tag(req, tag);
-	sip_resp_fields(b, req, (sip_str){tag, status > 100 ? 16 : 0});
+	if (to_tag == NULL) {
+		sipd_to_tag(req, tag);
+		to_tag = tag;
+	}
+	sip_resp_fields(b, req,
+	                (sip_str){to_tag, status > 100 ? strlen(to_tag) : 0});
 	sip_buf_add(b, SIPD_SERVER, sizeof(SIPD_SERVER) - 1);
 }
 
@@ -782,7 +788,7 @@ sipd_answer_stateless(struct sipd *sd, const struct sip_msg *req,
 	struct sip_peer to;
 
 	sip_buf_init(&b, sipd_batch_mem(sd), 512);
-	sipd_resp_begin(&b, req, from, status, reason);
+	sipd_resp_begin(&b, req, from, status, reason, NULL);
 	if (extra != NULL)
 		sip_buf_add(&b, extra, strlen(extra));
 	sip_buf_finish(&b, SIP_STR_NULL);
@@ -803,7 +809,7 @@ sipd_reply(struct sipd *sd, struct sipd_req *rq, int status, const char *reason,
 	struct sip_buf b;
 
 	sip_buf_init(&b, mem, 512 + hdrlen);
-	sipd_resp_begin(&b, rq->msg, &rq->from, status, reason);
+	sipd_resp_begin(&b, rq->msg, &rq->from, status, reason, NULL);
 	if (hdrs != NULL)
 		sip_buf_add(&b, hdrs, hdrlen);
 	sip_buf_finish(&b, SIP_STR_NULL);
@@ -837,13 +843,14 @@ sipd_reply(struct sipd *sd, struct sipd_req *rq, int status, const char *reason,
 
 char *
 sipd_response(TALLOC_CTX *ctx, const struct sip_msg *req,
-              const struct sip_peer *from, int status, const char *reason,
-              const char *hdrs, size_t hdrlen, sip_str body, size_t *len)
+              const struct sip_peer *from, const char *to_tag, int status,
+              const char *reason, const char *hdrs, size_t hdrlen, sip_str body,
+              size_t *len)
 {
 	struct sip_buf b;
 
 	sip_buf_init(&b, ctx, 512 + hdrlen + body.len);
-	sipd_resp_begin(&b, req, from, status, reason);
+	sipd_resp_begin(&b, req, from, status, reason, to_tag);
 	if (hdrs != NULL)
 		sip_buf_add(&b, hdrs, hdrlen);
 	sip_buf_finish(&b, body);
@@ -893,12 +900,12 @@ sipd_respond_buf(struct sipd *sd, const struct sip_msg *req,
 
 int
 sipd_respond(struct sipd *sd, const struct sip_msg *req,
-             const struct sip_peer *from, int status, const char *reason,
-             const char *hdrs, size_t hdrlen, sip_str body)
+             const struct sip_peer *from, const char *to_tag, int status,
+             const char *reason, const char *hdrs, size_t hdrlen, sip_str body)
 {
 	size_t len;
-	char *buf = sipd_response(sipd_batch_mem(sd), req, from, status, reason,
-	                          hdrs, hdrlen, body, &len);
+	char *buf = sipd_response(sipd_batch_mem(sd), req, from, to_tag, status,
+	                          reason, hdrs, hdrlen, body, &len);
 
 	if (buf == NULL)
 		return -1;
@@ -936,7 +943,7 @@ sipd_send_pending(struct sipd *sd, struct sipd_pending *p)
 	if (p->failed) {
 		struct sip_buf b;
 		sip_buf_init(&b, sipd_batch_mem(sd), 512);
-		sipd_resp_begin(&b, rq->msg, &rq->from, 500, NULL);
+		sipd_resp_begin(&b, rq->msg, &rq->from, 500, NULL, NULL);
 		sip_buf_add(&b, "Retry-After: 1\r\n", 16);
 		sip_buf_finish(&b, SIP_STR_NULL);
 		if (b.oom)

@@ -212,8 +212,10 @@ int sipd_send(struct sipd *sd, const struct sip_peer *to, const char *buf,
 /*
  * Answer req (a request received earlier from `from`, parsed again from its
  * stored bytes, or still in memory) now: status and reason (NULL: the
- * standard phrase), extra header lines hdrs and body, with afd's usual To
- * tag (derived from the request, so the same across restarts). It goes
+ * standard phrase), extra header lines hdrs and body, with To tag to_tag
+ * or, when NULL, afd's usual one (derived from the request, so the same
+ * across restarts; the B2BUA gives each early dialog of a forked call a
+ * tag of its own). It goes
  * through the request's server transaction when that is still in memory
  * (then a response its state does not allow is not sent: -1), else
  * straight where the request came from. Queued at once (not after the
@@ -221,16 +223,18 @@ int sipd_send(struct sipd *sd, const struct sip_peer *to, const char *buf,
  * it reports a change). 0 or -1.
  */
 int sipd_respond(struct sipd *sd, const struct sip_msg *req,
-                 const struct sip_peer *from, int status, const char *reason,
-                 const char *hdrs, size_t hdrlen, sip_str body);
+                 const struct sip_peer *from, const char *to_tag, int status,
+                 const char *reason, const char *hdrs, size_t hdrlen,
+                 sip_str body);
 
 /* The bytes sipd_respond sends for those arguments, under ctx, *len set:
  * the same arguments (a request's stored bytes, the same peer) give the
  * same bytes, in this worker or in its replacement. NULL when out of
  * memory. */
 char *sipd_response(TALLOC_CTX *ctx, const struct sip_msg *req,
-                    const struct sip_peer *from, int status, const char *reason,
-                    const char *hdrs, size_t hdrlen, sip_str body, size_t *len);
+                    const struct sip_peer *from, const char *to_tag, int status,
+                    const char *reason, const char *hdrs, size_t hdrlen,
+                    sip_str body, size_t *len);
 
 /* Send buf (len bytes, copied: an answer with status to req from
  * sipd_response, as built earlier or stored) the way sipd_respond does.

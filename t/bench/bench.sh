@@ -482,12 +482,15 @@ subrun() {
 	s1=$(sched "$wpid")
 	s_cpu=$(pct $(( ${s1%% *} - ${s0%% *} )) $((t1 - t0)))
 	s_wait=$(pct $(( ${s1#* } - ${s0#* } )) $((t1 - t0)))
+	# the worker's CPU per UE (or REGISTER with -P), in microseconds
+	s_ues=$(kv "$SLINE" ues)
+	s_us=$(( ${s_ues:-0} > 0 ? (${s1%% *} - ${s0%% *}) / 1000 / s_ues : 0 ))
 	if [ -n "${1:-}" ]; then s_what="REGISTER only"; else s_what="+SUBSCRIBE+NOTIFY"; fi
-	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %6s%% %5s%%\n' "afd reg event" \
+	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %6s%% %5s%% %6s\n' "afd reg event" \
 	    "$s_what" "$(kv "$SLINE" ue_per_s)" "$(kv "$SLINE" notify_per_s)" \
 	    "$(kv "$SLINE" failed)" "$(kv "$SLINE" p50_ms)" "$(kv "$SLINE" p99_ms)" \
-	    "$(kv "$SLINE" notify_p99_ms)" "$s_cpu" "$s_wait"
-	SCPU_PCT=$s_cpu SWAIT_PCT=$s_wait
+	    "$(kv "$SLINE" notify_p99_ms)" "$s_cpu" "$s_wait" "$s_us"
+	SCPU_PCT=$s_cpu SWAIT_PCT=$s_wait SUS=$s_us
 	drain
 }
 
@@ -522,20 +525,21 @@ bench_regev() {
 	plain=$(kv "$LINE" held) r_wait=$WWAIT
 	r_lat="$(ms "$(kv "$LINE" p50_us)")/$(ms "$(kv "$LINE" p99_us)")"
 	say ""
-	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s\n' "reg event" \
-	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait
+	printf '%-17s %-18s %8s %8s %8s %8s %8s %8s %7s %6s %6s\n' "reg event" \
+	    "(window $SUBWIN)" UEs/s NOTIFY/s failed p50ms p99ms ntf-p99 worker wait us/UE
 	for mode in -P ""; do
 		regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
 		# shellcheck disable=SC2086 # mode: nothing or -P
 		subrun $mode
 		if [ "$SWAIT_PCT" -ge "$BUSY" ]; then
-			s_line=$SLINE s_c=$SCPU_PCT s_w=$SWAIT_PCT
+			s_line=$SLINE s_c=$SCPU_PCT s_w=$SWAIT_PCT s_u=$SUS
 			say "  (machine busy: run again)"
 			regev_start || { stop_server; echo "reg event: afd did not start" >>"$REGEV"; return 0; }
 			# shellcheck disable=SC2086
 			subrun $mode
-			[ "$SWAIT_PCT" -gt "$s_w" ] && SLINE=$s_line SCPU_PCT=$s_c SWAIT_PCT=$s_w
+			[ "$SWAIT_PCT" -gt "$s_w" ] && SLINE=$s_line SCPU_PCT=$s_c SWAIT_PCT=$s_w SUS=$s_u
 		fi
+		[ -n "$mode" ] && P_US=$SUS
 	done
 	ues=$(kv "$SLINE" ue_per_s)
 	ratio=$(awk -v a="${ues:-0}" -v b="${plain:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
@@ -544,6 +548,14 @@ bench_regev() {
 	    "NOTIFY p50/p99 $(kv "$SLINE" notify_p50_ms)/$(kv "$SLINE" notify_p99_ms) ms," \
 	    "worker $SCPU_PCT%/wait $SWAIT_PCT%; regload REGISTER $plain/s" \
 	    "(p50/p99 $r_lat ms, worker wait $r_wait%): ratio $ratio" >>"$REGEV"
+	echo "  UDP worker CPU: $SUS us per UE, $P_US us per subload -P REGISTER" >>"$REGEV"
+	# the same work without sockets, in one process (t/bench/regev_bench.c):
+	# less sensitive to the other jobs of the machine than the rates
+	if [ -x "$BUILD/t/bench/regev_bench" ]; then
+		rb_ue=$("$BUILD/t/bench/regev_bench" 30000 | sed -n 's/.* \([0-9.]*\) us of CPU per UE.*/\1/p')
+		rb_reg=$("$BUILD/t/bench/regev_bench" -P 30000 | sed -n 's/.* \([0-9.]*\) us of CPU per UE.*/\1/p')
+		echo "  in one process (regev_bench, 30,000 UEs): $rb_ue us of CPU per UE, $rb_reg us per REGISTER alone" >>"$REGEV"
+	fi
 	if [ "$r_wait" -ge "$BUSY" ] || [ "$SWAIT_PCT" -ge "$BUSY" ]; then
 		echo "  (the machine was busy: a worker waited >= $BUSY% of the run for its core; the rates are low and noisy)" >>"$REGEV"
 	fi

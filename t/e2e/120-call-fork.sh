@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/calllib.sh"
 
-afd_start calls.ring_timeout=3 afd.sip_t1=100
+afd_start calls.ring_timeout=$(( 3 * SCALE )) afd.sip_t1=$(( 100 * SCALE ))
 
 forks() { # the newest call's forks, in order: state:status ...
 	sql "SELECT group_concat(state || ':' || ifnull(status, '-'), ' ') FROM
@@ -32,8 +32,8 @@ nothing_open() { # WHAT
 
 # 1. bob rings on two phones; bob1 answers after 400 ms, bob2 rings on:
 # bob2 gets CANCEL, alice the 200; the call is bob1's
-two bob -R 400 -T $(( 5 * SCALE )) -- -I 0 -T $(( 5 * SCALE ))
-ua alice alice -t -c bob -H 500 -T $(( 4 * SCALE ))
+two bob -R $(( 400 * SCALE )) -T $(( 5 * SCALE )) -- -I 0 -T $(( 5 * SCALE ))
+ua alice alice -t -c bob -H $(( 500 * SCALE )) -T $(( 4 * SCALE ))
 wait "$pid_alice" "$pid_bob1" "$pid_bob2"
 cat "$TMP/alice.out" "$TMP/bob1.out" "$TMP/bob2.out"
 a=$(cat "$TMP/alice.out")
@@ -66,7 +66,7 @@ nothing_open "after a forked call"
 log_has "call [0-9]+: fork 2 to udp 127.0.0.1:" || fail "no log line for the second fork"
 
 # 2. both fail: 503 and 486: the 486 is relayed (4xx before 5xx)
-two carl -I 503 -R 200 -T $(( 3 * SCALE )) -- -I 486 -R 500 -T $(( 3 * SCALE ))
+two carl -I 503 -R $(( 200 * SCALE )) -T $(( 3 * SCALE )) -- -I 486 -R $(( 500 * SCALE )) -T $(( 3 * SCALE ))
 ua alice alice -c carl -T $(( 3 * SCALE ))
 wait "$pid_alice" "$pid_carl1" "$pid_carl2"
 cat "$TMP/alice.out"
@@ -79,20 +79,20 @@ nothing_open "after both forks failed"
 
 # 2b. a 603 from one phone while the other rings: relayed at once, the
 # other phone cancelled
-two dora -I 603 -R 300 -T $(( 3 * SCALE )) -- -I 0 -T $(( 3 * SCALE ))
+two dora -I 603 -R $(( 300 * SCALE )) -T $(( 3 * SCALE )) -- -I 0 -T $(( 3 * SCALE ))
 ua alice alice -c dora -T $(( 3 * SCALE ))
 wait "$pid_alice" "$pid_dora1" "$pid_dora2"
 cat "$TMP/alice.out" "$TMP/dora2.out"
 assert_eq "603" "$(final_of alice)" "a 6xx relayed"
 t180=$(awk '$1 == "RESP" && $2 == 180 { print $4; exit }' "$TMP/alice.out")
 t603=$(awk '$1 == "RESP" && $2 == 603 { print $4; exit }' "$TMP/alice.out")
-assert_le $(( t603 - t180 )) 2000 "the 603 came before the ring timeout"
+assert_le $(( t603 - t180 )) $(( 2000 * SCALE )) "the 603 came before the ring timeout"
 assert_match "^REQ CANCEL " "$(cat "$TMP/dora2.out")" "the ringing phone cancelled after the 603"
 assert_eq "603 Decline" "$(cdr dora)" "the CDR of a declined call"
 nothing_open "after a 603"
 
 # 2c. two 5xx: 503 becomes 500 (RFC 3261 16.7 step 6)
-two eve -I 503 -T $(( 3 * SCALE )) -- -I 503 -R 200 -T $(( 3 * SCALE ))
+two eve -I 503 -T $(( 3 * SCALE )) -- -I 503 -R $(( 200 * SCALE )) -T $(( 3 * SCALE ))
 ua alice alice -c eve -T $(( 3 * SCALE ))
 wait "$pid_alice" "$pid_eve1" "$pid_eve2"
 assert_eq "500" "$(final_of alice)" "503 from every phone"
@@ -101,8 +101,8 @@ nothing_open "after two 503s"
 
 # 3. a 200 that crosses the CANCEL: fay2 answers after fay1 won; afd ACKs
 # and BYEs it, the caller sees one 200
-two fay -R 300 -T $(( 4 * SCALE )) -- -K -R 900 -T $(( 4 * SCALE ))
-ua alice alice -t -c fay -H 2000 -T $(( 4 * SCALE ))
+two fay -R $(( 300 * SCALE )) -T $(( 4 * SCALE )) -- -K -R $(( 900 * SCALE )) -T $(( 4 * SCALE ))
+ua alice alice -t -c fay -H $(( 2000 * SCALE )) -T $(( 4 * SCALE ))
 wait "$pid_alice" "$pid_fay1" "$pid_fay2"
 cat "$TMP/alice.out" "$TMP/fay2.out"
 f2=$(cat "$TMP/fay2.out")
@@ -120,7 +120,7 @@ nothing_open "after a late 200"
 
 # 4. the caller cancels while both phones ring
 two gus -I 0 -T $(( 3 * SCALE )) -- -I 0 -T $(( 3 * SCALE ))
-ua alice alice -c gus -X 600 -T $(( 3 * SCALE ))
+ua alice alice -c gus -X $(( 600 * SCALE )) -T $(( 3 * SCALE ))
 wait "$pid_alice" "$pid_gus1" "$pid_gus2"
 cat "$TMP/alice.out"
 assert_eq "487" "$(final_of alice)" "the caller's CANCEL"
@@ -146,8 +146,8 @@ nothing_open "after the ring timeout"
 
 # 6. a phone that never answers (not even 100): when the other answers,
 # its CANCEL is owed (RFC 3261 9.1), never sent; Timer B (64*T1) ends it
-two ivy -R 300 -T $(( 4 * SCALE )) -- -n -T $(( 10 * SCALE ))
-ua alice alice -c ivy -H 300 -T $(( 3 * SCALE ))
+two ivy -R $(( 300 * SCALE )) -T $(( 4 * SCALE )) -- -n -T $(( 10 * SCALE ))
+ua alice alice -c ivy -H $(( 300 * SCALE )) -T $(( 3 * SCALE ))
 wait_for "[ \"\$(fork_of ivy2)\" = 'cancel_owed:-' ]" 3 || fail "no CANCEL owed to the silent phone: $(forks)"
 wait "$pid_alice" "$pid_ivy1"
 assert_eq "200" "$(final_of alice)" "the call with a silent phone"
@@ -164,8 +164,8 @@ assert_eq 0 "$AFD_RC" "exit status"
 # 7. a silent phone (the newest binding, tried first) and a busy one, with
 # a ring timeout longer than Timer B: when the silent fork's Timer B ends
 # it, the busy phone's own 486 is relayed, not the 408 of Timer B
-afd_start calls.ring_timeout=20 afd.sip_t1=100
-two jon -I 486 -R 200 -T $(( 3 * SCALE )) -- -n -T $(( 10 * SCALE ))
+afd_start calls.ring_timeout=$(( 20 * SCALE )) afd.sip_t1=$(( 100 * SCALE ))
+two jon -I 486 -R $(( 200 * SCALE )) -T $(( 3 * SCALE )) -- -n -T $(( 10 * SCALE ))
 ua alice alice -c jon -T $(( 10 * SCALE ))
 wait "$pid_alice" "$pid_jon1"
 kill "$pid_jon2" 2>/dev/null

@@ -53,11 +53,11 @@ won() { # CALLER WINNER LOSER: the call went to WINNER, LOSER was cancelled
 
 # 1. the owner (alice's TCP worker) dies while bob1 and bob2 ring; bob1
 # answers after the replacement is up
-ua bob1 bob -R 2000 -T $(( 8 * SCALE ))
+ua bob1 bob -R $(( 2000 * SCALE )) -T $(( 8 * SCALE ))
 registered bob1
 ua bob2 bob -I 0 -T $(( 8 * SCALE ))
 registered bob2
-ua alice alice -t -c bob -H 300 -T $(( 7 * SCALE ))
+ua alice alice -t -c bob -H $(( 300 * SCALE )) -T $(( 7 * SCALE ))
 both_ring
 kill_owner "while two phones ring"
 wait "$pid_alice" "$pid_bob1" "$pid_bob2"
@@ -69,9 +69,9 @@ nothing_open "after the owner's kill"
 # 2. the UDP worker (the owner of a call over UDP) dies while both ring
 ua carl1 carl -I 0 -T $(( 8 * SCALE ))
 registered carl1
-ua carl2 carl -R 2000 -T $(( 8 * SCALE ))
+ua carl2 carl -R $(( 2000 * SCALE )) -T $(( 8 * SCALE ))
 registered carl2
-ua alice alice -c carl -H 300 -T $(( 7 * SCALE ))
+ua alice alice -c carl -H $(( 300 * SCALE )) -T $(( 7 * SCALE ))
 both_ring
 assert_eq "u0" "$(dlg owner_slot)" "the owner of a call over UDP"
 kill_owner "while two phones ring"
@@ -86,7 +86,7 @@ ua dora1 dora -I 0 -T $(( 6 * SCALE ))
 registered dora1
 ua dora2 dora -I 0 -T $(( 6 * SCALE ))
 registered dora2
-ua alice alice -t -c dora -X 2000 -T $(( 5 * SCALE ))
+ua alice alice -t -c dora -X $(( 2000 * SCALE )) -T $(( 5 * SCALE ))
 both_ring
 kill_owner "while two phones ring, before the CANCEL"
 wait "$pid_alice" "$pid_dora1" "$pid_dora2"
@@ -102,11 +102,11 @@ nothing_open "after a CANCEL served by the replacement"
 # 4. a phone that never said anything (owed its CANCEL, RFC 3261 9.1)
 # when the call ended; the owner dies: its replacement sends that CANCEL,
 # no phone is left ringing
-ua ezra1 ezra -R 300 -T $(( 6 * SCALE ))
+ua ezra1 ezra -R $(( 300 * SCALE )) -T $(( 6 * SCALE ))
 registered ezra1
 ua ezra2 ezra -n -T $(( 8 * SCALE ))
 registered ezra2
-ua alice alice -t -c ezra -H 300 -T $(( 2 * SCALE ))
+ua alice alice -t -c ezra -H $(( 300 * SCALE )) -T $(( 2 * SCALE ))
 wait "$pid_alice"
 assert_eq "200" "$(final_of alice)" "the call with a silent phone"
 wait_for "[ \"\$(dlg stage)\" = ended ]" 3 || fail "the call did not end"

@@ -9,8 +9,15 @@
 . "$(dirname "$0")/lib.sh"
 
 UA=$AFD_TOOLS/sipua
-# T1 = 2 s: bob answers 1.5 s late, afd need not retransmit meanwhile
-afd_start afd.sip_t1=2000
+# T1 = 2 s: bob answers 1.5 s late, afd need not retransmit meanwhile.
+# Under valgrind both are scaled, to at most 4 s and 5 s ([afd] sip_t1 is
+# at most 5000; bob's delay stays below T1, or afd's retransmissions of
+# its INVITE each hold bob up again)
+t1=$(( 2000 * SCALE ))
+[ "$t1" -le 5000 ] || t1=5000
+delay=$(( 1500 * SCALE ))
+[ "$delay" -le 4000 ] || delay=4000
+afd_start afd.sip_t1=$t1
 
 ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
 	local name=$1
@@ -31,9 +38,9 @@ kill_owner() { # WHAT
 	say "killed $slot (pid $pid) $1"
 }
 
-ua bob -r -D 1500 -T $(( 16 * SCALE ))
+ua bob -r -D $delay -T $(( 16 * SCALE ))
 registered bob
-ua alice -t -r -c bob -H 300 -T $(( 14 * SCALE ))
+ua alice -t -r -c bob -H $(( 300 * SCALE )) -T $(( 14 * SCALE ))
 wait_for "grep -q '^REQ PRACK' '$TMP/bob.out'" 6 || fail "bob got no PRACK"
 assert_eq "1" "$(sql "SELECT count(*) FROM dialog_relays WHERE method = 'PRACK'")" "the PRACK in flight recorded"
 kill_owner "with a PRACK in flight"

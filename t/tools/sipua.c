@@ -37,8 +37,8 @@
  * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
  *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
  *              [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] [-I STATUS]
- *              [-R MS] [-K] [-r] [-V] [-A MS] [-W MS] [-G MS] [-P PW] [-F]
- *              [-S EXPIRES] [-B DIR] [-i]
+ *              [-R MS] [-K] [-r] [-Q RSEQ] [-V] [-A MS] [-W MS] [-G MS]
+ *              [-P PW] [-F] [-S EXPIRES] [-B DIR] [-i]
  *   -t        TCP (one connection for everything) instead of UDP
  *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
  *   -e N      the REGISTER's Expires (default 600); -e 0: do not register
@@ -68,7 +68,10 @@
  *             just before the CANCEL came)
  *   -r        the callee sends 183 reliably (RSeq, Require: 100rel) and
  *             waits for the PRACK before ringing; the caller PRACKs a
- *             reliable provisional and sends an UPDATE after it
+ *             reliable provisional and sends an UPDATE after it (each in
+ *             the early dialog of the last provisional's To tag, printed
+ *             as "INFO To-tag STATUS TAG" for every provisional and 2xx)
+ *   -Q N      the RSeq of the callee's reliable 183 (default 7)
  *   -V        the caller sends a re-INVITE (hold) once the call is up
  *   -A MS     the caller sends its ACK MS ms after the 2xx (blocking)
  *   -W MS     the caller ACKs no 2xx to its INVITE that comes within MS ms
@@ -305,10 +308,11 @@ struct ua_call {
 static struct ua_call ua_c;
 static unsigned ua_branch_n;
 static int ua_big, ua_ack_udp, ua_rel, ua_reinv, ua_ack_delay, ua_nocancel;
-static int ua_ack_withhold;    /* -W */
-static int ua_lose_2xx;        /* -G */
-static long long ua_lost_from; /* -G: when the first 2xx came (+1) */
-static unsigned ua_n2xx;       /* -B: 2xx to the INVITE kept so far */
+static int ua_ack_withhold;       /* -W */
+static unsigned long ua_rseq = 7; /* -Q */
+static int ua_lose_2xx;           /* -G */
+static long long ua_lost_from;    /* -G: when the first 2xx came (+1) */
+static unsigned ua_n2xx;          /* -B: 2xx to the INVITE kept so far */
 static const char *ua_user = "alice";
 
 /* Send a request of the call. body may be NULL. */
@@ -409,9 +413,12 @@ ua_caller_resp(TALLOC_CTX *ctx, const struct sip_msg *m, int hangup_ms,
 	struct ua_call *c = &ua_c;
 	struct sip_addr *a = NULL;
 
-	if (m->to->tag.len > 0 && m->status > 100)
+	if (m->to->tag.len > 0 && m->status > 100) {
 		snprintf(c->rtag, sizeof(c->rtag), "%.*s", (int)m->to->tag.len,
 		         m->to->tag.s);
+		if (m->status < 300)
+			printf("INFO To-tag %d %s\n", m->status, c->rtag);
+	}
 	if (sip_msg_addrs(ctx, m->first[SIP_HDR_CONTACT], &a) == 0 && a)
 		snprintf(c->target, sizeof(c->target), "%.*s",
 		         (int)a->uri.raw.len, a->uri.raw.s);
@@ -525,9 +532,9 @@ ua_callee_invite(TALLOC_CTX *ctx, const struct sip_msg *m, int final,
 	    sip_hdr_has_token(m->first[SIP_HDR_SUPPORTED], "100rel")) {
 		char extra[256];
 		snprintf(extra, sizeof(extra),
-		         "Require: 100rel\r\nRSeq: 7\r\n"
+		         "Require: 100rel\r\nRSeq: %lu\r\n"
 		         "Contact: <sip:callee@127.0.0.1:%u;transport=%s>\r\n",
-		         ua_port, ua_tcp ? "tcp" : "udp");
+		         ua_rseq, ua_port, ua_tcp ? "tcp" : "udp");
 		ua_respond(ctx, m, 183, extra, ua_sdp(ctx, 5000, 0));
 		printf("SENT 183 %lld\n", ua_now());
 		c->prack_wait = 1;
@@ -814,10 +821,10 @@ main(int argc, char **argv)
 	TALLOC_CTX *ctx;
 
 	ua_t0 = t0;
-	while (
-	    (c = getopt(argc, argv,
-	                "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrVA:W:G:P:FS:B:i")) !=
-	    -1) {
+	while ((c = getopt(
+	            argc, argv,
+	            "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrQ:VA:W:G:P:FS:B:i")) !=
+	       -1) {
 		switch (c) {
 		case 'p':
 			port = atoi(optarg);
@@ -875,6 +882,9 @@ main(int argc, char **argv)
 			break;
 		case 'K':
 			ua_nocancel = 1;
+			break;
+		case 'Q':
+			ua_rseq = strtoul(optarg, NULL, 10);
 			break;
 		case 'r':
 			ua_rel = 1;
@@ -1239,7 +1249,7 @@ usage:
 	        "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
 	        "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
 	        "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	        "[-I STATUS] [-R MS] [-K] [-r] [-V] [-A MS] [-W MS] [-G MS] "
-	        "[-P PW] [-F] [-S EXPIRES] [-B DIR] [-i]\n");
+	        "[-I STATUS] [-R MS] [-K] [-r] [-Q RSEQ] [-V] [-A MS] "
+	        "[-W MS] [-G MS] [-P PW] [-F] [-S EXPIRES] [-B DIR] [-i]\n");
 	return 2;
 }
