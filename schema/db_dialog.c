@@ -49,6 +49,8 @@ struct db_dialog_ctx {
 	sqlite3_stmt *fork_insert, *fork_save, *fork_list, *fork_owed,
 	    *conn_live;
 	sqlite3_stmt *relay_insert, *relay_find, *relay_delete, *relay_end;
+	sqlite3_stmt *ans_put, *ans_get, *ans_drop, *pager_has, *pager_old,
+	    *pager_expire;
 };
 
 struct db_dialog_ctx *
@@ -444,7 +446,10 @@ db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d, const char *reason,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, d->id);
-	return db_dialog_exec(dc, st, "relays of an ended call");
+	if (db_dialog_exec(dc, st, "relays of an ended call") == -1)
+		return -1;
+	/* only a call that was answered can have a 2xx kept */
+	return d->answered_at != 0 ? db_answer_drop(dc, d->id) : 0;
 }
 
 /* ------------------------------------------------------------ forks */
@@ -687,4 +692,134 @@ db_relay_delete(struct db_dialog_ctx *dc, const char *branch)
 		return -1;
 	db_bind_str(st, 1, branch);
 	return db_dialog_exec(dc, st, "relay delete");
+}
+
+int
+db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
+                   const char *via_branch)
+{
+	sqlite3_stmt *st;
+	char *b = talloc_asprintf(dc, "branch=%s", via_branch);
+	char *c = talloc_asprintf(dc, "%s\r\n", call_id);
+	int rc, found = 0;
+
+	if (b == NULL || c == NULL)
+		goto done;
+	st = db_stmt(dc->db, &dc->pager_has,
+	             "SELECT 1 FROM dialog_relays WHERE dialog_id = 0 AND "
+	             "method = 'MESSAGE' AND instr(request, ?1) > 0 AND "
+	             "instr(request, ?2) > 0 LIMIT 1");
+	if (st == NULL) {
+		found = -1;
+		goto done;
+	}
+	db_bind_str(st, 1, b);
+	db_bind_str(st, 2, c);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		found = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: pager relay: %s", sqlite3_errmsg(dc->db));
+		found = -1;
+	}
+done:
+	talloc_free(b);
+	talloc_free(c);
+	return found;
+}
+
+int
+db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before, int dry)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (dry)
+		st = db_stmt(dc->db, &dc->pager_old,
+		             "SELECT 1 FROM dialog_relays WHERE dialog_id = 0 "
+		             "AND created_at < ?1 LIMIT 1");
+	else
+		st = db_stmt(dc->db, &dc->pager_expire,
+		             "DELETE FROM dialog_relays WHERE dialog_id = 0 "
+		             "AND created_at < ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("db_dialog: pager relays expired: %s",
+		          sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return dry ? rc == SQLITE_ROW : sqlite3_changes(dc->db) > 0;
+}
+
+/* ----------------------------------------------------------- answers */
+
+int
+db_answer_put(struct db_dialog_ctx *dc, int64_t dialog_id, const char *resp,
+              size_t len)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->ans_put,
+	             "INSERT OR REPLACE INTO dialog_answers (dialog_id, "
+	             "response) VALUES (?1, ?2)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	sqlite3_bind_blob(st, 2, resp, (int)len, SQLITE_STATIC);
+	return db_dialog_exec(dc, st, "answer put");
+}
+
+int
+db_answer_get(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+              char **resp, size_t *len)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	st =
+	    db_stmt(dc->db, &dc->ans_get,
+	            "SELECT response FROM dialog_answers WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		if (b != NULL && n > 0 &&
+		    (*resp = talloc_size(ctx, n + 1)) != NULL) {
+			memcpy(*resp, b, n);
+			(*resp)[n] = '\0';
+			*len = n;
+			found = 1;
+		}
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("db_dialog: answer get: %s", sqlite3_errmsg(dc->db));
+		return -1;
+	}
+	return found;
+}
+
+int
+db_answer_drop(struct db_dialog_ctx *dc, int64_t dialog_id)
+{
+	sqlite3_stmt *st;
+
+	st = db_stmt(dc->db, &dc->ans_drop,
+	             "DELETE FROM dialog_answers WHERE dialog_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dialog_id);
+	return db_dialog_exec(dc, st, "answer drop");
 }

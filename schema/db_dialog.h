@@ -4,7 +4,8 @@
  * per call, both legs; its two INVITEs in `dialog_requests`, the calls not
  * ended in `live_dialogs`), `dialog_forks` (one row per B-leg INVITE of a call
  * forked to several bindings), `dialog_relays` (a request inside a call
- * being relayed, until its final answer) and the `calls` table (one row
+ * being relayed, until its final answer), `dialog_answers` (the 2xx sent
+ * to a caller over UDP, until its ACK) and the `calls` table (one row
  * per finished call, a CDR). The B2BUA keeps no call state in memory that it
  * cannot rebuild from a row: each stage is written (in the batch's transaction,
  * see schema/db_txn.h) before afd acts on it, so a replacement worker carries
@@ -96,7 +97,8 @@ int db_dialog_stale(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, time_t now,
 
 /* End d: stage 'ended', and its `calls` row (caller, callee, started =
  * created_at, answered_at, ended = now, reason); its dialog_relays rows
- * (answers that will not come any more) are removed. 0 or -1. */
+ * (answers that will not come any more) and the 2xx kept for its caller
+ * (db_answer_put) are removed. 0 or -1. */
 int db_dialog_end(struct db_dialog_ctx *dc, struct db_dialog *d,
                   const char *reason, time_t now);
 
@@ -131,6 +133,35 @@ int db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
 
 /* Forget the relayed request of branch (its final answer went). 0 or -1. */
 int db_relay_delete(struct db_dialog_ctx *dc, const char *branch);
+
+/* A pager MESSAGE is relayed as a row of dialog_id 0 (no call). 1 when
+ * such a row holds a request with Call-ID call_id and top Via branch
+ * via_branch (a retransmission of a MESSAGE being relayed), 0 when none,
+ * -1 on error. A scan of the few relays in flight. */
+int db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
+                       const char *via_branch);
+
+/* Remove the pager MESSAGE rows (dialog_id 0) made before `before`: their
+ * answer will not come any more (the sweeper; a live worker removes its
+ * own at the answer or Timer F). dry: only tell whether there are any (a
+ * read, no write transaction). 1 when there were, 0 when none, -1 on
+ * error. */
+int db_relay_pager_expire(struct db_dialog_ctx *dc, time_t before, int dry);
+
+/* Keep resp (len bytes: afd's 2xx to the INVITE of call dialog_id's
+ * caller over UDP, as sent) until the caller's ACK, in `dialog_answers`:
+ * a replacement worker sends it again from there. 0 or -1 (logged). */
+int db_answer_put(struct db_dialog_ctx *dc, int64_t dialog_id, const char *resp,
+                  size_t len);
+
+/* The 2xx kept for call dialog_id, NUL-terminated under ctx: 1 with *resp
+ * and *len, 0 when none, -1 on error. */
+int db_answer_get(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
+                  char **resp, size_t *len);
+
+/* Forget the 2xx kept for call dialog_id (its ACK came; db_dialog_end
+ * does it too). 0 or -1. */
+int db_answer_drop(struct db_dialog_ctx *dc, int64_t dialog_id);
 
 /* 1 when a live call owned by slot has its caller on peer (a stored peer,
  * "tcp ip:port slot conn_id"): the TCP connection carries it; 0 when none,

@@ -1,4 +1,4 @@
--- schema/schema.sql: afd's database, version 10 (PRAGMA user_version = 10).
+-- schema/schema.sql: afd's database, version 12 (PRAGMA user_version = 12).
 -- The master applies it at start (schema/db.c); an older file is upgraded in
 -- place by the steps in db.c. Times are Unix seconds; the active_* views show
 -- them as text. The tables are a user interface: read them with sqlite3.
@@ -269,6 +269,21 @@ CREATE TABLE IF NOT EXISTS dialog_requests (
 	b_request   TEXT                    -- afd's B-leg INVITE as sent
 );
 
+-- The 2xx afd sent to a caller over UDP for its INVITE, byte for byte as
+-- sent (the callee's SDP, afd's To tag and Contact), from the commit that
+-- moves the call to 'answered' until the caller's ACK (or the call's end):
+-- a replacement of the worker that sent it sends it again from here until
+-- the ACK comes (RFC 3261 13.3.1.4, RFC 6026). A row lives for one round
+-- trip; a call over TCP never has one.
+CREATE TABLE IF NOT EXISTS dialog_answers (
+	dialog_id   INTEGER PRIMARY KEY,    -- dialogs.id
+	response    BLOB NOT NULL           -- the 2xx as sent
+);
+CREATE TRIGGER IF NOT EXISTS dialogs_answer_delete AFTER DELETE ON dialogs
+BEGIN
+	DELETE FROM dialog_answers WHERE dialog_id = old.id;
+END;
+
 -- The calls not ended (the sweeper's, a restarted worker's and
 -- active_calls' rows): kept by the triggers below, so that a stage's
 -- save touches no index; a row is added with the call and removed
@@ -322,8 +337,9 @@ CREATE INDEX IF NOT EXISTS dialog_forks_dialog ON dialog_forks(dialog_id);
 CREATE INDEX IF NOT EXISTS dialog_forks_owed ON dialog_forks(dialog_id) WHERE state = 'cancel_owed';
 
 -- A request of a phone inside its call that afd relays to the other phone
--- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), until the final
--- answer: a replacement worker relays that answer back from this row.
+-- as its own (PRACK, UPDATE, INFO, re-INVITE, BYE, ...), or a pager-mode
+-- MESSAGE to a callee with one binding (dialog_id 0: no call), until the
+-- final answer: a replacement worker relays that answer back from this row.
 -- Keyed by branch alone (WITHOUT ROWID, no other index): a relay writes
 -- one page when it starts and one when it ends; the few rows in flight
 -- are scanned when a call ends.

@@ -106,6 +106,8 @@ struct b2b_act {
 	char *hdrs;
 	char *body;
 	size_t bodylen;
+	char *built; /* RESP: the answer built already (NULL: build it) */
+	size_t builtlen;
 	int again; /* RESP: a retransmission (b2b_rtx) */
 	struct b2b_act *next;
 };
@@ -580,7 +582,10 @@ b2b_rtx_add(struct b2bua *b, const struct b2b_act *x, sip_str call_id)
 	r->resp->tag = x->tag ? talloc_strdup(r, x->tag) : NULL;
 	r->resp->hdrs = x->hdrs ? talloc_strdup(r, x->hdrs) : NULL;
 	r->resp->body = x->body ? talloc_memdup(r, x->body, x->bodylen) : NULL;
-	if (r->resp->buf == NULL) {
+	r->resp->built =
+	    x->built ? talloc_memdup(r, x->built, x->builtlen) : NULL;
+	if (r->resp->buf == NULL ||
+	    (x->built != NULL && r->resp->built == NULL)) {
 		talloc_free(r);
 		return NULL;
 	}
@@ -694,10 +699,13 @@ b2b_act_run(struct b2bua *b, struct b2b_act *x)
 		if (sip_parse(mem, raw, x->len, SIP_TP_UDP, SIP_MAX_MSG_DEFAULT,
 		              &req, &err) == -1)
 			break;
-		if (sipd_respond(b->sd, req, &x->to, x->tag, x->status,
-		                 x->reason, x->hdrs,
-		                 x->hdrs ? strlen(x->hdrs) : 0,
-		                 (sip_str){x->body, x->bodylen}) == 0 &&
+		if ((x->built != NULL
+		         ? sipd_respond_buf(b->sd, req, &x->to, x->status,
+		                            x->built, x->builtlen)
+		         : sipd_respond(b->sd, req, &x->to, x->tag, x->status,
+		                        x->reason, x->hdrs,
+		                        x->hdrs ? strlen(x->hdrs) : 0,
+		                        (sip_str){x->body, x->bodylen})) == 0 &&
 		    x->status >= 200 && x->status < 300 &&
 		    req->mid == SIP_M_INVITE && x->to.tp == SIP_TP_UDP &&
 		    !x->again)
@@ -920,6 +928,53 @@ b2b_relay_to_a(struct b2bua *b, struct b2b_acts *acts,
 	return b2b_act_resp(acts, d->a_request, strlen(d->a_request), &from,
 	                    d->a_to_tag, resp->status, resp->reason, hdrs, hl,
 	                    resp->body);
+}
+
+/* 1 when d's caller is over UDP: afd sends its 2xx again until the ACK. */
+static int
+b2b_caller_udp(const struct db_dialog *d)
+{
+	return d->a_peer != NULL && strncmp(d->a_peer, "udp ", 4) == 0;
+}
+
+/*
+ * Queue the relay of resp, the callee's 2xx that answers call d, to the
+ * caller's INVITE. For a caller over UDP the answer is built here, whole,
+ * and kept in `dialog_answers` in the unit of work that makes the stage
+ * 'answered' (the caller's save follows in the same unit): the act sends
+ * those bytes, and so does a replacement of this worker until the ACK
+ * (b2b_rtx_resume): the callee's SDP, afd's To tag and Contact, byte for
+ * byte. 0 or -1.
+ */
+static int
+b2b_answer_to_a(struct b2bua *b, struct b2b_acts *acts,
+                const struct db_dialog *d, const struct sip_msg *resp)
+{
+	struct sip_peer from;
+	struct sip_msg *req;
+	struct b2b_act *x;
+	char *hdrs, *buf;
+	size_t hl, len;
+
+	if (!b2b_caller_udp(d))
+		return b2b_relay_to_a(b, acts, d, resp);
+	if (b2b_peer_parse(d->a_peer, &from) == -1 ||
+	    (req = b2b_parse(acts, d->a_request)) == NULL ||
+	    (hdrs = b2b_resp_hdrs(acts, b, resp, &from, &hl)) == NULL ||
+	    (buf = sipd_response(acts, req, &from, d->a_to_tag, resp->status,
+	                         resp->reason.len ? b2b_dup(acts, resp->reason)
+	                                          : NULL,
+	                         hdrs, hl, resp->body, &len)) == NULL ||
+	    db_answer_put(b->dc, d->id, buf, len) == -1 ||
+	    (x = b2b_act_add(acts, B2B_ACT_RESP)) == NULL)
+		return -1;
+	x->to = from;
+	x->buf = talloc_strdup(x, d->a_request);
+	x->len = strlen(d->a_request);
+	x->status = resp->status;
+	x->built = talloc_steal(x, buf);
+	x->builtlen = len;
+	return x->buf == NULL ? -1 : 0;
 }
 
 /* Queue a final answer of afd's own to the caller's INVITE. */
@@ -1788,7 +1843,7 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			     b2b_forks_cancel(b, acts, d, fs, n, f, 0, now) ==
 			         0 &&
 			     b2b_save(b, d, now) == 0 &&
-			     b2b_relay_to_a(b, acts, d, resp) == 0;
+			     b2b_answer_to_a(b, acts, d, resp) == 0;
 			log_info("b2bua: call %lld answered (%d) by fork %s",
 			         (long long)d->id, status, f->branch);
 			return ok ? 0 : -1;
@@ -1907,7 +1962,7 @@ b2b_invite_resp(struct b2bua *b, const char *call_id, const char *branch,
 			d->answered_at = now;
 			d->ring_deadline = 0;
 			ok = b2b_save(b, d, now) == 0 &&
-			     b2b_relay_to_a(b, acts, d, resp) == 0;
+			     b2b_answer_to_a(b, acts, d, resp) == 0;
 			log_info("b2bua: call %lld answered (%d)",
 			         (long long)d->id, status);
 		} else if (strcmp(d->stage, "confirmed") == 0) {
@@ -1999,7 +2054,8 @@ b2b_relay_done(struct sipd *sd, void *arg, int status,
 }
 
 /*
- * An answer to a request afd relayed inside a call, reaching a worker
+ * An answer to a request afd relayed inside a call (or to a pager
+ * MESSAGE with one binding: a row of dialog_id 0), reaching a worker
  * that has no transaction for it (the relaying worker died and this is
  * its replacement): relayed to the phone that sent the request, from its
  * dialog_relays row; a BYE's final answer ends the call. 1 when branch
@@ -2046,10 +2102,16 @@ b2b_relay_orphan(struct b2bua *b, const char *branch,
 		ok = b2b_end(b, d, NULL, time(NULL)) == 0;
 	if (b2b_unit_end(b, mark, ok, acts) == -1)
 		return -1;
-	log_info("b2bua: answer %d to a %.*s relayed in call %lld reached a "
-	         "restarted worker: relayed from its dialog_relays row",
-	         resp->status, SIP_STR_FMT(resp->cseq.method),
-	         (long long)dialog_id);
+	if (dialog_id == 0)
+		log_info("b2bua: answer %d to a pager MESSAGE reached a "
+		         "restarted worker: relayed from its dialog_relays row",
+		         resp->status);
+	else
+		log_info("b2bua: answer %d to a %.*s relayed in call %lld "
+		         "reached a restarted worker: relayed from its "
+		         "dialog_relays row",
+		         resp->status, SIP_STR_FMT(resp->cseq.method),
+		         (long long)dialog_id);
 	return 1;
 }
 
@@ -2267,7 +2329,9 @@ b2bua_ack(struct b2bua *b, const struct sip_msg *req,
 	}
 	if (leg == 'a' && strcmp(d->stage, "answered") == 0) {
 		d->stage = "confirmed";
-		ok = b2b_save(b, d, time(NULL)) == 0;
+		/* the 2xx kept for a replacement is not needed any more */
+		ok = b2b_save(b, d, time(NULL)) == 0 &&
+		     (!b2b_caller_udp(d) || db_answer_drop(b->dc, d->id) == 0);
 		log_info("b2bua: call %lld confirmed", (long long)d->id);
 	}
 	if (ok)
@@ -2521,12 +2585,13 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	const struct sip_msg *req = rq->msg;
 	struct db_binding *bds;
 	struct sip_peer *tos;
+	struct b2b_acts *acts;
 	struct b2b_tx *tx;
 	const char *why;
 	char *callee, *caller, *impu = NULL, *extra = NULL, *buf, *call_id,
 	                       branch[48], hex[17], tag[13];
 	size_t len;
-	int st, n, nlive;
+	int st, n, nlive, mark, ok;
 
 	if (b2b_looped(b, req))
 		return sipd_reply(b->sd, rq, 482, NULL, NULL, 0, 0);
@@ -2544,6 +2609,17 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 			impu = "?";
 		return sipd_reply(b->sd, rq, impu || nlive ? 480 : 404, NULL,
 		                  NULL, 0, 0);
+	}
+	/* in a replacement's first 64*T1: a retransmission (over UDP) of a
+	 * MESSAGE its predecessor was relaying is not sent again; the answer
+	 * comes from the row (b2bua_orphan) */
+	if (!b->fresh && req->via != NULL &&
+	    (uint64_t)(rq->now - b->started) * 1000 <= 64 * b2b_t1(b) &&
+	    db_relay_pager_has(b->dc, b2b_dup(mem, req->call_id),
+	                       b2b_dup(mem, req->via->branch)) == 1) {
+		log_info("b2bua: MESSAGE %.*s again: its relay goes on",
+		         SIP_STR_FMT(req->call_id));
+		return 0;
 	}
 	b2b_hex(hex, 16);
 	b2b_hex(tag, 12);
@@ -2564,10 +2640,31 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	tx->origlen = req->len;
 	tx->orig_from = rq->from;
 	tx->mid = SIP_M_MESSAGE;
+	tx->branch = talloc_strdup(tx, branch);
+	if (tx->orig == NULL || tx->branch == NULL ||
+	    (mark = b2b_unit_begin(b)) == -1) {
+		talloc_free(tx);
+		return -1;
+	}
 	log_info("b2bua: MESSAGE %s -> %s", caller, callee);
-	/* nothing to record: the answer is relayed from memory */
-	return sipd_request(b->sd, &tos[0], branch, "MESSAGE", buf, len,
-	                    b2b_relay_done, tx);
+	/* recorded as a relay of no call (dialog_id 0), so that a
+	 * replacement of this worker relays the answer too (b2bua_orphan);
+	 * the act takes tx over (and frees it when it fails) */
+	if ((acts = b2b_acts_new(b, req, &rq->from)) == NULL ||
+	    db_relay_insert(b->dc, 0, branch, "MESSAGE",
+	                    talloc_strndup(acts, req->buf, req->len),
+	                    b2b_peer_fmt(acts, &rq->from), rq->now) == -1) {
+		talloc_free(tx);
+		b2b_unit_end(b, mark, 0, acts);
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	}
+	ok = b2b_act_req(acts, &tos[0], branch, "MESSAGE", buf, len, 0,
+	                 b2b_relay_done, tx) == 0;
+	if (b2b_unit_end(b, mark, ok, acts) == -1)
+		return sipd_reply(b->sd, rq, 500, NULL, "Retry-After: 1\r\n",
+		                  16, 0);
+	return 0;
 }
 
 /* ------------------------------------------------------------ entries */
@@ -2613,6 +2710,10 @@ b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
 	int mark;
 	char leg;
 
+	/* the answer to a pager MESSAGE (a relay of no call) */
+	if (resp->cseq.mid == SIP_M_MESSAGE && resp->via != NULL &&
+	    b2b_relay_orphan(b, b2b_dup(mem, resp->via->branch), resp) == 1)
+		return 1;
 	if (call_id == NULL || db_dialog_owner(b->dc, call_id, slot) != 1)
 		return 0;
 	/* the answer to a request relayed inside the call (PRACK, UPDATE,
@@ -2720,15 +2821,17 @@ b2b_forks_recover(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 }
 
 /* After a restart: call d (stage 'answered', its caller over UDP) had its
- * 2xx sent by the dead worker, whose retransmissions died with it. Send it
- * again from now on until the ACK, T1 doubling up to T2 (b2b_rtx_run),
- * rebuilt from the row: the caller's stored INVITE gives the answer's
- * Via, From, To, Call-ID and CSeq, the row afd's tag (a forked call's:
- * the winner's early dialog's); afd's Contact is added. The callee's body
- * is not stored: the rebuilt 2xx has none (a caller that got the first
- * 2xx and lost its ACK, the case this is for, ACKs it all the same).
- * Given up 64*T1 after the answer (at least 2*T1 from now), then the call
- * ends (b2b_rtx_expire). */
+ * 2xx sent by the dead worker, whose retransmissions died with it (or
+ * maybe never sent at all: the worker died between the commit and the
+ * send). Send it again from now on until the ACK, T1 doubling up to T2
+ * (b2b_rtx_run): the very bytes the dead worker sent, kept in
+ * `dialog_answers` with the stage (b2b_answer_to_a), so a caller that
+ * never got the first 2xx gets the callee's SDP. A call answered by an
+ * afd older than schema 12 has no such row: its 2xx is rebuilt from the
+ * caller's stored INVITE (Via, From, To, Call-ID, CSeq), the row's A-leg
+ * tag (a forked call's: the winner's early dialog's) and afd's Contact,
+ * without a body. Given up 64*T1 after the
+ * answer (at least 2*T1 from now), then the call ends (b2b_rtx_expire). */
 static void
 b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
 {
@@ -2739,6 +2842,7 @@ b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
 	uint64_t now = sipd_now_ms();
 	int64_t left;
 	char hdrs[360];
+	int kept;
 
 	memset(&x, 0, sizeof(x));
 	x.kind = B2B_ACT_RESP;
@@ -2746,13 +2850,20 @@ b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
 	    b2b_peer_parse(d->a_peer, &x.to) == -1 || x.to.tp != SIP_TP_UDP ||
 	    (req = b2b_parse(mem, d->a_request)) == NULL)
 		goto done;
-	snprintf(hdrs, sizeof(hdrs), "Contact: <sip:afd@%s;transport=udp>\r\n",
-	         b->host);
 	x.buf = d->a_request;
 	x.len = strlen(d->a_request);
 	x.tag = d->a_to_tag; /* a forked call's: the winner's early dialog */
 	x.status = 200;
-	x.hdrs = hdrs;
+	if ((kept = db_answer_get(b->dc, mem, d->id, &x.built, &x.builtlen)) ==
+	    -1)
+		goto done;
+	if (kept == 1 && sscanf(x.built, "SIP/2.0 %d ", &x.status) != 1)
+		x.status = 200;
+	if (kept == 0) {
+		snprintf(hdrs, sizeof(hdrs),
+		         "Contact: <sip:afd@%s;transport=udp>\r\n", b->host);
+		x.hdrs = hdrs;
+	}
 	if ((r = b2b_rtx_add(b, &x, req->call_id)) == NULL)
 		goto done;
 	r->at = now;
@@ -2762,8 +2873,9 @@ b2b_rtx_resume(struct b2bua *b, const struct db_dialog *d)
 		left = 2 * (int64_t)b2b_t1(b);
 	r->give_up = now + (uint64_t)left;
 	log_info("b2bua: call %lld: answered but not ACKed when this worker's "
-	         "predecessor died: 2xx sent again to the caller",
-	         (long long)d->id);
+	         "predecessor died: 2xx sent again to the caller (%s)",
+	         (long long)d->id,
+	         kept ? "as sent" : "rebuilt without a body: none kept");
 done:
 	talloc_free(mem);
 }
@@ -3032,5 +3144,14 @@ b2bua_sweep(struct b2bua *b, time_t now)
 			ended++;
 	}
 	talloc_free(mem);
+	/* pager MESSAGEs whose relaying worker died and whose answer never
+	 * came (their senders gave up on Timer F long ago) */
+	if (db_relay_pager_expire(b->dc, t_term, 1) == 1 &&
+	    (mark = b2b_unit_begin(b)) != -1) {
+		int k = db_relay_pager_expire(b->dc, t_term, 0);
+		if (b2b_unit_end(b, mark, k != -1, NULL) == 0 && k == 1)
+			log_info("b2bua: sweeper: pager MESSAGEs whose answer "
+			         "never came forgotten");
+	}
 	return ended;
 }

@@ -841,27 +841,40 @@ sipd_reply(struct sipd *sd, struct sipd_req *rq, int status, const char *reason,
 	return 0;
 }
 
-int
-sipd_respond(struct sipd *sd, const struct sip_msg *req,
-             const struct sip_peer *from, const char *to_tag, int status,
-             const char *reason, const char *hdrs, size_t hdrlen, sip_str body)
+char *
+sipd_response(TALLOC_CTX *ctx, const struct sip_msg *req,
+              const struct sip_peer *from, const char *to_tag, int status,
+              const char *reason, const char *hdrs, size_t hdrlen, sip_str body,
+              size_t *len)
 {
 	struct sip_buf b;
-	struct sip_peer to;
-	struct txn *t;
 
-	sip_buf_init(&b, sipd_batch_mem(sd), 512 + hdrlen + body.len);
+	sip_buf_init(&b, ctx, 512 + hdrlen + body.len);
 	sipd_resp_begin(&b, req, from, status, reason, to_tag);
 	if (hdrs != NULL)
 		sip_buf_add(&b, hdrs, hdrlen);
 	sip_buf_finish(&b, body);
 	if (b.oom) {
 		log_warnx("sipd: out of memory building a %d", status);
-		return -1;
+		return NULL;
 	}
+	*len = b.len;
+	return b.s;
+}
+
+/* sipd_respond_buf; copy: buf is not the batch's (copied when queued
+ * outside a transaction). */
+static int
+sipd_respond_out(struct sipd *sd, const struct sip_msg *req,
+                 const struct sip_peer *from, int status, const char *buf,
+                 size_t len, int copy)
+{
+	struct sip_peer to;
+	struct txn *t;
+
 	if ((t = txn_server_match(sd->tt, req)) != NULL &&
 	    txn_kind(t) != TXN_ICT && txn_kind(t) != TXN_NICT) {
-		if (txn_server_respond(t, status, b.s, b.len, sipd_now_ms()) ==
+		if (txn_server_respond(t, status, buf, len, sipd_now_ms()) ==
 		    -1) {
 			log_debug("sipd: %d not sent: its transaction (%s) is "
 			          "%s",
@@ -874,7 +887,29 @@ sipd_respond(struct sipd *sd, const struct sip_msg *req,
 	/* its server transaction is gone (the worker was restarted): the
 	 * answer goes as it is, where the request came from */
 	sipd_dest(req, from, &to);
-	return sipd_out_add(sd, b.s, b.len, &to, SIPD_OUT_SEND, NULL, 0);
+	return sipd_out_add(sd, buf, len, &to, SIPD_OUT_SEND, NULL, copy);
+}
+
+int
+sipd_respond_buf(struct sipd *sd, const struct sip_msg *req,
+                 const struct sip_peer *from, int status, const char *buf,
+                 size_t len)
+{
+	return sipd_respond_out(sd, req, from, status, buf, len, 1);
+}
+
+int
+sipd_respond(struct sipd *sd, const struct sip_msg *req,
+             const struct sip_peer *from, const char *to_tag, int status,
+             const char *reason, const char *hdrs, size_t hdrlen, sip_str body)
+{
+	size_t len;
+	char *buf = sipd_response(sipd_batch_mem(sd), req, from, to_tag, status,
+	                          reason, hdrs, hdrlen, body, &len);
+
+	if (buf == NULL)
+		return -1;
+	return sipd_respond_out(sd, req, from, status, buf, len, 0);
 }
 
 /* The changes the answers so far reported are lost: they will say 500. */

@@ -231,6 +231,22 @@ int sipd_respond(struct sipd *sd, const struct sip_msg *req,
                  const char *reason, const char *hdrs, size_t hdrlen,
                  sip_str body);
 
+/* The bytes sipd_respond sends for those arguments, under ctx, *len set:
+ * the same arguments (a request's stored bytes, the same peer) give the
+ * same bytes, in this worker or in its replacement. NULL when out of
+ * memory. */
+char *sipd_response(TALLOC_CTX *ctx, const struct sip_msg *req,
+                    const struct sip_peer *from, const char *to_tag, int status,
+                    const char *reason, const char *hdrs, size_t hdrlen,
+                    sip_str body, size_t *len);
+
+/* Send buf (len bytes, copied: an answer with status to req from
+ * sipd_response, as built earlier or stored) the way sipd_respond does.
+ * 0 or -1. */
+int sipd_respond_buf(struct sipd *sd, const struct sip_msg *req,
+                     const struct sip_peer *from, int status, const char *buf,
+                     size_t len);
+
 /* The To tag sipd puts in every answer to req (16 hex digits and NUL):
  * derived from its Call-ID and From tag, the same after a restart. */
 void sipd_to_tag(const struct sip_msg *req, char tag[17]);

@@ -9,7 +9,10 @@
  * transaction). The WAL is never checkpointed during the run, so its
  * frame count is the pages written. Prints WAL frames per call and per
  * transaction, and the time per call. With DP_KEEP set in the
- * environment the WAL is kept (its frame headers name the pages).
+ * environment the WAL is kept (its frame headers name the pages). With
+ * DP_ANSWER=BYTES the caller is over UDP: the 2xx sent to it (BYTES long)
+ * is kept in `dialog_answers` from 'answered' until 'confirmed' (its ACK),
+ * as the B2BUA does for such a caller.
  *
  *   build/t/bench/dialog_pages [N [K [HOLD]]]   defaults 20000 1 4
  */
@@ -48,6 +51,9 @@ dp_request(TALLOC_CTX *ctx, const char *first, size_t len)
 	return s;
 }
 
+/* DP_ANSWER: the 2xx kept for a caller over UDP (NULL: over TCP). */
+static char *dp_answer;
+
 /* Move call i (a row of calls[]) on by one stage k (0 .. DP_STAGES-1).
  * 0 or -1. */
 static int
@@ -68,9 +74,14 @@ dp_stage(struct db_dialog_ctx *dc, TALLOC_CTX *mem, struct db_dialog *d, int i,
 	case 2:
 		d->stage = "answered";
 		d->answered_at = now;
+		if (dp_answer != NULL && db_answer_put(dc, d->id, dp_answer,
+		                                       strlen(dp_answer)) == -1)
+			return -1;
 		return db_dialog_save(dc, d, now);
 	case 3:
 		d->stage = "confirmed";
+		if (dp_answer != NULL && db_answer_drop(dc, d->id) == -1)
+			return -1;
 		return db_dialog_save(dc, d, now);
 	case 4:
 		d->stage = "terminating";
@@ -122,6 +133,9 @@ main(int argc, char **argv)
 	/* the WAL keeps every frame of the run */
 	sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
 	db_checkpoint(db, &frames, &copied);
+	if (getenv("DP_ANSWER") != NULL && atoi(getenv("DP_ANSWER")) > 0)
+		dp_answer = dp_request(mem, "SIP/2.0 200 OK",
+		                       (size_t)atoi(getenv("DP_ANSWER")));
 	calls = talloc_zero_array(mem, struct db_dialog, n);
 	if (calls == NULL)
 		goto done;
@@ -134,7 +148,8 @@ main(int argc, char **argv)
 		d->a_to_tag = "afd-tag-0123456789abcdef";
 		d->a_cseq = 1;
 		d->a_contact = "sip:alice@127.0.0.1:5070;transport=tcp";
-		d->a_peer = "tcp 127.0.0.1:5070 t1 17";
+		d->a_peer = dp_answer != NULL ? "udp 127.0.0.1:5070"
+		                              : "tcp 127.0.0.1:5070 t1 17";
 		d->a_request = dp_request(mem, "INVITE sip:bob@x SIP/2.0", 620);
 		d->b_call_id = b;
 		d->b_from_tag = "afd-b-tag-0123456789abcdef";
@@ -182,10 +197,10 @@ main(int argc, char **argv)
 	}
 	if (db_checkpoint(db, &frames, &copied) == -1)
 		goto done;
-	printf("%d calls, %d new per transaction, hold %d: %d WAL frames, "
+	printf("%d calls, %d new per transaction, hold %d%s: %d WAL frames, "
 	       "%.2f per call, %.2f per transaction; %.1f us per call\n",
-	       n, k, hold, frames, (double)frames / n, (double)frames / turns,
-	       t0 * 1e6 / n);
+	       n, k, hold, dp_answer != NULL ? ", caller over UDP" : "", frames,
+	       (double)frames / n, (double)frames / turns, t0 * 1e6 / n);
 	rc = 0;
 done:
 	if (rc != 0)

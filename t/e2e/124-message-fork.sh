@@ -6,7 +6,8 @@
 # before 404; two 503s as 500); a phone that never answers counts as 408
 # only after Timer F (64*T1; sip_t1 = 100 ms here), so the sender gets the
 # other phone's 486, not 408. One binding: the answer relayed as before.
-# Nothing is recorded for a MESSAGE: no dialogs, forks, relays or calls.
+# A forked MESSAGE is recorded nowhere: no dialogs, forks, relays or calls
+# (one binding: a dialog_relays row until the answer, e2e 170).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/calllib.sh"
 

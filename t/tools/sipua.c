@@ -37,9 +37,8 @@
  * usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] [-e EXPIRES] [-s STATUS]
  *              [-n] [-N COUNT] [-T SECONDS] [-D MS]
  *              [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] [-I STATUS]
- *              [-R MS] [-K] [-r] [-Q RSEQ] [-V] [-A MS] [-W MS] [-P PW] [-F]
- *              [-S EXPIRES]
- *              [-B DIR] [-i]
+ *              [-R MS] [-K] [-r] [-Q RSEQ] [-V] [-A MS] [-W MS] [-G MS]
+ *              [-P PW] [-F] [-S EXPIRES] [-B DIR] [-i]
  *   -t        TCP (one connection for everything) instead of UDP
  *   -u USER   the AOR's user (default alice); -d DOMAIN its domain
  *   -e N      the REGISTER's Expires (default 600); -e 0: do not register
@@ -78,13 +77,19 @@
  *   -W MS     the caller ACKs no 2xx to its INVITE that comes within MS ms
  *             of the first one (as if its ACKs were lost: afd must send
  *             the 2xx again); prints "INFO 2xx not ACKed" for each
+ *   -G MS     the caller drops every 2xx to its INVITE that comes within
+ *             MS ms of the first one, unread (as if lost on the way: the
+ *             call is up with the first one after); prints "INFO 2xx
+ *             lost <ms>" for each
  *   -P PW     answer a 401 to the REGISTER with Digest (qop=auth, the user
  *             name as the username, password PW)
  *   -F        register with a VoLTE UE's feature tags on the Contact
  *             (+sip.instance with an IMEI ending in the local port,
  *             +g.3gpp.icsi-ref for MMTel)
  *   -S N      SUBSCRIBE to reg with Expires N after registering
- *   -B DIR    save NOTIFY bodies in DIR
+ *   -B DIR    save NOTIFY bodies in DIR; also each 2xx to the caller's
+ *             INVITE as it came (DIR/2xx-1.sip, 2xx-2.sip, ...) and the
+ *             last 2xx the callee sent to an INVITE (DIR/sent-2xx.sip)
  *   -i        read commands from stdin (above)
  * Exits 0 when it ran its time (or COUNT), 1 when the REGISTER failed,
  * 2 on a usage or socket error. 127.0.0.1 only.
@@ -209,6 +214,24 @@ ua_now(void)
 }
 
 static unsigned short ua_port;
+static const char *ua_dir; /* -B */
+
+/* -B: keep len bytes of buf as the file DIR/name (a 2xx as it came or
+ * went, for the scenario to compare byte for byte). */
+static void
+ua_save(const char *name, const char *buf, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	if (ua_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", ua_dir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		return;
+	fwrite(buf, 1, len, f);
+	fclose(f);
+}
 
 /* Answer req with status (and extra header lines, a body). Its To tag is
  * "ua" and the local port: two phones of one AOR differ. */
@@ -227,8 +250,11 @@ ua_respond(TALLOC_CTX *ctx, const struct sip_msg *req, int status,
 	if (body != NULL)
 		sip_buf_add(&b, "Content-Type: application/sdp\r\n", 31);
 	sip_buf_finish(&b, body ? (sip_str){body, strlen(body)} : SIP_STR_NULL);
-	if (!b.oom)
-		ua_send(b.s, b.len);
+	if (b.oom)
+		return;
+	ua_send(b.s, b.len);
+	if (status >= 200 && status < 300 && req->cseq.mid == SIP_M_INVITE)
+		ua_save("sent-2xx.sip", b.s, b.len);
 }
 
 static void
@@ -284,6 +310,9 @@ static unsigned ua_branch_n;
 static int ua_big, ua_ack_udp, ua_rel, ua_reinv, ua_ack_delay, ua_nocancel;
 static int ua_ack_withhold;       /* -W */
 static unsigned long ua_rseq = 7; /* -Q */
+static int ua_lose_2xx;           /* -G */
+static long long ua_lost_from;    /* -G: when the first 2xx came (+1) */
+static unsigned ua_n2xx;          /* -B: 2xx to the INVITE kept so far */
 static const char *ua_user = "alice";
 
 /* Send a request of the call. body may be NULL. */
@@ -623,7 +652,7 @@ ua_digest(char *buf, size_t bufsz, const struct sip_msg *m, const char *user,
 }
 
 /* The reg event's part (-S, -B, -i, -F). */
-static const char *ua_domain, *ua_dir;
+static const char *ua_domain;
 static int ua_feat;
 static unsigned ua_reg_cseq = 1, ua_sub_cseq, ua_sub_gen;
 static char ua_sub_tag[128]; /* afd's tag of the subscription dialog */
@@ -792,10 +821,10 @@ main(int argc, char **argv)
 	TALLOC_CTX *ctx;
 
 	ua_t0 = t0;
-	while (
-	    (c = getopt(argc, argv,
-	                "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrQ:VA:W:P:FS:B:i")) !=
-	    -1) {
+	while ((c = getopt(
+	            argc, argv,
+	            "p:tu:d:e:s:nN:T:D:c:bUX:H:MI:R:KrQ:VA:W:G:P:FS:B:i")) !=
+	       -1) {
 		switch (c) {
 		case 'p':
 			port = atoi(optarg);
@@ -868,6 +897,9 @@ main(int argc, char **argv)
 			break;
 		case 'W':
 			ua_ack_withhold = atoi(optarg);
+			break;
+		case 'G':
+			ua_lose_2xx = atoi(optarg);
 			break;
 		case 'P':
 			password = optarg;
@@ -1076,7 +1108,26 @@ main(int argc, char **argv)
 		}
 		if (r == 0)
 			continue;
+		if (!m->is_request && ua_lose_2xx > 0 && k->caller &&
+		    m->cseq.mid == SIP_M_INVITE && m->cseq.num == k->inv_cseq &&
+		    m->status >= 200 && m->status < 300) {
+			/* -G: lost on the way, as if it never came */
+			if (ua_lost_from == 0)
+				ua_lost_from = ua_now() + 1;
+			if (ua_now() + 1 < ua_lost_from + ua_lose_2xx) {
+				printf("INFO 2xx lost %lld\n", ua_now());
+				continue;
+			}
+		}
 		if (!m->is_request) {
+			if (k->caller && m->cseq.mid == SIP_M_INVITE &&
+			    m->cseq.num == k->inv_cseq && m->status >= 200 &&
+			    m->status < 300) {
+				char name[32];
+				snprintf(name, sizeof(name), "2xx-%u.sip",
+				         ++ua_n2xx);
+				ua_save(name, m->buf, m->len);
+			}
 			printf("RESP %d %.*s %lld %.*s\n", m->status,
 			       (int)m->cseq.method.len, m->cseq.method.s,
 			       ua_now(), (int)m->reason.len, m->reason.s);
@@ -1194,11 +1245,11 @@ main(int argc, char **argv)
 		close(ua_ufd);
 	return 0;
 usage:
-	fprintf(stderr, "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
-	                "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
-	                "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
-	                "[-I STATUS] [-R MS] [-K] [-r] [-Q RSEQ] [-V] [-A MS] "
-	                "[-W MS] [-P PW] [-F] "
-	                "[-S EXPIRES] [-B DIR] [-i]\n");
+	fprintf(stderr,
+	        "usage: sipua -p PORT [-t] [-u USER] [-d DOMAIN] "
+	        "[-e EXPIRES] [-s STATUS] [-n] [-N COUNT] [-T SECONDS] "
+	        "[-D MS] [-c CALLEE] [-b] [-U] [-X MS] [-H MS] [-M] "
+	        "[-I STATUS] [-R MS] [-K] [-r] [-Q RSEQ] [-V] [-A MS] "
+	        "[-W MS] [-G MS] [-P PW] [-F] [-S EXPIRES] [-B DIR] [-i]\n");
 	return 2;
 }

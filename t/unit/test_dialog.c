@@ -9,7 +9,9 @@
  * file (dialogs without the B2BUA's columns, nor forks) and of a version
  * 10 one (the INVITEs in dialogs, partial indexes on stage); and
  * the B2BUA's choice of the best final response when every fork failed
- * (RFC 3261 16.7 step 6).
+ * (RFC 3261 16.7 step 6); the 2xx kept for a caller over UDP until its
+ * ACK (dialog_answers, schema 12): byte for byte, NULs included, and gone
+ * when dropped, when the call ends, and with its dialogs row.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -612,6 +614,11 @@ test_upgrade_v10(void)
 		    1);
 		CU_ASSERT_EQUAL(did, 2);
 	}
+	/* schema 12: the 2xx kept until an ACK, and their trigger */
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name "
+	                       "IN ('dialog_answers', "
+	                       "'dialogs_answer_delete')"),
+	                2);
 	/* migrating again changes nothing */
 	CU_ASSERT_EQUAL(db_migrate(db), 0);
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_requests"), 2);
@@ -625,6 +632,103 @@ test_upgrade_v10(void)
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 0);
 	CU_ASSERT_EQUAL(db_dialog_owned(dc, mem, "t1", &rows, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
+	talloc_free(mem);
+	db_close(db);
+}
+
+static void
+test_answers(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("answers.db");
+	static const char resp[] = "SIP/2.0 200 OK\r\nContent-Length: 5\r\n"
+	                           "\r\nv=0\0x";
+	struct db_dialog_ctx *dc;
+	struct db_dialog d, e;
+	size_t len = 0;
+	char *got = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	sample(&d, "A1", "B1", "u0", 1000);
+	sample(&e, "A2", "B2", "u0", 1000);
+	CU_ASSERT_EQUAL_FATAL(db_dialog_insert(dc, &d), 0);
+	CU_ASSERT_EQUAL_FATAL(db_dialog_insert(dc, &e), 0);
+	CU_ASSERT_EQUAL(db_answer_get(dc, mem, d.id, &got, &len), 0);
+	/* kept as given, a NUL in the body too */
+	CU_ASSERT_EQUAL(db_answer_put(dc, d.id, resp, sizeof(resp) - 1), 0);
+	CU_ASSERT_EQUAL_FATAL(db_answer_get(dc, mem, d.id, &got, &len), 1);
+	CU_ASSERT_EQUAL(len, sizeof(resp) - 1);
+	CU_ASSERT(memcmp(got, resp, sizeof(resp) - 1) == 0);
+	CU_ASSERT_EQUAL(got[len], '\0');
+	/* put again: replaced */
+	CU_ASSERT_EQUAL(db_answer_put(dc, d.id, "SIP/2.0 200 OK\r\n", 17), 0);
+	CU_ASSERT_EQUAL(db_answer_get(dc, mem, d.id, &got, &len), 1);
+	CU_ASSERT_EQUAL(len, 17);
+	CU_ASSERT_EQUAL(db_answer_get(dc, mem, e.id, &got, &len), 0);
+	/* dropped (the ACK came) */
+	CU_ASSERT_EQUAL(db_answer_drop(dc, d.id), 0);
+	CU_ASSERT_EQUAL(db_answer_get(dc, mem, d.id, &got, &len), 0);
+	CU_ASSERT_EQUAL(db_answer_drop(dc, d.id), 0);
+	/* a call that ends unacknowledged takes its 2xx along */
+	CU_ASSERT_EQUAL(db_answer_put(dc, d.id, resp, sizeof(resp) - 1), 0);
+	d.stage = "answered";
+	d.answered_at = 1001;
+	CU_ASSERT_EQUAL(db_dialog_save(dc, &d, 1001), 0);
+	CU_ASSERT_EQUAL(db_dialog_end(dc, &d, "no ACK from the caller", 1014),
+	                0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_answers"), 0);
+	/* and so does a dialogs row deleted by hand */
+	CU_ASSERT_EQUAL(db_answer_put(dc, e.id, resp, sizeof(resp) - 1), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_answers"), 1);
+	CU_ASSERT_EQUAL(
+	    sqlite3_exec(db, "DELETE FROM dialogs", NULL, NULL, NULL),
+	    SQLITE_OK);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_answers"), 0);
+	talloc_free(mem);
+	db_close(db);
+}
+
+/* A pager MESSAGE relayed as a row of no call (dialog_id 0): a
+ * retransmission is recognised by Call-ID and branch; the sweeper's
+ * expiry touches only old pager rows. */
+static void
+test_pager_relays(void)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	sqlite3 *db = fresh("pager.db");
+	struct db_dialog_ctx *dc;
+	static const char msg[] =
+	    "MESSAGE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/UDP "
+	    "127.0.0.1:5070;branch=z9hG4bK-s1;rport\r\nCall-ID: "
+	    "m1@127.0.0.1\r\nCSeq: 1 MESSAGE\r\n\r\n";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	dc = db_dialog_new(mem, db);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dc);
+	CU_ASSERT_EQUAL(db_relay_insert(dc, 0, "z9hG4bK-u0-p1", "MESSAGE", msg,
+	                                "udp 127.0.0.1:5070", 100),
+	                0);
+	CU_ASSERT_EQUAL(db_relay_insert(dc, 7, "z9hG4bK-u0-r1", "PRACK",
+	                                "PRACK", "udp 127.0.0.1:5070", 50),
+	                0);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1"),
+	                1);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s2"),
+	                0);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0", "z9hG4bK-s1"), 0);
+	/* not old enough; then old: only the pager row goes */
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 100, 1), 0);
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 1), 1);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays"), 2);
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 0), 1);
+	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 0), 0);
+	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays WHERE "
+	                       "dialog_id = 7"),
+	                1);
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1"),
+	                0);
 	talloc_free(mem);
 	db_close(db);
 }
@@ -645,6 +749,8 @@ suite_dialog(void)
 	    !CU_add_test(s, "the best final response of forks",
 	                 test_best_final) ||
 	    !CU_add_test(s, "a file of version 5 upgraded", test_upgrade_v2) ||
+	    !CU_add_test(s, "the 2xx kept until the ACK", test_answers) ||
+	    !CU_add_test(s, "pager MESSAGE relays", test_pager_relays) ||
 	    !CU_add_test(s, "a file of version 10 with a live call upgraded",
 	                 test_upgrade_v10))
 		return -1;
