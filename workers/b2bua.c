@@ -344,6 +344,38 @@ b2b_rr(TALLOC_CTX *ctx, const struct sip_msg *m)
 	return s;
 }
 
+/*
+ * The route set a 1xx with a To tag or a 2xx of the callee gives afd's
+ * B-leg as the UAC (RFC 3261 12.1.2): the response's Record-Route values
+ * in reverse order, comma-separated, under ctx. NULL when it has none
+ * (or they do not parse, which sip/check.c refuses before, or there
+ * are more than 64): the leg keeps the route it had, the binding's
+ * Path.
+ */
+static char *
+b2b_rr_reversed(TALLOC_CTX *ctx, const struct sip_msg *resp)
+{
+	struct sip_addr *a, *v[64];
+	char *s = NULL;
+	int n = 0;
+
+	if (resp->first[SIP_HDR_RECORD_ROUTE] == NULL ||
+	    sip_msg_addrs(ctx, resp->first[SIP_HDR_RECORD_ROUTE], &a) == -1)
+		return NULL;
+	for (; a != NULL && n < (int)(sizeof(v) / sizeof(v[0])); a = a->next)
+		v[n++] = a;
+	if (a != NULL)
+		return NULL;
+	while (n-- > 0) {
+		s = s ? talloc_asprintf_append(s, ", %.*s",
+		                               SIP_STR_FMT(v[n]->raw))
+		      : talloc_asprintf(ctx, "%.*s", SIP_STR_FMT(v[n]->raw));
+		if (s == NULL)
+			return NULL;
+	}
+	return s;
+}
+
 /* The headers a phone's message carries to the other leg. Renamed ones
  * have the new name second. */
 static const char *const b2b_req_hdrs[][2] = {
@@ -1792,6 +1824,8 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			f->to_tag = b2b_dup(acts, resp->to->tag);
 		if ((c = b2b_contact(acts, resp)) != NULL)
 			f->contact = c;
+		if ((c = b2b_rr_reversed(acts, resp)) != NULL)
+			f->route = c;
 		/* relayed in the fork's own early dialog (b2b_fork_tag) */
 		if (b2b_fork_current(acts, d, f, (int)(f - fs)) == -1)
 			return -1;
@@ -1816,6 +1850,8 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			f->to_tag = b2b_dup(acts, resp->to->tag);
 		if ((c = b2b_contact(acts, resp)) != NULL)
 			f->contact = c;
+		if ((c = b2b_rr_reversed(acts, resp)) != NULL)
+			f->route = c;
 		if (strcmp(f->state, "bye") == 0) {
 			/* the loser's 2xx again: ACK again */
 			b2b_fork_view(d, f, &v);
@@ -1946,6 +1982,8 @@ b2b_invite_resp(struct b2bua *b, const char *call_id, const char *branch,
 			d->b_to_tag = b2b_dup(mem, resp->to->tag);
 		if ((c = b2b_contact(mem, resp)) != NULL)
 			d->b_contact = c;
+		if ((c = b2b_rr_reversed(mem, resp)) != NULL)
+			d->b_route = c;
 		if (status == 180 || strcmp(d->stage, "ringing") == 0)
 			d->stage = "ringing";
 		else
@@ -1958,6 +1996,8 @@ b2b_invite_resp(struct b2bua *b, const char *call_id, const char *branch,
 				d->b_to_tag = b2b_dup(mem, resp->to->tag);
 			if ((c = b2b_contact(mem, resp)) != NULL)
 				d->b_contact = c;
+			if ((c = b2b_rr_reversed(mem, resp)) != NULL)
+				d->b_route = c;
 			d->stage = "answered";
 			d->answered_at = now;
 			d->ring_deadline = 0;

@@ -473,6 +473,16 @@ sipd_resp_begin(struct sip_buf *b, const struct sip_msg *req,
 	}
 	sip_resp_fields(b, req,
 	                (sip_str){to_tag, status > 100 ? strlen(to_tag) : 0});
+	/* a response that makes a dialog (an early one too) carries the
+	 * request's Record-Route as it came (RFC 3261 12.1.1) */
+	if (status > 100 && status < 300 &&
+	    (req->mid == SIP_M_INVITE || req->mid == SIP_M_SUBSCRIBE))
+		for (h = req->first[SIP_HDR_RECORD_ROUTE]; h != NULL;
+		     h = h->next_same) {
+			sip_buf_add(b, "Record-Route: ", 14);
+			sip_buf_add_unfolded(b, h->value);
+			sip_buf_add(b, "\r\n", 2);
+		}
 	sip_buf_add(b, SIPD_SERVER, sizeof(SIPD_SERVER) - 1);
 }
 
