@@ -12,25 +12,12 @@
 # dialog and the PRACK checked at the phone that sent the 183).
 . "$(dirname "$0")/lib.sh"
 
-command -v sipp >/dev/null || fail "sipp not installed (sh mk/deps.sh test)"
-SIPP=$ROOT/t/sipp
+. "$(dirname "$0")/sipplib.sh"
 afd_start
 
 ANS_PORT=$("$SIPSEND" -P -p 21000)
 RING_PORT=$("$SIPSEND" -P -p 23000)
 UAC_PORT=$("$SIPSEND" -P -p 41000)
-sippx() { # NAME ARGS...: sipp against afd, stopping by itself
-	local name=$1
-	shift
-	sipp -nostdin -i 127.0.0.1 -timeout $(( 20 * SCALE ))s -timeout_error \
-		-trace_err -error_file "$TMP/sipp-err.$name.log" \
-		-trace_logs -log_file "$TMP/sipp-log.$name.log" \
-		-key domain "$DOMAIN" "$@" "127.0.0.1:$AFD_PORT" >"$TMP/sipp.$name.out" 2>&1
-}
-sipp_failed() { # NAME: what SIPp said
-	tail -15 "$TMP/sipp.$1.out"
-	cat "$TMP/sipp-err.$1.log" 2>/dev/null | head -40
-}
 
 # the two phones of bob and alice's, each registered from its own port
 sippx reg-ans -sf "$SIPP/register-aor.xml" -key aor bob -m 1 -p "$ANS_PORT" ||
