@@ -42,6 +42,7 @@
 #include "sip/aka.h"
 #include "sip/digest.h"
 #include "workers/sipd.h"
+#include "t/bench/inproc.h"
 
 #define AB_DOMAIN "ims.mnc001.mcc001.3gppnetwork.org"
 #define AB_MSG_MAX 2048
@@ -49,23 +50,6 @@
 
 static int ab_aka;                           /* 0: Digest, 1: AKAv1-MD5 */
 static int ab_kick_fd = -1, ab_done_fd = -1; /* to and from the checkpointer */
-
-static double
-ab_clock(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-ab_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* The WAL hook's kick: the checkpointer is asked to run (IPC_CKPT_KICK). */
 static void
@@ -286,8 +270,8 @@ ab_batch(struct sipd *sd, char (*msgs)[AB_MSG_MAX], const int *lens, int k,
          const struct sip_peer *peer, const struct sipd_out **out, double *cpu,
          double *bt, long *nb)
 {
-	double c0 = ab_clock(CLOCK_THREAD_CPUTIME_ID);
-	double w0 = ab_clock(CLOCK_MONOTONIC);
+	double c0 = bench_clock(CLOCK_THREAD_CPUTIME_ID);
+	double w0 = bench_clock(CLOCK_MONOTONIC);
 	unsigned long long b0 = ab_wchar();
 	int m, f, c;
 	char d[64];
@@ -295,18 +279,18 @@ ab_batch(struct sipd *sd, char (*msgs)[AB_MSG_MAX], const int *lens, int k,
 	if (read(ab_done_fd, d, sizeof(d)) > 0) {
 		/* CKPT_DONE (workers/worker.c): the worker copies what it
 		 * committed since, between two transactions */
-		double r0 = ab_clock(CLOCK_MONOTONIC);
+		double r0 = bench_clock(CLOCK_MONOTONIC);
 		(void)db_checkpoint(sipd_db(sd), &f, &c);
 		ab_restarts++;
-		if (ab_clock(CLOCK_MONOTONIC) - r0 > ab_restart_max)
-			ab_restart_max = ab_clock(CLOCK_MONOTONIC) - r0;
+		if (bench_clock(CLOCK_MONOTONIC) - r0 > ab_restart_max)
+			ab_restart_max = bench_clock(CLOCK_MONOTONIC) - r0;
 	}
 	sipd_batch_begin(sd);
 	for (int j = 0; j < k; j++)
 		sipd_handle(sd, msgs[j], (size_t)lens[j], peer);
 	m = sipd_batch_end(sd, out);
-	*cpu += ab_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
-	bt[(*nb)++] = ab_clock(CLOCK_MONOTONIC) - w0;
+	*cpu += bench_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
+	bt[(*nb)++] = bench_clock(CLOCK_MONOTONIC) - w0;
 	ab_written += ab_wchar() - b0;
 	return m;
 }
@@ -319,7 +303,6 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/afd-authbench-XXXXXX", path[300];
 	char(*msgs)[AB_MSG_MAX], (*nonces)[256], (*resps)[DIGEST_HEX_LEN + 1];
 	struct sip_peer peer;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&peer.addr;
 	const struct sipd_out *out;
 	struct sipd *sd;
 	struct conf c;
@@ -337,19 +320,7 @@ main(int argc, char **argv)
 	ab_aka = strcmp(argv[1], "aka") == 0;
 	if (n <= 0 || batch <= 0 || mkdtemp(dir) == NULL)
 		return 2;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.listen, sizeof(c.listen), "127.0.0.1");
-	c.port = 5060;
-	snprintf(c.domain, sizeof(c.domain), AB_DOMAIN);
-	snprintf(c.database, sizeof(c.database), "%s/afd.db", dir);
-	c.durability = CONF_DUR_NORMAL;
-	c.log_level = LOG_L_WARN;
-	log_level = LOG_L_WARN;
-	c.max_message = 65536;
-	c.default_expires = 3600;
-	c.min_expires = 60;
-	c.max_expires = 600000;
-	c.max_contacts = 10;
+	bench_conf(&c, dir, AB_DOMAIN);
 	c.auth_mode = ab_aka ? CONF_AUTH_AKA : CONF_AUTH_DIGEST;
 	snprintf(c.realm, sizeof(c.realm), AB_DOMAIN);
 	c.nonce_lifetime = 300;
@@ -377,12 +348,7 @@ main(int argc, char **argv)
 		return 1;
 	if (db_wal_hook_install(sipd_db(sd), ab_kick, NULL) == -1)
 		return 1;
-	memset(&peer, 0, sizeof(peer));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(5070);
-	inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);
-	peer.addrlen = sizeof(*sin);
-	peer.tp = SIP_TP_UDP;
+	bench_peer(&peer);
 
 	msgs = calloc((size_t)batch, sizeof(*msgs));
 	nonces = calloc((size_t)batch, sizeof(*nonces));
@@ -392,7 +358,7 @@ main(int argc, char **argv)
 	if (msgs == NULL || nonces == NULL || resps == NULL || lens == NULL ||
 	    bt == NULL)
 		return 1;
-	t0 = ab_clock(CLOCK_MONOTONIC);
+	t0 = bench_clock(CLOCK_MONOTONIC);
 	for (long i0 = 0; i0 < n; i0 += batch) {
 		int k = (int)(n - i0 < batch ? n - i0 : batch), m;
 
@@ -424,13 +390,13 @@ main(int argc, char **argv)
 				bad++;
 		}
 	}
-	qsort(bt, (size_t)nb, sizeof(*bt), ab_cmp);
+	qsort(bt, (size_t)nb, sizeof(*bt), bench_cmp_double);
 	printf("auth_bench %s: %ld registrations (batches of %d) in %.2f s: "
 	       "%.1f us CPU and %.1f KiB written (WAL) each in sipd; batch "
 	       "wall time median %.2f ms, p99 %.2f ms, max %.2f ms; %ld WAL "
 	       "restarts (the worker's copy: up to %.1f ms); %ld x 200, %ld "
 	       "other\n",
-	       argv[1], n, batch, ab_clock(CLOCK_MONOTONIC) - t0,
+	       argv[1], n, batch, bench_clock(CLOCK_MONOTONIC) - t0,
 	       cpu * 1e6 / (double)n, (double)ab_written / 1024 / (double)n,
 	       bt[nb / 2] * 1e3, bt[nb * 99 / 100] * 1e3, bt[nb - 1] * 1e3,
 	       ab_restarts, ab_restart_max * 1e3, ok, bad);

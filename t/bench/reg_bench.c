@@ -17,21 +17,7 @@
 
 #include "schema/db.h"
 #include "workers/sipd.h"
-
-static double
-clock_s(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+#include "t/bench/inproc.h"
 
 int
 main(int argc, char **argv)
@@ -42,7 +28,6 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/afd-bench-XXXXXX", path[300];
 	struct conf c;
 	struct sip_peer peer;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&peer.addr;
 	struct sipd *sd;
 	sqlite3 *db;
 	char(*msgs)[700];
@@ -53,19 +38,7 @@ main(int argc, char **argv)
 
 	if (n <= 0 || users <= 0 || batch <= 0 || mkdtemp(dir) == NULL)
 		return 2;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.listen, sizeof(c.listen), "127.0.0.1");
-	c.port = 5060;
-	snprintf(c.domain, sizeof(c.domain), "bench.test");
-	snprintf(c.database, sizeof(c.database), "%s/afd.db", dir);
-	c.durability = CONF_DUR_NORMAL;
-	c.log_level = LOG_L_WARN;
-	log_level = LOG_L_WARN;
-	c.max_message = 65536;
-	c.default_expires = 3600;
-	c.min_expires = 60;
-	c.max_expires = 600000;
-	c.max_contacts = 10;
+	bench_conf(&c, dir, "bench.test");
 	if ((db = db_open(&c)) == NULL || db_migrate(db) == -1)
 		return 1;
 	db_close(db);
@@ -77,22 +50,17 @@ main(int argc, char **argv)
 		         getenv("WAL_AUTOCHECKPOINT"));
 		sqlite3_exec(sipd_db(sd), sql, NULL, NULL, NULL);
 	}
-	memset(&peer, 0, sizeof(peer));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(5070);
-	inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);
-	peer.addrlen = sizeof(*sin);
-	peer.tp = SIP_TP_UDP;
+	bench_peer(&peer);
 
 	msgs = malloc((size_t)batch * sizeof(*msgs));
 	lens = malloc((size_t)batch * sizeof(*lens));
 	bt = malloc(sizeof(*bt) * (size_t)(n / batch + 2));
-	t0 = clock_s(CLOCK_MONOTONIC);
-	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = bench_clock(CLOCK_MONOTONIC);
+	c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 	for (long i = 0; i < n;) {
 		int k = 0;
 		const struct sipd_out *out;
-		double b0 = clock_s(CLOCK_MONOTONIC);
+		double b0 = bench_clock(CLOCK_MONOTONIC);
 		sipd_batch_begin(sd);
 		for (; k < batch && i < n; k++, i++) {
 			long u = i % users, round = i / users;
@@ -117,7 +85,7 @@ main(int argc, char **argv)
 			sipd_handle(sd, msgs[k], lens[k], &peer);
 		}
 		int m = sipd_batch_end(sd, &out);
-		bt[nb++] = clock_s(CLOCK_MONOTONIC) - b0;
+		bt[nb++] = bench_clock(CLOCK_MONOTONIC) - b0;
 		for (int j = 0; j < m; j++) {
 			if (out[j].len > 12 &&
 			    memcmp(out[j].buf, "SIP/2.0 200 ", 12) == 0)
@@ -126,14 +94,14 @@ main(int argc, char **argv)
 				bad++;
 		}
 	}
-	t1 = clock_s(CLOCK_MONOTONIC);
-	c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	t1 = bench_clock(CLOCK_MONOTONIC);
+	c1 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 	printf("reg_bench: %ld REGISTERs (%ld users, batches of %d) in "
 	       "%.3f s: %.0f REGISTER/s (%.0f per CPU second), %ld x 200, "
 	       "%ld other\n",
 	       n, users, batch, t1 - t0, (double)n / (t1 - t0),
 	       (double)n / (c1 - c0), ok, bad);
-	qsort(bt, (size_t)nb, sizeof(*bt), cmp_double);
+	qsort(bt, (size_t)nb, sizeof(*bt), bench_cmp_double);
 	printf("reg_bench: batch time (includes building the requests): "
 	       "median %.2f ms, p99 %.2f ms, max %.2f ms\n",
 	       bt[nb / 2] * 1e3, bt[nb * 99 / 100] * 1e3, bt[nb - 1] * 1e3);

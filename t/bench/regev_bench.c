@@ -25,17 +25,9 @@
 
 #include "schema/db.h"
 #include "workers/sipd.h"
+#include "t/bench/inproc.h"
 
 #define RB_MSG 1600
-
-static double
-rb_clock(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The REGISTER (what 'r') or SUBSCRIBE ('s') of UE u into b; its length
  * (0 when it does not fit). */
@@ -110,7 +102,6 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/afd-regev-bench-XXXXXX", path[300];
 	struct conf c;
 	struct sip_peer peer;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&peer.addr;
 	struct sipd *sd;
 	sqlite3 *db;
 	char(*msgs)[RB_MSG], (*ans)[RB_MSG];
@@ -120,19 +111,7 @@ main(int argc, char **argv)
 
 	if (n <= 0 || group <= 0 || sweep <= 0 || mkdtemp(dir) == NULL)
 		return 2;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.listen, sizeof(c.listen), "127.0.0.1");
-	c.port = 5060;
-	snprintf(c.domain, sizeof(c.domain), "bench.test");
-	snprintf(c.database, sizeof(c.database), "%s/afd.db", dir);
-	c.durability = CONF_DUR_NORMAL;
-	c.log_level = LOG_L_WARN;
-	log_level = LOG_L_WARN;
-	c.max_message = 65536;
-	c.default_expires = 3600;
-	c.min_expires = 60;
-	c.max_expires = 600000;
-	c.max_contacts = 10;
+	bench_conf(&c, dir, "bench.test");
 	c.regev_min_expires = 60;
 	c.regev_max_expires = 600000;
 	if ((db = db_open(&c)) == NULL || db_migrate(db) == -1)
@@ -140,12 +119,7 @@ main(int argc, char **argv)
 	db_close(db);
 	if ((sd = sipd_new(NULL, &c, "u0")) == NULL)
 		return 1;
-	memset(&peer, 0, sizeof(peer));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(5070);
-	inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);
-	peer.addrlen = sizeof(*sin);
-	peer.tp = SIP_TP_UDP;
+	bench_peer(&peer);
 
 	msgs = malloc((size_t)(3 * group) * sizeof(*msgs));
 	lens = malloc((size_t)(3 * group) * sizeof(*lens));
@@ -153,8 +127,8 @@ main(int argc, char **argv)
 	alens = malloc((size_t)group * sizeof(*alens));
 	if (msgs == NULL || lens == NULL || ans == NULL || alens == NULL)
 		return 1;
-	t0 = rb_clock(CLOCK_MONOTONIC);
-	c0 = rb_clock(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = bench_clock(CLOCK_MONOTONIC);
+	c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 	/* batch k: REGISTERs of group k (k < groups), SUBSCRIBEs of group
 	 * k-1, the answers drawn by batch k-1 */
 	for (long k = 0, groups = (n + group - 1) / group;
@@ -204,8 +178,8 @@ main(int argc, char **argv)
 			(void)sipd_batch_end(sd, &out);
 		}
 	}
-	t1 = rb_clock(CLOCK_MONOTONIC);
-	c1 = rb_clock(CLOCK_PROCESS_CPUTIME_ID);
+	t1 = bench_clock(CLOCK_MONOTONIC);
+	c1 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 	printf("regev_bench: %ld UEs%s (%ld a batch, sweep every %ld "
 	       "batches) in %.3f s: %.1f us of CPU per UE, %.0f UEs per CPU "
 	       "second; %ld x 200, %ld NOTIFYs, %ld other\n",
