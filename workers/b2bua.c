@@ -330,14 +330,15 @@ b2b_contact(TALLOC_CTX *ctx, const struct sip_msg *m)
 	return b2b_dup(ctx, a->uri.raw);
 }
 
-/* The Record-Route values of m, comma-separated, or NULL. */
+/* The values of m's header fields id (Record-Route, Route), in order,
+ * comma-separated, under ctx; NULL when it has none. */
 static char *
-b2b_rr(TALLOC_CTX *ctx, const struct sip_msg *m)
+b2b_hdr_join(TALLOC_CTX *ctx, const struct sip_msg *m, enum sip_hdr_id id)
 {
 	char *s = NULL;
 
-	for (const struct sip_hdr *h = m->first[SIP_HDR_RECORD_ROUTE];
-	     h != NULL; h = h->next_same)
+	for (const struct sip_hdr *h = m->first[id]; h != NULL;
+	     h = h->next_same)
 		s = s ? talloc_asprintf_append(s, ", %.*s",
 		                               SIP_STR_FMT(h->value))
 		      : b2b_dup(ctx, h->value);
@@ -349,8 +350,7 @@ b2b_rr(TALLOC_CTX *ctx, const struct sip_msg *m)
  * B-leg as the UAC (RFC 3261 12.1.2): the response's Record-Route values
  * in reverse order, comma-separated, under ctx. NULL when it has none
  * (or they do not parse, which sip/check.c refuses before, or there
- * are more than 64): the leg keeps the route it had, the binding's
- * Path.
+ * are more than 64, logged).
  */
 static char *
 b2b_rr_reversed(TALLOC_CTX *ctx, const struct sip_msg *resp)
@@ -364,8 +364,12 @@ b2b_rr_reversed(TALLOC_CTX *ctx, const struct sip_msg *resp)
 		return NULL;
 	for (; a != NULL && n < (int)(sizeof(v) / sizeof(v[0])); a = a->next)
 		v[n++] = a;
-	if (a != NULL)
+	if (a != NULL) {
+		log_warnx("b2bua: a %d of the callee has more than %d "
+		          "Record-Route values: its route set is not taken",
+		          resp->status, n);
 		return NULL;
+	}
 	while (n-- > 0) {
 		s = s ? talloc_asprintf_append(s, ", %.*s",
 		                               SIP_STR_FMT(v[n]->raw))
@@ -374,6 +378,26 @@ b2b_rr_reversed(TALLOC_CTX *ctx, const struct sip_msg *resp)
 			return NULL;
 	}
 	return s;
+}
+
+/*
+ * The B-leg's route set once the callee's 2xx has come, under ctx (RFC
+ * 3261 13.2.2.4: recomputed from the 2xx): its Record-Route reversed
+ * (b2b_rr_reversed); when it has none, the Route of afd's INVITE
+ * (request, as stored: the binding's Path), so that the route set a 1xx
+ * gave the early dialog does not outlive it. NULL for none.
+ */
+static char *
+b2b_route_2xx(TALLOC_CTX *ctx, const struct sip_msg *resp, const char *request)
+{
+	char *rr = b2b_rr_reversed(ctx, resp);
+	struct sip_msg *m;
+
+	if (rr != NULL)
+		return rr;
+	if ((m = b2b_parse(ctx, request)) == NULL)
+		return NULL;
+	return b2b_hdr_join(ctx, m, SIP_HDR_ROUTE);
 }
 
 /* The headers a phone's message carries to the other leg. Renamed ones
@@ -1312,7 +1336,7 @@ b2b_invite(struct b2bua *b, struct sipd_req *rq)
 	sipd_to_tag(req, d.a_to_tag);
 	d.a_cseq = req->cseq.num;
 	d.a_contact = b2b_contact(mem, req);
-	d.a_route = b2b_rr(mem, req);
+	d.a_route = b2b_hdr_join(mem, req, SIP_HDR_RECORD_ROUTE);
 	d.a_peer = b2b_peer_fmt(mem, &rq->from);
 	d.a_request = talloc_strndup(mem, req->buf, req->len);
 	b2b_hex(hex, 16);
@@ -1850,8 +1874,7 @@ b2b_fork_resp(struct b2bua *b, struct b2b_acts *acts, struct db_dialog *d,
 			f->to_tag = b2b_dup(acts, resp->to->tag);
 		if ((c = b2b_contact(acts, resp)) != NULL)
 			f->contact = c;
-		if ((c = b2b_rr_reversed(acts, resp)) != NULL)
-			f->route = c;
+		f->route = b2b_route_2xx(acts, resp, f->request);
 		if (strcmp(f->state, "bye") == 0) {
 			/* the loser's 2xx again: ACK again */
 			b2b_fork_view(d, f, &v);
@@ -1996,8 +2019,7 @@ b2b_invite_resp(struct b2bua *b, const char *call_id, const char *branch,
 				d->b_to_tag = b2b_dup(mem, resp->to->tag);
 			if ((c = b2b_contact(mem, resp)) != NULL)
 				d->b_contact = c;
-			if ((c = b2b_rr_reversed(mem, resp)) != NULL)
-				d->b_route = c;
+			d->b_route = b2b_route_2xx(mem, resp, d->b_request);
 			d->stage = "answered";
 			d->answered_at = now;
 			d->ring_deadline = 0;
