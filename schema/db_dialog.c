@@ -696,28 +696,27 @@ db_relay_delete(struct db_dialog_ctx *dc, const char *branch)
 
 int
 db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
-                   const char *via_branch)
+                   const char *via_branch, db_relay_same_fn *same, void *arg)
 {
 	sqlite3_stmt *st;
-	char *b = talloc_asprintf(dc, "branch=%s", via_branch);
-	char *c = talloc_asprintf(dc, "%s\r\n", call_id);
 	int rc, found = 0;
 
-	if (b == NULL || c == NULL)
-		goto done;
 	st = db_stmt(dc->db, &dc->pager_has,
-	             "SELECT 1 FROM dialog_relays WHERE dialog_id = 0 AND "
-	             "method = 'MESSAGE' AND instr(request, ?1) > 0 AND "
-	             "instr(request, ?2) > 0 LIMIT 1");
-	if (st == NULL) {
-		found = -1;
-		goto done;
-	}
-	db_bind_str(st, 1, b);
-	db_bind_str(st, 2, c);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		found = 1;
-		rc = SQLITE_DONE;
+	             "SELECT request FROM dialog_relays WHERE dialog_id = 0 "
+	             "AND method = 'MESSAGE' AND instr(request, ?1) > 0 AND "
+	             "instr(request, ?2) > 0");
+	if (st == NULL)
+		return -1;
+	db_bind_str(st, 1, via_branch);
+	db_bind_str(st, 2, call_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *request = (const char *)sqlite3_column_text(st, 0);
+
+		if (request != NULL && same(request, arg)) {
+			found = 1;
+			rc = SQLITE_DONE;
+			break;
+		}
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -725,9 +724,6 @@ db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
 		log_warnx("db_dialog: pager relay: %s", sqlite3_errmsg(dc->db));
 		found = -1;
 	}
-done:
-	talloc_free(b);
-	talloc_free(c);
 	return found;
 }
 

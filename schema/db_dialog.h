@@ -134,12 +134,18 @@ int db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
 /* Forget the relayed request of branch (its final answer went). 0 or -1. */
 int db_relay_delete(struct db_dialog_ctx *dc, const char *branch);
 
+/* Is the stored request `request` the one the caller looks for? 1 or 0
+ * (db_relay_pager_has: the data layer does not parse SIP). */
+typedef int db_relay_same_fn(const char *request, void *arg);
+
 /* A pager MESSAGE is relayed as a row of dialog_id 0 (no call). 1 when
- * such a row holds a request with Call-ID call_id and top Via branch
- * via_branch (a retransmission of a MESSAGE being relayed), 0 when none,
- * -1 on error. A scan of the few relays in flight. */
+ * such a row holds a request that contains call_id and via_branch and
+ * that same() says is the one (its Call-ID and top Via branch equal: a
+ * retransmission of a MESSAGE being relayed), 0 when none, -1 on error.
+ * A scan of the few relays in flight. */
 int db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
-                       const char *via_branch);
+                       const char *via_branch, db_relay_same_fn *same,
+                       void *arg);
 
 /* Remove the pager MESSAGE rows (dialog_id 0) made before `before`: their
  * answer will not come any more (the sweeper; a live worker removes its

@@ -2637,6 +2637,22 @@ b2b_pager_fork(struct b2bua *b, struct sipd_req *rq, const char *caller,
 	return sent > 0 ? 0 : -1;
 }
 
+/* db_relay_same_fn: is the stored request the MESSAGE arg (a struct
+ * sip_msg) again, its Call-ID and top Via branch equal? 1 or 0. */
+static int
+b2b_pager_same(const char *request, void *arg)
+{
+	const struct sip_msg *req = arg;
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct sip_msg *m = b2b_parse(tmp, request);
+	int same = m != NULL && m->via != NULL &&
+	           sip_str_eq(m->call_id, req->call_id) &&
+	           sip_str_eq(m->via->branch, req->via->branch);
+
+	talloc_free(tmp);
+	return same;
+}
+
 /* A pager-mode MESSAGE (RFC 3428) to a registered AOR: sent on to its
  * binding as afd's own request, the answer relayed back; to every live
  * binding when there are several (b2b_pager_fork). */
@@ -2678,7 +2694,8 @@ b2b_pager(struct b2bua *b, struct sipd_req *rq)
 	if (!b->fresh && req->via != NULL &&
 	    (uint64_t)(rq->now - b->started) * 1000 <= 64 * b2b_t1(b) &&
 	    db_relay_pager_has(b->dc, b2b_dup(mem, req->call_id),
-	                       b2b_dup(mem, req->via->branch)) == 1) {
+	                       b2b_dup(mem, req->via->branch), b2b_pager_same,
+	                       (void *)req) == 1) {
 		log_info("b2bua: MESSAGE %.*s again: its relay goes on",
 		         SIP_STR_FMT(req->call_id));
 		return 0;

@@ -690,6 +690,16 @@ test_answers(void)
 	db_close(db);
 }
 
+/* db_relay_same_fn of test_pager_relays: keeps a copy of the request it
+ * was shown, answers *arg. */
+static char pager_seen[512];
+static int
+pager_same(const char *request, void *arg)
+{
+	snprintf(pager_seen, sizeof(pager_seen), "%s", request);
+	return *(const int *)arg;
+}
+
 /* A pager MESSAGE relayed as a row of no call (dialog_id 0): a
  * retransmission is recognised by Call-ID and branch; the sweeper's
  * expiry touches only old pager rows. */
@@ -697,6 +707,7 @@ static void
 test_pager_relays(void)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
+	int yes = 1, no = 0;
 	sqlite3 *db = fresh("pager.db");
 	struct db_dialog_ctx *dc;
 	static const char msg[] =
@@ -713,11 +724,19 @@ test_pager_relays(void)
 	CU_ASSERT_EQUAL(db_relay_insert(dc, 7, "z9hG4bK-u0-r1", "PRACK",
 	                                "PRACK", "udp 127.0.0.1:5070", 50),
 	                0);
-	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1"),
+	pager_seen[0] = '\0';
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1",
+	                                   pager_same, &yes),
 	                1);
-	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s2"),
-	                0);
-	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0", "z9hG4bK-s1"), 0);
+	CU_ASSERT_STRING_EQUAL(pager_seen, msg); /* what same() is shown */
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1",
+	                                   pager_same, &no),
+	                0); /* same() decides */
+	pager_seen[0] = '\0';
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s2",
+	                                   pager_same, &yes),
+	                0); /* no candidate: same() not asked */
+	CU_ASSERT_STRING_EQUAL(pager_seen, "");
 	/* not old enough; then old: only the pager row goes */
 	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 100, 1), 0);
 	CU_ASSERT_EQUAL(db_relay_pager_expire(dc, 101, 1), 1);
@@ -727,7 +746,8 @@ test_pager_relays(void)
 	CU_ASSERT_EQUAL(q1(db, "SELECT count(*) FROM dialog_relays WHERE "
 	                       "dialog_id = 7"),
 	                1);
-	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1"),
+	CU_ASSERT_EQUAL(db_relay_pager_has(dc, "m1@127.0.0.1", "z9hG4bK-s1",
+	                                   pager_same, &yes),
 	                0);
 	talloc_free(mem);
 	db_close(db);
