@@ -507,7 +507,7 @@ txn_fire_life(struct txn *t)
 	case 'H':
 		txn_timeout(t);
 		break;
-	default: /* D, I, J, K, L, M */
+	default: /* D, I, J, K, L, M, N */
 		txn_end(t);
 		break;
 	}
@@ -870,10 +870,19 @@ txn_server_recv(struct txn_table *tab, const struct sip_msg *req, int reliable,
 	} else {
 		int inv = req->mid == SIP_M_INVITE;
 		t = txn_new(tab, &k, inv ? TXN_IST : TXN_NIST, reliable);
+		if (t != NULL) {
+			t->state = inv ? TXN_PROCEEDING : TXN_TRYING;
+			/* a non-INVITE the TU never answers (an absorbed
+			 * retransmission whose answer never comes) ends when
+			 * the client's Timer F has: nobody waits for it then
+			 * (an INVITE may ring longer: the TU ends it) */
+			if (!inv && txn_arm(t, TXN_NONE, 'N',
+			                    now + 64 * tab->tm.t1) < 0)
+				TALLOC_FREE(t); /* unhooked by its destructor */
+		}
 		if (t == NULL) {
 			rx = TXN_RX_ERROR;
 		} else {
-			t->state = inv ? TXN_PROCEEDING : TXN_TRYING;
 			if (out != NULL)
 				*out = t;
 			rx = TXN_RX_NEW;

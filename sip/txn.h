@@ -193,7 +193,9 @@ enum txn_rx {
  * Server: a request came in over a transport (reliable or not). Matches it
  * against the server transactions (see the top of this file) and either
  * absorbs it or creates a new transaction. *out (may be NULL) is set for
- * TXN_RX_NEW and TXN_RX_ACK_2XX, NULL otherwise.
+ * TXN_RX_NEW and TXN_RX_ACK_2XX, NULL otherwise. A new NIST that the TU
+ * has not answered finally within 64*T1 ends (afd's Timer N: the
+ * client's Timer F has fired by then).
  */
 enum txn_rx txn_server_recv(struct txn_table *tab, const struct sip_msg *req,
                             int reliable, uint64_t now, struct txn **out);

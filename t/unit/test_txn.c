@@ -579,7 +579,8 @@ test_nist(void)
 	msg_free(m);
 	CU_ASSERT_EQUAL(txn_kind(t), TXN_NIST);
 	CU_ASSERT_EQUAL(txn_state(t), TXN_TRYING);
-	CU_ASSERT_EQUAL(txn_next_deadline(tab), UINT64_MAX);
+	/* Timer N: 64*T1 for the TU to answer */
+	CU_ASSERT_EQUAL(txn_next_deadline(tab), 32000);
 	/* Trying: a retransmission is absorbed, nothing to send */
 	CU_ASSERT_EQUAL(
 	    server_rx(req("OPTIONS", "10.0.0.2:5060", "z9hG4bKs1", 1), NULL),
@@ -621,6 +622,30 @@ test_nist(void)
 	tab = NULL;
 	CU_ASSERT_EQUAL(R.nterm, 2);
 	CU_ASSERT_EQUAL(talloc_total_blocks(ctx), blocks0);
+}
+
+/* A NIST the TU never answers (a retransmission absorbed for an answer
+ * that never comes) ends at 64*T1 (Timer N), having sent nothing. */
+static void
+test_nist_unanswered(void)
+{
+	struct sip_msg *m;
+	struct txn *t;
+
+	start();
+	m = req("MESSAGE", "10.0.0.2:5060", "z9hG4bKn1", 1);
+	t = server_new(m, 0);
+	msg_free(m);
+	CU_ASSERT_EQUAL(txn_state(t), TXN_TRYING);
+	run_until(31999);
+	CU_ASSERT_EQUAL(R.nterm, 0);
+	CU_ASSERT_EQUAL(txn_count(tab), 1);
+	run_until(UINT64_MAX);
+	CU_ASSERT_EQUAL(R.now, 32000);
+	CU_ASSERT_EQUAL(R.nterm, 1);
+	CU_ASSERT_EQUAL(R.ntimeout, 0);
+	CU_ASSERT_EQUAL(R.nsend, 0);
+	finish();
 }
 
 static void
@@ -1051,6 +1076,8 @@ suite_txn(void)
 	        NULL ||
 	    CU_add_test(s, "client matching", test_client_matching) == NULL ||
 	    CU_add_test(s, "NIST: absorb, replay, J", test_nist) == NULL ||
+	    CU_add_test(s, "NIST: no answer, Timer N", test_nist_unanswered) ==
+	        NULL ||
 	    CU_add_test(s, "NIST reliable: J=0", test_nist_reliable) == NULL ||
 	    CU_add_test(s, "IST non-2xx: G, ACK, I",
 	                test_ist_non2xx_confirmed) == NULL ||
