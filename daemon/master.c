@@ -1056,20 +1056,39 @@ master_on_signal(uv_signal_t *h, int signum)
 
 /* --- start ----------------------------------------------------------- */
 
-/* Bring the schema up to date and reset the workers table. 0, or -1
- * (the data layer logged the reason). */
+/*
+ * Bring the schema up to date and reset the workers table, in a child
+ * process made for it that exits when done: the master's heap, which
+ * every worker inherits, never holds SQLite's blocks (a migration's
+ * schema parse leaves hundreds of KiB of freed and cached chunks among
+ * the master's own, and a worker's first writes there would make those
+ * pages its own copies). 0, or -1 (the child logged the reason).
+ */
 static int
 master_schema(const struct conf *c)
 {
 	sqlite3 *db;
-	int rc = -1;
+	pid_t pid;
+	int rc = -1, status;
 
-	if ((db = db_open(c)) == NULL)
+	if ((pid = fork()) == -1) {
+		log_warn("fork for the schema");
 		return -1;
-	if (db_migrate(db) == 0 && db_workers_reset(db) == 0)
-		rc = 0;
-	db_close(db); /* no SQLite handle crosses a fork */
-	return rc;
+	}
+	if (pid == 0) {
+		if ((db = db_open(c)) != NULL) {
+			if (db_migrate(db) == 0 && db_workers_reset(db) == 0)
+				rc = 0;
+			db_close(db);
+		}
+		_exit(rc == 0 ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("waitpid for the schema");
+			return -1;
+		}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 static int
