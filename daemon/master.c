@@ -108,6 +108,8 @@ enum mslot_state {
 	SLOT_STARTING, /* forked, not READY yet */
 	SLOT_READY,    /* working (TCP: idle unless it has a connection) */
 	SLOT_RETIRING, /* an idle TCP worker told to stop (pool too big) */
+	/* an idle TCP worker told to stop: a fresh one takes the slot */
+	SLOT_RECYCLING,
 };
 
 /* A TCP connection the master holds for a slot. */
@@ -317,10 +319,34 @@ master_on_conn_closed(void *arg, struct ipc_msg *msg)
 	return 0;
 }
 
+/*
+ * RECYCLE: a TCP worker whose connection closed waits for nothing (what
+ * serving grew, its SQLite cache and heap, is still its own): stop it and
+ * fork a fresh one in its slot, which costs a spare's memory (the
+ * README's "Memory"). Only an idle READY slot: one handed a connection
+ * meanwhile serves it, and asks again when it is quiet again.
+ */
+static int
+master_on_recycle(void *arg, struct ipc_msg *msg)
+{
+	struct mslot *s = arg;
+
+	if (ipc_get_end(msg) == -1)
+		return -1;
+	if (s->kind != PROC_TCP || s->state != SLOT_READY || s->conn != NULL ||
+	    s->m->stopping || s->pid <= 0)
+		return 0;
+	log_debug("recycling %s (pid %d)", s->name, (int)s->pid);
+	s->state = SLOT_RECYCLING;
+	kill(s->pid, SIGTERM);
+	return 0;
+}
+
 static ipc_handler_fn *const master_handlers[IPC__COUNT] = {
     [IPC_READY] = master_on_ready,
     [IPC_STATE] = master_on_state,
     [IPC_CONN_CLOSED] = master_on_conn_closed,
+    [IPC_RECYCLE] = master_on_recycle,
 };
 
 static void
@@ -528,6 +554,17 @@ master_reaped(struct master *m, struct mslot *s, int status)
 		master_conn_free(s);
 		if (m->stopping && master_all_gone(m))
 			master_finish(m);
+		return;
+	}
+	if (s->state == SLOT_RECYCLING && s->conn == NULL &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_RECYCLED) {
+		/* nothing to take over: a fresh start, no restart counted */
+		log_info("%s %s (pid %d) recycled after its connection: a "
+		         "fresh process takes the slot",
+		         master_slot_kind(s), s->name, (int)s->pid);
+		s->pid = 0;
+		s->backoff_ms = 0;
+		master_want(s);
 		return;
 	}
 	if (s->conn != NULL) {

@@ -112,10 +112,15 @@ static void tcp_conn_release(struct tcp_conn *c);
 
 /*
  * The worker's quiet hook (struct worker): with no connection and no
- * transaction left (the last calls' Timer L/M, up to 64*T1 after the
- * connection closed), give back what serving it grew: the SIP service's
- * batch pool and page cache, then the heap's free pages (malloc_trim), so
- * that an idle worker costs its spare's memory again, whatever it served.
+ * transaction or timer left (the last calls' Timer L/M, up to 64*T1
+ * after the connection closed), what serving grew (its SQLite cache and
+ * statements, a heap that the calls' blocks left in pieces) is no use:
+ * ask the master for a fresh process in this slot (RECYCLE), which costs
+ * a spare's memory again, whatever this one served. Nothing is lost: the
+ * worker holds nothing that is not in the database, and the master stops
+ * it only while it holds no connection (tcp_stop says whether it was
+ * still quiet then). Should the request not leave, give back what can be
+ * given (the SIP service's pool and cache, the heap's free pages).
  */
 static void
 tcp_quiet(struct worker *w)
@@ -126,6 +131,11 @@ tcp_quiet(struct worker *w)
 	    w->sipd == NULL)
 		return;
 	tw->released = 1;
+	if (!w->recycle && worker_to_master(w, IPC_RECYCLE, 0, NULL) == 0) {
+		w->recycle = 1;
+		log_info("idle and quiet: asking for a fresh process");
+		return;
+	}
 	sipd_release_memory(w->sipd);
 	malloc_trim(0);
 	log_info("idle and quiet: memory given back");
@@ -811,6 +821,16 @@ tcp_stop(struct worker *w)
 	struct tcp_worker *tw = w->priv;
 	struct tcp_conn *c = tw->conn;
 
+	/* Recycled only if still quiet: a message forwarded to this slot
+	 * after RECYCLE may have started a transaction, or left a sibling
+	 * send queued; then this is a plain stop, and the replacement
+	 * recovers what the database says (a restart). */
+	if (w->recycle &&
+	    (c != NULL ||
+	     (w->sipd != NULL && sipd_next_deadline(w->sipd) != UINT64_MAX) ||
+	     (w->sibq != NULL && ipc_outq_pending(w->sibq) > 0) ||
+	     (w->ctlq != NULL && ipc_outq_pending(w->ctlq) > 0)))
+		w->recycle = 0;
 	if (c == NULL || c->closing)
 		return;
 	uv_read_stop((uv_stream_t *)c->h);

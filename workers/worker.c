@@ -702,7 +702,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 
 	if (w->db != NULL) {
-		if (rc == PROC_EXIT_DONE)
+		if (rc == PROC_EXIT_DONE) /* recycled too */
 			db_worker_set(w->db, w->slot, w->ki->kind,
 			              (int)getpid(), "stopped", NULL,
 			              w->restarts);
@@ -724,8 +724,11 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 		close(w->udp_fd);
 	if (w->sib_fd >= 0)
 		close(w->sib_fd);
+	if (rc == PROC_EXIT_DONE && w->recycle)
+		rc = PROC_EXIT_RECYCLED;
 	talloc_free(w);
-	if (rc == PROC_EXIT_DONE)
-		log_debug("stopped");
+	if (rc != PROC_EXIT_STARTUP)
+		log_debug(rc == PROC_EXIT_RECYCLED ? "stopped: recycled"
+		                                   : "stopped");
 	return rc;
 }

@@ -43,6 +43,8 @@ struct worker {
 	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
 	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */
 	int stopping;
+	int recycle;   /* asked the master for a fresh process (RECYCLE);
+	                  the kind's stop clears it if work came meanwhile */
 	int fwd_batch; /* a batch of SIP_FORWARDs is open (worker.c) */
 	struct sockaddr_un ckpt_addr; /* <run_dir>/c0.sock, for kicks */
 	/* The kind's part. */

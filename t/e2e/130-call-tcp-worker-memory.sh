@@ -69,16 +69,22 @@ assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls left open"
 served=$(sql "SELECT DISTINCT owner_slot FROM dialogs")
 assert_match '^t[0-9]+$' "$served" "one TCP worker owned every call"
 
-# The connection closed when SIPp ended: its worker goes idle, and gives
-# its memory back once its last transaction and look are over.
-wait_for 'log_since "tcp worker ${served#t}: .*idle and quiet: memory given back"' 20 ||
-	fail "the TCP worker did not give its memory back: $(log_new | tail -5)"
+# The connection closed when SIPp ended: its worker goes idle, and once
+# its last transaction and look are over it asks for a fresh process,
+# which the master forks in its slot (not a restart).
+wait_for 'log_since "tcp worker ${served#t}: .*idle and quiet: asking for a fresh process"' 20 ||
+	fail "the TCP worker did not ask to be recycled: $(log_new | tail -5)"
+wait_for 'log_since "tcp worker $served \\(pid [0-9]+\\) recycled after its connection"' 5 ||
+	fail "the master did not recycle $served: $(log_new | tail -5)"
+wait_for "[ \"\$(sql \"SELECT state || ' ' || restarts FROM workers WHERE slot = '$served' AND pid = '\$(worker_pid $served)'\")\" = 'idle 0' ]" 5 ||
+	fail "$served's row after the recycle: $(sql "SELECT * FROM workers WHERE slot = '$served'")"
 worker=$(worker_pid "$served")
 [ -n "$worker" ] || fail "no process for slot $served"
 if [ $measure_pss = 1 ]; then
 	p=$(pss "$worker")
-	say "TCP worker $worker after $N calls, idle again: PSS $p KiB"
-	assert_le "$p" 4096 "PSS (KiB) of the TCP worker idle after its connection"
+	u=$(uss "$worker")
+	say "TCP worker $worker in slot $served after $N calls, recycled: PSS $p KiB, private $u KiB"
+	assert_le "$p" 1024 "PSS (KiB) of the TCP worker recycled after its connection"
 fi
 assert_alive
 afd_stop
