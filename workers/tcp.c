@@ -707,6 +707,10 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
 		return 0;
 	}
+	/* A lean spare makes its SIP service now; if it cannot, it exits
+	 * and the master hands the connection to its replacement. */
+	if (worker_sip_up(w) == -1)
+		return 0;
 	blocks = talloc_total_blocks(tw);
 	if (blocks != tw->baseline)
 		log_warnx("memory: %zu blocks while idle, expected %zu", blocks,
@@ -850,6 +854,25 @@ tcp_stop(struct worker *w)
 	tcp_conn_release(c);
 }
 
+/* The worker's sip_up hook (worker.h): its looks for a binding and a
+ * live call on the SIP service's connection, and that connection's
+ * cache. 0 or -1. */
+static int
+tcp_sip_up(struct worker *w)
+{
+	struct tcp_worker *tw = w->priv;
+
+	if ((tw->dr = db_reg_new(tw, w->db)) == NULL ||
+	    (tw->dc = db_dialog_new(tw, w->db)) == NULL)
+		return -1;
+	/* One phone's connection: the registrar's 32 MiB cache (db_reg_new)
+	 * is for the UDP worker. Another process's commit empties a WAL
+	 * reader's cache anyway; what one call reads again fits in this. */
+	(void)db_cache_kib(w->db, TCP_DB_CACHE_KIB);
+	tw->baseline = talloc_total_blocks(tw);
+	return 0;
+}
+
 int
 tcp_start(struct worker *w)
 {
@@ -864,14 +887,10 @@ tcp_start(struct worker *w)
 	w->stop = tcp_stop;
 	w->deliver = tcp_deliver;
 	w->quiet = tcp_quiet;
-	if (w->db != NULL && ((tw->dr = db_reg_new(tw, w->db)) == NULL ||
-	                      (tw->dc = db_dialog_new(tw, w->db)) == NULL))
+	w->sip_up = tcp_sip_up;
+	/* a lean spare (worker.h) makes them with its SIP service */
+	if (w->db != NULL && tcp_sip_up(w) == -1)
 		return -1;
-	/* One phone's connection: the registrar's 32 MiB cache (db_reg_new)
-	 * is for the UDP worker. Another process's commit empties a WAL
-	 * reader's cache anyway; what one call reads again fits in this. */
-	if (w->db != NULL)
-		(void)db_cache_kib(w->db, TCP_DB_CACHE_KIB);
 	tw->baseline = talloc_total_blocks(tw);
 	return 0;
 }
