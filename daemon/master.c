@@ -141,6 +141,8 @@ struct mslot {
 	struct ipc_outq *ctlq; /* what the channel did not take yet */
 	uv_timer_t *backoff_timer;
 	int restarts;
+	int dirty; /* its last process died, or stopped, holding what a
+	              replacement must take over (not recycled) */
 	uint64_t started_ms;
 	uint64_t idle_ms; /* TCP: when it last became idle */
 	unsigned backoff_ms;
@@ -428,6 +430,7 @@ master_spawn(struct mslot *s)
 	pc.index = s->index;
 	snprintf(pc.slot, sizeof(pc.slot), "%s", s->name);
 	pc.restarts = s->restarts;
+	pc.lean = s->kind == PROC_TCP && !s->dirty && s->conn == NULL;
 	pc.udp_fd = m->udp_fd;
 	s->state = SLOT_STARTING; /* reserved before fork() */
 	s->started_ms = uv_now(&m->loop);
@@ -564,6 +567,7 @@ master_reaped(struct master *m, struct mslot *s, int status)
 		         master_slot_kind(s), s->name, (int)s->pid);
 		s->pid = 0;
 		s->backoff_ms = 0;
+		s->dirty = 0;
 		master_want(s);
 		return;
 	}
@@ -601,6 +605,7 @@ master_reaped(struct master *m, struct mslot *s, int status)
 		          s->conn ? " while serving a connection" : "");
 	s->pid = 0;
 	s->restarts++;
+	s->dirty = 1;
 	if (s->backoff_ms) {
 		s->state = SLOT_WAIT;
 		uv_timer_start(s->backoff_timer, master_on_backoff,

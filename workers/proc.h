@@ -83,6 +83,9 @@ struct proc_child {
 	int index;
 	char slot[8]; /* "u0", "t3" */
 	int restarts;
+	int lean;   /* a TCP worker whose slot holds nothing to take over
+	               (never run, or its last process was recycled): it
+	               starts lean (workers/worker.h, worker_sip_up) */
 	int ctl_fd; /* its end of the control socketpair */
 	int udp_fd; /* the UDP socket: u0 reads it, everyone may send */
 };

@@ -870,6 +870,10 @@ tcp_sip_up(struct worker *w)
 	 * reader's cache anyway; what one call reads again fits in this. */
 	(void)db_cache_kib(w->db, TCP_DB_CACHE_KIB);
 	tw->baseline = talloc_total_blocks(tw);
+	/* made for a forwarded message or a connection: once quiet with no
+	 * connection, it asks to be recycled (lean again) */
+	if (w->lean)
+		tw->released = 0;
 	return 0;
 }
 

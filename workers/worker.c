@@ -680,10 +680,10 @@ worker_start(struct worker *w)
 	/* A SIP worker keeps its workers row through the SIP service's
 	 * connection: one SQLite connection per process (its schema, page
 	 * cache and statements), not two. A pool's spare with nothing of its
-	 * slot's to take over (restarts 0: b2bua.c's "fresh") starts lean:
-	 * no SIP service and no SQLite connection until it needs them
-	 * (worker_sip_up). */
-	w->lean = w->ki->sip && w->ki->pool && w->restarts == 0;
+	 * slot's to take over (the master says: the slot never ran a
+	 * process, or its last one was recycled) starts lean: no SIP service
+	 * and no SQLite connection until it needs them (worker_sip_up). */
+	w->lean = w->ki->sip && w->ki->pool && w->lean;
 	if (w->ki->sip && !w->lean) {
 		if (worker_sip_open(w) == -1)
 			return -1;
@@ -750,6 +750,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	w->ki = &proc_kinds[pc->kind];
 	w->index = pc->index;
 	w->restarts = pc->restarts;
+	w->lean = pc->lean; /* the master's word; worker_start decides */
 	w->ctl_fd = pc->ctl_fd;
 	w->udp_fd = pc->udp_fd;
 	w->sib_fd = -1;
