@@ -70,11 +70,13 @@ worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
  * the database, writes the row and exits, so that SQLite's code and
  * memory never become pages of this process (its PSS would count them).
  * The worker waits for it: the row is written before what follows (READY
- * to the master, an exit).
+ * to the master, an exit). Before READY the write waits for the lock as
+ * a starting worker's does (db_start_wait), else as a serving one's.
  */
 static void
 worker_row_apart(struct worker *w, const char *state, const char *serving)
 {
+	int starting = !w->ready;
 	pid_t me = getpid(), pid;
 	sqlite3 *db;
 	int status, rc = 1;
@@ -85,9 +87,9 @@ worker_row_apart(struct worker *w, const char *state, const char *serving)
 	}
 	if (pid == 0) {
 		if ((db = db_open(w->conf)) != NULL) {
-			/* as a starting worker's first write: siblings that
+			/* a starting worker's first write: siblings that
 			 * start at once may hold the lock a while */
-			db_start_wait(db, 1);
+			db_start_wait(db, starting);
 			rc = db_worker_set(db, w->slot, w->ki->kind, (int)me,
 			                   state, serving, w->restarts) != 0;
 			db_close(db);
@@ -715,6 +717,7 @@ worker_start(struct worker *w)
 	ipc_put_u32(&wb, (uint32_t)w->restarts);
 	if (worker_to_master(w, IPC_READY, 0, &wb) == -1)
 		return -1;
+	w->ready = 1;
 	return 0;
 }
 

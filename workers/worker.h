@@ -45,6 +45,7 @@ struct worker {
 	int stopping;
 	int lean;      /* started without its SIP service (worker_sip_up) */
 	int failed;    /* a lean worker could not start it: exits 1 */
+	int ready;     /* READY sent */
 	int recycle;   /* asked the master for a fresh process (RECYCLE);
 	                  the kind's stop clears it if work came meanwhile */
 	int fwd_batch; /* a batch of SIP_FORWARDs is open (worker.c) */
