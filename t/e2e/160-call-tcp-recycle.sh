@@ -29,7 +29,7 @@ assert_match '^t[0-9]+$' "$slot" "the call's owner slot"
 old=$(worker_pid "$slot")
 wait "$pid_alice"
 wait_log "tcp worker ${slot#t}: .*connection [0-9]+ from 127.0.0.1:[0-9]+ closed: closed by peer" 3
-wait_log "tcp worker ${slot#t}: .*idle and quiet: asking for a fresh process" $(( 10 * SCALE ))
+wait_log "tcp worker ${slot#t}: .*idle and quiet: .*asking for a fresh process" $(( 10 * SCALE ))
 wait_log "tcp worker $slot \\(pid $old\\) recycled after its connection: a fresh process takes the slot" 3
 wait_for "[ -n \"\$(worker_pid $slot)\" ] && [ \"\$(worker_pid $slot)\" != $old ]" 3 ||
 	fail "no fresh process in $slot"
