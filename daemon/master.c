@@ -5,10 +5,11 @@
  * instance locks (one afd per database and per run_dir), binds the UDP
  * and TCP sockets, hands run_dir and the database to the configured user
  * and becomes that user (when started as root), and only then brings the
- * schema up to date (and closes that connection before any fork). It forks
- * the workers (the UDP worker, the checkpointer, the TCP pool) through
- * proc_fork(), and supervises them in its libuv loop
- * (rules in workers/proc.h). It accepts TCP connections and hands each to
+ * schema up to date (in a child process made for it: the master itself
+ * never opens SQLite while it forks workers). It forks the workers (the
+ * UDP worker, the checkpointer, the TCP pool) through proc_fork(), and
+ * supervises them in its libuv loop (rules in workers/proc.h), recycling
+ * a TCP worker that asks for it (RECYCLE: a fresh process in its slot). It accepts TCP connections and hands each to
  * an idle TCP worker over the worker's control channel, keeping its own
  * copy of the descriptor until the worker reports the connection closed,
  * so that a connection whose worker died is handed to the replacement.

@@ -4,7 +4,10 @@
  * connections, its title and log name), its control channel to the master,
  * its sibling socket <run_dir>/<slot>.sock, a graceful stop on SIGTERM or
  * when the master goes away, and the routing of SIP outputs that are not
- * for its own transport.
+ * for its own transport. A lean spare of the TCP pool makes its SIP
+ * service and SQLite connection only when it first needs them
+ * (worker_sip_up), and has its workers row written meanwhile by a child
+ * process of its own (worker_row_apart).
  *
  * Memory: one talloc tree per worker, rooted at struct worker.
  */
