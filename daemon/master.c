@@ -9,11 +9,12 @@
  * never opens SQLite while it forks workers). It forks the workers (the
  * UDP worker, the checkpointer, the TCP pool) through proc_fork(), and
  * supervises them in its libuv loop (rules in workers/proc.h), recycling
- * a TCP worker that asks for it (RECYCLE: a fresh process in its slot). It accepts TCP connections and hands each to
- * an idle TCP worker over the worker's control channel, keeping its own
- * copy of the descriptor until the worker reports the connection closed,
- * so that a connection whose worker died is handed to the replacement.
- * The master parses no SIP and never blocks on a client.
+ * a TCP worker that asks for it (RECYCLE: a fresh process in its slot). It
+ * accepts TCP connections and hands each to an idle TCP worker over the
+ * worker's control channel, keeping its own copy of the descriptor until the
+ * worker reports the connection closed, so that a connection whose worker died
+ * is handed to the replacement. The master parses no SIP and never blocks on a
+ * client.
  *
  * Abuse of the pool (one process per connection makes it a resource to
  * exhaust): at most tcp_per_address connections from one address are
