@@ -62,8 +62,8 @@
 #define TCP_WRITEV_MAX 64     /* answers gathered into one write */
 /* An idle worker with more private memory than this is recycled. Measured
  * (README, "Call load"): a lean spare ~100 KiB (PSS ~330 KiB with afd
- * alone), after one OPTIONS or REGISTER ~310 (PSS ~800), after one call
- * ~420, after 400 calls ~740: the kept ones stay within 1 MiB PSS. */
+ * alone), after one OPTIONS ~310 (PSS 560-800), one REGISTER 365-376,
+ * one call ~420, 400 calls ~740: the kept ones stay within 1 MiB PSS. */
 #define TCP_KEEP_KIB 384
 
 struct tcp_conn {
