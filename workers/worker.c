@@ -626,11 +626,15 @@ worker_sip_open(struct worker *w)
 }
 
 /* Arm the SIP service's first deadline (the B2BUA looks at the calls of
- * this slot shortly after start: a replacement's recovery). */
+ * this slot shortly after start: a replacement's recovery; a lean worker
+ * has nothing to look at). */
 static void
 worker_sip_arm(struct worker *w)
 {
-	sipd_started(w->sipd, w->restarts);
+	if (w->lean)
+		sipd_started_lean(w->sipd);
+	else
+		sipd_started(w->sipd, w->restarts);
 	sipd_batch_begin(w->sipd);
 	worker_batch_end(w);
 }
