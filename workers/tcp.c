@@ -797,6 +797,7 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	talloc_set_destructor(c, tcp_conn_destructor);
 	tw->conn = c;
 	tw->released = 0;
+	w->recycle = 0; /* a RECYCLE asked before this came was refused */
 	uv_tcp_nodelay(c->h, 1);
 	uv_read_start((uv_stream_t *)c->h, tcp_alloc, tcp_on_read);
 	log_info("connection %llu from %s%s", (unsigned long long)c->id,

@@ -626,15 +626,17 @@ worker_sip_open(struct worker *w)
 }
 
 /* Arm the SIP service's first deadline (the B2BUA looks at the calls of
- * this slot shortly after start: a replacement's recovery; a lean worker
- * has nothing to look at). */
+ * this slot shortly after start: a replacement's recovery). A lean worker
+ * has nothing to look at and nothing to arm: no batch either, whose end
+ * would find it quiet before the message that woke it is handled. */
 static void
 worker_sip_arm(struct worker *w)
 {
-	if (w->lean)
+	if (w->lean) {
 		sipd_started_lean(w->sipd);
-	else
-		sipd_started(w->sipd, w->restarts);
+		return;
+	}
+	sipd_started(w->sipd, w->restarts);
 	sipd_batch_begin(w->sipd);
 	worker_batch_end(w);
 }
