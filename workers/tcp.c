@@ -60,11 +60,12 @@
 #define TCP_REPORT_MS 1000    /* activity reports to the master, at most */
 #define TCP_DB_CACHE_KIB 1024 /* SQLite page cache of a TCP worker */
 #define TCP_WRITEV_MAX 64     /* answers gathered into one write */
-/* An idle worker with more private memory than this is recycled. Measured
- * (README, "Call load"): a lean spare ~100 KiB (PSS ~330 KiB with afd
- * alone), after one OPTIONS ~310 (PSS 560-800), one REGISTER 365-376,
- * one call ~420, 400 calls ~740: the kept ones stay within 1 MiB PSS. */
-#define TCP_KEEP_KIB 384
+/* An idle worker with more private memory than this is recycled. 0: every
+ * worker that served is. Measured (README, "Call load"): one kept after a
+ * single OPTIONS (~300 KiB private) had 1,062 KiB PSS with afd alone on a
+ * quiet machine (SQLite's code pages shared by few processes), over the
+ * 1 MiB target; a recycled one, a lean spare, ~100 KiB private. */
+#define TCP_KEEP_KIB 0
 
 struct tcp_conn {
 	struct tcp_worker *tw;
