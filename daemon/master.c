@@ -5,14 +5,16 @@
  * instance locks (one afd per database and per run_dir), binds the UDP
  * and TCP sockets, hands run_dir and the database to the configured user
  * and becomes that user (when started as root), and only then brings the
- * schema up to date (and closes that connection before any fork). It forks
- * the workers (the UDP worker, the checkpointer, the TCP pool) through
- * proc_fork(), and supervises them in its libuv loop
- * (rules in workers/proc.h). It accepts TCP connections and hands each to
- * an idle TCP worker over the worker's control channel, keeping its own
- * copy of the descriptor until the worker reports the connection closed,
- * so that a connection whose worker died is handed to the replacement.
- * The master parses no SIP and never blocks on a client.
+ * schema up to date (in a child process made for it: the master itself
+ * never opens SQLite while it forks workers). It forks the workers (the
+ * UDP worker, the checkpointer, the TCP pool) through proc_fork(), and
+ * supervises them in its libuv loop (rules in workers/proc.h), recycling
+ * a TCP worker that asks for it (RECYCLE: a fresh process in its slot). It
+ * accepts TCP connections and hands each to an idle TCP worker over the
+ * worker's control channel, keeping its own copy of the descriptor until the
+ * worker reports the connection closed, so that a connection whose worker died
+ * is handed to the replacement. The master parses no SIP and never blocks on a
+ * client.
  *
  * Abuse of the pool (one process per connection makes it a resource to
  * exhaust): at most tcp_per_address connections from one address are
@@ -108,6 +110,8 @@ enum mslot_state {
 	SLOT_STARTING, /* forked, not READY yet */
 	SLOT_READY,    /* working (TCP: idle unless it has a connection) */
 	SLOT_RETIRING, /* an idle TCP worker told to stop (pool too big) */
+	/* an idle TCP worker told to stop: a fresh one takes the slot */
+	SLOT_RECYCLING,
 };
 
 /* A TCP connection the master holds for a slot. */
@@ -139,6 +143,8 @@ struct mslot {
 	struct ipc_outq *ctlq; /* what the channel did not take yet */
 	uv_timer_t *backoff_timer;
 	int restarts;
+	int dirty; /* its last process died, or stopped, holding what a
+	              replacement must take over (not recycled) */
 	uint64_t started_ms;
 	uint64_t idle_ms; /* TCP: when it last became idle */
 	unsigned backoff_ms;
@@ -317,10 +323,34 @@ master_on_conn_closed(void *arg, struct ipc_msg *msg)
 	return 0;
 }
 
+/*
+ * RECYCLE: a TCP worker whose connection closed waits for nothing (what
+ * serving grew, its SQLite cache and heap, is still its own): stop it and
+ * fork a fresh one in its slot, which costs a spare's memory (the
+ * README's "Memory"). Only an idle READY slot: one handed a connection
+ * meanwhile serves it, and asks again when it is quiet again.
+ */
+static int
+master_on_recycle(void *arg, struct ipc_msg *msg)
+{
+	struct mslot *s = arg;
+
+	if (ipc_get_end(msg) == -1)
+		return -1;
+	if (s->kind != PROC_TCP || s->state != SLOT_READY || s->conn != NULL ||
+	    s->m->stopping || s->pid <= 0)
+		return 0;
+	log_debug("recycling %s (pid %d)", s->name, (int)s->pid);
+	s->state = SLOT_RECYCLING;
+	kill(s->pid, SIGTERM);
+	return 0;
+}
+
 static ipc_handler_fn *const master_handlers[IPC__COUNT] = {
     [IPC_READY] = master_on_ready,
     [IPC_STATE] = master_on_state,
     [IPC_CONN_CLOSED] = master_on_conn_closed,
+    [IPC_RECYCLE] = master_on_recycle,
 };
 
 static void
@@ -402,6 +432,7 @@ master_spawn(struct mslot *s)
 	pc.index = s->index;
 	snprintf(pc.slot, sizeof(pc.slot), "%s", s->name);
 	pc.restarts = s->restarts;
+	pc.lean = s->kind == PROC_TCP && !s->dirty && s->conn == NULL;
 	pc.udp_fd = m->udp_fd;
 	s->state = SLOT_STARTING; /* reserved before fork() */
 	s->started_ms = uv_now(&m->loop);
@@ -530,6 +561,18 @@ master_reaped(struct master *m, struct mslot *s, int status)
 			master_finish(m);
 		return;
 	}
+	if (s->state == SLOT_RECYCLING && s->conn == NULL &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_RECYCLED) {
+		/* nothing to take over: a fresh start, no restart counted */
+		log_info("%s %s (pid %d) recycled after its connection: a "
+		         "fresh process takes the slot",
+		         master_slot_kind(s), s->name, (int)s->pid);
+		s->pid = 0;
+		s->backoff_ms = 0;
+		s->dirty = 0;
+		master_want(s);
+		return;
+	}
 	if (s->conn != NULL) {
 		s->conn->sent = 0;
 		/* Only a crash counts against the connection. */
@@ -564,6 +607,7 @@ master_reaped(struct master *m, struct mslot *s, int status)
 		          s->conn ? " while serving a connection" : "");
 	s->pid = 0;
 	s->restarts++;
+	s->dirty = 1;
 	if (s->backoff_ms) {
 		s->state = SLOT_WAIT;
 		uv_timer_start(s->backoff_timer, master_on_backoff,
@@ -1056,20 +1100,39 @@ master_on_signal(uv_signal_t *h, int signum)
 
 /* --- start ----------------------------------------------------------- */
 
-/* Bring the schema up to date and reset the workers table. 0, or -1
- * (the data layer logged the reason). */
+/*
+ * Bring the schema up to date and reset the workers table, in a child
+ * process made for it that exits when done: the master's heap, which
+ * every worker inherits, never holds SQLite's blocks (a migration's
+ * schema parse leaves hundreds of KiB of freed and cached chunks among
+ * the master's own, and a worker's first writes there would make those
+ * pages its own copies). 0, or -1 (the child logged the reason).
+ */
 static int
 master_schema(const struct conf *c)
 {
 	sqlite3 *db;
-	int rc = -1;
+	pid_t pid;
+	int rc = -1, status;
 
-	if ((db = db_open(c)) == NULL)
+	if ((pid = fork()) == -1) {
+		log_warn("fork for the schema");
 		return -1;
-	if (db_migrate(db) == 0 && db_workers_reset(db) == 0)
-		rc = 0;
-	db_close(db); /* no SQLite handle crosses a fork */
-	return rc;
+	}
+	if (pid == 0) {
+		if ((db = db_open(c)) != NULL) {
+			if (db_migrate(db) == 0 && db_workers_reset(db) == 0)
+				rc = 0;
+			db_close(db);
+		}
+		_exit(rc == 0 ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("waitpid for the schema");
+			return -1;
+		}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 static int

@@ -23,7 +23,8 @@
 /* 2: the catalogue became one X-macro list (IPC_TYPES); no type moved,
  * but a peer built from another list must not be trusted. */
 /* 3: REGEV_KICK. */
-#define IPC_VERSION 3
+/* 4: RECYCLE. */
+#define IPC_VERSION 4
 /* The largest payload: a SIP message of the largest max_message plus its
  * addresses. conf.c keeps max_message at most IPC_MAX_SIP. */
 #define IPC_MAX_SIP (128 * 1024)
@@ -51,6 +52,10 @@
 	  "unchanged), str serving (\"\" or \"addr:port\"); hdr conn_id of "   \
 	  "what it serves")                                                    \
 	X(CONN_CLOSED, 0, "hdr conn_id; (empty): the connection is gone")      \
+	X(RECYCLE, 0,                                                          \
+	  "(empty): a TCP worker whose connection closed waits for nothing "   \
+	  "(no transaction, no timer): replace it with a fresh process in "    \
+	  "its slot (SIGTERM, then it exits PROC_EXIT_RECYCLED)")              \
 	/* worker -> worker (over <run_dir>/<slot>.sock) */                    \
 	X(SIP_FORWARD, 0,                                                      \
 	  "u32 transport, sockaddr from, bytes sip: a message received "       \

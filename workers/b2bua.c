@@ -3094,6 +3094,16 @@ b2bua_started(struct b2bua *b, int restarts)
 		b->fresh = restarts == 0;
 }
 
+void
+b2bua_started_lean(struct b2bua *b)
+{
+	if (b == NULL)
+		return;
+	b->fresh = 1;
+	b->recovered = 1;
+	b->next_check = UINT64_MAX; /* a call arms its ring deadline */
+}
+
 /* afd has just started (the UDP worker's first check): end every call a
  * previous run of afd left, as well as afd can (BYE, CANCEL, final
  * answers to the addresses in the rows). */

@@ -67,6 +67,13 @@ int b2bua_orphan(struct b2bua *b, const struct sip_msg *resp,
  * gone). */
 void b2bua_started(struct b2bua *b, int restarts);
 
+/* Instead of b2bua_started: a lean worker's (workers/worker.h), whose
+ * slot holds no call to take over nor to look at (never used, or its
+ * last process was recycled, waiting for nothing): no first check. (One
+ * that ran after the worker's first INVITE would re-arm that call's ring
+ * deadline from whole seconds, up to a second early.) Before any call. */
+void b2bua_started_lean(struct b2bua *b);
+
 /* Ring timeouts and, once after start, the recovery of this slot's calls
  * (sipd_timers). */
 void b2bua_timers(struct b2bua *b, uint64_t now_ms);

@@ -10,6 +10,11 @@
  *    is replaced like any other.
  *  - exit 1: configuration or startup error (database, socket, memory):
  *    replaced with back-off, never in a tight loop.
+ *  - exit 2 (PROC_EXIT_RECYCLED): a TCP worker that asked to be recycled
+ *    (RECYCLE: its connection closed, it waits for nothing) and still
+ *    waited for nothing when the master's SIGTERM came: a fresh process
+ *    takes its slot at once, not counted as a restart. (Anything else
+ *    from a worker being recycled is handled as below.)
  *  - killed by a signal: a crash (or kill -9): replaced at once in the
  *    same slot; its connection (TCP) is handed to the replacement.
  *  - back-off: a worker that lived less than PROC_MIN_LIFE_MS, or exited 1,
@@ -42,6 +47,7 @@
 
 #define PROC_EXIT_DONE 0
 #define PROC_EXIT_STARTUP 1
+#define PROC_EXIT_RECYCLED 2
 #define PROC_MIN_LIFE_MS 1000
 #define PROC_BACKOFF_MIN_MS 250
 #define PROC_BACKOFF_MAX_MS 10000
@@ -77,6 +83,9 @@ struct proc_child {
 	int index;
 	char slot[8]; /* "u0", "t3" */
 	int restarts;
+	int lean;   /* a TCP worker whose slot holds nothing to take over
+	               (never run, or its last process was recycled): it
+	               starts lean (workers/worker.h, worker_sip_up) */
 	int ctl_fd; /* its end of the control socketpair */
 	int udp_fd; /* the UDP socket: u0 reads it, everyone may send */
 };

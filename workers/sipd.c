@@ -230,6 +230,12 @@ sipd_started(struct sipd *sd, int restarts)
 	b2bua_started(sd->b2bua, restarts);
 }
 
+void
+sipd_started_lean(struct sipd *sd)
+{
+	b2bua_started_lean(sd->b2bua);
+}
+
 struct b2bua *
 sipd_b2bua(struct sipd *sd)
 {

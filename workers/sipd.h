@@ -274,6 +274,11 @@ struct auth *sipd_auth(struct sipd *sd);
  * afd started (workers/b2bua.h). */
 void sipd_started(struct sipd *sd, int restarts);
 
+/* Instead of sipd_started, for a lean worker that has just made its SIP
+ * service (workers/worker.h): its slot holds nothing to take over or look
+ * at (b2bua_started_lean). */
+void sipd_started_lean(struct sipd *sd);
+
 /* The B2BUA of this service (workers/b2bua.h). */
 struct b2bua *sipd_b2bua(struct sipd *sd);
 

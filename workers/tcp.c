@@ -36,6 +36,7 @@
  * count under tcp_worker returns to its baseline after each connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -59,6 +60,12 @@
 #define TCP_REPORT_MS 1000    /* activity reports to the master, at most */
 #define TCP_DB_CACHE_KIB 1024 /* SQLite page cache of a TCP worker */
 #define TCP_WRITEV_MAX 64     /* answers gathered into one write */
+/* An idle worker with more private memory than this is recycled. 0: every
+ * worker that served is. Measured (README, "Call load"): one kept after a
+ * single OPTIONS (~300 KiB private) had 1,062 KiB PSS with afd alone on a
+ * quiet machine (SQLite's code pages shared by few processes), over the
+ * 1 MiB target; a recycled one, a lean spare, ~100 KiB private. */
+#define TCP_KEEP_KIB 0
 
 struct tcp_conn {
 	struct tcp_worker *tw;
@@ -110,17 +117,51 @@ struct tcp_wreq {
 static void tcp_conn_close(struct tcp_conn *c, const char *why);
 static void tcp_conn_release(struct tcp_conn *c);
 
+/* This process's private memory in KiB (Private_Clean + Private_Dirty of
+ * /proc/self/smaps_rollup: the pages no other process shares), or -1. */
+static long
+tcp_private_kib(void)
+{
+	char buf[2048], *p;
+	long kib = 0, v;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, "Private_")) != NULL; p++)
+		if ((strncmp(p, "Private_Clean:", 14) == 0 ||
+		     strncmp(p, "Private_Dirty:", 14) == 0) &&
+		    sscanf(p + 14, "%ld", &v) == 1)
+			kib += v;
+	return kib;
+}
+
 /*
  * The worker's quiet hook (struct worker): with no connection and no
- * transaction left (the last calls' Timer L/M, up to 64*T1 after the
- * connection closed), give back what serving it grew: the SIP service's
- * batch pool and page cache, then the heap's free pages (malloc_trim), so
- * that an idle worker costs its spare's memory again, whatever it served.
+ * transaction or timer left (the last calls' Timer L/M, up to 64*T1
+ * after the connection closed), give back what serving grew and can be
+ * given (the SIP service's batch pool and page cache, the heap's free
+ * pages). What is left is its own memory (private: pages no other
+ * process shares). Up to TCP_KEEP_KIB the worker stays as it is: the next
+ * connection costs no new process nor SQLite start. Beyond (what many
+ * calls leave: a heap in pieces, statements of every service), it asks
+ * the master for a fresh process in its slot (RECYCLE), a lean spare
+ * again, whatever this one served. Nothing is lost: the worker holds
+ * nothing that is not in the database, and the master stops it only
+ * while it holds no connection (tcp_stop says whether it was still quiet
+ * then).
  */
 static void
 tcp_quiet(struct worker *w)
 {
 	struct tcp_worker *tw = w->priv;
+	long kib;
 
 	if (tw == NULL || tw->conn != NULL || tw->released || w->stopping ||
 	    w->sipd == NULL)
@@ -128,7 +169,20 @@ tcp_quiet(struct worker *w)
 	tw->released = 1;
 	sipd_release_memory(w->sipd);
 	malloc_trim(0);
-	log_info("idle and quiet: memory given back");
+	kib = tcp_private_kib();
+	if (kib >= 0 && kib <= TCP_KEEP_KIB) {
+		log_info("idle and quiet: memory given back (%ld KiB private)",
+		         kib);
+		return;
+	}
+	if (!w->recycle && worker_to_master(w, IPC_RECYCLE, 0, NULL) == 0) {
+		w->recycle = 1;
+		log_info("idle and quiet: %ld KiB private: asking for a fresh "
+		         "process",
+		         kib);
+		return;
+	}
+	log_info("idle and quiet: memory given back (%ld KiB private)", kib);
 }
 
 static void
@@ -697,6 +751,10 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 		worker_to_master(w, IPC_CONN_CLOSED, m->hdr.conn_id, NULL);
 		return 0;
 	}
+	/* A lean spare makes its SIP service now; if it cannot, it exits
+	 * and the master hands the connection to its replacement. */
+	if (worker_sip_up(w) == -1)
+		return 0;
 	blocks = talloc_total_blocks(tw);
 	if (blocks != tw->baseline)
 		log_warnx("memory: %zu blocks while idle, expected %zu", blocks,
@@ -740,6 +798,7 @@ tcp_conn_new(void *arg, struct ipc_msg *m)
 	talloc_set_destructor(c, tcp_conn_destructor);
 	tw->conn = c;
 	tw->released = 0;
+	w->recycle = 0; /* a RECYCLE asked before this came was refused */
 	uv_tcp_nodelay(c->h, 1);
 	uv_read_start((uv_stream_t *)c->h, tcp_alloc, tcp_on_read);
 	log_info("connection %llu from %s%s", (unsigned long long)c->id,
@@ -811,6 +870,16 @@ tcp_stop(struct worker *w)
 	struct tcp_worker *tw = w->priv;
 	struct tcp_conn *c = tw->conn;
 
+	/* Recycled only if still quiet: a message forwarded to this slot
+	 * after RECYCLE may have started a transaction, or left a sibling
+	 * send queued; then this is a plain stop, and the replacement
+	 * recovers what the database says (a restart). */
+	if (w->recycle &&
+	    (c != NULL ||
+	     (w->sipd != NULL && sipd_next_deadline(w->sipd) != UINT64_MAX) ||
+	     (w->sibq != NULL && ipc_outq_pending(w->sibq) > 0) ||
+	     (w->ctlq != NULL && ipc_outq_pending(w->ctlq) > 0)))
+		w->recycle = 0;
 	if (c == NULL || c->closing)
 		return;
 	uv_read_stop((uv_stream_t *)c->h);
@@ -830,6 +899,29 @@ tcp_stop(struct worker *w)
 	tcp_conn_release(c);
 }
 
+/* The worker's sip_up hook (worker.h): its looks for a binding and a
+ * live call on the SIP service's connection, and that connection's
+ * cache. 0 or -1. */
+static int
+tcp_sip_up(struct worker *w)
+{
+	struct tcp_worker *tw = w->priv;
+
+	if ((tw->dr = db_reg_new(tw, w->db)) == NULL ||
+	    (tw->dc = db_dialog_new(tw, w->db)) == NULL)
+		return -1;
+	/* One phone's connection: the registrar's 32 MiB cache (db_reg_new)
+	 * is for the UDP worker. Another process's commit empties a WAL
+	 * reader's cache anyway; what one call reads again fits in this. */
+	(void)db_cache_kib(w->db, TCP_DB_CACHE_KIB);
+	tw->baseline = talloc_total_blocks(tw);
+	/* made for a forwarded message or a connection: once quiet with no
+	 * connection, it asks to be recycled (lean again) */
+	if (w->lean)
+		tw->released = 0;
+	return 0;
+}
+
 int
 tcp_start(struct worker *w)
 {
@@ -844,14 +936,10 @@ tcp_start(struct worker *w)
 	w->stop = tcp_stop;
 	w->deliver = tcp_deliver;
 	w->quiet = tcp_quiet;
-	if (w->db != NULL && ((tw->dr = db_reg_new(tw, w->db)) == NULL ||
-	                      (tw->dc = db_dialog_new(tw, w->db)) == NULL))
+	w->sip_up = tcp_sip_up;
+	/* a lean spare (worker.h) makes them with its SIP service */
+	if (w->db != NULL && tcp_sip_up(w) == -1)
 		return -1;
-	/* One phone's connection: the registrar's 32 MiB cache (db_reg_new)
-	 * is for the UDP worker. Another process's commit empties a WAL
-	 * reader's cache anyway; what one call reads again fits in this. */
-	if (w->db != NULL)
-		(void)db_cache_kib(w->db, TCP_DB_CACHE_KIB);
 	tw->baseline = talloc_total_blocks(tw);
 	return 0;
 }

@@ -4,7 +4,10 @@
  * connections, its title and log name), its control channel to the master,
  * its sibling socket <run_dir>/<slot>.sock, a graceful stop on SIGTERM or
  * when the master goes away, and the routing of SIP outputs that are not
- * for its own transport.
+ * for its own transport. A lean spare of the TCP pool makes its SIP
+ * service and SQLite connection only when it first needs them
+ * (worker_sip_up), and has its workers row written meanwhile by a child
+ * process of its own (worker_row_apart).
  *
  * Memory: one talloc tree per worker, rooted at struct worker.
  */
@@ -18,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +67,45 @@ worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
 	return 0;
 }
 
+/*
+ * The workers row of a lean worker, which has no SQLite connection
+ * (worker_sip_up()): written by a child process made for it, which opens
+ * the database, writes the row and exits, so that SQLite's code and
+ * memory never become pages of this process (its PSS would count them).
+ * The worker waits for it: the row is written before what follows (READY
+ * to the master, an exit). Before READY the write waits for the lock as
+ * a starting worker's does (db_start_wait), else as a serving one's.
+ */
+static void
+worker_row_apart(struct worker *w, const char *state, const char *serving)
+{
+	int starting = !w->ready;
+	pid_t me = getpid(), pid;
+	sqlite3 *db;
+	int status, rc = 1;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork for the workers row");
+		return;
+	}
+	if (pid == 0) {
+		if ((db = db_open(w->conf)) != NULL) {
+			/* a starting worker's first write: siblings that
+			 * start at once may hold the lock a while */
+			db_start_wait(db, starting);
+			rc = db_worker_set(db, w->slot, w->ki->kind, (int)me,
+			                   state, serving, w->restarts) != 0;
+			db_close(db);
+		}
+		_exit(rc);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("waitpid for the workers row");
+			break;
+		}
+}
+
 void
 worker_state(struct worker *w, const char *state, const char *serving,
              uint64_t conn_id)
@@ -73,6 +116,8 @@ worker_state(struct worker *w, const char *state, const char *serving,
 	if (w->db != NULL)
 		db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), state,
 		              serving, w->restarts);
+	else if (w->lean)
+		worker_row_apart(w, state, serving);
 	ipc_wbuf_init(&wb, buf, sizeof(buf));
 	ipc_put_str(&wb, state);
 	ipc_put_str(&wb, serving ? serving : "");
@@ -245,6 +290,8 @@ worker_sip_forward(void *arg, struct ipc_msg *m)
 
 	if (worker_get_sip(m, &from, &buf, &len) == -1)
 		return -1;
+	if (worker_sip_up(w) == -1)
+		return 0; /* logged; the worker is stopping */
 	if (!w->fwd_batch) {
 		sipd_batch_begin(w->sipd);
 		w->fwd_batch = 1;
@@ -560,6 +607,60 @@ worker_reseed(void)
 	srand48(seed);
 }
 
+/* The SIP service, its SQLite connection (which also keeps the workers
+ * row), its transaction timer and the connection's checkpoint kicks. 0 or
+ * -1 (logged). */
+static int
+worker_sip_open(struct worker *w)
+{
+	if ((w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
+		log_warnx("cannot start the SIP service");
+		return -1;
+	}
+	w->db = sipd_db(w->sipd);
+	w->txn_timer = uvh_new(w, uv_timer_t);
+	if (w->txn_timer == NULL || uv_timer_init(&w->loop, w->txn_timer) != 0)
+		return -1;
+	w->txn_timer->data = w;
+	return worker_ckpt_hooks(w);
+}
+
+/* Arm the SIP service's first deadline (the B2BUA looks at the calls of
+ * this slot shortly after start: a replacement's recovery). A lean worker
+ * has nothing to look at and nothing to arm: no batch either, whose end
+ * would find it quiet before the message that woke it is handled. */
+static void
+worker_sip_arm(struct worker *w)
+{
+	if (w->lean) {
+		sipd_started_lean(w->sipd);
+		return;
+	}
+	sipd_started(w->sipd, w->restarts);
+	sipd_batch_begin(w->sipd);
+	worker_batch_end(w);
+}
+
+int
+worker_sip_up(struct worker *w)
+{
+	if (w->sipd != NULL)
+		return 0;
+	if (!w->ki->sip || w->stopping)
+		return -1;
+	if (worker_sip_open(w) == -1 ||
+	    (w->sip_up != NULL && w->sip_up(w) == -1)) {
+		log_warnx("a lean worker could not start its SIP service: "
+		          "exiting (the master replaces it)");
+		w->failed = 1;
+		worker_stop(w);
+		return -1;
+	}
+	log_debug("SIP service started (the worker was lean)");
+	worker_sip_arm(w);
+	return 0;
+}
+
 static int
 worker_start(struct worker *w)
 {
@@ -589,43 +690,33 @@ worker_start(struct worker *w)
 
 	/* A SIP worker keeps its workers row through the SIP service's
 	 * connection: one SQLite connection per process (its schema, page
-	 * cache and statements), not two. */
-	if (w->ki->sip) {
-		if ((w->sipd = sipd_new(w, w->conf, w->slot)) == NULL) {
-			log_warnx("cannot start the SIP service");
+	 * cache and statements), not two. A pool's spare with nothing of its
+	 * slot's to take over (the master says: the slot never ran a
+	 * process, or its last one was recycled) starts lean: no SIP service
+	 * and no SQLite connection until it needs them (worker_sip_up). */
+	w->lean = w->ki->sip && w->ki->pool && w->lean;
+	if (w->ki->sip && !w->lean) {
+		if (worker_sip_open(w) == -1)
 			return -1;
-		}
-		w->db = sipd_db(w->sipd);
-	} else if ((w->db = db_open(w->conf)) == NULL)
+	} else if (!w->ki->sip && (w->db = db_open(w->conf)) == NULL)
 		return -1;
 	/* Until it is ready the worker serves nothing: its first writes (its
 	 * row, what its services set up) may wait for its siblings', which
 	 * all start at once, longer than a serving worker would. */
-	db_start_wait(w->db, 1);
-	db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(), "starting",
-	              NULL, w->restarts);
-	if (w->ki->sip) {
-		w->txn_timer = uvh_new(w, uv_timer_t);
-		if (w->txn_timer == NULL ||
-		    uv_timer_init(&w->loop, w->txn_timer) != 0)
-			return -1;
-		w->txn_timer->data = w;
+	if (w->db != NULL) {
+		db_start_wait(w->db, 1);
+		db_worker_set(w->db, w->slot, w->ki->kind, (int)getpid(),
+		              "starting", NULL, w->restarts);
 	}
 	if (worker_bind_sibling(w) == -1)
 		return -1;
-	if (w->ki->sip && worker_ckpt_hooks(w) == -1)
-		return -1;
 	if (w->ki->start(w) == -1)
 		return -1;
-	/* arm the SIP service's first deadline (the B2BUA looks at the
-	 * calls of this slot shortly after start: a replacement's recovery) */
-	if (w->sipd != NULL) {
-		sipd_started(w->sipd, w->restarts);
-		sipd_batch_begin(w->sipd);
-		worker_batch_end(w);
-	}
+	if (w->sipd != NULL)
+		worker_sip_arm(w);
 	worker_state(w, "idle", NULL, 0);
-	db_start_wait(w->db, 0);
+	if (w->db != NULL)
+		db_start_wait(w->db, 0);
 	/* a pool's spare waits, maybe long: the heap's free pages (SQLite's
 	 * schema parse, the start's statements) go back now */
 	if (w->ki->pool)
@@ -635,6 +726,7 @@ worker_start(struct worker *w)
 	ipc_put_u32(&wb, (uint32_t)w->restarts);
 	if (worker_to_master(w, IPC_READY, 0, &wb) == -1)
 		return -1;
+	w->ready = 1;
 	return 0;
 }
 
@@ -670,6 +762,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	w->ki = &proc_kinds[pc->kind];
 	w->index = pc->index;
 	w->restarts = pc->restarts;
+	w->lean = pc->lean; /* the master's word; worker_start decides */
 	w->ctl_fd = pc->ctl_fd;
 	w->udp_fd = pc->udp_fd;
 	w->sib_fd = -1;
@@ -701,8 +794,10 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 	}
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 
+	if (w->failed)
+		rc = PROC_EXIT_STARTUP;
 	if (w->db != NULL) {
-		if (rc == PROC_EXIT_DONE)
+		if (rc == PROC_EXIT_DONE) /* recycled too */
 			db_worker_set(w->db, w->slot, w->ki->kind,
 			              (int)getpid(), "stopped", NULL,
 			              w->restarts);
@@ -710,6 +805,8 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 			db_close(
 			    w->db); /* else the SIP service's: freed below */
 		w->db = NULL;
+	} else if (w->lean && rc == PROC_EXIT_DONE) {
+		worker_row_apart(w, "stopped", NULL);
 	}
 	talloc_free(w->sipd);
 	w->sipd = NULL;
@@ -724,8 +821,11 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 		close(w->udp_fd);
 	if (w->sib_fd >= 0)
 		close(w->sib_fd);
+	if (rc == PROC_EXIT_DONE && w->recycle)
+		rc = PROC_EXIT_RECYCLED;
 	talloc_free(w);
-	if (rc == PROC_EXIT_DONE)
-		log_debug("stopped");
+	if (rc != PROC_EXIT_STARTUP)
+		log_debug(rc == PROC_EXIT_RECYCLED ? "stopped: recycled"
+		                                   : "stopped");
 	return rc;
 }

@@ -43,6 +43,11 @@ struct worker {
 	unsigned char *ipcbuf;  /* receive: IPC_MAX_MSG + 1 */
 	unsigned char *sendbuf; /* send payloads: IPC_MAX_PAYLOAD */
 	int stopping;
+	int lean;      /* started without its SIP service (worker_sip_up) */
+	int failed;    /* a lean worker could not start it: exits 1 */
+	int ready;     /* READY sent */
+	int recycle;   /* asked the master for a fresh process (RECYCLE);
+	                  the kind's stop clears it if work came meanwhile */
 	int fwd_batch; /* a batch of SIP_FORWARDs is open (worker.c) */
 	struct sockaddr_un ckpt_addr; /* <run_dir>/c0.sock, for kicks */
 	/* The kind's part. */
@@ -54,7 +59,20 @@ struct worker {
 	/* May be NULL: a batch ended with nothing left for the SIP service
 	 * to wait for (no transaction, no timer). */
 	void (*quiet)(struct worker *w);
+	/* May be NULL: the kind's part of worker_sip_up() (its own
+	 * statements on the new connection). 0 or -1. */
+	int (*sip_up)(struct worker *w);
 };
+
+/*
+ * A lean worker (a spare of the TCP pool with nothing of its slot's to
+ * take over, restarts 0) starts without its SIP service and SQLite
+ * connection, and makes them here when it first needs them (a connection,
+ * a message forwarded to its slot): until then it maps none of SQLite's
+ * pages and holds none of its memory. 0 (also when it has them already)
+ * or -1 (logged: the worker cannot serve).
+ */
+int worker_sip_up(struct worker *w);
 
 /* Call the kind's quiet hook from the loop shortly, when the SIP service
  * waits for nothing (else the batch that ends its last wait will). */
@@ -68,7 +86,8 @@ int worker_main(const struct proc_child *pc, const struct conf *c);
 void worker_stop(struct worker *w);
 
 /* Record the worker's state: its row in the workers table and a STATE
- * message to the master. serving: "addr:port" or NULL. */
+ * message to the master. serving: "addr:port" or NULL. (A lean worker
+ * writes its row from a child process made for it: worker.c.) */
 void worker_state(struct worker *w, const char *state, const char *serving,
                   uint64_t conn_id);
 

@@ -24,7 +24,8 @@
 # worker, in two senses: "spare" (forked and never handed a connection)
 # and "after a connection" (it served the calls of the ladder, whose
 # connection has closed, and waits for the next; measured once it has
-# given its memory back, up to BENCH_CALL_IDLE_WAIT seconds later). The server is pinned to
+# been recycled, a fresh process in its slot, up to BENCH_CALL_IDLE_WAIT
+# seconds later). The server is pinned to
 # BENCH_SERVER_CPU (0), both SIPp to BENCH_LOAD_CPU (1).
 #
 # Environment: BENCH_CALL_RATES (the ladder), BENCH_CALL_SECONDS,
@@ -105,6 +106,9 @@ procs() { # the server's processes: its main process and all below it
 		todo=$(echo $todo)
 	done
 	echo $out
+}
+tcp_slot() { # PID: "t3" for afd's "tcp worker 3 [...]"
+	title "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "worker") { print "t" $(i+1); exit } }'
 }
 idle_tcp() { # the PIDs of afd's TCP workers whose title says idle
 	for p in $(procs); do
@@ -289,7 +293,9 @@ for s in $SERVERS; do
 				"$(awk -v t="$t" -v n="$n" 'BEGIN { print t * 10000 / n }')" "$(pss "$q")")"
 			tot=$(( ${tot:-0} + t ))
 			# a TCP worker that took CPU in a rung served its connection
-			case "$(title "$q")" in *"tcp worker"*) [ "$t" -ge 5 ] && SERVED="$SERVED $q " ;; esac
+			# (its slot: once idle it is recycled, a new pid there)
+			case "$(title "$q")" in *"tcp worker"*) [ "$t" -ge 5 ] &&
+				SERVED="$SERVED $q $(tcp_slot "$q") " ;; esac
 		done
 		cpu="$cpu$(printf '\n    %-44s %6.1f us/call' "all processes" \
 			"$(awk -v t="$tot" -v n="$n" 'BEGIN { print t * 10000 / n }')")"
@@ -308,10 +314,11 @@ for s in $SERVERS; do
 	idle=
 	if [ "$s" = afd ]; then
 		# The last rung's connection is closed and its worker idle
-		# again; it gives back its memory once nothing is left to wait
-		# for (the calls' transactions, 64*T1 = 32 s, and the B2BUA's
-		# ring-deadline look, 60 s after the last INVITE): wait for it,
-		# BENCH_CALL_IDLE_WAIT seconds (75) at most.
+		# again; it is recycled (a fresh process in its slot) once
+		# nothing is left to wait for (the calls' transactions, 64*T1
+		# = 32 s, and the B2BUA's ring-deadline look, 60 s after the
+		# last INVITE): wait for it, BENCH_CALL_IDLE_WAIT seconds (75)
+		# at most.
 		for _ in $(seq "${BENCH_CALL_IDLE_WAIT:-75}"); do
 			big=0
 			for q in $(idle_tcp); do
@@ -323,6 +330,7 @@ for s in $SERVERS; do
 		for q in $(idle_tcp); do
 			case "$SERVED" in
 			*" $q "*) how="after a connection" ;;
+			*" $(tcp_slot "$q") "*) how="recycled after a connection" ;;
 			*) how="spare, never served" ;;
 			esac
 			idle="$idle$(printf '\n    idle TCP worker, %s: PSS %s KiB (%s)' "$how" "$(pss "$q")" "$(title "$q")")"
