@@ -550,6 +550,13 @@ master_reaped(struct master *m, struct mslot *s, int status)
 	close(s->ctl_fd);
 	s->ctl_fd = -1;
 	if (m->stopping || s->state == SLOT_RETIRING) {
+		/* a retired worker that held something of its slot's (it
+		 * did not end as a recycled one) leaves the next process of
+		 * the slot to start whole and take it over */
+		if (!m->stopping &&
+		    !(WIFEXITED(status) &&
+		      WEXITSTATUS(status) == PROC_EXIT_RECYCLED))
+			s->dirty = 1;
 		log_info("%s %s (pid %d) %s%s", master_slot_kind(s), s->name,
 		         (int)s->pid, how,
 		         m->stopping ? ""

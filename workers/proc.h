@@ -14,7 +14,10 @@
  *    (RECYCLE: its connection closed, it waits for nothing) and still
  *    waited for nothing when the master's SIGTERM came: a fresh process
  *    takes its slot at once, not counted as a restart. (Anything else
- *    from a worker being recycled is handled as below.)
+ *    from a worker being recycled is handled as below.) A lean spare
+ *    whose SIP service never started ends so too, at any SIGTERM; a
+ *    retired worker that ends otherwise makes the next process of its
+ *    slot start whole, to take over what it held.
  *  - killed by a signal: a crash (or kill -9): replaced at once in the
  *    same slot; its connection (TCP) is handed to the replacement.
  *  - back-off: a worker that lived less than PROC_MIN_LIFE_MS, or exited 1,

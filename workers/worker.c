@@ -734,7 +734,7 @@ int
 worker_main(const struct proc_child *pc, const struct conf *c)
 {
 	struct worker *w;
-	int rc = PROC_EXIT_STARTUP;
+	int rc = PROC_EXIT_STARTUP, untouched;
 
 	/* Privileges: the master became [afd] user before it forked any
 	 * worker (daemon/master.c, master_setup), so a worker is born
@@ -796,6 +796,10 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 
 	if (w->failed)
 		rc = PROC_EXIT_STARTUP;
+	/* a lean worker whose SIP service never started holds nothing of
+	 * its slot's: it ends as a recycled one does (the master starts the
+	 * next process of the slot lean) */
+	untouched = w->lean && w->sipd == NULL;
 	if (w->db != NULL) {
 		if (rc == PROC_EXIT_DONE) /* recycled too */
 			db_worker_set(w->db, w->slot, w->ki->kind,
@@ -821,7 +825,7 @@ worker_main(const struct proc_child *pc, const struct conf *c)
 		close(w->udp_fd);
 	if (w->sib_fd >= 0)
 		close(w->sib_fd);
-	if (rc == PROC_EXIT_DONE && w->recycle)
+	if (rc == PROC_EXIT_DONE && (w->recycle || untouched))
 		rc = PROC_EXIT_RECYCLED;
 	talloc_free(w);
 	if (rc != PROC_EXIT_STARTUP)

@@ -8,7 +8,8 @@
 # UDP worker forwards to the slot, wakes the fresh process, which makes
 # its SIP service and ends the call as the old one would have (alice's
 # leg is gone: afd's BYE to her times out after 64*T1 and bob's BYE gets
-# that answer, 408, as it did before workers were recycled); the workers
+# that answer, 408, as it did before workers were recycled), and once the
+# BYE is over that process is recycled in turn; the workers
 # row follows each process.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/calllib.sh"
@@ -45,7 +46,10 @@ wait_for "[ \"\$(dlg stage)\" = ended ]" $(( 15 * SCALE )) ||
 	fail "the call did not end: stage $(dlg stage); $(log_new | tail -5)"
 log_since "afd\\[$new\\] tcp worker ${slot#t}: .*SIP service started \\(the worker was lean\\)" ||
 	fail "the fresh process did not make its SIP service for the BYE"
-assert_eq "$new" "$(worker_pid "$slot")" "the process in $slot after the BYE"
+# once the BYE's transactions are over, the woken process waits for
+# nothing again: it is recycled in turn, still no restart
+wait_log "tcp worker $slot \\(pid $new\\) recycled after its connection: a fresh process takes the slot" $(( 10 * SCALE ))
+assert_eq 0 "$(sql "SELECT restarts FROM workers WHERE slot = '$slot'")" "$slot's restarts"
 wait_for "grep -q '^RESP [0-9]* BYE' '$TMP/bob.out'" $(( 10 * SCALE )) ||
 	fail "bob's BYE got no final answer: $(cat "$TMP/bob.out")"
 say "bob: $(grep '^RESP [0-9]* BYE' "$TMP/bob.out")"
