@@ -882,7 +882,8 @@ master_evict(struct master *m)
 	return under_way;
 }
 
-/* Whether a TCP worker without a connection is on its way. */
+/* Whether a TCP worker without a connection is on its way (a slot being
+ * recycled gets a fresh process within milliseconds). */
 static int
 master_tcp_coming(const struct master *m)
 {
@@ -890,7 +891,8 @@ master_tcp_coming(const struct master *m)
 		const struct mslot *s = &m->slots[i];
 
 		if (s->conn == NULL &&
-		    (s->state == SLOT_NEED || s->state == SLOT_STARTING))
+		    (s->state == SLOT_NEED || s->state == SLOT_STARTING ||
+		     s->state == SLOT_RECYCLING))
 			return 1;
 	}
 	return 0;
