@@ -1115,7 +1115,8 @@ master_on_signal(uv_signal_t *h, int signum)
  * every worker inherits, never holds SQLite's blocks (a migration's
  * schema parse leaves hundreds of KiB of freed and cached chunks among
  * the master's own, and a worker's first writes there would make those
- * pages its own copies). 0, or -1 (the child logged the reason).
+ * pages its own copies). 0, or -1 (the reason logged: by the child, or
+ * here when it was killed).
  */
 static int
 master_schema(const struct conf *c)
@@ -1141,6 +1142,11 @@ master_schema(const struct conf *c)
 			log_warn("waitpid for the schema");
 			return -1;
 		}
+	if (WIFSIGNALED(status)) {
+		log_warnx("db: the schema's process was killed by signal %d",
+		          WTERMSIG(status));
+		return -1;
+	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 

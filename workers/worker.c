@@ -73,13 +73,15 @@ worker_to_master(struct worker *w, enum ipc_type type, uint64_t conn_id,
  * the database, writes the row and exits, so that SQLite's code and
  * memory never become pages of this process (its PSS would count them).
  * The worker waits for it: the row is written before what follows (READY
- * to the master, an exit). Before READY the write waits for the lock as
- * a starting worker's does (db_start_wait), else as a serving one's.
+ * to the master, an exit). Before READY, and for the last row
+ * ("stopped", when siblings that stop too may hold the lock), the write
+ * waits for the lock as a starting worker's does (db_start_wait), else
+ * as a serving one's. A row not written is logged.
  */
 static void
 worker_row_apart(struct worker *w, const char *state, const char *serving)
 {
-	int starting = !w->ready;
+	int starting = !w->ready || strcmp(state, "stopped") == 0;
 	pid_t me = getpid(), pid;
 	sqlite3 *db;
 	int status, rc = 1;
@@ -102,8 +104,16 @@ worker_row_apart(struct worker *w, const char *state, const char *serving)
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR) {
 			log_warn("waitpid for the workers row");
-			break;
+			return;
 		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warnx("the workers row (%s) was not written: its process "
+		          "%s %d",
+		          state,
+		          WIFEXITED(status) ? "exited with status"
+		                            : "was killed by signal",
+		          WIFEXITED(status) ? WEXITSTATUS(status)
+		                            : WTERMSIG(status));
 }
 
 void
