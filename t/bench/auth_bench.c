@@ -300,7 +300,7 @@ main(int argc, char **argv)
 {
 	long n = argc > 2 ? atol(argv[2]) : 20000, nb = 0, ok = 0, bad = 0;
 	int batch = argc > 3 ? atoi(argv[3]) : 32;
-	char dir[] = "/tmp/afd-authbench-XXXXXX", path[300];
+	char dir[] = "/tmp/afd-authbench-XXXXXX";
 	char(*msgs)[AB_MSG_MAX], (*nonces)[256], (*resps)[DIGEST_HEX_LEN + 1];
 	struct sip_peer peer;
 	const struct sipd_out *out;
@@ -408,12 +408,6 @@ main(int argc, char **argv)
 	talloc_free(sd);
 	close(ab_kick_fd);
 	(void)waitpid(ckpt, NULL, 0);
-	snprintf(path, sizeof(path), "%s/afd.db", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/afd.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/afd.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
+	bench_rmdb(dir);
 	return bad || ok != n ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/conf.h"
 #include "util/log.h"
@@ -70,6 +71,21 @@ bench_peer(struct sip_peer *p)
 	inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);
 	p->addrlen = sizeof(*sin);
 	p->tp = SIP_TP_UDP;
+}
+
+/* Remove the database bench_conf put in dir (and its WAL and shm), then
+ * dir. */
+static inline void
+bench_rmdb(const char *dir)
+{
+	static const char *const ext[] = {"", "-wal", "-shm"};
+	char path[300];
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(path, sizeof(path), "%s/afd.db%s", dir, ext[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 #endif

@@ -25,7 +25,7 @@ main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 100000;
 	long users = argc > 2 ? atol(argv[2]) : 10000;
 	int batch = argc > 3 ? atoi(argv[3]) : 64;
-	char dir[] = "/tmp/afd-bench-XXXXXX", path[300];
+	char dir[] = "/tmp/afd-bench-XXXXXX";
 	struct conf c;
 	struct sip_peer peer;
 	struct sipd *sd;
@@ -109,12 +109,6 @@ main(int argc, char **argv)
 	talloc_free(sd);
 	free(msgs);
 	free(lens);
-	snprintf(path, sizeof(path), "%s/afd.db", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/afd.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/afd.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
+	bench_rmdb(dir);
 	return bad ? 1 : 0;
 }

@@ -99,7 +99,7 @@ main(int argc, char **argv)
 	long n = argc > 1 + plain ? atol(argv[1 + plain]) : 60000;
 	long group = argc > 2 + plain ? atol(argv[2 + plain]) : 21;
 	long sweep = argc > 3 + plain ? atol(argv[3 + plain]) : 300;
-	char dir[] = "/tmp/afd-regev-bench-XXXXXX", path[300];
+	char dir[] = "/tmp/afd-regev-bench-XXXXXX";
 	struct conf c;
 	struct sip_peer peer;
 	struct sipd *sd;
@@ -191,13 +191,7 @@ main(int argc, char **argv)
 	free(lens);
 	free(ans);
 	free(alens);
-	snprintf(path, sizeof(path), "%s/afd.db", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/afd.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/afd.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
+	bench_rmdb(dir);
 	return bad || ok != (plain ? n : 2 * n) || notifies != (plain ? 0 : n)
 	           ? 1
 	           : 0;
