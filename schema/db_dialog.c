@@ -157,12 +157,13 @@ db_dialog_read(TALLOC_CTX *ctx, sqlite3_stmt *st, struct db_dialog *d)
 	d->b_request_db = d->b_request;
 }
 
-/* Step a statement that changes rows: 0, or -1 (logged). */
+/* The end of statement st's steps, whose last returned rc (SQLITE_DONE
+ * when all went well): reset and cleared for its next use; 0, or -1 with
+ * what and SQLite's error logged. */
 static int
-db_dialog_exec(struct db_dialog_ctx *dc, sqlite3_stmt *st, const char *what)
+db_dialog_done(struct db_dialog_ctx *dc, sqlite3_stmt *st, int rc,
+               const char *what)
 {
-	int rc = sqlite3_step(st);
-
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
@@ -170,6 +171,13 @@ db_dialog_exec(struct db_dialog_ctx *dc, sqlite3_stmt *st, const char *what)
 		return -1;
 	}
 	return 0;
+}
+
+/* Step a statement that changes rows: 0, or -1 (logged). */
+static int
+db_dialog_exec(struct db_dialog_ctx *dc, sqlite3_stmt *st, const char *what)
+{
+	return db_dialog_done(dc, st, sqlite3_step(st), what);
 }
 
 /* Whether stored request now differs from was (NULL is a value). */
@@ -296,10 +304,7 @@ db_dialog_rows(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, sqlite3_stmt *st,
 		}
 		db_dialog_read(rows, st, &rows[k++]);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: %s: %s", what, sqlite3_errmsg(dc->db));
+	if (db_dialog_done(dc, st, rc, what) == -1) {
 		talloc_free(rows);
 		return -1;
 	}
@@ -358,13 +363,7 @@ db_dialog_owner(struct db_dialog_ctx *dc, const char *call_id, char slot[8])
 		}
 		rc = SQLITE_DONE;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: owner: %s", sqlite3_errmsg(dc->db));
-		return -1;
-	}
-	return found;
+	return db_dialog_done(dc, st, rc, "owner") == -1 ? -1 : found;
 }
 
 int
@@ -551,10 +550,7 @@ db_fork_rows(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, sqlite3_stmt *st,
 		f->response = db_col_str(rows, st, i++);
 		f->updated_at = sqlite3_column_int64(st, i++);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: %s: %s", what, sqlite3_errmsg(dc->db));
+	if (db_dialog_done(dc, st, rc, what) == -1) {
 		talloc_free(rows);
 		return -1;
 	}
@@ -619,13 +615,7 @@ db_dialog_conn_live(struct db_dialog_ctx *dc, const char *slot,
 		live = 1;
 		rc = SQLITE_DONE;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: conn_live: %s", sqlite3_errmsg(dc->db));
-		return -1;
-	}
-	return live;
+	return db_dialog_done(dc, st, rc, "conn_live") == -1 ? -1 : live;
 }
 
 /* ------------------------------------------------------------ relays */
@@ -672,13 +662,7 @@ db_relay_find(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, const char *branch,
 		found = *request != NULL && *peer != NULL;
 		rc = SQLITE_DONE;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: relay find: %s", sqlite3_errmsg(dc->db));
-		return -1;
-	}
-	return found;
+	return db_dialog_done(dc, st, rc, "relay find") == -1 ? -1 : found;
 }
 
 int
@@ -718,13 +702,7 @@ db_relay_pager_has(struct db_dialog_ctx *dc, const char *call_id,
 			break;
 		}
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: pager relay: %s", sqlite3_errmsg(dc->db));
-		found = -1;
-	}
-	return found;
+	return db_dialog_done(dc, st, rc, "pager relay") == -1 ? -1 : found;
 }
 
 int
@@ -798,13 +776,7 @@ db_answer_get(struct db_dialog_ctx *dc, TALLOC_CTX *ctx, int64_t dialog_id,
 		}
 		rc = SQLITE_DONE;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("db_dialog: answer get: %s", sqlite3_errmsg(dc->db));
-		return -1;
-	}
-	return found;
+	return db_dialog_done(dc, st, rc, "answer get") == -1 ? -1 : found;
 }
 
 int
