@@ -9,25 +9,15 @@
 # worker and becomes the B-leg ACK; the caller's BYE relayed and its 200
 # back. The dialogs row moves through the stages and a calls row is left.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start afd.log_level=debug
-
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
 
 # bob answers after ringing 300 ms; alice calls over TCP, ACKs over UDP,
 # hangs up 500 ms after the 200
-ua bob -R 300 -T $(( 8 * SCALE ))
+phone bob -R 300 -T $(( 8 * SCALE ))
 wait_for "grep -q '^RESP 200 REGISTER' '$TMP/bob.out'" 5 || fail "bob did not register"
-ua alice -t -b -U -c bob -H 500 -T $(( 6 * SCALE ))
+phone alice -t -b -U -c bob -H 500 -T $(( 6 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 wait "$pid_bob"

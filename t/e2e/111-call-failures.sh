@@ -8,26 +8,14 @@
 # callee). Each failed call leaves its dialogs row ended and a calls row
 # with the reason; afd answers OPTIONS after each.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start calls.ring_timeout=2
 
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-final_of() { awk '$1 == "RESP" && $3 == "INVITE" && $2 >= 200 { print $2; exit }' "$TMP/$1.out"; }
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
-
 # 1. busy: bob answers 486 after ringing; everything over UDP
-ua bob -I 486 -R 200 -T $(( 5 * SCALE ))
+phone bob -I 486 -R 200 -T $(( 5 * SCALE ))
 registered bob
-ua alice -c bob -T $(( 3 * SCALE ))
+phone alice -c bob -T $(( 3 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 assert_eq "486" "$(final_of alice)" "the caller's final answer (busy)"
@@ -39,10 +27,10 @@ assert_eq "486 Busy Here" "$(cdr bob)" "the CDR of the busy call"
 
 # 2. unknown callee: 404; known (subscribers) but not registered: 480
 sql "INSERT INTO subscribers (impi, impu) VALUES ('carol@$DOMAIN', 'sip:carol@$DOMAIN')"
-ua alice -c nobody -T $(( 2 * SCALE ))
+phone alice -c nobody -T $(( 2 * SCALE ))
 wait "$pid_alice"
 assert_eq "404" "$(final_of alice)" "an unknown callee"
-ua alice -c carol -T $(( 2 * SCALE ))
+phone alice -c carol -T $(( 2 * SCALE ))
 wait "$pid_alice"
 assert_eq "480" "$(final_of alice)" "a provisioned callee not registered"
 # a tel: Request-URI maps to the same AOR as sip:NUMBER@domain
@@ -51,7 +39,7 @@ out=$(FROM_USER=zed TO_USER=13800011103 req INVITE "tel:13800011103;phone-contex
 assert_match "^SIP/2.0 403 " "$out" "an INVITE from a phone that is not registered"
 
 # 3. a loop: afd's own Via already in the request
-ua dave -T $(( 3 * SCALE ))
+phone dave -T $(( 3 * SCALE ))
 registered dave
 out=$(FROM_USER=dave TO_USER=bob req INVITE "sip:bob@$DOMAIN" "Contact: <sip:dave@127.0.0.1>" \
 	"Via: SIP/2.0/UDP 127.0.0.1:$AFD_PORT;branch=z9hG4bK-t0-00112233aabbccdd" | sip -u -n 1 -s)
@@ -67,9 +55,9 @@ assert_alive "requests for no call"
 
 # 5. no answer: erin rings for ever; after ring_timeout (2 s) the caller
 # gets 408 and erin a CANCEL
-ua erin -I 0 -T $(( 6 * SCALE ))
+phone erin -I 0 -T $(( 6 * SCALE ))
 registered erin
-ua alice -t -c erin -T $(( 5 * SCALE ))
+phone alice -t -c erin -T $(( 5 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 assert_eq "408" "$(final_of alice)" "the caller's answer when nobody answers"

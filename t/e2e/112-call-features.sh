@@ -6,27 +6,16 @@
 # ACK, the callee hanging up. Then CANCEL while ringing (200 to the CANCEL,
 # 487 to the caller, CANCEL to the callee), and a MESSAGE in pager mode.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start
-
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 
 # 1. 100rel, PRACK, UPDATE, re-INVITE (hold), the callee hangs up.
 # bob over TCP: afd's requests to him go through the TCP worker owning
 # his connection; alice over TCP too, a VoLTE INVITE (CSeq 33302)
-ua bob -t -r -R 300 -H 800 -T $(( 8 * SCALE ))
+phone bob -t -r -R 300 -H 800 -T $(( 8 * SCALE ))
 registered bob
-ua alice -t -b -r -V -c bob -T $(( 6 * SCALE ))
+phone alice -t -b -r -V -c bob -T $(( 6 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 wait "$pid_bob"
@@ -49,9 +38,9 @@ assert_no_match "sec-agree" "$bob" "sec-agree stays with afd"
 assert_eq "callee hung up" "$(cdr bob)" "the CDR's end reason"
 
 # 2. CANCEL while ringing: bob rings for ever, alice gives up after 500 ms
-ua bob -I 0 -T $(( 4 * SCALE ))
+phone bob -I 0 -T $(( 4 * SCALE ))
 registered bob
-ua alice -c bob -X 500 -T $(( 3 * SCALE ))
+phone alice -c bob -X 500 -T $(( 3 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 alice=$(cat "$TMP/alice.out")
@@ -64,9 +53,9 @@ assert_match "^REQ CANCEL " "$(cat "$TMP/bob.out")" "the callee got CANCEL"
 wait_for "[ \"\$(cdr bob)\" = cancelled ]" 3 || fail "the CDR of the cancelled call: $(cdr bob)"
 
 # 3. a MESSAGE outside a dialog (SMS over IMS, pager mode)
-ua bob -T $(( 3 * SCALE ))
+phone bob -T $(( 3 * SCALE ))
 registered bob
-ua alice -M -c bob -T $(( 2 * SCALE ))
+phone alice -M -c bob -T $(( 2 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 assert_match "^RESP 200 MESSAGE" "$(cat "$TMP/alice.out")" "the MESSAGE's 200 relayed"
@@ -75,9 +64,9 @@ assert_match "^REQ MESSAGE z9hG4bK-u0-" "$(cat "$TMP/bob.out")" "the MESSAGE rel
 
 # 4. a caller over UDP slow to ACK: afd sends its 200 again (T1, 2*T1:
 # RFC 6026, the TU's retransmissions) until the ACK, then stops
-ua bob -T $(( 5 * SCALE ))
+phone bob -T $(( 5 * SCALE ))
 registered bob
-ua alice -c bob -A 1700 -H 1000 -T $(( 4 * SCALE ))
+phone alice -c bob -A 1700 -H 1000 -T $(( 4 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 n=$(grep -c '^RESP 200 INVITE' "$TMP/alice.out")

@@ -8,21 +8,10 @@
 # rings: the same; the owner killed during the BYE: the call ends cleanly
 # (the BYE's receiver gets it again, the row and the CDR are closed).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start
 
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 kill_owner() { # WHAT: kill -9 the worker owning the newest call
 	local slot pid
 	slot=$(dlg owner_slot)
@@ -42,9 +31,9 @@ completed() { # CALLER CALLEE: the call went through and ended normally
 }
 
 # 1. the owner (alice's TCP worker) dies while bob rings
-ua bob -R 1500 -T $(( 10 * SCALE ))
+phone bob -R 1500 -T $(( 10 * SCALE ))
 registered bob
-ua alice -t -c bob -H 300 -T $(( 9 * SCALE ))
+phone alice -t -c bob -H 300 -T $(( 9 * SCALE ))
 wait_for "[ \"\$(dlg stage)\" = ringing ]" 3 || fail "the call does not ring"
 kill_owner "while ringing"
 wait "$pid_alice" "$pid_bob"
@@ -54,9 +43,9 @@ assert_eq "caller hung up" "$(cdr bob)" "the CDR after a kill while ringing"
 log_has "answer 200 of .* reached a restarted worker" || fail "no log line for the 200 handled from the row"
 
 # 2. the owner dies while the call is up; the BYE comes later
-ua bob -T $(( 10 * SCALE ))
+phone bob -T $(( 10 * SCALE ))
 registered bob
-ua alice -t -c bob -H 2000 -T $(( 9 * SCALE ))
+phone alice -t -c bob -H 2000 -T $(( 9 * SCALE ))
 wait_for "[ \"\$(dlg stage)\" = confirmed ]" 3 || fail "the call is not up"
 kill_owner "while the call is up"
 wait "$pid_alice" "$pid_bob"
@@ -65,9 +54,9 @@ completed alice bob
 assert_eq "caller hung up" "$(cdr bob)" "the CDR after a kill during the call"
 
 # 3. the UDP worker (the owner of a call over UDP) dies while bob rings
-ua bob -R 1500 -T $(( 10 * SCALE ))
+phone bob -R 1500 -T $(( 10 * SCALE ))
 registered bob
-ua alice -c bob -H 300 -T $(( 9 * SCALE ))
+phone alice -c bob -H 300 -T $(( 9 * SCALE ))
 wait_for "[ \"\$(dlg stage)\" = ringing ]" 3 || fail "the UDP call does not ring"
 assert_eq "u0" "$(dlg owner_slot)" "the owner of a call over UDP"
 kill_owner "while ringing"
@@ -78,9 +67,9 @@ assert_eq "caller hung up" "$(cdr bob)" "the CDR after the UDP worker's kill"
 
 # 4. the owner dies while bob holds the BYE (bob answers everything 1.5 s
 # late): the call ends cleanly; bob gets the BYE again
-ua bob -D 1500 -T $(( 10 * SCALE ))
+phone bob -D 1500 -T $(( 10 * SCALE ))
 registered bob
-ua alice -t -c bob -H 300 -T $(( 9 * SCALE ))
+phone alice -t -c bob -H 300 -T $(( 9 * SCALE ))
 wait_for "[ \"\$(dlg stage)\" = terminating ]" 6 || fail "the call is not ending"
 kill_owner "during the BYE"
 wait_for "[ \"\$(dlg stage)\" = ended ]" 5 || fail "the call did not end after the kill during BYE"

@@ -7,22 +7,11 @@
 # the caller's ACK not yet there). Each call still completes and ends
 # normally.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 # T1 = 2 s: bob answers 1.5 s late, afd need not retransmit meanwhile
 afd_start afd.log_level=debug afd.sip_t1=2000
 
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 kill_owner() { # WHAT
 	local slot pid
 	slot=$(dlg owner_slot)
@@ -43,9 +32,9 @@ completed() { # CALLER CALLEE
 }
 
 # 1. trying: bob takes 1.5 s to answer anything
-ua bob -D 1500 -T $(( 12 * SCALE ))
+phone bob -D 1500 -T $(( 12 * SCALE ))
 registered bob
-ua alice -t -c bob -H 300 -T $(( 10 * SCALE ))
+phone alice -t -c bob -H 300 -T $(( 10 * SCALE ))
 wait_for "[ \"\$(dlg stage)\" = trying ]" 3 || fail "the call is not trying"
 kill_owner "while trying"
 wait "$pid_alice" "$pid_bob"
@@ -55,9 +44,9 @@ log_has "B-leg INVITE sent again after a restart" || fail "the replacement did n
 
 # 2. early, a PRACK in flight: bob's 183 is reliable, and he answers the
 # PRACK (and everything else) 1.5 s late
-ua bob -r -D 1500 -T $(( 18 * SCALE ))
+phone bob -r -D 1500 -T $(( 18 * SCALE ))
 registered bob
-ua alice -t -r -c bob -H 300 -T $(( 16 * SCALE ))
+phone alice -t -r -c bob -H 300 -T $(( 16 * SCALE ))
 wait_for "grep -q '^REQ PRACK' '$TMP/bob.out'" 6 || fail "bob got no PRACK"
 assert_eq "early" "$(dlg stage)" "the stage with the PRACK in flight"
 kill_owner "with a PRACK in flight"
@@ -66,9 +55,9 @@ cat "$TMP/alice.out" "$TMP/bob.out"
 completed alice bob
 
 # 3. answered: alice takes 1.5 s to ACK the 200
-ua bob -T $(( 10 * SCALE ))
+phone bob -T $(( 10 * SCALE ))
 registered bob
-ua alice -t -A 1500 -c bob -H 300 -T $(( 8 * SCALE ))
+phone alice -t -A 1500 -c bob -H 300 -T $(( 8 * SCALE ))
 wait_for "[ \"\$(dlg stage)\" = answered ]" 3 || fail "the call is not answered"
 kill_owner "while the ACK is awaited"
 wait "$pid_alice" "$pid_bob"

@@ -12,21 +12,11 @@
 # the way): the replacement's 200 carries the callee's SDP and the call
 # completes; the kept 200 is gone once the ACK came.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 # T1 = 200 ms: 64*T1 is 12.8 s
 afd_start afd.sip_t1=200
 
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out" # before a wait on it can read the last run's lines
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
 body() { # FILE: the body of a saved SIP message (its last Content-Length bytes)
 	local len
 	len=$(grep -ai '^Content-Length:' "$1" | head -1 | tr -dc 0-9)
@@ -34,7 +24,6 @@ body() { # FILE: the body of a saved SIP message (its last Content-Length bytes)
 	tail -c "$len" "$1"
 }
 hdr_of() { grep -ai "^$2:" "$1" | head -1 | tr -d '\r'; } # FILE NAME: a header line
-cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
 kill_owner() { # WHAT
 	local slot pid
 	slot=$(dlg owner_slot)
@@ -46,9 +35,9 @@ kill_owner() { # WHAT
 
 # 1. alice's ACKs are lost for 2 s; the UDP worker dies right after her 200
 mkdir -p "$TMP/alice" "$TMP/bob"
-ua bob -T $(( 12 * SCALE )) -B "$TMP/bob"
+phone bob -T $(( 12 * SCALE )) -B "$TMP/bob"
 registered bob
-ua alice -W 2000 -c bob -H 300 -T $(( 10 * SCALE )) -B "$TMP/alice"
+phone alice -W 2000 -c bob -H 300 -T $(( 10 * SCALE )) -B "$TMP/alice"
 wait_for "grep -q '^RESP 200 INVITE' '$TMP/alice.out'" 5 || fail "alice got no 200"
 assert_eq "u0" "$(dlg owner_slot)" "the owner of a call over UDP"
 assert_eq "answered" "$(dlg stage)" "the stage before alice's ACK"
@@ -86,9 +75,9 @@ assert_eq "ended" "$(dlg stage)" "the call's stage"
 assert_eq 0 "$(sql 'SELECT count(*) FROM dialog_answers')" "a 200 kept after the ACK"
 
 # 2. carol never ACKs: after 64*T1 (12.8 s) both phones get a BYE
-ua dave -T $(( 25 * SCALE ))
+phone dave -T $(( 25 * SCALE ))
 registered dave
-ua carol -W 60000 -c dave -T $(( 25 * SCALE ))
+phone carol -W 60000 -c dave -T $(( 25 * SCALE ))
 wait_for "grep -q '^RESP 200 INVITE' '$TMP/carol.out'" 5 || fail "carol got no 200"
 kill_owner "before carol's ACK (never sent)"
 wait_for "[ \"\$(dlg stage)\" = ended ]" $(( 20 * SCALE )) ||
@@ -110,9 +99,9 @@ assert_eq 0 "$(sql 'SELECT count(*) FROM dialog_answers')" "a 200 kept after the
 # lost (sipua -G); the replacement's 200 reaches her with frank's SDP, afd's
 # To tag and Contact, and the call completes
 mkdir -p "$TMP/erin" "$TMP/frank"
-ua frank -T $(( 12 * SCALE )) -B "$TMP/frank"
+phone frank -T $(( 12 * SCALE )) -B "$TMP/frank"
 registered frank
-ua erin -G 1500 -c frank -H 300 -T $(( 10 * SCALE )) -B "$TMP/erin"
+phone erin -G 1500 -c frank -H 300 -T $(( 10 * SCALE )) -B "$TMP/erin"
 wait_for "grep -q '^INFO 2xx lost' '$TMP/erin.out'" 5 || fail "no 200 came to erin"
 assert_eq "answered" "$(dlg stage)" "the stage when erin lost the 200"
 kill_owner "before erin got any 200"

@@ -12,6 +12,11 @@ ua() { # NAME USER ARGS...: a phone in the background, its lines in $TMP/NAME.ou
 	E2E_PIDS="$E2E_PIDS $!"
 	eval "pid_$name=$!"
 }
+phone() { # NAME ARGS...: ua NAME NAME ARGS, a phone of user NAME
+	local name=$1
+	shift
+	ua "$name" "$name" "$@"
+}
 registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
 port_of() { awk '$1 == "READY" { print $3; exit }' "$TMP/$1.out"; }
 two() { # USER ARGS1 -- ARGS2: the two phones USER1 and USER2 of USER
