@@ -12,14 +12,6 @@
 
 afd_start
 
-kill_owner() { # WHAT: kill -9 the worker owning the newest call
-	local slot pid
-	slot=$(dlg owner_slot)
-	pid=$(worker_pid "$slot")
-	[ -n "$pid" ] || fail "no worker for slot $slot"
-	kill -9 "$pid"
-	say "killed $slot (pid $pid) $1"
-}
 completed() { # CALLER CALLEE: the call went through and ended normally
 	local a b
 	a=$(cat "$TMP/$1.out")

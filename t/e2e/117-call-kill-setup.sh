@@ -12,14 +12,6 @@
 # T1 = 2 s: bob answers 1.5 s late, afd need not retransmit meanwhile
 afd_start afd.log_level=debug afd.sip_t1=2000
 
-kill_owner() { # WHAT
-	local slot pid
-	slot=$(dlg owner_slot)
-	pid=$(worker_pid "$slot")
-	[ -n "$pid" ] || fail "no worker for slot $slot"
-	kill -9 "$pid"
-	say "killed $slot (pid $pid) $1"
-}
 completed() { # CALLER CALLEE
 	local a b
 	a=$(cat "$TMP/$1.out")

@@ -22,14 +22,6 @@ both_ring() { # the newest call rings on both phones
 		dialog_id = (SELECT max(id) FROM dialogs) AND state = 'early'\")\" = 2 ]" 3 ||
 		fail "the call does not ring on both phones"
 }
-kill_owner() { # WHAT: kill -9 the worker owning the newest call
-	local slot pid
-	slot=$(dlg owner_slot)
-	pid=$(worker_pid "$slot")
-	[ -n "$pid" ] || fail "no worker for slot $slot"
-	kill -9 "$pid"
-	say "killed $slot (pid $pid) $1"
-}
 nothing_open() { # WHAT
 	assert_eq "0" "$(sql 'SELECT count(*) FROM active_calls')" "calls still active $1"
 	assert_eq "0" "$(sql "SELECT count(*) FROM dialog_forks WHERE state IN

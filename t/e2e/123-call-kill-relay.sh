@@ -7,8 +7,8 @@
 # each time the replacement relays bob's 200 to alice from the
 # dialog_relays row, and the call completes and ends normally.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 # T1 = 2 s: bob answers 1.5 s late, afd need not retransmit meanwhile.
 # Under valgrind both are scaled, to at most 4 s and 5 s ([afd] sip_t1 is
 # at most 5000; bob's delay stays below T1, or afd's retransmissions of
@@ -19,28 +19,9 @@ delay=$(( 1500 * SCALE ))
 [ "$delay" -le 4000 ] || delay=4000
 afd_start afd.sip_t1=$t1
 
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out"
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-registered() { wait_for "grep -q '^RESP 200 REGISTER' '$TMP/$1.out'" 5 || fail "$1 did not register"; }
-dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
-kill_owner() { # WHAT
-	local slot pid
-	slot=$(dlg owner_slot)
-	pid=$(worker_pid "$slot")
-	[ -n "$pid" ] || fail "no worker for slot $slot"
-	kill -9 "$pid"
-	say "killed $slot (pid $pid) $1"
-}
-
-ua bob -r -D $delay -T $(( 16 * SCALE ))
+phone bob -r -D $delay -T $(( 16 * SCALE ))
 registered bob
-ua alice -t -r -c bob -H $(( 300 * SCALE )) -T $(( 14 * SCALE ))
+phone alice -t -r -c bob -H $(( 300 * SCALE )) -T $(( 14 * SCALE ))
 wait_for "grep -q '^REQ PRACK' '$TMP/bob.out'" 6 || fail "bob got no PRACK"
 assert_eq "1" "$(sql "SELECT count(*) FROM dialog_relays WHERE method = 'PRACK'")" "the PRACK in flight recorded"
 kill_owner "with a PRACK in flight"

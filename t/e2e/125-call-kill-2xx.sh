@@ -24,14 +24,6 @@ body() { # FILE: the body of a saved SIP message (its last Content-Length bytes)
 	tail -c "$len" "$1"
 }
 hdr_of() { grep -ai "^$2:" "$1" | head -1 | tr -d '\r'; } # FILE NAME: a header line
-kill_owner() { # WHAT
-	local slot pid
-	slot=$(dlg owner_slot)
-	pid=$(worker_pid "$slot")
-	[ -n "$pid" ] || fail "no worker for slot $slot"
-	kill -9 "$pid"
-	say "killed $slot (pid $pid) $1"
-}
 
 # 1. alice's ACKs are lost for 2 s; the UDP worker dies right after her 200
 mkdir -p "$TMP/alice" "$TMP/bob"

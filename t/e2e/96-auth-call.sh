@@ -7,31 +7,22 @@
 # P-Preferred-Identity is covered by the unit test authgate).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/authlib.sh"
+. "$(dirname "$0")/calllib.sh"
 
-UA=$AFD_TOOLS/sipua
 afd_start auth.mode=auto
 sql "INSERT INTO subscribers (impi, impu, password) VALUES
 	('alice@$DOMAIN', 'sip:alice@$DOMAIN', 'alice-pw'),
 	('bob@$DOMAIN', 'sip:bob@$DOMAIN', 'bob-pw')"
 
-ua() { # NAME ARGS...: a phone in the background, its lines in $TMP/NAME.out
-	local name=$1
-	shift
-	: >"$TMP/$name.out"
-	"$UA" -p "$AFD_PORT" -u "$name" "$@" >"$TMP/$name.out" 2>&1 &
-	E2E_PIDS="$E2E_PIDS $!"
-	eval "pid_$name=$!"
-}
-
 say "without the password: 401 and no binding"
-ua carol -T 2
+phone carol -T 2
 wait "$pid_carol"
 assert_match '^RESP 401 REGISTER' "$(cat "$TMP/carol.out")" "carol challenged"
 
 say "bob and alice register with Digest; alice calls bob"
-ua bob -P bob-pw -T $(( 8 * SCALE ))
+phone bob -P bob-pw -T $(( 8 * SCALE ))
 wait_for "grep -q '^RESP 200 REGISTER' '$TMP/bob.out'" 5 || fail "bob did not register: $(cat "$TMP/bob.out")"
-ua alice -P alice-pw -c bob -H 300 -T $(( 5 * SCALE ))
+phone alice -P alice-pw -c bob -H 300 -T $(( 5 * SCALE ))
 wait "$pid_alice"
 cat "$TMP/alice.out"
 assert_match '^RESP 401 REGISTER' "$(cat "$TMP/alice.out")" "alice challenged"

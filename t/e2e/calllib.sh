@@ -33,3 +33,11 @@ two() { # USER ARGS1 -- ARGS2: the two phones USER1 and USER2 of USER
 final_of() { awk '$1 == "RESP" && $3 == "INVITE" && $2 >= 200 { print $2; exit }' "$TMP/$1.out"; }
 dlg() { sql "SELECT $1 FROM dialogs ORDER BY id DESC LIMIT 1"; }
 cdr() { sql "SELECT end_reason FROM calls WHERE callee = 'sip:$1@$DOMAIN' ORDER BY id DESC LIMIT 1"; }
+kill_owner() { # WHAT: kill -9 the worker owning the newest call
+	local slot pid
+	slot=$(dlg owner_slot)
+	pid=$(worker_pid "$slot")
+	[ -n "$pid" ] || fail "no worker for slot $slot"
+	kill -9 "$pid"
+	say "killed $slot (pid $pid) $1"
+}
