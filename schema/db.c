@@ -1056,10 +1056,56 @@ db_step_12(sqlite3 *db)
 	return 0;
 }
 
+/*
+ * Step to version 13: auth_vectors and auth_nonces keyed by the time their
+ * nonce was issued (WITHOUT ROWID, no other index; schema.sql says why).
+ * Their rows live for a challenge's nonce lifetime and the nonces of an
+ * older afd carry no issued_us to find them by, so the old tables are
+ * dropped, not copied, and the schema makes the new ones after the steps:
+ * a phone that answers a challenge of the older afd is challenged again
+ * (Digest: stale=true; AKA: as for an unknown nonce).
+ */
+static int
+db_step_13(sqlite3 *db)
+{
+	static const char *const tables[] = {"auth_vectors", "auth_nonces"};
+	sqlite3_stmt *st = NULL;
+	char *sql;
+	int old;
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		sql = sqlite3_mprintf(
+		    "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = "
+		    "'table' AND name = %Q) = 1 AND NOT EXISTS (SELECT 1 FROM "
+		    "pragma_table_info(%Q) WHERE name = 'issued_us')",
+		    tables[i], tables[i]);
+		if (sql == NULL ||
+		    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+			sqlite3_free(sql);
+			return -1;
+		}
+		sqlite3_free(sql);
+		old = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0)
+		                                     : -1;
+		sqlite3_finalize(st);
+		if (old == -1)
+			return -1;
+		if (old == 0)
+			continue;
+		sql = sqlite3_mprintf("DROP TABLE \"%w\"", tables[i]);
+		old = sql ? db_exec(db, sql) : -1;
+		sqlite3_free(sql);
+		if (old == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* db_steps[v] brings a file from version v to v + 1. */
 static int (*const db_steps[DB_SCHEMA_VERSION])(sqlite3 *) = {
-    db_step_1, db_step_2, db_step_3, db_step_4,  db_step_5,  db_step_6,
-    db_step_7, db_step_8, db_step_9, db_step_10, db_step_11, db_step_12,
+    db_step_1,  db_step_2,  db_step_3,  db_step_4, db_step_5,
+    db_step_6,  db_step_7,  db_step_8,  db_step_9, db_step_10,
+    db_step_11, db_step_12, db_step_13,
 };
 
 int

@@ -11,7 +11,7 @@
 
 #include "util/conf.h"
 
-#define DB_SCHEMA_VERSION 12
+#define DB_SCHEMA_VERSION 13
 
 /* Open the database of c: WAL, synchronous NORMAL (FULL with durability =
  * full), a busy timeout of a few ms (DB_BUSY_MS in db.c says why), foreign

@@ -345,20 +345,21 @@ db_auth_bind_hex(sqlite3_stmt *st, int i, const uint8_t *b, size_t n)
 }
 
 int
-db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
-                   const char *algorithm, const struct aka_vector *v,
-                   int64_t now, int64_t expires_at)
+db_auth_vector_put(struct db_auth *da, const struct db_auth_nonce *n,
+                   const char *impi, const char *algorithm,
+                   const struct aka_vector *v, int64_t now, int64_t expires_at)
 {
 	sqlite3_stmt *st = db_stmt(
 	    da->db, &da->vec_put,
 	    "INSERT INTO auth_vectors (nonce, impi, algorithm, rand, autn, "
-	    "xres, ck, ik, ak, sqn, created_at, expires_at) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+	    "xres, ck, ik, ak, sqn, created_at, expires_at, issued_us) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, n->nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, n->issued_us);
 	sqlite3_bind_text(st, 2, impi, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, algorithm, -1, SQLITE_STATIC);
 	db_auth_bind_hex(st, 4, v->rand, AKA_RAND_LEN);
@@ -380,8 +381,9 @@ db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
 }
 
 int
-db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
-                   int64_t now, struct db_auth_vector *out)
+db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx,
+                   const struct db_auth_nonce *n, int64_t now,
+                   struct db_auth_vector *out)
 {
 	static const struct {
 		const char *name;
@@ -398,7 +400,7 @@ db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
 	    da->db, &da->vec_get,
 	    "SELECT nonce, impi, algorithm, rand, autn, xres, ck, ik, ak, sqn, "
 	    "created_at, expires_at, used FROM auth_vectors "
-	    "WHERE nonce = ?1 AND expires_at > ?2");
+	    "WHERE issued_us = ?3 AND nonce = ?1 AND expires_at > ?2");
 	const char *xres;
 	char why[80];
 	int rc;
@@ -406,8 +408,9 @@ db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, n->nonce, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, n->issued_us);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		rc = 0;
@@ -428,7 +431,7 @@ db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
 		        sizeof(why)) != 1) {
 			log_warnx("db_auth: auth_vectors row nonce='%.64s': "
 			          "%s: %s",
-			          nonce, hexf[i].name,
+			          n->nonce, hexf[i].name,
 			          why[0] ? why : "missing");
 			rc = -2;
 			goto done;
@@ -445,7 +448,7 @@ db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
 	        1) {
 		log_warnx("db_auth: auth_vectors row nonce='%.64s': xres: "
 		          "not 16 or 32 hex digits",
-		          nonce);
+		          n->nonce);
 		rc = -2;
 		goto done;
 	}
@@ -477,44 +480,51 @@ db_auth_change(struct db_auth *da, sqlite3_stmt *st, const char *what)
 }
 
 int
-db_auth_vector_use(struct db_auth *da, const char *nonce, uint32_t nc)
+db_auth_vector_use(struct db_auth *da, const struct db_auth_nonce *n,
+                   uint32_t nc)
 {
 	sqlite3_stmt *st = db_stmt(da->db, &da->vec_use,
 	                           "UPDATE auth_vectors SET used = 1, nc = ?2 "
-	                           "WHERE nonce = ?1 AND nc < ?2");
+	                           "WHERE issued_us = ?3 AND nonce = ?1 AND "
+	                           "nc < ?2");
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, n->nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n->issued_us);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)nc);
 	return db_auth_change(da, st, "vector use");
 }
 
 int
-db_auth_vector_delete(struct db_auth *da, const char *nonce)
+db_auth_vector_delete(struct db_auth *da, const struct db_auth_nonce *n)
 {
-	sqlite3_stmt *st = db_stmt(da->db, &da->vec_del,
-	                           "DELETE FROM auth_vectors WHERE nonce = ?1");
+	sqlite3_stmt *st =
+	    db_stmt(da->db, &da->vec_del,
+	            "DELETE FROM auth_vectors WHERE issued_us = ?2 AND "
+	            "nonce = ?1");
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, n->nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, n->issued_us);
 	return db_auth_change(da, st, "vector delete") == -1 ? -1 : 0;
 }
 
 int
-db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
+db_auth_nc_use(struct db_auth *da, const struct db_auth_nonce *n, uint32_t nc,
                int64_t expires_at)
 {
 	sqlite3_stmt *st = db_stmt(
 	    da->db, &da->nc_use,
-	    "INSERT INTO auth_nonces (nonce, nc, expires_at) VALUES (?1, ?2, "
-	    "?3) ON CONFLICT (nonce) DO UPDATE SET nc = excluded.nc "
-	    "WHERE excluded.nc > auth_nonces.nc");
+	    "INSERT INTO auth_nonces (issued_us, nonce, nc, expires_at) VALUES "
+	    "(?4, ?1, ?2, ?3) ON CONFLICT (issued_us, nonce) DO UPDATE SET "
+	    "nc = excluded.nc WHERE excluded.nc > auth_nonces.nc");
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, n->nonce, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, n->issued_us);
 	sqlite3_bind_int64(st, 2, nc);
 	sqlite3_bind_int64(st, 3, expires_at);
 	return db_auth_change(da, st, "nc");
@@ -562,29 +572,29 @@ db_auth_source_bound(struct db_auth *da, const char *aor, const char *received,
 }
 
 int
-db_auth_expire(struct db_auth *da, int64_t now, int max)
+db_auth_expire(struct db_auth *da, int64_t before_us, int max)
 {
 	sqlite3_stmt *st;
 	int n = 0;
 
 	st = db_stmt(da->db, &da->exp_vec,
-	             "DELETE FROM auth_vectors WHERE rowid IN (SELECT rowid "
-	             "FROM auth_vectors WHERE expires_at <= ?1 "
-	             "ORDER BY expires_at LIMIT ?2)");
+	             "DELETE FROM auth_vectors WHERE (issued_us, nonce) IN "
+	             "(SELECT issued_us, nonce FROM auth_vectors WHERE "
+	             "issued_us < ?1 ORDER BY issued_us LIMIT ?2)");
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 1, before_us);
 	sqlite3_bind_int(st, 2, max);
 	if (db_auth_change(da, st, "expire vectors") == -1)
 		return -1;
 	n += sqlite3_changes(da->db);
 	st = db_stmt(da->db, &da->exp_nc,
-	             "DELETE FROM auth_nonces WHERE rowid IN (SELECT rowid "
-	             "FROM auth_nonces WHERE expires_at <= ?1 "
-	             "ORDER BY expires_at LIMIT ?2)");
+	             "DELETE FROM auth_nonces WHERE (issued_us, nonce) IN "
+	             "(SELECT issued_us, nonce FROM auth_nonces WHERE "
+	             "issued_us < ?1 ORDER BY issued_us LIMIT ?2)");
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 1, before_us);
 	sqlite3_bind_int(st, 2, max);
 	if (db_auth_change(da, st, "expire nonces") == -1)
 		return -1;

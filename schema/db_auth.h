@@ -23,7 +23,7 @@
  *   AKA challenge:  db_auth_sqn_take, RAND_bytes(rand), aka_keys_init,
  *                   aka_vector_make, aka_nonce_make, db_auth_vector_put,
  *                   digest_challenge_print(alg AKAv1-MD5 or AKAv2-MD5)
- *   AKA answer:     db_auth_vector_get(c.nonce) (0: fresh 401; check
+ *   AKA answer:     db_auth_vector_get(nonce) (0: fresh 401; check
  *                   impi); with c.auts: aka_auts_parse, aka_auts_check
  *                   on the vector's RAND (0: db_auth_sqn_resync, a new
  *                   vector, 401; 1: refuse), db_auth_vector_delete;
@@ -31,7 +31,7 @@
  *                   db_auth_vector_use(nc) (1: replay)
  *   Digest:         db_auth_key(DB_AUTH_NONCE_KEY) once per worker;
  *                   digest_nonce_make / digest_nonce_check (stale: 401
- *                   stale=true), db_auth_nc_use(c.nonce, c.nc_value),
+ *                   stale=true), db_auth_nc_use(nonce, c.nc_value),
  *                   digest_check with the password
  *   now and then:   db_auth_expire
  */
@@ -123,6 +123,17 @@ int db_auth_sqn_take_from(struct db_auth *da, const char *impi, uint64_t last,
 int db_auth_sqn_resync(struct db_auth *da, const char *impi, uint64_t sqn_ms,
                        uint64_t *sqn);
 
+/*
+ * A nonce as auth_vectors and auth_nonces key it: when it was issued
+ * (microseconds since the epoch, which the nonce carries: sip/digest.h,
+ * workers/auth.c) and the nonce as sent. The time comes first in the key,
+ * so that the rows of a batch go to the end of the b-tree.
+ */
+struct db_auth_nonce {
+	int64_t issued_us;
+	const char *nonce;
+};
+
 /* An AKA vector kept for a challenge (a row of auth_vectors). */
 struct db_auth_vector {
 	const char *nonce;
@@ -136,9 +147,10 @@ struct db_auth_vector {
 
 /* Keep the vector issued with a challenge: 0, or -1 (logged; also when
  * the nonce is already there). */
-int db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
-                       const char *algorithm, const struct aka_vector *v,
-                       int64_t now, int64_t expires_at);
+int db_auth_vector_put(struct db_auth *da, const struct db_auth_nonce *n,
+                       const char *impi, const char *algorithm,
+                       const struct aka_vector *v, int64_t now,
+                       int64_t expires_at);
 
 /*
  * The vector of nonce, if it has not expired at now: 1 with *out (strings
@@ -146,8 +158,9 @@ int db_auth_vector_put(struct db_auth *da, const char *nonce, const char *impi,
  * there is none (unknown, or expired), -1 on error, -2 when the row is
  * damaged (bad hex; logged, naming the nonce's row and field).
  */
-int db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
-                       int64_t now, struct db_auth_vector *out);
+int db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx,
+                       const struct db_auth_nonce *n, int64_t now,
+                       struct db_auth_vector *out);
 
 /*
  * An answer to the vector's challenge was accepted with nonce count nc:
@@ -157,10 +170,11 @@ int db_auth_vector_get(struct db_auth *da, TALLOC_CTX *ctx, const char *nonce,
  * replay record of an AKA nonce lives in its vector, not in auth_nonces.
  * 0 accepted, 1 replay (nc not higher) or the vector is gone, -1 error.
  */
-int db_auth_vector_use(struct db_auth *da, const char *nonce, uint32_t nc);
+int db_auth_vector_use(struct db_auth *da, const struct db_auth_nonce *n,
+                       uint32_t nc);
 
 /* Forget nonce's vector (answered with a resync, or refused): 0 or -1. */
-int db_auth_vector_delete(struct db_auth *da, const char *nonce);
+int db_auth_vector_delete(struct db_auth *da, const struct db_auth_nonce *n);
 
 /*
  * The Digest nonce-count check (RFC 7616 3.4.5): accept nc for nonce only
@@ -168,13 +182,14 @@ int db_auth_vector_delete(struct db_auth *da, const char *nonce);
  * it (the record lives until expires_at). 0 accepted, 1 replay (nc not
  * higher), -1 on error.
  */
-int db_auth_nc_use(struct db_auth *da, const char *nonce, uint32_t nc,
-                   int64_t expires_at);
+int db_auth_nc_use(struct db_auth *da, const struct db_auth_nonce *n,
+                   uint32_t nc, int64_t expires_at);
 
-/* Delete vectors and nonce records with expires_at <= now, at most max
- * of each (the oldest first), so that one pass under a sustained load
- * is a short statement: how many, or -1. */
-int db_auth_expire(struct db_auth *da, int64_t now, int max);
+/* Delete vectors and nonce records issued before before_us (the nonces
+ * gone stale: issued more than a nonce lifetime ago), at most max of each
+ * (the oldest first, along the key), so that one pass under a sustained
+ * load is a short statement: how many, or -1. */
+int db_auth_expire(struct db_auth *da, int64_t before_us, int max);
 
 /*
  * Whether a live binding (expires_at > now) of aor was registered from

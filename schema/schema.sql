@@ -71,9 +71,16 @@ BEGIN
 END;
 
 -- The AKA vector issued with each challenge, until it is used or expires:
--- the answer may come to another worker, or after a restart.
+-- the answer may come to another worker, or after a restart. Keyed by
+-- issued_us first, which the nonce carries (its server data): the rows of
+-- a batch of challenges go to the end of the b-tree, and the answers find
+-- them among the recent pages, where a key of the nonce alone (random:
+-- RAND comes first) made every challenge and every answer write a page of
+-- its own. Expired rows are swept by that key too (no other index).
 CREATE TABLE IF NOT EXISTS auth_vectors (
-	nonce       TEXT PRIMARY KEY,       -- the challenge's nonce, as sent
+	issued_us   INTEGER NOT NULL,       -- when it was issued, microseconds
+	                                    -- since the epoch
+	nonce       TEXT NOT NULL,          -- the challenge's nonce, as sent
 	impi        TEXT NOT NULL,
 	algorithm   TEXT NOT NULL,          -- AKAv1-MD5 | AKAv2-MD5
 	rand        TEXT NOT NULL,          -- hex
@@ -86,19 +93,21 @@ CREATE TABLE IF NOT EXISTS auth_vectors (
 	created_at  INTEGER NOT NULL,
 	expires_at  INTEGER NOT NULL,
 	used        INTEGER NOT NULL DEFAULT 0, -- 1 once a response was accepted
-	nc          INTEGER NOT NULL DEFAULT -1 -- the highest nc accepted (replay
-	                                    -- check; -1: none yet)
-);
-CREATE INDEX IF NOT EXISTS auth_vectors_expires ON auth_vectors(expires_at);
-CREATE INDEX IF NOT EXISTS auth_vectors_impi ON auth_vectors(impi);
+	nc          INTEGER NOT NULL DEFAULT -1, -- the highest nc accepted
+	                                    -- (replay check; -1: none yet)
+	PRIMARY KEY (issued_us, nonce)
+) WITHOUT ROWID;
 
--- Digest nonce counts: the highest nc accepted per nonce (replay check).
+-- Digest nonce counts: the highest nc accepted per nonce (replay check),
+-- keyed by the time the nonce was issued (inside it, see
+-- sip/digest.h) for the same reason as auth_vectors.
 CREATE TABLE IF NOT EXISTS auth_nonces (
-	nonce       TEXT PRIMARY KEY,
+	issued_us   INTEGER NOT NULL,
+	nonce       TEXT NOT NULL,
 	nc          INTEGER NOT NULL,
-	expires_at  INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS auth_nonces_expires ON auth_nonces(expires_at);
+	expires_at  INTEGER NOT NULL,       -- when the nonce goes stale
+	PRIMARY KEY (issued_us, nonce)
+) WITHOUT ROWID;
 
 -- Server keys (the Digest nonce HMAC key), made once, shared by workers.
 CREATE TABLE IF NOT EXISTS afd_keys (

@@ -559,11 +559,11 @@ digest_random(uint8_t *out, size_t n)
 }
 
 int
-digest_nonce_make(const uint8_t *key, size_t keylen, time_t now, sip_str user,
-                  char out[DIGEST_NONCE_LEN + 1])
+digest_nonce_make(const uint8_t *key, size_t keylen, int64_t issued_us,
+                  sip_str user, char out[DIGEST_NONCE_LEN + 1])
 {
 	uint8_t raw[DIGEST_NONCE_RAW];
-	uint64_t t = (uint64_t)now;
+	uint64_t t = (uint64_t)issued_us;
 
 	out[0] = '\0';
 	for (int i = 7; i >= 0; i--) {
@@ -579,7 +579,7 @@ digest_nonce_make(const uint8_t *key, size_t keylen, time_t now, sip_str user,
 
 int
 digest_nonce_check(const uint8_t *key, size_t keylen, time_t now, sip_str user,
-                   sip_str nonce, long max_age, int *stale)
+                   sip_str nonce, long max_age, int *stale, int64_t *issued_us)
 {
 	uint8_t raw[DIGEST_NONCE_RAW], mac[16];
 	int64_t t = 0;
@@ -593,9 +593,11 @@ digest_nonce_check(const uint8_t *key, size_t keylen, time_t now, sip_str user,
 		return -1;
 	for (int i = 0; i < 8; i++)
 		t = (int64_t)((uint64_t)t << 8 | raw[i]);
-	if (t < 0 || t > (int64_t)now + DIGEST_NONCE_SKEW)
+	if (t < 0 || t / 1000000 > (int64_t)now + DIGEST_NONCE_SKEW)
 		return -1;
-	if ((int64_t)now - t > max_age)
+	if ((int64_t)now - t / 1000000 > max_age)
 		*stale = 1;
+	if (issued_us != NULL)
+		*issued_us = t;
 	return 0;
 }

@@ -186,26 +186,32 @@ int digest_random(uint8_t *out, size_t n);
 
 /*
  * afd's nonce for plain Digest: base64 of
- *   time (8 bytes, big-endian Unix seconds) || salt (8 random bytes) ||
- *   first 16 bytes of HMAC-SHA256(key, time || salt || user)
+ *   issued (8 bytes, big-endian microseconds since the Unix epoch) ||
+ *   salt (8 random bytes) ||
+ *   first 16 bytes of HMAC-SHA256(key, issued || salt || user)
  * (DIGEST_NONCE_LEN = 44 characters, no quote, comma or backslash in it).
  * Any worker that holds the key can check it; the salt makes every nonce
- * unique (for nc replay records).
+ * unique (for nc replay records). The microseconds order the nonces a
+ * worker hands out, which is the order of the replay records' key
+ * (auth_nonces, schema.sql): a batch of answers adds to the end of that
+ * b-tree instead of to as many pages as answers.
  * digest_nonce_make: into out (room for DIGEST_NONCE_LEN + 1); 0, or -1
  *   when RAND_bytes or HMAC fails.
- * digest_nonce_check: 0 when nonce is afd's for this user: *stale = 1 when
- *   it is older than max_age seconds (answer a fresh challenge with
- *   stale=true), else 0; -1 when it is not afd's (bad form, other key,
- *   other user, tampered, or more than DIGEST_NONCE_SKEW seconds in the
- *   future): answer a fresh challenge, without stale.
+ * digest_nonce_check: 0 when nonce is afd's for this user, with *issued_us
+ *   (may be NULL): *stale = 1 when it is older than max_age seconds at now
+ *   (answer a fresh challenge with stale=true), else 0; -1 when it is not
+ *   afd's (bad form, other key, other user, tampered, or more than
+ *   DIGEST_NONCE_SKEW seconds in the future): answer a fresh challenge,
+ *   without stale.
  * user is compared byte for byte: pass the same identity both times
  * (e.g. the username the challenge was for).
  */
 #define DIGEST_NONCE_LEN 44
 #define DIGEST_NONCE_SKEW 5
-int digest_nonce_make(const uint8_t *key, size_t keylen, time_t now,
+int digest_nonce_make(const uint8_t *key, size_t keylen, int64_t issued_us,
                       sip_str user, char out[DIGEST_NONCE_LEN + 1]);
 int digest_nonce_check(const uint8_t *key, size_t keylen, time_t now,
-                       sip_str user, sip_str nonce, long max_age, int *stale);
+                       sip_str user, sip_str nonce, long max_age, int *stale,
+                       int64_t *issued_us);
 
 #endif

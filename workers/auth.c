@@ -43,6 +43,7 @@ struct auth {
 	uint8_t key[32]; /* the Digest nonce key (afd_keys) */
 	int have_key;
 	time_t last_sweep;
+	int64_t last_issued_us; /* the last nonce's issued time (auth_issued) */
 	/* both made at their first use: a worker that never saw a failure
 	 * or a sec-agree phone neither holds nor scans them */
 	struct auth_src *src; /* AUTH_SRC_SLOTS records */
@@ -220,6 +221,59 @@ auth_random_hex(char *out, size_t n)
  * mode the request decides (an IMS UE's: an Authorization naming an AKA
  * algorithm or integrity-protected, or sec-agree: AKA; else Digest).
  */
+/*
+ * The time a new nonce is issued at, in microseconds since the epoch: the
+ * request's second (x->now, which the nonce checks compare with) and the
+ * clock's microseconds, made to grow with each nonce of this worker, so
+ * that the rows keyed by it (auth_vectors, auth_nonces) are added in
+ * order.
+ */
+static int64_t
+auth_issued(struct auth_ctx *x)
+{
+	struct timespec ts;
+	int64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (int64_t)x->now * 1000000 + ts.tv_nsec / 1000;
+	if (us <= x->a->last_issued_us)
+		us = x->a->last_issued_us + 1;
+	x->a->last_issued_us = us;
+	return us;
+}
+
+/* The AKA nonce's server data (RFC 3310 3.1): the time it was issued,
+ * 8 bytes big-endian (auth_issued); auth_aka_issued reads it back out of
+ * a nonce as received: 0, or -1 when the nonce has no such server data
+ * (not one of afd's, or one of an afd before schema 13). */
+#define AUTH_AKA_SDATA 8
+
+static void
+auth_aka_sdata(int64_t issued_us, uint8_t sdata[AUTH_AKA_SDATA])
+{
+	uint64_t t = (uint64_t)issued_us;
+
+	for (int i = AUTH_AKA_SDATA - 1; i >= 0; i--, t >>= 8)
+		sdata[i] = (uint8_t)(t & 0xff);
+}
+
+static int
+auth_aka_issued(sip_str nonce, int64_t *issued_us)
+{
+	uint8_t rand[AKA_RAND_LEN], autn[AKA_AUTN_LEN];
+	uint8_t sdata[AKA_NONCE_SDATA_MAX];
+	size_t sdl = 0;
+	uint64_t t = 0;
+
+	if (aka_nonce_parse(nonce, rand, autn, sdata, &sdl) == -1 ||
+	    sdl != AUTH_AKA_SDATA)
+		return -1;
+	for (int i = 0; i < AUTH_AKA_SDATA; i++)
+		t = t << 8 | sdata[i];
+	*issued_us = (int64_t)t;
+	return 0;
+}
+
 static enum auth_kind
 auth_kind(const struct auth_ctx *x, const struct db_subscriber *sub,
           const struct digest_cred *c)
@@ -281,6 +335,8 @@ auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
 {
 	struct aka_keys keys;
 	struct aka_vector v;
+	struct db_auth_nonce key;
+	uint8_t sdata[AUTH_AKA_SDATA];
 	uint64_t sqn = 0;
 	int rc = -1, took;
 
@@ -309,9 +365,12 @@ auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
 		memset(&keys, 0, sizeof(keys));
 	} else if (auth_decoy_vector(&v) == -1)
 		goto done;
-	if (aka_nonce_make(v.rand, v.autn, NULL, 0, nonce) == -1)
+	key.issued_us = auth_issued(x);
+	key.nonce = nonce;
+	auth_aka_sdata(key.issued_us, sdata);
+	if (aka_nonce_make(v.rand, v.autn, sdata, sizeof(sdata), nonce) == -1)
 		goto done;
-	if (db_auth_vector_put(x->a->da, nonce, sub ? sub->impi : name,
+	if (db_auth_vector_put(x->a->da, &key, sub ? sub->impi : name,
 	                       v2 ? "AKAv2-MD5" : "AKAv1-MD5", &v, x->now,
 	                       x->now + x->a->c->nonce_lifetime) == -1)
 		goto done;
@@ -379,8 +438,9 @@ auth_challenge(struct auth_ctx *x, const struct digest_cred *c, int stale,
 		ch.alg = v2 ? DIGEST_ALG_AKAV2_MD5 : DIGEST_ALG_AKAV1_MD5;
 	} else {
 		if (auth_key(x->a) == -1 ||
-		    digest_nonce_make(x->a->key, sizeof(x->a->key), x->now,
-		                      auth_s(x->aor), nonce) == -1)
+		    digest_nonce_make(x->a->key, sizeof(x->a->key),
+		                      auth_issued(x), auth_s(x->aor),
+		                      nonce) == -1)
 			return auth_500(x);
 		ch.alg = DIGEST_ALG_MD5;
 	}
@@ -515,8 +575,8 @@ auth_accept(struct auth_ctx *x, const struct db_subscriber *sub,
  * per REGISTER cost as much as the statement). 0 accepted, 1 replay, -1
  * error. */
 static int
-auth_nc(struct auth_ctx *x, const struct digest_cred *c, const char *nonce,
-        int64_t expires_at)
+auth_nc(struct auth_ctx *x, const struct digest_cred *c,
+        const struct db_auth_nonce *nonce, int64_t expires_at)
 {
 	uint32_t nc = c->qop_id != DIGEST_QOP_NONE ? c->nc_value : 1;
 
@@ -525,7 +585,7 @@ auth_nc(struct auth_ctx *x, const struct digest_cred *c, const char *nonce,
 
 /* Forget a refused AKA nonce's vector (one savepoint). */
 static void
-auth_vector_drop(struct auth_ctx *x, const char *nonce)
+auth_vector_drop(struct auth_ctx *x, const struct db_auth_nonce *nonce)
 {
 	struct db_txn *t = sipd_db_txn(x->sd);
 	int mark;
@@ -542,7 +602,8 @@ auth_vector_drop(struct auth_ctx *x, const char *nonce)
 static int
 auth_aka_resync(struct auth_ctx *x, const struct digest_cred *c,
                 const struct db_subscriber *sub,
-                const struct db_auth_vector *vec, const char *nonce)
+                const struct db_auth_vector *vec,
+                const struct db_auth_nonce *nonce)
 {
 	uint8_t auts[AKA_AUTS_LEN];
 	struct aka_keys keys;
@@ -590,18 +651,21 @@ static int
 auth_answer_aka(struct auth_ctx *x, const struct digest_cred *c)
 {
 	struct db_auth_vector vec;
+	struct db_auth_nonce key;
 	struct db_subscriber sub;
 	uint8_t pw[AKA_PASSWORD_MAX];
 	size_t pwlen = 0;
-	char err[256], *nonce;
+	char err[256];
 	int rc, known, ok, v2 = c->alg == DIGEST_ALG_AKAV2_MD5;
 
 	if (x->a->c->auth_mode == CONF_AUTH_DIGEST)
 		return auth_refuse(x, 400, "Algorithm Not Offered",
 		                   "an AKA answer with [auth] mode = digest");
-	if ((nonce = sip_str_dup(x->mem, c->nonce)) == NULL)
+	if (auth_aka_issued(c->nonce, &key.issued_us) == -1)
+		return auth_challenge(x, c, 0, NULL); /* not afd's */
+	if ((key.nonce = sip_str_dup(x->mem, c->nonce)) == NULL)
 		return auth_500(x);
-	rc = db_auth_vector_get(x->a->da, x->mem, nonce, x->now, &vec);
+	rc = db_auth_vector_get(x->a->da, x->mem, &key, x->now, &vec);
 	if (rc == -1 || rc == -2)
 		return auth_500(x);
 	if (rc == 0)
@@ -621,7 +685,7 @@ auth_answer_aka(struct auth_ctx *x, const struct digest_cred *c)
 		return auth_refuse(x, 403, NULL, err);
 	known = rc == 1 && sub.has_k;
 	if (c->auts.s != NULL && c->auts.len > 0)
-		return auth_aka_resync(x, c, known ? &sub : NULL, &vec, nonce);
+		return auth_aka_resync(x, c, known ? &sub : NULL, &vec, &key);
 	if (!auth_uri_ok(x, c))
 		return auth_refuse(x, 400, "URI Mismatch in Authorization",
 		                   "uri is not the Request-URI");
@@ -631,12 +695,12 @@ auth_answer_aka(struct auth_ctx *x, const struct digest_cred *c)
 	memset(pw, 0, sizeof(pw));
 	memset(&vec.v, 0, sizeof(vec.v));
 	if (!ok || !known) {
-		auth_vector_drop(x, nonce);
+		auth_vector_drop(x, &key);
 		return auth_refuse(x, 403, NULL, "wrong response (RES)");
 	}
 	/* the nc record is the vector's row (one UPDATE, in the batch's
 	 * transaction: committed with the binding it admits) */
-	rc = db_auth_vector_use(x->a->da, nonce,
+	rc = db_auth_vector_use(x->a->da, &key,
 	                        c->qop_id != DIGEST_QOP_NONE ? c->nc_value : 1);
 	if (rc == -1)
 		return auth_500(x);
@@ -650,7 +714,8 @@ static int
 auth_answer_digest(struct auth_ctx *x, const struct digest_cred *c)
 {
 	struct db_subscriber sub;
-	char err[256], *name, *nonce;
+	struct db_auth_nonce key;
+	char err[256], *name;
 	int rc, stale = 0, ok, known;
 
 	if (x->a->c->auth_mode == CONF_AUTH_AKA)
@@ -659,16 +724,16 @@ auth_answer_digest(struct auth_ctx *x, const struct digest_cred *c)
 		    "a Digest MD5 answer with [auth] mode = aka");
 	if (auth_key(x->a) == -1)
 		return auth_500(x);
-	if (digest_nonce_check(x->a->key, sizeof(x->a->key), x->now,
-	                       auth_s(x->aor), c->nonce,
-	                       x->a->c->nonce_lifetime, &stale) == -1)
+	if (digest_nonce_check(
+	        x->a->key, sizeof(x->a->key), x->now, auth_s(x->aor), c->nonce,
+	        x->a->c->nonce_lifetime, &stale, &key.issued_us) == -1)
 		return auth_challenge(x, c, 0, NULL); /* not afd's nonce */
 	if (!auth_uri_ok(x, c))
 		return auth_refuse(x, 400, "URI Mismatch in Authorization",
 		                   "uri is not the Request-URI");
 	name = sip_str_dup(x->mem, c->username);
-	nonce = sip_str_dup(x->mem, c->nonce);
-	if (name == NULL || nonce == NULL)
+	key.nonce = sip_str_dup(x->mem, c->nonce);
+	if (name == NULL || key.nonce == NULL)
 		return auth_500(x);
 	rc = db_auth_subscriber(x->a->da, x->mem, name, &sub, err, sizeof(err));
 	if (rc == -1)
@@ -688,7 +753,8 @@ auth_answer_digest(struct auth_ctx *x, const struct digest_cred *c)
 	}
 	if (stale)
 		return auth_challenge(x, c, 1, NULL);
-	rc = auth_nc(x, c, nonce, (int64_t)x->now + x->a->c->nonce_lifetime);
+	rc = auth_nc(x, c, &key,
+	             key.issued_us / 1000000 + x->a->c->nonce_lifetime);
 	if (rc == -1)
 		return auth_500(x);
 	if (rc == 1)
@@ -905,7 +971,11 @@ auth_sweep(struct auth *a, struct sipd *sd, time_t now)
 	a->last_sweep = now;
 	if ((t = sipd_db_txn(sd)) == NULL || (mark = db_txn_savepoint(t)) == -1)
 		return -1;
-	if ((n = db_auth_expire(a->da, now, AUTH_SWEEP_MAX)) == -1 ||
+	/* a nonce issued more than a lifetime ago is stale: its vector
+	 * has expired, its nc record answers nothing any more */
+	if ((n = db_auth_expire(a->da,
+	                        ((int64_t)now - a->c->nonce_lifetime) * 1000000,
+	                        AUTH_SWEEP_MAX)) == -1 ||
 	    db_txn_release(t, mark) == -1) {
 		db_txn_rollback(t, mark);
 		return -1;

@@ -27,6 +27,10 @@
 # trace costs the worker CPU at every traced syscall: it inflates what it
 # measures, so compare figures with and without it).
 #
+# TAIL_AUTH=digest|aka runs authenticated registrations instead (afd with
+# [auth] mode digest or aka, regload -A; the run's AORs are provisioned as
+# subscribers first, as bench.sh does).
+#
 # TAIL_CKPT_CPU=N moves the checkpointer to core N after the start (by
 # default it shares the UDP worker's core, as in bench.sh, where the whole
 # of afd is pinned to one core): the difference shows what the checkpoint
@@ -64,6 +68,11 @@ trap 'exit 130' INT TERM
 
 PORT=$("$ROOT/build/t/tools/sipsend" -P 2>/dev/null || echo 47999)
 mkdir -p "$TMP/run"
+if [ "$(id -u)" = 0 ]; then
+	# started as root, afd runs as nobody: its folders are nobody's
+	chmod 755 "$TMP"
+	chown -R nobody "$TMP"
+fi
 cat >"$TMP/afd.conf" <<EOF
 [afd]
 listen = 127.0.0.1
@@ -77,7 +86,8 @@ log_level = debug
 tcp_min_spare = 1
 tcp_max = 4
 [auth]
-mode = none
+mode = ${TAIL_AUTH:-none}
+realm = ims.mnc001.mcc001.3gppnetwork.org
 EOF
 taskset -c "$SCPU" "$AFD" -f "$TMP/afd.conf" 2>"$TMP/afd.log" &
 MASTER=$!
@@ -95,6 +105,18 @@ for _ in $(seq 100); do
 done
 [ -n "$UDP" ] && [ -n "$CKPT" ] || { echo "tail: afd did not start" >&2; cat "$TMP/afd.log" >&2; exit 1; }
 [ -n "${TAIL_CKPT_CPU:-}" ] && taskset -p -c "$TAIL_CKPT_CPU" "$CKPT" >/dev/null
+AUTH_ARGS=
+if [ -n "${TAIL_AUTH:-}" ]; then
+	AUTH_ARGS="-A $TAIL_AUTH"
+	sqlite3 -cmd ".timeout 30000" "$TMP/afd.db" "WITH RECURSIVE c(i) AS
+	    (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $((RATE * SECS + RATE)))
+	    INSERT OR IGNORE INTO subscribers (impi, impu, password, k, opc)
+	    SELECT printf('%015d@ims.mnc001.mcc001.3gppnetwork.org', 1010000000000 + i),
+	    printf('sip:%015d@ims.mnc001.mcc001.3gppnetwork.org', 1010000000000 + i),
+	    'bench-pw', '465b5ce8b199b49faa5f0a2ee238a6bc',
+	    'cd63cb71954a9f4e48a5994e37a02baf' FROM c;
+	    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+fi
 sleep 0.5
 
 if [ "${TAIL_PERF:-1}" = 1 ] && command -v perf >/dev/null 2>&1; then
@@ -106,7 +128,7 @@ fi
 s0=$(cut -d' ' -f1,2 "/proc/$UDP/schedstat")
 t0=$(date +%s%N)
 LINE=$("$REGLOAD" -k -q -s "127.0.0.1:$PORT" -r "$RATE" -d "$SECS" -C "$LCPU" \
-    -Z $((SLOW_MS * 1000)) 2>"$TMP/slow.txt" | tail -1) || true
+    $AUTH_ARGS -Z $((SLOW_MS * 1000)) 2>"$TMP/slow.txt" | tail -1) || true
 t1=$(date +%s%N)
 s1=$(cut -d' ' -f1,2 "/proc/$UDP/schedstat")
 if [ -n "$PERF" ]; then
@@ -117,7 +139,7 @@ fi
 touch "$TMP/sys.txt"
 
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-echo "tail: $RATE/s for ${SECS}s, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+echo "tail: $RATE/s${TAIL_AUTH:+ $TAIL_AUTH registrations} for ${SECS}s, load $(cut -d' ' -f1-3 /proc/loadavg)," \
     "checkpointer on core ${TAIL_CKPT_CPU:-$SCPU}"
 echo "regload: sent $(kv "$LINE" sent), right 200s $(kv "$LINE" ok), fail $(kv "$LINE" fail)," \
     "retrans $(kv "$LINE" retrans); p50 $(kv "$LINE" p50_us) us, p99 $(kv "$LINE" p99_us) us," \

@@ -52,7 +52,7 @@ fuzz_cred(TALLOC_CTX *ctx, sip_str v, const char *hname)
 	if (c.auts.s != NULL)
 		(void)aka_b64_decode(c.auts, auts, sizeof(auts));
 	(void)digest_nonce_check(key, sizeof(key), 1000, c.username, c.nonce,
-	                         30, &stale);
+	                         30, &stale, NULL);
 	(void)digest_check(&c, SIP_STR_LIT("REGISTER"), c.uri,
 	                   (const uint8_t *)"pw", 2);
 }

@@ -630,44 +630,51 @@ test_digest_nonce(void)
 	const uint8_t key[32] = {1, 2, 3}, key2[32] = {9};
 	char n1[DIGEST_NONCE_LEN + 1], n2[DIGEST_NONCE_LEN + 1];
 	int stale = -1;
+	int64_t issued = 0;
 
-	CU_ASSERT_FATAL(digest_nonce_make(key, 32, 1000, S("alice"), n1) == 0);
+	/* issued 1000.25 s after the epoch */
+	CU_ASSERT_FATAL(
+	    digest_nonce_make(key, 32, 1000250000, S("alice"), n1) == 0);
 	CU_ASSERT(strlen(n1) == DIGEST_NONCE_LEN);
 	CU_ASSERT(strpbrk(n1, "\"\\, ") == NULL);
-	CU_ASSERT_FATAL(digest_nonce_make(key, 32, 1000, S("alice"), n2) == 0);
+	CU_ASSERT_FATAL(
+	    digest_nonce_make(key, 32, 1000250000, S("alice"), n2) == 0);
 	CU_ASSERT(strcmp(n1, n2) != 0); /* salted */
-	/* fresh */
+	/* fresh, and when it was issued */
 	CU_ASSERT(digest_nonce_check(key, 32, 1010, S("alice"), S(n1), 30,
-	                             &stale) == 0);
+	                             &stale, &issued) == 0);
 	CU_ASSERT(stale == 0);
+	CU_ASSERT(issued == 1000250000);
 	CU_ASSERT(digest_nonce_check(key, 32, 1030, S("alice"), S(n1), 30,
-	                             &stale) == 0 &&
+	                             &stale, NULL) == 0 &&
 	          stale == 0);
 	/* stale */
 	CU_ASSERT(digest_nonce_check(key, 32, 1031, S("alice"), S(n1), 30,
-	                             &stale) == 0);
+	                             &stale, NULL) == 0);
 	CU_ASSERT(stale == 1);
 	/* wrong user, other key */
 	CU_ASSERT(digest_nonce_check(key, 32, 1010, S("alicE"), S(n1), 30,
-	                             &stale) == -1);
+	                             &stale, NULL) == -1);
 	CU_ASSERT(digest_nonce_check(key2, 32, 1010, S("alice"), S(n1), 30,
-	                             &stale) == -1);
+	                             &stale, NULL) == -1);
 	/* from the future */
 	CU_ASSERT(digest_nonce_check(key, 32, 1000 - DIGEST_NONCE_SKEW - 1,
-	                             S("alice"), S(n1), 30, &stale) == -1);
+	                             S("alice"), S(n1), 30, &stale,
+	                             NULL) == -1);
 	/* tampered: every character changed in turn */
 	for (int i = 0; i < DIGEST_NONCE_LEN; i++) {
 		char t[DIGEST_NONCE_LEN + 1];
 		memcpy(t, n1, sizeof(t));
 		t[i] = t[i] == 'A' ? 'B' : 'A';
 		CU_ASSERT(digest_nonce_check(key, 32, 1010, S("alice"), S(t),
-		                             30, &stale) == -1);
+		                             30, &stale, NULL) == -1);
 	}
 	/* truncated, empty, garbage */
 	CU_ASSERT(digest_nonce_check(key, 32, 1010, S("alice"),
-	                             (sip_str){n1, 43}, 30, &stale) == -1);
+	                             (sip_str){n1, 43}, 30, &stale,
+	                             NULL) == -1);
 	CU_ASSERT(digest_nonce_check(key, 32, 1010, S("alice"), S(""), 30,
-	                             &stale) == -1);
+	                             &stale, NULL) == -1);
 }
 
 static const char seed1[] =

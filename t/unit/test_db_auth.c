@@ -379,55 +379,62 @@ test_vectors(void)
 	struct aka_vector v;
 	struct db_auth_vector got;
 	uint8_t rand[16] = {1, 2, 3}, amf[2] = {0x80, 0};
+	/* keyed by issued_us and the nonce */
+	const struct db_auth_nonce n1 = {100000000, "N1"},
+	                           n1later = {100000001, "N1"},
+	                           n2 = {100000000, "N2"},
+	                           n3 = {100500000, "N3"};
 
 	CU_ASSERT_FATAL(db != NULL && da != NULL);
 	CU_ASSERT_FATAL(aka_vector_make(&keys, amf, 0x21, rand, &v) == 0);
-	CU_ASSERT(db_auth_vector_put(da, "N1", "a@x", "AKAv1-MD5", &v, 100,
-	                             130) == 0);
-	CU_ASSERT(db_auth_vector_put(da, "N1", "a@x", "AKAv1-MD5", &v, 100,
+	CU_ASSERT(
+	    db_auth_vector_put(da, &n1, "a@x", "AKAv1-MD5", &v, 100, 130) == 0);
+	CU_ASSERT(db_auth_vector_put(da, &n1, "a@x", "AKAv1-MD5", &v, 100,
 	                             130) == -1); /* once */
 	/* another connection (another worker) sees it */
 	sqlite3 *db2 = db_open(&fix.conf);
 	struct db_auth *da2 = db_auth_new(ctx, db2);
 	CU_ASSERT_FATAL(db2 != NULL && da2 != NULL);
-	CU_ASSERT(db_auth_vector_get(da2, ctx, "N1", 110, &got) == 1);
+	CU_ASSERT(db_auth_vector_get(da2, ctx, &n1, 110, &got) == 1);
+	CU_ASSERT(db_auth_vector_get(da2, ctx, &n1later, 110, &got) == 0);
+	CU_ASSERT(db_auth_vector_get(da2, ctx, &n1, 110, &got) == 1);
 	CU_ASSERT_STRING_EQUAL(got.impi, "a@x");
 	CU_ASSERT_STRING_EQUAL(got.algorithm, "AKAv1-MD5");
 	CU_ASSERT(memcmp(&got.v, &v, sizeof(v)) == 0);
 	CU_ASSERT(got.created_at == 100 && got.expires_at == 130 && !got.used);
 	/* used, with a nonce count that must rise (from any worker) */
-	CU_ASSERT(db_auth_vector_use(da2, "N1", 1) == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N1", 1) == 1); /* replay */
-	CU_ASSERT(db_auth_vector_get(da, ctx, "N1", 110, &got) == 1 &&
-	          got.used);
-	CU_ASSERT(db_auth_vector_use(da, "N1", 3) == 0);
-	CU_ASSERT(db_auth_vector_use(da2, "N1", 2) == 1); /* lower */
-	CU_ASSERT(db_auth_vector_use(da, "N1", 0xffffffffu) == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N1", 0xffffffffu) == 1);
+	CU_ASSERT(db_auth_vector_use(da2, &n1, 1) == 0);
+	CU_ASSERT(db_auth_vector_use(da, &n1, 1) == 1); /* replay */
+	CU_ASSERT(db_auth_vector_get(da, ctx, &n1, 110, &got) == 1 && got.used);
+	CU_ASSERT(db_auth_vector_use(da, &n1, 3) == 0);
+	CU_ASSERT(db_auth_vector_use(da2, &n1, 2) == 1); /* lower */
+	CU_ASSERT(db_auth_vector_use(da, &n1, 0xffffffffu) == 0);
+	CU_ASSERT(db_auth_vector_use(da, &n1, 0xffffffffu) == 1);
 	/* unknown, expired */
-	CU_ASSERT(db_auth_vector_get(da, ctx, "N2", 110, &got) == 0);
-	CU_ASSERT(db_auth_vector_get(da, ctx, "N1", 130, &got) == 0);
-	CU_ASSERT(db_auth_vector_use(da, "N2", 1) == 1); /* gone */
+	CU_ASSERT(db_auth_vector_get(da, ctx, &n2, 110, &got) == 0);
+	CU_ASSERT(db_auth_vector_get(da, ctx, &n1, 130, &got) == 0);
+	CU_ASSERT(db_auth_vector_use(da, &n2, 1) == 1); /* gone */
 	/* Milenage's 8-byte XRES round-trips too */
 	struct aka_keys mk = {.alg = AKA_MILENAGE};
 	CU_ASSERT_FATAL(aka_vector_make(&mk, amf, 0x42, rand, &v) == 0);
-	CU_ASSERT(db_auth_vector_put(da, "N3", "b@x", "AKAv2-MD5", &v, 100,
-	                             200) == 0);
-	CU_ASSERT(db_auth_vector_get(da, ctx, "N3", 100, &got) == 1);
+	CU_ASSERT(
+	    db_auth_vector_put(da, &n3, "b@x", "AKAv2-MD5", &v, 100, 200) == 0);
+	CU_ASSERT(db_auth_vector_get(da, ctx, &n3, 100, &got) == 1);
 	CU_ASSERT(got.v.xres_len == 8 && memcmp(&got.v, &v, sizeof(v)) == 0);
 	/* a row damaged by hand: -2, no crash */
 	CU_ASSERT(ex(db, "UPDATE auth_vectors SET ck = 'zz' WHERE nonce = "
 	                 "'N3'") == 0);
-	CU_ASSERT(db_auth_vector_get(da, ctx, "N3", 100, &got) == -2);
+	CU_ASSERT(db_auth_vector_get(da, ctx, &n3, 100, &got) == -2);
 	CU_ASSERT(ex(db, "UPDATE auth_vectors SET ck = "
 	                 "'00000000000000000000000000000000', xres = '00' "
 	                 "WHERE nonce = 'N3'") == 0);
-	CU_ASSERT(db_auth_vector_get(da, ctx, "N3", 100, &got) == -2);
+	CU_ASSERT(db_auth_vector_get(da, ctx, &n3, 100, &got) == -2);
 	/* delete, expire */
-	CU_ASSERT(db_auth_vector_delete(da, "N3") == 0);
+	CU_ASSERT(db_auth_vector_delete(da, &n3) == 0);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM auth_vectors") == 1);
-	CU_ASSERT(db_auth_expire(da, 129, 100) == 0);
-	CU_ASSERT(db_auth_expire(da, 130, 100) == 1);
+	/* swept by the time it was issued */
+	CU_ASSERT(db_auth_expire(da, 100000000, 100) == 0);
+	CU_ASSERT(db_auth_expire(da, 100000001, 100) == 1);
 	CU_ASSERT(q1(db, "SELECT count(*) FROM auth_vectors") == 0);
 	talloc_free(ctx);
 	db_close(db2);
@@ -440,23 +447,29 @@ test_nc(void)
 	TALLOC_CTX *ctx = talloc_new(NULL);
 	sqlite3 *db = fresh("nc.db");
 	struct db_auth *da = db_auth_new(ctx, db);
+	const struct db_auth_nonce a = {20, "A"}, b = {30, "B"}, c = {10, "C"},
+	                           a2 = {21, "A"};
 
 	CU_ASSERT_FATAL(db != NULL && da != NULL);
-	CU_ASSERT(db_auth_nc_use(da, "A", 1, 100) == 0);
-	CU_ASSERT(db_auth_nc_use(da, "A", 1, 100) == 1); /* replay */
-	CU_ASSERT(db_auth_nc_use(da, "B", 1, 100) == 0); /* other nonce */
-	CU_ASSERT(db_auth_nc_use(da, "A", 3, 100) == 0);
-	CU_ASSERT(db_auth_nc_use(da, "A", 2, 100) == 1); /* lower */
-	CU_ASSERT(db_auth_nc_use(da, "A", 0xffffffffu, 100) == 0);
-	CU_ASSERT(db_auth_nc_use(da, "A", 0xffffffffu, 100) == 1);
-	CU_ASSERT(db_auth_nc_use(da, "C", 1, 90) == 0);
-	/* at most 2 of each a pass, the oldest first */
-	CU_ASSERT(db_auth_expire(da, 100, 2) == 2);
+	CU_ASSERT(db_auth_nc_use(da, &a, 1, 100) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 1, 100) == 1);  /* replay */
+	CU_ASSERT(db_auth_nc_use(da, &b, 1, 100) == 0);  /* other nonce */
+	CU_ASSERT(db_auth_nc_use(da, &a2, 1, 100) == 0); /* other time */
+	CU_ASSERT(db_auth_nc_use(da, &a, 3, 100) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 2, 100) == 1); /* lower */
+	CU_ASSERT(db_auth_nc_use(da, &a, 0xffffffffu, 100) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 0xffffffffu, 100) == 1);
+	CU_ASSERT(db_auth_nc_use(da, &c, 1, 90) == 0);
+	/* issued before 25: at most 1 a pass, the oldest first */
+	CU_ASSERT(db_auth_expire(da, 25, 1) == 1);
 	CU_ASSERT(
 	    q1(db, "SELECT count(*) FROM auth_nonces WHERE nonce = 'C'") == 0);
-	CU_ASSERT(db_auth_expire(da, 100, 2) == 1);
-	CU_ASSERT(db_auth_expire(da, 100, 2) == 0);
-	CU_ASSERT(db_auth_nc_use(da, "A", 1, 200) == 0); /* forgotten */
+	CU_ASSERT(db_auth_expire(da, 25, 1) == 1);
+	CU_ASSERT(db_auth_expire(da, 25, 1) == 1);
+	CU_ASSERT(db_auth_expire(da, 25, 1) == 0);
+	CU_ASSERT(
+	    q1(db, "SELECT count(*) FROM auth_nonces WHERE nonce = 'B'") == 1);
+	CU_ASSERT(db_auth_nc_use(da, &a, 1, 200) == 0); /* forgotten */
 	talloc_free(ctx);
 	db_close(db);
 }
@@ -533,6 +546,56 @@ test_upgrade_v1(void)
 	db_close(db);
 }
 
+/*
+ * A version 12 file: auth_vectors and auth_nonces keyed by the nonce alone
+ * (rowid tables with their indexes), each with a row of a challenge in
+ * flight. Step 13 makes them again keyed by issued_us, WITHOUT ROWID; the
+ * old rows go (their nonces carry no time to find them by), the rest of
+ * the file stays.
+ */
+static void
+test_upgrade_v12(void)
+{
+	sqlite3 *db = fresh("v12.db");
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(
+	    ex(db,
+	       "DROP TABLE auth_vectors; DROP TABLE auth_nonces; "
+	       "CREATE TABLE auth_vectors (nonce TEXT PRIMARY KEY, impi TEXT "
+	       "NOT NULL, algorithm TEXT NOT NULL, rand TEXT NOT NULL, autn "
+	       "TEXT NOT NULL, xres TEXT NOT NULL, ck TEXT NOT NULL, ik TEXT "
+	       "NOT NULL, ak TEXT NOT NULL, sqn INTEGER NOT NULL, created_at "
+	       "INTEGER NOT NULL, expires_at INTEGER NOT NULL, used INTEGER "
+	       "NOT NULL DEFAULT 0, nc INTEGER NOT NULL DEFAULT -1); "
+	       "CREATE INDEX auth_vectors_expires ON auth_vectors(expires_at); "
+	       "CREATE INDEX auth_vectors_impi ON auth_vectors(impi); "
+	       "CREATE TABLE auth_nonces (nonce TEXT PRIMARY KEY, nc INTEGER "
+	       "NOT NULL, expires_at INTEGER NOT NULL); "
+	       "CREATE INDEX auth_nonces_expires ON auth_nonces(expires_at); "
+	       "INSERT INTO auth_vectors (nonce, impi, algorithm, rand, autn, "
+	       "xres, ck, ik, ak, sqn, created_at, expires_at) VALUES ('old', "
+	       "'a@x', 'AKAv1-MD5', '', '', '', '', '', '', 1, 1, 2); "
+	       "INSERT INTO auth_nonces VALUES ('old', 1, 2); "
+	       "INSERT INTO subscribers (impi, impu, password) VALUES "
+	       "('v12@x', 'sip:v12@x', 'pw'); "
+	       "PRAGMA user_version = 12;") == 0);
+	CU_ASSERT(db_migrate(db) == 0);
+	CU_ASSERT(q1(db, "PRAGMA user_version") == DB_SCHEMA_VERSION);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+	                 "('auth_vectors', 'auth_nonces') AND sql LIKE "
+	                 "'%issued_us%WITHOUT ROWID'") == 2);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM sqlite_schema WHERE tbl_name "
+	                 "IN ('auth_vectors', 'auth_nonces') AND type = "
+	                 "'index' AND sql IS NOT NULL") == 0);
+	CU_ASSERT(q1(db, "SELECT (SELECT count(*) FROM auth_vectors) + "
+	                 "(SELECT count(*) FROM auth_nonces)") == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM subscribers WHERE impi = "
+	                 "'v12@x'") == 1);
+	CU_ASSERT(db_migrate(db) == 0); /* again: nothing to do */
+	db_close(db);
+}
+
 int
 suite_db_auth(void)
 {
@@ -549,7 +612,9 @@ suite_db_auth(void)
 	    !CU_add_test(s, "nc replay", test_nc) ||
 	    !CU_add_test(s, "server key", test_key) ||
 	    !CU_add_test(s, "upgrade from before authentication",
-	                 test_upgrade_v1))
+	                 test_upgrade_v1) ||
+	    !CU_add_test(s, "upgrade from version 12 (auth keyed by time)",
+	                 test_upgrade_v12))
 		return -1;
 	return 0;
 }
