@@ -31,7 +31,7 @@ done
 assert_eq wal "$(sql 'PRAGMA journal_mode')" "journal_mode"
 version=$(sql 'PRAGMA user_version')
 say "user_version $version"
-assert_eq 12 "$version" "user_version (schema/db.h DB_SCHEMA_VERSION)"
+assert_eq 13 "$version" "user_version (schema/db.h DB_SCHEMA_VERSION)"
 
 # Data kept across a restart (and the schema is not applied twice).
 sql "INSERT INTO subscribers (impi, impu, password) VALUES ('keep@$DOMAIN', 'sip:keep@$DOMAIN', 'secret')"
@@ -67,9 +67,13 @@ have=" $(cols registrations) "
 case "$have" in *" instance "*" user_agent "*) ;; *) fail "registrations not upgraded: $have" ;; esac
 assert_eq 1 "$(sql "SELECT count(*) FROM active_registrations WHERE aor = 'sip:old@$DOMAIN'")" "the old binding in active_registrations"
 assert_eq wal "$(sql 'PRAGMA journal_mode')" "journal_mode after the upgrade"
-# the tables of later steps are made too (12: the 2xx kept until an ACK)
+# the tables of later steps are made too (12: the 2xx kept until an ACK;
+# 13: the auth tables keyed by the time their nonce was issued)
 for t in dialog_requests live_dialogs dialog_relays dialog_answers; do
 	assert_eq 1 "$(sql "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '$t'")" "table $t after the upgrade"
+done
+for t in auth_vectors auth_nonces; do
+	assert_eq 1 "$(sql "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '$t' AND sql LIKE '%issued_us%WITHOUT ROWID'")" "table $t keyed by issued_us after the upgrade"
 done
 # The upgraded binding is served: a query REGISTER lists it.
 out=$(FROM_USER=old req REGISTER "sip:$DOMAIN" | sip) || fail "no answer to a query REGISTER"
