@@ -8,12 +8,24 @@
  * is flushed when the socket is writable again. Every 500 ms the service's
  * sweeper runs.
  *
+ * Under load a burst is gathered (udp_gather): when the socket held fewer
+ * than UDP_GATHER_BURST datagrams but they come at UDP_GATHER_RATE a
+ * second or more, the worker waits up to UDP_GATHER_US for more before it
+ * handles them, as PostgreSQL's commit_delay does: a batch's commit and
+ * its system calls cost about the same for 3 datagrams as for 30. At
+ * 10,000 Digest registrations a second the bursts were 2.8 datagrams, and
+ * a registration in batches of 1 costs twice what it does in batches of
+ * 32 (t/bench/auth_bench); gathered, the worker's share of its core fell
+ * from 75-78% to 52-60%, for about a millisecond more per answer. A lone
+ * phone never waits.
+ *
  * A datagram is read into max_message + 1 bytes, so one larger than
  * max_message arrives truncated but longer than the limit, and the service
  * answers it 513.
  */
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +38,10 @@
 #define UDP_BURSTS_PER_TURN 8 /* then yield to the loop */
 #define UDP_QUEUE_MAX 8192    /* answers waiting for a writable socket */
 #define UDP_SWEEP_MS 500
+#define UDP_GATHER_US 500    /* the longest a burst waits for more */
+#define UDP_GATHER_BURST 16  /* datagrams it waits for */
+#define UDP_GATHER_RATE 4000 /* datagrams a second from which it waits */
+#define UDP_RATE_MS 100      /* the window the rate is counted over */
 /* The UDP worker's heap: free memory at its top is given back to the
  * kernel only past UDP_TRIM (glibc's default, 128 KB, made every AKA
  * challenge's savepoint release (SQLite frees its savepoint bitmaps) shrink
@@ -58,6 +74,9 @@ struct udp_worker {
 	size_t qlen;
 	uint64_t qdropped;
 	int writing; /* polling for UV_WRITABLE */
+	/* the arrival rate: datagrams in the current and the last window */
+	uint64_t rate_start; /* ms, monotonic */
+	unsigned rate_now, rate_last;
 };
 
 ipc_handler_fn *const udp_ctl_handlers[IPC__COUNT] = {NULL};
@@ -212,6 +231,55 @@ udp_deliver(struct worker *w, const struct sipd_out *out, int n)
 	udp_poll_update(uw);
 }
 
+/* Count n datagrams in the rate window; the rate of the last full
+ * window, in datagrams a second. */
+static unsigned
+udp_rate(struct udp_worker *uw, unsigned n)
+{
+	uint64_t now = uv_hrtime() / 1000000;
+
+	if (now - uw->rate_start >= 2 * UDP_RATE_MS) {
+		uw->rate_last = 0; /* a quiet window went by */
+		uw->rate_now = 0;
+		uw->rate_start = now;
+	} else if (now - uw->rate_start >= UDP_RATE_MS) {
+		uw->rate_last = uw->rate_now;
+		uw->rate_now = 0;
+		uw->rate_start += UDP_RATE_MS;
+	}
+	uw->rate_now += n;
+	return uw->rate_last * (1000 / UDP_RATE_MS);
+}
+
+/*
+ * The burst in uw->in[0..n) is short of UDP_BURST and datagrams come fast
+ * (udp_rate): wait up to UDP_GATHER_US for more (ppoll) and read them into
+ * the rest of the burst. Returns the burst's length.
+ */
+static int
+udp_gather(struct udp_worker *uw, int n)
+{
+	struct pollfd pfd = {.fd = uw->w->udp_fd, .events = POLLIN};
+	uint64_t deadline, now;
+	struct timespec ts;
+	int m;
+
+	deadline = uv_hrtime() + UDP_GATHER_US * 1000ull;
+	while (n < UDP_GATHER_BURST && (now = uv_hrtime()) < deadline) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(deadline - now);
+		if (ppoll(&pfd, 1, &ts, NULL) <= 0)
+			break;
+		m = recvmmsg(uw->w->udp_fd, uw->in + n, UDP_BURST - n,
+		             MSG_DONTWAIT, NULL);
+		if (m <= 0)
+			break;
+		udp_rate(uw, (unsigned)m);
+		n += m;
+	}
+	return n;
+}
+
 /* Read and handle up to UDP_BURSTS_PER_TURN bursts. */
 static void
 udp_read(struct udp_worker *uw)
@@ -244,6 +312,9 @@ udp_read(struct udp_worker *uw)
 		}
 		if (n == 0)
 			return;
+		if (udp_rate(uw, (unsigned)n) >= UDP_GATHER_RATE &&
+		    n < UDP_BURST)
+			n = udp_gather(uw, n);
 		sipd_batch_begin(w->sipd);
 		for (int i = 0; i < n; i++) {
 			struct sip_peer *p = &uw->peers[i];
