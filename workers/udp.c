@@ -77,6 +77,7 @@ struct udp_worker {
 	/* the arrival rate: datagrams in the current and the last window */
 	uint64_t rate_start; /* ms, monotonic */
 	unsigned rate_now, rate_last;
+	int gathering; /* the last window's rate >= UDP_GATHER_RATE */
 };
 
 ipc_handler_fn *const udp_ctl_handlers[IPC__COUNT] = {NULL};
@@ -231,24 +232,32 @@ udp_deliver(struct worker *w, const struct sipd_out *out, int n)
 	udp_poll_update(uw);
 }
 
-/* Count n datagrams in the rate window; the rate of the last full
- * window, in datagrams a second. */
-static unsigned
+/* Count n datagrams in the rate window; whether the last full window's
+ * rate, in datagrams a second, calls for gathering (a change is logged at
+ * debug). */
+static int
 udp_rate(struct udp_worker *uw, unsigned n)
 {
 	uint64_t now = uv_hrtime() / 1000000;
+	int busy;
 
-	if (now - uw->rate_start >= 2 * UDP_RATE_MS) {
-		uw->rate_last = 0; /* a quiet window went by */
+	if (now - uw->rate_start >= UDP_RATE_MS) {
+		/* a quiet window in between: nothing came in the last */
+		uw->rate_last = now - uw->rate_start >= 2 * UDP_RATE_MS
+		                    ? 0
+		                    : uw->rate_now * (1000 / UDP_RATE_MS);
 		uw->rate_now = 0;
-		uw->rate_start = now;
-	} else if (now - uw->rate_start >= UDP_RATE_MS) {
-		uw->rate_last = uw->rate_now;
-		uw->rate_now = 0;
-		uw->rate_start += UDP_RATE_MS;
+		uw->rate_start = now - (now - uw->rate_start) % UDP_RATE_MS;
+		busy = uw->rate_last >= UDP_GATHER_RATE;
+		if (busy != uw->gathering)
+			log_debug("udp: %u datagrams/s: %s", uw->rate_last,
+			          busy ? "short bursts wait for more (group "
+			                 "commit)"
+			               : "bursts handled at once");
+		uw->gathering = busy;
 	}
 	uw->rate_now += n;
-	return uw->rate_last * (1000 / UDP_RATE_MS);
+	return uw->gathering;
 }
 
 /*
@@ -312,8 +321,7 @@ udp_read(struct udp_worker *uw)
 		}
 		if (n == 0)
 			return;
-		if (udp_rate(uw, (unsigned)n) >= UDP_GATHER_RATE &&
-		    n < UDP_BURST)
+		if (udp_rate(uw, (unsigned)n) && n < UDP_BURST)
 			n = udp_gather(uw, n);
 		sipd_batch_begin(w->sipd);
 		for (int i = 0; i < n; i++) {
