@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "daemon/master.h"
 #include "daemon/startup.h"
+#include "schema/db.h"
 #include "util/proctitle.h"
 #include "workers/worker.h"
 
@@ -87,6 +88,9 @@ main(int argc, char **argv)
 	 * page is allocated when it is needed, so a spare TCP worker holds
 	 * only the few pages its start read. Must precede any open. */
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+	/* Every transaction's end without a walk of the whole page cache
+	 * (schema/db_pcache.c). Must precede any open too. */
+	(void)db_pcache_setup();
 	signal(SIGPIPE, SIG_IGN);
 	proctitle_init(argc, argv);
 

@@ -265,6 +265,7 @@ db_open(const struct conf *c)
 	char sql[192];
 	int rc;
 
+	(void)db_pcache_setup(); /* a no-op once done, or too late */
 	rc = sqlite3_open_v2(c->database, &db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                         SQLITE_OPEN_NOMUTEX,

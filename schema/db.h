@@ -27,6 +27,20 @@ sqlite3 *db_open(const struct conf *c);
  * long as the master does (on: 1), then as every worker (on: 0). */
 void db_start_wait(sqlite3 *db, int on);
 
+/*
+ * SQLite's page cache with a cheap end of transaction (db_pcache.c says
+ * why): installed once per process, before SQLite initializes (the
+ * master's main() first thing; db_open() tries too). 0, or -1 when SQLite
+ * is initialized already (it keeps its own cache: correct, only slower).
+ */
+int db_pcache_setup(void);
+/* How many truncates of a cache (one at every transaction's end) the
+ * wrapper found nothing to do for (skipped) or passed on to SQLite. */
+struct db_pcache_counts {
+	unsigned long long skipped, passed;
+};
+void db_pcache_counts(struct db_pcache_counts *n);
+
 /* Bound db's page cache to kib KiB (PRAGMA cache_size = -kib). 0 or -1. */
 int db_cache_kib(sqlite3 *db, int kib);
 void db_close(sqlite3 *db);

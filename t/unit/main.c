@@ -11,6 +11,8 @@
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 
+#include "schema/db.h"
+
 #define SUITES(X)                                                              \
 	X(sip)                                                                 \
 	X(stream)                                                              \
@@ -45,6 +47,8 @@ static const struct {
 int
 main(int argc, char **argv)
 {
+	/* as daemon/main.c does, before any suite opens a database */
+	(void)db_pcache_setup();
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {

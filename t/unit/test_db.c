@@ -9,7 +9,10 @@
  * and db_checkpoint; a write lock held by another connection: db_begin
  * waits for it at most DB_BUSY_MS once, then not at all until a write
  * succeeds again (db_fail / db_ok); db_reg_conn_bound, the TCP worker's
- * question whether a live binding uses its connection.
+ * question whether a live binding uses its connection; the page cache
+ * wrapper (db_pcache.c): transactions that split index pages end without
+ * passing their truncate on, and one rolled back after growing the file
+ * passes it, leaving a file intact.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -609,6 +612,73 @@ test_locked(void)
 	db_close(db);
 }
 
+/* Insert n rows with keys in no order (an index whose pages split in the
+ * middle, so balance_nonroot swaps page numbers). SQLITE_DONE or error. */
+static int
+pcache_insert(sqlite3 *db, int n)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO pc (k, v) VALUES "
+	                       "(hex(randomblob(16)), zeroblob(60))",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	for (int i = 0; i < n && rc == SQLITE_DONE; i++) {
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void
+test_pcache(void)
+{
+	struct db_pcache_counts a, b, c;
+	sqlite3 *db = fresh("pcache.db");
+	char *err = NULL;
+
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_FATAL(sqlite3_exec(db,
+	                             "PRAGMA cache_size = -8192; CREATE TABLE "
+	                             "pc (k TEXT PRIMARY KEY, v BLOB)",
+	                             NULL, NULL, NULL) == SQLITE_OK);
+	db_pcache_counts(&a);
+	/* 200 transactions of 40 rows: their index pages split */
+	for (int t = 0; t < 200; t++) {
+		CU_ASSERT_FATAL(db_begin(db) == 0);
+		CU_ASSERT_FATAL(pcache_insert(db, 40) == SQLITE_DONE);
+		CU_ASSERT_FATAL(db_commit(db) == 0);
+	}
+	db_pcache_counts(&b);
+	/* every commit's truncate (and every read's) had nothing to do */
+	CU_ASSERT(b.skipped - a.skipped >= 200);
+	CU_ASSERT(b.passed - a.passed < 10);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM pc") == 8000);
+
+	/* a transaction that grows the file, rolled back: the pages past
+	 * the file's end must leave the cache */
+	CU_ASSERT_FATAL(db_begin(db) == 0);
+	CU_ASSERT(pcache_insert(db, 3000) == SQLITE_DONE);
+	CU_ASSERT(db_rollback(db) == 0);
+	db_pcache_counts(&c);
+	CU_ASSERT(c.passed > b.passed);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM pc") == 8000);
+	/* the file grows again over the same page numbers */
+	CU_ASSERT_FATAL(db_begin(db) == 0);
+	CU_ASSERT(pcache_insert(db, 3000) == SQLITE_DONE);
+	CU_ASSERT_FATAL(db_commit(db) == 0);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM pc") == 11000);
+	CU_ASSERT(sqlite3_exec(db, "PRAGMA integrity_check", NULL, NULL,
+	                       &err) == SQLITE_OK);
+	sqlite3_free(err);
+	CU_ASSERT(q1(db, "SELECT count(*) FROM pragma_integrity_check "
+	                 "WHERE integrity_check <> 'ok'") == 0);
+	db_close(db);
+}
+
 int
 suite_db(void)
 {
@@ -629,7 +699,9 @@ suite_db(void)
 	    !CU_add_test(s, "WAL hook: fallback past the bound",
 	                 test_wal_fallback) ||
 	    !CU_add_test(s, "write lock held elsewhere: short waits",
-	                 test_locked))
+	                 test_locked) ||
+	    !CU_add_test(s, "page cache: no walk at a transaction's end",
+	                 test_pcache))
 		return -1;
 	return 0;
 }
