@@ -558,6 +558,16 @@ digest_random(uint8_t *out, size_t n)
 	return 0;
 }
 
+int64_t
+digest_nonce_time(int64_t last_us, time_t now, long usec)
+{
+	int64_t us = (int64_t)now * 1000000 + usec;
+
+	if (us <= last_us && last_us - us < 1000000)
+		us = last_us + 1;
+	return us;
+}
+
 int
 digest_nonce_make(const uint8_t *key, size_t keylen, int64_t issued_us,
                   sip_str user, char out[DIGEST_NONCE_LEN + 1])

@@ -208,6 +208,18 @@ int digest_random(uint8_t *out, size_t n);
  */
 #define DIGEST_NONCE_LEN 44
 #define DIGEST_NONCE_SKEW 5
+
+/*
+ * The issue time of the next nonce, in microseconds since the epoch: the
+ * second now (which the checks compare with) and usec (the clock's
+ * microseconds, 0..999999), made to grow past last_us, the previous
+ * nonce's, so that the rows keyed by it (auth_vectors, auth_nonces) are
+ * added in order. Only by less than a second, though: after the clock was
+ * set back further the nonces follow it (a nonce dated more than
+ * DIGEST_NONCE_SKEW ahead of the clock would be refused), out of order
+ * for a while.
+ */
+int64_t digest_nonce_time(int64_t last_us, time_t now, long usec);
 int digest_nonce_make(const uint8_t *key, size_t keylen, int64_t issued_us,
                       sip_str user, char out[DIGEST_NONCE_LEN + 1]);
 int digest_nonce_check(const uint8_t *key, size_t keylen, time_t now,

@@ -221,25 +221,17 @@ auth_random_hex(char *out, size_t n)
  * mode the request decides (an IMS UE's: an Authorization naming an AKA
  * algorithm or integrity-protected, or sec-agree: AKA; else Digest).
  */
-/*
- * The time a new nonce is issued at, in microseconds since the epoch: the
- * request's second (x->now, which the nonce checks compare with) and the
- * clock's microseconds, made to grow with each nonce of this worker, so
- * that the rows keyed by it (auth_vectors, auth_nonces) are added in
- * order.
- */
+/* The time a new nonce is issued at (digest_nonce_time): now's second
+ * and the clock's microseconds, after this worker's last nonce. */
 static int64_t
 auth_issued(struct auth_ctx *x)
 {
 	struct timespec ts;
-	int64_t us;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	us = (int64_t)x->now * 1000000 + ts.tv_nsec / 1000;
-	if (us <= x->a->last_issued_us)
-		us = x->a->last_issued_us + 1;
-	x->a->last_issued_us = us;
-	return us;
+	x->a->last_issued_us =
+	    digest_nonce_time(x->a->last_issued_us, x->now, ts.tv_nsec / 1000);
+	return x->a->last_issued_us;
 }
 
 /* The AKA nonce's server data (RFC 3310 3.1): the time it was issued,

@@ -677,6 +677,24 @@ test_digest_nonce(void)
 	                             &stale, NULL) == -1);
 }
 
+/* The nonces' issue times: growing, also within a microsecond and across a
+ * small step back; a clock set back an hour is followed. */
+static void
+test_digest_nonce_time(void)
+{
+	int64_t t = digest_nonce_time(0, 1000, 250000);
+
+	CU_ASSERT(t == 1000250000);
+	CU_ASSERT(digest_nonce_time(t, 1000, 250001) == 1000250001);
+	CU_ASSERT(digest_nonce_time(t, 1000, 250000) == 1000250001);
+	CU_ASSERT(digest_nonce_time(t, 1000, 100) == 1000250001);
+	CU_ASSERT(digest_nonce_time(t, 999, 900000) == 1000250001);
+	CU_ASSERT(digest_nonce_time(t, 1001, 5) == 1001000005);
+	/* set back an hour: the nonce is dated by the clock, and checks */
+	t = digest_nonce_time(t, 1000 - 3600, 7);
+	CU_ASSERT(t == (int64_t)(1000 - 3600) * 1000000 + 7);
+}
+
 static const char seed1[] =
     "Digest username=\"8613911000057@ims.mnc000.mcc000.3gppnetwork.org\","
     "realm=\"ims.mnc000.mcc000.3gppnetwork.org\",nonce=\"\","
@@ -1002,6 +1020,8 @@ suite_auth(void)
 	    !CU_add_test(s, "base64", test_base64) ||
 	    !CU_add_test(s, "aka nonce", test_aka_nonce) ||
 	    !CU_add_test(s, "digest nonce", test_digest_nonce) ||
+	    !CU_add_test(s, "digest nonce issue times",
+	                 test_digest_nonce_time) ||
 	    !CU_add_test(s, "authorization: good", test_parse_good) ||
 	    !CU_add_test(s, "authorization: faults", test_parse_faults) ||
 	    !CU_add_test(s, "authorization: in a message", test_msg_cred) ||
