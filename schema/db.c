@@ -1072,7 +1072,7 @@ db_step_13(sqlite3 *db)
 	static const char *const tables[] = {"auth_vectors", "auth_nonces"};
 	sqlite3_stmt *st = NULL;
 	char *sql;
-	int old;
+	int old, rc;
 
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		sql = sqlite3_mprintf(
@@ -1094,9 +1094,9 @@ db_step_13(sqlite3 *db)
 		if (old == 0)
 			continue;
 		sql = sqlite3_mprintf("DROP TABLE \"%w\"", tables[i]);
-		old = sql ? db_exec(db, sql) : -1;
+		rc = sql ? db_exec(db, sql) : -1;
 		sqlite3_free(sql);
-		if (old == -1)
+		if (rc == -1)
 			return -1;
 	}
 	return 0;

@@ -512,21 +512,19 @@ db_auth_vector_delete(struct db_auth *da, const struct db_auth_nonce *n)
 }
 
 int
-db_auth_nc_use(struct db_auth *da, const struct db_auth_nonce *n, uint32_t nc,
-               int64_t expires_at)
+db_auth_nc_use(struct db_auth *da, const struct db_auth_nonce *n, uint32_t nc)
 {
-	sqlite3_stmt *st = db_stmt(
-	    da->db, &da->nc_use,
-	    "INSERT INTO auth_nonces (issued_us, nonce, nc, expires_at) VALUES "
-	    "(?4, ?1, ?2, ?3) ON CONFLICT (issued_us, nonce) DO UPDATE SET "
-	    "nc = excluded.nc WHERE excluded.nc > auth_nonces.nc");
+	sqlite3_stmt *st =
+	    db_stmt(da->db, &da->nc_use,
+	            "INSERT INTO auth_nonces (issued_us, nonce, nc) VALUES "
+	            "(?4, ?1, ?2) ON CONFLICT (issued_us, nonce) DO UPDATE SET "
+	            "nc = excluded.nc WHERE excluded.nc > auth_nonces.nc");
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, n->nonce, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, n->issued_us);
 	sqlite3_bind_int64(st, 2, nc);
-	sqlite3_bind_int64(st, 3, expires_at);
 	return db_auth_change(da, st, "nc");
 }
 

@@ -179,11 +179,11 @@ int db_auth_vector_delete(struct db_auth *da, const struct db_auth_nonce *n);
 /*
  * The Digest nonce-count check (RFC 7616 3.4.5): accept nc for nonce only
  * if it is higher than every nc accepted before for that nonce, and record
- * it (the record lives until expires_at). 0 accepted, 1 replay (nc not
- * higher), -1 on error.
+ * it (the record lives until db_auth_expire sweeps it, once the nonce is
+ * stale). 0 accepted, 1 replay (nc not higher), -1 on error.
  */
 int db_auth_nc_use(struct db_auth *da, const struct db_auth_nonce *n,
-                   uint32_t nc, int64_t expires_at);
+                   uint32_t nc);
 
 /* Delete vectors and nonce records issued before before_us (the nonces
  * gone stale: issued more than a nonce lifetime ago), at most max of each

@@ -100,12 +100,12 @@ CREATE TABLE IF NOT EXISTS auth_vectors (
 
 -- Digest nonce counts: the highest nc accepted per nonce (replay check),
 -- keyed by the time the nonce was issued (inside it, see
--- sip/digest.h) for the same reason as auth_vectors.
+-- sip/digest.h) for the same reason as auth_vectors; swept a nonce
+-- lifetime after issued_us (workers/auth.c), when the nonce is stale.
 CREATE TABLE IF NOT EXISTS auth_nonces (
 	issued_us   INTEGER NOT NULL,
 	nonce       TEXT NOT NULL,
 	nc          INTEGER NOT NULL,
-	expires_at  INTEGER NOT NULL,       -- when the nonce goes stale
 	PRIMARY KEY (issued_us, nonce)
 ) WITHOUT ROWID;
 

@@ -28,6 +28,11 @@
  * deletes what expired in the second before (a challenge lives nonce_lifetime),
  * up to this many, so that a sustained load never makes one long DELETE. */
 #define AUTH_SWEEP_MAX 16384
+/* Seconds a nonce's rows are kept past its lifetime: a worker that read
+ * the clock just before the nonce went stale and writes its nc record
+ * after a sweep must find the record there, not make it anew (and so
+ * accept a replayed nc). */
+#define AUTH_SWEEP_MARGIN 10
 
 /* The failure record of one source address. */
 struct auth_src {
@@ -215,12 +220,6 @@ auth_random_hex(char *out, size_t n)
 	return 0;
 }
 
-/*
- * The kind of challenge: [auth] mode digest or aka decides; auto asks the
- * subscriber's row (k: AKA, else Digest); for an unknown user in auto
- * mode the request decides (an IMS UE's: an Authorization naming an AKA
- * algorithm or integrity-protected, or sec-agree: AKA; else Digest).
- */
 /* The time a new nonce is issued at (digest_nonce_time): now's second
  * and the clock's microseconds, after this worker's last nonce. */
 static int64_t
@@ -266,6 +265,12 @@ auth_aka_issued(sip_str nonce, int64_t *issued_us)
 	return 0;
 }
 
+/*
+ * The kind of challenge: [auth] mode digest or aka decides; auto asks the
+ * subscriber's row (k: AKA, else Digest); for an unknown user in auto
+ * mode the request decides (an IMS UE's: an Authorization naming an AKA
+ * algorithm or integrity-protected, or sec-agree: AKA; else Digest).
+ */
 static enum auth_kind
 auth_kind(const struct auth_ctx *x, const struct db_subscriber *sub,
           const struct digest_cred *c)
@@ -568,11 +573,11 @@ auth_accept(struct auth_ctx *x, const struct db_subscriber *sub,
  * error. */
 static int
 auth_nc(struct auth_ctx *x, const struct digest_cred *c,
-        const struct db_auth_nonce *nonce, int64_t expires_at)
+        const struct db_auth_nonce *nonce)
 {
 	uint32_t nc = c->qop_id != DIGEST_QOP_NONE ? c->nc_value : 1;
 
-	return db_auth_nc_use(x->a->da, nonce, nc, expires_at);
+	return db_auth_nc_use(x->a->da, nonce, nc);
 }
 
 /* Forget a refused AKA nonce's vector (one savepoint). */
@@ -745,8 +750,7 @@ auth_answer_digest(struct auth_ctx *x, const struct digest_cred *c)
 	}
 	if (stale)
 		return auth_challenge(x, c, 1, NULL);
-	rc = auth_nc(x, c, &key,
-	             key.issued_us / 1000000 + x->a->c->nonce_lifetime);
+	rc = auth_nc(x, c, &key);
 	if (rc == -1)
 		return auth_500(x);
 	if (rc == 1)
@@ -964,10 +968,13 @@ auth_sweep(struct auth *a, struct sipd *sd, time_t now)
 	if ((t = sipd_db_txn(sd)) == NULL || (mark = db_txn_savepoint(t)) == -1)
 		return -1;
 	/* a nonce issued more than a lifetime ago is stale: its vector
-	 * has expired, its nc record answers nothing any more */
-	if ((n = db_auth_expire(a->da,
-	                        ((int64_t)now - a->c->nonce_lifetime) * 1000000,
-	                        AUTH_SWEEP_MAX)) == -1 ||
+	 * has expired, its nc record answers nothing any more (give or
+	 * take AUTH_SWEEP_MARGIN) */
+	if ((n = db_auth_expire(
+	         a->da,
+	         ((int64_t)now - a->c->nonce_lifetime - AUTH_SWEEP_MARGIN) *
+	             1000000,
+	         AUTH_SWEEP_MAX)) == -1 ||
 	    db_txn_release(t, mark) == -1) {
 		db_txn_rollback(t, mark);
 		return -1;

@@ -16,8 +16,11 @@
  * 10,000 Digest registrations a second the bursts were 2.8 datagrams, and
  * a registration in batches of 1 costs twice what it does in batches of
  * 32 (t/bench/auth_bench); gathered, the worker's share of its core fell
- * from 75-78% to 52-60%, for about a millisecond more per answer. A lone
- * phone never waits.
+ * from 75-78% to 52-60%, for about a millisecond more per answer. On a
+ * quiet server (a lab's few phones) nothing waits. The wait is a blocking
+ * ppoll, not a timer of the loop: libuv's timers count milliseconds, and
+ * a millisecond per wait cost more latency than it saved; what the loop
+ * owes meanwhile (IPC, timers) waits at most UDP_GATHER_US.
  *
  * A datagram is read into max_message + 1 bytes, so one larger than
  * max_message arrives truncated but longer than the limit, and the service
@@ -321,7 +324,7 @@ udp_read(struct udp_worker *uw)
 		}
 		if (n == 0)
 			return;
-		if (udp_rate(uw, (unsigned)n) && n < UDP_BURST)
+		if (udp_rate(uw, (unsigned)n) && n < UDP_GATHER_BURST)
 			n = udp_gather(uw, n);
 		sipd_batch_begin(w->sipd);
 		for (int i = 0; i < n; i++) {

@@ -314,6 +314,55 @@ test_aka_xor_and_source(void)
 /* mode none: sec-agree in Require is accepted (not 420), the
  * Security-Client kept, no impi; the registrar alone refuses a REGISTER
  * that did not pass the gate when a mode is set. */
+/* An AKA answer whose nonce carries RAND and AUTN but not afd's server
+ * data (the issue time: an older afd's nonce, or a forged one) is
+ * challenged again, not refused with 500 or taken. */
+static void
+test_aka_nonce_without_time(void)
+{
+	struct tsd *t = tsd_new_auth(NULL, CONF_AUTH_AKA);
+	static const uint8_t k[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+	                              8, 9, 10, 11, 12, 13, 14, 15};
+	uint8_t rand[AKA_RAND_LEN], autn[AKA_AUTN_LEN], sd[AKA_NONCE_SDATA_MAX];
+	char resp[DIGEST_HEX_LEN + 1], bare[AKA_NONCE_MAX + 1], *nonce, *n2;
+	struct aka_keys keys;
+	struct aka_out o;
+	uint64_t sqn;
+	size_t sdl = 0;
+	const char *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT(tsd_count(t,
+	                    "INSERT INTO subscribers (impi, impu, k, "
+	                    "algorithm) VALUES ('bob@afd.test', ?1, "
+	                    "'000102030405060708090A0B0C0D0E0F', 'xor') "
+	                    "RETURNING 1",
+	                    AOR) == 1);
+	r = tsd_one(t, gate_reg(t, "n1", 1, "", ""), SIP_TP_UDP);
+	CU_ASSERT_EQUAL_FATAL(gate_status(r), 401);
+	nonce = gate_param(t, r, "nonce");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(nonce);
+	CU_ASSERT_FATAL(aka_nonce_parse(S(nonce), rand, autn, sd, &sdl) == 0);
+	CU_ASSERT(sdl == 8); /* the issue time */
+	CU_ASSERT_FATAL(aka_nonce_make(rand, autn, NULL, 0, bare) > 0);
+	CU_ASSERT_FATAL(aka_keys_init(&keys, AKA_XOR, k, NULL, NULL) == 0);
+	CU_ASSERT_FATAL(aka_usim_check(&keys, rand, autn, &o, &sqn) == 0);
+	/* the right RES, over the nonce without its time */
+	gate_response("bob@afd.test", o.res, o.res_len, bare, "auth", "", resp);
+	r = tsd_one(t,
+	            gate_reg(t, "n2", 2,
+	                     gate_authz(t, "bob@afd.test", bare, "AKAv1-MD5",
+	                                "auth", resp),
+	                     ""),
+	            SIP_TP_UDP);
+	CU_ASSERT_EQUAL(gate_status(r), 401);
+	n2 = gate_param(t, r, "nonce");
+	CU_ASSERT(n2 != NULL && strcmp(n2, nonce) != 0);
+	CU_ASSERT_EQUAL(
+	    tsd_count(t, "SELECT count(*) FROM registrations", NULL), 0);
+	tsd_free(t);
+}
+
 static void
 test_none_and_registrar(void)
 {
@@ -361,6 +410,8 @@ suite_authgate(void)
 	if (s == NULL)
 		return -1;
 	if (!CU_add_test(s, "Digest with auth-int", test_digest_auth_int) ||
+	    !CU_add_test(s, "AKA nonce without afd's server data",
+	                 test_aka_nonce_without_time) ||
 	    !CU_add_test(s, "AKA with the XOR SIM; the source check",
 	                 test_aka_xor_and_source) ||
 	    !CU_add_test(s, "mode none, sec-agree; the registrar's refusal",

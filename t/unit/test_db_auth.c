@@ -451,15 +451,15 @@ test_nc(void)
 	                           a2 = {21, "A"};
 
 	CU_ASSERT_FATAL(db != NULL && da != NULL);
-	CU_ASSERT(db_auth_nc_use(da, &a, 1, 100) == 0);
-	CU_ASSERT(db_auth_nc_use(da, &a, 1, 100) == 1);  /* replay */
-	CU_ASSERT(db_auth_nc_use(da, &b, 1, 100) == 0);  /* other nonce */
-	CU_ASSERT(db_auth_nc_use(da, &a2, 1, 100) == 0); /* other time */
-	CU_ASSERT(db_auth_nc_use(da, &a, 3, 100) == 0);
-	CU_ASSERT(db_auth_nc_use(da, &a, 2, 100) == 1); /* lower */
-	CU_ASSERT(db_auth_nc_use(da, &a, 0xffffffffu, 100) == 0);
-	CU_ASSERT(db_auth_nc_use(da, &a, 0xffffffffu, 100) == 1);
-	CU_ASSERT(db_auth_nc_use(da, &c, 1, 90) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 1) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 1) == 1);  /* replay */
+	CU_ASSERT(db_auth_nc_use(da, &b, 1) == 0);  /* other nonce */
+	CU_ASSERT(db_auth_nc_use(da, &a2, 1) == 0); /* other time */
+	CU_ASSERT(db_auth_nc_use(da, &a, 3) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 2) == 1); /* lower */
+	CU_ASSERT(db_auth_nc_use(da, &a, 0xffffffffu) == 0);
+	CU_ASSERT(db_auth_nc_use(da, &a, 0xffffffffu) == 1);
+	CU_ASSERT(db_auth_nc_use(da, &c, 1) == 0);
 	/* issued before 25: at most 1 a pass, the oldest first */
 	CU_ASSERT(db_auth_expire(da, 25, 1) == 1);
 	CU_ASSERT(
@@ -469,7 +469,7 @@ test_nc(void)
 	CU_ASSERT(db_auth_expire(da, 25, 1) == 0);
 	CU_ASSERT(
 	    q1(db, "SELECT count(*) FROM auth_nonces WHERE nonce = 'B'") == 1);
-	CU_ASSERT(db_auth_nc_use(da, &a, 1, 200) == 0); /* forgotten */
+	CU_ASSERT(db_auth_nc_use(da, &a, 1) == 0); /* forgotten */
 	talloc_free(ctx);
 	db_close(db);
 }
