@@ -79,7 +79,16 @@ struct sipd_pending {
 	int failed;       /* that change is lost: send 500 instead */
 };
 
-/* What sipd keeps with a transaction (txn_data; a talloc child of it). */
+/*
+ * What sipd keeps with a client transaction or an INVITE server transaction
+ * (txn_data; a talloc child of it): where it sends, since it retransmits on
+ * its timers. A non-INVITE server transaction keeps nothing here: it sends
+ * only in answer to something that says where (the TU's answer,
+ * sipd_respond_out and sipd_send_pending; a retransmission of its request,
+ * sipd_route_request), through sd->sending_to. Over UDP it lives 32 s
+ * (Timer J) and a registrar at 10,000 REGISTERs/s holds 320,000 of them:
+ * this struct (176 bytes and a talloc chunk) was a fifth of each.
+ */
 struct sipd_tx {
 	struct sip_peer to; /* where it sends */
 	/* client transactions */
@@ -100,7 +109,9 @@ struct sipd {
 	struct regn *regn;
 	struct b2bua *b2bua;
 	struct txn_table *tt;
-	const struct sip_peer *sending_to; /* during txn_client_new */
+	/* where a transaction without a sipd_tx sends, during the call
+	 * that makes it send (sipd_sending_to) */
+	const struct sip_peer *sending_to;
 	TALLOC_CTX *pool;  /* a talloc pool the batches are carved from */
 	TALLOC_CTX *batch; /* everything of the current batch */
 	struct sipd_out *out;
@@ -878,6 +889,21 @@ sipd_response(TALLOC_CTX *ctx, const struct sip_msg *req,
 	return b.s;
 }
 
+/* txn_server_respond on t, to where its request came from (to, through
+ * sd->sending_to, unless t keeps its own: struct sipd_tx). 0 or -1. */
+static int
+sipd_server_respond(struct sipd *sd, struct txn *t, const struct sip_peer *to,
+                    int status, const char *buf, size_t len)
+{
+	const struct sip_peer *prev = sd->sending_to;
+	int rc;
+
+	sd->sending_to = to;
+	rc = txn_server_respond(t, status, buf, len, sipd_now_ms());
+	sd->sending_to = prev;
+	return rc;
+}
+
 /* sipd_respond_buf; copy: buf is not the batch's (copied when queued
  * outside a transaction). */
 static int
@@ -887,11 +913,13 @@ sipd_respond_out(struct sipd *sd, const struct sip_msg *req,
 {
 	struct sip_peer to;
 	struct txn *t;
+	int rc;
 
 	if ((t = txn_server_match(sd->tt, req)) != NULL &&
 	    txn_kind(t) != TXN_ICT && txn_kind(t) != TXN_NICT) {
-		if (txn_server_respond(t, status, buf, len, sipd_now_ms()) ==
-		    -1) {
+		sipd_dest(req, from, &to);
+		rc = sipd_server_respond(sd, t, &to, status, buf, len);
+		if (rc == -1) {
 			log_debug("sipd: %d not sent: its transaction (%s) is "
 			          "%s",
 			          status, txn_branch(t),
@@ -968,13 +996,13 @@ sipd_send_pending(struct sipd *sd, struct sipd_pending *p)
 		p->len = b.len;
 		p->status = 500;
 	}
-	if (rq->stx != NULL) {
-		txn_server_respond(rq->stx, p->status, p->buf, p->len,
-		                   sipd_now_ms());
-		return;
-	}
 	struct sip_peer to;
 	sipd_dest(rq->msg, &rq->from, &to);
+	if (rq->stx != NULL) {
+		(void)sipd_server_respond(sd, rq->stx, &to, p->status, p->buf,
+		                          p->len);
+		return;
+	}
 	sipd_out_add(sd, p->buf, p->len, &to, SIPD_OUT_SEND, NULL, 0);
 }
 
@@ -1142,6 +1170,8 @@ sipd_route_request(struct sipd *sd, const struct sip_msg *req,
 	struct sip_err err;
 	struct sip_buf b;
 	struct txn *stx = NULL;
+	struct sip_peer dest;
+	const struct sip_peer *prev;
 	enum txn_rx rx;
 	int reliable = from->tp != SIP_TP_UDP, status, in_call = forwarded;
 	char owner[8];
@@ -1189,18 +1219,24 @@ sipd_route_request(struct sipd *sd, const struct sip_msg *req,
 		    sd, req, from, req->mid == SIP_M_UNKNOWN ? 501 : 405, NULL,
 		    method_allow_hdr());
 	}
+	/* a retransmission is answered again where this one came from */
+	sipd_dest(req, from, &dest);
+	prev = sd->sending_to;
+	sd->sending_to = &dest;
 	rx = txn_server_recv(sd->tt, req, reliable, sipd_now_ms(), &stx);
+	sd->sending_to = prev;
 	if (rx == TXN_RX_RETRANS) {
 		sd->st.absorbed++;
 		return 0;
 	}
 	if (rx != TXN_RX_NEW)
 		stx = NULL; /* no usable Via for a transaction: stateless */
-	if (stx != NULL) {
+	if (stx != NULL && txn_kind(stx) == TXN_IST) {
+		/* it retransmits its answer on Timer G: it keeps where to */
 		struct sipd_tx *x = talloc_zero(stx, struct sipd_tx);
 		if (x == NULL)
 			return -1;
-		sipd_dest(req, from, &x->to);
+		x->to = dest;
 		txn_set_data(stx, x);
 	}
 	if ((rq = talloc_zero(sipd_batch_mem(sd), struct sipd_req)) == NULL)

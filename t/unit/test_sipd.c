@@ -1,8 +1,10 @@
 /*
  * t/unit/test_sipd.c: the SIP service's policy for what comes in (every
  * bad-input class gets its status or is dropped), OPTIONS, where answers
- * go (RFC 3581 rport rules), and group commit (answers only after commit,
- * a failed commit turns them into 500). Runs sipd on a temporary database.
+ * go (RFC 3581 rport rules), a retransmission answered again there by a
+ * server transaction that keeps only itself and its answer, and group
+ * commit (answers only after commit, a failed commit turns them into
+ * 500). Runs sipd on a temporary database.
  * t/unit/sipd_util.h holds the helpers shared with test_registrar.c.
  */
 #include <arpa/inet.h>
@@ -359,6 +361,55 @@ test_destination(void)
 	CU_ASSERT_EQUAL(port_of(&out[3].to), port_of(&T->tcp_peer));
 }
 
+/* A retransmitted non-INVITE request (same branch) gets the same answer
+ * again, at the same place (RFC 3261 17.2.2, 18.2.2); its server
+ * transaction, kept 32 s over UDP, is two talloc blocks (itself, its
+ * answer), not three. */
+static void
+test_retransmission(void)
+{
+	const struct sipd_out *out;
+	const char norport[] = OPTIONS_MSG_B("rtx1", "");
+	const char rport[] =
+	    "OPTIONS sip:afd.test SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 10.0.0.7:5070;rport;branch=z9hG4bK-rtx2\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@afd.test>;tag=a1\r\n"
+	    "To: <sip:afd.test>\r\n"
+	    "Call-ID: rtx2@10.0.0.7\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	char *first[2];
+	size_t n0, n1;
+
+	sipd_batch_begin(T->sd);
+	n0 = talloc_total_blocks(T->sd);
+	sipd_handle(T->sd, norport, strlen(norport), &T->udp_peer);
+	sipd_handle(T->sd, rport, strlen(rport), &T->udp_peer);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 2);
+	first[0] = talloc_strndup(NULL, out[0].buf, out[0].len);
+	first[1] = talloc_strndup(NULL, out[1].buf, out[1].len);
+	CU_ASSERT_EQUAL(port_of(&out[0].to), 5070);
+	CU_ASSERT_EQUAL(port_of(&out[1].to), port_of(&T->udp_peer));
+	sipd_batch_begin(T->sd); /* the batch's memory is gone */
+	n1 = talloc_total_blocks(T->sd);
+	CU_ASSERT(n1 - n0 <= 2 * 2);
+
+	/* both again: absorbed, the stored answers sent where they went */
+	sipd_handle(T->sd, rport, strlen(rport), &T->udp_peer);
+	sipd_handle(T->sd, norport, strlen(norport), &T->udp_peer);
+	CU_ASSERT_EQUAL_FATAL(sipd_batch_end(T->sd, &out), 2);
+	CU_ASSERT_EQUAL(out[0].len, strlen(first[1]));
+	CU_ASSERT(memcmp(out[0].buf, first[1], out[0].len) == 0);
+	CU_ASSERT_EQUAL(port_of(&out[0].to), port_of(&T->udp_peer));
+	CU_ASSERT_EQUAL(out[0].to.tp, SIP_TP_UDP);
+	CU_ASSERT_EQUAL(out[1].len, strlen(first[0]));
+	CU_ASSERT(memcmp(out[1].buf, first[0], out[1].len) == 0);
+	CU_ASSERT_EQUAL(port_of(&out[1].to), 5070);
+	CU_ASSERT_EQUAL(sipd_stats(T->sd)->absorbed >= 2, 1);
+	talloc_free(first[0]);
+	talloc_free(first[1]);
+}
+
 /* RFC 3261 18.2.1, RFC 3581 4: received and rport values the client put
  * in its Via are replaced by the real source address and port. */
 static void
@@ -579,6 +630,8 @@ suite_sipd(void)
 	    !CU_add_test(s, "garbage dropped", test_drop_garbage) ||
 	    !CU_add_test(s, "ACK, responses", test_ack_and_responses) ||
 	    !CU_add_test(s, "destination", test_destination) ||
+	    !CU_add_test(s, "retransmission answered again",
+	                 test_retransmission) ||
 	    !CU_add_test(s, "group commit", test_group_commit) ||
 	    !CU_add_test(s, "group commit failure",
 	                 test_group_commit_failure) ||
