@@ -73,7 +73,13 @@ assert_no_match 'evicted connection [0-9]+ from 127.0.0.1:'"$SESSION_LPORT_phone
 # 1,400 bytes in all; every closing line names a different connection.
 dups=$(log_new | sed -n 's/.*connection \([0-9]*\) from .* closed: .*/\1/p' | sort | uniq -d | wc -l)
 assert_eq 0 "$dups" "connections closed more than once in the log"
-# Each eviction: the master's decision, and its worker's close saying so.
+# Each eviction: the master's decision, and its worker's close saying so
+# (a worker logs its close when it gets to it: wait a little for the last).
+evictions_logged() {
+	[ "$(log_new | grep -c 'master: info: evicted connection')" = \
+		"$(log_new | grep -c 'closed: evicted by the master')" ]
+}
+wait_for evictions_logged 2 || true
 assert_eq "$(log_new | grep -c 'master: info: evicted connection')" \
 	"$(log_new | grep -c 'closed: evicted by the master')" "evictions logged by the master and by the workers"
 assert_le "$(tcp_worker_pids | grep -c .)" 16 "TCP workers (tcp_max 16)"
