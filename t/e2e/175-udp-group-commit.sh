@@ -14,11 +14,15 @@ kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 afd_start afd.log_level=debug
 assert_no_match "short bursts wait" "$(cat "$AFD_LOG")" "group commit before any load"
 
-# 8,000 REGISTERs a second (new AORs) for 2 s.
-out=$("$RL" -s "127.0.0.1:$AFD_PORT" -r 8000 -d 2 -g 3 -k -q) || fail "load: $out"
+# 8,000 REGISTERs a second (new AORs) for 2 s (valgrind's afd cannot
+# answer so many: a tenth, and no group commit to see).
+rate=8000
+[ "${VALGRIND:-}" = 1 ] && rate=800
+out=$("$RL" -s "127.0.0.1:$AFD_PORT" -r "$rate" -d 2 -g $((3 * SCALE)) -k -q) ||
+	fail "load: $out"
 say "load: $out"
 sent=$(kv sent "$out")
-[ "${sent:-0}" -ge 8000 ] || fail "regload sent only ${sent:-0}"
+[ "${sent:-0}" -ge "$rate" ] || fail "regload sent only ${sent:-0}"
 assert_eq "$sent" "$(kv ok "$out")" "right 200s under load"
 assert_eq 0 "$(kv fail "$out")" "failed requests under load"
 assert_eq "$sent" "$(sql "SELECT count(*) FROM registrations")" "bindings committed"
