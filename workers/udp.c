@@ -264,9 +264,10 @@ udp_rate(struct udp_worker *uw, unsigned n)
 }
 
 /*
- * The burst in uw->in[0..n) is short of UDP_BURST and datagrams come fast
- * (udp_rate): wait up to UDP_GATHER_US for more (ppoll) and read them into
- * the rest of the burst. Returns the burst's length.
+ * The burst in uw->in[0..n) is short of UDP_GATHER_BURST and datagrams
+ * come fast (udp_rate): wait up to UDP_GATHER_US for more (ppoll) and read
+ * them into the rest of the burst, until it holds UDP_GATHER_BURST or more.
+ * Returns the burst's length.
  */
 static int
 udp_gather(struct udp_worker *uw, int n)
