@@ -64,22 +64,32 @@ aka_password(const struct aka_vector *v, int v2, uint8_t *out, size_t *len)
 }
 
 void
+aka_be_put(uint64_t v, uint8_t *out, size_t n)
+{
+	for (size_t i = n; i > 0; i--, v >>= 8)
+		out[i - 1] = (uint8_t)(v & 0xff);
+}
+
+uint64_t
+aka_be_get(const uint8_t *in, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+void
 aka_sqn_put(uint64_t sqn, uint8_t out[AKA_SQN_LEN])
 {
-	for (int i = 5; i >= 0; i--) {
-		out[i] = (uint8_t)(sqn & 0xff);
-		sqn >>= 8;
-	}
+	aka_be_put(sqn, out, AKA_SQN_LEN);
 }
 
 uint64_t
 aka_sqn_get(const uint8_t in[AKA_SQN_LEN])
 {
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = (v << 8) | in[i];
-	return v;
+	return aka_be_get(in, AKA_SQN_LEN);
 }
 
 uint64_t

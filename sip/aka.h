@@ -45,6 +45,11 @@ int aka_keys_init(struct aka_keys *keys, enum aka_alg alg,
                   const uint8_t k[AKA_K_LEN], const uint8_t *opc,
                   const uint8_t *op);
 
+/* v to/from n (at most 8) big-endian bytes: an SQN (6), the issue time
+ * in afd's nonces (8). */
+void aka_be_put(uint64_t v, uint8_t *out, size_t n);
+uint64_t aka_be_get(const uint8_t *in, size_t n);
+
 /* A 48-bit SQN to/from its 6 big-endian bytes. */
 void aka_sqn_put(uint64_t sqn, uint8_t out[AKA_SQN_LEN]);
 uint64_t aka_sqn_get(const uint8_t in[AKA_SQN_LEN]);

@@ -573,13 +573,9 @@ digest_nonce_make(const uint8_t *key, size_t keylen, int64_t issued_us,
                   sip_str user, char out[DIGEST_NONCE_LEN + 1])
 {
 	uint8_t raw[DIGEST_NONCE_RAW];
-	uint64_t t = (uint64_t)issued_us;
 
 	out[0] = '\0';
-	for (int i = 7; i >= 0; i--) {
-		raw[i] = (uint8_t)(t & 0xff);
-		t >>= 8;
-	}
+	aka_be_put((uint64_t)issued_us, raw, 8);
 	if (digest_random(raw + 8, 8) == -1 ||
 	    digest_nonce_mac(key, keylen, raw, user, raw + 16) == -1)
 		return -1;
@@ -592,7 +588,7 @@ digest_nonce_check(const uint8_t *key, size_t keylen, time_t now, sip_str user,
                    sip_str nonce, long max_age, int *stale, int64_t *issued_us)
 {
 	uint8_t raw[DIGEST_NONCE_RAW], mac[16];
-	int64_t t = 0;
+	int64_t t;
 
 	*stale = 0;
 	if (nonce.len != DIGEST_NONCE_LEN ||
@@ -601,8 +597,7 @@ digest_nonce_check(const uint8_t *key, size_t keylen, time_t now, sip_str user,
 	if (digest_nonce_mac(key, keylen, raw, user, mac) == -1 ||
 	    CRYPTO_memcmp(mac, raw + 16, 16) != 0)
 		return -1;
-	for (int i = 0; i < 8; i++)
-		t = (int64_t)((uint64_t)t << 8 | raw[i]);
+	t = (int64_t)aka_be_get(raw, 8);
 	if (t < 0 || t / 1000000 > (int64_t)now + DIGEST_NONCE_SKEW)
 		return -1;
 	if ((int64_t)now - t / 1000000 > max_age)

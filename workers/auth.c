@@ -234,19 +234,10 @@ auth_issued(struct auth_ctx *x)
 }
 
 /* The AKA nonce's server data (RFC 3310 3.1): the time it was issued,
- * 8 bytes big-endian (auth_issued); auth_aka_issued reads it back out of
- * a nonce as received: 0, or -1 when the nonce has no such server data
- * (not one of afd's, or one of an afd before schema 13). */
+ * 8 bytes big-endian (auth_issued, aka_be_put); auth_aka_issued reads it
+ * back out of a nonce as received: 0, or -1 when the nonce has no such
+ * server data (not one of afd's, or one of an afd before schema 13). */
 #define AUTH_AKA_SDATA 8
-
-static void
-auth_aka_sdata(int64_t issued_us, uint8_t sdata[AUTH_AKA_SDATA])
-{
-	uint64_t t = (uint64_t)issued_us;
-
-	for (int i = AUTH_AKA_SDATA - 1; i >= 0; i--, t >>= 8)
-		sdata[i] = (uint8_t)(t & 0xff);
-}
 
 static int
 auth_aka_issued(sip_str nonce, int64_t *issued_us)
@@ -254,14 +245,11 @@ auth_aka_issued(sip_str nonce, int64_t *issued_us)
 	uint8_t rand[AKA_RAND_LEN], autn[AKA_AUTN_LEN];
 	uint8_t sdata[AKA_NONCE_SDATA_MAX];
 	size_t sdl = 0;
-	uint64_t t = 0;
 
 	if (aka_nonce_parse(nonce, rand, autn, sdata, &sdl) == -1 ||
 	    sdl != AUTH_AKA_SDATA)
 		return -1;
-	for (int i = 0; i < AUTH_AKA_SDATA; i++)
-		t = t << 8 | sdata[i];
-	*issued_us = (int64_t)t;
+	*issued_us = (int64_t)aka_be_get(sdata, AUTH_AKA_SDATA);
 	return 0;
 }
 
@@ -364,7 +352,7 @@ auth_aka_vector(struct auth_ctx *x, const struct db_subscriber *sub,
 		goto done;
 	key.issued_us = auth_issued(x);
 	key.nonce = nonce;
-	auth_aka_sdata(key.issued_us, sdata);
+	aka_be_put((uint64_t)key.issued_us, sdata, sizeof(sdata));
 	if (aka_nonce_make(v.rand, v.autn, sdata, sizeof(sdata), nonce) == -1)
 		goto done;
 	if (db_auth_vector_put(x->a->da, &key, sub ? sub->impi : name,

@@ -42,6 +42,7 @@
 #include "sip/aka.h"
 #include "sip/digest.h"
 #include "workers/sipd.h"
+#include "t/bench/benchauth.h"
 #include "t/bench/inproc.h"
 
 #define AB_DOMAIN "ims.mnc001.mcc001.3gppnetwork.org"
@@ -159,15 +160,7 @@ ab_index(const char *p, size_t len)
 static int
 ab_answer(const char *p, size_t len, uint64_t i, char *nonce, char *resp)
 {
-	static const uint8_t kk[16] = {0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99,
-	                               0xb4, 0x9f, 0xaa, 0x5f, 0x0a, 0x2e,
-	                               0xe2, 0x38, 0xa6, 0xbc};
-	static const uint8_t opc[16] = {0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a,
-	                                0x9f, 0x4e, 0x48, 0xa5, 0x99, 0x4e,
-	                                0x37, 0xa0, 0x2b, 0xaf};
-	static struct aka_keys keys;
-	static int keys_ok;
-	char user[128], ha1[DIGEST_HEX_LEN + 1], ha2[DIGEST_HEX_LEN + 1];
+	char user[128];
 	sip_str dom = {AB_DOMAIN, sizeof(AB_DOMAIN) - 1}, un, nn;
 	const sip_str uri = {"sip:" AB_DOMAIN, sizeof("sip:" AB_DOMAIN) - 1};
 	const char *n, *e;
@@ -185,32 +178,8 @@ ab_answer(const char *p, size_t len, uint64_t i, char *nonce, char *resp)
 	         (unsigned long long)(AB_IMSI0 + i),
 	         ab_aka ? "@" AB_DOMAIN : "");
 	un = (sip_str){user, strlen(user)};
-	if (ab_aka) {
-		uint8_t rnd[AKA_RAND_LEN], autn[AKA_AUTN_LEN];
-		struct aka_out o;
-		uint64_t sqn;
-		size_t sdl;
-
-		if (!keys_ok) {
-			if (aka_keys_init(&keys, AKA_MILENAGE, kk, opc, NULL) ==
-			    -1)
-				return -1;
-			keys_ok = 1;
-		}
-		if (aka_nonce_parse(nn, rnd, autn, NULL, &sdl) == -1 ||
-		    aka_usim_check(&keys, rnd, autn, &o, &sqn) != 0 ||
-		    digest_ha1(un, dom, o.res, o.res_len, ha1) == -1)
-			return -1;
-	} else if (digest_ha1(un, dom, (const uint8_t *)"bench-pw", 8, ha1) ==
-	           -1)
-		return -1;
-	if (digest_ha2((sip_str){"REGISTER", 8}, uri, DIGEST_QOP_AUTH,
-	               (sip_str){"", 0}, ha2) == -1 ||
-	    digest_response(ha1, nn, (sip_str){"00000001", 8},
-	                    (sip_str){"ab", 2}, DIGEST_QOP_AUTH, ha2,
-	                    resp) == -1)
-		return -1;
-	return 0;
+	return bench_auth_response(ab_aka, un, dom, uri, nn, (sip_str){"ab", 2},
+	                           resp);
 }
 
 /* Provision subscribers 0..n-1 as bench.sh does. 0 or -1. */
@@ -383,8 +352,7 @@ main(int argc, char **argv)
 			             nonces[j], resps[j]);
 		m = ab_batch(sd, msgs, lens, k, &peer, &out, &cpu, bt, &nb);
 		for (int j = 0; j < m; j++) {
-			if (out[j].len > 12 &&
-			    memcmp(out[j].buf, "SIP/2.0 200 ", 12) == 0)
+			if (bench_is_200(&out[j]))
 				ok++;
 			else
 				bad++;

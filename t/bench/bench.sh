@@ -47,6 +47,7 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+. "$ROOT/t/bench/provision.sh"
 MODE=${1:-afd}
 BUILD=${BUILD:-build}
 REGLOAD=${REGLOAD:-$BUILD/t/bench/regload}
@@ -243,14 +244,7 @@ c.commit()
 PY
 		return
 	fi
-	sqlite3 -cmd ".timeout 30000" "$SUBDB" "WITH RECURSIVE c(i) AS (SELECT $1
-	    UNION ALL SELECT i + 1 FROM c WHERE i < $1 + $2 - 1)
-	    INSERT OR IGNORE INTO subscribers (impi, impu, password, k, opc)
-	    SELECT printf('%015d@$DOMAIN', 1010000000000 + i),
-	    printf('sip:%015d@$DOMAIN', 1010000000000 + i), 'bench-pw',
-	    '465b5ce8b199b49faa5f0a2ee238a6bc',
-	    'cd63cb71954a9f4e48a5994e37a02baf' FROM c;
-	    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	provision_afd "$SUBDB" "$1" "$2" "$DOMAIN"
 }
 
 # start_kam_auth: Kamailio with Digest against its subscriber table in

@@ -73,6 +73,13 @@ bench_peer(struct sip_peer *p)
 	p->tp = SIP_TP_UDP;
 }
 
+/* Whether an answer a batch sent is a 200. */
+static inline int
+bench_is_200(const struct sipd_out *o)
+{
+	return o->len > 12 && memcmp(o->buf, "SIP/2.0 200 ", 12) == 0;
+}
+
 /* Remove the database bench_conf put in dir (and its WAL and shm), then
  * dir. */
 static inline void

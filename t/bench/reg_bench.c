@@ -87,8 +87,7 @@ main(int argc, char **argv)
 		int m = sipd_batch_end(sd, &out);
 		bt[nb++] = bench_clock(CLOCK_MONOTONIC) - b0;
 		for (int j = 0; j < m; j++) {
-			if (out[j].len > 12 &&
-			    memcmp(out[j].buf, "SIP/2.0 200 ", 12) == 0)
+			if (bench_is_200(&out[j]))
 				ok++;
 			else
 				bad++;

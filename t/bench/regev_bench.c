@@ -166,8 +166,7 @@ main(int argc, char **argv)
 					nans++;
 				else
 					bad++;
-			} else if (out[j].len > 12 &&
-			           memcmp(out[j].buf, "SIP/2.0 200 ", 12) == 0)
+			} else if (bench_is_200(&out[j]))
 				ok++;
 			else if (out[j].len > 0)
 				bad++;

@@ -68,6 +68,7 @@
 
 #include "sip/aka.h"
 #include "sip/digest.h"
+#include "t/bench/benchauth.h"
 
 #define RL_BATCH 32      /* datagrams per sendmmsg / recvmmsg */
 #define RL_MSG_MAX 2048  /* one REGISTER */
@@ -555,15 +556,7 @@ rl_parse_answer(const char *p, size_t len, unsigned *code, uint64_t *k, int *ok,
 static int
 rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 {
-	static struct aka_keys keys;
-	static int keys_ok;
-	static const uint8_t kk[16] = {0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99,
-	                               0xb4, 0x9f, 0xaa, 0x5f, 0x0a, 0x2e,
-	                               0xe2, 0x38, 0xa6, 0xbc};
-	static const uint8_t opc[16] = {0xcd, 0x63, 0xcb, 0x71, 0x95, 0x4a,
-	                                0x9f, 0x4e, 0x48, 0xa5, 0x99, 0x4e,
-	                                0x37, 0xa0, 0x2b, 0xaf};
-	char user[128], ha1[DIGEST_HEX_LEN + 1], ha2[DIGEST_HEX_LEN + 1];
+	char user[128];
 	const char *v, *n, *e;
 	size_t vl;
 	uint64_t aor = opts.base + k;
@@ -589,32 +582,8 @@ rl_challenge(struct rl_req *r, uint64_t k, const char *p, size_t len)
 	snprintf(ubuf, sizeof(ubuf), "sip:%s", opts.domain);
 	uri = (sip_str){ubuf, strlen(ubuf)};
 	snprintf(cn, sizeof(cn), "rl%s", runid);
-	if (opts.auth == 2) {
-		uint8_t rnd[AKA_RAND_LEN], autn[AKA_AUTN_LEN];
-		struct aka_out o;
-		uint64_t sqn;
-		size_t sdl;
-
-		if (!keys_ok) {
-			if (aka_keys_init(&keys, AKA_MILENAGE, kk, opc, NULL) ==
-			    -1)
-				return -1;
-			keys_ok = 1;
-		}
-		if (aka_nonce_parse(nonce, rnd, autn, NULL, &sdl) == -1 ||
-		    aka_usim_check(&keys, rnd, autn, &o, &sqn) != 0 ||
-		    digest_ha1(un, dom, o.res, o.res_len, ha1) == -1)
-			return -1;
-	} else if (digest_ha1(un, dom, (const uint8_t *)"bench-pw", 8, ha1) ==
-	           -1)
-		return -1;
-	if (digest_ha2((sip_str){"REGISTER", 8}, uri, DIGEST_QOP_AUTH,
-	               (sip_str){"", 0}, ha2) == -1 ||
-	    digest_response(ha1, nonce, (sip_str){"00000001", 8},
-	                    (sip_str){cn, strlen(cn)}, DIGEST_QOP_AUTH, ha2,
-	                    r->resp) == -1)
-		return -1;
-	return 0;
+	return bench_auth_response(opts.auth == 2, un, dom, uri, nonce,
+	                           (sip_str){cn, strlen(cn)}, r->resp);
 }
 
 /* Handle one answer. Returns 1 when request k must be sent now (-A: the

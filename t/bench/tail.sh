@@ -43,6 +43,7 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+. "$ROOT/t/bench/provision.sh"
 RATE=${1:-10000}
 SECS=${2:-10}
 SLOW_MS=${TAIL_SLOW_MS:-5}
@@ -112,14 +113,8 @@ done
 AUTH_ARGS=
 if [ -n "${TAIL_AUTH:-}" ]; then
 	AUTH_ARGS="-A $TAIL_AUTH"
-	sqlite3 -cmd ".timeout 30000" "$TMP/afd.db" "WITH RECURSIVE c(i) AS
-	    (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $((RATE * SECS + RATE)))
-	    INSERT OR IGNORE INTO subscribers (impi, impu, password, k, opc)
-	    SELECT printf('%015d@ims.mnc001.mcc001.3gppnetwork.org', 1010000000000 + i),
-	    printf('sip:%015d@ims.mnc001.mcc001.3gppnetwork.org', 1010000000000 + i),
-	    'bench-pw', '465b5ce8b199b49faa5f0a2ee238a6bc',
-	    'cd63cb71954a9f4e48a5994e37a02baf' FROM c;
-	    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	provision_afd "$TMP/afd.db" 0 $((RATE * SECS + RATE + 1)) \
+	    ims.mnc001.mcc001.3gppnetwork.org
 fi
 sleep 0.5
 
